@@ -1,0 +1,65 @@
+/** Typed errors with stable codes. Terminal errors stall until a new revision; transient ones retry with backoff. */
+
+export type ErrorCode =
+  | 'E_YAML'            // a file is not valid YAML
+  | 'E_SCHEMA'          // a document violates its kind's JSON Schema
+  | 'E_SEMANTIC'        // valid per schema but inconsistent (duplicate names, missing volume, ...)
+  | 'E_UNKNOWN_KIND'    // kind / apiVersion not known
+  | 'E_EMPTY_REVISION'  // the revision holds no manifests: refuse to prune everything
+  | 'E_PATH_MISSING'    // --path does not exist at the revision
+  | 'E_BUILD'           // an image build from the repository failed
+  | 'E_IMAGE_MISSING'   // an image is not present on the engine (berth never pulls from the internet)
+  | 'E_GIT'             // repository unreachable, ref missing, push rejected
+  | 'E_DOCKER'          // engine unreachable or an API call failed
+  | 'E_CONFIG';         // bad flag or setting
+
+/** Where in the repository a problem is. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** One problem found in a revision's manifests. */
+export interface ManifestIssue extends SourceLocation {
+  code: 'E_YAML' | 'E_SCHEMA' | 'E_SEMANTIC' | 'E_UNKNOWN_KIND';
+  /** Dotted path of the field, e.g. `spec.replicas`; empty for file-level problems. */
+  field: string;
+  message: string;
+}
+
+export class BerthError extends Error {
+  readonly code: ErrorCode;
+  readonly terminal: boolean;
+  constructor(code: ErrorCode, message: string, opts: { terminal?: boolean; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = 'BerthError';
+    this.code = code;
+    this.terminal = opts.terminal ?? isTerminalCode(code);
+  }
+}
+
+/** A whole revision rejected because of one or more manifest issues. */
+export class ValidationError extends BerthError {
+  readonly issues: ManifestIssue[];
+  constructor(issues: ManifestIssue[]) {
+    super(issues[0]?.code ?? 'E_SCHEMA', `${issues.length} error(s) in manifests:\n${issues.map(formatIssue).join('\n')}`, { terminal: true });
+    this.name = 'ValidationError';
+    this.issues = issues;
+  }
+}
+
+export function formatIssue(i: ManifestIssue): string {
+  return `${i.file}:${i.line}:${i.col}: ${i.field ? `${i.field}: ` : ''}${i.message}`;
+}
+
+function isTerminalCode(code: ErrorCode): boolean {
+  return code !== 'E_GIT' && code !== 'E_DOCKER';
+}
+
+/** Normalises anything thrown into a BerthError (unknown errors count as transient Docker/IO failures). */
+export function asBerthError(err: unknown, fallback: ErrorCode = 'E_DOCKER'): BerthError {
+  if (err instanceof BerthError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new BerthError(fallback, message, { cause: err });
+}

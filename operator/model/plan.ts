@@ -1,0 +1,42 @@
+/** The plan is a value: ordered actions, each with a human reason. */
+import type { DesiredService, DesiredVolume, ObservedContainer } from './state.ts';
+
+/** Why an action exists: a new revision asks for it, or the engine drifted from an applied revision. */
+export type Cause = 'change' | 'drift';
+
+interface ActionBase {
+  service?: string;          // namespace/name
+  reason: string;
+  cause: Cause;
+}
+
+export interface BuildImageAction extends ActionBase { type: 'build-image'; service: string; desired: DesiredService }
+export interface CreateVolumeAction extends ActionBase { type: 'create-volume'; volume: DesiredVolume }
+export interface RemoveVolumeAction extends ActionBase { type: 'remove-volume'; name: string }
+/** Create and start a replica. */
+export interface CreateAction extends ActionBase { type: 'create'; service: string; replica: number; desired: DesiredService }
+/** Start-first (or stop-first) replacement of one replica by a container of the desired spec. */
+export interface ReplaceAction extends ActionBase { type: 'replace'; service: string; replica: number; desired: DesiredService; old: ObservedContainer }
+export interface StartAction extends ActionBase { type: 'start'; container: ObservedContainer }
+export interface UnpauseAction extends ActionBase { type: 'unpause'; container: ObservedContainer }
+/** Change resources / restart policy of a running container in place (docker update). */
+export interface UpdateAction extends ActionBase { type: 'update'; container: ObservedContainer; desired: DesiredService }
+export interface RemoveAction extends ActionBase { type: 'remove'; container: ObservedContainer }
+
+export type Action =
+  | BuildImageAction | CreateVolumeAction | RemoveVolumeAction
+  | CreateAction | ReplaceAction | StartAction | UnpauseAction | UpdateAction | RemoveAction;
+export type ActionType = Action['type'];
+
+export interface Plan {
+  revision: string;
+  actions: Action[];
+}
+
+export interface PlanSummary {
+  create: number;
+  replace: number;
+  update: number;
+  remove: number;
+  other: number;
+}

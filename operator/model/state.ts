@@ -1,0 +1,70 @@
+/** Desired state (from git at a revision) and observed state (from the Docker engine's labels). */
+import type { ServiceSpec, VolumeSpec } from './manifest.ts';
+import type { SourceLocation } from './errors.ts';
+
+/** The image a service runs: a reference on the engine, or one berth builds from the repository. */
+export type ImageSource =
+  | { type: 'ref'; ref: string }
+  | { type: 'build'; ref: string; context: string; dockerfile: string; contentHash: string };
+
+export interface DesiredService {
+  key: string;               // namespace/name
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  spec: ServiceSpec;
+  image: ImageSource;
+  /** Hash of everything that shapes a replica's container; a change means replace. */
+  specHash: string;
+  source: SourceLocation;
+}
+
+export interface DesiredVolume {
+  key: string;
+  namespace: string;
+  name: string;
+  /** Docker volume name. */
+  dockerName: string;
+  spec: VolumeSpec;
+  source: SourceLocation;
+}
+
+export interface DesiredState {
+  revision: string;
+  services: DesiredService[];
+  volumes: DesiredVolume[];
+}
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+/** What the engine reports for one berth-managed container. */
+export interface ObservedContainer {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  status: ContainerStatus;
+  exitCode: number;
+  /** Image ID (sha256:...) the container runs. */
+  imageId: string;
+  command: string[];
+  env: Record<string, string>;
+  restartPolicy: string;
+  /** NanoCPUs as Docker reports (0 = unlimited). */
+  nanoCpus: number;
+  /** Memory limit in bytes (0 = unlimited). */
+  memory: number;
+  startedAt?: string;
+  createdAt: string;
+}
+
+export interface ObservedVolume {
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface ObservedState {
+  containers: ObservedContainer[];
+  volumes: ObservedVolume[];
+  /** Image reference -> image ID currently on the engine; a reference absent here is not on the engine. */
+  images: Record<string, string>;
+}

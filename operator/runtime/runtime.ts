@@ -1,0 +1,65 @@
+/** The narrow interface through which berth touches a container engine. One real adapter (docker.ts), one fake (fake.ts). */
+import type { ObservedState } from '../model/state.ts';
+
+export interface CreateContainerSpec {
+  /** Deterministic name (see model/keys.ts containerName). */
+  name: string;
+  /** Image reference present on the engine. */
+  image: string;
+  command?: string[];
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  /** Container ports to expose, e.g. `8080/tcp`. */
+  exposedPorts: string[];
+  /** Bytes, undefined = unlimited. */
+  memory?: number;
+  /** Docker NanoCPUs, undefined = unlimited. */
+  nanoCpus?: number;
+  /** Docker restart policy name: `always` | `on-failure` | `no`. */
+  restartPolicy: string;
+  mounts: { volume: string; target: string; readOnly: boolean }[];
+}
+
+/** One file of an image build context. */
+export interface BuildFile {
+  /** Path relative to the context root, `/`-separated. */
+  path: string;
+  /** Unix mode, e.g. 0o100644 or 0o100755. */
+  mode: number;
+  content: Buffer;
+}
+
+/** An engine event about a berth-managed container, already filtered by instance. */
+export interface RuntimeEvent {
+  /** Docker action without its suffix: die, destroy, stop, kill, pause, unpause, update, start, create, oom, health_status... */
+  action: string;
+  containerId: string;
+  labels: Record<string, string>;
+}
+
+export interface ContainerRuntime {
+  /** Resolves when the engine answers; rejects with BerthError E_DOCKER otherwise. */
+  ping(): Promise<void>;
+  /** Reads every container and volume labelled berth.managed=true and berth.instance=`instance`, and the image IDs of `imageRefs`. */
+  observe(instance: string, imageRefs: string[]): Promise<ObservedState>;
+  /** Creates a container; if one with the same name exists already (a retried create), returns its id. */
+  createContainer(spec: CreateContainerSpec): Promise<string>;
+  /** Starts a container; already running is not an error. */
+  startContainer(id: string): Promise<void>;
+  /** Stops a container with a grace period in seconds; already stopped is not an error. */
+  stopContainer(id: string, graceSeconds: number): Promise<void>;
+  /** Force-removes a container; already gone is not an error. */
+  removeContainer(id: string): Promise<void>;
+  /** Unpauses a paused container. */
+  unpauseContainer(id: string): Promise<void>;
+  /** Changes limits and restart policy of a container in place. */
+  updateContainer(id: string, update: { memory?: number; nanoCpus?: number; restartPolicy: string }): Promise<void>;
+  /** Creates a named volume if it does not exist. */
+  createVolume(name: string, labels: Record<string, string>, driver: string, driverOpts: Record<string, string>): Promise<void>;
+  /** Removes a named volume; already gone is not an error. */
+  removeVolume(name: string): Promise<void>;
+  /** Builds an image from in-memory context files and tags it `ref`; never pulls base images from a registry. Returns the image ID. */
+  buildImage(ref: string, files: BuildFile[], dockerfile: string, labels: Record<string, string>): Promise<string>;
+  /** Subscribes to events of containers of `instance`; reconnects by itself. `onReconnect` is called after a gap, since events may have been lost. Returns an unsubscribe function. */
+  subscribe(instance: string, onEvent: (e: RuntimeEvent) => void, onReconnect?: () => void): () => void;
+}

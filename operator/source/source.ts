@@ -1,0 +1,38 @@
+/** Where manifests come from: a git repository at a revision. */
+
+export interface TreeEntry {
+  /** Repository-relative path, `/`-separated. */
+  path: string;
+  /** Unix mode as git records it (0o100644, 0o100755, 0o120000). */
+  mode: number;
+}
+
+/** A read-only view of the repository at one revision. */
+export interface RepoSnapshot {
+  revision: string;
+  /** Files under `dir` (repository-relative, '' or '.' = root), recursive, sorted by path. Throws BerthError E_PATH_MISSING when `dir` does not exist. */
+  list(dir: string): Promise<TreeEntry[]>;
+  /** Content of one file; throws BerthError E_PATH_MISSING when absent. */
+  read(path: string): Promise<Buffer>;
+  /** A content id of a directory (git tree oid) or null when absent: equal ids mean equal content. */
+  treeId(dir: string): Promise<string | null>;
+}
+
+export interface GitSource {
+  /** Human description (URL or path) without credentials. */
+  readonly description: string;
+  /** Commit id at the tip of the tracked branch, fetching only when the remote moved. Cheap when nothing changed. */
+  head(): Promise<string>;
+  /** Resolves a branch, tag, `refs/...` or commit id to a commit id, fetching it if needed. */
+  resolve(ref: string): Promise<string>;
+  /** A read-only view of the repository at `revision` (a commit id). */
+  snapshot(revision: string): Promise<RepoSnapshot>;
+  /** Reads a file of the status branch, or null when the branch or file is absent. */
+  readStatus(path: string): Promise<string | null>;
+  /**
+   * Commits `files` (path -> content; null deletes) onto the status branch and pushes it.
+   * Returns the new commit id, or null when the content is unchanged (no empty commits).
+   * Retries on a rejected push by rebuilding the commit on the new tip.
+   */
+  writeStatus(files: Record<string, string | null>, message: string): Promise<string | null>;
+}

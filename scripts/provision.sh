@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Provisions what berth's tests, benchmarks and `npm start` need on a fresh Debian machine:
+# Docker engine (docker.io), busybox-static (to build images locally, no registry), git; starts dockerd when none answers.
+set -euo pipefail
+
+need=()
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v docker >/dev/null 2>&1 || need+=(docker.io)
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v git >/dev/null 2>&1 || need+=(git)
+[ -x /usr/lib/git-core/git-http-backend ] || need+=(git)
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "berth: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  echo "berth: installing ${need[*]} (apt)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
+fi
+
+if ! docker version >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "berth: no Docker engine answers on /var/run/docker.sock and this user cannot start one" >&2
+    exit 1
+  fi
+  echo "berth: starting dockerd (log: /var/log/dockerd.log)" >&2
+  nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+  for _ in $(seq 1 120); do
+    docker version >/dev/null 2>&1 && break
+    sleep 0.25
+  done
+  docker version >/dev/null 2>&1 || { echo "berth: dockerd did not start; see /var/log/dockerd.log" >&2; tail -20 /var/log/dockerd.log >&2; exit 1; }
+fi
+
+# A local base image (no registry is reachable here): busybox-static in a scratch image.
+# Used by the bundled examples, the tests and the benchmarks.
+if ! docker image inspect berth-local/busybox:1 >/dev/null 2>&1; then
+  ctx=$(mktemp -d)
+  cp /bin/busybox "$ctx/busybox"
+  printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\nCMD ["sh"]\n' >"$ctx/Dockerfile"
+  docker build -q -t berth-local/busybox:1 "$ctx" >/dev/null
+  rm -rf "$ctx"
+  echo "berth: built base image berth-local/busybox:1" >&2
+fi

@@ -1,0 +1,7 @@
+/** The manifests module: load YAML from a repository snapshot, validate, default, build the desired state. */
+export { loadDesired, isManifestFile } from './load.ts';
+export type { LoadOptions } from './load.ts';
+export { parseManifests } from './parse.ts';
+export { parseMemory, parseCpu } from './quantity.ts';
+export { specHash, canonicalJson } from './spec-hash.ts';
+export type { SpecHashInput } from './spec-hash.ts';

@@ -1,0 +1,103 @@
+/** Schema stage: validate each document against its kind's JSON Schema (schemas/*.schema.json) with ajv. */
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { ManifestIssue } from '../model/errors.ts';
+import type { ManifestKind } from '../model/manifest.ts';
+import type { PathSegment, RawDoc } from './yaml-source.ts';
+
+export const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
+
+const SCHEMA_FILES: Record<ManifestKind, URL> = {
+  Service: new URL('../../schemas/service.schema.json', import.meta.url),
+  Volume: new URL('../../schemas/volume.schema.json', import.meta.url),
+};
+
+/** ajv's `must match pattern "..."` replaced by words for the patterns users meet most. */
+const PATTERN_MESSAGES: Record<string, string> = {
+  [NAME_PATTERN]: 'must be a DNS label: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters',
+  '^/': 'must be an absolute path',
+  '^[0-9]+(\\.[0-9]+)?(k|Ki|M|Mi|G|Gi|T|Ti)?$': 'must be a number of bytes or a quantity such as 64Mi, 1Gi, 512M, 1G, 100k',
+  '^([0-9]+m|[0-9]+(\\.[0-9]+)?)$': "must be a number of CPUs (0.5) or millicores ('250m')",
+};
+
+/** Compiled once per process: schema files are part of the program, not of the input. */
+let compiled: Record<ManifestKind, ValidateFunction> | undefined;
+
+function validators(): Record<ManifestKind, ValidateFunction> {
+  if (compiled) return compiled;
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+  const load = (kind: ManifestKind): ValidateFunction => ajv.compile(JSON.parse(readFileSync(SCHEMA_FILES[kind], 'utf8')) as object);
+  compiled = { Service: load('Service'), Volume: load('Volume') };
+  return compiled;
+}
+
+/** Validates one document of a known kind; returns E_SCHEMA issues located at the offending YAML nodes. */
+export function schemaIssues(kind: ManifestKind, doc: RawDoc): ManifestIssue[] {
+  const validate = validators()[kind];
+  if (validate(doc.value)) return [];
+  const seen = new Set<string>();
+  const issues: ManifestIssue[] = [];
+  for (const err of validate.errors ?? []) {
+    const issue = toIssue(err, doc);
+    const id = `${issue.field}\0${issue.message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    issues.push(issue);
+  }
+  return issues;
+}
+
+function toIssue(err: ErrorObject, doc: RawDoc): ManifestIssue {
+  const at = pointerToPath(err.instancePath, doc.value);
+  const params = err.params as Record<string, unknown>;
+  if (err.keyword === 'required') {
+    const field = [...at, String(params.missingProperty)];
+    return { ...doc.loc.at(at), code: 'E_SCHEMA', field: formatPath(field), message: 'is required' };
+  }
+  if (err.keyword === 'additionalProperties') {
+    const field = [...at, String(params.additionalProperty)];
+    const allowed = Object.keys((err.parentSchema?.properties as object | undefined) ?? {});
+    return { ...doc.loc.at(field, 'key'), code: 'E_SCHEMA', field: formatPath(field), message: `unknown field (allowed: ${allowed.join(', ')})` };
+  }
+  if (err.keyword === 'uniqueItems' && typeof params.i === 'number' && typeof params.j === 'number') {
+    const [dup, first] = params.i > params.j ? [params.i, params.j] : [params.j, params.i];
+    return { ...doc.loc.at([...at, dup]), code: 'E_SCHEMA', field: formatPath([...at, dup]), message: `duplicate of ${formatPath([...at, first])}` };
+  }
+  return { ...doc.loc.at(at), code: 'E_SCHEMA', field: formatPath(at), message: messageOf(err, params) };
+}
+
+function messageOf(err: ErrorObject, params: Record<string, unknown>): string {
+  if (err.keyword === 'enum' && Array.isArray(params.allowedValues)) return `must be one of: ${params.allowedValues.join(', ')}`;
+  if (err.keyword === 'pattern') return PATTERN_MESSAGES[String(params.pattern)] ?? err.message ?? 'is invalid';
+  return err.message ?? 'is invalid';
+}
+
+/** `/spec/ports/0/port` -> ['spec', 'ports', 0, 'port'] (indices are numbers where the data is an array). */
+export function pointerToPath(pointer: string, data: unknown): PathSegment[] {
+  if (pointer === '') return [];
+  const path: PathSegment[] = [];
+  let cur: unknown = data;
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(cur)) {
+      path.push(Number(seg));
+      cur = cur[Number(seg)];
+      continue;
+    }
+    path.push(seg);
+    cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[seg] : undefined;
+  }
+  return path;
+}
+
+/** ['spec', 'ports', 0, 'port'] -> `spec.ports[0].port`; keys that are not identifiers are quoted: `metadata.labels["app.kubernetes.io/name"]`. */
+export function formatPath(path: readonly PathSegment[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}

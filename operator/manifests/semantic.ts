@@ -1,0 +1,152 @@
+/** Semantic stage: checks a JSON Schema cannot express, within one document and across all of them. */
+import { posix } from 'node:path';
+import type { ManifestIssue, SourceLocation } from '../model/errors.ts';
+import type { Manifest, ManifestKind, ServiceManifest } from '../model/manifest.ts';
+import { resourceKey } from '../model/keys.ts';
+import type { PathSegment, RawDoc } from './yaml-source.ts';
+import { formatPath } from './schema.ts';
+import { MIN_MEMORY_BYTES } from './quantity.ts';
+import { isObj } from './defaults.ts';
+
+/** A document of a known kind with a usable identity; `manifest` is set when it also passed its schema. */
+export interface Entry {
+  kind: ManifestKind;
+  namespace: string;
+  name: string;
+  doc: RawDoc;
+  manifest?: Manifest;
+}
+
+type Report = (doc: RawDoc, path: PathSegment[], message: string, target?: 'key' | 'value') => void;
+
+/** Runs every semantic check over all entries of a revision and returns the issues found. */
+export function semanticIssues(entries: readonly Entry[]): ManifestIssue[] {
+  const issues: ManifestIssue[] = [];
+  const report: Report = (doc, path, message, target) => {
+    issues.push({ ...doc.loc.at(path, target), code: 'E_SEMANTIC', field: formatPath(path), message });
+  };
+  checkDuplicates(entries, report);
+  const declared = new Set(entries.map((e) => `${e.kind}\0${resourceKey(e.namespace, e.name)}`));
+  for (const e of entries) {
+    if (!e.manifest) continue;
+    checkLabels(e.doc, e.manifest, report);
+    if (e.manifest.kind === 'Service') checkService(e.doc, e.manifest, declared, report);
+  }
+  checkCycles(entries, report);
+  return issues;
+}
+
+function checkDuplicates(entries: readonly Entry[], report: Report): void {
+  const first = new Map<string, SourceLocation>();
+  for (const e of entries) {
+    const id = `${e.kind}\0${resourceKey(e.namespace, e.name)}`;
+    const at = e.doc.loc.at(['metadata', 'name']);
+    const prev = first.get(id);
+    if (!prev) {
+      first.set(id, at);
+      continue;
+    }
+    report(e.doc, ['metadata', 'name'], `duplicate ${e.kind} ${resourceKey(e.namespace, e.name)} (first defined at ${prev.file}:${prev.line})`);
+  }
+}
+
+function checkLabels(doc: RawDoc, m: Manifest, report: Report): void {
+  for (const key of Object.keys(m.metadata.labels)) {
+    if (key.startsWith('berth.')) report(doc, ['metadata', 'labels', key], 'label keys starting with "berth." are reserved for berth', 'key');
+  }
+}
+
+/**
+ * Exactly one of spec.image / spec.build (instead of a noisy oneOf in the schema). Runs on the raw document of any
+ * Service, schema-valid or not, so it is reported together with schema issues.
+ */
+export function imageXorBuildIssues(doc: RawDoc): ManifestIssue[] {
+  const spec = isObj(doc.value) ? doc.value.spec : undefined;
+  if (!isObj(spec)) return [];
+  const hasImage = spec.image !== undefined && spec.image !== null;
+  const hasBuild = spec.build !== undefined && spec.build !== null;
+  const issue = (path: PathSegment[], message: string, target?: 'key'): ManifestIssue[] => [
+    { ...doc.loc.at(path, target), code: 'E_SEMANTIC', field: formatPath(path), message },
+  ];
+  if (hasImage && hasBuild) return issue(['spec', 'build'], 'image and build are mutually exclusive: set exactly one', 'key');
+  if (!hasImage && !hasBuild) return issue(['spec'], 'one of image or build is required');
+  return [];
+}
+
+function checkService(doc: RawDoc, m: ServiceManifest, declared: ReadonlySet<string>, report: Report): void {
+  const { spec, metadata } = m;
+  for (const key of Object.keys(spec.env)) {
+    if (key === '' || key.includes('=')) report(doc, ['spec', 'env', key], 'environment variable names cannot be empty or contain "="', 'key');
+  }
+  if (spec.resources.cpu !== undefined && spec.resources.cpu <= 0) report(doc, ['spec', 'resources', 'cpu'], 'must be > 0');
+  if (spec.resources.memory !== undefined && spec.resources.memory < MIN_MEMORY_BYTES) {
+    report(doc, ['spec', 'resources', 'memory'], `must be at least 6Mi (Docker's minimum), got ${spec.resources.memory} bytes`);
+  }
+  checkPorts(doc, m, report);
+  checkMounts(doc, m, declared, report);
+  spec.dependsOn.forEach((dep, i) => {
+    if (dep === metadata.name) report(doc, ['spec', 'dependsOn', i], 'a service cannot depend on itself');
+    else if (!declared.has(`Service\0${resourceKey(metadata.namespace, dep)}`)) {
+      report(doc, ['spec', 'dependsOn', i], `no Service "${dep}" in namespace "${metadata.namespace}"`);
+    }
+  });
+}
+
+function checkPorts(doc: RawDoc, m: ServiceManifest, report: Report): void {
+  const ports = new Map<string, number>();
+  const names = new Map<string, number>();
+  m.spec.ports.forEach((p, i) => {
+    const id = `${p.port}/${p.protocol}`;
+    const prev = ports.get(id);
+    if (prev !== undefined) report(doc, ['spec', 'ports', i, 'port'], `duplicate port ${id} (also spec.ports[${prev}])`);
+    else ports.set(id, i);
+    if (p.name === undefined) return;
+    const prevName = names.get(p.name);
+    if (prevName !== undefined) report(doc, ['spec', 'ports', i, 'name'], `duplicate port name "${p.name}" (also spec.ports[${prevName}])`);
+    else names.set(p.name, i);
+  });
+}
+
+function checkMounts(doc: RawDoc, m: ServiceManifest, declared: ReadonlySet<string>, report: Report): void {
+  const paths = new Map<string, number>();
+  m.spec.volumes.forEach((v, i) => {
+    if (!declared.has(`Volume\0${resourceKey(m.metadata.namespace, v.volume)}`)) {
+      report(doc, ['spec', 'volumes', i, 'volume'], `no Volume "${v.volume}" in namespace "${m.metadata.namespace}"`);
+    }
+    const path = normalizeMountPath(v.mountPath);
+    const prev = paths.get(path);
+    if (prev !== undefined) report(doc, ['spec', 'volumes', i, 'mountPath'], `duplicate mountPath ${path} (also spec.volumes[${prev}])`);
+    else paths.set(path, i);
+  });
+}
+
+function normalizeMountPath(p: string): string {
+  const n = posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
+/** Reports each dependsOn cycle once, at the edge that closes it (depth-first in key order). */
+function checkCycles(entries: readonly Entry[], report: Report): void {
+  const services = new Map<string, { doc: RawDoc; m: ServiceManifest }>();
+  for (const e of entries) {
+    if (e.manifest?.kind === 'Service' && !services.has(resourceKey(e.namespace, e.name))) services.set(resourceKey(e.namespace, e.name), { doc: e.doc, m: e.manifest });
+  }
+  const state = new Map<string, 'active' | 'done'>();
+  const stack: string[] = [];
+  const visit = (key: string): void => {
+    state.set(key, 'active');
+    stack.push(key);
+    const s = services.get(key);
+    s?.m.spec.dependsOn.forEach((dep, i) => {
+      const next = resourceKey(s.m.metadata.namespace, dep);
+      if (next === key || !services.has(next)) return;
+      if (state.get(next) === 'active') {
+        const cycle = [...stack.slice(stack.indexOf(next)), next];
+        report(s.doc, ['spec', 'dependsOn', i], `dependency cycle: ${cycle.join(' -> ')}`);
+      } else if (!state.has(next)) visit(next);
+    });
+    stack.pop();
+    state.set(key, 'done');
+  };
+  for (const key of [...services.keys()].sort()) if (!state.has(key)) visit(key);
+}

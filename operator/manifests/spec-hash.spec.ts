@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import type { ServiceSpec } from '../model/manifest.ts';
+import { canonicalJson, specHash } from './spec-hash.ts';
+import type { SpecHashInput } from './spec-hash.ts';
+
+function spec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
+  return {
+    image: 'shop/web:1.4',
+    command: ['httpd', '-f'],
+    env: { A: '1', B: '2' },
+    replicas: 3,
+    ports: [
+      { name: 'http', port: 8080, protocol: 'tcp' },
+      { port: 53, protocol: 'udp' },
+    ],
+    resources: { cpu: 0.25, memory: 64 * 1024 * 1024 },
+    restart: { policy: 'always' },
+    update: { order: 'start-first', parallelism: 1 },
+    volumes: [{ volume: 'data', mountPath: '/data', readOnly: false }],
+    dependsOn: ['db'],
+    ...overrides,
+  };
+}
+
+function input(s: ServiceSpec, more: Partial<SpecHashInput> = {}): SpecHashInput {
+  return { instance: 'prod', namespace: 'shop', labels: { team: 'a' }, spec: s, image: { type: 'ref', ref: s.image ?? '' }, ...more };
+}
+
+describe('specHash', () => {
+  const base = specHash(input(spec()));
+
+  it('is 16 hex chars', () => {
+    expect(base).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('is stable across key order of env, labels and objects', () => {
+    const reordered: ServiceSpec = { ...spec(), env: { B: '2', A: '1' }, resources: { memory: 64 * 1024 * 1024, cpu: 0.25 } };
+    expect(specHash(input(reordered))).toBe(base);
+    expect(specHash({ ...input(spec()), labels: { team: 'a' } })).toBe(base);
+  });
+
+  it('ignores the order of ports and volume mounts', () => {
+    const s = spec();
+    expect(specHash(input({ ...s, ports: [...s.ports].reverse() }))).toBe(base);
+  });
+
+  it('does not change with replicas, update strategy or dependsOn', () => {
+    expect(specHash(input(spec({ replicas: 10 })))).toBe(base);
+    expect(specHash(input(spec({ update: { order: 'stop-first', parallelism: 4 } })))).toBe(base);
+    expect(specHash(input(spec({ dependsOn: [] })))).toBe(base);
+  });
+
+  it('changes with anything that shapes the container', () => {
+    const variants: SpecHashInput[] = [
+      input(spec({ env: { A: '1', B: '3' } })),
+      input(spec({ env: { A: '1' } })),
+      input(spec({ command: ['httpd'] })),
+      input(spec({ image: 'shop/web:1.5' })),
+      input(spec({ resources: { cpu: 0.5, memory: 64 * 1024 * 1024 } })),
+      input(spec({ restart: { policy: 'never' } })),
+      input(spec({ volumes: [{ volume: 'data', mountPath: '/data', readOnly: true }] })),
+      input(spec({ ports: [{ port: 8081, protocol: 'tcp' }] })),
+      input(spec(), { labels: { team: 'b' } }),
+      input(spec(), { instance: 'staging' }),
+    ];
+    const hashes = variants.map(specHash);
+    for (const h of hashes) expect(h).not.toBe(base);
+    expect(new Set(hashes).size).toBe(hashes.length);
+  });
+});
+
+describe('canonicalJson', () => {
+  it('sorts keys recursively and drops undefined members', () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[2,{"y":2,"z":1}]},"b":1}');
+  });
+});

@@ -1,0 +1,52 @@
+/** The spec hash: identity of what shapes a replica's container. A change means the containers are replaced. */
+import { createHash } from 'node:crypto';
+import type { ServiceSpec } from '../model/manifest.ts';
+import type { ImageSource } from '../model/state.ts';
+import { volumeName } from '../model/keys.ts';
+
+export interface SpecHashInput {
+  instance: string;
+  namespace: string;
+  /** metadata.labels of the service (copied onto its containers). */
+  labels: Record<string, string>;
+  spec: ServiceSpec;
+  image: ImageSource;
+}
+
+/**
+ * First 16 hex chars of sha256 over the canonical JSON of: image ref, command, env, ports,
+ * resources (memory bytes, cpu number), restart policy, volume mounts (docker volume names, readOnly) and labels.
+ * Replicas, update strategy and dependsOn are left out on purpose: scaling or changing the strategy keeps containers.
+ * Ports and mounts are order-insensitive.
+ */
+export function specHash(input: SpecHashInput): string {
+  const { spec } = input;
+  const shape = {
+    image: input.image.ref,
+    command: spec.command ?? null,
+    env: spec.env,
+    ports: spec.ports.map((p) => ({ name: p.name ?? null, port: p.port, protocol: p.protocol })).sort((a, b) => a.port - b.port || cmp(a.protocol, b.protocol)),
+    resources: { cpu: spec.resources.cpu ?? null, memory: spec.resources.memory ?? null },
+    restart: spec.restart.policy,
+    volumes: spec.volumes
+      .map((v) => ({ volume: volumeName(input.instance, input.namespace, v.volume), mountPath: v.mountPath, readOnly: v.readOnly }))
+      .sort((a, b) => cmp(a.mountPath, b.mountPath)),
+    labels: input.labels,
+  };
+  return createHash('sha256').update(canonicalJson(shape)).digest('hex').slice(0, 16);
+}
+
+/** JSON with object keys sorted recursively, so equal values give equal text whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort(cmp);
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,179 @@
+/** The isomorphic-git adapter of GitSource: a remote smart-HTTP repository (bare cache clone) or a local repository read in place. */
+import { resolve as resolvePath } from 'node:path';
+import git from 'isomorphic-git';
+import { asBerthError, BerthError } from '../model/errors.ts';
+import { STATUS_BRANCH } from '../model/keys.ts';
+import type { GitSource, RepoSnapshot } from './source.ts';
+import { findGitdir, isOid, repoAt, type RefSync, type Repo } from './git-repo.ts';
+import { LocalSync } from './git-local.ts';
+import { openCacheRepo, parseRemoteUrl, RemoteSync } from './git-remote.ts';
+import { createSnapshot, TreeCache } from './git-snapshot.ts';
+import { applyChanges, changeTree } from './git-status-tree.ts';
+
+export interface GitSourceOptions {
+  /** http(s) URL (credentials may be given as userinfo), or a local repository path (work tree or bare). */
+  repo: string;
+  /** The tracked branch holding the manifests. */
+  branch: string;
+  /** Where bare clones of remote repositories are kept (`<sha1(url)>.git`), reused across restarts. */
+  cacheDir: string;
+  /** Author and committer of status commits; default `berth <berth@localhost>`. */
+  author?: { name: string; email: string };
+  /** Socket idle timeout of each HTTP request, in ms; default 30 000. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_AUTHOR = { name: 'berth', email: 'berth@localhost' };
+const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+const MAX_WRITE_ATTEMPTS = 5;
+
+/**
+ * Opens a git source and checks that the repository is reachable and `branch` exists.
+ * Throws BerthError E_GIT (transient) naming the repository (without credentials) and the branch otherwise.
+ */
+export async function openGitSource(opts: GitSourceOptions): Promise<GitSource> {
+  const { repo, sync } = await openRepo(opts);
+  const source = new IsoGitSource(repo, sync, opts.branch, opts.author ?? DEFAULT_AUTHOR);
+  await source.open();
+  return source;
+}
+
+/** The cache clone of a remote URL, or a local repository in place. */
+async function openRepo(opts: GitSourceOptions): Promise<{ repo: Repo; sync: RefSync }> {
+  const remote = parseRemoteUrl(opts.repo);
+  if (remote) {
+    const repo = await openCacheRepo(opts.cacheDir, remote, opts.branch);
+    return { repo, sync: new RemoteSync(repo, remote, opts.branch, opts.timeoutMs ?? 30_000) };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(opts.repo) || /^[^/\\]+@[^/\\:]+:/.test(opts.repo)) {
+    throw new BerthError('E_CONFIG', 'unsupported repository location: use an http(s) URL or a local path (ssh and file:// are not supported)');
+  }
+  const path = resolvePath(opts.repo);
+  const gitdir = await findGitdir(path);
+  if (!gitdir) throw new BerthError('E_GIT', `${path} is not a git repository (branch '${opts.branch}')`);
+  const repo = repoAt(gitdir);
+  return { repo, sync: new LocalSync(repo, path) };
+}
+
+/**
+ * Orders work on one repository: exclusive tasks (anything that fetches or writes refs and objects) run alone, in call order;
+ * shared tasks (snapshot reads of immutable objects) run together between them. A read never sees a half-written pack index.
+ */
+class RepoLock {
+  private lastExclusive: Promise<unknown> = Promise.resolve();
+  private sharedSince: Array<Promise<unknown>> = [];
+
+  /** Runs `task` after every task queued before it. */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const result = Promise.all([this.lastExclusive, ...this.sharedSince]).then(task);
+    this.lastExclusive = result.catch(() => undefined);
+    this.sharedSince = [];
+    return result;
+  }
+
+  /** Runs `task` after the exclusive tasks queued before it, alongside other shared tasks. */
+  shared<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.lastExclusive.then(task);
+    this.sharedSince.push(result.catch(() => undefined));
+    if (this.sharedSince.length > 1000) this.sharedSince = [Promise.all(this.sharedSince)];
+    return result;
+  }
+}
+
+class IsoGitSource implements GitSource {
+  readonly description: string;
+  private readonly repo: Repo;
+  private readonly sync: RefSync;
+  private readonly branch: string;
+  private readonly author: { name: string; email: string };
+  private readonly trees: TreeCache;
+  private readonly lock = new RepoLock();
+
+  constructor(repo: Repo, sync: RefSync, branch: string, author: { name: string; email: string }) {
+    this.repo = repo;
+    this.sync = sync;
+    this.branch = branch;
+    this.author = author;
+    this.description = sync.description;
+    this.trees = new TreeCache(repo);
+  }
+
+  /** First contact: the repository must be reachable and the branch must exist (errors name both). */
+  async open(): Promise<void> {
+    let tip: string | null;
+    try {
+      tip = await this.lock.exclusive(() => this.sync.branchTip(this.branch));
+    } catch (err) {
+      const e = asBerthError(err, 'E_GIT');
+      throw new BerthError(e.code, `${e.message} (opening branch '${this.branch}')`, { cause: e, terminal: e.terminal });
+    }
+    if (!tip) throw this.missingBranch();
+  }
+
+  /** Tip of the tracked branch; for a remote, one ls-refs request, plus a fetch only when the tip moved. */
+  head(): Promise<string> {
+    return this.lock.exclusive(async () => {
+      const tip = await this.sync.branchTip(this.branch);
+      if (!tip) throw this.missingBranch();
+      return tip;
+    });
+  }
+
+  private missingBranch(): BerthError {
+    return new BerthError('E_GIT', `branch '${this.branch}' not found in ${this.description}`);
+  }
+
+  /** A branch, tag, `refs/...` name or 40-hex commit id → commit id, fetched if needed. */
+  resolve(ref: string): Promise<string> {
+    return this.lock.exclusive(() => this.sync.resolve(ref));
+  }
+
+  /** A snapshot of commit `revision` (other refs are resolved first). */
+  snapshot(revision: string): Promise<RepoSnapshot> {
+    return this.lock.exclusive(async () => {
+      const commit = isOid(revision) ? await this.sync.ensureCommit(revision) : await this.sync.resolve(revision);
+      return createSnapshot(this.trees, commit, (task) => this.lock.shared(task));
+    });
+  }
+
+  /** A file at the tip of the status branch (fetched first for remotes), or null. */
+  readStatus(path: string): Promise<string | null> {
+    return this.lock.exclusive(async () => {
+      const tip = await this.sync.branchTip(STATUS_BRANCH);
+      if (!tip) return null;
+      const snap = await createSnapshot(this.trees, tip, (task) => task());
+      try {
+        return (await snap.read(path)).toString('utf8');
+      } catch (err) {
+        if (err instanceof BerthError && err.code === 'E_PATH_MISSING') return null;
+        throw err;
+      }
+    });
+  }
+
+  /** Commits `files` onto the status branch and publishes it, rebuilding on the new tip when a push is rejected. */
+  writeStatus(files: Record<string, string | null>, message: string): Promise<string | null> {
+    return this.lock.exclusive(async () => {
+      const changes = changeTree(files);
+      for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+        const tip = await this.sync.branchTip(STATUS_BRANCH);
+        const base = tip ? await this.trees.rootOf(tip) : null;
+        const tree = await applyChanges(this.trees, base, changes);
+        if (tree === (base ?? EMPTY_TREE)) return null;
+        const commit = await this.commit(tree, tip, message);
+        if (await this.sync.publish(STATUS_BRANCH, commit, tip)) return commit;
+      }
+      throw new BerthError('E_GIT', `could not update '${STATUS_BRANCH}' of ${this.description}: rejected ${MAX_WRITE_ATTEMPTS} times by concurrent writers`);
+    });
+  }
+
+  private async commit(tree: string, parent: string | null, message: string): Promise<string> {
+    const now = new Date();
+    const who = { ...this.author, timestamp: Math.floor(now.getTime() / 1000), timezoneOffset: now.getTimezoneOffset() };
+    return git.writeCommit({
+      fs: this.repo.fs,
+      gitdir: this.repo.gitdir,
+      commit: { message: message.endsWith('\n') ? message : `${message}\n`, tree, parent: parent ? [parent] : [], author: who, committer: who },
+    });
+  }
+}

@@ -21,7 +21,8 @@ export interface StartAction extends ActionBase { type: 'start'; container: Obse
 export interface UnpauseAction extends ActionBase { type: 'unpause'; container: ObservedContainer }
 /** Change resources / restart policy of a running container in place (docker update). */
 export interface UpdateAction extends ActionBase { type: 'update'; container: ObservedContainer; desired: DesiredService }
-export interface RemoveAction extends ActionBase { type: 'remove'; container: ObservedContainer }
+/** Removes a container; `prune` when its whole service left the revision (done after every service is in place). */
+export interface RemoveAction extends ActionBase { type: 'remove'; container: ObservedContainer; prune?: boolean }
 
 export type Action =
   | BuildImageAction | CreateVolumeAction | RemoveVolumeAction

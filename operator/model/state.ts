@@ -46,6 +46,8 @@ export interface ObservedContainer {
   exitCode: number;
   /** Image ID (sha256:...) the container runs. */
   imageId: string;
+  /** Image reference the container was created from (Config.Image), when known. */
+  image?: string;
   command: string[];
   env: Record<string, string>;
   restartPolicy: string;

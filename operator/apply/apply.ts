@@ -1,0 +1,174 @@
+/** Executes a Plan through the runtime, in order: volumes and images, then services (dependencies first), then prunes. */
+import { asBerthError, type BerthError } from '../model/errors.ts';
+import type { Action, Plan, ReplaceAction } from '../model/plan.ts';
+import type { DesiredService } from '../model/state.ts';
+import { containerSpec } from '../diff/container-spec.ts';
+import { actionView } from '../diff/render.ts';
+import type { BuildFile, ContainerRuntime } from '../runtime/runtime.ts';
+import { limiter, type Limiter } from '../util/limit.ts';
+import type { Logger } from '../util/log.ts';
+import { LABELS } from '../model/keys.ts';
+
+export interface ApplyDeps {
+  runtime: ContainerRuntime;
+  instance: string;
+  log: Logger;
+  /** Reads the build context of a service at the plan's revision. */
+  buildContext(svc: DesiredService): Promise<BuildFile[]>;
+  /** Container operations in flight at once (default 8). */
+  concurrency?: number;
+  /** Seconds a replaced or removed container gets to stop (default 10). */
+  stopGraceSeconds?: number;
+}
+
+export interface ActionOutcome {
+  action: Action;
+  error?: BerthError;
+}
+
+export interface ApplyResult {
+  outcomes: ActionOutcome[];
+  errors: BerthError[];
+}
+
+/** Runs every action; a failed action does not stop unrelated ones, and is reported in the result. */
+export async function applyPlan(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
+  const ctx: Ctx = { ...deps, revision: plan.revision, limit: limiter(deps.concurrency ?? 8), outcomes: [], failedServices: new Set() };
+  const first = plan.actions.filter((a) => a.type === 'create-volume' || a.type === 'build-image');
+  const isFirst = new Set<Action>(first);
+  const prunes = plan.actions.filter(isPrune);
+  const serviceActions = plan.actions.filter((a) => !isFirst.has(a) && !isPrune(a));
+  await Promise.all(first.filter((a) => a.type === 'create-volume').map((a) => run(ctx, a)));
+  for (const a of first.filter((x) => x.type === 'build-image')) await run(ctx, a);
+  await runServices(ctx, serviceActions);
+  await Promise.all(prunes.filter((a) => a.type === 'remove').map((a) => run(ctx, a)));
+  for (const a of prunes.filter((x) => x.type === 'remove-volume')) await run(ctx, a);
+  return { outcomes: ctx.outcomes, errors: ctx.outcomes.flatMap((o) => (o.error ? [o.error] : [])) };
+}
+
+interface Ctx extends ApplyDeps {
+  revision: string;
+  limit: Limiter;
+  outcomes: ActionOutcome[];
+  /** Services whose image build failed: their container actions are skipped. */
+  failedServices: Set<string>;
+}
+
+/** Removals of whole services and volumes, done after every service is in place. */
+function isPrune(a: Action): boolean {
+  if (a.type === 'remove-volume') return true;
+  return a.type === 'remove' && a.prune === true;
+}
+
+/** Services run concurrently, each after the services it depends on. */
+async function runServices(ctx: Ctx, actions: Action[]): Promise<void> {
+  const groups = new Map<string, Action[]>();
+  for (const a of actions) groups.set(a.service ?? '', [...(groups.get(a.service ?? '') ?? []), a]);
+  const done = new Map<string, Promise<void>>();
+  const deps = (key: string): string[] => {
+    const svc = groups.get(key)?.map(desiredOf).find(Boolean);
+    if (!svc) return [];
+    return svc.spec.dependsOn.map((d) => `${svc.namespace}/${d}`).filter((k) => groups.has(k) && k !== key);
+  };
+  const start = (key: string, path: Set<string>): Promise<void> => {
+    const existing = done.get(key);
+    if (existing) return existing;
+    const before = deps(key).filter((k) => !path.has(k)).map((k) => start(k, new Set([...path, key])));
+    const p = Promise.all(before).then(() => runService(ctx, groups.get(key) ?? []));
+    done.set(key, p);
+    return p;
+  };
+  await Promise.all([...groups.keys()].map((k) => start(k, new Set([k]))));
+}
+
+/** One service: creates, starts and updates at once; replaces in batches of update.parallelism; removals last. */
+async function runService(ctx: Ctx, actions: Action[]): Promise<void> {
+  const replaces = actions.filter((a): a is ReplaceAction => a.type === 'replace');
+  const removes = actions.filter((a) => a.type === 'remove');
+  const rest = actions.filter((a) => a.type !== 'replace' && a.type !== 'remove');
+  await Promise.all(rest.map((a) => run(ctx, a)));
+  const parallelism = replaces[0]?.desired.spec.update.parallelism ?? 1;
+  for (let i = 0; i < replaces.length; i += parallelism) {
+    await Promise.all(replaces.slice(i, i + parallelism).map((a) => run(ctx, a)));
+  }
+  await Promise.all(removes.map((a) => run(ctx, a)));
+}
+
+function desiredOf(a: Action): DesiredService | undefined {
+  return 'desired' in a ? a.desired : undefined;
+}
+
+async function run(ctx: Ctx, a: Action): Promise<void> {
+  const view = actionView(a);
+  if (a.service && ctx.failedServices.has(a.service) && a.type !== 'remove') {
+    ctx.outcomes.push({ action: a, error: asBerthError(new Error(`skipped: image build of ${a.service} failed`), 'E_BUILD') });
+    return;
+  }
+  const t0 = performance.now();
+  try {
+    await ctx.limit.run(() => execute(ctx, a));
+    ctx.log.info(`${a.cause === 'drift' ? 'corrected drift' : 'applied'}: ${a.type}`, { ...view, ms: Math.round(performance.now() - t0) });
+    ctx.outcomes.push({ action: a });
+  } catch (err) {
+    const error = asBerthError(err);
+    if (a.type === 'build-image') ctx.failedServices.add(a.service);
+    ctx.log.error(`failed: ${a.type}`, { ...view, code: error.code, error: error.message });
+    ctx.outcomes.push({ action: a, error });
+  }
+}
+
+async function execute(ctx: Ctx, a: Action): Promise<void> {
+  const rt = ctx.runtime;
+  switch (a.type) {
+    case 'create-volume':
+      return rt.createVolume(a.volume.dockerName, volumeLabels(ctx, a.volume.namespace, a.volume.name, a.volume.spec.retain), a.volume.spec.driver, a.volume.spec.driverOpts);
+    case 'remove-volume':
+      return rt.removeVolume(a.name);
+    case 'build-image': {
+      const img = a.desired.image;
+      if (img.type !== 'build') return;
+      const files = await ctx.buildContext(a.desired);
+      await rt.buildImage(img.ref, files, img.dockerfile, { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.namespace]: a.desired.namespace, [LABELS.service]: a.desired.name, [LABELS.revision]: ctx.revision });
+      return;
+    }
+    case 'create':
+      return createAndStart(ctx, a.desired, a.replica);
+    case 'replace':
+      return replace(ctx, a);
+    case 'start':
+      return rt.startContainer(a.container.id);
+    case 'unpause':
+      return rt.unpauseContainer(a.container.id);
+    case 'update': {
+      const spec = containerSpec(ctx.instance, ctx.revision, a.desired, 1);
+      return rt.updateContainer(a.container.id, { memory: spec.memory ?? 0, nanoCpus: spec.nanoCpus ?? 0, restartPolicy: spec.restartPolicy });
+    }
+    case 'remove':
+      await rt.stopContainer(a.container.id, ctx.stopGraceSeconds ?? 10);
+      return rt.removeContainer(a.container.id);
+  }
+}
+
+async function createAndStart(ctx: Ctx, svc: DesiredService, replica: number): Promise<void> {
+  const id = await ctx.runtime.createContainer(containerSpec(ctx.instance, ctx.revision, svc, replica));
+  await ctx.runtime.startContainer(id);
+}
+
+/** start-first: the new replica runs before the old one stops; stop-first: the reverse. */
+async function replace(ctx: Ctx, a: ReplaceAction): Promise<void> {
+  const stopOld = async (): Promise<void> => {
+    await ctx.runtime.stopContainer(a.old.id, ctx.stopGraceSeconds ?? 10);
+    await ctx.runtime.removeContainer(a.old.id);
+  };
+  const sameName = a.old.labels[LABELS.specHash] === a.desired.specHash;
+  if (a.desired.spec.update.order === 'stop-first' || sameName) {
+    await stopOld();
+    return createAndStart(ctx, a.desired, a.replica);
+  }
+  await createAndStart(ctx, a.desired, a.replica);
+  await stopOld();
+}
+
+function volumeLabels(ctx: Ctx, namespace: string, name: string, retain: boolean): Record<string, string> {
+  return { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.namespace]: namespace, 'berth.volume': name, 'berth.retain': String(retain) };
+}

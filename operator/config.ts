@@ -1,0 +1,143 @@
+/** Settings from flags and BERTH_* environment variables, validated once. */
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { BerthError } from './model/errors.ts';
+
+export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'status';
+export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'status'];
+
+interface FlagSpec {
+  type: 'string' | 'boolean';
+  default?: string;
+  help: string;
+}
+
+const SOURCE: Record<string, FlagSpec> = {
+  repo: { type: 'string', help: 'manifests repository: http(s) URL or local repository path (required)' },
+  branch: { type: 'string', default: 'main', help: 'branch to track' },
+  path: { type: 'string', default: '.', help: 'directory of the manifests inside the repository' },
+  instance: { type: 'string', default: 'default', help: 'name of this berth instance (labels, status file)' },
+  docker: { type: 'string', help: 'Docker endpoint: unix:///var/run/docker.sock, tcp://host:2376 (default DOCKER_HOST or the local socket)' },
+  'state-dir': { type: 'string', default: path.join(os.homedir(), '.cache', 'berth'), help: 'where clones of remote repositories are kept' },
+  'log-level': { type: 'string', default: 'info', help: 'debug | info | warn | error' },
+  'log-format': { type: 'string', default: 'text', help: 'text | json' },
+};
+
+export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
+  run: {
+    ...SOURCE,
+    interval: { type: 'string', default: '30s', help: 'resync interval (e.g. 30s, 2m)' },
+    listen: { type: 'string', default: '127.0.0.1:7070', help: 'HTTP address for /healthz, /metrics, /v1/status and POST /hooks/git' },
+    drift: { type: 'string', default: 'correct', help: 'correct | detect: fix drift on the engine, or only report it' },
+    'webhook-secret': { type: 'string', help: 'secret for X-Hub-Signature-256 on POST /hooks/git' },
+  },
+  plan: {
+    ...SOURCE,
+    revision: { type: 'string', help: 'plan this ref or commit instead of the branch head' },
+    json: { type: 'boolean', help: 'print the plan as JSON' },
+    'detailed-exitcode': { type: 'boolean', help: 'exit 2 when there are changes, 0 when none, 1 on error' },
+  },
+  apply: {
+    ...SOURCE,
+    revision: { type: 'string', help: 'apply this ref or commit instead of the branch head' },
+    drift: { type: 'string', default: 'correct', help: 'correct | detect' },
+  },
+  validate: {
+    path: { type: 'string', default: '.', help: 'directory of the manifests inside <dir>' },
+  },
+  status: {
+    server: { type: 'string', default: 'http://127.0.0.1:7070', help: 'address of a running berth (used unless --repo is given)' },
+    repo: { type: 'string', help: 'read the status branch of this repository instead of asking a running berth' },
+    instance: { type: 'string', default: 'default', help: 'instance whose status to read (with --repo)' },
+    'state-dir': SOURCE['state-dir']!,
+    json: { type: 'boolean', help: 'print JSON' },
+  },
+};
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+export interface Parsed {
+  /** null for the top-level `berth --help`. */
+  command: Command | null;
+  flags: Flags;
+  positionals: string[];
+  help: boolean;
+}
+
+/** Parses `argv` (without node and script) for one command; unknown flags are a BerthError E_CONFIG. */
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = process.env): Parsed {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') return { command: null, flags: {}, positionals: [], help: true };
+  if (!COMMANDS.includes(cmd as Command)) throw new BerthError('E_CONFIG', `unknown command "${cmd}" (commands: ${COMMANDS.join(', ')})`);
+  const command = cmd as Command;
+  const specs = FLAGS[command];
+  const options = Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, { type: s.type }]));
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate', strict: true }));
+  } catch (err) {
+    throw new BerthError('E_CONFIG', `${command}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const flags: Flags = {};
+  for (const [k, s] of Object.entries(specs)) {
+    const fromEnv = env[`BERTH_${k.toUpperCase().replace(/-/g, '_')}`];
+    const v = values[k] ?? (fromEnv === undefined ? undefined : s.type === 'boolean' ? fromEnv === 'true' || fromEnv === '1' : fromEnv) ?? s.default;
+    flags[k] = v;
+  }
+  return { command, flags, positionals, help: values.help === true };
+}
+
+/** `30s`, `500ms`, `2m`, `1h`, or plain seconds → milliseconds. */
+export function parseDuration(s: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
+  if (!m) throw new BerthError('E_CONFIG', `--${flag}: "${s}" is not a duration (e.g. 30s, 500ms, 2m)`);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  const ms = n * unit;
+  if (ms <= 0) throw new BerthError('E_CONFIG', `--${flag}: must be positive`);
+  return ms;
+}
+
+/** `host:port` → parts; `[::1]:7070` works too. */
+export function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(s);
+  const port = Number(m?.[3]);
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new BerthError('E_CONFIG', `--listen: "${s}" is not host:port`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Checks flags shared by run/plan/apply. */
+export function checkSourceFlags(flags: Flags): void {
+  if (!flags.repo) throw new BerthError('E_CONFIG', '--repo is required (an http(s) URL or a local repository path; or BERTH_REPO)');
+  if (!NAME.test(String(flags.instance))) throw new BerthError('E_CONFIG', `--instance: "${flags.instance}" must be lowercase letters, digits and '-'`);
+  if (flags.drift !== undefined && flags.drift !== 'correct' && flags.drift !== 'detect') throw new BerthError('E_CONFIG', `--drift: "${flags.drift}" must be correct or detect`);
+  if (!['debug', 'info', 'warn', 'error'].includes(String(flags['log-level']))) throw new BerthError('E_CONFIG', `--log-level: "${flags['log-level']}" must be debug, info, warn or error`);
+  if (!['text', 'json'].includes(String(flags['log-format']))) throw new BerthError('E_CONFIG', `--log-format: "${flags['log-format']}" must be text or json`);
+}
+
+/** The --help text of a command. */
+export function helpText(command?: Command): string {
+  if (!command) {
+    return ['usage: berth <command> [flags]', '', 'commands:',
+      '  run       watch the repository and keep the engine converged (serves /healthz, /metrics, /v1/status, POST /hooks/git)',
+      '  plan      print what applying a revision would change',
+      '  apply     one pass: apply a revision; exit 0 only when converged',
+      '  validate  check a manifests directory; exit 1 with file:line:col errors',
+      '  status    print the status of a running berth (or of the status branch with --repo)',
+      '', 'Every flag can also be set as BERTH_<FLAG> (e.g. BERTH_REPO, BERTH_WEBHOOK_SECRET).', 'berth <command> --help shows its flags.'].join('\n');
+  }
+  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : `berth ${command} [flags]`;
+  const lines = Object.entries(FLAGS[command]).map(([k, s]) => `  --${(k + (s.type === 'string' ? ' <v>' : '')).padEnd(24)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);
+  return [`usage: ${usage}`, '', 'flags:', ...lines, '  --help, -h'.padEnd(28) + ' show this help'].join('\n');
+}
+
+/** The defaults of a command's flags, with `overrides` on top (tests, benchmarks, npm start). */
+export function flagsWith(command: Command, overrides: Flags): Flags {
+  const flags: Flags = {};
+  for (const [k, s] of Object.entries(FLAGS[command])) flags[k] = s.default;
+  return { ...flags, ...overrides };
+}

@@ -1,0 +1,48 @@
+/** What a replica's container must look like: the single source for creating it (apply) and for checking drift (diff). */
+import { LABELS, containerName, volumeName } from '../model/keys.ts';
+import type { RestartPolicy } from '../model/manifest.ts';
+import type { DesiredService } from '../model/state.ts';
+import type { CreateContainerSpec } from '../runtime/runtime.ts';
+
+/** Docker restart policy for a berth restart policy: the engine restarts crashes itself, berth restarts what was stopped. */
+export function dockerRestartPolicy(policy: RestartPolicy): string {
+  if (policy === 'never') return 'no';
+  return policy;
+}
+
+/** Labels every replica container carries (DESIGN.md): identity, revision and spec hash, plus the manifest's labels. */
+export function replicaLabels(instance: string, revision: string, svc: DesiredService, replica: number): Record<string, string> {
+  return {
+    ...svc.labels,
+    [LABELS.managed]: 'true',
+    [LABELS.instance]: instance,
+    [LABELS.namespace]: svc.namespace,
+    [LABELS.service]: svc.name,
+    [LABELS.replica]: String(replica),
+    [LABELS.revision]: revision,
+    [LABELS.specHash]: svc.specHash,
+  };
+}
+
+/** Docker NanoCPUs for a cpu request (0.25 -> 250000000). */
+export function nanoCpus(cpu: number | undefined): number | undefined {
+  return cpu === undefined ? undefined : Math.round(cpu * 1e9);
+}
+
+/** The create request for replica `replica` of `svc` at `revision`. */
+export function containerSpec(instance: string, revision: string, svc: DesiredService, replica: number): CreateContainerSpec {
+  const { spec } = svc;
+  return {
+    name: containerName(instance, svc.namespace, svc.name, replica, svc.specHash),
+    image: svc.image.ref,
+    command: spec.command,
+    env: spec.env,
+    labels: replicaLabels(instance, revision, svc, replica),
+    exposedPorts: spec.ports.map((p) => `${p.port}/${p.protocol}`),
+    memory: spec.resources.memory,
+    nanoCpus: nanoCpus(spec.resources.cpu),
+    restartPolicy: dockerRestartPolicy(spec.restart.policy),
+    mounts: spec.volumes.map((m) => ({ volume: volumeName(instance, svc.namespace, m.volume), target: m.mountPath, readOnly: m.readOnly })),
+    init: true,
+  };
+}

@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import type { DesiredService, DesiredState, ObservedContainer, ObservedState } from '../model/state.ts';
+import { containerSpec } from './container-spec.ts';
+import { diff, orderByDependencies, summarize } from './diff.ts';
+import { renderJson, renderText } from './render.ts';
+
+const INSTANCE = 'unit';
+
+function svc(name: string, over: Partial<DesiredService['spec']> = {}, specHash = `${name}hash000000000`.slice(0, 16)): DesiredService {
+  return {
+    key: `ns/${name}`, namespace: 'ns', name, labels: {}, specHash,
+    image: { type: 'ref', ref: 'img:1' },
+    source: { file: `${name}.yaml`, line: 1, col: 1 },
+    spec: {
+      image: 'img:1', env: { A: '1' }, command: ['sleep', '1'], replicas: 2, ports: [], resources: {},
+      restart: { policy: 'always' }, update: { order: 'start-first', parallelism: 1 }, volumes: [], dependsOn: [], ...over,
+    },
+  };
+}
+
+/** A container exactly as berth would create it for `s`, replica `n`. */
+function running(s: DesiredService, n: number, over: Partial<ObservedContainer> = {}): ObservedContainer {
+  const spec = containerSpec(INSTANCE, 'rev1', s, n);
+  return {
+    id: `${s.name}-${n}-${s.specHash}`, name: spec.name, labels: spec.labels, status: 'running', exitCode: 0,
+    imageId: 'sha256:aaa', image: spec.image, command: spec.command ?? [], env: spec.env, restartPolicy: spec.restartPolicy,
+    nanoCpus: spec.nanoCpus ?? 0, memory: spec.memory ?? 0, createdAt: '2026-01-01T00:00:00Z', ...over,
+  };
+}
+
+const desired = (...services: DesiredService[]): DesiredState => ({ revision: 'rev2abcdef', services, volumes: [] });
+const observed = (...containers: ObservedContainer[]): ObservedState => ({ containers, volumes: [], images: { 'img:1': 'sha256:aaa' } });
+
+describe('diff', () => {
+  it('creates every missing replica with a reason', () => {
+    const plan = diff(desired(svc('web')), observed(), { instance: INSTANCE });
+    expect(plan.actions.map((a) => [a.type, a.reason, a.cause])).toEqual([
+      ['create', 'replica 1/2 of ns/web to create', 'change'],
+      ['create', 'replica 2/2 of ns/web to create', 'change'],
+    ]);
+  });
+
+  it('is empty when the engine matches', () => {
+    const web = svc('web');
+    expect(diff(desired(web), observed(running(web, 1), running(web, 2)), { instance: INSTANCE }).actions).toEqual([]);
+  });
+
+  it('scales down from the highest replica', () => {
+    const web = svc('web', { replicas: 1 });
+    const plan = diff(desired(web), observed(running(web, 1), running(web, 2)), { instance: INSTANCE });
+    expect(plan.actions.map((a) => [a.type, a.reason])).toEqual([['remove', 'scale down to 1: replica 2 not needed']]);
+  });
+
+  it('replaces containers of an older spec and names what changed', () => {
+    const old = svc('web', {}, 'oldhash000000000');
+    const now = svc('web', { env: { A: '2' } }, 'newhash000000000');
+    const plan = diff(desired(now), observed(running(old, 1, { env: { A: '1' } }), running(old, 2, { env: { A: '1' } })), { instance: INSTANCE });
+    expect(plan.actions.map((a) => [a.type, a.reason])).toEqual([
+      ['replace', 'spec changed (env A changed)'],
+      ['replace', 'spec changed (env A changed)'],
+    ]);
+  });
+
+  it('finishes an interrupted replace: starts the new container, then removes the old one', () => {
+    const old = svc('web', { replicas: 1 }, 'oldhash000000000');
+    const now = svc('web', { replicas: 1 }, 'newhash000000000');
+    const plan = diff(desired(now), observed(running(old, 1), running(now, 1, { status: 'created' })), { instance: INSTANCE });
+    expect(plan.actions.map((a) => a.type)).toEqual(['start', 'remove']);
+  });
+
+  it('removes duplicates of a replica and keeps the running one', () => {
+    const web = svc('web', { replicas: 1 });
+    const plan = diff(desired(web), observed(running(web, 1, { id: 'a', status: 'exited', exitCode: 1 }), running(web, 1, { id: 'b' })), { instance: INSTANCE });
+    expect(plan.actions.map((a) => [a.type, a.type === 'remove' ? a.container.id : ''])).toEqual([['remove', 'a']]);
+  });
+
+  it('detects drift beyond the hash label: state, image id, env, limits, restart policy', () => {
+    const web = svc('web', { replicas: 5, resources: { memory: 64 * 1024 * 1024 } });
+    const plan = diff(desired(web), observed(
+      running(web, 1, { status: 'exited', exitCode: 137 }),
+      running(web, 2, { status: 'paused' }),
+      running(web, 3, { imageId: 'sha256:bbb' }),
+      running(web, 4, { memory: 128 * 1024 * 1024, restartPolicy: 'no' }),
+      running(web, 5, { env: { A: 'x' } }),
+    ), { instance: INSTANCE });
+    expect(plan.actions.map((a) => [a.type, a.cause, a.reason])).toEqual([
+      ['start', 'drift', `drift: ${running(web, 1).name} exited with code 137`],
+      ['unpause', 'drift', `drift: ${running(web, 2).name} is paused`],
+      ['replace', 'drift', 'drift: image img:1 now resolves to aaa, container runs bbb'],
+      ['update', 'drift', 'drift: memory limit is 134217728, spec says 67108864; restart policy is no, spec says always'],
+      ['replace', 'drift', 'drift: env A differs'],
+    ]);
+  });
+
+  it('respects the restart policy: never leaves an exited replica, on-failure restarts only failures', () => {
+    const never = svc('a', { replicas: 1, restart: { policy: 'never' } });
+    const onFail = svc('b', { replicas: 2, restart: { policy: 'on-failure' } });
+    const plan = diff(desired(never, onFail), observed(
+      running(never, 1, { status: 'exited', exitCode: 1 }),
+      running(onFail, 1, { status: 'exited', exitCode: 0 }),
+      running(onFail, 2, { status: 'exited', exitCode: 2 }),
+    ), { instance: INSTANCE });
+    expect(plan.actions.map((a) => [a.type, a.service])).toEqual([['start', 'ns/b']]);
+  });
+
+  it('marks a missing replica as drift once the spec was applied, as a change before', () => {
+    const web = svc('web', { replicas: 2 });
+    const applied = new Map([['ns/web', { specHash: web.specHash, replicas: 2 }]]);
+    const obs = observed(running(web, 1));
+    expect(diff(desired(web), obs, { instance: INSTANCE, applied }).actions[0]).toMatchObject({ type: 'create', cause: 'drift', reason: 'drift: replica 2 of ns/web is missing' });
+    expect(diff(desired(web), obs, { instance: INSTANCE }).actions[0]).toMatchObject({ type: 'create', cause: 'change' });
+  });
+
+  it('prunes services no longer in the revision, after the others, and never touches retained volumes', () => {
+    const web = svc('web', { replicas: 1 });
+    const gone = svc('gone', { replicas: 1 });
+    const obs: ObservedState = { ...observed(running(gone, 1)), volumes: [{ name: 'v-keep', labels: { 'berth.retain': 'true' } }, { name: 'v-tmp', labels: { 'berth.retain': 'false' } }] };
+    const plan = diff(desired(web), obs, { instance: INSTANCE });
+    expect(plan.actions.map((a) => [a.type, a.type === 'remove' ? a.prune : undefined])).toEqual([['create', undefined], ['remove', true], ['remove-volume', undefined]]);
+    expect(plan.actions[2]).toMatchObject({ name: 'v-tmp' });
+  });
+
+  it('orders services after their dependencies', () => {
+    const web = svc('web', { dependsOn: ['db'] });
+    const db = svc('db');
+    expect(orderByDependencies([web, db]).map((s) => s.name)).toEqual(['db', 'web']);
+  });
+
+  it('builds an image only when the engine lacks it', () => {
+    const site: DesiredService = { ...svc('site', { replicas: 1 }), image: { type: 'build', ref: 'berth.local/ns/site:abc', context: 'images/site', dockerfile: 'Dockerfile', contentHash: 'abc' } };
+    const plan = diff(desired(site), observed(), { instance: INSTANCE });
+    expect(plan.actions.map((a) => a.type)).toEqual(['build-image', 'create']);
+    const have = diff(desired(site), { ...observed(), images: { 'berth.local/ns/site:abc': 'sha256:x' } }, { instance: INSTANCE });
+    expect(have.actions.map((a) => a.type)).toEqual(['create']);
+  });
+
+  it('renders text and JSON from the same plan value', () => {
+    const plan = diff(desired(svc('web', { replicas: 1 })), observed(), { instance: INSTANCE });
+    expect(summarize(plan)).toEqual({ create: 1, replace: 0, update: 0, remove: 0, other: 0 });
+    expect(renderText(plan)).toContain('Plan for revision rev2abcdef: 1 to create, 0 to replace, 0 to update, 0 to remove');
+    expect(JSON.parse(renderJson(plan)).actions).toEqual([{ type: 'create', cause: 'change', service: 'ns/web', replica: 1, image: 'img:1', reason: 'replica 1/1 of ns/web to create' }]);
+  });
+});

@@ -1,0 +1,165 @@
+/** plan = diff(desired, observed): a pure function; every action carries a reason and a cause. */
+import { LABELS } from '../model/keys.ts';
+import type { Action, Cause, Plan, PlanSummary } from '../model/plan.ts';
+import type { DesiredService, DesiredState, ObservedContainer, ObservedState } from '../model/state.ts';
+import { containerDrift, shouldRestart, specChangeReason } from './drift.ts';
+
+/** What berth last applied for a service (spec hash and replica count); lets diff tell drift from change. */
+export interface AppliedService {
+  specHash: string;
+  replicas: number;
+}
+
+export interface DiffOptions {
+  instance: string;
+  /** Services as last applied by this instance; absent → every difference counts as a change. */
+  applied?: ReadonlyMap<string, AppliedService>;
+}
+
+/** Computes the ordered actions that take `observed` to `desired`. */
+export function diff(desired: DesiredState, observed: ObservedState, opts: DiffOptions): Plan {
+  const byService = groupByService(observed.containers);
+  const actions: Action[] = [];
+  const volumes = new Set(observed.volumes.map((v) => v.name));
+  for (const v of desired.volumes) {
+    if (!volumes.has(v.dockerName)) actions.push({ type: 'create-volume', volume: v, reason: `volume ${v.key} missing`, cause: 'change' });
+  }
+  const built = new Set<string>();
+  for (const svc of orderByDependencies(desired.services)) {
+    if (svc.image.type === 'build' && observed.images[svc.image.ref] === undefined && !built.has(svc.image.ref)) {
+      built.add(svc.image.ref);
+      actions.push({ type: 'build-image', service: svc.key, desired: svc, reason: `image ${svc.image.ref} not built yet (context ${svc.image.context})`, cause: 'change' });
+    }
+    actions.push(...diffService(svc, byService.get(svc.key) ?? [], observed, opts));
+    byService.delete(svc.key);
+  }
+  for (const [key, containers] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const c of containers) actions.push({ type: 'remove', service: key, container: c, prune: true, reason: `service ${key} is not in revision ${desired.revision.slice(0, 7)}`, cause: 'change' });
+  }
+  const desiredVolumes = new Set(desired.volumes.map((v) => v.dockerName));
+  for (const v of observed.volumes) {
+    if (desiredVolumes.has(v.name) || v.labels['berth.retain'] !== 'false') continue;
+    actions.push({ type: 'remove-volume', name: v.name, reason: `volume ${v.name} is not in the revision and not retained`, cause: 'change' });
+  }
+  return { revision: desired.revision, actions };
+}
+
+function diffService(svc: DesiredService, containers: ObservedContainer[], observed: ObservedState, opts: DiffOptions): Action[] {
+  const applied = opts.applied?.get(svc.key);
+  const settled = applied !== undefined && applied.specHash === svc.specHash && applied.replicas === svc.spec.replicas;
+  const cause: Cause = settled ? 'drift' : 'change';
+  const slots = groupBySlot(containers);
+  const actions: Action[] = [];
+  const imageId = observed.images[svc.image.ref];
+  for (let replica = 1; replica <= svc.spec.replicas; replica++) {
+    actions.push(...diffSlot(svc, replica, slots.get(replica) ?? [], imageId, cause, opts.instance));
+    slots.delete(replica);
+  }
+  for (const [replica, extra] of slots) {
+    for (const c of extra) {
+      const reason = Number.isInteger(replica) && replica > svc.spec.replicas
+        ? `scale down to ${svc.spec.replicas}: replica ${replica} not needed`
+        : `container ${c.name} has no valid replica label`;
+      actions.push({ type: 'remove', service: svc.key, container: c, reason, cause });
+    }
+  }
+  return actions;
+}
+
+function diffSlot(svc: DesiredService, replica: number, containers: ObservedContainer[], imageId: string | undefined, cause: Cause, instance: string): Action[] {
+  const current = containers.filter((c) => c.labels[LABELS.specHash] === svc.specHash).sort(byPreference);
+  const stale = containers.filter((c) => c.labels[LABELS.specHash] !== svc.specHash).sort(byPreference);
+  const base = { service: svc.key };
+  const actions: Action[] = [];
+  const [keep, ...dupes] = current;
+  for (const c of dupes) actions.push({ ...base, type: 'remove', container: c, reason: `duplicate of replica ${replica} (${keep?.name})`, cause: 'drift' });
+  if (!keep) {
+    const [old, ...olderStill] = stale;
+    if (!old) return [{ ...base, type: 'create', replica, desired: svc, reason: replicaMissingReason(svc, replica, cause), cause }];
+    actions.push({ ...base, type: 'replace', replica, desired: svc, old, reason: specChangeReason(svc, old), cause: 'change' });
+    for (const c of olderStill) actions.push({ ...base, type: 'remove', container: c, reason: `older container of replica ${replica}`, cause: 'change' });
+    return actions;
+  }
+  actions.push(...keepActions(svc, replica, keep, imageId, cause, instance));
+  // A stale container beside a current one is the second half of an interrupted replace: removed once the new one runs.
+  for (const c of stale) actions.push({ ...base, type: 'remove', container: c, reason: `replaced by ${keep.name}`, cause: 'change' });
+  return actions;
+}
+
+function keepActions(svc: DesiredService, replica: number, c: ObservedContainer, imageId: string | undefined, cause: Cause, instance: string): Action[] {
+  const base = { service: svc.key };
+  const drift = containerDrift(instance, svc, replica, c, imageId);
+  if (drift.replace.length) return [{ ...base, type: 'replace', replica, desired: svc, old: c, reason: `drift: ${drift.replace.join('; ')}`, cause: 'drift' }];
+  const actions: Action[] = [];
+  if (drift.update.length) actions.push({ ...base, type: 'update', container: c, desired: svc, reason: `drift: ${drift.update.join('; ')}`, cause: 'drift' });
+  if (c.status === 'paused') actions.push({ ...base, type: 'unpause', container: c, reason: `drift: ${c.name} is paused`, cause: 'drift' });
+  if ((c.status === 'exited' || c.status === 'created' || c.status === 'dead') && shouldRestart(svc, c)) {
+    const reason = c.status === 'created' ? `${c.name} was created but never started` : `drift: ${c.name} exited with code ${c.exitCode}`;
+    if (c.status === 'dead') return [{ ...base, type: 'replace', replica, desired: svc, old: c, reason: `drift: ${c.name} is dead`, cause: 'drift' }];
+    actions.push({ ...base, type: 'start', container: c, reason, cause: c.status === 'created' ? cause : 'drift' });
+  }
+  return actions;
+}
+
+function replicaMissingReason(svc: DesiredService, replica: number, cause: Cause): string {
+  if (cause === 'drift') return `drift: replica ${replica} of ${svc.key} is missing`;
+  return `replica ${replica}/${svc.spec.replicas} of ${svc.key} to create`;
+}
+
+/** Running first, then newest. */
+function byPreference(a: ObservedContainer, b: ObservedContainer): number {
+  const ra = a.status === 'running' ? 0 : 1;
+  const rb = b.status === 'running' ? 0 : 1;
+  return ra - rb || b.createdAt.localeCompare(a.createdAt) || a.name.localeCompare(b.name);
+}
+
+function groupByService(containers: ObservedContainer[]): Map<string, ObservedContainer[]> {
+  const out = new Map<string, ObservedContainer[]>();
+  for (const c of containers) {
+    const key = `${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}`;
+    out.set(key, [...(out.get(key) ?? []), c]);
+  }
+  return out;
+}
+
+function groupBySlot(containers: ObservedContainer[]): Map<number, ObservedContainer[]> {
+  const out = new Map<number, ObservedContainer[]>();
+  for (const c of containers) {
+    const n = Number(c.labels[LABELS.replica]);
+    const slot = Number.isInteger(n) && n >= 1 ? n : Number.NaN;
+    out.set(slot, [...(out.get(slot) ?? []), c]);
+  }
+  return out;
+}
+
+/** Dependencies before dependents (dependsOn within a namespace); ties keep key order. */
+export function orderByDependencies(services: DesiredService[]): DesiredService[] {
+  const byKey = new Map(services.map((s) => [s.key, s]));
+  const done = new Set<string>();
+  const out: DesiredService[] = [];
+  const visit = (s: DesiredService, path: Set<string>): void => {
+    if (done.has(s.key) || path.has(s.key)) return;
+    path.add(s.key);
+    for (const dep of s.spec.dependsOn) {
+      const d = byKey.get(`${s.namespace}/${dep}`);
+      if (d) visit(d, path);
+    }
+    done.add(s.key);
+    out.push(s);
+  };
+  for (const s of services) visit(s, new Set());
+  return out;
+}
+
+/** Counts actions by kind, for the one-line summary. */
+export function summarize(plan: Plan): PlanSummary {
+  const s: PlanSummary = { create: 0, replace: 0, update: 0, remove: 0, other: 0 };
+  for (const a of plan.actions) {
+    if (a.type === 'create') s.create++;
+    else if (a.type === 'replace') s.replace++;
+    else if (a.type === 'update' || a.type === 'start' || a.type === 'unpause') s.update++;
+    else if (a.type === 'remove') s.remove++;
+    else s.other++;
+  }
+  return s;
+}

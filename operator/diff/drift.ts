@@ -1,0 +1,72 @@
+/** Compares what the engine reports for one container with what the spec asks for. Pure. */
+import { LABELS } from '../model/keys.ts';
+import type { DesiredService, ObservedContainer } from '../model/state.ts';
+import { dockerRestartPolicy, nanoCpus } from './container-spec.ts';
+
+export interface Drift {
+  /** Differences that need a new container (image, command, env, labels). */
+  replace: string[];
+  /** Differences `docker update` can fix in place (memory, cpu, restart policy). */
+  update: string[];
+}
+
+const IDENTITY_LABELS = [LABELS.managed, LABELS.instance, LABELS.namespace, LABELS.service, LABELS.replica, LABELS.specHash];
+
+/** Differences between container `c` and replica `replica` of `svc`; `imageId` is what the spec's image reference resolves to now. */
+export function containerDrift(instance: string, svc: DesiredService, replica: number, c: ObservedContainer, imageId: string | undefined): Drift {
+  const replace: string[] = [];
+  const update: string[] = [];
+  if (imageId && c.imageId !== imageId) replace.push(`image ${svc.image.ref} now resolves to ${short(imageId)}, container runs ${short(c.imageId)}`);
+  if (svc.spec.command && !sameList(c.command, svc.spec.command)) replace.push(`command is ${JSON.stringify(c.command)}, spec says ${JSON.stringify(svc.spec.command)}`);
+  for (const [k, v] of Object.entries(svc.spec.env)) {
+    if (c.env[k] !== v) replace.push(c.env[k] === undefined ? `env ${k} missing` : `env ${k} differs`);
+  }
+  const expected: Record<string, string> = {
+    ...svc.labels,
+    [LABELS.managed]: 'true', [LABELS.instance]: instance, [LABELS.namespace]: svc.namespace,
+    [LABELS.service]: svc.name, [LABELS.replica]: String(replica), [LABELS.specHash]: svc.specHash,
+  };
+  for (const [k, v] of Object.entries(expected)) {
+    if (c.labels[k] !== v) replace.push(`label ${k} is ${JSON.stringify(c.labels[k] ?? null)}, spec says ${JSON.stringify(v)}`);
+  }
+  const mem = svc.spec.resources.memory ?? 0;
+  if (c.memory !== mem) update.push(`memory limit is ${c.memory || 'unlimited'}, spec says ${mem || 'unlimited'}`);
+  const cpu = nanoCpus(svc.spec.resources.cpu) ?? 0;
+  if (c.nanoCpus !== cpu) update.push(`cpu limit is ${c.nanoCpus / 1e9 || 'unlimited'}, spec says ${cpu / 1e9 || 'unlimited'}`);
+  const rp = dockerRestartPolicy(svc.spec.restart.policy);
+  if (normalizeRestart(c.restartPolicy) !== rp) update.push(`restart policy is ${c.restartPolicy || 'no'}, spec says ${rp}`);
+  return { replace, update };
+}
+
+/** Why a container of an older spec gets replaced: a short summary of what changed. */
+export function specChangeReason(svc: DesiredService, old: ObservedContainer): string {
+  const changes: string[] = [];
+  if (old.image && old.image !== svc.image.ref) changes.push(`image ${old.image} -> ${svc.image.ref}`);
+  if (svc.spec.command && !sameList(old.command, svc.spec.command)) changes.push('command changed');
+  const envKeys = new Set([...Object.keys(svc.spec.env)]);
+  const envChanged = [...envKeys].filter((k) => old.env[k] !== svc.spec.env[k]);
+  if (envChanged.length) changes.push(`env ${envChanged.join(', ')} changed`);
+  const oldHash = old.labels[LABELS.specHash] ?? '?';
+  return `spec changed (${changes.length ? changes.join('; ') : `spec-hash ${oldHash} -> ${svc.specHash}`})`;
+}
+
+/** Whether berth should start a container that is not running, per the restart policy. */
+export function shouldRestart(svc: DesiredService, c: ObservedContainer): boolean {
+  if (c.status === 'created') return true;
+  const policy = svc.spec.restart.policy;
+  if (policy === 'never') return false;
+  if (policy === 'on-failure') return c.exitCode !== 0;
+  return true;
+}
+
+function normalizeRestart(name: string): string {
+  return name === '' ? 'no' : name;
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function short(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}

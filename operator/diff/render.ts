@@ -1,0 +1,59 @@
+/** Plan rendering: the same value printed as text (CLI) or JSON (machines). */
+import type { Action, Plan } from '../model/plan.ts';
+import { summarize } from './diff.ts';
+
+/** A plain action record without embedded specs, stable for JSON output. */
+export interface ActionView {
+  type: Action['type'];
+  cause: Action['cause'];
+  service?: string;
+  replica?: number;
+  container?: string;
+  volume?: string;
+  image?: string;
+  reason: string;
+}
+
+export function actionView(a: Action): ActionView {
+  const v: ActionView = { type: a.type, cause: a.cause, reason: a.reason };
+  if (a.service) v.service = a.service;
+  switch (a.type) {
+    case 'create': v.replica = a.replica; v.image = a.desired.image.ref; break;
+    case 'replace': v.replica = a.replica; v.container = a.old.name; v.image = a.desired.image.ref; break;
+    case 'start': case 'unpause': case 'remove': case 'update': v.container = a.container.name; break;
+    case 'build-image': v.image = a.desired.image.ref; break;
+    case 'create-volume': v.volume = a.volume.dockerName; break;
+    case 'remove-volume': v.volume = a.name; break;
+  }
+  return v;
+}
+
+/** One line: `3 to create, 1 to replace, 0 to update, 2 to remove`. */
+export function summaryLine(plan: Plan): string {
+  const s = summarize(plan);
+  const parts = [`${s.create} to create`, `${s.replace} to replace`, `${s.update} to update`, `${s.remove} to remove`];
+  if (s.other) parts.push(`${s.other} other`);
+  return parts.join(', ');
+}
+
+const SIGILS: Record<Action['type'], string> = {
+  'create': '+', 'replace': '~', 'update': '~', 'start': '>', 'unpause': '>', 'remove': '-',
+  'build-image': '*', 'create-volume': '+', 'remove-volume': '-',
+};
+
+/** Human-readable plan, one action per line with its reason. */
+export function renderText(plan: Plan): string {
+  const head = `Plan for revision ${plan.revision.slice(0, 12)}: ${plan.actions.length ? summaryLine(plan) : 'no changes, the engine matches the revision'}`;
+  const lines = plan.actions.map((a) => {
+    const v = actionView(a);
+    const target = [v.service, v.replica !== undefined ? `#${v.replica}` : '', v.container ? `(${v.container})` : '', v.volume ?? '', a.type === 'build-image' ? v.image : '']
+      .filter(Boolean).join(' ');
+    return `  ${SIGILS[a.type]} ${a.type.padEnd(13)} ${target}\n      ${a.cause === 'drift' ? '[drift] ' : ''}${a.reason}`;
+  });
+  return [head, ...lines].join('\n');
+}
+
+/** Machine-readable plan. */
+export function renderJson(plan: Plan): string {
+  return JSON.stringify({ revision: plan.revision, summary: summarize(plan), actions: plan.actions.map(actionView) }, null, 2);
+}

@@ -1,0 +1,204 @@
+/** Composition root: the only place dockerode and the git adapter are constructed. One function per command. */
+import Docker from 'dockerode';
+import { parse } from 'yaml';
+import { checkSourceFlags, helpText, parseDuration, parseListen, type Flags, type Parsed } from './config.ts';
+import { diff } from './diff/diff.ts';
+import { renderJson, renderText } from './diff/render.ts';
+import { loadDesired } from './manifests/index.ts';
+import { BerthError, ValidationError, asBerthError, formatIssue } from './model/errors.ts';
+import { Reconciler, type DriftMode, type PassResult } from './reconciler/reconciler.ts';
+import { startLoop } from './reconciler/loop.ts';
+import { createDockerRuntime, dockerOptionsFromEndpoint } from './runtime/docker.ts';
+import type { ContainerRuntime } from './runtime/runtime.ts';
+import { Metrics } from './server/metrics.ts';
+import { startServer } from './server/server.ts';
+import { fsSnapshot } from './source/fs-snapshot.ts';
+import { openGitSource } from './source/git-source.ts';
+import type { GitSource } from './source/source.ts';
+import { renderStatusText } from './status/render.ts';
+import type { StatusDoc } from './status/report.ts';
+import { createLogger, type Level, type Logger } from './util/log.ts';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** Runs one parsed command; resolves to the process exit code. */
+export async function main(p: Parsed, io: Io): Promise<number> {
+  if (p.help || p.command === null) {
+    io.out(helpText(p.command ?? undefined));
+    return 0;
+  }
+  switch (p.command) {
+    case 'validate': return validate(p, io);
+    case 'status': return status(p.flags, io);
+    case 'plan': return plan(p.flags, io);
+    case 'apply': return apply(p.flags, io);
+    case 'run': return run(p.flags, io);
+  }
+}
+
+function logger(flags: Flags): Logger {
+  return createLogger({ level: flags['log-level'] as Level, json: flags['log-format'] === 'json' });
+}
+
+/** Connects to the engine; an unreachable engine is a one-line E_DOCKER error. */
+async function connectRuntime(flags: Flags): Promise<ContainerRuntime> {
+  const runtime = createDockerRuntime(new Docker(dockerOptionsFromEndpoint(flags.docker as string | undefined)));
+  await runtime.ping();
+  return runtime;
+}
+
+async function connectSource(flags: Flags): Promise<GitSource> {
+  return openGitSource({ repo: String(flags.repo), branch: String(flags.branch ?? 'main'), cacheDir: String(flags['state-dir']) });
+}
+
+function manifestsPath(flags: Flags): string {
+  return String(flags.path ?? '.');
+}
+
+async function validate(p: Parsed, io: Io): Promise<number> {
+  const dir = p.positionals[0];
+  if (!dir || p.positionals.length > 1) throw new BerthError('E_CONFIG', 'usage: berth validate <dir> (one directory)');
+  try {
+    const desired = await loadDesired(fsSnapshot(dir), { instance: 'validate', path: manifestsPath(p.flags) });
+    io.out(`${dir}: ${desired.services.length} service(s), ${desired.volumes.length} volume(s): valid`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      io.err(err.issues.map(formatIssue).join('\n'));
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function plan(flags: Flags, io: Io): Promise<number> {
+  checkSourceFlags(flags);
+  const [source, runtime] = await Promise.all([connectSource(flags), connectRuntime(flags)]);
+  const revision = flags.revision ? await source.resolve(String(flags.revision)) : await source.head();
+  const desired = await loadOrReport(source, revision, flags, io);
+  if (!desired) return 1;
+  const observed = await runtime.observe(String(flags.instance), [...new Set(desired.services.map((s) => s.image.ref))]);
+  const applied = await appliedFromStatus(source, String(flags.instance));
+  const result = diff(desired, observed, { instance: String(flags.instance), applied });
+  io.out(flags.json ? renderJson(result) : renderText(result));
+  if (flags['detailed-exitcode']) return result.actions.length ? 2 : 0;
+  return 0;
+}
+
+async function loadOrReport(source: GitSource, revision: string, flags: Flags, io: Io) {
+  try {
+    return await loadDesired(await source.snapshot(revision), { instance: String(flags.instance), path: manifestsPath(flags) });
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      io.err(`revision ${revision.slice(0, 12)} is invalid:\n${err.issues.map(formatIssue).join('\n')}`);
+      return null;
+    }
+    throw err;
+  }
+}
+
+async function appliedFromStatus(source: GitSource, instance: string) {
+  const text = await source.readStatus(`${instance}/status.yaml`).catch(() => null);
+  const doc = text ? (parse(text) as StatusDoc) : null;
+  return new Map(Object.entries(doc?.services ?? {}).map(([k, s]) => [k, { specHash: s.specHash, replicas: s.desired }]));
+}
+
+function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: { keepLastGood: boolean }): Reconciler {
+  const instance = String(flags.instance);
+  return new Reconciler({
+    source, runtime, log, instance,
+    load: (snapshot) => loadDesired(snapshot, { instance, path: manifestsPath(flags) }),
+    sourceInfo: { repo: source.description, branch: String(flags.branch), path: manifestsPath(flags) },
+    drift: flags.drift as DriftMode,
+    writeStatus: true,
+    keepLastGood: extra.keepLastGood,
+  });
+}
+
+async function apply(flags: Flags, io: Io): Promise<number> {
+  checkSourceFlags(flags);
+  const log = logger(flags);
+  const [source, runtime] = await Promise.all([connectSource(flags), connectRuntime(flags)]);
+  const r = await reconciler(flags, source, runtime, log, { keepLastGood: false }).pass({ revision: flags.revision as string | undefined });
+  if (r.error instanceof ValidationError) io.err(r.error.issues.map(formatIssue).join('\n'));
+  else if (r.error) io.err(`berth: ${r.error.code}: ${r.error.message}`);
+  if (r.plan) io.out(renderText(r.plan));
+  io.out(renderStatusText(r.status));
+  return r.converged ? 0 : 1;
+}
+
+/** A running operator: loop, HTTP server and the reconciler behind them. */
+export interface Operator {
+  url: string;
+  reconciler: Reconciler;
+  trigger(reason: string): void;
+  stop(): Promise<void>;
+}
+
+/** Starts the loop and the HTTP server for `berth run` (also used by `npm start`, tests and benchmarks). */
+export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?: (r: PassResult, trigger: string) => void } = {}): Promise<Operator> {
+  checkSourceFlags(flags);
+  const intervalMs = parseDuration(String(flags.interval), 'interval');
+  const listen = parseListen(String(flags.listen));
+  const [source, runtime] = await Promise.all([connectSource(flags), connectRuntime(flags)]);
+  const rec = reconciler(flags, source, runtime, log, { keepLastGood: true });
+  const metrics = new Metrics();
+  let passStart = performance.now();
+  const loop = startLoop(rec, {
+    intervalMs, log, runtime, instance: String(flags.instance),
+    onPass: (r, trigger) => {
+      metrics.recordPass(r, (performance.now() - passStart) / 1000);
+      passStart = performance.now();
+      hooks.onPass?.(r, trigger);
+    },
+  });
+  const server = await startServer(listen.host, listen.port, {
+    log, metrics, status: () => rec.status, trigger: (reason) => loop.trigger(reason),
+    webhookSecret: flags['webhook-secret'] as string | undefined,
+  }).catch(async (err) => {
+    await loop.stop();
+    throw new BerthError('E_CONFIG', `cannot listen on ${flags.listen}: ${(err as Error).message}`);
+  });
+  log.info('berth running', { repo: source.description, branch: flags.branch, path: flags.path, instance: flags.instance, interval: flags.interval, listen: server.url, drift: flags.drift });
+  return {
+    url: server.url,
+    reconciler: rec,
+    trigger: (reason) => loop.trigger(reason),
+    async stop() {
+      await loop.stop();
+      await server.close();
+    },
+  };
+}
+
+async function run(flags: Flags, _io: Io): Promise<number> {
+  const log = logger(flags);
+  const op = await startOperator(flags, log);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => { log.info('stopping', { signal: sig }); resolve(); };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await op.stop();
+  return 0;
+}
+
+async function status(flags: Flags, io: Io): Promise<number> {
+  let doc: StatusDoc | null;
+  if (flags.repo) {
+    const source = await openGitSource({ repo: String(flags.repo), branch: 'main', cacheDir: String(flags['state-dir']) }).catch((e) => { throw asBerthError(e, 'E_GIT'); });
+    const text = await source.readStatus(`${flags.instance}/status.yaml`);
+    doc = text ? (parse(text) as StatusDoc) : null;
+    if (!doc) throw new BerthError('E_GIT', `no status for instance "${flags.instance}" on branch berth/status of ${source.description}`);
+  } else {
+    const url = `${String(flags.server).replace(/\/$/, '')}/v1/status`;
+    const res = await fetch(url).catch((e) => { throw new BerthError('E_CONFIG', `cannot reach berth at ${flags.server}: ${(e as Error).cause ?? (e as Error).message}`); });
+    if (!res.ok) throw new BerthError('E_CONFIG', `berth at ${flags.server} answered ${res.status}: ${await res.text()}`);
+    doc = (await res.json()) as StatusDoc;
+  }
+  io.out(flags.json ? JSON.stringify(doc, null, 2) : renderStatusText(doc));
+  return doc.conditions.find((c) => c.type === 'Ready')?.status === 'True' ? 0 : 1;
+}

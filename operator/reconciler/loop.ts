@@ -1,0 +1,81 @@
+/** The reconcile loop: one pass at a time, woken by the interval, webhooks and engine events; transient failures back off. */
+import type { ContainerRuntime } from '../runtime/runtime.ts';
+import type { Logger } from '../util/log.ts';
+import type { PassResult, Reconciler } from './reconciler.ts';
+
+export interface LoopOptions {
+  intervalMs: number;
+  log: Logger;
+  runtime: ContainerRuntime;
+  instance: string;
+  /** First retry delay after a transient failure; doubles up to the interval. */
+  backoffMs?: number;
+  /** Called after every pass (metrics, tests). */
+  onPass?: (r: PassResult, trigger: string) => void;
+}
+
+export interface Loop {
+  /** Asks for a pass as soon as possible; triggers during a pass coalesce into one more pass. */
+  trigger(reason: string): void;
+  /** Stops timers and the event subscription, and waits for a running pass. */
+  stop(): Promise<void>;
+}
+
+/** Engine events that can mean drift from the spec. */
+const DRIFT_EVENTS = new Set(['die', 'destroy', 'stop', 'kill', 'pause', 'update', 'oom', 'rename']);
+
+export function startLoop(reconciler: Reconciler, opts: LoopOptions): Loop {
+  let running: Promise<void> | null = null;
+  let pendingReason: string | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  let failures = 0;
+
+  const schedule = (ms: number): void => {
+    if (timer) clearTimeout(timer);
+    if (!stopped) timer = setTimeout(() => trigger('interval'), ms);
+  };
+
+  const runOnce = async (reason: string): Promise<void> => {
+    const t0 = performance.now();
+    const r = await reconciler.pass();
+    opts.onPass?.(r, reason);
+    const transient = r.error !== null && !r.error.terminal;
+    failures = transient ? failures + 1 : 0;
+    const delay = transient ? Math.min(opts.intervalMs, (opts.backoffMs ?? 1000) * 2 ** (failures - 1)) : opts.intervalMs;
+    opts.log.debug('pass done', { trigger: reason, ms: Math.round(performance.now() - t0), converged: r.converged, next: delay });
+    schedule(delay);
+  };
+
+  const trigger = (reason: string): void => {
+    if (stopped) return;
+    if (running) {
+      pendingReason = pendingReason ?? reason;
+      return;
+    }
+    running = (async () => {
+      let next: string | null = reason;
+      while (next !== null && !stopped) {
+        pendingReason = null;
+        await runOnce(next).catch((err) => opts.log.error('pass crashed', { error: String(err) }));
+        next = pendingReason;
+      }
+      running = null;
+    })();
+  };
+
+  const unsubscribe = opts.runtime.subscribe(opts.instance, (e) => {
+    if (DRIFT_EVENTS.has(e.action)) trigger(`event ${e.action} ${e.containerId.slice(0, 12)}`);
+  }, () => trigger('events reconnected'));
+
+  trigger('start');
+  return {
+    trigger,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      unsubscribe();
+      await running;
+    },
+  };
+}

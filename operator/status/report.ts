@@ -1,0 +1,133 @@
+/** The status report: a pure function of what the pass saw and did. Written to git, served by the API, printed by `berth status`. */
+import { stringify } from 'yaml';
+import type { BerthError } from '../model/errors.ts';
+import { LABELS } from '../model/keys.ts';
+import type { Plan } from '../model/plan.ts';
+import type { DesiredState, ObservedState } from '../model/state.ts';
+import { actionView } from '../diff/render.ts';
+
+export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded';
+
+export interface Condition {
+  type: ConditionType;
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  /** Changes only when `status` or `reason` changes, so an unchanged state renders identically. */
+  lastTransitionTime: string;
+}
+
+export interface ServiceStatus {
+  desired: number;
+  running: number;
+  image: string;
+  specHash: string;
+}
+
+export interface StatusDoc {
+  apiVersion: 'berth/v1';
+  kind: 'Status';
+  instance: string;
+  source: { repo: string; branch: string; path: string };
+  revision: { applied: string | null; latest: string | null };
+  conditions: Condition[];
+  services: Record<string, ServiceStatus>;
+  /** Drift seen and not corrected (`--drift detect`), one line per action. */
+  drift: string[];
+  lastError: { code: string; message: string; revision: string | null } | null;
+}
+
+export interface ReportInput {
+  instance: string;
+  source: StatusDoc['source'];
+  appliedRevision: string | null;
+  latestRevision: string | null;
+  desired: DesiredState | null;
+  observed: ObservedState | null;
+  /** What still differs after the pass (drift left alone in detect mode, failed actions). */
+  pending: Plan | null;
+  error: BerthError | null;
+  errorRevision: string | null;
+  now: string;
+  previous: StatusDoc | null;
+}
+
+/** Builds the status document; `previous` keeps transition times of unchanged conditions. */
+export function buildStatus(input: ReportInput): StatusDoc {
+  const services = serviceStatuses(input.desired, input.observed);
+  const pending = input.pending?.actions ?? [];
+  const drift = pending.filter((a) => a.cause === 'drift').map((a) => { const v = actionView(a); return `${v.type} ${v.container ?? `${v.service} #${v.replica}`}: ${a.reason}`; });
+  const short = Object.entries(services).filter(([, s]) => s.running < s.desired).map(([k, s]) => `${k} ${s.running}/${s.desired}`);
+  const err = input.error;
+  const stalled = err?.terminal === true;
+  const conds: Omit<Condition, 'lastTransitionTime'>[] = [
+    ready(input, services, pending.length, drift.length, short),
+    pending.length > drift.length
+      ? { type: 'Reconciling', status: 'True', reason: 'Progressing', message: `${pending.length - drift.length} action(s) still to do` }
+      : { type: 'Reconciling', status: 'False', reason: 'Idle', message: 'no work pending' },
+    stalled
+      ? { type: 'Stalled', status: 'True', reason: reasonOf(err.code), message: `revision ${shortRev(input.errorRevision)} rejected: ${firstLine(err.message)}` }
+      : { type: 'Stalled', status: 'False', reason: 'None', message: 'latest revision accepted' },
+    short.length
+      ? { type: 'Degraded', status: 'True', reason: 'ReplicasUnavailable', message: short.join(', ') }
+      : { type: 'Degraded', status: 'False', reason: 'None', message: 'all replicas running' },
+  ];
+  return {
+    apiVersion: 'berth/v1',
+    kind: 'Status',
+    instance: input.instance,
+    source: input.source,
+    revision: { applied: input.appliedRevision, latest: input.latestRevision },
+    conditions: conds.map((c) => withTransition(c, input.previous, input.now)),
+    services,
+    drift,
+    lastError: err ? { code: err.code, message: err.message, revision: input.errorRevision } : null,
+  };
+}
+
+function ready(input: ReportInput, services: Record<string, ServiceStatus>, pending: number, drift: number, short: string[]): Omit<Condition, 'lastTransitionTime'> {
+  const err = input.error;
+  if (err?.terminal) return { type: 'Ready', status: 'False', reason: 'Stalled', message: firstLine(err.message) };
+  if (err) return { type: 'Ready', status: 'False', reason: 'ReconcileFailed', message: `${err.code}: ${firstLine(err.message)}` };
+  if (!input.desired) return { type: 'Ready', status: 'False', reason: 'NoRevision', message: 'no revision applied yet' };
+  if (drift) return { type: 'Ready', status: 'False', reason: 'DriftDetected', message: `${drift} drifted object(s) left uncorrected (--drift detect)` };
+  if (pending || short.length) return { type: 'Ready', status: 'False', reason: 'Progressing', message: short.length ? `waiting for ${short.join(', ')}` : `${pending} action(s) pending` };
+  const n = Object.values(services).reduce((s, x) => s + x.running, 0);
+  return { type: 'Ready', status: 'True', reason: 'Converged', message: `revision ${shortRev(input.appliedRevision)}: ${Object.keys(services).length} service(s), ${n} replica(s) running` };
+}
+
+function serviceStatuses(desired: DesiredState | null, observed: ObservedState | null): Record<string, ServiceStatus> {
+  const out: Record<string, ServiceStatus> = {};
+  for (const s of desired?.services ?? []) {
+    const running = (observed?.containers ?? []).filter((c) =>
+      c.status === 'running' && c.labels[LABELS.namespace] === s.namespace && c.labels[LABELS.service] === s.name && c.labels[LABELS.specHash] === s.specHash,
+    ).length;
+    out[s.key] = { desired: s.spec.replicas, running: Math.min(running, s.spec.replicas), image: s.image.ref, specHash: s.specHash };
+  }
+  return out;
+}
+
+function withTransition(c: Omit<Condition, 'lastTransitionTime'>, previous: StatusDoc | null, now: string): Condition {
+  const prev = previous?.conditions.find((p) => p.type === c.type);
+  const same = prev && prev.status === c.status && prev.reason === c.reason;
+  return { ...c, lastTransitionTime: same ? prev.lastTransitionTime : now };
+}
+
+function reasonOf(code: string): string {
+  const map: Record<string, string> = { E_YAML: 'InvalidYAML', E_SCHEMA: 'ValidationFailed', E_SEMANTIC: 'ValidationFailed', E_UNKNOWN_KIND: 'ValidationFailed', E_EMPTY_REVISION: 'EmptyRevision', E_PATH_MISSING: 'PathMissing', E_BUILD: 'BuildFailed', E_IMAGE_MISSING: 'ImageMissing', E_CONFIG: 'InvalidConfig' };
+  return map[code] ?? 'Failed';
+}
+
+function firstLine(s: string): string {
+  const lines = s.split('\n');
+  return lines.length > 1 && lines[0]?.endsWith(':') ? `${lines[0]} ${lines[1]}` : (lines[0] ?? '');
+}
+
+function shortRev(rev: string | null): string {
+  return rev ? rev.slice(0, 7) : 'none';
+}
+
+/** The status file's text. */
+export function renderStatusYaml(doc: StatusDoc): string {
+  return stringify(doc, { lineWidth: 0 });
+}

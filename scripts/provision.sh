@@ -10,24 +10,29 @@ command -v docker >/dev/null 2>&1 || need+=(docker.io)
 command -v git >/dev/null 2>&1 || need+=(git)
 [ -x /usr/lib/git-core/git-http-backend ] || need+=(git)
 
+# Root runs apt and dockerd itself; another user needs passwordless sudo (as on GitHub's runners).
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  if sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO="none"; fi
+fi
+
 if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
+  if [ "$SUDO" = none ]; then
     echo "berth: missing ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2
     exit 1
   fi
   echo "berth: installing ${need[*]} (apt)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
 fi
 
 if ! docker version >/dev/null 2>&1; then
-  if [ "$(id -u)" != 0 ]; then
+  if [ "$SUDO" = none ]; then
     echo "berth: no Docker engine answers on /var/run/docker.sock and this user cannot start one" >&2
     exit 1
   fi
   echo "berth: starting dockerd (log: /var/log/dockerd.log)" >&2
-  nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+  $SUDO sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 </dev/null &'
   for _ in $(seq 1 120); do
     docker version >/dev/null 2>&1 && break
     sleep 0.25

@@ -29,10 +29,11 @@ export function containerDrift(instance: string, svc: DesiredService, replica: n
   for (const [k, v] of Object.entries(expected)) {
     if (c.labels[k] !== v) replace.push(`label ${k} is ${JSON.stringify(c.labels[k] ?? null)}, spec says ${JSON.stringify(v)}`);
   }
+  // Docker cannot lift a limit in place (`docker update` ignores 0): going back to unlimited needs a new container.
   const mem = svc.spec.resources.memory ?? 0;
-  if (c.memory !== mem) update.push(`memory limit is ${c.memory || 'unlimited'}, spec says ${mem || 'unlimited'}`);
+  if (c.memory !== mem) (mem ? update : replace).push(`memory limit is ${c.memory || 'unlimited'}, spec says ${mem || 'unlimited'}`);
   const cpu = nanoCpus(svc.spec.resources.cpu) ?? 0;
-  if (c.nanoCpus !== cpu) update.push(`cpu limit is ${c.nanoCpus / 1e9 || 'unlimited'}, spec says ${cpu / 1e9 || 'unlimited'}`);
+  if (c.nanoCpus !== cpu) (cpu ? update : replace).push(`cpu limit is ${c.nanoCpus / 1e9 || 'unlimited'}, spec says ${cpu / 1e9 || 'unlimited'}`);
   const rp = dockerRestartPolicy(svc.spec.restart.policy);
   if (normalizeRestart(c.restartPolicy) !== rp) update.push(`restart policy is ${c.restartPolicy || 'no'}, spec says ${rp}`);
   return { replace, update };

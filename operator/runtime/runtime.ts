@@ -18,6 +18,8 @@ export interface CreateContainerSpec {
   /** Docker restart policy name: `always` | `on-failure` | `no`. */
   restartPolicy: string;
   mounts: { volume: string; target: string; readOnly: boolean }[];
+  /** Run an init process (docker-init) as PID 1: forwards signals and reaps zombies, so stops are prompt. */
+  init?: boolean;
 }
 
 /** One file of an image build context. */

@@ -1,0 +1,163 @@
+/**
+ * The core loop side by side with Docker Swarm on the same engine and image (issue 2):
+ *  - commit pushed (webhook) -> all N replicas running, N = 10 and 30
+ *  - one managed container removed by hand -> replaced and running
+ *  - CPU per poll cycle with no change, repository of 200 services
+ *  - RSS of the berth process with 100 managed containers
+ * Run: npm run bench (or npx tsx bench/core-loop.ts). Cleans up its own containers, services and repositories.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
+import { makeRemote, type Remote } from '../test/helpers/git.ts';
+import { fmtS, median, metric, runningCount, startBerth, until, type BerthProcess } from './lib.ts';
+
+const sh = promisify(execFile);
+const docker = new Docker();
+const IMAGE = 'berth-local/busybox:1';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+function service(name: string, replicas: number): string {
+  return `apiVersion: berth/v1\nkind: Service\nmetadata: { name: ${name}, namespace: bench }\nspec:\n  image: ${IMAGE}\n  command: [sleep, "3600"]\n  replicas: ${replicas}\n`;
+}
+
+async function push(remote: Remote, berth: BerthProcess, files: Record<string, string>): Promise<number> {
+  await remote.commit(files, 'bench');
+  const t0 = performance.now();
+  await fetch(`${berth.url}/hooks/git`, { method: 'POST', body: '{}' });
+  return t0;
+}
+
+async function berthConverge(remote: Remote, berth: BerthProcess, instance: string, n: number): Promise<number> {
+  const labels = [`berth.instance=${instance}`];
+  const t0 = await push(remote, berth, { 'svc.yaml': service('web', n) });
+  await until(async () => (await runningCount(docker, labels)) === n, `${n} berth replicas`);
+  const ms = performance.now() - t0;
+  await push(remote, berth, { 'svc.yaml': service('web', 0) });
+  await until(async () => (await docker.listContainers({ all: true, filters: { label: labels } })).length === 0, 'berth scale to 0');
+  return ms;
+}
+
+async function berthReplace(instance: string, n: number): Promise<number> {
+  const labels = [`berth.instance=${instance}`];
+  const [victim] = await docker.listContainers({ filters: { label: labels } });
+  const t0 = performance.now();
+  await docker.getContainer(victim!.Id).remove({ force: true });
+  await until(async () => (await runningCount(docker, labels)) === n, 'berth replacement');
+  return performance.now() - t0;
+}
+
+async function swarmConverge(n: number): Promise<number> {
+  const name = `berth-bench-${n}`;
+  const t0 = performance.now();
+  await sh('docker', ['service', 'create', '--detach', '--no-resolve-image', '--name', name, '--replicas', String(n), IMAGE, 'sleep', '3600']);
+  await until(async () => (await runningCount(docker, [`com.docker.swarm.service.name=${name}`])) === n, `${n} swarm replicas`);
+  return performance.now() - t0;
+}
+
+async function swarmReplace(n: number): Promise<number> {
+  const label = [`com.docker.swarm.service.name=berth-bench-${n}`];
+  const [victim] = await docker.listContainers({ filters: { label } });
+  const t0 = performance.now();
+  await docker.getContainer(victim!.Id).remove({ force: true });
+  await until(async () => (await runningCount(docker, label)) === n, 'swarm replacement', 60_000);
+  return performance.now() - t0;
+}
+
+async function swarmRemove(n: number): Promise<void> {
+  await sh('docker', ['service', 'rm', `berth-bench-${n}`]).catch(() => undefined);
+  await until(async () => (await docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=berth-bench-${n}`] } })).length === 0, 'swarm cleanup');
+}
+
+async function withSwarm<T>(fn: () => Promise<T>): Promise<T> {
+  const info = await docker.info();
+  const mine = info.Swarm?.LocalNodeState !== 'active';
+  if (mine) await sh('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+  try {
+    return await fn();
+  } finally {
+    if (mine) await sh('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
+  }
+}
+
+async function cleanup(instance: string): Promise<void> {
+  const list = await docker.listContainers({ all: true, filters: { label: [`berth.instance=${instance}`] } });
+  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+}
+
+async function convergeAndReplace(results: Record<string, string>): Promise<void> {
+  const instance = `bench-${process.pid}`;
+  const remote = await makeRemote({ 'svc.yaml': service('web', 0) });
+  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '30s', '--state-dir', `${remote.workDir}-state`], 17_171);
+  try {
+    for (const n of [10, 30]) {
+      const b: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) b.push(await berthConverge(remote, berth, instance, n));
+      results[`berth: push -> ${n} running`] = fmtS(median(b));
+    }
+    await push(remote, berth, { 'svc.yaml': service('web', 10) });
+    await until(async () => (await runningCount(docker, [`berth.instance=${instance}`])) === 10, '10 running');
+    const r: number[] = [];
+    for (let i = 0; i < 5; i++) r.push(await berthReplace(instance, 10));
+    results['berth: removed by hand -> replaced'] = fmtS(median(r));
+  } finally {
+    await berth.stop();
+    await cleanup(instance);
+    await remote.close();
+  }
+  await withSwarm(async () => {
+    for (const n of [10, 30]) {
+      const s: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        s.push(await swarmConverge(n));
+        if (n === 10 && i === ROUNDS - 1) results['swarm: removed by hand -> replaced'] = fmtS(await swarmReplace(10));
+        await swarmRemove(n);
+      }
+      results[`swarm: service create -> ${n} running`] = fmtS(median(s));
+    }
+  });
+}
+
+async function idleCost(results: Record<string, string>): Promise<void> {
+  const instance = `bench-idle-${process.pid}`;
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 200; i++) files[`services/svc-${i}.yaml`] = service(`svc-${i}`, 0);
+  const remote = await makeRemote(files);
+  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '200ms', '--state-dir', `${remote.workDir}-state`], 17_172);
+  try {
+    await until(async () => (await metric(berth.url, 'berth_pass_duration_seconds_count')) > 5, 'first passes');
+    const [c0, p0, d0] = [await berth.cpuSeconds(), await metric(berth.url, 'berth_pass_duration_seconds_count'), await metric(berth.url, 'berth_pass_duration_seconds_sum')];
+    await new Promise((r) => setTimeout(r, 10_000));
+    const [c1, p1, d1] = [await berth.cpuSeconds(), await metric(berth.url, 'berth_pass_duration_seconds_count'), await metric(berth.url, 'berth_pass_duration_seconds_sum')];
+    results['berth: CPU per poll, no change, 200 services'] = `${(((c1 - c0) / (p1 - p0)) * 1000).toFixed(1)} ms (${p1 - p0} polls; wall ${(((d1 - d0) / (p1 - p0)) * 1000).toFixed(1)} ms each)`;
+  } finally {
+    await berth.stop();
+    await remote.close();
+  }
+}
+
+async function rss(results: Record<string, string>): Promise<void> {
+  const instance = `bench-rss-${process.pid}`;
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 20; i++) files[`svc-${i}.yaml`] = service(`svc-${i}`, 5);
+  const remote = await makeRemote(files);
+  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '5s', '--state-dir', `${remote.workDir}-state`], 17_173);
+  try {
+    const t0 = performance.now();
+    await until(async () => (await runningCount(docker, [`berth.instance=${instance}`])) === 100, '100 running', 300_000, 100);
+    results['berth: first converge of 100 replicas (20 services)'] = fmtS(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 12_000));
+    results['berth: RSS with 100 managed containers'] = `${((await berth.rssBytes()) / 1024 / 1024).toFixed(0)} MB`;
+  } finally {
+    await berth.stop();
+    await cleanup(instance);
+    await remote.close();
+  }
+}
+
+const results: Record<string, string> = {};
+await convergeAndReplace(results);
+await idleCost(results);
+await rss(results);
+console.log('\nberth core loop vs Docker Swarm (same engine, same image, this machine)');
+for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(52)} ${v}`);

@@ -1,0 +1,63 @@
+/** Shared pieces of the benchmarks: timing, waiting, the berth process, and docker polling. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type Docker from 'dockerode';
+
+export const ROOT = path.resolve(import.meta.dirname, '..');
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
+}
+
+/** Polls `fn` every `intervalMs` until truthy; throws after `timeoutMs`. */
+export async function until<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 120_000, intervalMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Number of running containers carrying all `labels`. */
+export async function runningCount(docker: Docker, labels: string[]): Promise<number> {
+  const list = await docker.listContainers({ filters: { label: labels, status: ['running'] } });
+  return list.length;
+}
+
+export interface BerthProcess {
+  child: ChildProcess;
+  url: string;
+  /** CPU seconds (user+system) the process used so far. */
+  cpuSeconds(): Promise<number>;
+  rssBytes(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Starts `berth run` as its own process (as a user runs it) and waits until its API answers. */
+export async function startBerth(args: string[], port: number): Promise<BerthProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'operator/cli.ts'), 'run', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  await until(() => fetch(`${url}/v1/status`).then((r) => r.ok, () => false), 'berth API');
+  const stat = async () => (await fs.readFile(`/proc/${child.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return {
+    child, url,
+    async cpuSeconds() { const f = await stat(); return (Number(f[11]) + Number(f[12])) / 100; },
+    async rssBytes() { const s = await fs.readFile(`/proc/${child.pid}/status`, 'utf8'); return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) * 1024; },
+    async stop() { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); },
+  };
+}
+
+/** Reads a counter from berth's /metrics. */
+export async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+export function fmtS(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}

@@ -1,0 +1,69 @@
+/** Maps dockerode / docker-modem failures to BerthError. Decisions use HTTP status codes and errno codes, never message text. */
+import { BerthError } from '../model/errors.ts';
+
+interface EngineFailure {
+  statusCode?: unknown;
+  json?: unknown;
+  code?: unknown;
+  message?: unknown;
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ENOENT', 'EACCES', 'EPERM', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
+  'ENOTFOUND', 'EAI_AGAIN', 'ENOTSOCK', 'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The HTTP status of an engine answer carried by a dockerode error, if any. */
+export function statusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const status = (err as EngineFailure).statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** The engine's own message (JSON body `message`) or the error's message, on one line. */
+export function engineMessage(err: unknown): string {
+  if (typeof err !== 'object' || err === null) return oneLine(String(err));
+  const failure = err as EngineFailure;
+  const json = failure.json;
+  if (typeof json === 'object' && json !== null && typeof (json as { message?: unknown }).message === 'string') {
+    return oneLine((json as { message: string }).message);
+  }
+  if (typeof json === 'string' && json.trim() !== '') return oneLine(json);
+  if (Buffer.isBuffer(json) && json.length > 0) return oneLine(json.toString('utf8'));
+  const message = typeof failure.message === 'string' ? failure.message : String(err);
+  // docker-modem prefixes `(HTTP code 400) unexpected - ` when the body was a stream; the status is reported separately.
+  return oneLine(message.replace(/^\(HTTP code \d+\) [^-]*- /, ''));
+}
+
+/** True when the error is a failure to reach the engine at all (socket missing, refused, TLS, DNS...). */
+export function isConnectionFailure(err: unknown): boolean {
+  if (statusOf(err) !== undefined || typeof err !== 'object' || err === null) return false;
+  const code = (err as EngineFailure).code;
+  return typeof code === 'string' && CONNECTION_CODES.has(code);
+}
+
+/** Wraps any failure of `what` (e.g. `start container abc`) against `endpoint` into a transient BerthError E_DOCKER. */
+export function dockerError(err: unknown, what: string, endpoint: string): BerthError {
+  if (err instanceof BerthError) return err;
+  if (isConnectionFailure(err)) {
+    const code = String((err as EngineFailure).code);
+    return new BerthError('E_DOCKER', `docker engine at ${endpoint} is unreachable (${code}) during ${what}: ${engineMessage(err)}`, { cause: err });
+  }
+  const status = statusOf(err);
+  const prefix = status === undefined ? `${what} on ${endpoint} failed` : `${what} on ${endpoint} failed (HTTP ${status})`;
+  return new BerthError('E_DOCKER', `${prefix}: ${engineMessage(err)}`, { cause: err });
+}
+
+/** Docker cannot lift a memory or CPU limit in place (0 means "unchanged" to `docker update`); the container must be replaced. */
+export function liftedLimitError(id: string, current: { memory: number; nanoCpus: number }, update: { memory?: number; nanoCpus?: number }): BerthError | undefined {
+  const lifted: string[] = [];
+  if (update.memory === undefined && current.memory > 0) lifted.push('memory');
+  if (update.nanoCpus === undefined && current.nanoCpus > 0) lifted.push('cpu');
+  if (lifted.length === 0) return undefined;
+  return new BerthError('E_DOCKER', `container ${id}: Docker cannot remove a ${lifted.join(' and ')} limit in place; replace the container instead`, { terminal: true });
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}

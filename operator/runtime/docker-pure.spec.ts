@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { extract } from 'tar-stream';
+import type { ObservedContainer } from '../model/state.ts';
+import { baseImages, packContext } from './docker-build.ts';
+import { InspectCache } from './docker-cache.ts';
+import { dockerError, engineMessage } from './docker-errors.ts';
+import { createLineSplitter, toRuntimeEvent } from './docker-events.ts';
+import { envRecord, mapLimit } from './docker-observe.ts';
+import { dockerOptionsFromEndpoint } from './docker-options.ts';
+
+describe('dockerOptionsFromEndpoint', () => {
+  it.each([
+    ['unix:///run/x/docker.sock', { socketPath: '/run/x/docker.sock' }],
+    ['/var/run/docker.sock', { socketPath: '/var/run/docker.sock' }],
+    ['tcp://10.0.0.2:2375', { protocol: 'http', host: '10.0.0.2', port: 2375 }],
+    ['http://example.org', { protocol: 'http', host: 'example.org', port: 2375 }],
+    ['https://10.0.0.3:2376', { protocol: 'https', host: '10.0.0.3', port: 2376 }],
+  ])('%s', (endpoint, expected) => {
+    expect(dockerOptionsFromEndpoint(endpoint, {})).toEqual(expected);
+  });
+
+  it('falls back to DOCKER_HOST, then the default socket', () => {
+    expect(dockerOptionsFromEndpoint(undefined, { DOCKER_HOST: 'tcp://h:1234' })).toEqual({ protocol: 'http', host: 'h', port: 1234 });
+    expect(dockerOptionsFromEndpoint(undefined, {})).toEqual({ socketPath: '/var/run/docker.sock' });
+  });
+
+  it('rejects other schemes with E_CONFIG', () => {
+    expect(() => dockerOptionsFromEndpoint('ssh://me@host', {})).toThrow(expect.objectContaining({ code: 'E_CONFIG' }));
+    expect(() => dockerOptionsFromEndpoint('not a url', {})).toThrow(expect.objectContaining({ code: 'E_CONFIG' }));
+  });
+});
+
+describe('event stream parsing', () => {
+  const event = (action: string, id = 'c1'): string => JSON.stringify({ Type: 'container', Action: action, Actor: { ID: id, Attributes: { 'berth.instance': 'i', name: 'n', image: 'img', exitCode: '1' } } });
+
+  it('splits lines across and within chunks, skipping blanks', () => {
+    const lines: string[] = [];
+    const feed = createLineSplitter((l) => lines.push(l));
+    const text = `${event('start')}\n\n${event('die')}\n`;
+    feed(Buffer.from(text.slice(0, 10)));
+    feed(Buffer.from(text.slice(10, 90)));
+    feed(Buffer.from(text.slice(90)));
+    expect(lines.map((l) => JSON.parse(l).Action)).toEqual(['start', 'die']);
+  });
+
+  it('keeps a multi-byte character split between chunks', () => {
+    const lines: string[] = [];
+    const feed = createLineSplitter((l) => lines.push(l));
+    const bytes = Buffer.from('{"x":"é"}\n');
+    feed(bytes.subarray(0, 7));
+    feed(bytes.subarray(7));
+    expect(lines).toEqual(['{"x":"é"}']);
+  });
+
+  it('maps actions without suffix, keeps labels only, drops exec events and garbage', () => {
+    expect(toRuntimeEvent(JSON.parse(event('health_status: healthy')))).toEqual({ action: 'health_status', containerId: 'c1', labels: { 'berth.instance': 'i' } });
+    expect(toRuntimeEvent(JSON.parse(event('exec_create: sh -c true')))).toBeUndefined();
+    expect(toRuntimeEvent(JSON.parse(event('exec_die')))).toBeUndefined();
+    expect(toRuntimeEvent({ Type: 'network', Action: 'connect', Actor: { ID: 'n' } })).toBeUndefined();
+    expect(toRuntimeEvent('x')).toBeUndefined();
+    expect(toRuntimeEvent({ status: 'die', id: 'c2' })).toEqual({ action: 'die', containerId: 'c2', labels: {} });
+  });
+});
+
+describe('InspectCache', () => {
+  const value = (id: string): ObservedContainer => ({
+    id, name: id, labels: {}, status: 'running', exitCode: 0, imageId: 'sha256:x', command: [], env: {}, restartPolicy: 'no', nanoCpus: 0, memory: 0, createdAt: 't',
+  });
+
+  it('stores only while a subscription is connected and drops everything on disconnect', () => {
+    const cache = new InspectCache();
+    cache.begin('i');
+    expect(cache.ticket('i')).toBeUndefined();
+    cache.connect('i', 1);
+    cache.put('i', 'a', cache.ticket('i'), value('a'));
+    expect(cache.get('i', 'a')?.id).toBe('a');
+    expect(cache.get('other', 'a')).toBeUndefined();
+    cache.disconnect('i', 1);
+    expect(cache.get('i', 'a')).toBeUndefined();
+  });
+
+  it('refuses a result that raced with an invalidation or a reconnect', () => {
+    const cache = new InspectCache();
+    cache.connect('i', 1);
+    cache.begin('i');
+    const ticket = cache.ticket('i');
+    cache.invalidate('i', 'a');
+    cache.put('i', 'a', ticket, value('a'));
+    cache.put('i', 'b', ticket, value('b'));
+    expect(cache.get('i', 'a')).toBeUndefined();
+    expect(cache.get('i', 'b')?.id).toBe('b');
+    const before = cache.ticket('i');
+    cache.disconnect('i', 1);
+    cache.connect('i', 1);
+    cache.put('i', 'c', before, value('c'));
+    expect(cache.get('i', 'c')).toBeUndefined();
+    cache.end('i', new Set(['b']));
+  });
+
+  it('forgets ids that are no longer listed', () => {
+    const cache = new InspectCache();
+    cache.connect('i', 1);
+    cache.begin('i');
+    cache.put('i', 'a', cache.ticket('i'), value('a'));
+    cache.put('i', 'b', cache.ticket('i'), value('b'));
+    cache.end('i', new Set(['b']));
+    expect(cache.size('i')).toBe(1);
+    expect(cache.get('i', 'b')?.id).toBe('b');
+  });
+});
+
+describe('build context', () => {
+  it('names external base images only', () => {
+    const df = 'FROM --platform=linux/amd64 base/a:1 AS build\nRUN x\nFROM build\nFROM scratch\nCOPY --from=build /a /a\nCOPY --from=tools/b:2 /b /b\nFROM ${X}\nFROM \\\n base/c:3\n';
+    expect(baseImages(df)).toEqual(['base/a:1', 'tools/b:2', 'base/c:3']);
+  });
+
+  it('packs sorted entries with modes kept and a fixed mtime', async () => {
+    const tar = packContext([
+      { path: 'b/run.sh', mode: 0o100755, content: Buffer.from('#!/bin/sh\n') },
+      { path: './a.txt', mode: 0o100644, content: Buffer.from('a') },
+    ]);
+    const entries: { name: string; mode?: number; mtime?: Date }[] = [];
+    const ex = extract();
+    ex.on('entry', (h, stream, next) => { entries.push({ name: h.name, mode: h.mode, mtime: h.mtime }); stream.on('end', next); stream.resume(); });
+    const done = new Promise<void>((resolve) => ex.on('finish', () => resolve()));
+    tar.pipe(ex);
+    await done;
+    expect(entries).toEqual([
+      { name: 'a.txt', mode: 0o644, mtime: new Date(0) },
+      { name: 'b/run.sh', mode: 0o755, mtime: new Date(0) },
+    ]);
+  });
+
+  it('refuses paths that leave the context', () => {
+    expect(() => packContext([{ path: '../x', mode: 0o644, content: Buffer.alloc(0) }])).toThrow(expect.objectContaining({ code: 'E_BUILD' }));
+  });
+});
+
+describe('helpers', () => {
+  it('envRecord splits on the first "="', () => {
+    expect(envRecord(['A=b=c', 'EMPTY=', 'BARE'])).toEqual({ A: 'b=c', EMPTY: '', BARE: '' });
+  });
+
+  it('mapLimit keeps order and bounds concurrency', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const out = await mapLimit([1, 2, 3, 4, 5, 6], 2, async (n) => {
+      inFlight += 1;
+      peak = Math.max(peak, inFlight);
+      await Promise.resolve();
+      inFlight -= 1;
+      return n * 10;
+    });
+    expect(out).toEqual([10, 20, 30, 40, 50, 60]);
+    expect(peak).toBe(2);
+  });
+
+  it('engine failures become transient E_DOCKER with the engine message on one line', () => {
+    const err = Object.assign(new Error('(HTTP code 500) server error - boom'), { statusCode: 500, json: { message: 'boom\nmore' } });
+    expect(dockerError(err, 'start container x', 'unix:///s')).toMatchObject({ code: 'E_DOCKER', terminal: false, message: 'start container x on unix:///s failed (HTTP 500): boom more' });
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(dockerError(refused, 'ping', 'tcp://h:1').message).toContain('docker engine at tcp://h:1 is unreachable (ECONNREFUSED)');
+    expect(engineMessage(Object.assign(new Error('(HTTP code 400) unexpected - bad thing '), { statusCode: 400, json: null }))).toBe('bad thing');
+  });
+});

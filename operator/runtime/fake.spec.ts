@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { BerthError } from '../model/errors.ts';
+import { FakeRuntime } from './fake.ts';
+import type { CreateContainerSpec, RuntimeEvent } from './runtime.ts';
+
+const IMAGE_ID = 'sha256:aaa';
+
+function spec(name: string, over: Partial<CreateContainerSpec> = {}): CreateContainerSpec {
+  return {
+    name, image: 'web:1', command: ['httpd'], env: { A: '1' }, exposedPorts: ['8080/tcp'], restartPolicy: 'always', mounts: [],
+    labels: { 'berth.managed': 'true', 'berth.instance': 'i1', 'berth.service': 'web' }, ...over,
+  };
+}
+
+function setup(): { rt: FakeRuntime; events: RuntimeEvent[] } {
+  const rt = new FakeRuntime();
+  rt.addImage('web:1', IMAGE_ID);
+  const events: RuntimeEvent[] = [];
+  rt.subscribe('i1', (e) => events.push(e));
+  return { rt, events };
+}
+
+describe('FakeRuntime', () => {
+  it('creates with deterministic ids, returns the same id for a retried create, and observes by instance', async () => {
+    const { rt } = setup();
+    const a = await rt.createContainer(spec('a', { memory: 64, nanoCpus: 5 }));
+    expect(a).toBe('fake-1');
+    expect(await rt.createContainer(spec('a'))).toBe('fake-1');
+    await rt.createContainer(spec('other', { labels: { 'berth.managed': 'true', 'berth.instance': 'i2' } }));
+    const state = await rt.observe('i1', ['web:1', 'absent:1']);
+    expect(state.images).toEqual({ 'web:1': IMAGE_ID });
+    expect(state.containers).toHaveLength(1);
+    expect(state.containers[0]).toMatchObject({
+      id: 'fake-1', name: 'a', status: 'created', imageId: IMAGE_ID, command: ['httpd'], env: { A: '1' },
+      restartPolicy: 'always', memory: 64, nanoCpus: 5, createdAt: '2024-01-01T00:00:00.000Z',
+    });
+  });
+
+  it('returns copies: mutating an observed value does not change the fake', async () => {
+    const { rt } = setup();
+    await rt.createContainer(spec('a'));
+    const first = await rt.observe('i1', []);
+    first.containers[0]!.labels['x'] = 'y';
+    expect((await rt.observe('i1', [])).containers[0]!.labels['x']).toBeUndefined();
+  });
+
+  it('rejects a missing image with E_IMAGE_MISSING (terminal)', async () => {
+    const { rt } = setup();
+    const err = await rt.createContainer(spec('a', { image: 'nope:1' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BerthError);
+    expect(err).toMatchObject({ code: 'E_IMAGE_MISSING', terminal: true });
+  });
+
+  it('emits Docker-like events through the lifecycle, and stop/remove are idempotent', async () => {
+    const { rt, events } = setup();
+    const id = await rt.createContainer(spec('a'));
+    await rt.startContainer(id);
+    await rt.startContainer(id);
+    await rt.stopContainer(id, 5);
+    await rt.stopContainer(id, 5);
+    await rt.removeContainer(id);
+    await rt.removeContainer(id);
+    await rt.stopContainer(id, 5);
+    expect(events.map((e) => e.action)).toEqual(['create', 'start', 'kill', 'die', 'stop', 'destroy']);
+    expect(events[0]).toEqual({ action: 'create', containerId: id, labels: spec('a').labels });
+    expect((await rt.observe('i1', [])).containers).toEqual([]);
+  });
+
+  it('drift helpers change state and emit events', async () => {
+    const { rt, events } = setup();
+    const id = await rt.createContainer(spec('a'));
+    await rt.startContainer(id);
+    rt.pause(id);
+    expect((await rt.observe('i1', [])).containers[0]!.status).toBe('paused');
+    await rt.unpauseContainer(id);
+    rt.setRestartPolicy(id, 'no');
+    rt.setMemory(id, 128);
+    rt.kill(id, 137);
+    const c = (await rt.observe('i1', [])).containers[0]!;
+    expect(c).toMatchObject({ status: 'exited', exitCode: 137, restartPolicy: 'no', memory: 128 });
+    rt.removeByHand(id);
+    expect(events.map((e) => e.action)).toEqual(['create', 'start', 'pause', 'unpause', 'update', 'update', 'die', 'destroy']);
+  });
+
+  it('retag moves a reference to another image id', async () => {
+    const { rt } = setup();
+    rt.retag('web:1', 'sha256:bbb');
+    expect((await rt.observe('i1', ['web:1'])).images).toEqual({ 'web:1': 'sha256:bbb' });
+  });
+
+  it('updates limits and restart policy; refuses to lift a limit in place like Docker', async () => {
+    const { rt } = setup();
+    const id = await rt.createContainer(spec('a', { memory: 64 }));
+    await rt.updateContainer(id, { memory: 32, nanoCpus: 10, restartPolicy: 'on-failure' });
+    expect((await rt.observe('i1', [])).containers[0]).toMatchObject({ memory: 32, nanoCpus: 10, restartPolicy: 'on-failure' });
+    const err = await rt.updateContainer(id, { restartPolicy: 'always' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_DOCKER', terminal: true });
+  });
+
+  it('records every mutating call, failed ones included, and injects failures in order', async () => {
+    const { rt } = setup();
+    const boom = new BerthError('E_DOCKER', 'boom');
+    rt.failNext('startContainer', boom);
+    const id = await rt.createContainer(spec('a'));
+    await expect(rt.startContainer(id)).rejects.toBe(boom);
+    await rt.startContainer(id);
+    await rt.observe('i1', []);
+    expect(rt.calls.map((c) => c.method)).toEqual(['createContainer', 'startContainer', 'startContainer']);
+    expect(rt.calls[1]).toEqual({ method: 'startContainer', args: [id] });
+    rt.failNext('observe', boom);
+    await expect(rt.observe('i1', [])).rejects.toMatchObject({ code: 'E_DOCKER' });
+  });
+
+  it('volumes: idempotent create, in-use removal fails, removal of a missing one is fine', async () => {
+    const { rt } = setup();
+    const labels = { 'berth.managed': 'true', 'berth.instance': 'i1' };
+    await rt.createVolume('v1', labels, '', {});
+    await rt.createVolume('v1', labels, '', {});
+    const id = await rt.createContainer(spec('a', { mounts: [{ volume: 'v1', target: '/data', readOnly: false }] }));
+    expect((await rt.observe('i1', [])).volumes).toEqual([{ name: 'v1', labels }]);
+    await expect(rt.removeVolume('v1')).rejects.toMatchObject({ code: 'E_DOCKER' });
+    await rt.removeContainer(id);
+    expect((await rt.observe('i1', [])).volumes).toHaveLength(1);
+    await rt.removeVolume('v1');
+    await rt.removeVolume('v1');
+    expect((await rt.observe('i1', [])).volumes).toEqual([]);
+  });
+
+  it('builds images with a content-derived id and registers the tag', async () => {
+    const { rt } = setup();
+    const files = [{ path: 'Dockerfile', mode: 0o100644, content: Buffer.from('FROM web:1\n') }];
+    const a = await rt.buildImage('site:1', files, 'Dockerfile', {});
+    const b = await rt.buildImage('site:2', files, 'Dockerfile', {});
+    expect(a).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(b).toBe(a);
+    expect((await rt.observe('i1', ['site:1'])).images).toEqual({ 'site:1': a });
+    await expect(rt.buildImage('x:1', files, 'Other.Dockerfile', {})).rejects.toMatchObject({ code: 'E_BUILD' });
+  });
+
+  it('unsubscribe stops events; reconnect() calls onReconnect', async () => {
+    const rt = new FakeRuntime();
+    rt.addImage('web:1', IMAGE_ID);
+    const events: string[] = [];
+    let reconnects = 0;
+    const off = rt.subscribe('i1', (e) => events.push(e.action), () => { reconnects += 1; });
+    rt.reconnect();
+    off();
+    await rt.createContainer(spec('a'));
+    expect(events).toEqual([]);
+    expect(reconnects).toBe(1);
+  });
+});

@@ -1,0 +1,299 @@
+/**
+ * An in-memory ContainerRuntime for fast unit tests of the planner and applier: deterministic ids (`fake-1`, ...),
+ * Docker-like events delivered synchronously to subscribers, an image registry, failure injection and drift helpers.
+ * It does not run Docker's restart policies: a killed container stays exited.
+ */
+import { createHash } from 'node:crypto';
+import { BerthError } from '../model/errors.ts';
+import { LABELS } from '../model/keys.ts';
+import type { ObservedContainer, ObservedState } from '../model/state.ts';
+import type { BuildFile, ContainerRuntime, CreateContainerSpec, RuntimeEvent } from './runtime.ts';
+import { liftedLimitError } from './docker-errors.ts';
+
+/** One recorded mutating call. */
+export interface FakeCall {
+  method: string;
+  args: unknown[];
+}
+
+interface FakeContainer {
+  observed: ObservedContainer;
+  spec: CreateContainerSpec;
+}
+
+interface FakeVolume {
+  name: string;
+  labels: Record<string, string>;
+  driver: string;
+  driverOpts: Record<string, string>;
+}
+
+interface Subscriber {
+  instance: string;
+  onEvent: (e: RuntimeEvent) => void;
+  onReconnect?: () => void;
+}
+
+/** Options of a FakeRuntime. */
+export interface FakeRuntimeOptions {
+  /** Time of the first timestamp; each later one is one second further. Default 2024-01-01T00:00:00Z. */
+  startTime?: Date;
+}
+
+export class FakeRuntime implements ContainerRuntime {
+  /** Every mutating call, in order, failed ones included (recorded before an injected failure is thrown). */
+  readonly calls: FakeCall[] = [];
+  private readonly containers = new Map<string, FakeContainer>();
+  private readonly volumes = new Map<string, FakeVolume>();
+  private readonly images = new Map<string, string>();
+  private readonly failures = new Map<keyof ContainerRuntime, Error[]>();
+  private readonly subscribers = new Set<Subscriber>();
+  private nextId = 1;
+  private clock: number;
+
+  constructor(opts: FakeRuntimeOptions = {}) {
+    this.clock = (opts.startTime ?? new Date('2024-01-01T00:00:00Z')).getTime();
+  }
+
+
+  /** Makes the next call of `method` fail with `err` (queued: several calls fail in order). */
+  failNext(method: keyof ContainerRuntime, err: Error): void {
+    const queue = this.failures.get(method) ?? [];
+    queue.push(err);
+    this.failures.set(method, queue);
+  }
+
+  /** Puts an image on the fake engine (or moves `ref` to `id`). */
+  addImage(ref: string, id: string): void {
+    this.images.set(ref, id);
+  }
+
+  /** Drift: `ref` now names another image, as after a `docker build -t ref` or a pull by hand. */
+  retag(ref: string, newId: string): void {
+    this.images.set(ref, newId);
+  }
+
+  /** Drift: the container exits with `exitCode` (a crash, or a kill by hand); emits `die`. */
+  kill(id: string, exitCode: number): void {
+    const c = this.must(id).observed;
+    if (c.status !== 'running' && c.status !== 'paused') return;
+    c.status = 'exited';
+    c.exitCode = exitCode;
+    this.emit(c, 'die');
+  }
+
+  /** Drift: someone ran `docker rm -f` by hand; emits `kill`/`die` when it ran, then `destroy`. */
+  removeByHand(id: string): void {
+    this.destroy(this.must(id).observed);
+  }
+
+  /** Drift: someone ran `docker pause` by hand; emits `pause`. */
+  pause(id: string): void {
+    const c = this.must(id).observed;
+    if (c.status !== 'running') throw new BerthError('E_DOCKER', `container ${id} is not running`);
+    c.status = 'paused';
+    this.emit(c, 'pause');
+  }
+
+  /** Drift: `docker update --restart name` by hand; emits `update`. */
+  setRestartPolicy(id: string, name: string): void {
+    const c = this.must(id).observed;
+    c.restartPolicy = name;
+    this.emit(c, 'update');
+  }
+
+  /** Drift: `docker update --memory bytes` by hand; emits `update`. */
+  setMemory(id: string, bytes: number): void {
+    const c = this.must(id).observed;
+    c.memory = bytes;
+    this.emit(c, 'update');
+  }
+
+  /** Drift: the event stream broke and came back; every subscriber's onReconnect runs (events may have been lost). */
+  reconnect(): void {
+    for (const s of [...this.subscribers]) s.onReconnect?.();
+  }
+
+  /** The spec a container was created from (for assertions). */
+  specOf(id: string): CreateContainerSpec | undefined {
+    const c = this.containers.get(id);
+    return c ? structuredClone(c.spec) : undefined;
+  }
+
+
+  async ping(): Promise<void> {
+    this.injected('ping');
+  }
+
+  async observe(instance: string, imageRefs: string[]): Promise<ObservedState> {
+    this.injected('observe');
+    const ours = (labels: Record<string, string>): boolean => labels[LABELS.managed] === 'true' && labels[LABELS.instance] === instance;
+    const containers = [...this.containers.values()].map((c) => c.observed).filter((c) => ours(c.labels));
+    const volumes = [...this.volumes.values()].filter((v) => ours(v.labels)).map((v) => ({ name: v.name, labels: { ...v.labels } }));
+    const images: Record<string, string> = {};
+    for (const ref of imageRefs) {
+      const id = this.imageIdOf(ref);
+      if (id) images[ref] = id;
+    }
+    return structuredClone({ containers, volumes, images });
+  }
+
+  async createContainer(spec: CreateContainerSpec): Promise<string> {
+    this.record('createContainer', [spec]);
+    const existing = [...this.containers.values()].find((c) => c.observed.name === spec.name);
+    if (existing) return existing.observed.id;
+    const imageId = this.imageIdOf(spec.image);
+    if (!imageId) throw new BerthError('E_IMAGE_MISSING', `image ${spec.image} is not on the engine (berth never pulls; build or load it first)`, { terminal: true });
+    const observed = this.newContainer(spec, imageId);
+    this.containers.set(observed.id, { observed, spec: structuredClone(spec) });
+    this.emit(observed, 'create');
+    return observed.id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    this.record('startContainer', [id]);
+    const c = this.must(id).observed;
+    if (c.status === 'running') return;
+    if (c.status === 'paused') throw new BerthError('E_DOCKER', `start container ${id} failed (HTTP 409): cannot start a paused container, try unpause instead`);
+    c.status = 'running';
+    c.exitCode = 0;
+    c.startedAt = this.now();
+    this.emit(c, 'start');
+  }
+
+  async stopContainer(id: string, graceSeconds: number): Promise<void> {
+    this.record('stopContainer', [id, graceSeconds]);
+    const c = this.containers.get(id)?.observed;
+    if (!c || (c.status !== 'running' && c.status !== 'paused')) return;
+    this.emit(c, 'kill');
+    c.status = 'exited';
+    c.exitCode = 143;
+    this.emit(c, 'die');
+    this.emit(c, 'stop');
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    this.record('removeContainer', [id]);
+    const c = this.containers.get(id)?.observed;
+    if (c) this.destroy(c);
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    this.record('unpauseContainer', [id]);
+    const c = this.must(id).observed;
+    if (c.status !== 'paused') return;
+    c.status = 'running';
+    this.emit(c, 'unpause');
+  }
+
+  async updateContainer(id: string, update: { memory?: number; nanoCpus?: number; restartPolicy: string }): Promise<void> {
+    this.record('updateContainer', [id, update]);
+    const c = this.must(id).observed;
+    const lifted = liftedLimitError(id, c, { ...(update.memory ? { memory: update.memory } : {}), ...(update.nanoCpus ? { nanoCpus: update.nanoCpus } : {}) });
+    if (lifted) throw lifted;
+    if (update.memory) c.memory = update.memory;
+    if (update.nanoCpus) c.nanoCpus = update.nanoCpus;
+    c.restartPolicy = update.restartPolicy;
+    this.emit(c, 'update');
+  }
+
+  async createVolume(name: string, labels: Record<string, string>, driver: string, driverOpts: Record<string, string>): Promise<void> {
+    this.record('createVolume', [name, labels, driver, driverOpts]);
+    if (this.volumes.has(name)) return;
+    this.volumes.set(name, { name, labels: { ...labels }, driver: driver || 'local', driverOpts: { ...driverOpts } });
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    this.record('removeVolume', [name]);
+    if (!this.volumes.has(name)) return;
+    const user = [...this.containers.values()].find((c) => c.spec.mounts.some((m) => m.volume === name));
+    if (user) throw new BerthError('E_DOCKER', `volume ${name} is in use by a container; remove the container first`);
+    this.volumes.delete(name);
+  }
+
+  async buildImage(ref: string, files: BuildFile[], dockerfile: string, labels: Record<string, string>): Promise<string> {
+    this.record('buildImage', [ref, files, dockerfile, labels]);
+    if (!files.some((f) => f.path === dockerfile)) throw new BerthError('E_BUILD', `build of ${ref} failed: Dockerfile "${dockerfile}" is not in the build context`, { terminal: true });
+    const id = `sha256:${contentHash(files, dockerfile, labels)}`;
+    this.images.set(ref, id);
+    return id;
+  }
+
+  subscribe(instance: string, onEvent: (e: RuntimeEvent) => void, onReconnect?: () => void): () => void {
+    this.injected('subscribe');
+    const subscriber: Subscriber = { instance, onEvent, ...(onReconnect ? { onReconnect } : {}) };
+    this.subscribers.add(subscriber);
+    return () => { this.subscribers.delete(subscriber); };
+  }
+
+
+  private record(method: keyof ContainerRuntime, args: unknown[]): void {
+    this.calls.push({ method, args: structuredClone(args) });
+    this.injected(method);
+  }
+
+  private injected(method: keyof ContainerRuntime): void {
+    const err = this.failures.get(method)?.shift();
+    if (err) throw err;
+  }
+
+  private must(id: string): FakeContainer {
+    const c = this.containers.get(id);
+    if (!c) throw new BerthError('E_DOCKER', `container ${id} failed (HTTP 404): No such container: ${id}`);
+    return c;
+  }
+
+  private imageIdOf(ref: string): string | undefined {
+    const byRef = this.images.get(ref);
+    if (byRef) return byRef;
+    return [...this.images.values()].find((id) => id === ref);
+  }
+
+  private newContainer(spec: CreateContainerSpec, imageId: string): ObservedContainer {
+    return {
+      id: `fake-${this.nextId++}`,
+      name: spec.name,
+      labels: { ...spec.labels },
+      status: 'created',
+      exitCode: 0,
+      imageId,
+      command: [...(spec.command ?? [])],
+      env: { ...spec.env },
+      restartPolicy: spec.restartPolicy,
+      nanoCpus: spec.nanoCpus ?? 0,
+      memory: spec.memory ?? 0,
+      createdAt: this.now(),
+    };
+  }
+
+  private destroy(c: ObservedContainer): void {
+    if (c.status === 'running' || c.status === 'paused') {
+      this.emit(c, 'kill');
+      c.status = 'exited';
+      c.exitCode = 137;
+      this.emit(c, 'die');
+    }
+    this.containers.delete(c.id);
+    this.emit(c, 'destroy');
+  }
+
+  private emit(c: ObservedContainer, action: string): void {
+    for (const s of [...this.subscribers]) {
+      if (s.instance !== c.labels[LABELS.instance] || c.labels[LABELS.managed] !== 'true') continue;
+      s.onEvent({ action, containerId: c.id, labels: { ...c.labels } });
+    }
+  }
+
+  private now(): string {
+    const t = new Date(this.clock).toISOString();
+    this.clock += 1000;
+    return t;
+  }
+}
+
+function contentHash(files: BuildFile[], dockerfile: string, labels: Record<string, string>): string {
+  const h = createHash('sha256');
+  for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) h.update(`${f.path}\0${f.mode}\0${f.content.length}\0`).update(f.content);
+  h.update(`${dockerfile}\0${JSON.stringify(Object.entries(labels).sort())}`);
+  return h.digest('hex');
+}

@@ -1,0 +1,90 @@
+/**
+ * `npm start`: berth on the bundled examples. Serves examples-repo/ as a git repository over smart HTTP
+ * (a bare copy in .berth/git, kept across runs so your pushes persist), runs berth on it, converges, and
+ * tells you how to push a change. A push wakes berth through its webhook.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { flagsWith } from '../operator/config.ts';
+import { startOperator } from '../operator/main.ts';
+import { createLogger } from '../operator/util/log.ts';
+import { renderStatusText } from '../operator/status/render.ts';
+import { initBareRepo, startGitServer } from './git-http-server.ts';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '..');
+const STATE = path.join(ROOT, '.berth');
+const GIT_ROOT = path.join(STATE, 'git');
+const REPO = 'examples.git';
+const GIT_PORT = Number(process.env.BERTH_EXAMPLES_GIT_PORT ?? 7071);
+const LISTEN = process.env.BERTH_LISTEN ?? '127.0.0.1:7070';
+const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'berth examples', GIT_AUTHOR_EMAIL: 'examples@berth.local', GIT_COMMITTER_NAME: 'berth examples', GIT_COMMITTER_EMAIL: 'examples@berth.local' };
+
+/** Creates .berth/git/examples.git from examples-repo/ the first time. */
+async function seedRepository(): Promise<boolean> {
+  const bare = path.join(GIT_ROOT, REPO);
+  if (await fs.stat(path.join(bare, 'HEAD')).then(() => true, () => false)) return false;
+  await fs.mkdir(GIT_ROOT, { recursive: true });
+  await initBareRepo(GIT_ROOT, REPO, 'main');
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-examples-'));
+  await fs.cp(path.join(ROOT, 'examples-repo'), work, { recursive: true });
+  const git = (...args: string[]) => run('git', args, { cwd: work, env: GIT_ENV });
+  await git('init', '-q', '-b', 'main');
+  await git('add', '-A');
+  await git('commit', '-q', '-m', 'berth examples');
+  await git('push', '-q', bare, 'main');
+  await fs.rm(work, { recursive: true, force: true });
+  return true;
+}
+
+async function main(): Promise<void> {
+  const seeded = await seedRepository();
+  const log = createLogger({ level: (process.env.BERTH_LOG_LEVEL as 'info') ?? 'info' });
+  let operatorUrl = '';
+  const git = await startGitServer({
+    root: GIT_ROOT, port: GIT_PORT,
+    onPush: () => { if (operatorUrl) fetch(`${operatorUrl}/hooks/git`, { method: 'POST', body: '{}', headers: { 'x-github-event': 'push' } }).catch(() => undefined); },
+  });
+  const repoUrl = `${git.url}/${REPO}`;
+  let first = true;
+  let announce: () => void = () => undefined;
+  const op = await startOperator(flagsWith('run', { repo: repoUrl, listen: LISTEN, interval: '30s', 'state-dir': path.join(STATE, 'state') }), log, {
+    onPass: (r) => {
+      if (!first) return;
+      first = false;
+      process.stdout.write(`\n${renderStatusText(r.status)}\n`);
+      announce();
+    },
+  });
+  operatorUrl = op.url;
+  announce = () => process.stdout.write([
+    '',
+    `berth is running on the bundled examples${seeded ? ' (repository created from examples-repo/)' : ''}.`,
+    `  manifests repository  ${repoUrl}   (kept in .berth/git/${REPO})`,
+    `  berth API             ${op.url}/v1/status   /metrics   POST /hooks/git`,
+    '',
+    'Push a change and watch it converge (the push wakes berth through its webhook):',
+    `  git clone ${repoUrl} /tmp/berth-examples && cd /tmp/berth-examples`,
+    "  sed -i 's/replicas: 3/replicas: 5/' shop/web.yaml",
+    "  git -c user.name=me -c user.email=me@example.com commit -qam 'scale web to 5' && git push",
+    '  docker ps --filter label=berth.managed=true',
+    '  npm run berth -- status',
+    '',
+    'Ctrl-C stops berth; the containers keep running (berth is stateless: start it again and it picks up where it was).',
+    '',
+  ].join('\n'));
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await op.stop();
+  await git.close();
+}
+
+main().catch((err) => {
+  process.stderr.write(`berth: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

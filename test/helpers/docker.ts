@@ -1,0 +1,118 @@
+/** Helpers for tests against the real Docker engine: a client, the local test image, cleanup by instance, polling. */
+import Dockerode from 'dockerode';
+import { LABELS } from '../../operator/model/keys.ts';
+
+/** busybox-static in a scratch image (sh, httpd, nc, sleep), built locally by scripts/provision.sh or test/global-setup.ts. */
+export const TEST_IMAGE = 'berth-local/busybox:1';
+
+/** A Dockerode client on the default socket (tests construct their own clients; the operator does so only in main.ts). */
+export function testDocker(): Dockerode {
+  return new Dockerode({ socketPath: '/var/run/docker.sock' });
+}
+
+let counter = 0;
+
+/** An instance name unique to this test run: lowercase `[a-z0-9-]`, starting with `prefix`. */
+export function uniqueInstance(prefix: string): string {
+  counter += 1;
+  const clean = prefix.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 't';
+  const stamp = `${Date.now().toString(36)}${process.pid.toString(36)}${Math.floor(Math.random() * 36 ** 3).toString(36)}`;
+  return `${clean}-${stamp}-${counter}`;
+}
+
+/**
+ * Removes what tests of `instance` left on the engine: containers (forced) and volumes labelled
+ * berth.instance=`instance`, images labelled so, and image tags whose repository has `instance` as a path segment
+ * (e.g. `berth-test/<instance>:v1`; a tag sharing its image with other tags is only untagged).
+ */
+export async function cleanupInstance(docker: Dockerode, instance: string): Promise<void> {
+  const filters = { label: [`${LABELS.instance}=${instance}`] };
+  const containers = await docker.listContainers({ all: true, filters });
+  await Promise.all(containers.map((c) => ignoreGone(docker.getContainer(c.Id).remove({ force: true, v: false }))));
+  const volumes = (await docker.listVolumes({ filters })).Volumes ?? [];
+  await Promise.all(volumes.map((v) => ignoreGone(docker.getVolume(v.Name).remove())));
+  const labelled = await docker.listImages({ filters });
+  for (const image of labelled) await ignoreGone(docker.getImage(image.Id).remove({ force: true }));
+  const tags = (await docker.listImages()).flatMap((i) => i.RepoTags ?? []).filter((t) => repositoryOf(t).split('/').includes(instance));
+  for (const tag of tags) await ignoreGone(docker.getImage(tag).remove());
+}
+
+function repositoryOf(tag: string): string {
+  const colon = tag.lastIndexOf(':');
+  return colon > tag.lastIndexOf('/') ? tag.slice(0, colon) : tag;
+}
+
+async function ignoreGone(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (err) {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== 404 && status !== 409) throw err;
+  }
+}
+
+/** Options of waitFor. */
+export interface WaitOptions {
+  /** Deadline, default 20 s. */
+  timeoutMs?: number;
+  /** Pause between attempts, default 100 ms. */
+  intervalMs?: number;
+  /** What is awaited, for the error message. */
+  what?: string;
+}
+
+/**
+ * Calls `fn` until it returns a truthy value and resolves with it; rejects naming `what` once `timeoutMs` passed.
+ * An exception thrown by `fn` is not retried: it rejects at once.
+ */
+export async function waitFor<T>(fn: () => Promise<T | undefined | false | null> | T | undefined | false | null, opts: WaitOptions = {}): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const intervalMs = opts.intervalMs ?? 100;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.what ?? 'a condition'}`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
+  }
+}
+
+/** Splits a non-TTY log buffer (8-byte frame headers: stream, 0, 0, 0, size BE32) into stdout and stderr text. */
+export function demuxLogs(buf: Buffer): { stdout: string; stderr: string } {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let at = 0;
+  while (at + 8 <= buf.length) {
+    const stream = buf[at];
+    const size = buf.readUInt32BE(at + 4);
+    const frame = buf.subarray(at + 8, at + 8 + size);
+    (stream === 2 ? err : out).push(frame);
+    at += 8 + size;
+  }
+  return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
+/** Counts the engine requests a Dockerode client sends (method and path), by wrapping its modem's dial. */
+export interface RequestLog {
+  /** `GET /containers/json?`, `GET /containers/<id>/json?`, ... in order. */
+  requests: string[];
+  /** How many logged requests match `pattern`. */
+  count(pattern: RegExp): number;
+}
+
+/** Starts logging the requests of `docker` (instrumentation of this one instance; nothing global is replaced). */
+export function logRequests(docker: Dockerode): RequestLog {
+  const requests: string[] = [];
+  const modem = docker.modem as unknown as { dial: (options: { method?: string; path?: string }, cb?: unknown) => unknown };
+  const dial = modem.dial.bind(modem);
+  modem.dial = (options, cb) => {
+    requests.push(`${options.method ?? 'GET'} ${options.path ?? ''}`);
+    return dial(options, cb);
+  };
+  return { requests, count: (pattern) => requests.filter((r) => pattern.test(r)).length };
+}
+
+/** Matches a container list request in a RequestLog. */
+export const LIST_CONTAINERS = /^GET \/containers\/json/;
+/** Matches a container inspect request in a RequestLog. */
+export const INSPECT_CONTAINER = /^GET \/containers\/[^/]+\/json/;

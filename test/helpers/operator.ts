@@ -1,0 +1,92 @@
+/** Starts berth in-process against a test repository and the real engine; helpers to look at what it did. */
+import { execFile } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs/promises';
+import { promisify } from 'node:util';
+import type Docker from 'dockerode';
+import { parse } from 'yaml';
+import { flagsWith, type Flags } from '../../operator/config.ts';
+import { startOperator, type Operator } from '../../operator/main.ts';
+import type { PassResult } from '../../operator/reconciler/reconciler.ts';
+import type { StatusDoc } from '../../operator/status/report.ts';
+import { createLogger, silentLogger } from '../../operator/util/log.ts';
+
+const run = promisify(execFile);
+
+export interface TestOperator extends Operator {
+  passes: PassResult[];
+  /** Resolves with the first pass (after now) matching `pred`. */
+  waitPass(pred: (r: PassResult) => boolean, what: string, timeoutMs?: number): Promise<PassResult>;
+}
+
+/** Starts an operator with a long interval (tests drive it with triggers, events and webhooks). */
+export async function startTestOperator(repoUrl: string, instance: string, extra: Flags = {}): Promise<TestOperator> {
+  const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-state-'));
+  const passes: PassResult[] = [];
+  const waiters: { pred: (r: PassResult) => boolean; resolve: (r: PassResult) => void }[] = [];
+  const log = process.env.BERTH_TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger;
+  const op = await startOperator(flagsWith('run', { repo: repoUrl, instance, interval: '1h', listen: '127.0.0.1:0', 'state-dir': stateDir, ...extra }), log, {
+    onPass: (r) => {
+      passes.push(r);
+      for (const w of [...waiters]) if (w.pred(r)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(r); }
+    },
+  });
+  return {
+    ...op,
+    passes,
+    waitPass(pred, what, timeoutMs = 60_000) {
+      return new Promise<PassResult>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for a pass: ${what}; last status: ${JSON.stringify(passes.at(-1)?.status.conditions)}`)), timeoutMs);
+        waiters.push({ pred, resolve: (r) => { clearTimeout(timer); resolve(r); } });
+      });
+    },
+    async stop() {
+      await op.stop();
+      await fs.rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Containers of `instance` (optionally one service), running or not. */
+export async function containersOf(docker: Docker, instance: string, service?: string): Promise<Docker.ContainerInfo[]> {
+  const label = ['berth.managed=true', `berth.instance=${instance}`];
+  if (service) label.push(`berth.service=${service}`);
+  return docker.listContainers({ all: true, filters: { label } });
+}
+
+/** Running containers of a service, sorted by replica. */
+export async function runningOf(docker: Docker, instance: string, service: string): Promise<Docker.ContainerInfo[]> {
+  const all = await containersOf(docker, instance, service);
+  return all.filter((c) => c.State === 'running').sort((a, b) => Number(a.Labels['berth.replica']) - Number(b.Labels['berth.replica']));
+}
+
+/** The status file on the status branch of a bare repository, or null. */
+export async function statusFromBranch(bareDir: string, instance: string): Promise<{ doc: StatusDoc; text: string; commits: number } | null> {
+  try {
+    const { stdout } = await run('git', ['--git-dir', bareDir, 'show', `berth/status:${instance}/status.yaml`]);
+    const { stdout: count } = await run('git', ['--git-dir', bareDir, 'rev-list', '--count', 'berth/status']);
+    return { doc: parse(stdout) as StatusDoc, text: stdout, commits: Number(count.trim()) };
+  } catch {
+    return null;
+  }
+}
+
+export function condition(doc: StatusDoc | undefined | null, type: string) {
+  return doc?.conditions.find((c) => c.type === type);
+}
+
+/** A Service manifest using the local busybox image. */
+export function service(name: string, opts: { replicas?: number; image?: string; env?: Record<string, string>; command?: string[]; extra?: string } = {}): string {
+  const env = Object.entries(opts.env ?? {}).map(([k, v]) => `    ${k}: "${v}"`).join('\n');
+  return [
+    'apiVersion: berth/v1', 'kind: Service',
+    `metadata: { name: ${name}, namespace: test }`,
+    'spec:',
+    `  image: ${opts.image ?? 'berth-local/busybox:1'}`,
+    `  command: ${JSON.stringify(opts.command ?? ['sleep', '3600'])}`,
+    `  replicas: ${opts.replicas ?? 1}`,
+    env ? `  env:\n${env}` : '',
+    opts.extra ?? '',
+  ].filter(Boolean).join('\n') + '\n';
+}

@@ -1,0 +1,282 @@
+/** The dockerode adapter against the real engine. Everything created carries berth.instance=<a unique instance>. */
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import Dockerode from 'dockerode';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDockerRuntime } from '../operator/runtime/docker.ts';
+import type { CreateContainerSpec, RuntimeEvent } from '../operator/runtime/runtime.ts';
+import {
+  cleanupInstance, demuxLogs, INSPECT_CONTAINER, LIST_CONTAINERS, logRequests, testDocker, TEST_IMAGE, uniqueInstance, waitFor,
+} from './helpers/docker.ts';
+
+const MiB = 1024 * 1024;
+const docker = testDocker();
+const runtime = createDockerRuntime(docker);
+const instance = uniqueInstance('rt');
+const instances = [instance];
+
+function labelsOf(inst: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { 'berth.managed': 'true', 'berth.instance': inst, ...extra };
+}
+
+function spec(name: string, over: Partial<CreateContainerSpec> = {}): CreateContainerSpec {
+  return {
+    name: `${instance}.${name}`, image: TEST_IMAGE, command: ['sleep', '300'], env: {}, labels: labelsOf(instance),
+    exposedPorts: [], restartPolicy: 'no', mounts: [], ...over,
+  };
+}
+
+async function running(s: CreateContainerSpec, rt = runtime): Promise<string> {
+  const id = await rt.createContainer(s);
+  await rt.startContainer(id);
+  return id;
+}
+
+async function observed(id: string, inst = instance, rt = runtime) {
+  return (await rt.observe(inst, [])).containers.find((c) => c.id === id);
+}
+
+/** Pokes the container with no-op updates until the event of a poke arrives before the next one: the stream is then up. */
+async function waitSubscribed(events: RuntimeEvent[], id: string): Promise<void> {
+  const updates = () => events.filter((e) => e.action === 'update' && e.containerId === id).length;
+  await waitFor(async () => {
+    const before = updates();
+    await docker.getContainer(id).update({ RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } });
+    return waitFor(() => updates() > before, { timeoutMs: 1_000, intervalMs: 10 }).then(() => true, () => false);
+  }, { what: 'event subscription delivering events', intervalMs: 0 });
+}
+
+afterAll(async () => {
+  for (const inst of instances) await cleanupInstance(docker, inst);
+});
+
+describe('docker runtime: containers', () => {
+  it('observe maps every field after create + start', async () => {
+    const s = spec('map', {
+      command: ['sleep', '301'], env: { GREETING: 'a=b', EMPTY: '' }, labels: labelsOf(instance, { 'berth.service': 'web' }),
+      exposedPorts: ['8080/tcp', '9090'], memory: 64 * MiB, nanoCpus: 250_000_000, restartPolicy: 'on-failure',
+    });
+    const id = await running(s);
+    const state = await runtime.observe(instance, [TEST_IMAGE, 'berth-test/absent:1']);
+    const imageId = (await docker.getImage(TEST_IMAGE).inspect()).Id;
+    expect(state.images).toEqual({ [TEST_IMAGE]: imageId });
+    const c = state.containers.find((x) => x.id === id);
+    expect(c).toMatchObject({
+      name: s.name, labels: s.labels, status: 'running', exitCode: 0, imageId, command: ['sleep', '301'],
+      restartPolicy: 'on-failure', memory: 64 * MiB, nanoCpus: 250_000_000,
+    });
+    expect(c?.env).toMatchObject({ GREETING: 'a=b', EMPTY: '' });
+    expect(Date.parse(c?.createdAt ?? '')).toBeGreaterThan(0);
+    expect(Date.parse(c?.startedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(c?.createdAt ?? ''));
+    const inspect = await docker.getContainer(id).inspect();
+    expect(Object.keys(inspect.Config.ExposedPorts ?? {}).sort()).toEqual(['8080/tcp', '9090/tcp']);
+  });
+
+  it('a second create with the same name returns the same id', async () => {
+    const a = await runtime.createContainer(spec('twice'));
+    const b = await runtime.createContainer(spec('twice'));
+    expect(b).toBe(a);
+    expect(await observed(a)).toMatchObject({ status: 'created' });
+    expect((await observed(a))?.startedAt).toBeUndefined();
+  });
+
+  it('start, stop and remove are idempotent', async () => {
+    const id = await running(spec('idem'));
+    await runtime.startContainer(id);
+    await runtime.stopContainer(id, 0);
+    await runtime.stopContainer(id, 0);
+    expect(await observed(id)).toMatchObject({ status: 'exited' });
+    await runtime.removeContainer(id);
+    await runtime.removeContainer(id);
+    await runtime.stopContainer(id, 0);
+    expect(await observed(id)).toBeUndefined();
+    await expect(runtime.startContainer(id)).rejects.toMatchObject({ code: 'E_DOCKER', terminal: false });
+  });
+
+  it('updateContainer changes memory (up and down) and restart policy in place', async () => {
+    const id = await running(spec('update', { memory: 32 * MiB, restartPolicy: 'no' }));
+    await runtime.updateContainer(id, { memory: 200 * MiB, restartPolicy: 'always' });
+    expect(await observed(id)).toMatchObject({ memory: 200 * MiB, restartPolicy: 'always', status: 'running' });
+    await runtime.updateContainer(id, { memory: 16 * MiB, nanoCpus: 500_000_000, restartPolicy: 'on-failure' });
+    expect(await observed(id)).toMatchObject({ memory: 16 * MiB, nanoCpus: 500_000_000, restartPolicy: 'on-failure' });
+    await expect(runtime.updateContainer(id, { restartPolicy: 'always' })).rejects.toMatchObject({ code: 'E_DOCKER', terminal: true });
+  });
+
+  it('reports a paused container and unpauses it (unpausing a running one is fine)', async () => {
+    const id = await running(spec('pause'));
+    await docker.getContainer(id).pause();
+    expect(await observed(id)).toMatchObject({ status: 'paused' });
+    await runtime.unpauseContainer(id);
+    expect(await observed(id)).toMatchObject({ status: 'running' });
+    await runtime.unpauseContainer(id);
+  });
+
+  it('create with an image that is not on the engine -> E_IMAGE_MISSING (terminal)', async () => {
+    const err = await runtime.createContainer(spec('noimage', { image: 'berth-test/absent:1' })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_IMAGE_MISSING', terminal: true });
+    expect((err as Error).message).toContain('berth-test/absent:1');
+  });
+});
+
+describe('docker runtime: volumes', () => {
+  it('create is idempotent, observe lists it, removeContainer keeps it, in-use removal is E_DOCKER', async () => {
+    const name = `${instance}.data`;
+    const labels = labelsOf(instance, { 'berth.kind': 'volume' });
+    await runtime.createVolume(name, labels, 'local', {});
+    await runtime.createVolume(name, labels, 'local', {});
+    expect((await runtime.observe(instance, [])).volumes).toEqual([{ name, labels }]);
+    const id = await running(spec('vol', { mounts: [{ volume: name, target: '/data', readOnly: false }] }));
+    const mounts = (await docker.getContainer(id).inspect()).Mounts;
+    expect(mounts[0]).toMatchObject({ Type: 'volume', Name: name, Destination: '/data', RW: true });
+    const inUse = await runtime.removeVolume(name).catch((e: unknown) => e);
+    expect(inUse).toMatchObject({ code: 'E_DOCKER', terminal: false });
+    expect((inUse as Error).message).toContain('in use');
+    await runtime.removeContainer(id);
+    expect((await docker.getVolume(name).inspect()).Name).toBe(name);
+    await runtime.removeVolume(name);
+    await runtime.removeVolume(name);
+    expect((await runtime.observe(instance, [])).volumes).toEqual([]);
+  });
+});
+
+describe('docker runtime: builds', () => {
+  const file = (path: string, content: string, mode = 0o100644) => ({ path, mode, content: Buffer.from(content) });
+  const ref = `berth-test/${instance}:hello`;
+  const buildLabels = labelsOf(instance);
+
+  it('builds from in-memory files; the image runs and prints the copied file', async () => {
+    const files = [file('Dockerfile', `FROM ${TEST_IMAGE}\nCOPY hello.txt /hello.txt\n`), file('hello.txt', 'hello from berth\n')];
+    const id = await runtime.buildImage(ref, files, 'Dockerfile', buildLabels);
+    const image = await docker.getImage(ref).inspect();
+    expect(image.Id).toBe(id);
+    expect(image.Config.Labels).toMatchObject(buildLabels);
+    expect(await runtime.buildImage(`${ref}-again`, files, 'Dockerfile', buildLabels)).toBe(id);
+    const cid = await running(spec('cat', { image: ref, command: ['cat', '/hello.txt'] }));
+    const done = await waitFor(async () => {
+      const c = await observed(cid);
+      return c?.status === 'exited' ? c : undefined;
+    }, { what: 'cat container exited' });
+    expect(done).toMatchObject({ exitCode: 0, imageId: id });
+    const logs = (await docker.getContainer(cid).logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+    expect(demuxLogs(logs)).toEqual({ stdout: 'hello from berth\n', stderr: '' });
+  });
+
+  it('a failing build -> E_BUILD (terminal) carrying the builder error', async () => {
+    const parse = await runtime.buildImage(`${ref}-bad`, [file('Dockerfile', `FROM ${TEST_IMAGE}\nBOGUS x\n`)], 'Dockerfile', buildLabels).catch((e: unknown) => e);
+    expect(parse).toMatchObject({ code: 'E_BUILD', terminal: true });
+    expect((parse as Error).message).toContain('unknown instruction');
+    const run = await runtime.buildImage(`${ref}-bad`, [file('Dockerfile', `FROM ${TEST_IMAGE}\nRUN exit 3\n`)], 'Dockerfile', buildLabels).catch((e: unknown) => e);
+    expect(run).toMatchObject({ code: 'E_BUILD', terminal: true });
+    expect((run as Error).message).toContain('non-zero code: 3');
+  });
+
+  it('a base image that is not on the engine is refused before building (never pulled)', async () => {
+    const err = await runtime.buildImage(`${ref}-nobase`, [file('Dockerfile', 'FROM berth-test/absent:1\n')], 'Dockerfile', buildLabels).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_IMAGE_MISSING', terminal: true });
+  });
+});
+
+describe('docker runtime: events and the observe cache', () => {
+  it('a container killed by hand -> a die event with its id and labels', async () => {
+    const id = await running(spec('die', { labels: labelsOf(instance, { 'berth.service': 'victim' }) }));
+    const events: RuntimeEvent[] = [];
+    const off = runtime.subscribe(instance, (e) => events.push(e));
+    try {
+      await waitSubscribed(events, id);
+      await docker.getContainer(id).kill();
+      const die = await waitFor(() => events.find((e) => e.action === 'die' && e.containerId === id), { what: 'die event' });
+      expect(die.labels).toMatchObject(labelsOf(instance, { 'berth.service': 'victim' }));
+      expect(die.labels['name']).toBeUndefined();
+    } finally {
+      off();
+    }
+  });
+
+  it('observe inspects every time without a subscription and only changed containers with one', async () => {
+    const inst = uniqueInstance('rtcache');
+    instances.push(inst);
+    const client = testDocker();
+    const log = logRequests(client);
+    const rt = createDockerRuntime(client);
+    const ids = await Promise.all([0, 1, 2].map((i) => running(spec(`cache${i}`, { name: `${inst}.c${i}`, labels: labelsOf(inst), memory: 64 * MiB }), rt)));
+    const target = ids[0]!;
+    const costOfObserve = async () => {
+      const [lists, inspects] = [log.count(LIST_CONTAINERS), log.count(INSPECT_CONTAINER)];
+      await rt.observe(inst, []);
+      return { lists: log.count(LIST_CONTAINERS) - lists, inspects: log.count(INSPECT_CONTAINER) - inspects };
+    };
+    expect(await costOfObserve()).toEqual({ lists: 1, inspects: 3 });
+    expect(await costOfObserve()).toEqual({ lists: 1, inspects: 3 });
+    const events: RuntimeEvent[] = [];
+    const off = rt.subscribe(inst, (e) => events.push(e));
+    try {
+      await waitSubscribed(events, target);
+      await rt.observe(inst, []);
+      expect(await costOfObserve()).toEqual({ lists: 1, inspects: 0 });
+      await docker.getContainer(target).update({ Memory: 96 * MiB, MemorySwap: 192 * MiB });
+      const seen = await waitFor(async () => {
+        const c = await observed(target, inst, rt);
+        return c?.memory === 96 * MiB ? c : undefined;
+      }, { what: 'observe reflecting a docker update done by hand' });
+      expect(seen.id).toBe(target);
+      expect(events.some((e) => e.action === 'update' && e.containerId === target)).toBe(true);
+    } finally {
+      off();
+    }
+    expect(await costOfObserve()).toEqual({ lists: 1, inspects: 3 });
+  });
+
+  it('subscribing to an unreachable engine does not throw', async () => {
+    const rt = createDockerRuntime(new Dockerode({ socketPath: join(tmpdir(), `${instance}-absent.sock`) }));
+    const events: RuntimeEvent[] = [];
+    let reconnects = 0;
+    const off = rt.subscribe(instance, (e) => events.push(e), () => { reconnects += 1; });
+    await expect(rt.ping()).rejects.toMatchObject({ code: 'E_DOCKER' });
+    off();
+    expect(events).toEqual([]);
+    expect(reconnects).toBe(0);
+  });
+
+  it('reconnects after the stream breaks, calls onReconnect, and events flow again', async () => {
+    const path = join(tmpdir(), `${instance}-proxy.sock`);
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      const engine = net.connect('/var/run/docker.sock');
+      sockets.add(client);
+      client.on('close', () => { sockets.delete(client); engine.destroy(); });
+      client.on('error', () => engine.destroy());
+      engine.on('error', () => client.destroy());
+      client.pipe(engine).pipe(client);
+    });
+    await new Promise<void>((resolve) => proxy.listen(path, resolve));
+    const viaProxy = new Dockerode({ socketPath: path });
+    const rt = createDockerRuntime(viaProxy);
+    const events: RuntimeEvent[] = [];
+    let reconnects = 0;
+    const off = rt.subscribe(instance, (e) => events.push(e), () => { reconnects += 1; });
+    try {
+      const id = await running(spec('reconnect'));
+      await waitSubscribed(events, id);
+      expect(reconnects).toBe(0);
+      for (const s of sockets) s.destroy();
+      await waitFor(() => reconnects === 1, { what: 'onReconnect after the stream broke' });
+      events.length = 0;
+      await waitSubscribed(events, id);
+    } finally {
+      off();
+      await new Promise((resolve) => proxy.close(resolve));
+      await rm(path, { force: true });
+    }
+  });
+
+  it('ping on an unreachable unix socket -> E_DOCKER, transient, naming the endpoint', async () => {
+    const path = join(tmpdir(), `${instance}-nothing.sock`);
+    const err = await createDockerRuntime(new Dockerode({ socketPath: path })).ping().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_DOCKER', terminal: false });
+    expect((err as Error).message).toContain(`unix://${path}`);
+    expect((err as Error).message).not.toContain('\n');
+    await runtime.ping();
+  });
+});

@@ -7,6 +7,9 @@
  * Run: npm run bench (or npx tsx bench/core-loop.ts). Cleans up its own containers, services and repositories.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { makeRemote, type Remote } from '../test/helpers/git.ts';
@@ -16,6 +19,13 @@ const sh = promisify(execFile);
 const docker = new Docker();
 const IMAGE = 'berth-local/busybox:1';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const stateDirs: string[] = [];
+
+async function stateDir(): Promise<string> {
+  const d = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-bench-'));
+  stateDirs.push(d);
+  return d;
+}
 
 function service(name: string, replicas: number): string {
   return `apiVersion: berth/v1\nkind: Service\nmetadata: { name: ${name}, namespace: bench }\nspec:\n  image: ${IMAGE}\n  command: [sleep, "3600"]\n  replicas: ${replicas}\n`;
@@ -88,7 +98,7 @@ async function cleanup(instance: string): Promise<void> {
 async function convergeAndReplace(results: Record<string, string>): Promise<void> {
   const instance = `bench-${process.pid}`;
   const remote = await makeRemote({ 'svc.yaml': service('web', 0) });
-  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '30s', '--state-dir', `${remote.workDir}-state`], 17_171);
+  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '30s', '--state-dir', await stateDir()], 17_171);
   try {
     for (const n of [10, 30]) {
       const b: number[] = [];
@@ -123,7 +133,7 @@ async function idleCost(results: Record<string, string>): Promise<void> {
   const files: Record<string, string> = {};
   for (let i = 0; i < 200; i++) files[`services/svc-${i}.yaml`] = service(`svc-${i}`, 0);
   const remote = await makeRemote(files);
-  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '200ms', '--state-dir', `${remote.workDir}-state`], 17_172);
+  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '200ms', '--state-dir', await stateDir()], 17_172);
   try {
     await until(async () => (await metric(berth.url, 'berth_pass_duration_seconds_count')) > 5, 'first passes');
     const [c0, p0, d0] = [await berth.cpuSeconds(), await metric(berth.url, 'berth_pass_duration_seconds_count'), await metric(berth.url, 'berth_pass_duration_seconds_sum')];
@@ -141,7 +151,7 @@ async function rss(results: Record<string, string>): Promise<void> {
   const files: Record<string, string> = {};
   for (let i = 0; i < 20; i++) files[`svc-${i}.yaml`] = service(`svc-${i}`, 5);
   const remote = await makeRemote(files);
-  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '5s', '--state-dir', `${remote.workDir}-state`], 17_173);
+  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '5s', '--state-dir', await stateDir()], 17_173);
   try {
     const t0 = performance.now();
     await until(async () => (await runningCount(docker, [`berth.instance=${instance}`])) === 100, '100 running', 300_000, 100);
@@ -159,5 +169,6 @@ const results: Record<string, string> = {};
 await convergeAndReplace(results);
 await idleCost(results);
 await rss(results);
+await Promise.all(stateDirs.map((d) => fs.rm(d, { recursive: true, force: true })));
 console.log('\nberth core loop vs Docker Swarm (same engine, same image, this machine)');
 for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(52)} ${v}`);

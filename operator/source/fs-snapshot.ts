@@ -10,8 +10,8 @@ const MODE_EXEC = 0o100755;
 const MODE_LINK = 0o120000;
 
 /**
- * A read-only snapshot of `rootDir` as it is on disk. list() is recursive, sorted, and ignores nothing
- * (filtering is the loader's job); symlinks are listed (mode 0o120000), not followed.
+ * A read-only snapshot of `rootDir` as it is on disk. list() is recursive, sorted, and skips only `.git`
+ * (git never tracks it; other filtering is the loader's job); symlinks are listed (mode 0o120000), not followed.
  */
 export function fsSnapshot(rootDir: string, revision = 'worktree'): RepoSnapshot {
   const missing = (path: string): BerthError => new BerthError('E_PATH_MISSING', `path ${path} does not exist at revision ${revision}`);
@@ -64,7 +64,7 @@ async function walk(rootDir: string, rel: string): Promise<TreeEntry[]> {
       names.map(async (name) => {
         const path = dirRel === '' ? name : `${dirRel}/${name}`;
         const st = await lstat(join(rootDir, path));
-        if (st.isDirectory()) return visit(path);
+        if (st.isDirectory()) return name === '.git' ? undefined : visit(path);
         if (st.isSymbolicLink()) out.push({ path, mode: MODE_LINK });
         else if (st.isFile()) out.push({ path, mode: st.mode & 0o111 ? MODE_EXEC : MODE_FILE });
       }),

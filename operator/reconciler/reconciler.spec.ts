@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { loadDesired } from '../manifests/index.ts';
+import { FakeRuntime } from '../runtime/fake.ts';
+import { MemorySource } from '../source/memory-source.ts';
+import { silentLogger } from '../util/log.ts';
+import { Reconciler, type ReconcilerDeps } from './reconciler.ts';
+
+const svc = (name: string, replicas: number, extra = '') =>
+  `apiVersion: berth/v1\nkind: Service\nmetadata: { name: ${name} }\nspec:\n  image: img:1\n  replicas: ${replicas}\n${extra}`;
+
+function setup(over: Partial<ReconcilerDeps> = {}) {
+  const source = new MemorySource();
+  const runtime = new FakeRuntime();
+  runtime.addImage('img:1', 'sha256:one');
+  const make = (more: Partial<ReconcilerDeps> = {}) => new Reconciler({
+    source, runtime, log: silentLogger, instance: 't',
+    load: (s) => loadDesired(s, { instance: 't', path: '.' }),
+    sourceInfo: { repo: source.description, branch: 'main', path: '.' },
+    drift: 'correct', writeStatus: true, now: () => new Date('2026-01-01T00:00:00Z'), ...over, ...more,
+  });
+  return { source, runtime, rec: make(), make };
+}
+
+const mutations = (rt: FakeRuntime) => rt.calls.filter((c) => c.method !== 'ping').length;
+
+describe('Reconciler', () => {
+  it('converges, then an idle pass changes nothing and commits no status', async () => {
+    const { source, runtime, rec } = setup();
+    source.push({ 'a.yaml': svc('a', 2) });
+    const first = await rec.pass();
+    expect(first.converged).toBe(true);
+    expect(first.status.services['default/a']).toMatchObject({ desired: 2, running: 2 });
+    const calls = mutations(runtime);
+    const commits = source.statusCommits;
+    const idle = await rec.pass();
+    expect(idle.plan?.actions).toEqual([]);
+    expect(mutations(runtime)).toBe(calls);
+    expect(source.statusCommits).toBe(commits);
+  });
+
+  it('rejects a bad revision without touching anything, keeps correcting drift of the last good one, and recovers', async () => {
+    const { source, runtime, rec } = setup();
+    const good = source.push({ 'a.yaml': svc('a', 1) });
+    await rec.pass();
+    const bad = source.push({ 'a.yaml': svc('a', 'x' as unknown as number) });
+    const calls = mutations(runtime);
+    const r = await rec.pass();
+    expect(r.error?.code).toBe('E_SCHEMA');
+    expect(mutations(runtime)).toBe(calls);
+    expect(r.status.revision).toEqual({ applied: good, latest: bad });
+    expect(r.status.conditions.find((c) => c.type === 'Stalled')).toMatchObject({ status: 'True', reason: 'ValidationFailed' });
+    expect(r.status.lastError?.message).toContain('a.yaml:6:13: spec.replicas: must be integer');
+
+    const [victim] = (await runtime.observe('t', [])).containers;
+    runtime.removeByHand(victim!.id);
+    const healed = await rec.pass();
+    expect(healed.applied?.outcomes.map((o) => [o.action.type, o.action.cause])).toEqual([['create', 'drift']]);
+    expect(healed.error?.code).toBe('E_SCHEMA');
+
+    const fixed = source.push({ 'a.yaml': svc('a', 3) });
+    const ok = await rec.pass();
+    expect(ok.converged).toBe(true);
+    expect(ok.status.revision.applied).toBe(fixed);
+  });
+
+  it('never prunes for an empty revision', async () => {
+    const { source, runtime, rec } = setup();
+    source.push({ 'a.yaml': svc('a', 2) });
+    await rec.pass();
+    source.push({ 'README.md': 'empty' });
+    const r = await rec.pass();
+    expect(r.error?.code).toBe('E_EMPTY_REVISION');
+    expect((await runtime.observe('t', [])).containers).toHaveLength(2);
+  });
+
+  it('after a restart on a bad head, enforces the last applied revision found on the status branch', async () => {
+    const { source, runtime, rec, make } = setup();
+    const good = source.push({ 'a.yaml': svc('a', 2) });
+    await rec.pass();
+    source.push({ 'a.yaml': 'not: [valid' });
+    const fresh = make();
+    const [victim] = (await runtime.observe('t', [])).containers;
+    runtime.removeByHand(victim!.id);
+    const r = await fresh.pass();
+    expect(r.error?.code).toBe('E_YAML');
+    expect(r.status.revision.applied).toBe(good);
+    expect((await runtime.observe('t', [])).containers.filter((c) => c.status === 'running')).toHaveLength(2);
+  });
+
+  it('with drift detect, reports drift and leaves it', async () => {
+    const { source, runtime, rec } = setup({ drift: 'detect' });
+    source.push({ 'a.yaml': svc('a', 1) });
+    await rec.pass();
+    const [c] = (await runtime.observe('t', [])).containers;
+    runtime.kill(c!.id, 137);
+    const calls = mutations(runtime);
+    const r = await rec.pass();
+    expect(mutations(runtime)).toBe(calls);
+    expect(r.status.drift).toEqual([`start ${c!.name}: drift: ${c!.name} exited with code 137`]);
+    expect(r.status.conditions.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'DriftDetected' });
+  });
+
+  it('reports a transient engine failure as ReconcileFailed, not Stalled', async () => {
+    const { source, runtime, rec } = setup();
+    source.push({ 'a.yaml': svc('a', 1) });
+    runtime.failNext('observe', new Error('connect ECONNREFUSED'));
+    const r = await rec.pass();
+    expect(r.error).toMatchObject({ code: 'E_DOCKER', terminal: false });
+    expect(r.status.conditions.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ReconcileFailed' });
+    expect(r.status.conditions.find((x) => x.type === 'Stalled')?.status).toBe('False');
+    expect((await rec.pass()).converged).toBe(true);
+  });
+});

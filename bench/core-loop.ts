@@ -95,7 +95,30 @@ async function cleanup(instance: string): Promise<void> {
   await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
 }
 
+/** The engine's own floor: N create+start through dockerode with 8 in flight, no berth, no Swarm. */
+async function engineFloor(n: number): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  const ids: string[] = [];
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < n) {
+      const i = next++;
+      const c = await docker.createContainer({ name: `berth-bench-floor-${process.pid}-${i}`, Image: IMAGE, Cmd: ['sleep', '3600'], HostConfig: { Init: true } });
+      await c.start();
+      ids.push(c.id);
+    }
+  }));
+  const ms = performance.now() - t0;
+  await Promise.all(ids.map((id) => docker.getContainer(id).remove({ force: true })));
+  return ms;
+}
+
 async function convergeAndReplace(results: Record<string, string>): Promise<void> {
+  for (const n of [10, 30]) {
+    const f: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) f.push(await engineFloor(n));
+    results[`engine floor: ${n} create+start, 8 in flight`] = fmtS(median(f));
+  }
   const instance = `bench-${process.pid}`;
   const remote = await makeRemote({ 'svc.yaml': service('web', 0) });
   const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '30s', '--state-dir', await stateDir()], 17_171);
@@ -151,11 +174,11 @@ async function rss(results: Record<string, string>): Promise<void> {
   const files: Record<string, string> = {};
   for (let i = 0; i < 20; i++) files[`svc-${i}.yaml`] = service(`svc-${i}`, 5);
   const remote = await makeRemote(files);
+  const t0 = performance.now();
   const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '5s', '--state-dir', await stateDir()], 17_173);
   try {
-    const t0 = performance.now();
     await until(async () => (await runningCount(docker, [`berth.instance=${instance}`])) === 100, '100 running', 300_000, 100);
-    results['berth: first converge of 100 replicas (20 services)'] = fmtS(performance.now() - t0);
+    results['berth: process start -> 100 replicas running (20 services)'] = fmtS(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 12_000));
     results['berth: RSS with 100 managed containers'] = `${((await berth.rssBytes()) / 1024 / 1024).toFixed(0)} MB`;
   } finally {

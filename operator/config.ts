@@ -10,6 +10,8 @@ export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'status'
 interface FlagSpec {
   type: 'string' | 'boolean';
   default?: string;
+  /** Repeatable (`--alert-webhook A --alert-webhook B`; comma-separated in the environment). */
+  multiple?: boolean;
   help: string;
 }
 
@@ -31,6 +33,9 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     listen: { type: 'string', default: '127.0.0.1:7070', help: 'HTTP address for /healthz, /metrics, /v1/status and POST /hooks/git' },
     drift: { type: 'string', default: 'correct', help: 'correct | detect: fix drift on the engine, or only report it' },
     'webhook-secret': { type: 'string', help: 'secret for X-Hub-Signature-256 on POST /hooks/git' },
+    'gc-schedule': { type: 'string', default: '*/10 * * * *', help: 'cron schedule of garbage collection (exited berth containers, old berth images)' },
+    'alert-webhook': { type: 'string', multiple: true, help: 'URL receiving JSON alerts (Slack-compatible `text`); repeatable' },
+    'alert-mute': { type: 'string', default: '10m', help: 'repeats of the same alert within this window are muted' },
   },
   plan: {
     ...SOURCE,
@@ -55,7 +60,7 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
   },
 };
 
-export type Flags = Record<string, string | boolean | undefined>;
+export type Flags = Record<string, string | boolean | string[] | undefined>;
 
 export interface Parsed {
   /** null for the top-level `berth --help`. */
@@ -72,8 +77,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   if (!COMMANDS.includes(cmd as Command)) throw new BerthError('E_CONFIG', `unknown command "${cmd}" (commands: ${COMMANDS.join(', ')})`);
   const command = cmd as Command;
   const specs = FLAGS[command];
-  const options = Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, { type: s.type }]));
-  let values: Record<string, string | boolean | undefined>;
+  const options = Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, { type: s.type, multiple: s.multiple ?? false }]));
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate', strict: true }));
@@ -83,8 +88,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   const flags: Flags = {};
   for (const [k, s] of Object.entries(specs)) {
     const fromEnv = env[`BERTH_${k.toUpperCase().replace(/-/g, '_')}`];
-    const v = values[k] ?? (fromEnv === undefined ? undefined : s.type === 'boolean' ? fromEnv === 'true' || fromEnv === '1' : fromEnv) ?? s.default;
-    flags[k] = v;
+    const envValue = fromEnv === undefined ? undefined : s.type === 'boolean' ? fromEnv === 'true' || fromEnv === '1' : s.multiple ? fromEnv.split(',').filter(Boolean) : fromEnv;
+    flags[k] = (values[k] as Flags[string]) ?? envValue ?? s.default;
   }
   return { command, flags, positionals, help: values.help === true };
 }

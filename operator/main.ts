@@ -1,12 +1,18 @@
 /** Composition root: the only place dockerode and the git adapter are constructed. One function per command. */
+import path from 'node:path';
 import Docker from 'dockerode';
+import { createAlerter } from './alerts/alerter.ts';
+import { healthAlert, reconcilerAlert } from './alerts/events.ts';
+import { startGc } from './healing/gc-runner.ts';
+import { HealthMonitor, type HealthChange } from './health/monitor.ts';
+import { createDockerGc } from './runtime/docker-gc.ts';
 import { parse } from 'yaml';
 import { checkSourceFlags, helpText, parseDuration, parseListen, type Flags, type Parsed } from './config.ts';
 import { diff } from './diff/diff.ts';
 import { renderJson, renderText } from './diff/render.ts';
 import { loadDesired } from './manifests/index.ts';
 import { BerthError, ValidationError, asBerthError, formatIssue } from './model/errors.ts';
-import { Reconciler, type DriftMode, type PassResult } from './reconciler/reconciler.ts';
+import { Reconciler, type DriftMode, type PassResult, type ReconcilerEvent } from './reconciler/reconciler.ts';
 import { startLoop } from './reconciler/loop.ts';
 import { createDockerRuntime, dockerOptionsFromEndpoint } from './runtime/docker.ts';
 import type { ContainerRuntime } from './runtime/runtime.ts';
@@ -44,10 +50,20 @@ function logger(flags: Flags): Logger {
 }
 
 /** Connects to the engine; an unreachable engine is a one-line E_DOCKER error. */
-async function connectRuntime(flags: Flags): Promise<ContainerRuntime> {
-  const runtime = createDockerRuntime(new Docker(dockerOptionsFromEndpoint(flags.docker as string | undefined)));
+async function connectEngine(flags: Flags): Promise<{ docker: Docker; runtime: ContainerRuntime }> {
+  const docker = new Docker(dockerOptionsFromEndpoint(flags.docker as string | undefined));
+  const runtime = createDockerRuntime(docker);
   await runtime.ping();
-  return runtime;
+  return { docker, runtime };
+}
+
+async function connectRuntime(flags: Flags): Promise<ContainerRuntime> {
+  return (await connectEngine(flags)).runtime;
+}
+
+/** The health monitor (probes) of run and apply; `onChange` hears every transition. */
+function createMonitor(flags: Flags, runtime: ContainerRuntime, log: Logger, onChange?: (c: HealthChange) => void): HealthMonitor {
+  return new HealthMonitor({ runtime, log, scriptDir: path.join(String(flags['state-dir']), 'scripts'), onChange });
 }
 
 async function connectSource(flags: Flags): Promise<GitSource> {
@@ -106,9 +122,11 @@ async function appliedFromStatus(source: GitSource, instance: string) {
   return new Map(Object.entries(doc?.services ?? {}).map(([k, s]) => [k, { specHash: s.specHash, replicas: s.desired }]));
 }
 
-function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: { keepLastGood: boolean }): Reconciler {
+function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: { keepLastGood: boolean; monitor?: HealthMonitor; notify?: (e: ReconcilerEvent) => void }): Reconciler {
   const instance = String(flags.instance);
   return new Reconciler({
+    monitor: extra.monitor,
+    notify: extra.notify,
     source, runtime, log, instance,
     load: (snapshot) => loadDesired(snapshot, { instance, path: manifestsPath(flags) }),
     sourceInfo: { repo: source.description, branch: String(flags.branch), path: manifestsPath(flags) },
@@ -122,7 +140,9 @@ async function apply(flags: Flags, io: Io): Promise<number> {
   checkSourceFlags(flags);
   const log = logger(flags);
   const [source, runtime] = await Promise.all([connectSource(flags), connectRuntime(flags)]);
-  const r = await reconciler(flags, source, runtime, log, { keepLastGood: false }).pass({ revision: flags.revision as string | undefined });
+  const monitor = createMonitor(flags, runtime, log);
+  const r = await reconciler(flags, source, runtime, log, { keepLastGood: false, monitor }).pass({ revision: flags.revision as string | undefined });
+  monitor.stop();
   if (r.error instanceof ValidationError) io.err(r.error.issues.map(formatIssue).join('\n'));
   else if (r.error) io.err(`berth: ${r.error.code}: ${r.error.message}`);
   if (r.plan) io.out(renderText(r.plan));
@@ -143,23 +163,35 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
   checkSourceFlags(flags);
   const intervalMs = parseDuration(String(flags.interval), 'interval');
   const listen = parseListen(String(flags.listen));
-  const [source, runtime] = await Promise.all([connectSource(flags), connectRuntime(flags)]);
-  const rec = reconciler(flags, source, runtime, log, { keepLastGood: true });
+  const instance = String(flags.instance);
+  const [source, { docker, runtime }] = await Promise.all([connectSource(flags), connectEngine(flags)]);
+  const urls = (flags['alert-webhook'] as string[] | undefined) ?? [];
+  const alerter = urls.length ? createAlerter({ urls, muteMs: parseDuration(String(flags['alert-mute']), 'alert-mute'), log, instance }) : null;
+  let wake: (reason: string) => void = () => undefined;
+  const monitor = createMonitor(flags, runtime, log, (c) => {
+    if (c.before && c.before.health !== c.after.health) log.info(`health ${c.before.health} -> ${c.after.health}`, { container: c.name, service: c.service, replica: c.replica, message: c.after.message });
+    if (c.before && (!c.after.live || c.before.ready !== c.after.ready)) wake(`health ${c.after.health} ${c.name}`);
+    const a = healthAlert(c);
+    if (a) void alerter?.send(a);
+  });
+  const rec = reconciler(flags, source, runtime, log, { keepLastGood: true, monitor, notify: (e) => void alerter?.send(reconcilerAlert(e)) });
+  const gc = startGc({ runtime: createDockerGc(docker), instance, log, schedule: String(flags['gc-schedule']), protect: (id) => rec.protects(id) });
   const metrics = new Metrics();
-  let passStart = performance.now();
   const loop = startLoop(rec, {
     intervalMs, log, runtime, instance: String(flags.instance),
-    onPass: (r, trigger) => {
-      metrics.recordPass(r, (performance.now() - passStart) / 1000);
-      passStart = performance.now();
+    onPass: (r, trigger, ms) => {
+      metrics.recordPass(r, ms / 1000);
       hooks.onPass?.(r, trigger);
     },
   });
+  wake = (reason) => loop.trigger(reason);
   const server = await startServer(listen.host, listen.port, {
     log, metrics, status: () => rec.status, trigger: (reason) => loop.trigger(reason),
     webhookSecret: flags['webhook-secret'] as string | undefined,
   }).catch(async (err) => {
     await loop.stop();
+    monitor.stop();
+    gc.stop();
     throw new BerthError('E_CONFIG', `cannot listen on ${flags.listen}: ${(err as Error).message}`);
   });
   log.info('berth running', { repo: source.description, branch: flags.branch, path: flags.path, instance: flags.instance, interval: flags.interval, listen: server.url, drift: flags.drift });
@@ -169,6 +201,8 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
     trigger: (reason) => loop.trigger(reason),
     async stop() {
       await loop.stop();
+      monitor.stop();
+      gc.stop();
       await server.close();
     },
   };

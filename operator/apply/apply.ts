@@ -1,5 +1,5 @@
 /** Executes a Plan through the runtime, in order: volumes and images, then services (dependencies first), then prunes. */
-import { asBerthError, type BerthError } from '../model/errors.ts';
+import { BerthError, asBerthError } from '../model/errors.ts';
 import type { Action, Plan, ReplaceAction } from '../model/plan.ts';
 import type { DesiredService } from '../model/state.ts';
 import { containerSpec } from '../diff/container-spec.ts';
@@ -19,6 +19,18 @@ export interface ApplyDeps {
   concurrency?: number;
   /** Seconds a replaced or removed container gets to stop (default 10). */
   stopGraceSeconds?: number;
+  /** Health gate of a rolling update: resolves ok once the new replica is ready and stayed healthy for update.monitor. Absent: no gating. */
+  gate?: (containerId: string, svc: DesiredService) => Promise<{ ok: boolean; reason: string }>;
+}
+
+/** How an update of one service ended when replicas failed their health gate. */
+export interface RolloutOutcome {
+  service: string;
+  action: 'rollback' | 'pause' | 'continue';
+  failed: number;
+  total: number;
+  /** The first failure, e.g. `web #2 failed readiness: HTTP 500`. */
+  reason: string;
 }
 
 export interface ActionOutcome {
@@ -28,12 +40,14 @@ export interface ActionOutcome {
 
 export interface ApplyResult {
   outcomes: ActionOutcome[];
+  /** Failures other than health-gate failures (those are in `rollouts`). */
   errors: BerthError[];
+  rollouts: RolloutOutcome[];
 }
 
 /** Runs every action; a failed action does not stop unrelated ones, and is reported in the result. */
 export async function applyPlan(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
-  const ctx: Ctx = { ...deps, revision: plan.revision, limit: limiter(deps.concurrency ?? 8), outcomes: [], failedServices: new Set() };
+  const ctx: Ctx = { ...deps, revision: plan.revision, limit: limiter(deps.concurrency ?? 8), outcomes: [], failedServices: new Set(), rollouts: [] };
   const first = plan.actions.filter((a) => a.type === 'create-volume' || a.type === 'build-image');
   const isFirst = new Set<Action>(first);
   const prunes = plan.actions.filter(isPrune);
@@ -43,7 +57,8 @@ export async function applyPlan(plan: Plan, deps: ApplyDeps): Promise<ApplyResul
   await runServices(ctx, serviceActions);
   await Promise.all(prunes.filter((a) => a.type === 'remove').map((a) => run(ctx, a)));
   for (const a of prunes.filter((x) => x.type === 'remove-volume')) await run(ctx, a);
-  return { outcomes: ctx.outcomes, errors: ctx.outcomes.flatMap((o) => (o.error ? [o.error] : [])) };
+  const errors = ctx.outcomes.flatMap((o) => (o.error && o.error.code !== 'E_ROLLOUT' ? [o.error] : []));
+  return { outcomes: ctx.outcomes, errors, rollouts: ctx.rollouts };
 }
 
 interface Ctx extends ApplyDeps {
@@ -52,6 +67,7 @@ interface Ctx extends ApplyDeps {
   outcomes: ActionOutcome[];
   /** Services whose image build failed: their container actions are skipped. */
   failedServices: Set<string>;
+  rollouts: RolloutOutcome[];
 }
 
 /** Removals of whole services and volumes, done after every service is in place. */
@@ -87,11 +103,32 @@ async function runService(ctx: Ctx, actions: Action[]): Promise<void> {
   const removes = actions.filter((a) => a.type === 'remove');
   const rest = actions.filter((a) => a.type !== 'replace' && a.type !== 'remove');
   await Promise.all(rest.map((a) => run(ctx, a)));
-  const parallelism = replaces[0]?.desired.spec.update.parallelism ?? 1;
+  const stopped = await rollingReplace(ctx, replaces);
+  if (!stopped) await Promise.all(removes.map((a) => run(ctx, a)));
+}
+
+/**
+ * Replaces in batches of update.parallelism. When more than maxFailureRatio of the replicas failed their gate,
+ * failureAction applies: rollback and pause stop the update (true is returned); continue goes on.
+ */
+async function rollingReplace(ctx: Ctx, replaces: ReplaceAction[]): Promise<boolean> {
+  const first = replaces[0];
+  if (!first) return false;
+  const { parallelism, failureAction, maxFailureRatio } = first.desired.spec.update;
+  let failed = 0;
+  let reason = '';
   for (let i = 0; i < replaces.length; i += parallelism) {
-    await Promise.all(replaces.slice(i, i + parallelism).map((a) => run(ctx, a)));
+    const batch = replaces.slice(i, i + parallelism);
+    await Promise.all(batch.map((a) => run(ctx, a)));
+    for (const o of ctx.outcomes.filter((x) => batch.includes(x.action as ReplaceAction) && x.error?.code === 'E_ROLLOUT')) {
+      failed++;
+      reason ||= o.error!.message;
+    }
+    if (failed === 0 || failed / replaces.length <= maxFailureRatio) continue;
+    ctx.rollouts.push({ service: first.service, action: failureAction, failed, total: replaces.length, reason });
+    if (failureAction !== 'continue') return true;
   }
-  await Promise.all(removes.map((a) => run(ctx, a)));
+  return false;
 }
 
 function desiredOf(a: Action): DesiredService | undefined {
@@ -132,7 +169,8 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
       return;
     }
     case 'create':
-      return createAndStart(ctx, a.desired, a.replica);
+      await createAndStart(ctx, a.desired, a.replica);
+      return;
     case 'replace':
       return replace(ctx, a);
     case 'start':
@@ -149,9 +187,19 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
   }
 }
 
-async function createAndStart(ctx: Ctx, svc: DesiredService, replica: number): Promise<void> {
+async function createAndStart(ctx: Ctx, svc: DesiredService, replica: number): Promise<string> {
   const id = await ctx.runtime.createContainer(containerSpec(ctx.instance, ctx.revision, svc, replica));
   await ctx.runtime.startContainer(id);
+  return id;
+}
+
+/** Waits for the new replica's health gate; a failed one is removed and the update step fails with E_ROLLOUT. */
+async function gated(ctx: Ctx, a: ReplaceAction, id: string): Promise<void> {
+  if (!ctx.gate) return;
+  const r = await ctx.gate(id, a.desired);
+  if (r.ok) return;
+  await ctx.runtime.removeContainer(id);
+  throw new BerthError('E_ROLLOUT', `${a.service} #${a.replica} failed: ${r.reason}`);
 }
 
 /** start-first: the new replica runs before the old one stops; stop-first: the reverse. */
@@ -163,9 +211,12 @@ async function replace(ctx: Ctx, a: ReplaceAction): Promise<void> {
   const sameName = a.old.labels[LABELS.specHash] === a.desired.specHash;
   if (a.desired.spec.update.order === 'stop-first' || sameName) {
     await stopOld();
-    return createAndStart(ctx, a.desired, a.replica);
+    const id = await createAndStart(ctx, a.desired, a.replica);
+    if (a.cause === 'change') await gated(ctx, a, id);
+    return;
   }
-  await createAndStart(ctx, a.desired, a.replica);
+  const id = await createAndStart(ctx, a.desired, a.replica);
+  await gated(ctx, a, id);
   await stopOld();
 }
 

@@ -4,10 +4,12 @@ import type { RestartPolicy } from '../model/manifest.ts';
 import type { DesiredService } from '../model/state.ts';
 import type { CreateContainerSpec } from '../runtime/runtime.ts';
 
-/** Docker restart policy for a berth restart policy: the engine restarts crashes itself, berth restarts what was stopped. */
-export function dockerRestartPolicy(policy: RestartPolicy): string {
-  if (policy === 'never') return 'no';
-  return policy;
+/**
+ * Docker's restart policy for every replica: `no`. berth itself restarts exited replicas per `spec.restart.policy`,
+ * with crash-loop backoff (1 s doubling to 5 min) and CrashLoop status, which the engine's own policy cannot give.
+ */
+export function dockerRestartPolicy(_policy: RestartPolicy): string {
+  return 'no';
 }
 
 /** Labels every replica container carries (DESIGN.md): identity, revision and spec hash, plus the manifest's labels. */

@@ -13,7 +13,7 @@ function svc(name: string, over: Partial<DesiredService['spec']> = {}, specHash 
     source: { file: `${name}.yaml`, line: 1, col: 1 },
     spec: {
       image: 'img:1', env: { A: '1' }, command: ['sleep', '1'], replicas: 2, ports: [], resources: {},
-      restart: { policy: 'always' }, update: { order: 'start-first', parallelism: 1 }, volumes: [], dependsOn: [], ...over,
+      restart: { policy: 'always' }, update: { order: 'start-first', parallelism: 1, monitorMs: 0, failureAction: 'rollback', maxFailureRatio: 0 }, health: {}, volumes: [], dependsOn: [], ...over,
     },
   };
 }
@@ -80,14 +80,14 @@ describe('diff', () => {
       running(web, 1, { status: 'exited', exitCode: 137 }),
       running(web, 2, { status: 'paused' }),
       running(web, 3, { imageId: 'sha256:bbb' }),
-      running(web, 4, { memory: 128 * 1024 * 1024, restartPolicy: 'no' }),
+      running(web, 4, { memory: 128 * 1024 * 1024, restartPolicy: 'always' }),
       running(web, 5, { env: { A: 'x' } }),
     ), { instance: INSTANCE });
     expect(plan.actions.map((a) => [a.type, a.cause, a.reason])).toEqual([
       ['start', 'drift', `drift: ${running(web, 1).name} exited with code 137`],
       ['unpause', 'drift', `drift: ${running(web, 2).name} is paused`],
       ['replace', 'drift', 'drift: image img:1 now resolves to aaa, container runs bbb'],
-      ['update', 'drift', 'drift: memory limit is 134217728, spec says 67108864; restart policy is no, spec says always'],
+      ['update', 'drift', 'drift: memory limit is 134217728, spec says 67108864; restart policy is always, spec says no'],
       ['replace', 'drift', 'drift: env A differs'],
     ]);
   });

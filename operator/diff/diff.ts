@@ -14,6 +14,8 @@ export interface DiffOptions {
   instance: string;
   /** Services as last applied by this instance; absent → every difference counts as a change. */
   applied?: ReadonlyMap<string, AppliedService>;
+  /** Containers whose liveness (or startup) probe failed, with why: they are replaced. */
+  unhealthy?: ReadonlyMap<string, string>;
 }
 
 /** Computes the ordered actions that take `observed` to `desired`. */
@@ -52,7 +54,7 @@ function diffService(svc: DesiredService, containers: ObservedContainer[], obser
   const actions: Action[] = [];
   const imageId = observed.images[svc.image.ref];
   for (let replica = 1; replica <= svc.spec.replicas; replica++) {
-    actions.push(...diffSlot(svc, replica, slots.get(replica) ?? [], imageId, cause, opts.instance));
+    actions.push(...diffSlot(svc, replica, slots.get(replica) ?? [], imageId, cause, opts));
     slots.delete(replica);
   }
   for (const [replica, extra] of slots) {
@@ -66,7 +68,7 @@ function diffService(svc: DesiredService, containers: ObservedContainer[], obser
   return actions;
 }
 
-function diffSlot(svc: DesiredService, replica: number, containers: ObservedContainer[], imageId: string | undefined, cause: Cause, instance: string): Action[] {
+function diffSlot(svc: DesiredService, replica: number, containers: ObservedContainer[], imageId: string | undefined, cause: Cause, opts: DiffOptions): Action[] {
   const current = containers.filter((c) => c.labels[LABELS.specHash] === svc.specHash).sort(byPreference);
   const stale = containers.filter((c) => c.labels[LABELS.specHash] !== svc.specHash).sort(byPreference);
   const base = { service: svc.key };
@@ -80,7 +82,9 @@ function diffSlot(svc: DesiredService, replica: number, containers: ObservedCont
     for (const c of olderStill) actions.push({ ...base, type: 'remove', container: c, reason: `older container of replica ${replica}`, cause: 'change' });
     return actions;
   }
-  actions.push(...keepActions(svc, replica, keep, imageId, cause, instance));
+  const sick = opts.unhealthy?.get(keep.id);
+  if (sick) actions.push({ ...base, type: 'replace', replica, desired: svc, old: keep, reason: sick, cause: 'heal' });
+  else actions.push(...keepActions(svc, replica, keep, imageId, cause, opts.instance));
   // A stale container beside a current one is the second half of an interrupted replace: removed once the new one runs.
   for (const c of stale) actions.push({ ...base, type: 'remove', container: c, reason: `replaced by ${keep.name}`, cause: 'change' });
   return actions;

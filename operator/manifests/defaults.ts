@@ -4,10 +4,13 @@ import type { Manifest, ManifestKind, Metadata, PortSpec, ResourceSpec, ServiceM
 import type { ManifestIssue } from '../model/errors.ts';
 import type { RawDoc } from './yaml-source.ts';
 import { parseCpu, parseMemory } from './quantity.ts';
+import { toHealth, toUpdate } from './probes.ts';
+import { convertAt, isObj } from './raw.ts';
+import type { Obj } from './raw.ts';
+
+export { isObj } from './raw.ts';
 
 export const KINDS: readonly ManifestKind[] = ['Service', 'Volume'];
-
-type Obj = Record<string, unknown>;
 
 /** Returns the document's kind, or an E_UNKNOWN_KIND issue at its `apiVersion` / `kind` node. */
 export function identifyKind(doc: RawDoc): ManifestKind | ManifestIssue {
@@ -57,10 +60,8 @@ function toServiceSpec(s: Obj, doc: RawDoc): ServiceSpec {
     ports: ((s.ports ?? []) as Obj[]).map(toPort),
     resources: toResources((s.resources ?? {}) as Obj),
     restart: { policy: ((s.restart as Obj | undefined)?.policy as ServiceSpec['restart']['policy'] | undefined) ?? 'always' },
-    update: {
-      order: ((s.update as Obj | undefined)?.order as ServiceSpec['update']['order'] | undefined) ?? 'start-first',
-      parallelism: ((s.update as Obj | undefined)?.parallelism as number | undefined) ?? 1,
-    },
+    update: toUpdate(s.update),
+    health: toHealth(s.health),
     volumes: ((s.volumes ?? []) as Obj[]).map(toMount),
     dependsOn: [...((s.dependsOn ?? []) as string[])],
   };
@@ -87,16 +88,11 @@ function toPort(p: Obj): PortSpec {
 
 function toResources(r: Obj): ResourceSpec {
   const out: ResourceSpec = {};
-  if (r.cpu !== undefined) out.cpu = parseCpu(r.cpu as string | number);
-  if (r.memory !== undefined) out.memory = parseMemory(r.memory as string | number);
+  if (r.cpu !== undefined) out.cpu = convertAt(['spec', 'resources', 'cpu'], () => parseCpu(r.cpu as string | number));
+  if (r.memory !== undefined) out.memory = convertAt(['spec', 'resources', 'memory'], () => parseMemory(r.memory as string | number));
   return out;
 }
 
 function toMount(v: Obj): VolumeMount {
   return { volume: v.volume as string, mountPath: v.mountPath as string, readOnly: (v.readOnly as boolean | undefined) ?? false };
-}
-
-/** True for a plain (non-array) object. */
-export function isObj(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

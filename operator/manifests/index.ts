@@ -2,6 +2,7 @@
 export { loadDesired, isManifestFile } from './load.ts';
 export type { LoadOptions } from './load.ts';
 export { parseManifests } from './parse.ts';
-export { parseMemory, parseCpu } from './quantity.ts';
+export { parseMemory, parseCpu, parseDuration, formatDuration } from './quantity.ts';
+export { PROBE_DEFAULTS, UPDATE_DEFAULTS, PROBE_KINDS, PROBE_TYPES } from './probes.ts';
 export { specHash, canonicalJson } from './spec-hash.ts';
 export type { SpecHashInput } from './spec-hash.ts';

@@ -5,6 +5,7 @@ import type { RepoSnapshot } from '../source/source.ts';
 import { checkBuilds, normalizeRoot } from './build-context.ts';
 import { buildDesired } from './desired.ts';
 import { parseEntries, sortIssues } from './parse.ts';
+import { checkScripts, withRepoScriptPaths } from './script-check.ts';
 
 export interface LoadOptions {
   /** berth instance name (part of Docker volume names and spec hashes). */
@@ -24,10 +25,10 @@ export async function loadDesired(snapshot: RepoSnapshot, opts: LoadOptions): Pr
   const paths = listed.map((e) => e.path).filter((p) => isManifestFile(root, p));
   const files = await Promise.all(paths.map(async (path) => ({ path, content: (await snapshot.read(path)).toString('utf8') })));
   const { entries, issues } = parseEntries(files);
-  const builds = await checkBuilds(snapshot, root, entries);
-  const all = sortIssues([...issues, ...builds.issues]);
+  const [builds, scripts] = await Promise.all([checkBuilds(snapshot, root, entries), checkScripts(snapshot, root, entries)]);
+  const all = sortIssues([...issues, ...builds.issues, ...scripts]);
   if (all.length > 0) throw new ValidationError(all);
-  const manifests = entries.flatMap((e) => (e.manifest ? [e.manifest] : []));
+  const manifests = entries.flatMap((e) => (e.manifest ? [withRepoScriptPaths(root, e.manifest)] : []));
   if (manifests.length === 0) {
     throw new BerthError('E_EMPTY_REVISION', `no manifests under ${root || 'the repository root'} at revision ${snapshot.revision}; refusing to treat it as "delete everything"`);
   }

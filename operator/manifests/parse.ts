@@ -3,8 +3,10 @@ import type { ManifestIssue } from '../model/errors.ts';
 import type { Manifest, ManifestKind } from '../model/manifest.ts';
 import { parseYamlFile } from './yaml-source.ts';
 import type { RawDoc, YamlFile } from './yaml-source.ts';
-import { schemaIssues } from './schema.ts';
+import { formatPath, schemaIssues } from './schema.ts';
 import { identifyKind, isObj, toManifest } from './defaults.ts';
+import { probeKindIssues } from './probes.ts';
+import { FieldError } from './raw.ts';
 import { imageXorBuildIssues, semanticIssues } from './semantic.ts';
 import type { Entry } from './semantic.ts';
 
@@ -43,7 +45,8 @@ export function parseManifests(files: { path: string; content: string }[]): { ma
 
 /** Schema-checks one document; returns its entry when it has a usable identity (metadata.name), even if invalid. */
 function toEntry(kind: ManifestKind, doc: RawDoc, issues: ManifestIssue[]): Entry | undefined {
-  const found = schemaIssues(kind, doc);
+  // A probe without exactly one kind is as malformed as a schema violation: no typed manifest, no further checks.
+  const found = kind === 'Service' ? [...schemaIssues(kind, doc), ...probeKindIssues(doc)] : schemaIssues(kind, doc);
   issues.push(...found);
   if (kind === 'Service') issues.push(...imageXorBuildIssues(doc));
   const meta = isObj(doc.value) ? doc.value.metadata : undefined;
@@ -55,7 +58,8 @@ function toEntry(kind: ManifestKind, doc: RawDoc, issues: ManifestIssue[]): Entr
   try {
     entry.manifest = toManifest(kind, doc);
   } catch (err) {
-    issues.push({ ...doc.loc.at(['spec', 'resources']), code: 'E_SCHEMA', field: 'spec.resources', message: err instanceof Error ? err.message : String(err) });
+    const path = err instanceof FieldError ? err.path : ['spec'];
+    issues.push({ ...doc.loc.at(path), code: 'E_SCHEMA', field: formatPath(path), message: err instanceof Error ? err.message : String(err) });
   }
   return entry;
 }

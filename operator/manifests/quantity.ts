@@ -1,4 +1,4 @@
-/** Resource quantities: memory sizes and CPU amounts as written in manifests. */
+/** Quantities as written in manifests: memory sizes, CPU amounts and durations. */
 import { BerthError } from '../model/errors.ts';
 
 const MEMORY_UNITS: Record<string, number> = {
@@ -49,4 +49,45 @@ export function parseCpu(q: string | number): number {
 
 function invalid(what: string, q: unknown): BerthError {
   return new BerthError('E_SCHEMA', `invalid ${what} quantity ${JSON.stringify(q)}`);
+}
+
+/**
+ * Durations as written in manifests: integer amounts with units h, m, s, ms, each at most once and in that order
+ * (`500ms`, `2s`, `1m30s`, `1h`), optionally negative (so a negative value is reported by the checks that forbid it,
+ * with a clear message, rather than as a malformed string). Used by the JSON Schema too.
+ */
+export const DURATION_PATTERN = '^-?(?=[0-9])([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$';
+
+const DURATION_RE = /^(-?)(?=[0-9])(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?$/;
+const DURATION_UNITS_MS = [3_600_000, 60_000, 1000, 1];
+
+/**
+ * Parses a duration into milliseconds: a string such as `500ms`, `2s`, `1m`, `1h`, `1m30s`, or an integer number of
+ * seconds (`10` = 10 000 ms). Negative values parse (`-1s` = -1000); callers decide whether they are allowed.
+ * Throws BerthError E_SCHEMA on anything else (`soon`, `1.5s`, `2 s`, `30s1m`, a fractional number, an unsafe result).
+ */
+export function parseDuration(q: string | number): number {
+  if (typeof q === 'number') {
+    const ms = q * 1000;
+    if (!Number.isInteger(q) || !Number.isSafeInteger(ms)) throw invalid('duration', q);
+    return ms;
+  }
+  const m = DURATION_RE.exec(q.trim());
+  if (!m) throw invalid('duration', q);
+  const ms = DURATION_UNITS_MS.reduce((sum, unit, i) => sum + Number(m[i + 2] ?? 0) * unit, 0);
+  if (!Number.isSafeInteger(ms)) throw invalid('duration', q);
+  return m[1] === '-' && ms !== 0 ? -ms : ms;
+}
+
+/** Formats milliseconds the way manifests write them: 90000 -> `1m30s`, 1500 -> `1s500ms`, 0 -> `0s`, -2000 -> `-2s`. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = Math.abs(ms);
+  let out = '';
+  for (const [unit, name] of [[3_600_000, 'h'], [60_000, 'm'], [1000, 's'], [1, 'ms']] as const) {
+    const n = Math.floor(rest / unit);
+    rest -= n * unit;
+    if (n > 0) out += `${n}${name}`;
+  }
+  return ms < 0 ? `-${out}` : out;
 }

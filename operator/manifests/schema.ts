@@ -5,6 +5,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { ManifestIssue } from '../model/errors.ts';
 import type { ManifestKind } from '../model/manifest.ts';
 import type { PathSegment, RawDoc } from './yaml-source.ts';
+import { DURATION_PATTERN } from './quantity.ts';
 
 export const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 
@@ -17,8 +18,10 @@ const SCHEMA_FILES: Record<ManifestKind, URL> = {
 const PATTERN_MESSAGES: Record<string, string> = {
   [NAME_PATTERN]: 'must be a DNS label: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters',
   '^/': 'must be an absolute path',
+  '^/\\S*$': "must be a URL path starting with '/' (no spaces)",
   '^[0-9]+(\\.[0-9]+)?(k|Ki|M|Mi|G|Gi|T|Ti)?$': 'must be a number of bytes or a quantity such as 64Mi, 1Gi, 512M, 1G, 100k',
   '^([0-9]+m|[0-9]+(\\.[0-9]+)?)$': "must be a number of CPUs (0.5) or millicores ('250m')",
+  [DURATION_PATTERN]: 'must be a duration such as 500ms, 2s, 1m30s or 1h, or an integer number of seconds',
 };
 
 /** Compiled once per process: schema files are part of the program, not of the input. */
@@ -70,6 +73,9 @@ function toIssue(err: ErrorObject, doc: RawDoc): ManifestIssue {
 function messageOf(err: ErrorObject, params: Record<string, unknown>): string {
   if (err.keyword === 'enum' && Array.isArray(params.allowedValues)) return `must be one of: ${params.allowedValues.join(', ')}`;
   if (err.keyword === 'pattern') return PATTERN_MESSAGES[String(params.pattern)] ?? err.message ?? 'is invalid';
+  // A wrong type for a field with a worded pattern (a duration given as 1.5, a memory given as true): say what it takes.
+  const pattern = (err.parentSchema as { pattern?: unknown } | undefined)?.pattern;
+  if (err.keyword === 'type' && typeof pattern === 'string' && PATTERN_MESSAGES[pattern]) return PATTERN_MESSAGES[pattern];
   return err.message ?? 'is invalid';
 }
 

@@ -7,6 +7,7 @@ import type { PathSegment, RawDoc } from './yaml-source.ts';
 import { formatPath } from './schema.ts';
 import { MIN_MEMORY_BYTES } from './quantity.ts';
 import { isObj } from './defaults.ts';
+import { checkHealth } from './health-checks.ts';
 
 /** A document of a known kind with a usable identity; `manifest` is set when it also passed its schema. */
 export interface Entry {
@@ -83,6 +84,7 @@ function checkService(doc: RawDoc, m: ServiceManifest, declared: ReadonlySet<str
     report(doc, ['spec', 'resources', 'memory'], `must be at least 6Mi (Docker's minimum), got ${spec.resources.memory} bytes`);
   }
   checkPorts(doc, m, report);
+  checkHealth(doc, m, report);
   checkMounts(doc, m, declared, report);
   spec.dependsOn.forEach((dep, i) => {
     if (dep === metadata.name) report(doc, ['spec', 'dependsOn', i], 'a service cannot depend on itself');

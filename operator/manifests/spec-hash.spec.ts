@@ -15,7 +15,8 @@ function spec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
     ],
     resources: { cpu: 0.25, memory: 64 * 1024 * 1024 },
     restart: { policy: 'always' },
-    update: { order: 'start-first', parallelism: 1 },
+    update: { order: 'start-first', parallelism: 1, monitorMs: 5000, failureAction: 'rollback', maxFailureRatio: 0 },
+    health: {},
     volumes: [{ volume: 'data', mountPath: '/data', readOnly: false }],
     dependsOn: ['db'],
     ...overrides,
@@ -44,9 +45,10 @@ describe('specHash', () => {
     expect(specHash(input({ ...s, ports: [...s.ports].reverse() }))).toBe(base);
   });
 
-  it('does not change with replicas, update strategy or dependsOn', () => {
+  it('does not change with replicas, update strategy, health probes or dependsOn', () => {
+    expect(specHash(input(spec({ health: { liveness: { tcp: { port: 1 }, intervalMs: 1, timeoutMs: 1, initialDelayMs: 0, failureThreshold: 1, successThreshold: 1 } } })))).toBe(base);
     expect(specHash(input(spec({ replicas: 10 })))).toBe(base);
-    expect(specHash(input(spec({ update: { order: 'stop-first', parallelism: 4 } })))).toBe(base);
+    expect(specHash(input(spec({ update: { order: 'stop-first', parallelism: 4, monitorMs: 1, failureAction: 'pause', maxFailureRatio: 0.5 } })))).toBe(base);
     expect(specHash(input(spec({ dependsOn: [] })))).toBe(base);
   });
 

@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'E_IMAGE_MISSING'   // an image is not present on the engine (berth never pulls from the internet)
   | 'E_GIT'             // repository unreachable, ref missing, push rejected
   | 'E_DOCKER'          // engine unreachable or an API call failed
-  | 'E_CONFIG';         // bad flag or setting
+  | 'E_CONFIG'          // bad flag or setting
+  | 'E_ROLLOUT';        // a new replica failed its health gate during an update
 
 /** Where in the repository a problem is. */
 export interface SourceLocation {
@@ -54,7 +55,7 @@ export function formatIssue(i: ManifestIssue): string {
 }
 
 function isTerminalCode(code: ErrorCode): boolean {
-  return code !== 'E_GIT' && code !== 'E_DOCKER';
+  return code !== 'E_GIT' && code !== 'E_DOCKER' && code !== 'E_ROLLOUT';
 }
 
 /** Normalises anything thrown into a BerthError (unknown errors count as transient Docker/IO failures). */

@@ -36,6 +36,39 @@ export interface VolumeMount {
 
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
 
+/** One health probe: exactly one of http / tcp / exec / script, plus timing (durations in milliseconds). */
+export interface ProbeSpec {
+  http?: { path: string; port: number; scheme: 'http' | 'https'; headers: Record<string, string>; /** Passing statuses; default 200-399. */ expectStatus?: number[] };
+  tcp?: { port: number };
+  /** Run inside the container through the engine's exec API; exit 0 passes. */
+  exec?: { command: string[] };
+  /** A file of the manifests repository at the applied revision, run by the operator with the replica's address in its environment; exit 0 passes. */
+  script?: { file: string; args: string[] };
+  intervalMs: number;       // default 10 s
+  timeoutMs: number;        // default 1 s
+  initialDelayMs: number;   // default 0
+  failureThreshold: number; // default 3
+  successThreshold: number; // default 1
+}
+
+export type ProbeKind = 'startup' | 'readiness' | 'liveness';
+
+export interface HealthSpec {
+  startup?: ProbeSpec;
+  readiness?: ProbeSpec;
+  liveness?: ProbeSpec;
+}
+
+export interface UpdateSpec {
+  order: 'start-first' | 'stop-first';
+  parallelism: number;
+  /** How long a new replica must stay healthy after it became ready before the update moves on (ms, default 5 s). */
+  monitorMs: number;
+  failureAction: 'rollback' | 'pause' | 'continue';
+  /** Fraction of replicas of one update allowed to fail before failureAction applies (0..1, default 0). */
+  maxFailureRatio: number;
+}
+
 export interface ServiceSpec {
   image?: string;
   build?: BuildSpec;
@@ -45,7 +78,9 @@ export interface ServiceSpec {
   ports: PortSpec[];
   resources: ResourceSpec;
   restart: { policy: RestartPolicy };
-  update: { order: 'start-first' | 'stop-first'; parallelism: number };
+  update: UpdateSpec;
+  /** Operator-side probes; not part of the spec hash (changing a probe does not replace containers). */
+  health: HealthSpec;
   volumes: VolumeMount[];
   dependsOn: string[];
 }

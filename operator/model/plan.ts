@@ -1,8 +1,8 @@
 /** The plan is a value: ordered actions, each with a human reason. */
 import type { DesiredService, DesiredVolume, ObservedContainer } from './state.ts';
 
-/** Why an action exists: a new revision asks for it, or the engine drifted from an applied revision. */
-export type Cause = 'change' | 'drift';
+/** Why an action exists: a new revision asks for it, the engine drifted from an applied revision, or a replica is unhealthy (self-healing). */
+export type Cause = 'change' | 'drift' | 'heal';
 
 interface ActionBase {
   service?: string;          // namespace/name

@@ -48,6 +48,11 @@ export interface ObservedContainer {
   imageId: string;
   /** Image reference the container was created from (Config.Image), when known. */
   image?: string;
+  /** Where the operator reaches the container's ports (an IP on the local bridge; for remote nodes, the node's address), when known. */
+  address?: string;
+  /** Docker's RestartCount (engine-side restarts). */
+  restartCount?: number;
+  finishedAt?: string;
   command: string[];
   env: Record<string, string>;
   restartPolicy: string;

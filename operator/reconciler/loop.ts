@@ -10,8 +10,8 @@ export interface LoopOptions {
   instance: string;
   /** First retry delay after a transient failure; doubles up to the interval. */
   backoffMs?: number;
-  /** Called after every pass (metrics, tests). */
-  onPass?: (r: PassResult, trigger: string) => void;
+  /** Called after every pass with what woke it and how long it took (metrics, tests). */
+  onPass?: (r: PassResult, trigger: string, ms: number) => void;
 }
 
 export interface Loop {
@@ -39,11 +39,13 @@ export function startLoop(reconciler: Reconciler, opts: LoopOptions): Loop {
   const runOnce = async (reason: string): Promise<void> => {
     const t0 = performance.now();
     const r = await reconciler.pass();
-    opts.onPass?.(r, reason);
+    const ms = performance.now() - t0;
+    opts.onPass?.(r, reason, ms);
     const transient = r.error !== null && !r.error.terminal;
     failures = transient ? failures + 1 : 0;
-    const delay = transient ? Math.min(opts.intervalMs, (opts.backoffMs ?? 1000) * 2 ** (failures - 1)) : opts.intervalMs;
-    opts.log.debug('pass done', { trigger: reason, ms: Math.round(performance.now() - t0), converged: r.converged, next: delay });
+    const base = transient ? Math.min(opts.intervalMs, (opts.backoffMs ?? 1000) * 2 ** (failures - 1)) : opts.intervalMs;
+    const delay = r.wakeAt === undefined ? base : Math.max(0, Math.min(base, r.wakeAt - Date.now()));
+    opts.log.debug('pass done', { trigger: reason, ms: Math.round(ms), converged: r.converged, next: delay });
     schedule(delay);
   };
 

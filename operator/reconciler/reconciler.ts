@@ -1,7 +1,11 @@
 /** One reconcile pass: fetch -> load -> observe -> plan -> apply -> report, with status written on every exit. */
 import { parse } from 'yaml';
-import { applyPlan, type ApplyResult } from '../apply/apply.ts';
-import { diff, type AppliedService } from '../diff/diff.ts';
+import { applyPlan, type ApplyDeps, type ApplyResult, type RolloutOutcome } from '../apply/apply.ts';
+import { diff, type AppliedService, type DiffOptions } from '../diff/diff.ts';
+import type { HealthMonitor, MonitorTarget } from '../health/monitor.ts';
+import { LABELS } from '../model/keys.ts';
+import { healthGate } from './gate.ts';
+import { Healing, type CrashLoopInfo } from './healing.ts';
 import { asBerthError, type BerthError } from '../model/errors.ts';
 import type { Plan } from '../model/plan.ts';
 import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
@@ -30,6 +34,25 @@ export interface ReconcilerDeps {
   concurrency?: number;
   stopGraceSeconds?: number;
   now?: () => Date;
+  /** Probes replicas, gates rolling updates and reports liveness failures (absent: no probes, no gating). */
+  monitor?: HealthMonitor;
+  /** Told about crash loops, rollbacks and failed passes (alerts). */
+  notify?: (e: ReconcilerEvent) => void;
+}
+
+export type ReconcilerEvent =
+  | { kind: 'crashloop'; crash: CrashLoopInfo }
+  | { kind: 'rollback'; rollout: RolloutOutcome; revision: string }
+  | { kind: 'sync-failed'; error: BerthError; revision: string | null };
+
+interface PassState {
+  plan: Plan | null;
+  applied: ApplyResult | null;
+  pending: Plan | null;
+  error: BerthError | null;
+  observed: ObservedState | null;
+  effective: DesiredState | null;
+  wakeAt?: number;
 }
 
 export interface PassResult {
@@ -42,6 +65,8 @@ export interface PassResult {
   error: BerthError | null;
   status: StatusDoc;
   converged: boolean;
+  /** When a pass is due earlier than the interval (a crash-loop backoff expiring, a rollback to converge). */
+  wakeAt?: number;
 }
 
 interface Loaded {
@@ -58,8 +83,17 @@ export class Reconciler {
   private lastStatus: StatusDoc | null = null;
   private lastWritten: string | null = null;
   private restored = false;
+  /** The desired state in force before the current revision (what a rollback returns to). */
+  private previous: DesiredState | null = null;
+  private readonly healing = new Healing();
+  private current = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
+
+  /** Whether a container is a current replica of the desired state (garbage collection keeps those, even exited). */
+  protects(containerId: string): boolean {
+    return this.current.has(containerId);
+  }
 
   /** The latest status document (null before the first pass). */
   get status(): StatusDoc | null {
@@ -73,35 +107,93 @@ export class Reconciler {
 
   /** Runs one pass. `revision` pins a ref instead of the branch head (berth apply/plan --revision). */
   async pass(opts: { revision?: string } = {}): Promise<PassResult> {
-    let error: BerthError | null = null;
-    let plan: Plan | null = null;
-    let pending: Plan | null = null;
-    let applied: ApplyResult | null = null;
-    let observed: ObservedState | null = null;
+    const r: PassState = { plan: null, applied: null, pending: null, error: null, observed: null, effective: null };
     try {
       await this.restore();
       const head = opts.revision ? await this.deps.source.resolve(opts.revision) : await this.deps.source.head();
       this.latest = head;
       await this.loadRevision(head);
-      if (this.rejected?.revision === head) error = this.rejected.error;
-      if (!this.good || (error && this.deps.keepLastGood === false)) return this.finish({ plan, applied, pending, error, observed });
-      const desired = this.good.desired;
-      observed = await this.deps.runtime.observe(this.deps.instance, this.imageRefs());
-      plan = diff(desired, observed, { instance: this.deps.instance, applied: this.applied });
-      const todo = this.deps.drift === 'detect' ? plan.actions.filter((a) => a.cause !== 'drift') : plan.actions;
-      pending = plan;
-      if (todo.length && !this.deps.dryRun) {
-        applied = await applyPlan({ ...plan, actions: todo }, this.applyDeps(this.good));
-        observed = await this.deps.runtime.observe(this.deps.instance, this.imageRefs());
-        pending = diff(desired, observed, { instance: this.deps.instance, applied: this.applied });
-        error = error ?? applied.errors[0] ?? null;
-      }
-      if (!this.deps.dryRun && (applied === null || applied.errors.length === 0)) this.markApplied(desired);
+      if (this.rejected?.revision === head) r.error = this.rejected.error;
+      if (this.good && !(r.error && this.deps.keepLastGood === false)) await this.converge(this.good, r);
     } catch (err) {
-      error = asBerthError(err);
-      this.deps.log.error('pass failed', { code: error.code, error: error.message });
+      r.error = asBerthError(err);
+      this.deps.log.error('pass failed', { code: r.error.code, error: r.error.message });
+      this.deps.notify?.({ kind: 'sync-failed', error: r.error, revision: this.latest });
     }
-    return this.finish({ plan, applied, pending, error, observed });
+    return this.finish(r);
+  }
+
+  /** observe -> plan -> apply -> observe, for the desired state in force. */
+  private async converge(good: Loaded, r: PassState): Promise<void> {
+    const desired = this.healing.effective(good.desired, this.previous);
+    r.effective = desired;
+    const observe = async () => {
+      const o = await this.deps.runtime.observe(this.deps.instance, this.imageRefs());
+      this.syncMonitor(good, desired, o);
+      return o;
+    };
+    r.observed = await observe();
+    r.plan = diff(desired, r.observed, this.diffOptions(r.observed));
+    const selectable = this.deps.drift === 'detect' ? r.plan.actions.filter((a) => a.cause !== 'drift') : r.plan.actions;
+    const gated = this.healing.gateStarts(this.healing.filterPaused(selectable), this.now());
+    r.wakeAt = gated.wakeAt;
+    r.pending = r.plan;
+    if (gated.actions.length && !this.deps.dryRun) {
+      r.applied = await applyPlan({ ...r.plan, actions: gated.actions }, this.applyDeps(good));
+      this.afterRollouts(r.applied, good.desired, r);
+      r.observed = await observe();
+      r.pending = diff(desired, r.observed, this.diffOptions(r.observed));
+      r.error = r.error ?? r.applied.errors[0] ?? null;
+    }
+    const running = new Set(r.observed.containers.filter((c) => c.status === 'running').map((c) => c.id));
+    const present = new Set(r.observed.containers.map((c) => c.id));
+    this.healing.prune((id) => running.has(id) || !present.has(id));
+    for (const c of this.healing.crashes.values()) if (c.crashLoop) this.deps.notify?.({ kind: 'crashloop', crash: c });
+    if (!this.deps.dryRun && (r.applied === null || r.applied.errors.length === 0)) this.markApplied(desired);
+  }
+
+  /** Records failed health gates: rollback/pause hold the service; a rollback converges again at once. */
+  private afterRollouts(applied: ApplyResult, desired: DesiredState, r: PassState): void {
+    if (!applied.rollouts.length) return;
+    this.healing.recordRollouts(applied.rollouts, desired);
+    for (const ro of applied.rollouts) {
+      this.deps.log.warn(`update ${ro.action === 'continue' ? 'continued despite failures' : ro.action === 'rollback' ? 'rolled back' : 'paused'}`, { service: ro.service, failed: ro.failed, total: ro.total, reason: ro.reason });
+      this.deps.notify?.({ kind: 'rollback', rollout: ro, revision: desired.revision });
+    }
+    if (applied.rollouts.some((ro) => ro.action === 'rollback')) r.wakeAt = this.now();
+  }
+
+  /** Liveness (or startup) failures of probed replicas become replacements. */
+  private diffOptions(observed: ObservedState): DiffOptions {
+    const unhealthy = new Map<string, string>();
+    for (const c of observed.containers) {
+      const h = c.status === 'running' ? this.deps.monitor?.health(c.id) : undefined;
+      if (h && !h.live) unhealthy.set(c.id, `${h.message}: replacing ${c.name}`);
+    }
+    return { instance: this.deps.instance, applied: this.applied, unhealthy };
+  }
+
+  /** Probes every running replica of the spec in force. */
+  private syncMonitor(good: Loaded, desired: DesiredState, observed: ObservedState): void {
+    const monitor = this.deps.monitor;
+    if (!monitor) return;
+    const bySpec = new Map(desired.services.map((s) => [`${s.namespace}/${s.name}@${s.specHash}`, s]));
+    const readFile = this.repoReader(good);
+    const targets: MonitorTarget[] = [];
+    for (const c of observed.containers) {
+      const svc = bySpec.get(`${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}@${c.labels[LABELS.specHash]}`);
+      if (svc && c.status === 'running') targets.push({ container: c, service: svc, readFile });
+    }
+    monitor.sync(targets);
+  }
+
+  /** Reads repository files at the applied revision (script probes: paths are repository-relative in the desired state). */
+  private repoReader(good: Loaded): (path: string) => Promise<Buffer> {
+    return (p) => good.snapshot.read(p);
+  }
+
+  private now(): number {
+    return (this.deps.now?.() ?? new Date()).getTime();
   }
 
   /** Validates `head` once; a rejected revision keeps the last good one in force and nothing is touched. */
@@ -110,6 +202,7 @@ export class Reconciler {
     try {
       const snapshot = await this.deps.source.snapshot(head);
       const desired = await this.deps.load(snapshot);
+      if (this.good) this.previous = this.healing.effective(this.good.desired, this.previous);
       this.good = { desired, snapshot };
       this.rejected = null;
       this.deps.log.info('revision accepted', { revision: head, services: desired.services.length, volumes: desired.volumes.length });
@@ -157,25 +250,34 @@ export class Reconciler {
     this.appliedRevision = desired.revision;
   }
 
-  private applyDeps(loaded: Loaded) {
+  private applyDeps(loaded: Loaded): ApplyDeps {
+    const { monitor, runtime, instance } = this.deps;
+    const readFile = this.repoReader(loaded);
+    const track = async (id: string, svc: DesiredService): Promise<void> => {
+      const c = (await runtime.observe(instance, [])).containers.find((x) => x.id === id);
+      if (c) monitor?.track({ container: c, service: svc, readFile });
+    };
     return {
-      runtime: this.deps.runtime,
-      instance: this.deps.instance,
+      runtime, instance,
       log: this.deps.log,
       concurrency: this.deps.concurrency,
       stopGraceSeconds: this.deps.stopGraceSeconds,
       buildContext: (svc: DesiredService) => readBuildContext(loaded.snapshot, svc),
+      gate: monitor ? (id, svc) => healthGate({ monitor, runtime, instance, track }, id, svc) : undefined,
     };
   }
 
-  private async finish(r: { plan: Plan | null; applied: ApplyResult | null; pending: Plan | null; error: BerthError | null; observed: ObservedState | null }): Promise<PassResult> {
+  private async finish(r: PassState): Promise<PassResult> {
     const status = buildStatus({
       instance: this.deps.instance,
       source: this.deps.sourceInfo,
       appliedRevision: this.appliedRevision,
       latestRevision: this.latest,
-      desired: this.good?.desired ?? null,
+      desired: r.effective ?? this.good?.desired ?? null,
       observed: r.observed,
+      health: (id) => this.deps.monitor?.health(id),
+      crashes: this.healing.crashes,
+      held: this.healing.held,
       pending: r.pending,
       error: r.error,
       errorRevision: r.error ? (this.rejected?.revision ?? this.latest) : null,
@@ -183,9 +285,10 @@ export class Reconciler {
       previous: this.lastStatus,
     });
     this.lastStatus = status;
+    if (r.observed) this.current = currentReplicas(r.effective ?? this.good?.desired ?? null, r.observed);
     if (this.deps.writeStatus) await this.writeStatus(status);
     const converged = r.error === null && this.good !== null && (r.pending?.actions.length ?? 0) === 0;
-    return { revision: this.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, status, converged };
+    return { revision: this.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, status, converged, wakeAt: r.wakeAt };
   }
 
   /** Commits the status file when its content changed; a failed write is logged and retried on the next pass. */
@@ -211,4 +314,16 @@ export async function readBuildContext(snapshot: RepoSnapshot, svc: DesiredServi
   const entries = await snapshot.list(ctx);
   const prefix = ctx === '' || ctx === '.' ? '' : `${ctx}/`;
   return Promise.all(entries.map(async (e) => ({ path: e.path.slice(prefix.length), mode: e.mode, content: await snapshot.read(e.path) })));
+}
+
+/** Containers that are replicas of the desired spec (any state). */
+function currentReplicas(desired: DesiredState | null, observed: ObservedState): Set<string> {
+  const specs = new Map((desired?.services ?? []).map((s) => [`${s.namespace}/${s.name}`, s]));
+  const out = new Set<string>();
+  for (const c of observed.containers) {
+    const svc = specs.get(`${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}`);
+    const replica = Number(c.labels[LABELS.replica]);
+    if (svc && c.labels[LABELS.specHash] === svc.specHash && replica >= 1 && replica <= svc.spec.replicas) out.add(c.id);
+  }
+  return out;
 }

@@ -63,6 +63,8 @@ export function toObservedContainer(info: Dockerode.ContainerInspectInfo): Obser
   const state = info.State;
   const status = STATUSES.find((s) => s === state.Status) ?? 'dead';
   const startedAt = state.StartedAt && state.StartedAt !== ZERO_TIME ? state.StartedAt : undefined;
+  const finishedAt = state.FinishedAt && state.FinishedAt !== ZERO_TIME ? state.FinishedAt : undefined;
+  const address = containerAddress(info);
   const host = info.HostConfig;
   return {
     id: info.Id,
@@ -77,8 +79,23 @@ export function toObservedContainer(info: Dockerode.ContainerInspectInfo): Obser
     nanoCpus: host.NanoCpus ?? 0,
     memory: host.Memory ?? 0,
     ...(startedAt ? { startedAt } : {}),
+    ...(finishedAt ? { finishedAt } : {}),
+    ...(address ? { address } : {}),
+    ...(typeof info.RestartCount === 'number' ? { restartCount: info.RestartCount } : {}),
     createdAt: info.Created,
   };
+}
+
+/**
+ * Where the operator (on the same host) reaches the container's ports: its IP on its first network that gave it one
+ * (Docker lists networks by name), 127.0.0.1 for host networking, undefined when it has none (e.g. not running).
+ */
+export function containerAddress(info: Pick<Dockerode.ContainerInspectInfo, 'NetworkSettings' | 'HostConfig'>): string | undefined {
+  const settings = info.NetworkSettings as (Dockerode.ContainerInspectInfo['NetworkSettings'] & { IPAddress?: string }) | undefined;
+  const networks = Object.values(settings?.Networks ?? {});
+  const ip = networks.map((n) => n.IPAddress).find((a) => typeof a === 'string' && a !== '') ?? settings?.IPAddress;
+  if (ip) return ip;
+  return info.HostConfig?.NetworkMode === 'host' ? '127.0.0.1' : undefined;
 }
 
 /** `KEY=value` strings -> record, split on the first `=`. */

@@ -1,10 +1,10 @@
 /** The dockerode adapter of ContainerRuntime. It receives its Dockerode instance (constructed in main.ts only). */
 import type Dockerode from 'dockerode';
 import { BerthError } from '../model/errors.ts';
-import type { ContainerRuntime, CreateContainerSpec } from './runtime.ts';
+import type { ContainerRuntime, CreateContainerSpec, ExecResult } from './runtime.ts';
 import { buildImage } from './docker-build.ts';
 import { InspectCache } from './docker-cache.ts';
-import { dockerError, liftedLimitError, statusOf } from './docker-errors.ts';
+import { dockerError, engineMessage, liftedLimitError, statusOf } from './docker-errors.ts';
 import { followEvents } from './docker-events.ts';
 import { observeState, type FailFn } from './docker-observe.ts';
 import { describeEndpoint } from './docker-options.ts';
@@ -32,6 +32,7 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     ),
     removeVolume: (name) => removeVolume(docker, fail, name),
     buildImage: (ref, files, dockerfile, labels) => buildImage(docker, fail, ref, files, dockerfile, labels),
+    exec: (id, command, timeoutMs) => execInContainer(docker, fail, id, command, timeoutMs),
     subscribe: (instance, onEvent, onReconnect) => {
       const sub = ++subscriptions;
       return followEvents(docker, instance, {
@@ -140,5 +141,109 @@ async function removeVolume(docker: Dockerode, fail: FailFn, name: string): Prom
     if (status === 404) return;
     if (status === 409) throw new BerthError('E_DOCKER', `volume ${name} is in use by a container; remove the container first`, { cause: err });
     throw fail(err, `remove volume ${name}`);
+  }
+}
+
+/** Bytes of exec output kept; the rest is read and discarded. */
+export const EXEC_OUTPUT_LIMIT = 4096;
+
+/** Runs `command` in container `id` (see ContainerRuntime.exec): create, start (hijacked stream), demultiplex, inspect. */
+async function execInContainer(docker: Dockerode, fail: FailFn, id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+  const timedOut: ExecResult = { exitCode: -1, output: `timeout after ${timeoutMs} ms` };
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const signal = controller.signal;
+  try {
+    const exec = await docker.getContainer(id).exec({ Cmd: command, AttachStdout: true, AttachStderr: true, abortSignal: signal });
+    const stream = await exec.start({ hijack: true, stdin: false, abortSignal: signal });
+    const output = await collectExecOutput(stream, signal);
+    if (output === undefined) return timedOut;
+    const exitCode = await execExitCode(exec, signal);
+    return exitCode === undefined ? timedOut : { exitCode, output };
+  } catch (err) {
+    if (signal.aborted) return timedOut;
+    const status = statusOf(err);
+    // 409: not running / paused / restarting; 404: gone. Both are answers about the container, not engine failures.
+    if (status === 409 || status === 404) return { exitCode: -1, output: engineMessage(err) || `container ${id} is not running` };
+    throw fail(err, `exec in container ${id}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Reads a hijacked exec stream to its end; resolves undefined (and closes the stream) when `signal` aborts first. */
+function collectExecOutput(stream: NodeJS.ReadWriteStream & { destroy(): void }, signal: AbortSignal): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const demux = new ExecOutput(EXEC_OUTPUT_LIMIT);
+    const finish = (result: string | undefined, err?: unknown): void => {
+      signal.removeEventListener('abort', onAbort);
+      stream.removeAllListeners('data');
+      stream.destroy();
+      if (err) reject(err);
+      else resolve(result);
+    };
+    const onAbort = (): void => finish(undefined);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    stream.on('data', (chunk: Buffer) => demux.push(chunk));
+    stream.once('end', () => finish(demux.text()));
+    stream.once('close', () => finish(demux.text()));
+    stream.once('error', (err: unknown) => finish(undefined, err));
+  });
+}
+
+/** The exit code of a finished exec; polls briefly while the engine still reports it running. Undefined on abort. */
+async function execExitCode(exec: Dockerode.Exec, signal: AbortSignal): Promise<number | undefined> {
+  for (;;) {
+    const info = await exec.inspect({ abortSignal: signal });
+    if (!info.Running && info.ExitCode !== null) return info.ExitCode;
+    if (signal.aborted) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * Incremental demultiplexer of Docker's non-TTY stream (frames of an 8-byte header: stream, 0, 0, 0, size BE32, then
+ * the payload), keeping stdout and stderr interleaved up to `limit` bytes. Frames may straddle chunks.
+ */
+export class ExecOutput {
+  private header = Buffer.alloc(0);
+  private remaining = 0;
+  private readonly kept: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly limit: number) {}
+
+  /** Feeds the next chunk of the stream. */
+  push(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.remaining === 0) {
+        const take = Math.min(8 - this.header.length, chunk.length - at);
+        this.header = Buffer.concat([this.header, chunk.subarray(at, at + take)]);
+        at += take;
+        if (this.header.length < 8) return;
+        this.remaining = this.header.readUInt32BE(4);
+        this.header = Buffer.alloc(0);
+        continue;
+      }
+      const take = Math.min(this.remaining, chunk.length - at);
+      this.keep(chunk.subarray(at, at + take));
+      at += take;
+      this.remaining -= take;
+    }
+  }
+
+  /** The output kept so far, as UTF-8. */
+  text(): string {
+    return Buffer.concat(this.kept).toString('utf8');
+  }
+
+  private keep(part: Buffer): void {
+    const room = this.limit - this.size;
+    if (room <= 0) return;
+    const slice = part.subarray(0, room);
+    this.kept.push(Buffer.from(slice));
+    this.size += slice.length;
   }
 }

@@ -149,4 +149,34 @@ describe('FakeRuntime', () => {
     expect(events).toEqual([]);
     expect(reconnects).toBe(1);
   });
+
+  it('exec answers from setExecResult (a result or a handler), times out like the adapter, and refuses stopped containers', async () => {
+    const { rt } = setup();
+    const id = await rt.createContainer(spec('a'));
+    expect(await rt.exec(id, ['true'], 100)).toEqual({ exitCode: -1, output: `Container ${id} is not running` });
+    await rt.startContainer(id);
+    expect(await rt.exec(id, ['true'], 100)).toEqual({ exitCode: 0, output: '' });
+    rt.setExecResult(id, { exitCode: 3, output: 'bad' });
+    expect(await rt.exec(id, ['check'], 100)).toEqual({ exitCode: 3, output: 'bad' });
+    rt.setExecResult(id, (command, timeoutMs) => ({ exitCode: 0, output: `${command.join(' ')} within ${timeoutMs}` }));
+    expect(await rt.exec(id, ['echo', 'hi'], 100)).toEqual({ exitCode: 0, output: 'echo hi within 100' });
+    rt.setExecResult(id, () => new Promise(() => undefined));
+    expect(await rt.exec(id, ['hang'], 20)).toEqual({ exitCode: -1, output: 'timeout after 20 ms' });
+    expect(await rt.exec('fake-99', ['true'], 100)).toEqual({ exitCode: -1, output: 'No such container: fake-99' });
+    rt.failNext('exec', new BerthError('E_DOCKER', 'boom'));
+    await expect(rt.exec(id, ['true'], 100)).rejects.toMatchObject({ code: 'E_DOCKER' });
+  });
+
+  it('running containers have an address 10.0.0.<n>; an exited one has none but a finishedAt', async () => {
+    const { rt } = setup();
+    const id = await rt.createContainer(spec('a'));
+    expect((await rt.observe('i1', [])).containers[0]).toMatchObject({ restartCount: 0 });
+    expect((await rt.observe('i1', [])).containers[0]!.address).toBeUndefined();
+    await rt.startContainer(id);
+    expect((await rt.observe('i1', [])).containers[0]).toMatchObject({ address: '10.0.0.1' });
+    rt.kill(id, 1);
+    const c = (await rt.observe('i1', [])).containers[0]!;
+    expect(c.address).toBeUndefined();
+    expect(c.finishedAt).toMatch(/^2024-01-01T/);
+  });
 });

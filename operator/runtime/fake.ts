@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { BerthError } from '../model/errors.ts';
 import { LABELS } from '../model/keys.ts';
 import type { ObservedContainer, ObservedState } from '../model/state.ts';
-import type { BuildFile, ContainerRuntime, CreateContainerSpec, RuntimeEvent } from './runtime.ts';
+import type { BuildFile, ContainerRuntime, CreateContainerSpec, ExecResult, RuntimeEvent } from './runtime.ts';
 import { liftedLimitError } from './docker-errors.ts';
 
 /** One recorded mutating call. */
@@ -34,6 +34,9 @@ interface Subscriber {
   onReconnect?: () => void;
 }
 
+/** A scripted exec: answers `command`; a promise that outlives the timeout resolves as Docker's adapter does (exitCode -1). */
+export type FakeExecHandler = (command: string[], timeoutMs: number) => ExecResult | Promise<ExecResult>;
+
 /** Options of a FakeRuntime. */
 export interface FakeRuntimeOptions {
   /** Time of the first timestamp; each later one is one second further. Default 2024-01-01T00:00:00Z. */
@@ -48,6 +51,7 @@ export class FakeRuntime implements ContainerRuntime {
   private readonly images = new Map<string, string>();
   private readonly failures = new Map<keyof ContainerRuntime, Error[]>();
   private readonly subscribers = new Set<Subscriber>();
+  private readonly execs = new Map<string, FakeExecHandler>();
   private nextId = 1;
   private clock: number;
 
@@ -55,6 +59,10 @@ export class FakeRuntime implements ContainerRuntime {
     this.clock = (opts.startTime ?? new Date('2024-01-01T00:00:00Z')).getTime();
   }
 
+  /** What exec in container `id` answers from now on: a fixed result or a handler (default: exit 0, no output). */
+  setExecResult(id: string, result: ExecResult | FakeExecHandler): void {
+    this.execs.set(id, typeof result === 'function' ? result : () => ({ ...result }));
+  }
 
   /** Makes the next call of `method` fail with `err` (queued: several calls fail in order). */
   failNext(method: keyof ContainerRuntime, err: Error): void {
@@ -77,8 +85,7 @@ export class FakeRuntime implements ContainerRuntime {
   kill(id: string, exitCode: number): void {
     const c = this.must(id).observed;
     if (c.status !== 'running' && c.status !== 'paused') return;
-    c.status = 'exited';
-    c.exitCode = exitCode;
+    this.exited(c, exitCode);
     this.emit(c, 'die');
   }
 
@@ -120,7 +127,6 @@ export class FakeRuntime implements ContainerRuntime {
     return c ? structuredClone(c.spec) : undefined;
   }
 
-
   async ping(): Promise<void> {
     this.injected('ping');
   }
@@ -158,6 +164,7 @@ export class FakeRuntime implements ContainerRuntime {
     c.status = 'running';
     c.exitCode = 0;
     c.startedAt = this.now();
+    c.address = `10.0.0.${c.id.slice('fake-'.length)}`;
     this.emit(c, 'start');
   }
 
@@ -166,8 +173,7 @@ export class FakeRuntime implements ContainerRuntime {
     const c = this.containers.get(id)?.observed;
     if (!c || (c.status !== 'running' && c.status !== 'paused')) return;
     this.emit(c, 'kill');
-    c.status = 'exited';
-    c.exitCode = 143;
+    this.exited(c, 143);
     this.emit(c, 'die');
     this.emit(c, 'stop');
   }
@@ -219,13 +225,27 @@ export class FakeRuntime implements ContainerRuntime {
     return id;
   }
 
+  async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+    this.injected('exec');
+    const c = this.containers.get(id)?.observed;
+    if (!c) return { exitCode: -1, output: `No such container: ${id}` };
+    if (c.status !== 'running') return { exitCode: -1, output: `Container ${id} is not running` };
+    const handler = this.execs.get(id) ?? ((): ExecResult => ({ exitCode: 0, output: '' }));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<ExecResult>((resolve) => { timer = setTimeout(() => resolve({ exitCode: -1, output: `timeout after ${timeoutMs} ms` }), timeoutMs); });
+    try {
+      return await Promise.race([Promise.resolve(handler([...command], timeoutMs)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   subscribe(instance: string, onEvent: (e: RuntimeEvent) => void, onReconnect?: () => void): () => void {
     this.injected('subscribe');
     const subscriber: Subscriber = { instance, onEvent, ...(onReconnect ? { onReconnect } : {}) };
     this.subscribers.add(subscriber);
     return () => { this.subscribers.delete(subscriber); };
   }
-
 
   private record(method: keyof ContainerRuntime, args: unknown[]): void {
     this.calls.push({ method, args: structuredClone(args) });
@@ -235,6 +255,13 @@ export class FakeRuntime implements ContainerRuntime {
   private injected(method: keyof ContainerRuntime): void {
     const err = this.failures.get(method)?.shift();
     if (err) throw err;
+  }
+
+  private exited(c: ObservedContainer, exitCode: number): void {
+    c.status = 'exited';
+    c.exitCode = exitCode;
+    c.finishedAt = this.now();
+    delete c.address;
   }
 
   private must(id: string): FakeContainer {
@@ -262,6 +289,7 @@ export class FakeRuntime implements ContainerRuntime {
       restartPolicy: spec.restartPolicy,
       nanoCpus: spec.nanoCpus ?? 0,
       memory: spec.memory ?? 0,
+      restartCount: 0,
       createdAt: this.now(),
     };
   }
@@ -269,8 +297,7 @@ export class FakeRuntime implements ContainerRuntime {
   private destroy(c: ObservedContainer): void {
     if (c.status === 'running' || c.status === 'paused') {
       this.emit(c, 'kill');
-      c.status = 'exited';
-      c.exitCode = 137;
+      this.exited(c, 137);
       this.emit(c, 'die');
     }
     this.containers.delete(c.id);

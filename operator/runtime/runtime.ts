@@ -39,6 +39,14 @@ export interface RuntimeEvent {
   labels: Record<string, string>;
 }
 
+/** What a command run inside a container through the engine's exec API produced. */
+export interface ExecResult {
+  /** The command's exit code; -1 when it did not finish (timeout) or could not run (container not running). */
+  exitCode: number;
+  /** stdout and stderr as the engine delivered them (their relative order is not kept), truncated to 4 KiB; for exitCode -1, why. */
+  output: string;
+}
+
 export interface ContainerRuntime {
   /** Resolves when the engine answers; rejects with BerthError E_DOCKER otherwise. */
   ping(): Promise<void>;
@@ -62,6 +70,14 @@ export interface ContainerRuntime {
   removeVolume(name: string): Promise<void>;
   /** Builds an image from in-memory context files and tags it `ref`; never pulls base images from a registry. Returns the image ID. */
   buildImage(ref: string, files: BuildFile[], dockerfile: string, labels: Record<string, string>): Promise<string>;
+  /**
+   * Runs `command` (no shell) inside running container `id` and waits at most `timeoutMs` for it to exit.
+   * Resolves `{ exitCode: -1, output: 'timeout after N ms' }` on timeout (the stream is closed; the engine cannot kill
+   * an exec, so the process may run on inside the container), and exitCode -1 with the engine's reason when the
+   * container is not running or gone ('Container … is not running', 'No such container: …').
+   * Rejects with BerthError E_DOCKER (transient) when the engine fails.
+   */
+  exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult>;
   /** Subscribes to events of containers of `instance`; reconnects by itself. `onReconnect` is called after a gap, since events may have been lost. Returns an unsubscribe function. */
   subscribe(instance: string, onEvent: (e: RuntimeEvent) => void, onReconnect?: () => void): () => void;
 }

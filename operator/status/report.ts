@@ -3,7 +3,9 @@ import { stringify } from 'yaml';
 import type { BerthError } from '../model/errors.ts';
 import { LABELS } from '../model/keys.ts';
 import type { Plan } from '../model/plan.ts';
-import type { DesiredState, ObservedState } from '../model/state.ts';
+import type { DesiredState, ObservedContainer, ObservedState } from '../model/state.ts';
+import { worstOf, type Health, type ReplicaHealth } from '../health/health.ts';
+import type { CrashLoopInfo, HeldUpdate } from '../reconciler/healing.ts';
 import { actionView } from '../diff/render.ts';
 
 export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded';
@@ -17,11 +19,26 @@ export interface Condition {
   lastTransitionTime: string;
 }
 
+export interface ReplicaStatus {
+  replica: string;
+  container: string;
+  health: Health;
+  ready: boolean;
+  message?: string;
+  restarts?: number;
+}
+
 export interface ServiceStatus {
   desired: number;
   running: number;
+  ready: number;
+  /** worstOf the replicas' health, Degraded when fewer are ready than desired. */
+  health: Health;
   image: string;
   specHash: string;
+  /** Why the service is not Healthy (crash loop, failed probe, rolled-back update). */
+  message?: string;
+  replicas: ReplicaStatus[];
 }
 
 export interface StatusDoc {
@@ -50,14 +67,18 @@ export interface ReportInput {
   errorRevision: string | null;
   now: string;
   previous: StatusDoc | null;
+  /** Probe-based health of a running container (absent: running counts as healthy). */
+  health?: (containerId: string) => ReplicaHealth | undefined;
+  crashes?: ReadonlyMap<string, CrashLoopInfo>;
+  held?: ReadonlyMap<string, HeldUpdate>;
 }
 
 /** Builds the status document; `previous` keeps transition times of unchanged conditions. */
 export function buildStatus(input: ReportInput): StatusDoc {
-  const services = serviceStatuses(input.desired, input.observed);
+  const services = serviceStatuses(input);
   const pending = input.pending?.actions ?? [];
   const drift = pending.filter((a) => a.cause === 'drift').map((a) => { const v = actionView(a); return `${v.type} ${v.container ?? `${v.service} #${v.replica}`}: ${a.reason}`; });
-  const short = Object.entries(services).filter(([, s]) => s.running < s.desired).map(([k, s]) => `${k} ${s.running}/${s.desired}`);
+  const short = Object.entries(services).filter(([, s]) => s.health !== 'Healthy').map(([k, s]) => `${k} ${s.ready}/${s.desired} ready${s.message ? ` (${s.message})` : ''}`);
   const err = input.error;
   const stalled = err?.terminal === true;
   const conds: Omit<Condition, 'lastTransitionTime'>[] = [
@@ -69,8 +90,8 @@ export function buildStatus(input: ReportInput): StatusDoc {
       ? { type: 'Stalled', status: 'True', reason: reasonOf(err.code), message: `revision ${shortRev(input.errorRevision)} rejected: ${firstLine(err.message)}` }
       : { type: 'Stalled', status: 'False', reason: 'None', message: 'latest revision accepted' },
     short.length
-      ? { type: 'Degraded', status: 'True', reason: 'ReplicasUnavailable', message: short.join(', ') }
-      : { type: 'Degraded', status: 'False', reason: 'None', message: 'all replicas running' },
+      ? { type: 'Degraded', status: 'True', reason: degradedReason(services), message: short.join(', ') }
+      : { type: 'Degraded', status: 'False', reason: 'None', message: 'all replicas ready' },
   ];
   return {
     apiVersion: 'berth/v1',
@@ -92,19 +113,50 @@ function ready(input: ReportInput, services: Record<string, ServiceStatus>, pend
   if (!input.desired) return { type: 'Ready', status: 'False', reason: 'NoRevision', message: 'no revision applied yet' };
   if (drift) return { type: 'Ready', status: 'False', reason: 'DriftDetected', message: `${drift} drifted object(s) left uncorrected (--drift detect)` };
   if (pending || short.length) return { type: 'Ready', status: 'False', reason: 'Progressing', message: short.length ? `waiting for ${short.join(', ')}` : `${pending} action(s) pending` };
-  const n = Object.values(services).reduce((s, x) => s + x.running, 0);
-  return { type: 'Ready', status: 'True', reason: 'Converged', message: `revision ${shortRev(input.appliedRevision)}: ${Object.keys(services).length} service(s), ${n} replica(s) running` };
+  const n = Object.values(services).reduce((s, x) => s + x.ready, 0);
+  return { type: 'Ready', status: 'True', reason: 'Converged', message: `revision ${shortRev(input.appliedRevision)}: ${Object.keys(services).length} service(s), ${n} replica(s) ready` };
 }
 
-function serviceStatuses(desired: DesiredState | null, observed: ObservedState | null): Record<string, ServiceStatus> {
+function serviceStatuses(input: ReportInput): Record<string, ServiceStatus> {
   const out: Record<string, ServiceStatus> = {};
-  for (const s of desired?.services ?? []) {
-    const running = (observed?.containers ?? []).filter((c) =>
-      c.status === 'running' && c.labels[LABELS.namespace] === s.namespace && c.labels[LABELS.service] === s.name && c.labels[LABELS.specHash] === s.specHash,
-    ).length;
-    out[s.key] = { desired: s.spec.replicas, running: Math.min(running, s.spec.replicas), image: s.image.ref, specHash: s.specHash };
+  for (const s of input.desired?.services ?? []) {
+    const mine = (input.observed?.containers ?? []).filter((c) =>
+      c.labels[LABELS.namespace] === s.namespace && c.labels[LABELS.service] === s.name && c.labels[LABELS.specHash] === s.specHash,
+    ).sort((a, b) => Number(a.labels[LABELS.replica]) - Number(b.labels[LABELS.replica]));
+    const replicas = mine.map((c) => replicaStatus(c, input));
+    const ready = Math.min(replicas.filter((r) => r.ready).length, s.spec.replicas);
+    const running = Math.min(mine.filter((c) => c.status === 'running').length, s.spec.replicas);
+    const held = input.held?.get(s.key);
+    let health = worstOf(...replicas.map((r) => r.health));
+    if (ready < s.spec.replicas) health = worstOf(health, replicas.some((r) => r.health === 'Progressing') ? 'Progressing' : 'Degraded');
+    if (held) health = worstOf(health, 'Degraded');
+    const problem = replicas.find((r) => r.health !== 'Healthy' && r.message);
+    const message = held ? `update ${held.action === 'rollback' ? 'rolled back' : 'paused'} at ${held.revision.slice(0, 7)}: ${held.reason}` : problem ? `#${problem.replica} ${problem.message}` : undefined;
+    out[s.key] = { desired: s.spec.replicas, running, ready, health, image: s.image.ref, specHash: s.specHash, ...(message ? { message } : {}), replicas };
   }
   return out;
+}
+
+function replicaStatus(c: ObservedContainer, input: ReportInput): ReplicaStatus {
+  const base = { replica: c.labels[LABELS.replica] ?? '?', container: c.name };
+  const crash = input.crashes?.get(c.id);
+  if (c.status !== 'running') {
+    const restarts = crash?.restarts;
+    if (crash?.crashLoop) return { ...base, health: 'CrashLoop', ready: false, restarts, message: `CrashLoop: exited with code ${crash.exitCode}, ${crash.restarts} restarts` };
+    return { ...base, health: 'Unhealthy', ready: false, ...(restarts ? { restarts } : {}), message: `${c.status} (exit code ${c.exitCode})` };
+  }
+  const h = input.health?.(c.id);
+  if (!h) return { ...base, health: 'Healthy', ready: true };
+  return { ...base, health: h.health, ready: h.ready, ...(h.health === 'Healthy' ? {} : { message: h.message }) };
+}
+
+function degradedReason(services: Record<string, ServiceStatus>): string {
+  const all = Object.values(services);
+  if (all.some((s) => s.replicas.some((r) => r.health === 'CrashLoop'))) return 'CrashLoop';
+  if (all.some((s) => s.message?.startsWith('update rolled back'))) return 'RolledBack';
+  if (all.some((s) => s.message?.startsWith('update paused'))) return 'UpdatePaused';
+  if (all.some((s) => s.replicas.some((r) => !r.ready && r.health !== 'Progressing'))) return 'ReplicasUnhealthy';
+  return 'ReplicasUnavailable';
 }
 
 function withTransition(c: Omit<Condition, 'lastTransitionTime'>, previous: StatusDoc | null, now: string): Condition {

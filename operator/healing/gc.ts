@@ -1,0 +1,194 @@
+/**
+ * Garbage collection decisions (pure): which exited berth containers, old berth-built images and dangling berth
+ * images of one instance to remove. Effects live in gc-runner.ts; the engine adapter in runtime/docker-gc.ts.
+ * Volumes are never collected.
+ */
+import { LABELS } from '../model/keys.ts';
+import type { ContainerStatus } from '../model/state.ts';
+
+/** A berth container of the instance, as GC sees it. */
+export interface GcContainer {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  state: ContainerStatus;
+  /** ISO time the container last exited; Docker's zero time or '' when it never ran. */
+  finishedAt: string;
+}
+
+/** A berth-built image (tagged `berth.local/<ns>/<service>:<hash>`) of the instance. */
+export interface GcImage {
+  id: string;
+  tags: string[];
+  labels: Record<string, string>;
+  /** Creation time, ms since the epoch. */
+  created: number;
+  /** Used by any container on the engine, running or not. */
+  inUse: boolean;
+}
+
+/** An untagged (dangling) image; GC considers only those labelled berth.managed=true and berth.instance=<instance>. */
+export interface GcDanglingImage {
+  id: string;
+  /** Creation time, ms since the epoch. */
+  created: number;
+  labels: Record<string, string>;
+  inUse: boolean;
+}
+
+/** Disk usage of Docker's data root. */
+export interface DiskUsage {
+  usedBytes: number;
+  totalBytes: number;
+}
+
+/** What GC sees of one instance on one engine. */
+export interface GcInventory {
+  instance: string;
+  containers: GcContainer[];
+  images: GcImage[];
+  dangling: GcDanglingImage[];
+  /** Absent when the data root cannot be measured (e.g. the operator runs without access to it). */
+  disk?: DiskUsage;
+}
+
+/** How much GC keeps. */
+export interface GcPolicy {
+  /** Exited/dead containers kept per (namespace, service), newest first. */
+  exitedHistory: number;
+  /** Built images kept per (namespace, service), newest first (images in use are always kept). */
+  keepImages: number;
+  /** Disk usage ratio above which disk pressure starts. */
+  highMark: number;
+  /** Disk usage ratio below which disk pressure ends. */
+  lowMark: number;
+  /** Under disk pressure (computed by the caller, see diskPressure): history 0 and keepImages 1. */
+  pressure: boolean;
+}
+
+export const DEFAULT_GC_POLICY: GcPolicy = { exitedHistory: 2, keepImages: 3, highMark: 0.85, lowMark: 0.8, pressure: false };
+
+/** Remove one container (never with its volumes). */
+export interface RemoveContainerDecision {
+  kind: 'remove-container';
+  id: string;
+  name: string;
+  reason: string;
+}
+
+/** Remove one image (never forced). */
+export interface RemoveImageDecision {
+  kind: 'remove-image';
+  id: string;
+  tags: string[];
+  reason: string;
+}
+
+export type GcDecision = RemoveContainerDecision | RemoveImageDecision;
+
+const COLLECTABLE: ReadonlySet<ContainerStatus> = new Set<ContainerStatus>(['exited', 'dead']);
+
+/**
+ * Plans one GC pass: containers first, then built images, then dangling images; services in name order, the
+ * oldest candidates last. Anything not labelled berth.managed=true + berth.instance=`inv.instance` is never touched.
+ */
+export function planGc(inv: GcInventory, policy: GcPolicy): GcDecision[] {
+  const history = policy.pressure ? 0 : Math.max(0, Math.floor(policy.exitedHistory));
+  const keep = policy.pressure ? 1 : Math.max(0, Math.floor(policy.keepImages));
+  const suffix = policy.pressure ? ' (disk pressure)' : '';
+  return [
+    ...planContainers(inv, history, suffix),
+    ...planImages(inv, keep, suffix),
+    ...planDangling(inv),
+  ];
+}
+
+/**
+ * Disk pressure with hysteresis: starts above `highMark`, lasts until usage drops below `lowMark`.
+ * Unknown or empty usage keeps the previous state.
+ */
+export function diskPressure(disk: DiskUsage | undefined, previous: boolean, policy: Pick<GcPolicy, 'highMark' | 'lowMark'>): boolean {
+  if (!disk || disk.totalBytes <= 0) return previous;
+  const ratio = disk.usedBytes / disk.totalBytes;
+  if (ratio > policy.highMark) return true;
+  if (ratio < policy.lowMark) return false;
+  return previous;
+}
+
+/** True when `labels` mark an object berth created for `instance`. */
+export function ownedBy(labels: Record<string, string>, instance: string): boolean {
+  return labels[LABELS.managed] === 'true' && labels[LABELS.instance] === instance;
+}
+
+function planContainers(inv: GcInventory, history: number, suffix: string): RemoveContainerDecision[] {
+  const groups = groupBy(inv.containers.filter((c) => isCollectableContainer(c, inv.instance)), serviceOf);
+  const decisions: RemoveContainerDecision[] = [];
+  for (const [service, members] of groups) {
+    const newestFirst = [...members].sort((a, b) => finishedMs(b) - finishedMs(a) || compare(a.id, b.id));
+    newestFirst.slice(history).forEach((c, i) => decisions.push({
+      kind: 'remove-container', id: c.id, name: c.name,
+      reason: `${c.state} container of ${service} beyond the newest ${history} kept (${history + i + 1} of ${newestFirst.length})${suffix}`,
+    }));
+  }
+  return decisions;
+}
+
+function isCollectableContainer(c: GcContainer, instance: string): boolean {
+  return ownedBy(c.labels, instance) && COLLECTABLE.has(c.state) && Boolean(c.labels[LABELS.namespace]) && Boolean(c.labels[LABELS.service]);
+}
+
+function planImages(inv: GcInventory, keep: number, suffix: string): RemoveImageDecision[] {
+  const groups = groupBy(inv.images.filter((i) => isBuiltImage(i, inv.instance)), serviceOf);
+  const decisions: RemoveImageDecision[] = [];
+  for (const [service, members] of groups) {
+    const newestFirst = [...members].sort((a, b) => b.created - a.created || compare(a.id, b.id));
+    newestFirst.slice(keep).forEach((image, i) => {
+      if (image.inUse) return;
+      decisions.push({
+        kind: 'remove-image', id: image.id, tags: [...image.tags],
+        reason: `built image of ${service} beyond the newest ${keep} kept (${keep + i + 1} of ${newestFirst.length})${suffix}`,
+      });
+    });
+  }
+  return decisions;
+}
+
+/** A berth-built image of the instance: owned, with a namespace and service, and tagged `berth.local/<ns>/<service>:...`. */
+function isBuiltImage(image: GcImage, instance: string): boolean {
+  const ns = image.labels[LABELS.namespace];
+  const service = image.labels[LABELS.service];
+  if (!ownedBy(image.labels, instance) || !ns || !service) return false;
+  const prefix = `berth.local/${ns}/${service}:`;
+  return image.tags.length > 0 && image.tags.every((t) => t.startsWith(prefix));
+}
+
+function planDangling(inv: GcInventory): RemoveImageDecision[] {
+  return inv.dangling
+    .filter((d) => ownedBy(d.labels, inv.instance) && !d.inUse)
+    .sort((a, b) => a.created - b.created || compare(a.id, b.id))
+    .map((d) => ({ kind: 'remove-image', id: d.id, tags: [], reason: `dangling image of ${serviceOf(d) || 'instance ' + inv.instance} not used by any container` }));
+}
+
+function serviceOf(o: { labels: Record<string, string> }): string {
+  const ns = o.labels[LABELS.namespace];
+  const service = o.labels[LABELS.service];
+  return ns && service ? `${ns}/${service}` : '';
+}
+
+function finishedMs(c: GcContainer): number {
+  const ms = Date.parse(c.finishedAt);
+  return Number.isNaN(ms) ? Number.NEGATIVE_INFINITY : ms;
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    groups.set(k, [...(groups.get(k) ?? []), item]);
+  }
+  return new Map([...groups].sort(([a], [b]) => compare(a, b)));
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

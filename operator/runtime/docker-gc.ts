@@ -1,0 +1,132 @@
+/** The narrow engine interface garbage collection needs (GcRuntime) and its dockerode adapter. Volumes are never touched. */
+import { statfs } from 'node:fs/promises';
+import type Dockerode from 'dockerode';
+import type { DiskUsage, GcContainer, GcDanglingImage, GcImage, GcInventory } from '../healing/gc.ts';
+import { BerthError } from '../model/errors.ts';
+import type { ContainerStatus } from '../model/state.ts';
+import { dockerError, statusOf } from './docker-errors.ts';
+import { INSPECT_CONCURRENCY, instanceFilters, mapLimit } from './docker-observe.ts';
+import { describeEndpoint } from './docker-options.ts';
+
+/** What a removal did: `in-use` = the engine refused (409: running again, used by a container, child images...); `gone` = 404. */
+export type RemoveOutcome = 'removed' | 'in-use' | 'gone';
+
+/** Engine operations of garbage collection. Failures other than 404/409 reject with BerthError E_DOCKER. */
+export interface GcRuntime {
+  /** Berth containers and images of `instance`, dangling images labelled for it, and disk usage (absent if unmeasurable). */
+  inventory(instance: string): Promise<GcInventory>;
+  /** Removes a container without force and without its volumes; a container that runs again is `in-use`. */
+  removeContainer(id: string): Promise<RemoveOutcome>;
+  /** Removes an image without force; an image in use (409) is `in-use`, for the caller to skip with a warning. */
+  removeImage(id: string): Promise<RemoveOutcome>;
+  /** statfs of the engine's DockerRootDir, as `df` counts it (used = total - free; total = used + available). */
+  diskUsage(): Promise<DiskUsage>;
+}
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+const NONE_TAG = '<none>:<none>';
+
+/**
+ * A GcRuntime on a Docker engine. diskUsage works for local engines (unix socket or loopback) whose data root is visible
+ * to this process at the engine's path; otherwise it rejects and GC runs on its schedule only.
+ */
+export function createDockerGc(docker: Dockerode): GcRuntime {
+  const endpoint = describeEndpoint(docker);
+  const fail = (err: unknown, what: string): BerthError => dockerError(err, what, endpoint);
+  let rootDir: string | undefined;
+  const diskUsage = async (): Promise<DiskUsage> => {
+    if (!isLocalEndpoint(endpoint)) throw new BerthError('E_DOCKER', `disk usage of ${endpoint} cannot be measured: its data root is on another machine`);
+    rootDir ??= await docker.info().then((info: { DockerRootDir?: string }) => info.DockerRootDir ?? '', (err: unknown) => { throw fail(err, 'info'); });
+    return measure(rootDir);
+  };
+  return {
+    inventory: (instance) => inventory(docker, fail, instance, diskUsage),
+    removeContainer: (id) => removal(docker.getContainer(id).remove({ v: false, force: false }), fail, `remove container ${id}`),
+    removeImage: (id) => removal(docker.getImage(id).remove({ force: false }), fail, `remove image ${id}`),
+    diskUsage,
+  };
+}
+
+/** Engines on a unix socket or a loopback address share this machine's filesystems. */
+export function isLocalEndpoint(endpoint: string): boolean {
+  if (endpoint.startsWith('unix://')) return true;
+  const host = endpoint.replace(/^[a-z]+:\/\//, '').replace(/:\d+$/, '');
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+type Fail = (err: unknown, what: string) => BerthError;
+
+async function removal(call: Promise<unknown>, fail: Fail, what: string): Promise<RemoveOutcome> {
+  try {
+    await call;
+    return 'removed';
+  } catch (err) {
+    const status = statusOf(err);
+    if (status === 404) return 'gone';
+    if (status === 409) return 'in-use';
+    throw fail(err, what);
+  }
+}
+
+async function measure(dir: string): Promise<DiskUsage> {
+  if (!dir) throw new BerthError('E_DOCKER', 'docker info did not report DockerRootDir');
+  try {
+    const s = await statfs(dir);
+    const used = (s.blocks - s.bfree) * s.bsize;
+    return { usedBytes: used, totalBytes: used + s.bavail * s.bsize };
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? 'error';
+    throw new BerthError('E_DOCKER', `cannot measure Docker's data root ${dir} (${code}); it must be visible to the operator at that path`, { cause: err });
+  }
+}
+
+async function inventory(docker: Dockerode, fail: Fail, instance: string, diskUsage: () => Promise<DiskUsage>): Promise<GcInventory> {
+  const filters = instanceFilters(instance);
+  const [ours, everyone, labelled, danglingList, disk] = await Promise.all([
+    docker.listContainers({ all: true, filters }).catch((err: unknown) => { throw fail(err, `list containers of instance ${instance}`); }),
+    docker.listContainers({ all: true }).catch((err: unknown) => { throw fail(err, 'list containers'); }),
+    docker.listImages({ filters }).catch((err: unknown) => { throw fail(err, `list images of instance ${instance}`); }),
+    docker.listImages({ filters: { ...filters, dangling: ['true'] } }).catch((err: unknown) => { throw fail(err, `list dangling images of instance ${instance}`); }),
+    diskUsage().catch(() => undefined),
+  ]);
+  const used = new Set(everyone.map((c) => c.ImageID));
+  const containers = (await mapLimit(ours, INSPECT_CONCURRENCY, (c) => toGcContainer(docker, fail, c))).filter((c): c is GcContainer => c !== undefined);
+  const tagged = labelled.filter((i) => tagsOf(i).length > 0);
+  const images = (await mapLimit(tagged, INSPECT_CONCURRENCY, (i) => toGcImage(docker, fail, i, used))).filter((i): i is GcImage => i !== undefined);
+  const dangling: GcDanglingImage[] = danglingList
+    .filter((i) => tagsOf(i).length === 0)
+    .map((i) => ({ id: i.Id, created: i.Created * 1000, labels: { ...(i.Labels ?? {}) }, inUse: used.has(i.Id) }));
+  return { instance, containers, images, dangling, ...(disk ? { disk } : {}) };
+}
+
+/** Exited and dead containers are inspected for FinishedAt; others need no time. A container gone meanwhile is dropped. */
+async function toGcContainer(docker: Dockerode, fail: Fail, c: Dockerode.ContainerInfo): Promise<GcContainer | undefined> {
+  const state = c.State as ContainerStatus;
+  const base = { id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, ''), labels: { ...(c.Labels ?? {}) }, state };
+  if (state !== 'exited' && state !== 'dead') return { ...base, finishedAt: '' };
+  try {
+    const info = await docker.getContainer(c.Id).inspect();
+    const finishedAt = info.State.FinishedAt === ZERO_TIME ? '' : info.State.FinishedAt;
+    return { ...base, state: info.State.Status as ContainerStatus, finishedAt };
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw fail(err, `inspect container ${c.Id}`);
+  }
+}
+
+/** Tagged images are inspected for a creation time finer than the list's seconds (builds follow each other quickly). */
+async function toGcImage(docker: Dockerode, fail: Fail, i: Dockerode.ImageInfo, used: Set<string>): Promise<GcImage | undefined> {
+  const base = { id: i.Id, tags: tagsOf(i), labels: { ...(i.Labels ?? {}) }, inUse: used.has(i.Id) };
+  try {
+    const info = await docker.getImage(i.Id).inspect();
+    const created = Date.parse(info.Created);
+    return { ...base, created: Number.isNaN(created) ? i.Created * 1000 : created };
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw fail(err, `inspect image ${i.Id}`);
+  }
+}
+
+function tagsOf(i: Dockerode.ImageInfo): string[] {
+  return (i.RepoTags ?? []).filter((t) => t !== NONE_TAG);
+}

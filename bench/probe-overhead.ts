@@ -6,6 +6,7 @@
  * Run: npx tsx bench/probe-overhead.ts [--containers 20] [--rate 100] [--seconds 20]
  * Everything it creates carries berth.instance=<a unique instance> and is removed.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import type Dockerode from 'dockerode';
@@ -24,6 +25,8 @@ export interface ProbePhaseResult {
   rate: number;
   /** This process's CPU (user + system) over the phase, as % of one core. */
   cpuPercent: number;
+  /** The system (kernel) part of cpuPercent: connection setup over the bridge is mostly kernel time. */
+  sysPercent: number;
   /** dockerd + containerd CPU over the phase, as % of one core (when /proc shows them). */
   engineCpuPercent?: number;
   meanMs: number;
@@ -40,6 +43,19 @@ interface Options {
 
 const TICKS_PER_SECOND = 100;
 const HTTPD = 'mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www';
+/** busybox httpd closes every connection; this Node server (its own process, not measured) keeps them alive. */
+const KEEP_ALIVE_SERVER = `const s = require('node:http').createServer({ keepAliveTimeout: 30000 }, (q, r) => r.end('ok'));
+s.listen(0, '127.0.0.1', () => console.log(s.address().port));`;
+
+/** Starts the keep-alive server; resolves its process and port. */
+async function keepAliveServer(): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['-e', KEEP_ALIVE_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
+    child.once('exit', (code) => reject(new Error(`keep-alive server exited with ${code}`)));
+  });
+  return { child, port };
+}
 
 function spec(over: Partial<ProbeSpec>): ProbeSpec {
   return { intervalMs: 1000, timeoutMs: 1000, initialDelayMs: 0, failureThreshold: 3, successThreshold: 1, ...over };
@@ -63,19 +79,33 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
-/** Fires one probe every 1000/rate ms (round-robin over `targets`, not awaiting) for `seconds`, then waits for the last. */
-async function phase(name: string, probe: ProbeSpec, targets: ProbeTarget[], deps: ProbeDeps, rate: number, seconds: number): Promise<ProbePhaseResult> {
+/** How one phase fires its probes. */
+interface Load {
+  /** Probes per second, round-robin over the targets. */
+  rate: number;
+  seconds: number;
+  /** Probes due within one tick fire together (one timer wake-up); 1000/rate spreads them evenly. */
+  tickMs: number;
+}
+
+/**
+ * Fires `load.rate` probes per second (none for a baseline) round-robin over `targets` without awaiting them, grouped in
+ * ticks of `load.tickMs`, for `load.seconds`; then waits for the last one.
+ */
+async function phase(name: string, probe: ProbeSpec | undefined, targets: ProbeTarget[], deps: ProbeDeps, load: Load): Promise<ProbePhaseResult> {
+  const { rate, seconds, tickMs } = load;
   const latencies: number[] = [];
   let failures = 0;
   const inFlight = new Set<Promise<void>>();
   const [engine0, cpu0, t0] = [await engineCpuMs(), process.cpuUsage(), performance.now()];
   const total = Math.round(rate * seconds);
   for (let i = 0; i < total; i++) {
-    const due = t0 + (i * 1000) / rate;
+    const due = t0 + Math.ceil((i * 1000) / rate / tickMs) * tickMs;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     const target = targets[i % targets.length] as ProbeTarget;
-    const run = runProbe(probe, target, deps).then((o) => {
+    const outcome = probe ? runProbe(probe, target, deps) : Promise.resolve({ ok: true, message: 'no-op', ms: 0 });
+    const run = outcome.then((o) => {
       latencies.push(o.ms);
       if (!o.ok) failures += 1;
     });
@@ -90,7 +120,7 @@ async function phase(name: string, probe: ProbeSpec, targets: ProbeTarget[], dep
   const engine = engine0 !== undefined && engine1 !== undefined ? { engineCpuPercent: ((engine1 - engine0) / wallMs) * 100 } : {};
   return {
     name, probes: latencies.length, failures, rate: latencies.length / (wallMs / 1000),
-    cpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100, ...engine,
+    cpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100, sysPercent: (cpu.system / 1000 / wallMs) * 100, ...engine,
     meanMs: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
     p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted.at(-1) ?? NaN,
   };
@@ -115,6 +145,7 @@ export async function runProbeOverhead(opts: Options): Promise<ProbePhaseResult[
   const instance = uniqueInstance('probe-bench');
   const agents = createProbeAgents();
   const deps: ProbeDeps = { runtime, scriptDir: '/tmp', agents };
+  const server = await keepAliveServer();
   try {
     await startReplicas(docker, instance, opts.containers);
     const targets: ProbeTarget[] = (await runtime.observe(instance, [])).containers.map((c) => ({
@@ -123,23 +154,32 @@ export async function runProbeOverhead(opts: Options): Promise<ProbePhaseResult[
     const tcp = spec({ tcp: { port: 8080 } });
     const http = spec({ http: { path: '/', port: 8080, scheme: 'http', headers: {} } });
     for (const t of targets) await waitFor(async () => (await runProbe(http, t, deps)).ok, { what: `httpd in ${t.name}` });
-    await phase('warm-up', http, targets, deps, opts.rate, 2);
-    const per = `${opts.containers} replicas, ${opts.rate}/s, ${opts.seconds} s`;
-    return [
-      await phase(`http GET / (${per})`, http, targets, deps, opts.rate, opts.seconds),
-      await phase(`tcp connect (${per})`, tcp, targets, deps, opts.rate, opts.seconds),
-      await phase(`exec true via engine (${opts.containers} replicas, 10/s, 10 s)`, spec({ exec: { command: ['true'] } }), targets, deps, 10, 10),
-    ];
+    const spread: Load = { rate: opts.rate, seconds: opts.seconds, tickMs: 1000 / opts.rate };
+    const ticked: Load = { ...spread, tickMs: 100 };
+    await phase('warm-up', http, targets, deps, { ...spread, seconds: 2 });
+    const results: ProbePhaseResult[] = [];
+    for (const [label, load] of [['spread evenly', spread], ['in 100 ms ticks', ticked]] as const) {
+      results.push(await phase(`baseline: schedule loop, no probe, ${label}`, undefined, targets, deps, load));
+      results.push(await phase(`http GET /, ${label}`, http, targets, deps, load));
+      results.push(await phase(`tcp connect, ${label}`, tcp, targets, deps, load));
+    }
+    const local: ProbeTarget[] = [{ containerId: 'local', name: 'local', address: '127.0.0.1', readFile: async () => Buffer.alloc(0) }];
+    const keepAlive = spec({ http: { path: '/', port: server.port, scheme: 'http', headers: {} } });
+    results.push(await phase('http GET /, keep-alive server, in 100 ms ticks', keepAlive, local, deps, ticked));
+    results.push(await phase('exec true via engine, 10/s for 10 s', spec({ exec: { command: ['true'] } }), targets, deps, { rate: 10, seconds: 10, tickMs: 100 }));
+    return results;
   } finally {
+    server.child.kill();
     agents.destroy();
     await cleanupInstance(docker, instance);
   }
 }
 
-function print(results: ProbePhaseResult[]): void {
+function print(opts: Options, results: ProbePhaseResult[]): void {
+  console.log(`${opts.containers} httpd replicas, ${opts.rate} probes/s for ${opts.seconds} s per phase (CPU: this process, % of one core)`);
   for (const r of results) {
     const engine = r.engineCpuPercent === undefined ? '' : `  engine ${r.engineCpuPercent.toFixed(1)} %`;
-    console.log(`${r.name.padEnd(58)} ${r.probes} probes (${r.rate.toFixed(1)}/s, ${r.failures} failed)  CPU ${r.cpuPercent.toFixed(2)} % of a core${engine}  ` +
+    console.log(`${r.name.padEnd(46)} ${r.probes} probes (${r.rate.toFixed(1)}/s, ${r.failures} failed)  CPU ${r.cpuPercent.toFixed(2)} % of a core (sys ${r.sysPercent.toFixed(2)})${engine}  ` +
       `latency mean ${r.meanMs.toFixed(2)} ms p50 ${r.p50Ms.toFixed(2)} p99 ${r.p99Ms.toFixed(2)} max ${r.maxMs.toFixed(2)}`);
   }
 }
@@ -155,7 +195,8 @@ function parseArgs(argv: string[]): Options {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  runProbeOverhead(parseArgs(process.argv.slice(2))).then(print, (err: unknown) => {
+  const opts = parseArgs(process.argv.slice(2));
+  runProbeOverhead(opts).then((results) => print(opts, results), (err: unknown) => {
     console.error(err);
     process.exitCode = 1;
   });

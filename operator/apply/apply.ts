@@ -6,6 +6,9 @@ import { containerSpec } from '../diff/container-spec.ts';
 import { actionView } from '../diff/render.ts';
 import type { BuildFile, ContainerRuntime } from '../runtime/runtime.ts';
 import { limiter, type Limiter } from '../util/limit.ts';
+import { rollingUpdate, type Gate, type RolloutOutcome } from './rolling.ts';
+
+export type { Gate, RolloutOutcome } from './rolling.ts';
 import type { Logger } from '../util/log.ts';
 import { LABELS } from '../model/keys.ts';
 
@@ -19,18 +22,8 @@ export interface ApplyDeps {
   concurrency?: number;
   /** Seconds a replaced or removed container gets to stop (default 10). */
   stopGraceSeconds?: number;
-  /** Health gate of a rolling update: resolves ok once the new replica is ready and stayed healthy for update.monitor. Absent: no gating. */
-  gate?: (containerId: string, svc: DesiredService) => Promise<{ ok: boolean; reason: string }>;
-}
-
-/** How an update of one service ended when replicas failed their health gate. */
-export interface RolloutOutcome {
-  service: string;
-  action: 'rollback' | 'pause' | 'continue';
-  failed: number;
-  total: number;
-  /** The first failure, e.g. `web #2 failed readiness: HTTP 500`. */
-  reason: string;
+  /** Health gate of rolling updates (absent: no gating). */
+  gate?: Gate;
 }
 
 export interface ActionOutcome {
@@ -107,28 +100,20 @@ async function runService(ctx: Ctx, actions: Action[]): Promise<void> {
   if (!stopped) await Promise.all(removes.map((a) => run(ctx, a)));
 }
 
-/**
- * Replaces in batches of update.parallelism. When more than maxFailureRatio of the replicas failed their gate,
- * failureAction applies: rollback and pause stop the update (true is returned); continue goes on.
- */
+/** Replaces through the rolling update (health-gated, see rolling.ts); removals wait when the update stopped. */
 async function rollingReplace(ctx: Ctx, replaces: ReplaceAction[]): Promise<boolean> {
-  const first = replaces[0];
-  if (!first) return false;
-  const { parallelism, failureAction, maxFailureRatio } = first.desired.spec.update;
-  let failed = 0;
-  let reason = '';
-  for (let i = 0; i < replaces.length; i += parallelism) {
-    const batch = replaces.slice(i, i + parallelism);
-    await Promise.all(batch.map((a) => run(ctx, a)));
-    for (const o of ctx.outcomes.filter((x) => batch.includes(x.action as ReplaceAction) && x.error?.code === 'E_ROLLOUT')) {
-      failed++;
-      reason ||= o.error!.message;
-    }
-    if (failed === 0 || failed / replaces.length <= maxFailureRatio) continue;
-    ctx.rollouts.push({ service: first.service, action: failureAction, failed, total: replaces.length, reason });
-    if (failureAction !== 'continue') return true;
-  }
-  return false;
+  const outcome = await rollingUpdate({
+    gate: ctx.gate,
+    start: (svc, replica) => ctx.limit.run(() => createAndStart(ctx, svc, replica)),
+    remove: (id) => ctx.limit.run(async () => {
+      await ctx.runtime.stopContainer(id, ctx.stopGraceSeconds ?? 10);
+      await ctx.runtime.removeContainer(id);
+    }),
+    record: (a, error) => record(ctx, a, error),
+  }, replaces);
+  if (!outcome) return false;
+  ctx.rollouts.push(outcome);
+  return outcome.action !== 'continue';
 }
 
 function desiredOf(a: Action): DesiredService | undefined {
@@ -136,7 +121,6 @@ function desiredOf(a: Action): DesiredService | undefined {
 }
 
 async function run(ctx: Ctx, a: Action): Promise<void> {
-  const view = actionView(a);
   if (a.service && ctx.failedServices.has(a.service) && a.type !== 'remove') {
     ctx.outcomes.push({ action: a, error: asBerthError(new Error(`skipped: image build of ${a.service} failed`), 'E_BUILD') });
     return;
@@ -144,14 +128,20 @@ async function run(ctx: Ctx, a: Action): Promise<void> {
   const t0 = performance.now();
   try {
     await ctx.limit.run(() => execute(ctx, a));
-    ctx.log.info(`${a.cause === 'drift' ? 'corrected drift' : 'applied'}: ${a.type}`, { ...view, ms: Math.round(performance.now() - t0) });
-    ctx.outcomes.push({ action: a });
+    record(ctx, a, undefined, performance.now() - t0);
   } catch (err) {
     const error = asBerthError(err);
     if (a.type === 'build-image') ctx.failedServices.add(a.service);
-    ctx.log.error(`failed: ${a.type}`, { ...view, code: error.code, error: error.message });
-    ctx.outcomes.push({ action: a, error });
+    record(ctx, a, error);
   }
+}
+
+/** Logs an action's outcome (every correction with its reason) and keeps it for the result. */
+function record(ctx: Ctx, a: Action, error?: BerthError, ms?: number): void {
+  const view = actionView(a);
+  if (error) ctx.log.error(`failed: ${a.type}`, { ...view, code: error.code, error: error.message });
+  else ctx.log.info(`${a.cause === 'drift' ? 'corrected drift' : a.cause === 'heal' ? 'healed' : 'applied'}: ${a.type}`, { ...view, ...(ms === undefined ? {} : { ms: Math.round(ms) }) });
+  ctx.outcomes.push({ action: a, ...(error ? { error } : {}) });
 }
 
 async function execute(ctx: Ctx, a: Action): Promise<void> {
@@ -172,7 +162,7 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
       await createAndStart(ctx, a.desired, a.replica);
       return;
     case 'replace':
-      return replace(ctx, a);
+      throw new BerthError('E_CONFIG', 'replace actions run through rollingReplace');
     case 'start':
       return rt.startContainer(a.container.id);
     case 'unpause':
@@ -191,33 +181,6 @@ async function createAndStart(ctx: Ctx, svc: DesiredService, replica: number): P
   const id = await ctx.runtime.createContainer(containerSpec(ctx.instance, ctx.revision, svc, replica));
   await ctx.runtime.startContainer(id);
   return id;
-}
-
-/** Waits for the new replica's health gate; a failed one is removed and the update step fails with E_ROLLOUT. */
-async function gated(ctx: Ctx, a: ReplaceAction, id: string): Promise<void> {
-  if (!ctx.gate) return;
-  const r = await ctx.gate(id, a.desired);
-  if (r.ok) return;
-  await ctx.runtime.removeContainer(id);
-  throw new BerthError('E_ROLLOUT', `${a.service} #${a.replica} failed: ${r.reason}`);
-}
-
-/** start-first: the new replica runs before the old one stops; stop-first: the reverse. */
-async function replace(ctx: Ctx, a: ReplaceAction): Promise<void> {
-  const stopOld = async (): Promise<void> => {
-    await ctx.runtime.stopContainer(a.old.id, ctx.stopGraceSeconds ?? 10);
-    await ctx.runtime.removeContainer(a.old.id);
-  };
-  const sameName = a.old.labels[LABELS.specHash] === a.desired.specHash;
-  if (a.desired.spec.update.order === 'stop-first' || sameName) {
-    await stopOld();
-    const id = await createAndStart(ctx, a.desired, a.replica);
-    if (a.cause === 'change') await gated(ctx, a, id);
-    return;
-  }
-  const id = await createAndStart(ctx, a.desired, a.replica);
-  await gated(ctx, a, id);
-  await stopOld();
 }
 
 function volumeLabels(ctx: Ctx, namespace: string, name: string, retain: boolean): Record<string, string> {

@@ -4,7 +4,7 @@ import { applyPlan, type ApplyDeps, type ApplyResult, type RolloutOutcome } from
 import { diff, type AppliedService, type DiffOptions } from '../diff/diff.ts';
 import type { HealthMonitor, MonitorTarget } from '../health/monitor.ts';
 import { LABELS } from '../model/keys.ts';
-import { healthGate } from './gate.ts';
+import { createGate } from './gate.ts';
 import { Healing, type CrashLoopInfo } from './healing.ts';
 import { asBerthError, type BerthError } from '../model/errors.ts';
 import type { Plan } from '../model/plan.ts';
@@ -263,7 +263,7 @@ export class Reconciler {
       concurrency: this.deps.concurrency,
       stopGraceSeconds: this.deps.stopGraceSeconds,
       buildContext: (svc: DesiredService) => readBuildContext(loaded.snapshot, svc),
-      gate: monitor ? (id, svc) => healthGate({ monitor, runtime, instance, track }, id, svc) : undefined,
+      gate: monitor ? createGate({ monitor, runtime, instance, track }) : undefined,
     };
   }
 

@@ -125,15 +125,15 @@ export class HealthMonitor {
     const e: Entry = { target: t, specKey, probes: {}, health: replicaHealth(spec, {}, true), timers: new Map(), stopped: false };
     this.entries.set(t.container.id, e);
     this.emit(e, undefined);
-    if (spec.startup) this.schedule(e, 'startup', spec.startup.initialDelayMs);
+    if (spec.startup) this.schedule(e, 'startup', firstDelay(spec.startup));
     else this.startMain(e);
   }
 
   /** Readiness and liveness begin once startup passed (or at once without a startup probe). */
   private startMain(e: Entry): void {
     const spec = e.target.service.spec.health;
-    if (spec.readiness) this.schedule(e, 'readiness', spec.startup ? 0 : spec.readiness.initialDelayMs);
-    if (spec.liveness) this.schedule(e, 'liveness', spec.startup ? 0 : spec.liveness.initialDelayMs);
+    if (spec.readiness) this.schedule(e, 'readiness', spec.startup ? 0 : firstDelay(spec.readiness));
+    if (spec.liveness) this.schedule(e, 'liveness', spec.startup ? 0 : firstDelay(spec.liveness));
   }
 
   private schedule(e: Entry, kind: ProbeKind, delayMs: number): void {
@@ -170,6 +170,14 @@ export class HealthMonitor {
     for (const t of e.timers.values()) clearTimeout(t);
     e.timers.clear();
   }
+}
+
+/**
+ * When the first probe runs: initialDelay, or without one a short moment (100 ms, at most the interval):
+ * a probe at the very instant of start only records a failure, while the process is still binding its port.
+ */
+function firstDelay(p: ProbeSpec): number {
+  return p.initialDelayMs || Math.min(100, p.intervalMs);
 }
 
 /** Whether a service has any probe. */

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { makeRemote, type Remote } from '../test/helpers/git.ts';
-import { fmtS, median, metric, runningCount, startBerth, until, type BerthProcess } from './lib.ts';
+import { withSwarm, fmtS, median, metric, runningCount, startBerth, until, type BerthProcess } from './lib.ts';
 
 const sh = promisify(execFile);
 const docker = new Docker();
@@ -79,16 +79,6 @@ async function swarmRemove(n: number): Promise<void> {
   await until(async () => (await docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.service.name=berth-bench-${n}`] } })).length === 0, 'swarm cleanup');
 }
 
-async function withSwarm<T>(fn: () => Promise<T>): Promise<T> {
-  const info = await docker.info();
-  const mine = info.Swarm?.LocalNodeState !== 'active';
-  if (mine) await sh('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
-  try {
-    return await fn();
-  } finally {
-    if (mine) await sh('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
-  }
-}
 
 async function cleanup(instance: string): Promise<void> {
   const list = await docker.listContainers({ all: true, filters: { label: [`berth.instance=${instance}`] } });
@@ -138,7 +128,7 @@ async function convergeAndReplace(results: Record<string, string>): Promise<void
     await cleanup(instance);
     await remote.close();
   }
-  await withSwarm(async () => {
+  await withSwarm(docker, async () => {
     for (const n of [10, 30]) {
       const s: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { makeRemote, type Remote } from '../test/helpers/git.ts';
-import { fmtS, median, runningCount, startBerth, until, type BerthProcess } from './lib.ts';
+import { withSwarm, fmtS, median, runningCount, startBerth, until, type BerthProcess } from './lib.ts';
 import type { StatusDoc } from '../operator/status/report.ts';
 
 const sh = promisify(execFile);
@@ -128,15 +128,6 @@ async function swarmKilled(): Promise<number> {
   }
 }
 
-async function withSwarm<T>(fn: () => Promise<T>): Promise<T> {
-  const mine = (await docker.info()).Swarm?.LocalNodeState !== 'active';
-  if (mine) await sh('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
-  try {
-    return await fn();
-  } finally {
-    if (mine) await sh('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
-  }
-}
 
 const results: Record<string, string> = {};
 const instance = `bench-heal-${process.pid}`;
@@ -169,7 +160,7 @@ try {
   await remote.close();
   await fs.rm(state, { recursive: true, force: true });
 }
-await withSwarm(async () => {
+await withSwarm(docker, async () => {
   results['swarm: task killed -> replacement healthy'] = fmtS(await swarmKilled());
   results['swarm: rolling update of 10, start-first, health-gated, monitor 1 s'] = fmtS(median(await swarmRollingUpdate()));
 });

@@ -1,5 +1,6 @@
 /** Shared pieces of the benchmarks: timing, waiting, the berth process, and docker polling. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -60,4 +61,16 @@ export async function metric(url: string, name: string): Promise<number> {
 
 export function fmtS(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** Runs `fn` with this engine in Swarm mode, leaving Swarm afterwards if it was not active before. */
+export async function withSwarm<T>(docker: Docker, fn: () => Promise<T>): Promise<T> {
+  const sh = promisify(execFile);
+  const mine = (await docker.info()).Swarm?.LocalNodeState !== 'active';
+  if (mine) await sh('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+  try {
+    return await fn();
+  } finally {
+    if (mine) await sh('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
+  }
 }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BerthError } from './model/errors.ts';
+import { parseDuration as parseManifestDuration } from './manifests/quantity.ts';
 
 export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'status';
 export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'status'];
@@ -94,13 +95,14 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   return { command, flags, positionals, help: values.help === true };
 }
 
-/** `30s`, `500ms`, `2m`, `1h`, or plain seconds → milliseconds. */
+/** A flag's duration (`30s`, `500ms`, `2m`, `1m30s`, or plain seconds) in milliseconds; the manifests' format. */
 export function parseDuration(s: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
-  if (!m) throw new BerthError('E_CONFIG', `--${flag}: "${s}" is not a duration (e.g. 30s, 500ms, 2m)`);
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  const ms = n * unit;
+  let ms: number;
+  try {
+    ms = parseManifestDuration(/^\d+$/.test(s.trim()) ? Number(s) : s);
+  } catch {
+    throw new BerthError('E_CONFIG', `--${flag}: "${s}" is not a duration (e.g. 30s, 500ms, 2m)`);
+  }
   if (ms <= 0) throw new BerthError('E_CONFIG', `--${flag}: must be positive`);
   return ms;
 }

@@ -99,6 +99,7 @@ describe('health and self-healing', () => {
       return list.length === 1 && list[0]!.Id !== victim!.Id ? list : undefined;
     }, { what: 'live replaced', timeoutMs: 30_000 });
     expect(now[0]!.Labels['berth.replica']).toBe('1');
+    await waitFor(async () => ((await containersOf(docker, instance, 'live')).length === 1 ? true : undefined), { what: 'the renamed old container removed' });
     expect(op.passes.some((p) => p.applied?.outcomes.some((o) => o.action.cause === 'heal' && /liveness/.test(o.action.reason)))).toBe(true);
   });
 

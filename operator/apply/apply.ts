@@ -109,6 +109,7 @@ async function rollingReplace(ctx: Ctx, replaces: ReplaceAction[]): Promise<bool
       await ctx.runtime.stopContainer(id, ctx.stopGraceSeconds ?? 10);
       await ctx.runtime.removeContainer(id);
     }),
+    rename: (id, name) => ctx.limit.run(() => ctx.runtime.renameContainer(id, name)),
     record: (a, error) => record(ctx, a, error),
   }, replaces);
   if (!outcome) return false;

@@ -24,6 +24,7 @@ function harness(failing: Set<string> = new Set(), holdFail: Set<string> = new S
     gate,
     async start(_s, replica) { log.push(`start new${replica}`); return `new${replica}`; },
     async remove(id) { log.push(`remove ${id}`); },
+    async rename(id, name) { log.push(`rename ${id} ${name}`); },
     record() { /* outcomes are not under test here */ },
   };
   return { ctx, log };
@@ -52,6 +53,14 @@ describe('rollingUpdate', () => {
     expect(log).toContain('start new3');
     const h = harness(new Set(['new1']));
     expect(await rollingUpdate(h.ctx, actions(svc({ maxFailureRatio: 0.5 }), 3))).toBeNull();
+  });
+
+  it('a same-spec replacement (healing) renames the old container, starts the new one, then removes the old', async () => {
+    const s = svc();
+    const heal: ReplaceAction = { type: 'replace', service: s.key, replica: 1, desired: s, old: { ...old(1), labels: { 'berth.spec-hash': 'new' } }, reason: 'liveness', cause: 'heal' };
+    const { ctx, log } = harness();
+    expect(await rollingUpdate(ctx, [heal])).toBeNull();
+    expect(log).toEqual(['rename old1 old1.replaced', 'start new1', 'remove old1']);
   });
 
   it('a failure during the monitor window counts too', async () => {

@@ -2,7 +2,9 @@
  * Rolling replacement of one service's replicas, in batches of update.parallelism.
  * start-first: a batch's new replicas start (and must become ready) while the previous batch is still in its
  * monitor window; the batch's old replicas go only once the previous batch held and the new ones are ready.
- * stop-first (and a same-spec replacement, whose name is taken): old out, new in, ready, held — one batch at a time.
+ * A same-spec replacement (healing, drift) is start-first too: the old container is renamed out of the way first
+ * (after a crash, the renamed one is a duplicate of its slot, which the next plan removes).
+ * stop-first: old out, new in, ready, held — one batch at a time.
  * When more than maxFailureRatio of the replicas failed their gate, failureAction applies.
  */
 import { BerthError, asBerthError } from '../model/errors.ts';
@@ -38,6 +40,8 @@ export interface RollingCtx {
   start(svc: DesiredService, replica: number): Promise<string>;
   /** Stops and removes a container (engine slot held inside). */
   remove(containerId: string): Promise<void>;
+  /** Renames a container out of the way of its replacement's deterministic name. */
+  rename(containerId: string, name: string): Promise<void>;
   /** Records the outcome of an action (logs it). */
   record(a: ReplaceAction, error?: BerthError): void;
 }
@@ -61,8 +65,9 @@ export async function rollingUpdate(ctx: RollingCtx, replaces: ReplaceAction[]):
   let holding: Promise<void> = Promise.resolve();
   for (let i = 0; i < replaces.length; i += parallelism) {
     const batch = replaces.slice(i, i + parallelism);
-    const startFirst = order === 'start-first' && batch.every((a) => a.old.labels[LABELS.specHash] !== a.desired.specHash);
-    if (!startFirst) await Promise.all(batch.map((a) => removeOld(ctx, a)));
+    const startFirst = order === 'start-first';
+    if (startFirst) await Promise.all(batch.filter(sameName).map((a) => ctx.rename(a.old.id, `${a.old.name}.replaced`).catch((err: unknown) => ctx.record(a, asBerthError(err)))));
+    else await Promise.all(batch.map((a) => removeOld(ctx, a)));
     const started = (await Promise.all(batch.map((a) => startReady(ctx, a, fail)))).filter((x): x is Started => x !== null);
     await holding;
     const early = verdict();
@@ -73,6 +78,11 @@ export async function rollingUpdate(ctx: RollingCtx, replaces: ReplaceAction[]):
   }
   await holding;
   return verdict();
+}
+
+/** A same-spec replacement (healing, drift) would take the old container's deterministic name. */
+function sameName(a: ReplaceAction): boolean {
+  return a.old.labels[LABELS.specHash] === a.desired.specHash;
 }
 
 interface Started {

@@ -26,6 +26,7 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     // 409: a removal of this container is already in progress.
     removeContainer: (id) => tolerate(docker.getContainer(id).remove({ force: true, v: false }), [404, 409], fail, `remove container ${id}`),
     unpauseContainer: (id) => unpauseContainer(docker, fail, id),
+    renameContainer: (id, name) => docker.getContainer(id).rename({ name }).then(() => undefined, (err: unknown) => { throw fail(err, `rename container ${id} to ${name}`); }),
     updateContainer: (id, update) => updateContainer(docker, fail, id, update),
     createVolume: (name, labels, driver, driverOpts) => tolerate(
       docker.createVolume({ Name: name, Labels: labels, Driver: driver || 'local', DriverOpts: driverOpts }), [409], fail, `create volume ${name}`,

@@ -184,6 +184,11 @@ export class FakeRuntime implements ContainerRuntime {
     if (c) this.destroy(c);
   }
 
+  async renameContainer(id: string, name: string): Promise<void> {
+    this.record('renameContainer', [id, name]);
+    this.must(id).observed.name = name;
+  }
+
   async unpauseContainer(id: string): Promise<void> {
     this.record('unpauseContainer', [id]);
     const c = this.must(id).observed;

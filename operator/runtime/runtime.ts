@@ -60,6 +60,8 @@ export interface ContainerRuntime {
   stopContainer(id: string, graceSeconds: number): Promise<void>;
   /** Force-removes a container; already gone is not an error. */
   removeContainer(id: string): Promise<void>;
+  /** Renames a container (frees its deterministic name for a same-spec replacement started before it goes). */
+  renameContainer(id: string, name: string): Promise<void>;
   /** Unpauses a paused container. */
   unpauseContainer(id: string): Promise<void>;
   /** Changes limits and restart policy of a container in place. */

@@ -3,12 +3,12 @@
  * flight, and observe() of 100 containers cold (no subscription) vs warm (subscription up, nothing changed).
  * Run: npx tsx bench/docker-floor.ts. Everything it creates carries berth.instance=<a unique instance> and is removed.
  */
-import { readdir, readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import type Dockerode from 'dockerode';
 import { createDockerRuntime } from '../operator/runtime/docker.ts';
 import { mapLimit } from '../operator/runtime/docker-observe.ts';
 import type { ContainerRuntime, RuntimeEvent } from '../operator/runtime/runtime.ts';
+import { engineCpuMs } from './lib.ts';
 import { cleanupInstance, INSPECT_CONTAINER, LIST_CONTAINERS, logRequests, testDocker, TEST_IMAGE, uniqueInstance, waitFor } from '../test/helpers/docker.ts';
 
 /** One measured step. */
@@ -23,21 +23,7 @@ export interface FloorResult {
   note?: string;
 }
 
-const TICKS_PER_SECOND = 100;
 
-async function engineCpuMs(): Promise<number | undefined> {
-  let total = 0;
-  let found = false;
-  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    const name = /\(([^)]*)\)/.exec(stat)?.[1];
-    if (name !== 'dockerd' && name !== 'containerd') continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    total += Number(fields[11]) + Number(fields[12]); // utime, stime
-    found = true;
-  }
-  return found ? (total * 1000) / TICKS_PER_SECOND : undefined;
-}
 
 /** Runs `fn` and measures wall time, this process's CPU and the engine's CPU. */
 async function measure(name: string, fn: () => Promise<string | void>): Promise<FloorResult> {

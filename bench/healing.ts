@@ -63,8 +63,9 @@ async function livenessReplace(berth: BerthProcess, instance: string): Promise<n
   return performance.now() - t0;
 }
 
-async function killed(berth: BerthProcess, instance: string): Promise<number> {
-  const [victim] = await containerIds(instance);
+/** Kills replica `slot` (a different slot each round: a replica killed again within 10 min backs off, by design). */
+async function killed(berth: BerthProcess, instance: string, slot: number): Promise<number> {
+  const [victim] = (await docker.listContainers({ filters: { label: [`berth.instance=${instance}`, `berth.replica=${slot}`], status: ['running'] } })).map((c) => c.Id);
   const t0 = performance.now();
   await docker.getContainer(victim!).kill();
   await until(async () => (await runningCount(docker, [`berth.instance=${instance}`])) === 10 && (await readyIds(berth)).length === 10 && (await status(berth)).services['bench/web']?.replicas.every((r) => r.ready), 'killed replica ready', 60_000, 25);
@@ -141,7 +142,7 @@ try {
   results['berth: liveness failure -> replacement ready (1 s x 3)'] = `${fmtS(median(live))} (goal < 4.00 s)`;
   console.log(results);
   const kill: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) kill.push(await killed(berth, instance));
+  for (let i = 0; i < ROUNDS; i++) kill.push(await killed(berth, instance, i + 1));
   results['berth: replica killed -> running and ready'] = fmtS(median(kill));
   const roll: number[] = [];
   for (let i = 0; i < ROUNDS; i++) roll.push(await berthRollingUpdate(remote, berth, String(i + 2)));

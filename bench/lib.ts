@@ -2,6 +2,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 
@@ -73,4 +74,19 @@ export async function withSwarm<T>(docker: Docker, fn: () => Promise<T>): Promis
   } finally {
     if (mine) await sh('docker', ['swarm', 'leave', '--force']).catch(() => undefined);
   }
+}
+
+/** CPU ms used so far by dockerd and containerd (from /proc), or undefined when they are not visible. */
+export async function engineCpuMs(): Promise<number | undefined> {
+  let total = 0;
+  let found = false;
+  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const name = /\(([^)]*)\)/.exec(stat)?.[1];
+    if (name !== 'dockerd' && name !== 'containerd') continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += Number(fields[11]) + Number(fields[12]); // utime, stime
+    found = true;
+  }
+  return found ? (total * 1000) / 100 : undefined; // /proc counts in clock ticks of 1/100 s
 }

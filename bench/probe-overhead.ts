@@ -7,13 +7,13 @@
  * Everything it creates carries berth.instance=<a unique instance> and is removed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import type Dockerode from 'dockerode';
 import type { ProbeSpec } from '../operator/model/manifest.ts';
 import { createProbeAgents, runProbe, type ProbeDeps, type ProbeTarget } from '../operator/health/probes.ts';
 import { mapLimit } from '../operator/runtime/docker-observe.ts';
 import { createDockerRuntime } from '../operator/runtime/docker.ts';
+import { engineCpuMs } from './lib.ts';
 import { cleanupInstance, testDocker, TEST_IMAGE, uniqueInstance, waitFor } from '../test/helpers/docker.ts';
 
 /** One measured phase. */
@@ -41,7 +41,6 @@ interface Options {
   seconds: number;
 }
 
-const TICKS_PER_SECOND = 100;
 const HTTPD = 'mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www';
 /** busybox httpd closes every connection; this Node server (its own process, not measured) keeps them alive. */
 const KEEP_ALIVE_SERVER = `const s = require('node:http').createServer({ keepAliveTimeout: 30000 }, (q, r) => r.end('ok'));
@@ -61,19 +60,6 @@ function spec(over: Partial<ProbeSpec>): ProbeSpec {
   return { intervalMs: 1000, timeoutMs: 1000, initialDelayMs: 0, failureThreshold: 3, successThreshold: 1, ...over };
 }
 
-async function engineCpuMs(): Promise<number | undefined> {
-  let total = 0;
-  let found = false;
-  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    const name = /\(([^)]*)\)/.exec(stat)?.[1];
-    if (name !== 'dockerd' && name !== 'containerd') continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    total += Number(fields[11]) + Number(fields[12]);
-    found = true;
-  }
-  return found ? (total * 1000) / TICKS_PER_SECOND : undefined;
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;

@@ -10,8 +10,6 @@ export interface Drift {
   update: string[];
 }
 
-const IDENTITY_LABELS = [LABELS.managed, LABELS.instance, LABELS.namespace, LABELS.service, LABELS.replica, LABELS.specHash];
-
 /** Differences between container `c` and replica `replica` of `svc`; `imageId` is what the spec's image reference resolves to now. */
 export function containerDrift(instance: string, svc: DesiredService, replica: number, c: ObservedContainer, imageId: string | undefined): Drift {
   const replace: string[] = [];

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ProbeSpec } from '../model/manifest.ts';
 import { FakeRuntime } from '../runtime/fake.ts';
 import { waitFor } from '../../test/helpers/docker.ts';

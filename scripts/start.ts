@@ -49,12 +49,15 @@ async function main(): Promise<void> {
     onPush: () => { if (operatorUrl) fetch(`${operatorUrl}/hooks/git`, { method: 'POST', body: '{}', headers: { 'x-github-event': 'push' } }).catch(() => undefined); },
   });
   const repoUrl = `${git.url}/${REPO}`;
-  let first = true;
+  let announced = false;
   let announce: () => void = () => undefined;
+  const started = Date.now();
   const op = await startOperator(flagsWith('run', { repo: repoUrl, listen: LISTEN, interval: '30s', 'state-dir': path.join(STATE, 'state') }), log, {
+    // Announce once converged and ready (or after 30 s, whatever the status says then).
     onPass: (r) => {
-      if (!first) return;
-      first = false;
+      const ready = r.status.conditions.find((c) => c.type === 'Ready')?.status === 'True';
+      if (announced || (!ready && Date.now() - started < 30_000)) return;
+      announced = true;
       process.stdout.write(`\n${renderStatusText(r.status)}\n`);
       announce();
     },

@@ -48,7 +48,7 @@ describe('berth CLI', () => {
   it('status reads the status branch', async () => {
     const r = await berth(['status', '--repo', remote.url, '--instance', instance, '--state-dir', stateDir]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/test\/app\s+2\/2\s+berth-local\/busybox:1/);
+    expect(r.stdout).toMatch(/test\/app\s+2\/2\s+Healthy\s+berth-local\/busybox:1/);
     const j = await berth(['status', '--repo', remote.url, '--instance', instance, '--state-dir', stateDir, '--json']);
     expect(JSON.parse(j.stdout).services['test/app']).toMatchObject({ desired: 2, running: 2 });
   });

@@ -12,8 +12,11 @@ export function renderStatusText(doc: StatusDoc): string {
   const services = Object.entries(doc.services);
   if (services.length) {
     const w = Math.max(8, ...services.map(([k]) => k.length)) + 2;
-    lines.push('', `${'SERVICE'.padEnd(w)}${'READY'.padEnd(8)}IMAGE`);
-    for (const [k, s] of services) lines.push(`${k.padEnd(w)}${`${s.running}/${s.desired}`.padEnd(8)}${s.image}`);
+    lines.push('', `${'SERVICE'.padEnd(w)}${'READY'.padEnd(8)}${'HEALTH'.padEnd(13)}IMAGE`);
+    for (const [k, s] of services) {
+      lines.push(`${k.padEnd(w)}${`${s.ready}/${s.desired}`.padEnd(8)}${s.health.padEnd(13)}${s.image}`);
+      if (s.message) lines.push(`${''.padEnd(w)}${s.message}`);
+    }
   }
   if (doc.drift.length) lines.push('', 'drift (not corrected):', ...doc.drift.map((d) => `  ${d}`));
   if (doc.lastError) lines.push('', `last error (${doc.lastError.code}): ${doc.lastError.message}`);

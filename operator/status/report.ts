@@ -10,6 +10,9 @@ import { actionView } from '../diff/render.ts';
 
 export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded';
 
+/** Service health that makes the Degraded condition true (starting replicas are Progressing, not Degraded). */
+const DEGRADED = new Set<Health>(['Degraded', 'Unhealthy', 'CrashLoop']);
+
 export interface Condition {
   type: ConditionType;
   status: 'True' | 'False';
@@ -78,7 +81,9 @@ export function buildStatus(input: ReportInput): StatusDoc {
   const services = serviceStatuses(input);
   const pending = input.pending?.actions ?? [];
   const drift = pending.filter((a) => a.cause === 'drift').map((a) => { const v = actionView(a); return `${v.type} ${v.container ?? `${v.service} #${v.replica}`}: ${a.reason}`; });
-  const short = Object.entries(services).filter(([, s]) => s.health !== 'Healthy').map(([k, s]) => `${k} ${s.ready}/${s.desired} ready${s.message ? ` (${s.message})` : ''}`);
+  const describe = ([k, s]: [string, ServiceStatus]) => `${k} ${s.ready}/${s.desired} ready${s.message ? ` (${s.message})` : ''}`;
+  const short = Object.entries(services).filter(([, s]) => s.health !== 'Healthy').map(describe);
+  const degraded = Object.entries(services).filter(([, s]) => DEGRADED.has(s.health)).map(describe);
   const err = input.error;
   const stalled = err?.terminal === true;
   const conds: Omit<Condition, 'lastTransitionTime'>[] = [
@@ -89,8 +94,8 @@ export function buildStatus(input: ReportInput): StatusDoc {
     stalled
       ? { type: 'Stalled', status: 'True', reason: reasonOf(err.code), message: `revision ${shortRev(input.errorRevision)} rejected: ${firstLine(err.message)}` }
       : { type: 'Stalled', status: 'False', reason: 'None', message: 'latest revision accepted' },
-    short.length
-      ? { type: 'Degraded', status: 'True', reason: degradedReason(services), message: short.join(', ') }
+    degraded.length
+      ? { type: 'Degraded', status: 'True', reason: degradedReason(services), message: degraded.join(', ') }
       : { type: 'Degraded', status: 'False', reason: 'None', message: 'all replicas ready' },
   ];
   return {

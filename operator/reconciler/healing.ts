@@ -24,6 +24,8 @@ export interface HeldUpdate {
   failedSpecHash: string;
   reason: string;
   revision: string;
+  /** The revision whose spec the service returned to (a restarted operator loads it from git). */
+  previousRevision: string | null;
 }
 
 export class Healing {
@@ -59,11 +61,11 @@ export class Healing {
   }
 
   /** Records updates that failed their health gate. */
-  recordRollouts(rollouts: RolloutOutcome[], desired: DesiredState): void {
+  recordRollouts(rollouts: RolloutOutcome[], desired: DesiredState, previous: DesiredState | null): void {
     for (const r of rollouts) {
       if (r.action === 'continue') continue;
       const svc = desired.services.find((s) => s.key === r.service);
-      if (svc) this.held.set(r.service, { action: r.action, failedSpecHash: svc.specHash, reason: r.reason, revision: desired.revision });
+      if (svc) this.held.set(r.service, { action: r.action, failedSpecHash: svc.specHash, reason: r.reason, revision: desired.revision, previousRevision: previous?.revision ?? null });
     }
   }
 

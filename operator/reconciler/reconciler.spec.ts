@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { loadDesired } from '../manifests/index.ts';
+import { memorySnapshot } from '../source/memory-source.ts';
 import { FakeRuntime } from '../runtime/fake.ts';
 import { MemorySource } from '../source/memory-source.ts';
 import { silentLogger } from '../util/log.ts';
@@ -85,6 +87,27 @@ describe('Reconciler', () => {
     expect(r.error?.code).toBe('E_YAML');
     expect(r.status.revision.applied).toBe(good);
     expect((await runtime.observe('t', [])).containers.filter((c) => c.status === 'running')).toHaveLength(2);
+  });
+
+  it('a rolled-back update stays rolled back across a restart (held in the status), until the spec changes', async () => {
+    const { source, runtime, rec, make } = setup();
+    const v1 = source.push({ 'a.yaml': svc('a', 1, '  env: { V: "1" }\n') });
+    await rec.pass();
+    const files2 = { 'a.yaml': svc('a', 1, '  env: { V: "2" }\n') };
+    const v2 = source.push(files2);
+    const failed = (await loadDesired(memorySnapshot(files2, v2), { instance: 't', path: '.' })).services[0]!.specHash;
+    const doc = parse(source.status.get('t/status.yaml')!);
+    doc.held = { 'default/a': { action: 'rollback', failedSpecHash: failed, reason: 'default/a #1 failed: readiness: HTTP 500', revision: v2, previousRevision: v1 } };
+    source.status.set('t/status.yaml', stringify(doc));
+    const before = (await runtime.observe('t', [])).containers.map((c) => c.id);
+    const r = await make().pass();
+    expect(r.plan?.actions).toEqual([]);
+    expect((await runtime.observe('t', [])).containers.map((c) => c.id)).toEqual(before);
+    expect(r.status.services['default/a']?.message).toBe(`update rolled back at ${v2.slice(0, 7)}: default/a #1 failed: readiness: HTTP 500`);
+    expect(r.status.held['default/a']?.previousRevision).toBe(v1);
+    source.push({ 'a.yaml': svc('a', 1, '  env: { V: "3" }\n') });
+    const next = await make().pass();
+    expect(next.applied?.outcomes.map((o) => o.action.type)).toEqual(['replace']);
   });
 
   it('with drift detect, reports drift and leaves it', async () => {

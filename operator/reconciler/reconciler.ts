@@ -155,7 +155,7 @@ export class Reconciler {
   /** Records failed health gates: rollback/pause hold the service; a rollback converges again at once. */
   private afterRollouts(applied: ApplyResult, desired: DesiredState, r: PassState): void {
     if (!applied.rollouts.length) return;
-    this.healing.recordRollouts(applied.rollouts, desired);
+    this.healing.recordRollouts(applied.rollouts, desired, this.previous);
     for (const ro of applied.rollouts) {
       this.deps.log.warn(`update ${ro.action === 'continue' ? 'continued despite failures' : ro.action === 'rollback' ? 'rolled back' : 'paused'}`, { service: ro.service, failed: ro.failed, total: ro.total, reason: ro.reason });
       this.deps.notify?.({ kind: 'rollback', rollout: ro, revision: desired.revision });
@@ -240,9 +240,18 @@ export class Reconciler {
       this.lastWritten = text;
       this.appliedRevision = doc.revision?.applied ?? null;
       for (const [key, s] of Object.entries(doc.services ?? {})) this.applied.set(key, { specHash: s.specHash, replicas: s.desired });
+      await this.restoreHeld(doc);
     } catch (err) {
       this.deps.log.warn('could not read previous status', { error: asBerthError(err).message });
     }
+  }
+
+  /** Rolled-back and paused updates survive a restart; a rollback's previous spec is loaded from git. */
+  private async restoreHeld(doc: StatusDoc): Promise<void> {
+    for (const [key, h] of Object.entries(doc.held ?? {})) this.healing.held.set(key, h);
+    const rev = Object.values(doc.held ?? {}).find((h) => h.action === 'rollback' && h.previousRevision)?.previousRevision;
+    if (!rev) return;
+    this.previous = await this.deps.load(await this.deps.source.snapshot(rev));
   }
 
   private markApplied(desired: DesiredState): void {

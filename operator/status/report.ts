@@ -54,6 +54,8 @@ export interface StatusDoc {
   services: Record<string, ServiceStatus>;
   /** Drift seen and not corrected (`--drift detect`), one line per action. */
   drift: string[];
+  /** Updates rolled back or paused, per service: kept across restarts so a failed spec is not retried until it changes. */
+  held: Record<string, HeldUpdate>;
   lastError: { code: string; message: string; revision: string | null } | null;
 }
 
@@ -107,6 +109,7 @@ export function buildStatus(input: ReportInput): StatusDoc {
     conditions: conds.map((c) => withTransition(c, input.previous, input.now)),
     services,
     drift,
+    held: Object.fromEntries(input.held ?? []),
     lastError: err ? { code: err.code, message: err.message, revision: input.errorRevision } : null,
   };
 }

@@ -6,6 +6,9 @@ import { healthAlert, reconcilerAlert } from './alerts/events.ts';
 import { startGc } from './healing/gc-runner.ts';
 import { HealthMonitor, type HealthChange } from './health/monitor.ts';
 import { createDockerGc } from './runtime/docker-gc.ts';
+import { registryRoutes } from './registry/api.ts';
+import { Registry } from './registry/registry.ts';
+import { syncRegistry } from './registry/sync.ts';
 import { parse } from 'yaml';
 import { checkSourceFlags, helpText, parseDuration, parseListen, type Flags, type Parsed } from './config.ts';
 import { diff } from './diff/diff.ts';
@@ -177,10 +180,14 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
   const rec = reconciler(flags, source, runtime, log, { keepLastGood: true, monitor, notify: (e) => void alerter?.send(reconcilerAlert(e)) });
   const gc = startGc({ runtime: createDockerGc(docker), instance, log, schedule: String(flags['gc-schedule']), protect: (id) => rec.protects(id) });
   const metrics = new Metrics();
+  const registry = new Registry({});
+  const ttlTimer = setInterval(() => registry.tick(), 1000);
+  ttlTimer.unref();
   const loop = startLoop(rec, {
     intervalMs, log, runtime, instance: String(flags.instance),
     onPass: (r, trigger, ms) => {
       metrics.recordPass(r, ms / 1000);
+      if (r.desired && r.observed) syncRegistry(registry, r.desired, r.observed, (id) => monitor.health(id));
       hooks.onPass?.(r, trigger);
     },
   });
@@ -188,10 +195,12 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
   const server = await startServer(listen.host, listen.port, {
     log, metrics, status: () => rec.status, trigger: (reason) => loop.trigger(reason),
     webhookSecret: flags['webhook-secret'] as string | undefined,
+    routes: registryRoutes(registry),
   }).catch(async (err) => {
     await loop.stop();
     monitor.stop();
     gc.stop();
+    clearInterval(ttlTimer);
     throw new BerthError('E_CONFIG', `cannot listen on ${flags.listen}: ${(err as Error).message}`);
   });
   log.info('berth running', { repo: source.description, branch: flags.branch, path: flags.path, instance: flags.instance, interval: flags.interval, listen: server.url, drift: flags.drift });
@@ -203,6 +212,7 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
       await loop.stop();
       monitor.stop();
       gc.stop();
+      clearInterval(ttlTimer);
       await server.close();
     },
   };

@@ -67,6 +67,9 @@ export interface PassResult {
   converged: boolean;
   /** When a pass is due earlier than the interval (a crash-loop backoff expiring, a rollback to converge). */
   wakeAt?: number;
+  /** The desired state in force and what the engine reported last in this pass (registry, tests). */
+  desired: DesiredState | null;
+  observed: ObservedState | null;
 }
 
 interface Loaded {
@@ -297,7 +300,7 @@ export class Reconciler {
     if (r.observed) this.current = currentReplicas(r.effective ?? this.good?.desired ?? null, r.observed);
     if (this.deps.writeStatus) await this.writeStatus(status);
     const converged = r.error === null && this.good !== null && (r.pending?.actions.length ?? 0) === 0;
-    return { revision: this.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, status, converged, wakeAt: r.wakeAt };
+    return { revision: this.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, status, converged, wakeAt: r.wakeAt, desired: r.effective ?? this.good?.desired ?? null, observed: r.observed };
   }
 
   /** Commits the status file when its content changed; a failed write is logged and retried on the next pass. */

@@ -14,6 +14,8 @@ export interface ServerDeps {
   trigger(reason: string): void;
   /** When set, webhooks must carry a valid X-Hub-Signature-256. */
   webhookSecret?: string;
+  /** More routes (the registry API); resolves true when it answered the request. */
+  routes?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
 }
 
 export interface Server {
@@ -70,6 +72,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps:
     deps.trigger(`webhook ${event}`);
     return send(res, 202, { ok: true, event });
   }
+  if (deps.routes && (await deps.routes(req, res))) return;
   send(res, 404, { error: `no route ${req.method} ${path}` });
 }
 

@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import type { ObservedContainer } from '../model/state.ts';
+import { Registry, RegistryError, type RegistryChange, type RegistryEndpoint } from './registry.ts';
+import { replicaEndpoint, toBalancerEndpoints } from './replica-endpoints.ts';
+
+const SVC = 'shop/web';
+
+function replica(id: string, ready = true, extra: Partial<RegistryEndpoint> = {}): RegistryEndpoint {
+  return { id, service: SVC, replica: id, node: 'local', address: `10.0.0.${id.length}`, port: 8080, weight: 1, ready, source: 'replica', metadata: {}, ...extra };
+}
+
+function setup(options: { deregisterAfterMs?: number } = {}): { reg: Registry; clock: { t: number }; changes: RegistryChange[] } {
+  const clock = { t: 1_000 };
+  const reg = new Registry({ now: () => clock.t, ...options });
+  const changes: RegistryChange[] = [];
+  reg.subscribe((c) => changes.push(c));
+  return { reg, clock, changes };
+}
+
+describe('Registry replicas', () => {
+  it('replaces the replica endpoints of a service and lists them sorted by id', () => {
+    const { reg } = setup();
+    reg.setReplicas(SVC, [replica('r2'), replica('r1', false)]);
+    expect(reg.endpoints(SVC).map((e) => e.id)).toEqual(['r1', 'r2']);
+    reg.setReplicas(SVC, [replica('r3')]);
+    expect(reg.endpoints(SVC).map((e) => e.id)).toEqual(['r3']);
+  });
+
+  it('ready() keeps only ready endpoints; services() counts both', () => {
+    const { reg } = setup();
+    reg.setReplicas(SVC, [replica('a'), replica('b', false), replica('c')]);
+    reg.setReplicas('shop/db', []);
+    expect(reg.ready(SVC).map((e) => e.id)).toEqual(['a', 'c']);
+    expect(reg.services()).toEqual([
+      { name: 'shop/db', endpoints: 0, ready: 0 },
+      { name: SVC, endpoints: 3, ready: 2 },
+    ]);
+  });
+
+  it('notifies subscribers only when endpoints change, with increasing versions', () => {
+    const { reg, changes } = setup();
+    reg.setReplicas(SVC, [replica('a')]);
+    reg.setReplicas(SVC, [replica('a')]);
+    reg.setReplicas(SVC, [{ ...replica('a'), metadata: {} }]);
+    expect(changes).toHaveLength(1);
+    reg.setReplicas(SVC, [replica('a', false)]);
+    reg.setReplicas(SVC, [replica('a', false, { metadata: { zone: 'a' } })]);
+    reg.setReplicas(SVC, [replica('a', false, { metadata: { zone: 'a' } })]);
+    expect(changes.map((c) => c.service)).toEqual([SVC, SVC, SVC]);
+    const versions = changes.map((c) => c.version);
+    expect(versions).toEqual([...versions].sort((x, y) => x - y));
+    expect(new Set(versions).size).toBe(3);
+    expect(reg.version(SVC)).toBe(versions[2]);
+  });
+
+  it('keeps versions growing across removal and re-creation of a service', () => {
+    const { reg, changes } = setup();
+    expect(reg.version(SVC)).toBe(0);
+    reg.setReplicas(SVC, [replica('a')]);
+    const v1 = reg.version(SVC);
+    expect(reg.removeService(SVC)).toBe(true);
+    expect(reg.removeService(SVC)).toBe(false);
+    const v2 = reg.version(SVC);
+    expect(reg.has(SVC)).toBe(false);
+    expect(reg.endpoints(SVC)).toEqual([]);
+    reg.setReplicas(SVC, []);
+    expect(v2).toBeGreaterThan(v1);
+    expect(reg.version(SVC)).toBeGreaterThan(v2);
+    expect(changes).toHaveLength(3);
+  });
+
+  it('returns copies: mutating a result does not change the registry', () => {
+    const { reg } = setup();
+    reg.setReplicas(SVC, [replica('a')]);
+    const [e] = reg.endpoints(SVC);
+    e!.ready = false;
+    e!.metadata.x = 'y';
+    expect(reg.endpoints(SVC)[0]).toMatchObject({ ready: true, metadata: {} });
+  });
+
+  it('unsubscribe stops notifications; a throwing subscriber does not stop the others', () => {
+    const errors: unknown[] = [];
+    const reg = new Registry({ now: () => 0, onSubscriberError: (e) => errors.push(e) });
+    const seen: number[] = [];
+    reg.subscribe(() => { throw new Error('boom'); });
+    const off = reg.subscribe((c) => seen.push(c.version));
+    reg.setReplicas(SVC, [replica('a')]);
+    off();
+    reg.setReplicas(SVC, [replica('b')]);
+    expect(seen).toEqual([1]);
+    expect(errors).toHaveLength(2);
+  });
+});
+
+describe('Registry external endpoints (TTL checks)', () => {
+  const ext = { service: SVC, id: 'ext-1', address: '192.0.2.1', port: 9000, ttlMs: 10_000 };
+
+  it('registers a passing, ready endpoint next to the replicas', () => {
+    const { reg } = setup();
+    reg.setReplicas(SVC, [replica('a')]);
+    const e = reg.register({ ...ext, weight: 3, metadata: { dc: 'x' } });
+    expect(e).toMatchObject({ source: 'external', status: 'passing', ready: true, weight: 3, lastHeartbeat: 1_000, node: 'external' });
+    expect(reg.ready(SVC).map((x) => x.id)).toEqual(['a', 'ext-1']);
+    reg.setReplicas(SVC, []);
+    expect(reg.endpoints(SVC).map((x) => x.id)).toEqual(['ext-1']);
+  });
+
+  it('marks a silent endpoint critical after its TTL, then removes it after deregisterAfterMs', () => {
+    const { reg, clock, changes } = setup({ deregisterAfterMs: 30_000 });
+    reg.register(ext);
+    const afterRegister = changes.length;
+    clock.t += 10_000;
+    reg.tick();
+    expect(reg.endpoints(SVC)[0]).toMatchObject({ status: 'passing', ready: true });
+    clock.t += 1;
+    reg.tick();
+    expect(reg.endpoints(SVC)[0]).toMatchObject({ status: 'critical', ready: false });
+    expect(reg.ready(SVC)).toEqual([]);
+    reg.tick(clock.t + 5_000);
+    expect(changes).toHaveLength(afterRegister + 1);
+    reg.tick(1_000 + 40_000);
+    expect(reg.endpoints(SVC)).toHaveLength(1);
+    reg.tick(1_000 + 40_001);
+    expect(reg.endpoints(SVC)).toEqual([]);
+    expect(changes).toHaveLength(afterRegister + 2);
+  });
+
+  it('defaults deregisterAfterMs to 10 x the TTL', () => {
+    const { reg } = setup();
+    reg.register(ext);
+    reg.tick(1_000 + 110_000);
+    expect(reg.endpoints(SVC)).toHaveLength(1);
+    reg.tick(1_000 + 110_001);
+    expect(reg.endpoints(SVC)).toHaveLength(0);
+  });
+
+  it('heartbeats keep an endpoint passing and revive a critical one; silent heartbeats do not notify', () => {
+    const { reg, clock, changes } = setup();
+    reg.register(ext);
+    const n = changes.length;
+    clock.t += 8_000;
+    expect(reg.heartbeat(SVC, 'ext-1')).toBe(true);
+    clock.t += 8_000;
+    reg.tick();
+    expect(reg.ready(SVC)).toHaveLength(1);
+    expect(changes).toHaveLength(n);
+    clock.t += 20_000;
+    reg.tick();
+    expect(reg.ready(SVC)).toHaveLength(0);
+    expect(reg.heartbeat(SVC, 'ext-1')).toBe(true);
+    expect(reg.endpoints(SVC)[0]).toMatchObject({ status: 'passing', ready: true, lastHeartbeat: clock.t });
+    expect(changes).toHaveLength(n + 2);
+    expect(reg.heartbeat(SVC, 'nope')).toBe(false);
+    expect(reg.heartbeat('shop/none', 'ext-1')).toBe(false);
+  });
+
+  it('re-registering the same endpoint unchanged does not notify; deregister removes it', () => {
+    const { reg, changes } = setup();
+    reg.register(ext);
+    reg.register(ext);
+    expect(changes).toHaveLength(1);
+    reg.register({ ...ext, port: 9001 });
+    expect(changes).toHaveLength(2);
+    expect(reg.deregister(SVC, 'ext-1')).toBe(true);
+    expect(reg.deregister(SVC, 'ext-1')).toBe(false);
+    expect(changes).toHaveLength(3);
+  });
+
+  it('rejects invalid registrations and ids taken by replicas', () => {
+    const { reg } = setup();
+    reg.setReplicas(SVC, [replica('a')]);
+    expect(() => reg.register({ ...ext, id: 'a' })).toThrow(RegistryError);
+    for (const bad of [{ port: 0 }, { port: 70_000 }, { ttlMs: 0 }, { weight: 0 }, { address: '' }, { id: '' }]) {
+      expect(() => reg.register({ ...ext, ...bad })).toThrow(RegistryError);
+    }
+    expect(reg.endpoints(SVC).map((e) => e.id)).toEqual(['a']);
+  });
+});
+
+describe('replica endpoints glue', () => {
+  const container = {
+    id: 'c1', name: 'x', labels: { 'berth.namespace': 'shop', 'berth.service': 'web', 'berth.replica': '0' }, status: 'running',
+    exitCode: 0, imageId: 'sha256:1', address: '172.17.0.2', command: [], env: {}, restartPolicy: 'no', nanoCpus: 0, memory: 0,
+    createdAt: '2026-01-01T00:00:00Z',
+  } as unknown as ObservedContainer;
+
+  it('builds a registry endpoint from container labels and health', () => {
+    expect(replicaEndpoint(container, { ready: false }, { node: 'n1', port: 8080 })).toEqual({
+      id: 'c1', service: SVC, replica: '0', node: 'n1', address: '172.17.0.2', port: 8080, weight: 1, ready: false, source: 'replica', metadata: {},
+    });
+    expect(replicaEndpoint({ ...container, address: undefined }, { ready: true }, { node: 'n1', port: 80 })).toBeUndefined();
+    expect(replicaEndpoint({ ...container, labels: {} }, { ready: true }, { node: 'n1', port: 80 })).toBeUndefined();
+  });
+
+  it('converts ready endpoints to balancer endpoints', () => {
+    expect(toBalancerEndpoints([replica('a'), replica('b', false), replica('c', true, { address: '::1', weight: 3 })])).toEqual([
+      { id: 'a', address: '10.0.0.1:8080', weight: 1 },
+      { id: 'c', address: '[::1]:8080', weight: 3 },
+    ]);
+  });
+});

@@ -1,0 +1,271 @@
+/**
+ * The service registry (issue 4): for every service (`ns/name`), its endpoints and whether each is ready. Replica
+ * endpoints come from the operator's health state (`setReplicas`); external endpoints register themselves with a TTL
+ * and keep alive with heartbeats, like Consul's TTL checks. Pure in-memory state with an injected clock; no timers.
+ *
+ * Versions come from one registry-wide counter, so `version(service)` only ever grows, even when a service is removed
+ * and comes back, which is what long polls (`?index=N`) need.
+ */
+
+export interface RegistryEndpoint {
+  /** Unique within the service: the replica key for replicas, the caller's id for external endpoints. */
+  id: string;
+  /** `ns/name`. */
+  service: string;
+  /** Replica key (`berth.replica` label); replicas only. */
+  replica?: string;
+  /** Node the replica runs on; `external` for external endpoints. */
+  node: string;
+  address: string;
+  port: number;
+  weight: number;
+  ready: boolean;
+  source: 'replica' | 'external';
+  metadata: Record<string, string>;
+  /** External only: the TTL of its heartbeat check, in ms. */
+  ttlMs?: number;
+  /** External only: time (clock ms) of the registration or the last heartbeat. Not part of change detection. */
+  lastHeartbeat?: number;
+  /** External only: `passing` while heartbeats arrive within the TTL, `critical` after a miss. */
+  status?: 'passing' | 'critical';
+}
+
+/** What `register` accepts for an external endpoint. */
+export interface ExternalRegistration {
+  service: string;
+  id: string;
+  address: string;
+  port: number;
+  /** Positive integer; default 1. */
+  weight?: number;
+  metadata?: Record<string, string>;
+  /** Heartbeat TTL in ms (> 0). */
+  ttlMs: number;
+}
+
+export interface RegistryChange {
+  service: string;
+  version: number;
+}
+
+export interface ServiceSummary {
+  name: string;
+  endpoints: number;
+  ready: number;
+}
+
+export interface RegistryOptions {
+  /** Clock in ms; default Date.now. */
+  now?: () => number;
+  /**
+   * How long an external endpoint stays critical before it is removed, in ms. Default: 10 × its own TTL
+   * (a 10 s TTL is critical after 10 s without heartbeat and removed 100 s later).
+   */
+  deregisterAfterMs?: number;
+  /** Called when a subscriber throws; the other subscribers are still notified. Default: ignore. */
+  onSubscriberError?: (err: unknown) => void;
+}
+
+/** A rejected registration: `invalid` input, or a `conflict` with a replica endpoint of the same id. */
+export class RegistryError extends Error {
+  constructor(readonly code: 'invalid' | 'conflict', message: string) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
+
+interface ServiceEntry {
+  replicas: Map<string, RegistryEndpoint>;
+  externals: Map<string, RegistryEndpoint>;
+}
+
+export class Registry {
+  private readonly now: () => number;
+  private readonly deregisterAfterMs: number | undefined;
+  private readonly onSubscriberError: (err: unknown) => void;
+  private readonly entries = new Map<string, ServiceEntry>();
+  private readonly versions = new Map<string, number>();
+  private readonly subscribers = new Set<(change: RegistryChange) => void>();
+  private counter = 0;
+
+  constructor(options: RegistryOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.deregisterAfterMs = options.deregisterAfterMs;
+    this.onSubscriberError = options.onSubscriberError ?? (() => {});
+  }
+
+  /**
+   * Replaces the replica endpoints of `service` (external endpoints are kept). Creates the service if needed; an empty
+   * list keeps it known with no replicas. `service` and `source` of the given endpoints are forced to match.
+   * Notifies subscribers only if something changed.
+   */
+  setReplicas(service: string, endpoints: RegistryEndpoint[]): void {
+    const existing = this.entries.get(service);
+    const next = new Map<string, RegistryEndpoint>();
+    for (const e of endpoints) next.set(e.id, copy({ ...e, service, source: 'replica' }));
+    const entry = existing ?? { replicas: new Map(), externals: new Map() };
+    const changed = !existing || !sameMaps(entry.replicas, next);
+    entry.replicas = next;
+    this.entries.set(service, entry);
+    if (changed) this.bump(service);
+  }
+
+  /** Forgets `service` and all its endpoints. Returns false when it was not known. */
+  removeService(service: string): boolean {
+    if (!this.entries.delete(service)) return false;
+    this.bump(service);
+    return true;
+  }
+
+  /**
+   * Registers (or re-registers) an external endpoint; it starts `passing` and ready, with its heartbeat clock at now.
+   * Creates the service if needed. Throws RegistryError on invalid input or when a replica endpoint has the same id.
+   */
+  register(reg: ExternalRegistration): RegistryEndpoint {
+    validateRegistration(reg);
+    const entry = this.entries.get(reg.service) ?? { replicas: new Map(), externals: new Map() };
+    if (entry.replicas.has(reg.id)) throw new RegistryError('conflict', `endpoint ${reg.id} of ${reg.service} is a replica`);
+    const endpoint: RegistryEndpoint = {
+      id: reg.id, service: reg.service, node: 'external', address: reg.address, port: reg.port, weight: reg.weight ?? 1,
+      ready: true, source: 'external', metadata: { ...(reg.metadata ?? {}) }, ttlMs: reg.ttlMs,
+      lastHeartbeat: this.now(), status: 'passing',
+    };
+    const before = entry.externals.get(reg.id);
+    const isNew = !this.entries.has(reg.service);
+    entry.externals.set(reg.id, endpoint);
+    this.entries.set(reg.service, entry);
+    if (isNew || !before || !sameEndpoint(before, endpoint)) this.bump(reg.service);
+    return copy(endpoint);
+  }
+
+  /** Removes an external endpoint. Returns false when there is no external endpoint `id` in `service`. */
+  deregister(service: string, id: string): boolean {
+    const entry = this.entries.get(service);
+    if (!entry?.externals.delete(id)) return false;
+    this.bump(service);
+    return true;
+  }
+
+  /**
+   * Records a heartbeat of external endpoint `id`: it is passing and ready again. Returns false when there is no such
+   * external endpoint. A heartbeat that changes nothing but `lastHeartbeat` does not notify (as in Consul).
+   */
+  heartbeat(service: string, id: string): boolean {
+    const e = this.entries.get(service)?.externals.get(id);
+    if (!e) return false;
+    e.lastHeartbeat = this.now();
+    if (e.status === 'passing') return true;
+    e.status = 'passing';
+    e.ready = true;
+    this.bump(service);
+    return true;
+  }
+
+  /**
+   * Applies TTL expiry at `now` (default: the clock). An external endpoint whose last heartbeat is more than its TTL
+   * ago becomes critical and not ready; more than TTL + deregisterAfterMs ago, it is removed. One notification per
+   * changed service.
+   */
+  tick(now: number = this.now()): void {
+    for (const [service, entry] of this.entries) {
+      let changed = false;
+      for (const [id, e] of entry.externals) {
+        const silentFor = now - (e.lastHeartbeat ?? now);
+        const ttl = e.ttlMs ?? 0;
+        if (silentFor > ttl + (this.deregisterAfterMs ?? 10 * ttl)) {
+          entry.externals.delete(id);
+          changed = true;
+        } else if (silentFor > ttl && e.status !== 'critical') {
+          e.status = 'critical';
+          e.ready = false;
+          changed = true;
+        }
+      }
+      if (changed) this.bump(service);
+    }
+  }
+
+  /** Every known service with its endpoint and ready counts, sorted by name. */
+  services(): ServiceSummary[] {
+    return [...this.entries.keys()].sort().map((name) => {
+      const all = this.endpoints(name);
+      return { name, endpoints: all.length, ready: all.filter((e) => e.ready).length };
+    });
+  }
+
+  /** True when `service` is known (set by setReplicas or by a registration, and not removed). */
+  has(service: string): boolean {
+    return this.entries.has(service);
+  }
+
+  /** All endpoints of `service` (copies), sorted by id; empty for an unknown service. */
+  endpoints(service: string): RegistryEndpoint[] {
+    const entry = this.entries.get(service);
+    if (!entry) return [];
+    return [...entry.replicas.values(), ...entry.externals.values()].map(copy).sort((a, b) => compare(a.id, b.id));
+  }
+
+  /** The ready endpoints of `service`, sorted by id. */
+  ready(service: string): RegistryEndpoint[] {
+    return this.endpoints(service).filter((e) => e.ready);
+  }
+
+  /** The version of `service`: grows on every change of its endpoints; 0 when it never existed. */
+  version(service: string): number {
+    return this.versions.get(service) ?? 0;
+  }
+
+  /** Calls `fn` after every change of a service's endpoints. Returns the unsubscribe function. */
+  subscribe(fn: (change: RegistryChange) => void): () => void {
+    this.subscribers.add(fn);
+    return () => { this.subscribers.delete(fn); };
+  }
+
+  private bump(service: string): void {
+    const change = { service, version: ++this.counter };
+    this.versions.set(service, change.version);
+    for (const fn of [...this.subscribers]) {
+      try {
+        fn({ ...change });
+      } catch (err) {
+        this.onSubscriberError(err);
+      }
+    }
+  }
+}
+
+function validateRegistration(reg: ExternalRegistration): void {
+  const bad = (msg: string): never => { throw new RegistryError('invalid', msg); };
+  if (!reg.id) bad('id must not be empty');
+  if (!reg.address) bad('address must not be empty');
+  if (!Number.isInteger(reg.port) || reg.port < 1 || reg.port > 65535) bad('port must be an integer in 1..65535');
+  if (reg.weight !== undefined && (!Number.isInteger(reg.weight) || reg.weight < 1)) bad('weight must be a positive integer');
+  if (!Number.isSafeInteger(reg.ttlMs) || reg.ttlMs <= 0) bad('ttl must be positive');
+  for (const v of Object.values(reg.metadata ?? {})) if (typeof v !== 'string') bad('metadata values must be strings');
+}
+
+function copy(e: RegistryEndpoint): RegistryEndpoint {
+  return { ...e, metadata: { ...e.metadata } };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sameMaps(a: Map<string, RegistryEndpoint>, b: Map<string, RegistryEndpoint>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [id, e] of a) {
+    const other = b.get(id);
+    if (!other || !sameEndpoint(e, other)) return false;
+  }
+  return true;
+}
+
+/** Equal in everything a consumer acts on; `lastHeartbeat` is bookkeeping and ignored. */
+function sameEndpoint(a: RegistryEndpoint, b: RegistryEndpoint): boolean {
+  const keys = ['id', 'service', 'replica', 'node', 'address', 'port', 'weight', 'ready', 'source', 'ttlMs', 'status'] as const;
+  if (keys.some((k) => a[k] !== b[k])) return false;
+  const ma = Object.entries(a.metadata);
+  if (ma.length !== Object.keys(b.metadata).length) return false;
+  return ma.every(([k, v]) => b.metadata[k] === v);
+}

@@ -1,0 +1,93 @@
+/** TCP mode of the embedded proxy: one upstream per client connection, bytes piped both ways, half-close kept. */
+import net from 'node:net';
+import type { Endpoint } from './lb/types.ts';
+import type { ProxyContext } from './proxy.ts';
+import { extractKey, type HostPort } from './proxy-key.ts';
+
+/**
+ * Serves one accepted client connection: picks an upstream (skipping those that fail to connect), then pipes both
+ * ways until both sides have ended. With no reachable upstream the client is closed. Never throws.
+ */
+export function handleTcpConnection(client: net.Socket, ctx: ProxyContext, sockets: Set<net.Socket>): void {
+  ctx.counters.total++;
+  ctx.counters.active++;
+  sockets.add(client);
+  client.on('error', (err) => ctx.log('proxy: client connection error', { error: err.message }));
+  client.once('close', () => {
+    sockets.delete(client);
+    ctx.counters.active--;
+  });
+  const key = extractKey(ctx.hashKey, { clientIp: client.remoteAddress });
+  void dial(ctx, key, client).then((up) => {
+    if (!up) {
+      client.destroy();
+      return;
+    }
+    if (client.destroyed) {
+      up.socket.destroy();
+      return;
+    }
+    sockets.add(up.socket);
+    splice(client, up.socket, up.ep, ctx);
+    up.socket.once('close', () => sockets.delete(up.socket));
+  });
+}
+
+/** Tries endpoints in the balancer's order, each at most once, until one accepts; undefined when none does. */
+async function dial(ctx: ProxyContext, key: string | undefined, client: net.Socket): Promise<{ ep: Endpoint; socket: net.Socket } | undefined> {
+  const tried = new Set<string>();
+  for (;;) {
+    if (client.destroyed) return undefined;
+    const ep = ctx.pool.pick(key, tried);
+    if (!ep) {
+      ctx.log('proxy: no upstream accepted the connection', { tried: tried.size });
+      return undefined;
+    }
+    tried.add(ep.id);
+    try {
+      return { ep, socket: await connect(ctx.pool.target(ep), ctx.connectTimeoutMs) };
+    } catch (err) {
+      ctx.counters.failedConnects++;
+      ctx.log('proxy: upstream connect failed', { endpoint: ep.id, address: ep.address, error: (err as Error).message });
+    }
+  }
+}
+
+/** Opens a TCP connection (half-open allowed); rejects on error or after `timeoutMs`. */
+export function connect(target: HostPort, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new Error(`connect timeout after ${timeoutMs} ms`)), timeoutMs);
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      resolve(socket);
+    });
+  });
+}
+
+/**
+ * Pipes client <-> upstream. An end from one side is passed on as an end (half-close); an error or reset on one
+ * side destroys the other. The upstream counts as open (least-connections, draining) until its socket closes.
+ */
+function splice(client: net.Socket, upstream: net.Socket, ep: Endpoint, ctx: ProxyContext): void {
+  ctx.pool.acquire(ep);
+  upstream.setNoDelay(true);
+  client.setNoDelay(true);
+  upstream.on('error', (err) => ctx.log('proxy: upstream connection error', { endpoint: ep.id, error: err.message }));
+  upstream.once('close', (hadError) => {
+    ctx.pool.release(ep);
+    if (hadError || !client.writableEnded) client.destroy();
+  });
+  client.once('close', (hadError) => {
+    if (hadError || !upstream.writableEnded) upstream.destroy();
+  });
+  client.pipe(upstream);
+  upstream.pipe(client);
+}

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Provisions what berth's tests, benchmarks and `npm start` need on a fresh Debian machine:
+# Provisions what berth's tests, benchmarks and `npm start` need on a fresh Debian machine: the npm dependencies,
 # Docker engine (docker.io), busybox-static (to build images locally, no registry), git; starts dockerd when none answers.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The project's own dependencies, so `npm start` and `npm test` work right after a clone.
+if [ ! -x node_modules/.bin/tsx ] || [ ! -x node_modules/.bin/vitest ] || [ ! -x node_modules/.bin/tsc ]; then
+  echo "berth: installing npm dependencies (npm ci)" >&2
+  npm ci --no-audit --no-fund >&2
+fi
 
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)

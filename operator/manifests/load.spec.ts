@@ -1,37 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
 import { BerthError, ValidationError } from '../model/errors.ts';
-import type { RepoSnapshot, TreeEntry } from '../source/source.ts';
+import type { RepoSnapshot } from '../source/source.ts';
+import { memorySnapshot } from '../source/memory-source.ts';
 import { isManifestFile, loadDesired } from './load.ts';
 import { resolveContext } from './build-context.ts';
 
-/** An in-memory RepoSnapshot: treeId = sha1 of the sorted paths and contents under the directory. */
-function memSnapshot(files: Record<string, string>, revision = 'rev1'): RepoSnapshot {
-  const under = (dir: string): string[] => {
-    const d = dir === '' || dir === '.' ? '' : dir.replace(/\/$/, '');
-    return Object.keys(files)
-      .filter((p) => d === '' || p.startsWith(`${d}/`))
-      .sort();
-  };
-  return {
-    revision,
-    async list(dir) {
-      const paths = under(dir);
-      if (paths.length === 0) throw new BerthError('E_PATH_MISSING', `path ${dir} does not exist at revision ${revision}`);
-      return paths.map((path): TreeEntry => ({ path, mode: 0o100644 }));
-    },
-    async read(path) {
-      const content = files[path];
-      if (content === undefined) throw new BerthError('E_PATH_MISSING', `path ${path} does not exist at revision ${revision}`);
-      return Buffer.from(content);
-    },
-    async treeId(dir) {
-      const paths = under(dir);
-      if (paths.length === 0) return null;
-      return createHash('sha1').update(paths.map((p) => `${p}\0${files[p]}`).join('\n')).digest('hex');
-    },
-  };
-}
+const memSnapshot = (files: Record<string, string>, revision = 'rev1'): RepoSnapshot => memorySnapshot(files, revision);
 
 const svc = (name: string, spec: string): string => `apiVersion: berth/v1\nkind: Service\nmetadata: { name: ${name} }\nspec: ${spec}\n`;
 

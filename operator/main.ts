@@ -25,7 +25,7 @@ import { fsSnapshot } from './source/fs-snapshot.ts';
 import { openGitSource } from './source/git-source.ts';
 import type { GitSource } from './source/source.ts';
 import { renderStatusText } from './status/render.ts';
-import type { StatusDoc } from './status/report.ts';
+import { appliedServices, type StatusDoc } from './status/report.ts';
 import { createLogger, type Level, type Logger } from './util/log.ts';
 
 export interface Io {
@@ -121,8 +121,7 @@ async function loadOrReport(source: GitSource, revision: string, flags: Flags, i
 
 async function appliedFromStatus(source: GitSource, instance: string) {
   const text = await source.readStatus(`${instance}/status.yaml`).catch(() => null);
-  const doc = text ? (parse(text) as StatusDoc) : null;
-  return new Map(Object.entries(doc?.services ?? {}).map(([k, s]) => [k, { specHash: s.specHash, replicas: s.desired }]));
+  return appliedServices(text ? (parse(text) as StatusDoc) : null);
 }
 
 function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: { keepLastGood: boolean; monitor?: HealthMonitor; notify?: (e: ReconcilerEvent) => void }): Reconciler {

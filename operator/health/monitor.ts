@@ -3,7 +3,7 @@
  * Startup gates readiness and liveness. Changes are reported to `onChange` (the loop reacts, alerts are sent).
  */
 import { LABELS } from '../model/keys.ts';
-import type { HealthSpec, ProbeKind, ProbeSpec } from '../model/manifest.ts';
+import type { ProbeKind, ProbeSpec } from '../model/manifest.ts';
 import type { DesiredService, ObservedContainer } from '../model/state.ts';
 import type { ContainerRuntime } from '../runtime/runtime.ts';
 import type { Logger } from '../util/log.ts';
@@ -185,9 +185,4 @@ function alignToTick(delayMs: number, now: number): number {
  */
 function firstDelay(p: ProbeSpec): number {
   return p.initialDelayMs || Math.min(100, p.intervalMs);
-}
-
-/** Whether a service has any probe. */
-export function hasProbes(spec: HealthSpec): boolean {
-  return Boolean(spec.startup || spec.readiness || spec.liveness);
 }

@@ -11,7 +11,7 @@ import type { Plan } from '../model/plan.ts';
 import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
 import type { BuildFile, ContainerRuntime } from '../runtime/runtime.ts';
 import type { GitSource, RepoSnapshot } from '../source/source.ts';
-import { buildStatus, renderStatusYaml, type StatusDoc } from '../status/report.ts';
+import { appliedServices, buildStatus, renderStatusYaml, type StatusDoc } from '../status/report.ts';
 import type { Logger } from '../util/log.ts';
 
 export type DriftMode = 'correct' | 'detect';
@@ -242,7 +242,7 @@ export class Reconciler {
       this.lastStatus = doc;
       this.lastWritten = text;
       this.appliedRevision = doc.revision?.applied ?? null;
-      for (const [key, s] of Object.entries(doc.services ?? {})) this.applied.set(key, { specHash: s.specHash, replicas: s.desired });
+      this.applied = appliedServices(doc);
       await this.restoreHeld(doc);
     } catch (err) {
       this.deps.log.warn('could not read previous status', { error: asBerthError(err).message });

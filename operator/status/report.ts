@@ -191,3 +191,8 @@ function shortRev(rev: string | null): string {
 export function renderStatusYaml(doc: StatusDoc): string {
   return stringify(doc, { lineWidth: 0 });
 }
+
+/** What a status document says was applied per service (spec hash and replica count): tells drift from change. */
+export function appliedServices(doc: StatusDoc | null): Map<string, { specHash: string; replicas: number }> {
+  return new Map(Object.entries(doc?.services ?? {}).map(([k, s]) => [k, { specHash: s.specHash, replicas: s.desired }]));
+}

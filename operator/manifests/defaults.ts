@@ -1,16 +1,18 @@
 /** Kind detection and defaulting: schema-valid plain data -> typed manifests. */
 import { API_VERSION } from '../model/manifest.ts';
-import type { Manifest, ManifestKind, Metadata, PortSpec, ResourceSpec, ServiceManifest, ServiceSpec, VolumeManifest, VolumeMount } from '../model/manifest.ts';
+import type { Manifest, ManifestKind, Metadata, PortSpec, ResourceSpec, RouteManifest, ServiceManifest, ServiceSpec, VolumeManifest, VolumeMount } from '../model/manifest.ts';
 import type { ManifestIssue } from '../model/errors.ts';
 import type { RawDoc } from './yaml-source.ts';
 import { parseCpu, parseMemory } from './quantity.ts';
 import { toHealth, toUpdate } from './probes.ts';
+import { toLoadBalancer } from './load-balancer.ts';
+import { toRouteSpec } from './route.ts';
 import { convertAt, isObj } from './raw.ts';
 import type { Obj } from './raw.ts';
 
 export { isObj } from './raw.ts';
 
-export const KINDS: readonly ManifestKind[] = ['Service', 'Volume'];
+export const KINDS: readonly ManifestKind[] = ['Service', 'Volume', 'Route'];
 
 /** Returns the document's kind, or an E_UNKNOWN_KIND issue at its `apiVersion` / `kind` node. */
 export function identifyKind(doc: RawDoc): ManifestKind | ManifestIssue {
@@ -41,6 +43,10 @@ export function toManifest(kind: ManifestKind, doc: RawDoc): Manifest {
     };
     return volume;
   }
+  if (kind === 'Route') {
+    const route: RouteManifest = { ...base, kind, spec: toRouteSpec(value.spec as Obj) };
+    return route;
+  }
   const service: ServiceManifest = { ...base, kind, spec: toServiceSpec(value.spec as Obj, doc) };
   return service;
 }
@@ -68,6 +74,7 @@ function toServiceSpec(s: Obj, doc: RawDoc): ServiceSpec {
   if (typeof s.image === 'string') spec.image = s.image;
   if (isObj(s.build)) spec.build = { context: s.build.context as string, dockerfile: (s.build.dockerfile as string | undefined) ?? 'Dockerfile' };
   if (Array.isArray(s.command)) spec.command = [...(s.command as string[])];
+  if (isObj(s.loadBalancer)) spec.loadBalancer = toLoadBalancer(s.loadBalancer, spec.ports);
   return spec;
 }
 

@@ -1,25 +1,49 @@
 /** Builds the desired state (a pure value) from validated manifests. */
-import type { Manifest, ServiceManifest, VolumeManifest } from '../model/manifest.ts';
-import type { DesiredService, DesiredState, DesiredVolume, ImageSource } from '../model/state.ts';
-import { buildImageTag, resourceKey, volumeName } from '../model/keys.ts';
+import type { Manifest, RouteManifest, ServiceManifest, VolumeManifest } from '../model/manifest.ts';
+import type { DesiredNetwork, DesiredRoute, DesiredService, DesiredState, DesiredVolume, ImageSource } from '../model/state.ts';
+import { buildImageTag, networkName, resourceKey, volumeName } from '../model/keys.ts';
 import type { ResolvedBuild } from './build-context.ts';
+import { serviceEnv } from './discovery.ts';
 import { specHash } from './spec-hash.ts';
 
-/** Desired state of one instance at one revision: services and volumes sorted by key. `builds` is keyed by service key. */
+/**
+ * Desired state of one instance at one revision: services, volumes and routes sorted by key, one network per namespace
+ * with services (sorted by docker name). `builds` is keyed by service key.
+ */
 export function buildDesired(instance: string, revision: string, manifests: readonly Manifest[], builds: ReadonlyMap<string, ResolvedBuild>): DesiredState {
+  const serviceManifests = manifests.filter((m): m is ServiceManifest => m.kind === 'Service');
+  const byKey = new Map(serviceManifests.map((m) => [resourceKey(m.metadata.namespace, m.metadata.name), m]));
   const services: DesiredService[] = [];
   const volumes: DesiredVolume[] = [];
+  const routes: DesiredRoute[] = [];
   for (const m of manifests) {
-    if (m.kind === 'Service') services.push(desiredService(instance, m, builds.get(resourceKey(m.metadata.namespace, m.metadata.name))));
-    else volumes.push(desiredVolume(instance, m));
+    if (m.kind === 'Service') services.push(desiredService(instance, m, byKey, builds.get(resourceKey(m.metadata.namespace, m.metadata.name))));
+    else if (m.kind === 'Volume') volumes.push(desiredVolume(instance, m));
+    else routes.push(desiredRoute(m));
   }
-  const byKey = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-  return { revision, services: services.sort(byKey), volumes: volumes.sort(byKey) };
+  const namespaces = new Set(services.map((s) => s.namespace));
+  const networks: DesiredNetwork[] = [...namespaces].map((namespace) => ({ namespace, dockerName: networkName(instance, namespace) }));
+  return {
+    revision,
+    services: services.sort(compareBy('key')),
+    volumes: volumes.sort(compareBy('key')),
+    networks: networks.sort(compareBy('dockerName')),
+    routes: routes.sort(compareBy('key')),
+  };
 }
 
-function desiredService(instance: string, m: ServiceManifest, build: ResolvedBuild | undefined): DesiredService {
+function compareBy<K extends string>(field: K): (a: Record<K, string>, b: Record<K, string>) => number {
+  return (a, b) => (a[field] < b[field] ? -1 : a[field] > b[field] ? 1 : 0);
+}
+
+function desiredService(instance: string, m: ServiceManifest, services: ReadonlyMap<string, ServiceManifest>, build: ResolvedBuild | undefined): DesiredService {
   const { name, namespace, labels } = m.metadata;
   const image = imageSource(m, build);
+  const network = networkName(instance, namespace);
+  const env = serviceEnv(m.spec, (dep) => {
+    const found = services.get(resourceKey(namespace, dep));
+    return found && { name: dep, spec: found.spec };
+  });
   return {
     key: resourceKey(namespace, name),
     namespace,
@@ -27,8 +51,10 @@ function desiredService(instance: string, m: ServiceManifest, build: ResolvedBui
     labels,
     spec: m.spec,
     image,
-    specHash: specHash({ instance, namespace, labels, spec: m.spec, image }),
+    specHash: specHash({ instance, namespace, labels, spec: m.spec, image, env, network }),
     source: m.source,
+    network,
+    env,
   };
 }
 
@@ -42,4 +68,9 @@ function imageSource(m: ServiceManifest, build: ResolvedBuild | undefined): Imag
 function desiredVolume(instance: string, m: VolumeManifest): DesiredVolume {
   const { name, namespace } = m.metadata;
   return { key: resourceKey(namespace, name), namespace, name, dockerName: volumeName(instance, namespace, name), spec: m.spec, source: m.source };
+}
+
+function desiredRoute(m: RouteManifest): DesiredRoute {
+  const { name, namespace } = m.metadata;
+  return { key: resourceKey(namespace, name), namespace, name, spec: m.spec, source: m.source };
 }

@@ -1,6 +1,6 @@
 /**
  * Golden fixtures: test/fixtures/manifests/<case>/input is a repository, case.json (optional) holds load options,
- * expected.json holds either the desired state ({ services, volumes }), the issues ({ issues: ["CODE file:line:col: ..."] })
+ * expected.json holds either the desired state ({ services, volumes, networks, routes }), the issues ({ issues: ["CODE file:line:col: ..."] })
  * or a BerthError code ({ error }). Regenerate after a deliberate change with UPDATE_GOLDEN=1 and review the diff.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,8 @@ const cases = readdirSync(ROOT).filter((name) => existsSync(new URL(`${name}/inp
 interface Outcome {
   services?: unknown;
   volumes?: unknown;
+  networks?: unknown;
+  routes?: unknown;
   issues?: string[];
   error?: string;
 }
@@ -25,7 +27,8 @@ async function run(name: string): Promise<Outcome> {
   const snapshot = fsSnapshot(new URL(`${name}/input`, ROOT).pathname, 'golden');
   try {
     const desired = await loadDesired(snapshot, { instance: 'test', path: opts.path ?? '' });
-    return JSON.parse(JSON.stringify({ services: desired.services, volumes: desired.volumes })) as Outcome;
+    const { services, volumes, networks, routes } = desired;
+    return JSON.parse(JSON.stringify({ services, volumes, networks, routes })) as Outcome;
   } catch (err) {
     if (err instanceof ValidationError) return { issues: err.issues.map((i) => `${i.code} ${formatIssue(i)}`) };
     if (err instanceof BerthError) return { error: err.code };

@@ -6,3 +6,6 @@ export { parseMemory, parseCpu, parseDuration, formatDuration } from './quantity
 export { PROBE_DEFAULTS, UPDATE_DEFAULTS, PROBE_KINDS, PROBE_TYPES } from './probes.ts';
 export { specHash, canonicalJson } from './spec-hash.ts';
 export type { SpecHashInput } from './spec-hash.ts';
+export { HOST_GATEWAY, envPrefix, discoveryVariables, serviceEnv } from './discovery.ts';
+export type { DiscoveryTarget } from './discovery.ts';
+export { firstTcpPort, hashKeyNeedsHttp } from './load-balancer.ts';

@@ -1,5 +1,6 @@
 /** Schema stage: validate each document against its kind's JSON Schema (schemas/*.schema.json) with ajv. */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { ManifestIssue } from '../model/errors.ts';
@@ -12,7 +13,13 @@ export const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 const SCHEMA_FILES: Record<ManifestKind, URL> = {
   Service: new URL('../../schemas/service.schema.json', import.meta.url),
   Volume: new URL('../../schemas/volume.schema.json', import.meta.url),
+  Route: new URL('../../schemas/route.schema.json', import.meta.url),
 };
+
+/** spec.loadBalancer.hashKey: `client-ip`, `path`, or `header:` / `cookie:` followed by an RFC 9110 token. */
+export const HASH_KEY_PATTERN = "^(client-ip|path|(header|cookie):[!#$%&'*+.^_`|~0-9A-Za-z-]+)$";
+/** A Route rule's host: a lowercase DNS name, optionally `*.` + a domain. */
+export const ROUTE_HOST_PATTERN = '^(\\*\\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 
 /** ajv's `must match pattern "..."` replaced by words for the patterns users meet most. */
 const PATTERN_MESSAGES: Record<string, string> = {
@@ -22,6 +29,13 @@ const PATTERN_MESSAGES: Record<string, string> = {
   '^[0-9]+(\\.[0-9]+)?(k|Ki|M|Mi|G|Gi|T|Ti)?$': 'must be a number of bytes or a quantity such as 64Mi, 1Gi, 512M, 1G, 100k',
   '^([0-9]+m|[0-9]+(\\.[0-9]+)?)$': "must be a number of CPUs (0.5) or millicores ('250m')",
   [DURATION_PATTERN]: 'must be a duration such as 500ms, 2s, 1m30s or 1h, or an integer number of seconds',
+  [HASH_KEY_PATTERN]: 'must be client-ip, path, header:<name> or cookie:<name> (a name is letters, digits and !#$%&\'*+.^_`|~-)',
+  [ROUTE_HOST_PATTERN]: 'must be a lowercase DNS name such as shop.example.com, or *.example.com for any subdomain',
+};
+
+/** ajv's `must match format "..."` replaced by words. */
+const FORMAT_MESSAGES: Record<string, string> = {
+  ip: 'must be an IP address such as 127.0.0.1 or ::1',
 };
 
 /** Compiled once per process: schema files are part of the program, not of the input. */
@@ -30,8 +44,9 @@ let compiled: Record<ManifestKind, ValidateFunction> | undefined;
 function validators(): Record<ManifestKind, ValidateFunction> {
   if (compiled) return compiled;
   const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+  ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 });
   const load = (kind: ManifestKind): ValidateFunction => ajv.compile(JSON.parse(readFileSync(SCHEMA_FILES[kind], 'utf8')) as object);
-  compiled = { Service: load('Service'), Volume: load('Volume') };
+  compiled = { Service: load('Service'), Volume: load('Volume'), Route: load('Route') };
   return compiled;
 }
 
@@ -73,6 +88,8 @@ function toIssue(err: ErrorObject, doc: RawDoc): ManifestIssue {
 function messageOf(err: ErrorObject, params: Record<string, unknown>): string {
   if (err.keyword === 'enum' && Array.isArray(params.allowedValues)) return `must be one of: ${params.allowedValues.join(', ')}`;
   if (err.keyword === 'pattern') return PATTERN_MESSAGES[String(params.pattern)] ?? err.message ?? 'is invalid';
+  if (err.keyword === 'minItems' && typeof params.limit === 'number') return `must have at least ${params.limit} item${params.limit === 1 ? '' : 's'}`;
+  if (err.keyword === 'format') return FORMAT_MESSAGES[String(params.format)] ?? err.message ?? 'is invalid';
   // A wrong type for a field with a worded pattern (a duration given as 1.5, a memory given as true): say what it takes.
   const pattern = (err.parentSchema as { pattern?: unknown } | undefined)?.pattern;
   if (err.keyword === 'type' && typeof pattern === 'string' && PATTERN_MESSAGES[pattern]) return PATTERN_MESSAGES[pattern];

@@ -8,6 +8,9 @@ import { formatPath } from './schema.ts';
 import { MIN_MEMORY_BYTES } from './quantity.ts';
 import { isObj } from './defaults.ts';
 import { checkHealth } from './health-checks.ts';
+import { checkLoadBalancer } from './load-balancer-checks.ts';
+import { checkPublishedPorts, checkRoute } from './route-checks.ts';
+import type { Located } from './route-checks.ts';
 
 /** A document of a known kind with a usable identity; `manifest` is set when it also passed its schema. */
 export interface Entry {
@@ -28,13 +31,31 @@ export function semanticIssues(entries: readonly Entry[]): ManifestIssue[] {
   };
   checkDuplicates(entries, report);
   const declared = new Set(entries.map((e) => `${e.kind}\0${resourceKey(e.namespace, e.name)}`));
-  for (const e of entries) {
-    if (!e.manifest) continue;
-    checkLabels(e.doc, e.manifest, report);
-    if (e.manifest.kind === 'Service') checkService(e.doc, e.manifest, declared, report);
+  const typed: Located[] = entries.flatMap((e) => (e.manifest ? [{ doc: e.doc, manifest: e.manifest }] : []));
+  const services = servicesByKey(typed);
+  for (const { doc, manifest } of typed) {
+    checkLabels(doc, manifest, report);
+    if (manifest.kind === 'Service') checkService(doc, manifest, declared, report);
+    if (manifest.kind === 'Route') checkRoute(doc, manifest, declared, (key) => services.get(key)?.m, report);
   }
-  checkCycles(entries, report);
+  checkPublishedPorts(typed, report);
+  checkCycles(services, report);
   return issues;
+}
+
+interface TypedService {
+  doc: RawDoc;
+  m: ServiceManifest;
+}
+
+/** Typed services by key with their documents; the first definition wins (a duplicate is reported elsewhere). */
+function servicesByKey(typed: readonly Located[]): Map<string, TypedService> {
+  const services = new Map<string, TypedService>();
+  for (const { doc, manifest: m } of typed) {
+    const key = resourceKey(m.metadata.namespace, m.metadata.name);
+    if (m.kind === 'Service' && !services.has(key)) services.set(key, { doc, m });
+  }
+  return services;
 }
 
 function checkDuplicates(entries: readonly Entry[], report: Report): void {
@@ -85,6 +106,7 @@ function checkService(doc: RawDoc, m: ServiceManifest, declared: ReadonlySet<str
   }
   checkPorts(doc, m, report);
   checkHealth(doc, m, report);
+  checkLoadBalancer(doc, m, report);
   checkMounts(doc, m, declared, report);
   spec.dependsOn.forEach((dep, i) => {
     if (dep === metadata.name) report(doc, ['spec', 'dependsOn', i], 'a service cannot depend on itself');
@@ -128,11 +150,7 @@ function normalizeMountPath(p: string): string {
 }
 
 /** Reports each dependsOn cycle once, at the edge that closes it (depth-first in key order). */
-function checkCycles(entries: readonly Entry[], report: Report): void {
-  const services = new Map<string, { doc: RawDoc; m: ServiceManifest }>();
-  for (const e of entries) {
-    if (e.manifest?.kind === 'Service' && !services.has(resourceKey(e.namespace, e.name))) services.set(resourceKey(e.namespace, e.name), { doc: e.doc, m: e.manifest });
-  }
+function checkCycles(services: ReadonlyMap<string, TypedService>, report: Report): void {
   const state = new Map<string, 'active' | 'done'>();
   const stack: string[] = [];
   const visit = (key: string): void => {

@@ -24,7 +24,7 @@ function spec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
 }
 
 function input(s: ServiceSpec, more: Partial<SpecHashInput> = {}): SpecHashInput {
-  return { instance: 'prod', namespace: 'shop', labels: { team: 'a' }, spec: s, image: { type: 'ref', ref: s.image ?? '' }, ...more };
+  return { instance: 'prod', namespace: 'shop', labels: { team: 'a' }, spec: s, image: { type: 'ref', ref: s.image ?? '' }, env: s.env, network: 'berth.prod.shop', ...more };
 }
 
 describe('specHash', () => {
@@ -45,15 +45,25 @@ describe('specHash', () => {
     expect(specHash(input({ ...s, ports: [...s.ports].reverse() }))).toBe(base);
   });
 
-  it('does not change with replicas, update strategy, health probes or dependsOn', () => {
+  it('does not change with replicas, update strategy, health probes, load balancing or dependsOn', () => {
+    const lb = { algorithm: 'consistent-hash', hashKey: 'header:X-User', protocol: 'http', targetPort: 8080, weight: 2, publish: { port: 18080 } } as const;
+    expect(specHash(input(spec({ loadBalancer: lb })))).toBe(base);
     expect(specHash(input(spec({ health: { liveness: { tcp: { port: 1 }, intervalMs: 1, timeoutMs: 1, initialDelayMs: 0, failureThreshold: 1, successThreshold: 1 } } })))).toBe(base);
     expect(specHash(input(spec({ replicas: 10 })))).toBe(base);
     expect(specHash(input(spec({ update: { order: 'stop-first', parallelism: 4, monitorMs: 1, failureAction: 'pause', maxFailureRatio: 0.5 } })))).toBe(base);
     expect(specHash(input(spec({ dependsOn: [] })))).toBe(base);
   });
 
+  it('hashes the effective env (discovery variables included), not spec.env alone', () => {
+    expect(specHash(input(spec(), { env: { A: '1', B: '2', DB_SERVICE_HOST: 'db', DB_SERVICE_PORT: '5432' } }))).not.toBe(base);
+    expect(specHash(input(spec({ env: {} })))).not.toBe(base);
+    expect(specHash(input(spec({ env: {} }), { env: { A: '1', B: '2' } }))).toBe(base);
+  });
+
   it('changes with anything that shapes the container', () => {
     const variants: SpecHashInput[] = [
+      input(spec(), { env: { A: '1', B: '2', DB_SERVICE_PORT: '15432' } }),
+      input(spec(), { network: 'berth.prod.other' }),
       input(spec({ env: { A: '1', B: '3' } })),
       input(spec({ env: { A: '1' } })),
       input(spec({ command: ['httpd'] })),

@@ -11,12 +11,17 @@ export interface SpecHashInput {
   labels: Record<string, string>;
   spec: ServiceSpec;
   image: ImageSource;
+  /** The effective container environment (discovery variables overlaid by spec.env), not spec.env alone. */
+  env: Record<string, string>;
+  /** Docker network the replicas join. */
+  network: string;
 }
 
 /**
- * First 16 hex chars of sha256 over the canonical JSON of: image ref, command, env, ports,
- * resources (memory bytes, cpu number), restart policy, volume mounts (docker volume names, readOnly) and labels.
- * Replicas, update strategy and dependsOn are left out on purpose: scaling or changing the strategy keeps containers.
+ * First 16 hex chars of sha256 over the canonical JSON of: image ref, command, effective env, ports,
+ * resources (memory bytes, cpu number), restart policy, volume mounts (docker volume names, readOnly), labels and network.
+ * Replicas, update strategy, health, loadBalancer and dependsOn are left out on purpose: scaling or changing the strategy,
+ * probes or load balancing keeps containers (a dependency that moves still replaces its dependents, through the env).
  * Ports and mounts are order-insensitive.
  */
 export function specHash(input: SpecHashInput): string {
@@ -24,7 +29,7 @@ export function specHash(input: SpecHashInput): string {
   const shape = {
     image: input.image.ref,
     command: spec.command ?? null,
-    env: spec.env,
+    env: input.env,
     ports: spec.ports.map((p) => ({ name: p.name ?? null, port: p.port, protocol: p.protocol })).sort((a, b) => a.port - b.port || cmp(a.protocol, b.protocol)),
     resources: { cpu: spec.resources.cpu ?? null, memory: spec.resources.memory ?? null },
     restart: spec.restart.policy,
@@ -32,6 +37,7 @@ export function specHash(input: SpecHashInput): string {
       .map((v) => ({ volume: volumeName(input.instance, input.namespace, v.volume), mountPath: v.mountPath, readOnly: v.readOnly }))
       .sort((a, b) => cmp(a.mountPath, b.mountPath)),
     labels: input.labels,
+    network: input.network,
   };
   return createHash('sha256').update(canonicalJson(shape)).digest('hex').slice(0, 16);
 }

@@ -28,6 +28,11 @@ export function volumeName(instance: string, namespace: string, name: string): s
   return `berth.${instance}.${namespace}.${name}`;
 }
 
+/** Docker network of a namespace: every replica of the namespace's services joins it, aliased by its service name. */
+export function networkName(instance: string, namespace: string): string {
+  return `berth.${instance}.${namespace}`;
+}
+
 /** Tag of an image built from the repository: named by the content hash of its build context. */
 export function buildImageTag(namespace: string, service: string, contentHash: string): string {
   return `berth.local/${namespace}/${service}:${contentHash.slice(0, 16)}`;

@@ -69,6 +69,32 @@ export interface UpdateSpec {
   maxFailureRatio: number;
 }
 
+export type LbAlgorithm = 'round-robin' | 'weighted-round-robin' | 'consistent-hash' | 'least-connections';
+
+/** Where a proxy listens on the operator host. */
+export interface PublishSpec {
+  port: number;
+  /** Listen address; default the operator's --proxy-host (0.0.0.0, so containers reach it through the host gateway). */
+  host?: string;
+}
+
+/** `spec.loadBalancer` of a Service: how the embedded proxy (and Routes) spread traffic over its ready replicas. */
+export interface LoadBalancerSpec {
+  algorithm: LbAlgorithm;
+  /** consistent-hash only (and required there): `client-ip` | `path` | `header:<name>` | `cookie:<name>`. */
+  hashKey?: string;
+  /** consistent-hash only: bounded-load factor (>= 1, e.g. 1.25); absent = unbounded. */
+  boundedLoad?: number;
+  /** Listener protocol; default `http` when hashKey is a header, cookie or path, else `tcp`. */
+  protocol: 'tcp' | 'http';
+  /** Container port traffic goes to; default the service's first tcp port. Must be one of spec.ports (tcp). */
+  targetPort: number;
+  /** Weight of each replica of this service (weighted-round-robin); default 1. */
+  weight: number;
+  /** Opens this port on the operator host; absent = no listener of its own (still used by Routes and discovery). */
+  publish?: PublishSpec;
+}
+
 export interface ServiceSpec {
   image?: string;
   build?: BuildSpec;
@@ -83,6 +109,8 @@ export interface ServiceSpec {
   health: HealthSpec;
   volumes: VolumeMount[];
   dependsOn: string[];
+  /** Operator-side load balancing; not part of the spec hash (changing it never replaces containers). */
+  loadBalancer?: LoadBalancerSpec;
 }
 
 export interface VolumeSpec {
@@ -109,5 +137,32 @@ export interface VolumeManifest extends ManifestBase {
   spec: VolumeSpec;
 }
 
-export type Manifest = ServiceManifest | VolumeManifest;
+/** One backend of a Route rule: a Service of the Route's namespace and its share of the rule's requests. */
+export interface RouteBackend {
+  service: string;
+  /** Integer >= 0; the weights of one rule must sum to more than 0. */
+  weight: number;
+}
+
+/** Requests whose Host matches `host` (absent = any host) and whose path starts with `pathPrefix` go to `backends`. */
+export interface RouteRule {
+  /** Exact host name, or `*.example.com` for any subdomain; compared case-insensitively, port ignored. */
+  host?: string;
+  /** Default `/`. Matches whole segments: `/api` matches /api and /api/x, not /apix. */
+  pathPrefix: string;
+  backends: RouteBackend[];
+}
+
+/** `kind: Route`: external HTTP access with host / path-prefix rules and weighted backends (canaries). */
+export interface RouteSpec {
+  publish: PublishSpec;
+  rules: RouteRule[];
+}
+
+export interface RouteManifest extends ManifestBase {
+  kind: 'Route';
+  spec: RouteSpec;
+}
+
+export type Manifest = ServiceManifest | VolumeManifest | RouteManifest;
 export type ManifestKind = Manifest['kind'];

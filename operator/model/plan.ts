@@ -1,5 +1,5 @@
 /** The plan is a value: ordered actions, each with a human reason. */
-import type { DesiredService, DesiredVolume, ObservedContainer } from './state.ts';
+import type { DesiredNetwork, DesiredService, DesiredVolume, ObservedContainer } from './state.ts';
 
 /** Why an action exists: a new revision asks for it, the engine drifted from an applied revision, or a replica is unhealthy (self-healing). */
 export type Cause = 'change' | 'drift' | 'heal';
@@ -13,6 +13,10 @@ interface ActionBase {
 export interface BuildImageAction extends ActionBase { type: 'build-image'; service: string; desired: DesiredService }
 export interface CreateVolumeAction extends ActionBase { type: 'create-volume'; volume: DesiredVolume }
 export interface RemoveVolumeAction extends ActionBase { type: 'remove-volume'; name: string }
+/** Creates a namespace's network (before any replica of that namespace). */
+export interface CreateNetworkAction extends ActionBase { type: 'create-network'; network: DesiredNetwork }
+/** Removes a network no desired service uses any more (after prunes). */
+export interface RemoveNetworkAction extends ActionBase { type: 'remove-network'; name: string }
 /** Create and start a replica. */
 export interface CreateAction extends ActionBase { type: 'create'; service: string; replica: number; desired: DesiredService }
 /** Start-first (or stop-first) replacement of one replica by a container of the desired spec. */
@@ -25,7 +29,7 @@ export interface UpdateAction extends ActionBase { type: 'update'; container: Ob
 export interface RemoveAction extends ActionBase { type: 'remove'; container: ObservedContainer; prune?: boolean }
 
 export type Action =
-  | BuildImageAction | CreateVolumeAction | RemoveVolumeAction
+  | BuildImageAction | CreateVolumeAction | RemoveVolumeAction | CreateNetworkAction | RemoveNetworkAction
   | CreateAction | ReplaceAction | StartAction | UnpauseAction | UpdateAction | RemoveAction;
 export type ActionType = Action['type'];
 

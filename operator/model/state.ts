@@ -1,5 +1,5 @@
 /** Desired state (from git at a revision) and observed state (from the Docker engine's labels). */
-import type { ServiceSpec, VolumeSpec } from './manifest.ts';
+import type { RouteSpec, ServiceSpec, VolumeSpec } from './manifest.ts';
 import type { SourceLocation } from './errors.ts';
 
 /** The image a service runs: a reference on the engine, or one berth builds from the repository. */
@@ -17,6 +17,27 @@ export interface DesiredService {
   /** Hash of everything that shapes a replica's container; a change means replace. */
   specHash: string;
   source: SourceLocation;
+  /** Docker network of the service's namespace (see keys.networkName); replicas join it with the service name as alias. */
+  network: string;
+  /**
+   * The container environment: discovery variables of every service in spec.dependsOn (`<DEP>_SERVICE_HOST`,
+   * `<DEP>_SERVICE_PORT`, Kubernetes-style, DEP upper-cased with '-' -> '_') overlaid by spec.env (user wins).
+   */
+  env: Record<string, string>;
+}
+
+/** One Docker network per namespace that has services. */
+export interface DesiredNetwork {
+  namespace: string;
+  dockerName: string;
+}
+
+export interface DesiredRoute {
+  key: string;
+  namespace: string;
+  name: string;
+  spec: RouteSpec;
+  source: SourceLocation;
 }
 
 export interface DesiredVolume {
@@ -33,6 +54,10 @@ export interface DesiredState {
   revision: string;
   services: DesiredService[];
   volumes: DesiredVolume[];
+  /** Sorted by dockerName. */
+  networks: DesiredNetwork[];
+  /** Sorted by key; served by the operator's proxies, never by the engine. */
+  routes: DesiredRoute[];
 }
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -62,6 +87,8 @@ export interface ObservedContainer {
   memory: number;
   startedAt?: string;
   createdAt: string;
+  /** Names of the Docker networks the container is attached to, when known. */
+  networks?: string[];
 }
 
 export interface ObservedVolume {
@@ -69,9 +96,17 @@ export interface ObservedVolume {
   labels: Record<string, string>;
 }
 
+export interface ObservedNetwork {
+  name: string;
+  id: string;
+  labels: Record<string, string>;
+}
+
 export interface ObservedState {
   containers: ObservedContainer[];
   volumes: ObservedVolume[];
+  /** berth's networks of the instance (labelled berth.managed / berth.instance). */
+  networks: ObservedNetwork[];
   /** Image reference -> image ID currently on the engine; a reference absent here is not on the engine. */
   images: Record<string, string>;
 }

@@ -68,6 +68,8 @@ describe('docker runtime: containers', () => {
       restartPolicy: 'on-failure', memory: 64 * MiB, nanoCpus: 250_000_000,
     });
     expect(c?.env).toMatchObject({ GREETING: 'a=b', EMPTY: '' });
+    expect(c?.networks).toEqual(['bridge']);
+    expect(c?.address).toBe((await docker.getContainer(id).inspect()).NetworkSettings.Networks['bridge']?.IPAddress);
     expect(Date.parse(c?.createdAt ?? '')).toBeGreaterThan(0);
     expect(Date.parse(c?.startedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(c?.createdAt ?? ''));
     const inspect = await docker.getContainer(id).inspect();

@@ -1,4 +1,7 @@
-/** Executes a Plan through the runtime, in order: volumes and images, then services (dependencies first), then prunes. */
+/**
+ * Executes a Plan through the runtime, in order: volumes, networks and images, then services (dependencies first),
+ * then prunes, then network removals.
+ */
 import { BerthError, asBerthError } from '../model/errors.ts';
 import type { Action, Plan, ReplaceAction } from '../model/plan.ts';
 import type { DesiredService } from '../model/state.ts';
@@ -24,16 +27,20 @@ export interface ApplyDeps {
   stopGraceSeconds?: number;
   /** Health gate of rolling updates (absent: no gating). */
   gate?: Gate;
+  /** Called before a replica's container is stopped (replaced, scaled down, pruned), e.g. to drain it from the proxies; a failure does not stop the removal. */
+  beforeStop?: (containerId: string) => Promise<void>;
 }
 
 export interface ActionOutcome {
   action: Action;
   error?: BerthError;
+  /** The action failed but is only cleanup (a network still in use): logged as a warning, retried by the next pass, not in `errors`. */
+  deferred?: boolean;
 }
 
 export interface ApplyResult {
   outcomes: ActionOutcome[];
-  /** Failures other than health-gate failures (those are in `rollouts`). */
+  /** Failures other than health-gate failures (those are in `rollouts`) and deferred cleanup. */
   errors: BerthError[];
   rollouts: RolloutOutcome[];
 }
@@ -41,16 +48,17 @@ export interface ApplyResult {
 /** Runs every action; a failed action does not stop unrelated ones, and is reported in the result. */
 export async function applyPlan(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const ctx: Ctx = { ...deps, revision: plan.revision, limit: limiter(deps.concurrency ?? 8), outcomes: [], failedServices: new Set(), rollouts: [] };
-  const first = plan.actions.filter((a) => a.type === 'create-volume' || a.type === 'build-image');
+  const first = plan.actions.filter((a) => a.type === 'create-volume' || a.type === 'create-network' || a.type === 'build-image');
   const isFirst = new Set<Action>(first);
   const prunes = plan.actions.filter(isPrune);
   const serviceActions = plan.actions.filter((a) => !isFirst.has(a) && !isPrune(a));
-  await Promise.all(first.filter((a) => a.type === 'create-volume').map((a) => run(ctx, a)));
+  await Promise.all(first.filter((a) => a.type !== 'build-image').map((a) => run(ctx, a)));
   for (const a of first.filter((x) => x.type === 'build-image')) await run(ctx, a);
   await runServices(ctx, serviceActions);
   await Promise.all(prunes.filter((a) => a.type === 'remove').map((a) => run(ctx, a)));
   for (const a of prunes.filter((x) => x.type === 'remove-volume')) await run(ctx, a);
-  const errors = ctx.outcomes.flatMap((o) => (o.error && o.error.code !== 'E_ROLLOUT' ? [o.error] : []));
+  for (const a of prunes.filter((x) => x.type === 'remove-network')) await run(ctx, a);
+  const errors = ctx.outcomes.flatMap((o) => (o.error && !o.deferred && o.error.code !== 'E_ROLLOUT' ? [o.error] : []));
   return { outcomes: ctx.outcomes, errors, rollouts: ctx.rollouts };
 }
 
@@ -63,9 +71,9 @@ interface Ctx extends ApplyDeps {
   rollouts: RolloutOutcome[];
 }
 
-/** Removals of whole services and volumes, done after every service is in place. */
+/** Removals of whole services, volumes and networks, done after every service is in place. */
 function isPrune(a: Action): boolean {
-  if (a.type === 'remove-volume') return true;
+  if (a.type === 'remove-volume' || a.type === 'remove-network') return true;
   return a.type === 'remove' && a.prune === true;
 }
 
@@ -105,10 +113,7 @@ async function rollingReplace(ctx: Ctx, replaces: ReplaceAction[]): Promise<bool
   const outcome = await rollingUpdate({
     gate: ctx.gate,
     start: (svc, replica) => ctx.limit.run(() => createAndStart(ctx, svc, replica)),
-    remove: (id) => ctx.limit.run(async () => {
-      await ctx.runtime.stopContainer(id, ctx.stopGraceSeconds ?? 10);
-      await ctx.runtime.removeContainer(id);
-    }),
+    remove: (id) => ctx.limit.run(() => stopAndRemove(ctx, id)),
     rename: (id, name) => ctx.limit.run(() => ctx.runtime.renameContainer(id, name)),
     record: (a, error) => record(ctx, a, error),
   }, replaces);
@@ -133,8 +138,15 @@ async function run(ctx: Ctx, a: Action): Promise<void> {
   } catch (err) {
     const error = asBerthError(err);
     if (a.type === 'build-image') ctx.failedServices.add(a.service);
+    if (a.type === 'remove-network' && !error.terminal) return defer(ctx, a, error);
     record(ctx, a, error);
   }
+}
+
+/** A cleanup that could not run yet (a network still in use): a warning now, the next pass plans it again. */
+function defer(ctx: Ctx, a: Action, error: BerthError): void {
+  ctx.log.warn(`deferred: ${a.type}`, { ...actionView(a), code: error.code, error: error.message });
+  ctx.outcomes.push({ action: a, error, deferred: true });
 }
 
 /** Logs an action's outcome (every correction with its reason) and keeps it for the result. */
@@ -152,6 +164,10 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
       return rt.createVolume(a.volume.dockerName, volumeLabels(ctx, a.volume.namespace, a.volume.name, a.volume.spec.retain), a.volume.spec.driver, a.volume.spec.driverOpts);
     case 'remove-volume':
       return rt.removeVolume(a.name);
+    case 'create-network':
+      return rt.createNetwork(a.network.dockerName, { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.namespace]: a.network.namespace });
+    case 'remove-network':
+      return rt.removeNetwork(a.name);
     case 'build-image': {
       const img = a.desired.image;
       if (img.type !== 'build') return;
@@ -173,9 +189,17 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
       return rt.updateContainer(a.container.id, { memory: spec.memory ?? 0, nanoCpus: spec.nanoCpus ?? 0, restartPolicy: spec.restartPolicy });
     }
     case 'remove':
-      await rt.stopContainer(a.container.id, ctx.stopGraceSeconds ?? 10);
-      return rt.removeContainer(a.container.id);
+      return stopAndRemove(ctx, a.container.id);
   }
+}
+
+/** Drains (beforeStop, best effort), stops and removes a container. */
+async function stopAndRemove(ctx: Ctx, id: string): Promise<void> {
+  if (ctx.beforeStop) {
+    await ctx.beforeStop(id).catch((err: unknown) => ctx.log.warn('beforeStop failed; stopping anyway', { container: id, error: asBerthError(err).message }));
+  }
+  await ctx.runtime.stopContainer(id, ctx.stopGraceSeconds ?? 10);
+  await ctx.runtime.removeContainer(id);
 }
 
 async function createAndStart(ctx: Ctx, svc: DesiredService, replica: number): Promise<string> {

@@ -6,6 +6,7 @@ import { rollingUpdate, type Gate, type RollingCtx } from './rolling.ts';
 function svc(update: Partial<DesiredService['spec']['update']> = {}): DesiredService {
   return {
     key: 'ns/web', namespace: 'ns', name: 'web', labels: {}, specHash: 'new', image: { type: 'ref', ref: 'img' }, source: { file: 'w.yaml', line: 1, col: 1 },
+    network: 'berth.t.ns', env: {},
     spec: { env: {}, replicas: 3, ports: [], resources: {}, restart: { policy: 'always' }, health: {}, volumes: [], dependsOn: [],
       update: { order: 'start-first', parallelism: 1, monitorMs: 10, failureAction: 'rollback', maxFailureRatio: 0, ...update } },
   };

@@ -31,14 +31,20 @@ export function nanoCpus(cpu: number | undefined): number | undefined {
   return cpu === undefined ? undefined : Math.round(cpu * 1e9);
 }
 
-/** The create request for replica `replica` of `svc` at `revision`. */
+/** Extra /etc/hosts entries of every replica: `host.docker.internal` is the Docker host (its proxies and published ports). */
+export const EXTRA_HOSTS: readonly string[] = ['host.docker.internal:host-gateway'];
+
+/**
+ * The create request for replica `replica` of `svc` at `revision`: its environment is `svc.env` (discovery variables
+ * overlaid by spec.env), and it joins its namespace's network with the service name as DNS alias.
+ */
 export function containerSpec(instance: string, revision: string, svc: DesiredService, replica: number): CreateContainerSpec {
   const { spec } = svc;
   return {
     name: containerName(instance, svc.namespace, svc.name, replica, svc.specHash),
     image: svc.image.ref,
     command: spec.command,
-    env: spec.env,
+    env: { ...svc.env },
     labels: replicaLabels(instance, revision, svc, replica),
     exposedPorts: spec.ports.map((p) => `${p.port}/${p.protocol}`),
     memory: spec.resources.memory,
@@ -46,5 +52,7 @@ export function containerSpec(instance: string, revision: string, svc: DesiredSe
     restartPolicy: dockerRestartPolicy(spec.restart.policy),
     mounts: spec.volumes.map((m) => ({ volume: volumeName(instance, svc.namespace, m.volume), target: m.mountPath, readOnly: m.readOnly })),
     init: true,
+    network: { name: svc.network, aliases: [svc.name] },
+    extraHosts: [...EXTRA_HOSTS],
   };
 }

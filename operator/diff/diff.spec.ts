@@ -6,15 +6,18 @@ import { renderJson, renderText } from './render.ts';
 
 const INSTANCE = 'unit';
 
+const NET = 'berth.unit.ns';
+
 function svc(name: string, over: Partial<DesiredService['spec']> = {}, specHash = `${name}hash000000000`.slice(0, 16)): DesiredService {
+  const spec: DesiredService['spec'] = {
+    image: 'img:1', env: { A: '1' }, command: ['sleep', '1'], replicas: 2, ports: [], resources: {},
+    restart: { policy: 'always' }, update: { order: 'start-first', parallelism: 1, monitorMs: 0, failureAction: 'rollback', maxFailureRatio: 0 }, health: {}, volumes: [], dependsOn: [], ...over,
+  };
   return {
     key: `ns/${name}`, namespace: 'ns', name, labels: {}, specHash,
     image: { type: 'ref', ref: 'img:1' },
     source: { file: `${name}.yaml`, line: 1, col: 1 },
-    spec: {
-      image: 'img:1', env: { A: '1' }, command: ['sleep', '1'], replicas: 2, ports: [], resources: {},
-      restart: { policy: 'always' }, update: { order: 'start-first', parallelism: 1, monitorMs: 0, failureAction: 'rollback', maxFailureRatio: 0 }, health: {}, volumes: [], dependsOn: [], ...over,
-    },
+    spec, network: NET, env: { ...spec.env },
   };
 }
 
@@ -24,12 +27,19 @@ function running(s: DesiredService, n: number, over: Partial<ObservedContainer> 
   return {
     id: `${s.name}-${n}-${s.specHash}`, name: spec.name, labels: spec.labels, status: 'running', exitCode: 0,
     imageId: 'sha256:aaa', image: spec.image, command: spec.command ?? [], env: spec.env, restartPolicy: spec.restartPolicy,
-    nanoCpus: spec.nanoCpus ?? 0, memory: spec.memory ?? 0, createdAt: '2026-01-01T00:00:00Z', ...over,
+    nanoCpus: spec.nanoCpus ?? 0, memory: spec.memory ?? 0, createdAt: '2026-01-01T00:00:00Z', networks: [spec.network?.name ?? 'bridge'], ...over,
   };
 }
 
-const desired = (...services: DesiredService[]): DesiredState => ({ revision: 'rev2abcdef', services, volumes: [] });
-const observed = (...containers: ObservedContainer[]): ObservedState => ({ containers, volumes: [], images: { 'img:1': 'sha256:aaa' } });
+/** The revision's services and the networks of their namespaces. */
+const desired = (...services: DesiredService[]): DesiredState => ({
+  revision: 'rev2abcdef', services, volumes: [], routes: [],
+  networks: [...new Set(services.map((s) => s.network))].sort().map((dockerName) => ({ namespace: dockerName.split('.').pop() ?? '', dockerName })),
+});
+/** The containers, and the network of namespace ns already there. */
+const observed = (...containers: ObservedContainer[]): ObservedState => ({
+  containers, volumes: [], networks: [{ name: NET, id: 'n1', labels: {} }], images: { 'img:1': 'sha256:aaa' },
+});
 
 describe('diff', () => {
   it('creates every missing replica with a reason', () => {
@@ -139,5 +149,79 @@ describe('diff', () => {
     expect(summarize(plan)).toEqual({ create: 1, replace: 0, update: 0, remove: 0, other: 0 });
     expect(renderText(plan)).toContain('Plan for revision rev2abcdef: 1 to create, 0 to replace, 0 to update, 0 to remove');
     expect(JSON.parse(renderJson(plan)).actions).toEqual([{ type: 'create', cause: 'change', service: 'ns/web', replica: 1, image: 'img:1', reason: 'replica 1/1 of ns/web to create' }]);
+  });
+
+  it('creates a missing network before any replica, as a change', () => {
+    const web = svc('web', { replicas: 1 });
+    const plan = diff(desired(web), { ...observed(), networks: [] }, { instance: INSTANCE });
+    expect(plan.actions.map((a) => [a.type, a.cause, a.reason])).toEqual([
+      ['create-network', 'change', `network ${NET} of namespace ns missing`],
+      ['create', 'change', 'replica 1/1 of ns/web to create'],
+    ]);
+    expect(plan.actions[0]).toMatchObject({ network: { namespace: 'ns', dockerName: NET } });
+    expect(diff(desired(web), observed(), { instance: INSTANCE }).actions.map((a) => a.type)).toEqual(['create']);
+  });
+
+  it('removes a network no service uses any more, last (after prunes and volume removals)', () => {
+    const web = svc('web', { replicas: 1 });
+    const gone: DesiredService = { ...svc('gone', { replicas: 1 }), key: 'old/gone', namespace: 'old', network: 'berth.unit.old' };
+    const obs: ObservedState = {
+      ...observed(running(web, 1), running(gone, 1)),
+      volumes: [{ name: 'v-tmp', labels: { 'berth.retain': 'false' } }],
+      networks: [{ name: 'berth.unit.old', id: 'n0', labels: {} }, { name: NET, id: 'n1', labels: {} }],
+    };
+    const plan = diff(desired(web), obs, { instance: INSTANCE });
+    expect(plan.actions.map((a) => [a.type, a.cause])).toEqual([['remove', 'change'], ['remove-volume', 'change'], ['remove-network', 'change']]);
+    expect(plan.actions[2]).toMatchObject({ name: 'berth.unit.old', reason: 'network berth.unit.old is not used by any service of revision rev2abc' });
+  });
+
+  it('never removes a network for a revision without services', () => {
+    const obs: ObservedState = { ...observed(), networks: [{ name: NET, id: 'n1', labels: {} }] };
+    expect(diff(desired(), obs, { instance: INSTANCE }).actions).toEqual([]);
+  });
+
+  it('replaces a running replica detached from its network (drift); an unknown attachment or a stopped one is no drift', () => {
+    const web = svc('web', { replicas: 3 });
+    const plan = diff(desired(web), observed(
+      running(web, 1, { networks: ['bridge'] }),
+      running(web, 2, { networks: undefined }),
+      running(web, 3, { networks: [], status: 'exited', exitCode: 1 }),
+    ), { instance: INSTANCE });
+    expect(plan.actions.map((a) => [a.type, a.cause, a.reason])).toEqual([
+      ['replace', 'drift', `drift: not attached to network ${NET} (attached to bridge), so web does not resolve to it`],
+      ['start', 'drift', `drift: ${running(web, 3).name} exited with code 1`],
+    ]);
+  });
+
+  it('compares the effective env (discovery variables included) and names a network change of an older spec', () => {
+    const old = svc('web', { replicas: 1 }, 'oldhash000000000');
+    const now: DesiredService = { ...svc('web', { replicas: 1 }, 'newhash000000000'), env: { A: '1', DB_SERVICE_HOST: 'db' } };
+    const plan = diff(desired(now), observed(running(old, 1, { networks: ['bridge'] })), { instance: INSTANCE });
+    expect(plan.actions.map((a) => a.reason)).toEqual([`spec changed (env DB_SERVICE_HOST changed; network bridge -> ${NET})`]);
+    const current = svc('web', { replicas: 1 });
+    const drifted = diff(desired({ ...current, env: { A: '1', DB_SERVICE_HOST: 'db' } }), observed(running(current, 1)), { instance: INSTANCE });
+    expect(drifted.actions.map((a) => a.reason)).toEqual(['drift: env DB_SERVICE_HOST missing']);
+  });
+
+  it('a replica container gets the effective env, its namespace network aliased by the service name, and host.docker.internal', () => {
+    const web: DesiredService = { ...svc('web'), env: { A: '1', DB_SERVICE_HOST: 'db', DB_SERVICE_PORT: '5432' } };
+    expect(containerSpec(INSTANCE, 'rev1', web, 1)).toMatchObject({
+      env: { A: '1', DB_SERVICE_HOST: 'db', DB_SERVICE_PORT: '5432' },
+      network: { name: NET, aliases: ['web'] },
+      extraHosts: ['host.docker.internal:host-gateway'],
+    });
+  });
+
+  it('renders network actions as text and JSON', () => {
+    const gone: ObservedState = { ...observed(), networks: [{ name: 'berth.unit.old', id: 'n0', labels: {} }] };
+    const plan = diff(desired(svc('web', { replicas: 1 })), gone, { instance: INSTANCE });
+    expect(plan.actions.map((a) => a.type)).toEqual(['create-network', 'create', 'remove-network']);
+    const text = renderText(plan);
+    expect(text).toContain(`  + create-network ${NET}\n      network ${NET} of namespace ns missing`);
+    expect(text).toContain('  - remove-network berth.unit.old\n');
+    const json = JSON.parse(renderJson(plan));
+    expect(json.summary).toEqual({ create: 1, replace: 0, update: 0, remove: 0, other: 2 });
+    expect(json.actions[0]).toEqual({ type: 'create-network', cause: 'change', network: NET, reason: `network ${NET} of namespace ns missing` });
+    expect(json.actions[2]).toMatchObject({ type: 'remove-network', network: 'berth.unit.old' });
   });
 });

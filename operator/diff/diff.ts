@@ -26,6 +26,11 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
   for (const v of desired.volumes) {
     if (!volumes.has(v.dockerName)) actions.push({ type: 'create-volume', volume: v, reason: `volume ${v.key} missing`, cause: 'change' });
   }
+  // Networks come before every replica: a container is created attached to its namespace's network.
+  const networks = new Set(observed.networks.map((n) => n.name));
+  for (const n of desired.networks) {
+    if (!networks.has(n.dockerName)) actions.push({ type: 'create-network', network: n, reason: `network ${n.dockerName} of namespace ${n.namespace} missing`, cause: 'change' });
+  }
   const built = new Set<string>();
   for (const svc of orderByDependencies(desired.services)) {
     if (svc.image.type === 'build' && observed.images[svc.image.ref] === undefined && !built.has(svc.image.ref)) {
@@ -43,7 +48,19 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
     if (desiredVolumes.has(v.name) || v.labels['berth.retain'] !== 'false') continue;
     actions.push({ type: 'remove-volume', name: v.name, reason: `volume ${v.name} is not in the revision and not retained`, cause: 'change' });
   }
+  actions.push(...networkRemovals(desired, observed));
   return { revision: desired.revision, actions };
+}
+
+/**
+ * Networks of the instance that no namespace of the revision uses, removed last (after the prunes that detach their
+ * containers). A revision without services removes none: an empty revision never prunes.
+ */
+function networkRemovals(desired: DesiredState, observed: ObservedState): Action[] {
+  if (desired.services.length === 0) return [];
+  const wanted = new Set(desired.networks.map((n) => n.dockerName));
+  const names = [...new Set(observed.networks.map((n) => n.name))].filter((name) => !wanted.has(name)).sort();
+  return names.map((name) => ({ type: 'remove-network', name, reason: `network ${name} is not used by any service of revision ${desired.revision.slice(0, 7)}`, cause: 'change' }));
 }
 
 function diffService(svc: DesiredService, containers: ObservedContainer[], observed: ObservedState, opts: DiffOptions): Action[] {

@@ -4,7 +4,7 @@ import type { DesiredService, ObservedContainer } from '../model/state.ts';
 import { dockerRestartPolicy, nanoCpus } from './container-spec.ts';
 
 export interface Drift {
-  /** Differences that need a new container (image, command, env, labels). */
+  /** Differences that need a new container (image, command, env, labels, network). */
   replace: string[];
   /** Differences `docker update` can fix in place (memory, cpu, restart policy). */
   update: string[];
@@ -16,9 +16,11 @@ export function containerDrift(instance: string, svc: DesiredService, replica: n
   const update: string[] = [];
   if (imageId && c.imageId !== imageId) replace.push(`image ${svc.image.ref} now resolves to ${short(imageId)}, container runs ${short(c.imageId)}`);
   if (svc.spec.command && !sameList(c.command, svc.spec.command)) replace.push(`command is ${JSON.stringify(c.command)}, spec says ${JSON.stringify(svc.spec.command)}`);
-  for (const [k, v] of Object.entries(svc.spec.env)) {
+  for (const [k, v] of Object.entries(svc.env)) {
     if (c.env[k] !== v) replace.push(c.env[k] === undefined ? `env ${k} missing` : `env ${k} differs`);
   }
+  const detached = networkDrift(svc, c);
+  if (detached) replace.push(detached);
   const expected: Record<string, string> = {
     ...svc.labels,
     [LABELS.managed]: 'true', [LABELS.instance]: instance, [LABELS.namespace]: svc.namespace,
@@ -37,14 +39,21 @@ export function containerDrift(instance: string, svc: DesiredService, replica: n
   return { replace, update };
 }
 
+/** A running replica that is not attached to its service's network (someone disconnected it by hand) cannot be reached by name. */
+function networkDrift(svc: DesiredService, c: ObservedContainer): string | undefined {
+  if (c.status !== 'running' || c.networks === undefined || c.networks.includes(svc.network)) return undefined;
+  const on = c.networks.length ? `attached to ${c.networks.join(', ')}` : 'attached to no network';
+  return `not attached to network ${svc.network} (${on}), so ${svc.name} does not resolve to it`;
+}
+
 /** Why a container of an older spec gets replaced: a short summary of what changed. */
 export function specChangeReason(svc: DesiredService, old: ObservedContainer): string {
   const changes: string[] = [];
   if (old.image && old.image !== svc.image.ref) changes.push(`image ${old.image} -> ${svc.image.ref}`);
   if (svc.spec.command && !sameList(old.command, svc.spec.command)) changes.push('command changed');
-  const envKeys = new Set([...Object.keys(svc.spec.env)]);
-  const envChanged = [...envKeys].filter((k) => old.env[k] !== svc.spec.env[k]);
+  const envChanged = Object.keys(svc.env).filter((k) => old.env[k] !== svc.env[k]);
   if (envChanged.length) changes.push(`env ${envChanged.join(', ')} changed`);
+  if (old.networks && !old.networks.includes(svc.network)) changes.push(`network ${old.networks.join(', ') || 'none'} -> ${svc.network}`);
   const oldHash = old.labels[LABELS.specHash] ?? '?';
   return `spec changed (${changes.length ? changes.join('; ') : `spec-hash ${oldHash} -> ${svc.specHash}`})`;
 }

@@ -10,6 +10,7 @@ export interface ActionView {
   replica?: number;
   container?: string;
   volume?: string;
+  network?: string;
   image?: string;
   reason: string;
 }
@@ -24,6 +25,8 @@ export function actionView(a: Action): ActionView {
     case 'build-image': v.image = a.desired.image.ref; break;
     case 'create-volume': v.volume = a.volume.dockerName; break;
     case 'remove-volume': v.volume = a.name; break;
+    case 'create-network': v.network = a.network.dockerName; break;
+    case 'remove-network': v.network = a.name; break;
   }
   return v;
 }
@@ -38,7 +41,7 @@ export function summaryLine(plan: Plan): string {
 
 const SIGILS: Record<Action['type'], string> = {
   'create': '+', 'replace': '~', 'update': '~', 'start': '>', 'unpause': '>', 'remove': '-',
-  'build-image': '*', 'create-volume': '+', 'remove-volume': '-',
+  'build-image': '*', 'create-volume': '+', 'remove-volume': '-', 'create-network': '+', 'remove-network': '-',
 };
 
 /** Human-readable plan, one action per line with its reason. */
@@ -46,9 +49,9 @@ export function renderText(plan: Plan): string {
   const head = `Plan for revision ${plan.revision.slice(0, 12)}: ${plan.actions.length ? summaryLine(plan) : 'no changes, the engine matches the revision'}`;
   const lines = plan.actions.map((a) => {
     const v = actionView(a);
-    const target = [v.service, v.replica !== undefined ? `#${v.replica}` : '', v.container ? `(${v.container})` : '', v.volume ?? '', a.type === 'build-image' ? v.image : '']
+    const target = [v.service, v.replica !== undefined ? `#${v.replica}` : '', v.container ? `(${v.container})` : '', v.volume ?? '', v.network ?? '', a.type === 'build-image' ? v.image : '']
       .filter(Boolean).join(' ');
-    return `  ${SIGILS[a.type]} ${a.type.padEnd(13)} ${target}\n      ${a.cause === 'drift' ? '[drift] ' : ''}${a.reason}`;
+    return `  ${SIGILS[a.type]} ${a.type.padEnd(14)} ${target}\n      ${a.cause === 'drift' ? '[drift] ' : ''}${a.reason}`;
   });
   return [head, ...lines].join('\n');
 }

@@ -133,4 +133,20 @@ describe('Reconciler', () => {
     expect(r.status.conditions.find((x) => x.type === 'Stalled')?.status).toBe('False');
     expect((await rec.pass()).converged).toBe(true);
   });
+
+  it('puts a namespace on its network once, and replaces a replica disconnected from it by hand', async () => {
+    const { source, runtime, rec } = setup();
+    source.push({ 'a.yaml': svc('a', 1) });
+    await rec.pass();
+    const state = await runtime.observe('t', []);
+    expect(state.networks.map((n) => n.name)).toEqual(['berth.t.default']);
+    const [c] = state.containers;
+    expect(c?.networks).toEqual(['berth.t.default']);
+    runtime.disconnect(c!.id, 'berth.t.default');
+    const r = await rec.pass();
+    expect(r.applied?.outcomes.map((o) => [o.action.type, o.action.cause, o.error?.code])).toEqual([['replace', 'drift', undefined]]);
+    const after = (await runtime.observe('t', [])).containers;
+    expect(after.map((x) => [x.status, x.networks])).toEqual([['running', ['berth.t.default']]]);
+    expect(runtime.calls.filter((x) => x.method === 'createNetwork')).toHaveLength(1);
+  });
 });

@@ -33,6 +33,8 @@ export interface ReconcilerDeps {
   keepLastGood?: boolean;
   concurrency?: number;
   stopGraceSeconds?: number;
+  /** Called before a replica's container is stopped (replaced, scaled down, pruned): the proxies drain it. */
+  beforeStop?: (containerId: string) => Promise<void>;
   now?: () => Date;
   /** Probes replicas, gates rolling updates and reports liveness failures (absent: no probes, no gating). */
   monitor?: HealthMonitor;
@@ -274,6 +276,7 @@ export class Reconciler {
       log: this.deps.log,
       concurrency: this.deps.concurrency,
       stopGraceSeconds: this.deps.stopGraceSeconds,
+      beforeStop: this.deps.beforeStop,
       buildContext: (svc: DesiredService) => readBuildContext(loaded.snapshot, svc),
       gate: monitor ? createGate({ monitor, runtime, instance, track }) : undefined,
     };

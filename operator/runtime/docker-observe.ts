@@ -1,7 +1,11 @@
-/** observe(): one list call, container inspects (cached while events flow), volumes and image IDs. */
+/**
+ * observe(): one list call, container inspects (cached while events flow), volumes, networks and image IDs.
+ * Network attachments and addresses come from the list answer of every pass: connecting or disconnecting a container
+ * emits network events only, which never invalidate the inspect cache.
+ */
 import type Dockerode from 'dockerode';
-import type { ContainerStatus, ObservedContainer, ObservedState, ObservedVolume } from '../model/state.ts';
-import { LABELS } from '../model/keys.ts';
+import type { ContainerStatus, ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume } from '../model/state.ts';
+import { LABELS, networkName } from '../model/keys.ts';
 import type { InspectCache } from './docker-cache.ts';
 import { statusOf } from './docker-errors.ts';
 
@@ -28,23 +32,26 @@ export async function observeState(docker: Dockerode, cache: InspectCache, fail:
       throw fail(err, `list containers of instance ${instance}`);
     });
     listed = new Set(list.map((c) => c.Id));
-    const [found, volumes, images] = await Promise.all([
-      mapLimit([...listed], INSPECT_CONCURRENCY, (id) => observeContainer(docker, cache, fail, instance, id, live)),
+    const [found, volumes, networks, images] = await Promise.all([
+      mapLimit(list, INSPECT_CONCURRENCY, (entry) => observeContainer(docker, cache, fail, instance, entry, live)),
       observeVolumes(docker, fail, instance),
+      observeNetworks(docker, fail, instance),
       observeImages(docker, fail, imageRefs),
     ]);
     const containers = found.filter((c): c is ObservedContainer => c !== undefined);
-    return { containers, volumes, images };
+    return { containers, volumes, networks, images };
   } finally {
     cache.end(instance, listed);
   }
 }
 
+/** A container from the cache (its attachments refreshed from this pass's list answer) or from a fresh inspect. */
 async function observeContainer(
-  docker: Dockerode, cache: InspectCache, fail: FailFn, instance: string, id: string, live: boolean,
+  docker: Dockerode, cache: InspectCache, fail: FailFn, instance: string, entry: Dockerode.ContainerInfo, live: boolean,
 ): Promise<ObservedContainer | undefined> {
+  const id = entry.Id;
   const cached = live ? cache.get(instance, id) : undefined;
-  if (cached) return structuredClone(cached);
+  if (cached) return withAttachments(structuredClone(cached), entry);
   const ticket = cache.ticket(instance);
   let info: Dockerode.ContainerInspectInfo;
   try {
@@ -64,7 +71,7 @@ export function toObservedContainer(info: Dockerode.ContainerInspectInfo): Obser
   const status = STATUSES.find((s) => s === state.Status) ?? 'dead';
   const startedAt = state.StartedAt && state.StartedAt !== ZERO_TIME ? state.StartedAt : undefined;
   const finishedAt = state.FinishedAt && state.FinishedAt !== ZERO_TIME ? state.FinishedAt : undefined;
-  const address = containerAddress(info);
+  const { networks, address } = attachments(info, berthNetworkOf(info.Config.Labels ?? {}));
   const host = info.HostConfig;
   return {
     id: info.Id,
@@ -81,21 +88,46 @@ export function toObservedContainer(info: Dockerode.ContainerInspectInfo): Obser
     ...(startedAt ? { startedAt } : {}),
     ...(finishedAt ? { finishedAt } : {}),
     ...(address ? { address } : {}),
+    networks,
     ...(typeof info.RestartCount === 'number' ? { restartCount: info.RestartCount } : {}),
     createdAt: info.Created,
   };
 }
 
+/** The network attachments of a container, as an inspect or a list answer reports them. */
+export interface AttachmentsView {
+  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> | null; IPAddress?: string } | null;
+  HostConfig?: { NetworkMode?: string } | null;
+}
+
+/** The berth network a container of these labels belongs on (undefined without instance / namespace labels). */
+export function berthNetworkOf(labels: Record<string, string>): string | undefined {
+  const instance = labels[LABELS.instance];
+  const namespace = labels[LABELS.namespace];
+  return instance && namespace ? networkName(instance, namespace) : undefined;
+}
+
 /**
- * Where the operator (on the same host) reaches the container's ports: its IP on its first network that gave it one
+ * Names of the networks a container is attached to, and where the operator (on the same host) reaches its ports:
+ * its IP on `preferred` (its berth network) when it has one there, else on its first network that gave it one
  * (Docker lists networks by name), 127.0.0.1 for host networking, undefined when it has none (e.g. not running).
  */
-export function containerAddress(info: Pick<Dockerode.ContainerInspectInfo, 'NetworkSettings' | 'HostConfig'>): string | undefined {
-  const settings = info.NetworkSettings as (Dockerode.ContainerInspectInfo['NetworkSettings'] & { IPAddress?: string }) | undefined;
-  const networks = Object.values(settings?.Networks ?? {});
-  const ip = networks.map((n) => n.IPAddress).find((a) => typeof a === 'string' && a !== '') ?? settings?.IPAddress;
-  if (ip) return ip;
-  return info.HostConfig?.NetworkMode === 'host' ? '127.0.0.1' : undefined;
+export function attachments(info: AttachmentsView, preferred?: string): { networks: string[]; address?: string } {
+  const byName = info.NetworkSettings?.Networks ?? {};
+  const networks = Object.keys(byName).sort();
+  const ips = [preferred, ...networks].map((n) => (n === undefined ? undefined : byName[n]?.IPAddress));
+  const ip = ips.find((a) => typeof a === 'string' && a !== '') ?? info.NetworkSettings?.IPAddress;
+  if (ip) return { networks, address: ip };
+  return info.HostConfig?.NetworkMode === 'host' ? { networks, address: '127.0.0.1' } : { networks };
+}
+
+/** `c` with its attachments and address as of the list answer `entry` (fresher than a cached inspect: see the file comment). */
+function withAttachments(c: ObservedContainer, entry: Dockerode.ContainerInfo): ObservedContainer {
+  const { networks, address } = attachments(entry, berthNetworkOf(c.labels));
+  const out: ObservedContainer = { ...c, networks };
+  if (address) out.address = address;
+  else delete out.address;
+  return out;
 }
 
 /** `KEY=value` strings -> record, split on the first `=`. */
@@ -115,6 +147,15 @@ async function observeVolumes(docker: Dockerode, fail: FailFn, instance: string)
     return (answer.Volumes ?? []).map((v) => ({ name: v.Name, labels: { ...(v.Labels ?? {}) } }));
   } catch (err) {
     throw fail(err, `list volumes of instance ${instance}`);
+  }
+}
+
+async function observeNetworks(docker: Dockerode, fail: FailFn, instance: string): Promise<ObservedNetwork[]> {
+  try {
+    const answer = await docker.listNetworks({ filters: instanceFilters(instance) });
+    return answer.map((n) => ({ name: n.Name, id: n.Id, labels: { ...(n.Labels ?? {}) } })).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  } catch (err) {
+    throw fail(err, `list networks of instance ${instance}`);
   }
 }
 

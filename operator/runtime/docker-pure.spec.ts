@@ -5,7 +5,9 @@ import { baseImages, packContext } from './docker-build.ts';
 import { InspectCache } from './docker-cache.ts';
 import { dockerError, engineMessage } from './docker-errors.ts';
 import { createLineSplitter, toRuntimeEvent } from './docker-events.ts';
-import { envRecord, mapLimit } from './docker-observe.ts';
+import { attachments, envRecord, mapLimit } from './docker-observe.ts';
+import { createOptions } from './docker.ts';
+import { networkOptions } from './docker-network.ts';
 import { dockerOptionsFromEndpoint } from './docker-options.ts';
 
 describe('dockerOptionsFromEndpoint', () => {
@@ -162,5 +164,33 @@ describe('helpers', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     expect(dockerError(refused, 'ping', 'tcp://h:1').message).toContain('docker engine at tcp://h:1 is unreachable (ECONNREFUSED)');
     expect(engineMessage(Object.assign(new Error('(HTTP code 400) unexpected - bad thing '), { statusCode: 400, json: null }))).toBe('bad thing');
+  });
+});
+
+describe('networks', () => {
+  it('a spec with a network and extra hosts -> NetworkMode, endpoint aliases and ExtraHosts', () => {
+    const body = createOptions({
+      name: 'c', image: 'img', env: {}, labels: {}, exposedPorts: [], restartPolicy: 'no', mounts: [],
+      network: { name: 'berth.i.ns', aliases: ['web'] }, extraHosts: ['host.docker.internal:host-gateway'],
+    });
+    expect(body.HostConfig).toMatchObject({ NetworkMode: 'berth.i.ns', ExtraHosts: ['host.docker.internal:host-gateway'] });
+    expect(body.NetworkingConfig).toEqual({ EndpointsConfig: { 'berth.i.ns': { Aliases: ['web'] } } });
+    const plain = createOptions({ name: 'c', image: 'img', env: {}, labels: {}, exposedPorts: [], restartPolicy: 'no', mounts: [] });
+    expect(plain.NetworkingConfig).toBeUndefined();
+    expect(plain.HostConfig?.NetworkMode).toBeUndefined();
+  });
+
+  it('a network is a bridge labelled berth.managed=true, refused by the engine when the name exists', () => {
+    expect(networkOptions('berth.i.ns', { 'berth.instance': 'i' })).toEqual({
+      Name: 'berth.i.ns', Driver: 'bridge', CheckDuplicate: true, Labels: { 'berth.instance': 'i', 'berth.managed': 'true' },
+    });
+  });
+
+  it('attachments: network names, the IP on the preferred network first, host networking, none when stopped', () => {
+    const settings = { Networks: { bridge: { IPAddress: '172.17.0.2' }, 'berth.i.ns': { IPAddress: '172.20.0.3' } } };
+    expect(attachments({ NetworkSettings: settings }, 'berth.i.ns')).toEqual({ networks: ['berth.i.ns', 'bridge'], address: '172.20.0.3' });
+    expect(attachments({ NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.2' }, zz: { IPAddress: '' } } } }, 'berth.i.ns')).toEqual({ networks: ['bridge', 'zz'], address: '172.17.0.2' });
+    expect(attachments({ NetworkSettings: { Networks: { 'berth.i.ns': { IPAddress: '' } } } }, 'berth.i.ns')).toEqual({ networks: ['berth.i.ns'] });
+    expect(attachments({ NetworkSettings: { Networks: { host: { IPAddress: '' } } }, HostConfig: { NetworkMode: 'host' } })).toEqual({ networks: ['host'], address: '127.0.0.1' });
   });
 });

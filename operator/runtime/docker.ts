@@ -6,8 +6,9 @@ import { buildImage } from './docker-build.ts';
 import { InspectCache } from './docker-cache.ts';
 import { dockerError, engineMessage, liftedLimitError, statusOf } from './docker-errors.ts';
 import { followEvents } from './docker-events.ts';
-import { observeState, type FailFn } from './docker-observe.ts';
+import { imageId, observeState, type FailFn } from './docker-observe.ts';
 import { describeEndpoint } from './docker-options.ts';
+import { networkCreator, removeNetwork } from './docker-network.ts';
 
 export { dockerOptionsFromEndpoint, describeEndpoint } from './docker-options.ts';
 
@@ -16,6 +17,7 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
   const endpoint = describeEndpoint(docker);
   const fail: FailFn = (err, what) => dockerError(err, what, endpoint);
   const cache = new InspectCache();
+  const createNetwork = networkCreator(docker, fail);
   let subscriptions = 0;
   return {
     ping: () => docker.ping().then(() => undefined, (err: unknown) => { throw fail(err, 'ping'); }),
@@ -32,6 +34,8 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
       docker.createVolume({ Name: name, Labels: labels, Driver: driver || 'local', DriverOpts: driverOpts }), [409], fail, `create volume ${name}`,
     ),
     removeVolume: (name) => removeVolume(docker, fail, name),
+    createNetwork,
+    removeNetwork: (name) => removeNetwork(docker, fail, name),
     buildImage: (ref, files, dockerfile, labels) => buildImage(docker, fail, ref, files, dockerfile, labels),
     exec: (id, command, timeoutMs) => execInContainer(docker, fail, id, command, timeoutMs),
     subscribe: (instance, onEvent, onReconnect) => {
@@ -76,7 +80,10 @@ export function createOptions(spec: CreateContainerSpec): Dockerode.ContainerCre
       RestartPolicy: { Name: spec.restartPolicy, MaximumRetryCount: 0 },
       ...(spec.init ? { Init: true } : {}),
       Mounts: spec.mounts.map((m) => ({ Type: 'volume' as const, Source: m.volume, Target: m.target, ReadOnly: m.readOnly })),
+      ...(spec.network ? { NetworkMode: spec.network.name } : {}),
+      ...(spec.extraHosts?.length ? { ExtraHosts: [...spec.extraHosts] } : {}),
     },
+    ...(spec.network ? { NetworkingConfig: { EndpointsConfig: { [spec.network.name]: { Aliases: [...spec.network.aliases] } } } } : {}),
   };
 }
 
@@ -85,9 +92,7 @@ async function createContainer(docker: Dockerode, fail: FailFn, spec: CreateCont
     return (await docker.createContainer(createOptions(spec))).id;
   } catch (err) {
     const status = statusOf(err);
-    if (status === 404) {
-      throw new BerthError('E_IMAGE_MISSING', `image ${spec.image} is not on the engine (berth never pulls; build or load it first)`, { terminal: true, cause: err });
-    }
+    if (status === 404) throw await missingOnCreate(docker, fail, spec, err);
     if (status !== 409) throw fail(err, `create container ${spec.name}`);
   }
   try {
@@ -95,6 +100,15 @@ async function createContainer(docker: Dockerode, fail: FailFn, spec: CreateCont
   } catch (err) {
     throw fail(err, `find existing container ${spec.name}`);
   }
+}
+
+/** A create answered 404: the image is missing (terminal) or, when the image is there, the network (transient: created by the next pass). */
+async function missingOnCreate(docker: Dockerode, fail: FailFn, spec: CreateContainerSpec, err: unknown): Promise<BerthError> {
+  const present = spec.network ? await imageId(docker, fail, spec.image) : undefined;
+  if (present === undefined) {
+    return new BerthError('E_IMAGE_MISSING', `image ${spec.image} is not on the engine (berth never pulls; build or load it first)`, { terminal: true, cause: err });
+  }
+  return new BerthError('E_DOCKER', `create container ${spec.name}: network ${spec.network?.name} does not exist (yet): ${engineMessage(err)}`, { cause: err });
 }
 
 async function updateContainer(

@@ -126,6 +126,28 @@ describe('FakeRuntime', () => {
     expect((await rt.observe('i1', [])).volumes).toEqual([]);
   });
 
+  it('networks: idempotent create, containers attach with aliases, in-use removal fails, a gone one is fine', async () => {
+    const { rt } = setup();
+    const labels = { 'berth.managed': 'true', 'berth.instance': 'i1', 'berth.namespace': 'ns' };
+    const net = { name: 'berth.i1.ns', aliases: ['web'] };
+    await expect(rt.createContainer(spec('early', { network: net }))).rejects.toMatchObject({ code: 'E_DOCKER', terminal: false });
+    await rt.createNetwork('berth.i1.ns', labels);
+    await rt.createNetwork('berth.i1.ns', labels);
+    await rt.createNetwork('berth.i2.ns', { 'berth.managed': 'true', 'berth.instance': 'i2' });
+    expect((await rt.observe('i1', [])).networks).toEqual([{ name: 'berth.i1.ns', id: 'net-1', labels }]);
+    const id = await rt.createContainer(spec('a', { network: net, extraHosts: ['host.docker.internal:host-gateway'] }));
+    const plain = await rt.createContainer(spec('b'));
+    const observed = (await rt.observe('i1', [])).containers;
+    expect(observed.map((c) => [c.id, c.networks])).toEqual([[id, ['berth.i1.ns']], [plain, ['bridge']]]);
+    expect(rt.specOf(id)).toMatchObject({ network: net, extraHosts: ['host.docker.internal:host-gateway'] });
+    await expect(rt.removeNetwork('berth.i1.ns')).rejects.toMatchObject({ code: 'E_DOCKER', terminal: false });
+    rt.disconnect(id, 'berth.i1.ns');
+    expect((await rt.observe('i1', [])).containers[0]!.networks).toEqual([]);
+    await rt.removeNetwork('berth.i1.ns');
+    await rt.removeNetwork('berth.i1.ns');
+    expect((await rt.observe('i1', [])).networks).toEqual([]);
+  });
+
   it('builds images with a content-derived id and registers the tag', async () => {
     const { rt } = setup();
     const files = [{ path: 'Dockerfile', mode: 0o100644, content: Buffer.from('FROM web:1\n') }];

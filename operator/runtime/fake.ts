@@ -1,6 +1,7 @@
 /**
  * An in-memory ContainerRuntime for fast unit tests of the planner and applier: deterministic ids (`fake-1`, ...),
- * Docker-like events delivered synchronously to subscribers, an image registry, failure injection and drift helpers.
+ * Docker-like events delivered synchronously to subscribers, an image registry, networks (a container created on one
+ * is attached to it; its aliases stay in its spec), failure injection and drift helpers.
  * It does not run Docker's restart policies: a killed container stays exited.
  */
 import { createHash } from 'node:crypto';
@@ -28,6 +29,12 @@ interface FakeVolume {
   driverOpts: Record<string, string>;
 }
 
+interface FakeNetwork {
+  name: string;
+  id: string;
+  labels: Record<string, string>;
+}
+
 interface Subscriber {
   instance: string;
   onEvent: (e: RuntimeEvent) => void;
@@ -48,11 +55,13 @@ export class FakeRuntime implements ContainerRuntime {
   readonly calls: FakeCall[] = [];
   private readonly containers = new Map<string, FakeContainer>();
   private readonly volumes = new Map<string, FakeVolume>();
+  private readonly networks = new Map<string, FakeNetwork>();
   private readonly images = new Map<string, string>();
   private readonly failures = new Map<keyof ContainerRuntime, Error[]>();
   private readonly subscribers = new Set<Subscriber>();
   private readonly execs = new Map<string, FakeExecHandler>();
   private nextId = 1;
+  private nextNetworkId = 1;
   private clock: number;
 
   constructor(opts: FakeRuntimeOptions = {}) {
@@ -116,6 +125,17 @@ export class FakeRuntime implements ContainerRuntime {
     this.emit(c, 'update');
   }
 
+  /** Drift: `docker network disconnect network id` by hand (Docker emits a network event, no container event). */
+  disconnect(id: string, network: string): void {
+    const c = this.must(id).observed;
+    c.networks = (c.networks ?? []).filter((n) => n !== network);
+  }
+
+  /** Drift: `docker network rm name` by hand (Docker allows it once no running container is attached). */
+  removeNetworkByHand(name: string): void {
+    this.networks.delete(name);
+  }
+
   /** Drift: the event stream broke and came back; every subscriber's onReconnect runs (events may have been lost). */
   reconnect(): void {
     for (const s of [...this.subscribers]) s.onReconnect?.();
@@ -136,12 +156,13 @@ export class FakeRuntime implements ContainerRuntime {
     const ours = (labels: Record<string, string>): boolean => labels[LABELS.managed] === 'true' && labels[LABELS.instance] === instance;
     const containers = [...this.containers.values()].map((c) => c.observed).filter((c) => ours(c.labels));
     const volumes = [...this.volumes.values()].filter((v) => ours(v.labels)).map((v) => ({ name: v.name, labels: { ...v.labels } }));
+    const networks = [...this.networks.values()].filter((n) => ours(n.labels)).sort((a, b) => a.name.localeCompare(b.name));
     const images: Record<string, string> = {};
     for (const ref of imageRefs) {
       const id = this.imageIdOf(ref);
       if (id) images[ref] = id;
     }
-    return structuredClone({ containers, volumes, images });
+    return structuredClone({ containers, volumes, networks, images });
   }
 
   async createContainer(spec: CreateContainerSpec): Promise<string> {
@@ -150,6 +171,9 @@ export class FakeRuntime implements ContainerRuntime {
     if (existing) return existing.observed.id;
     const imageId = this.imageIdOf(spec.image);
     if (!imageId) throw new BerthError('E_IMAGE_MISSING', `image ${spec.image} is not on the engine (berth never pulls; build or load it first)`, { terminal: true });
+    if (spec.network && !this.networks.has(spec.network.name)) {
+      throw new BerthError('E_DOCKER', `create container ${spec.name}: network ${spec.network.name} does not exist (yet)`);
+    }
     const observed = this.newContainer(spec, imageId);
     this.containers.set(observed.id, { observed, spec: structuredClone(spec) });
     this.emit(observed, 'create');
@@ -220,6 +244,20 @@ export class FakeRuntime implements ContainerRuntime {
     const user = [...this.containers.values()].find((c) => c.spec.mounts.some((m) => m.volume === name));
     if (user) throw new BerthError('E_DOCKER', `volume ${name} is in use by a container; remove the container first`);
     this.volumes.delete(name);
+  }
+
+  async createNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    this.record('createNetwork', [name, labels]);
+    if (this.networks.has(name)) return;
+    this.networks.set(name, { name, id: `net-${this.nextNetworkId++}`, labels: { ...labels, [LABELS.managed]: 'true' } });
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    this.record('removeNetwork', [name]);
+    if (!this.networks.has(name)) return;
+    const user = [...this.containers.values()].find((c) => c.observed.networks?.includes(name));
+    if (user) throw new BerthError('E_DOCKER', `network ${name} is in use by a container; it is removed once its containers are gone`);
+    this.networks.delete(name);
   }
 
   async buildImage(ref: string, files: BuildFile[], dockerfile: string, labels: Record<string, string>): Promise<string> {
@@ -294,6 +332,7 @@ export class FakeRuntime implements ContainerRuntime {
       restartPolicy: spec.restartPolicy,
       nanoCpus: spec.nanoCpus ?? 0,
       memory: spec.memory ?? 0,
+      networks: [spec.network?.name ?? 'bridge'],
       restartCount: 0,
       createdAt: this.now(),
     };

@@ -20,6 +20,10 @@ export interface CreateContainerSpec {
   mounts: { volume: string; target: string; readOnly: boolean }[];
   /** Run an init process (docker-init) as PID 1: forwards signals and reaps zombies, so stops are prompt. */
   init?: boolean;
+  /** Network to attach to (instead of the default bridge), with DNS aliases on it (the service name). */
+  network?: { name: string; aliases: string[] };
+  /** Extra /etc/hosts entries, `host:ip`; Docker's `host-gateway` ip is the host (for host.docker.internal). */
+  extraHosts?: string[];
 }
 
 /** One file of an image build context. */
@@ -70,6 +74,10 @@ export interface ContainerRuntime {
   createVolume(name: string, labels: Record<string, string>, driver: string, driverOpts: Record<string, string>): Promise<void>;
   /** Removes a named volume; already gone is not an error. */
   removeVolume(name: string): Promise<void>;
+  /** Creates a bridge network if none of that name exists. */
+  createNetwork(name: string, labels: Record<string, string>): Promise<void>;
+  /** Removes a network; already gone is not an error. */
+  removeNetwork(name: string): Promise<void>;
   /** Builds an image from in-memory context files and tags it `ref`; never pulls base images from a registry. Returns the image ID. */
   buildImage(ref: string, files: BuildFile[], dockerfile: string, labels: Record<string, string>): Promise<string>;
   /**

@@ -21,7 +21,7 @@ export function uniqueInstance(prefix: string): string {
 }
 
 /**
- * Removes what tests of `instance` left on the engine: containers (forced) and volumes labelled
+ * Removes what tests of `instance` left on the engine: containers (forced), networks and volumes labelled
  * berth.instance=`instance`, images labelled so, and image tags whose repository has `instance` as a path segment
  * (e.g. `berth-test/<instance>:v1`; a tag sharing its image with other tags is only untagged).
  */
@@ -31,6 +31,8 @@ export async function cleanupInstance(docker: Dockerode, instance: string): Prom
   await Promise.all(containers.map((c) => ignoreGone(docker.getContainer(c.Id).remove({ force: true, v: false }))));
   const volumes = (await docker.listVolumes({ filters })).Volumes ?? [];
   await Promise.all(volumes.map((v) => ignoreGone(docker.getVolume(v.Name).remove())));
+  const networks = await docker.listNetworks({ filters });
+  await Promise.all(networks.map((n) => ignoreGone(docker.getNetwork(n.Id).remove())));
   const labelled = await docker.listImages({ filters });
   for (const image of labelled) await ignoreGone(docker.getImage(image.Id).remove({ force: true }));
   const tags = (await docker.listImages()).flatMap((i) => i.RepoTags ?? []).filter((t) => repositoryOf(t).split('/').includes(instance));

@@ -33,12 +33,12 @@ export async function startEcho(name: string): Promise<Backend> {
   return b;
 }
 
-/** An HTTP backend answering JSON {name, path, xff}; /slow waits for release(). */
+/** An HTTP backend answering JSON {name, path, xff, drop (the X-Drop header, if any)}; /slow waits for release(). */
 export async function startHttpBackend(name: string): Promise<HttpBackend> {
   const waiting: (() => void)[] = [];
   const server = http.createServer((req, res) => {
     b.hits++;
-    const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name, path: req.url, xff: req.headers['x-forwarded-for'] }));
+    const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name, path: req.url, xff: req.headers['x-forwarded-for'], drop: req.headers['x-drop'] }));
     req.resume();
     if (req.url !== '/slow') return void answer();
     b.held++;
@@ -101,6 +101,41 @@ export function request(port: number, path: string, opts: { method?: string; hea
     req.on('error', reject);
     req.end(opts.body);
   });
+}
+
+/** An answer on a kept-alive connection: which local port (so which client socket) carried it. */
+export interface KeptAnswer extends Answer {
+  localPort: number;
+}
+
+/** A client holding one keep-alive connection: every request goes over the same socket while the server keeps it. */
+export interface KeepAliveClient {
+  request(path: string, headers?: http.OutgoingHttpHeaders): Promise<KeptAnswer>;
+  close(): void;
+}
+
+/** Opens a keep-alive client to 127.0.0.1:port (one socket at most; requests queue on it); rejects after 5 s. */
+export function keepAliveClient(port: number): KeepAliveClient {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  return {
+    request: (path, headers) => new Promise((resolve, reject) => {
+      let localPort = 0;
+      const req = http.request({ host: '127.0.0.1', port, path, headers, agent, timeout: 5_000 }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, localPort }));
+        res.on('error', reject);
+      });
+      req.once('socket', (s) => {
+        if (!s.connecting) localPort = s.localPort ?? 0;
+        else s.once('connect', () => (localPort = s.localPort ?? 0));
+      });
+      req.on('timeout', () => req.destroy(new Error('request timed out')));
+      req.on('error', reject);
+      req.end();
+    }),
+    close: () => agent.destroy(),
+  };
 }
 
 /** Sends raw bytes and resolves with everything received until the server closes (5 s deadline). */

@@ -40,11 +40,28 @@ describe('proxy, http mode', () => {
     expect(new Set([...owners.values()].flatMap((s) => [...s])).size).toBeGreaterThan(1);
   });
 
+  it('switches algorithm and hash key on the same listener with configure', async () => {
+    const bs = await backends(3);
+    const p = await proxyTo(bs.map(ep));
+    const seen = [];
+    for (let i = 0; i < 3; i++) seen.push(nameOf((await request(p.port, '/', { headers: { 'x-user': 'u1' } })).body));
+    expect(new Set(seen).size).toBe(3);
+    expect(() => p.configure({ algorithm: 'consistent-hash', hashKey: 'header:' as never })).toThrow(/hashKey/);
+    p.configure({ algorithm: 'consistent-hash', hashKey: 'header:X-User', boundedLoad: 1.25 });
+    const hashed = [];
+    for (let i = 0; i < 4; i++) hashed.push(nameOf((await request(p.port, '/', { headers: { 'x-user': 'u1' } })).body));
+    expect(new Set(hashed).size).toBe(1);
+  });
+
   it('forwards the path and X-Forwarded-For', async () => {
     const [b] = await backends(1);
     const p = await proxyTo([ep(b!)]);
     const a = await request(p.port, '/x/y?z=1');
     expect(JSON.parse(a.body)).toEqual({ name: 'b0', path: '/x/y?z=1', xff: '127.0.0.1' });
+    const prior = await request(p.port, '/', { headers: { 'x-forwarded-for': '10.0.0.1', connection: 'x-drop', 'x-drop': '1' } });
+    expect(JSON.parse(prior.body)).toEqual({ name: 'b0', path: '/', xff: '10.0.0.1, 127.0.0.1' });
+    // HTTP/1.0 without Host: the upstream still gets one (it speaks HTTP/1.1).
+    expect(await rawExchange(p.port, 'GET /old HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 [\s\S]*"path":"\/old"/);
   });
 
   it('drains a removed endpoint: an in-flight slow response completes, new requests go elsewhere', async () => {

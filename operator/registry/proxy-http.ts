@@ -1,41 +1,85 @@
 /**
- * HTTP mode of the embedded proxy: one pick per request (keyed on a header, cookie, path or client IP), keep-alive
- * agents per upstream, retry on another upstream while nothing of the request reached one, 502 when none works.
+ * HTTP forwarding, shared by the embedded proxy's HTTP mode and the Route router: one pick per request from an
+ * UpstreamPool, keep-alive agents per upstream, retry on another upstream while nothing of the request reached one,
+ * 502 when none works. Hot-path notes: headers go through as raw arrays (no object copies), a body-less request is
+ * sent at once (nothing to lose on a failed connect), connect deadlines live on new sockets only (UpstreamPool's agent).
  */
-import http, { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import http, { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { ProxyContext } from './proxy.ts';
-import { extractKey } from './proxy-key.ts';
+import type { Endpoint } from './lb/types.ts';
+import { wasConnected, type UpstreamPool } from './proxy-pool.ts';
 
 /** Headers that describe one hop, never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
 
-interface Attempt {
-  req: IncomingMessage;
-  res: ServerResponse;
-  ctx: ProxyContext;
-  key: string | undefined;
-  tried: Set<string>;
+/** Counters a listener keeps (proxy or router). */
+export interface ForwardCounters {
+  /** Requests being proxied now. */
+  active: number;
+  /** Requests accepted since start. */
+  total: number;
+  /** Upstream connect attempts that failed (refused, unreachable or timed out). */
+  failedConnects: number;
 }
 
-/** Serves one request: checks the body size, picks an upstream and forwards. Never throws. */
-export function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext): void {
+/** What forwarding needs from the listener, beyond the pool a request goes to. */
+export interface HttpListenerContext {
+  counters: ForwardCounters;
+  maxBodyBytes: number;
+  log: (msg: string, fields?: object) => void;
+}
+
+/** One client request on its way upstream, across retries. */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly ctx: HttpListenerContext;
+  /** False when the request has no body (no Content-Length, no Transfer-Encoding): it can be sent before connecting. */
+  readonly hasBody: boolean;
+  /** The hash key the pool picks by, if any. */
+  key?: string;
+  /** Endpoint ids that failed for this request (created on the first failure). */
+  tried?: Set<string>;
+  /** The upstream headers, built once. */
+  headers?: string[];
+  hasHost?: boolean;
+  bodyBytes: number;
+  /** The current upstream request, aborted when the client goes away. */
+  up?: http.ClientRequest;
+}
+
+const noop = (): void => {};
+
+/**
+ * Counts a new request and checks its declared body size (413). Returns the exchange to pass to `forward`, or
+ * undefined when the request was already answered.
+ */
+export function beginExchange(req: IncomingMessage, res: ServerResponse, ctx: HttpListenerContext): Exchange | undefined {
   ctx.counters.total++;
   ctx.counters.active++;
-  res.once('close', () => ctx.counters.active--);
-  req.on('error', () => {});
-  res.on('error', () => {});
-  const length = Number(req.headers['content-length'] ?? 0);
-  if (length > ctx.maxBodyBytes) {
+  const headers = req.headers;
+  const x: Exchange = { req, res, ctx, hasBody: headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined, bodyBytes: 0 };
+  res.once('close', () => {
+    ctx.counters.active--;
+    if (!res.writableFinished) x.up?.destroy();
+  });
+  req.on('error', noop);
+  res.on('error', noop);
+  if (x.hasBody && Number(headers['content-length'] ?? 0) > ctx.maxBodyBytes) {
     reply(res, 413, 'E_BODY_TOO_LARGE', `request body over ${ctx.maxBodyBytes} bytes`, true);
-    return;
+    return undefined;
   }
-  const key = extractKey(ctx.hashKey, { clientIp: req.socket.remoteAddress, headers: req.headers, url: req.url });
-  forward({ req, res, ctx, key, tried: new Set() });
+  return x;
+}
+
+/** Forwards the exchange to an endpoint of `pool` picked for `key`. Never throws. */
+export function forward(x: Exchange, pool: UpstreamPool, key: string | undefined): void {
+  x.key = key;
+  attempt(x, pool);
 }
 
 /** Answers a request node's parser rejected: 431 for oversized headers, 408 for a timeout, 400 otherwise. */
-export function handleClientError(err: NodeJS.ErrnoException, socket: Duplex, ctx: ProxyContext): void {
+export function handleClientError(err: NodeJS.ErrnoException, socket: Duplex, ctx: HttpListenerContext): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
@@ -47,63 +91,64 @@ export function handleClientError(err: NodeJS.ErrnoException, socket: Duplex, ct
 }
 
 /** One attempt on one upstream; a failed connect (or a stale keep-alive socket, before any body) tries the next. */
-function forward(a: Attempt): void {
-  const { req, res, ctx } = a;
+function attempt(x: Exchange, pool: UpstreamPool): void {
+  const { req, res } = x;
   if (res.destroyed) return;
-  const ep = ctx.pool.pick(a.key, a.tried);
+  const ep = pool.pick(x.key, x.tried);
   if (!ep) {
-    reply(res, 502, 'E_NO_UPSTREAM', a.tried.size ? `no upstream accepted the request (${a.tried.size} tried)` : 'no upstream endpoints', false);
+    const tried = x.tried?.size ?? 0;
+    reply(res, 502, 'E_NO_UPSTREAM', tried ? `no upstream accepted the request (${tried} tried)` : 'no upstream endpoints', false);
     return;
   }
-  a.tried.add(ep.id);
-  const target = ctx.pool.target(ep);
-  const up = http.request({ host: target.host, port: target.port, method: req.method, path: req.url, headers: upstreamHeaders(req), agent: ctx.pool.agent(ep) });
-  ctx.pool.acquire(ep);
+  const target = pool.target(ep);
+  const headers = x.headers ?? (x.headers = upstreamHeaders(x));
+  const up = http.request({
+    host: target.host, port: target.port, method: req.method, path: req.url, agent: pool.agent(ep),
+    headers: x.hasHost ? headers : [...headers, 'host', ep.address],
+  });
+  x.up = up;
+  pool.acquire(ep);
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
-    ctx.pool.release(ep);
+    pool.release(ep);
   };
-  let connected = false;
-  let bodyBytes = 0;
-  const timer = setTimeout(() => up.destroy(new Error(`connect timeout after ${ctx.connectTimeoutMs} ms`)), ctx.connectTimeoutMs);
-  const onConnect = () => {
-    connected = true;
-    clearTimeout(timer);
-    sendBody(a, up, (n) => (bodyBytes += n));
-  };
-  up.once('socket', (s) => (s.connecting ? s.once('connect', onConnect) : onConnect()));
-  up.once('response', (upRes) => relay(upRes, res, release));
+  up.once('response', (upRes: IncomingMessage) => relay(upRes, res, release));
   up.once('close', release);
-  res.once('close', () => {
-    if (!res.writableFinished) up.destroy();
-  });
-  up.on('error', (err) => {
-    clearTimeout(timer);
-    release();
-    const stale = connected && up.reusedSocket && bodyBytes === 0 && !res.headersSent && req.readableEnded;
-    if (!connected) ctx.counters.failedConnects++;
-    ctx.log('proxy: upstream request failed', { endpoint: ep.id, address: ep.address, connected, error: err.message });
-    if (!connected || stale) {
-      if (stale) a.tried.delete(ep.id);
-      forward(a);
-      return;
-    }
-    if (!res.headersSent) reply(res, 502, 'E_UPSTREAM', 'upstream failed before answering', true);
-    else res.destroy();
-  });
+  up.on('error', (err) => onUpstreamError(x, pool, ep, up, err, release));
+  if (!x.hasBody) up.end();
+  // Bodies wait for the connect, so a refused connect has consumed nothing and the next upstream gets it whole.
+  else up.once('socket', (s) => (s.connecting ? s.once('connect', () => sendBody(x, up)) : sendBody(x, up)));
+}
+
+function onUpstreamError(x: Exchange, pool: UpstreamPool, ep: Endpoint, up: http.ClientRequest, err: Error, release: () => void): void {
+  const { req, res, ctx } = x;
+  release();
+  const connected = up.reusedSocket || wasConnected(up.socket);
+  // A kept-alive socket the upstream had closed: nothing reached it, so the same endpoint may be tried again.
+  const stale = up.reusedSocket && x.bodyBytes === 0 && !res.headersSent && (!x.hasBody || req.readableEnded);
+  if (!connected) ctx.counters.failedConnects++;
+  ctx.log('proxy: upstream request failed', { endpoint: ep.id, address: ep.address, connected, error: err.message });
+  if (!connected || stale) {
+    if (!stale) (x.tried ??= new Set()).add(ep.id);
+    attempt(x, pool);
+    return;
+  }
+  if (!res.headersSent) reply(res, 502, 'E_UPSTREAM', 'upstream failed before answering', true);
+  else res.destroy();
 }
 
 /** Streams the client's body upstream, counting bytes; over the limit, answers 413 and aborts the upstream request. */
-function sendBody(a: Attempt, up: http.ClientRequest, count: (n: number) => number): void {
-  const { req, res, ctx } = a;
+function sendBody(x: Exchange, up: http.ClientRequest): void {
+  const { req, res, ctx } = x;
   if (req.readableEnded) {
     up.end();
     return;
   }
   const onData = (chunk: Buffer) => {
-    if (count(chunk.length) > ctx.maxBodyBytes) {
+    x.bodyBytes += chunk.length;
+    if (x.bodyBytes > ctx.maxBodyBytes) {
       req.off('data', onData);
       req.resume(); // read and discard the rest, so closing does not reset the connection under the 413
       up.destroy();
@@ -125,32 +170,49 @@ function relay(upRes: IncomingMessage, res: ServerResponse, release: () => void)
     upRes.resume();
     return;
   }
-  res.writeHead(upRes.statusCode ?? 502, endToEnd(upRes.headers) as OutgoingHttpHeaders);
-  upRes.pipe(res);
+  res.writeHead(upRes.statusCode ?? 502, endToEnd(upRes.rawHeaders, upRes.headers.connection, undefined));
+  // A hand-written pipe: two listeners instead of pipe()'s bookkeeping; backpressure through pause/drain.
+  upRes.on('data', (chunk: Buffer) => {
+    if (!res.write(chunk)) {
+      upRes.pause();
+      res.once('drain', () => upRes.resume());
+    }
+  });
+  upRes.once('end', () => res.end());
 }
 
-/** The request headers to send upstream: end-to-end ones plus X-Forwarded-For. */
-function upstreamHeaders(req: IncomingMessage): OutgoingHttpHeaders {
-  const headers = endToEnd(req.headers);
+/** The request headers to send upstream (raw name/value list): end-to-end ones plus X-Forwarded-For. */
+function upstreamHeaders(x: Exchange): string[] {
+  const { req } = x;
+  const prior: string[] = [];
+  const out = endToEnd(req.rawHeaders, req.headers.connection, prior);
+  x.hasHost = req.headers.host !== undefined;
   const client = req.socket.remoteAddress ?? '';
-  const prior = req.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
-  return headers;
+  out.push('x-forwarded-for', prior.length ? `${prior.join(', ')}, ${client}` : client);
+  return out;
 }
 
-/** Drops hop-by-hop headers, including those the Connection header names. */
-function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const named = new Set((headers.connection ?? '').split(',').map((s) => s.trim().toLowerCase()));
-  const out: IncomingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    out[name] = value;
+/**
+ * Drops hop-by-hop headers from a raw name/value list, including those the Connection header names. With `xff`,
+ * X-Forwarded-For values are moved there instead of being copied.
+ */
+function endToEnd(raw: readonly string[], connection: string | undefined, xff: string[] | undefined): string[] {
+  const named = connection === undefined ? undefined : new Set(connection.split(',').map((s) => s.trim().toLowerCase()));
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    if (xff && name === 'x-forwarded-for') {
+      xff.push(raw[i + 1]!);
+      continue;
+    }
+    out.push(raw[i]!, raw[i + 1]!);
   }
   return out;
 }
 
-/** Sends a small JSON error answer, unless the client is gone. */
-function reply(res: ServerResponse, status: number, code: string, message: string, close: boolean): void {
+/** Sends a small JSON error answer, unless the client is gone. `close` asks the client to close the connection. */
+export function reply(res: ServerResponse, status: number, code: string, message: string, close: boolean): void {
   if (res.destroyed || res.headersSent) return;
   const body = JSON.stringify({ error: message, code });
   const headers: OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };

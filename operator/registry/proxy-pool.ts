@@ -1,27 +1,74 @@
 /**
- * The proxy's view of its upstreams: a balancer plus what the balancer does not track — parsed addresses, open
+ * The proxy's view of one set of upstreams: a balancer plus what the balancer does not track — parsed addresses, open
  * connections per upstream (for draining) and, in HTTP mode, one keep-alive agent per upstream address. An upstream
  * removed by `update` gets no new picks; its open connections continue, and its agent is destroyed once they finish.
+ * `configure` swaps the algorithm in place (open connections are carried over to the new balancer).
  */
 import http from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createBalancer, type Algorithm, type Balancer, type Endpoint } from './lb/types.ts';
 import { parseAddress, type HostPort } from './proxy-key.ts';
 
 /** Free keep-alive sockets kept per upstream: enough for a busy listener, bounded so a burst does not pin thousands. */
 const MAX_FREE_SOCKETS = 256;
 
+/** How a pool picks: the algorithm and its options. */
+export interface PoolConfig {
+  algorithm: Algorithm;
+  /** Bounded-load factor for consistent hashing (>= 1); absent = unbounded. */
+  boundedLoad?: number;
+}
+
+/** Upstream sockets that completed their TCP connect (a failed request on any other socket never reached an upstream). */
+const connectedSockets = new WeakSet<object>();
+
+/** True when `socket` (an upstream socket of a pool's agent) finished connecting. */
+export function wasConnected(socket: object | null | undefined): boolean {
+  return socket != null && connectedSockets.has(socket);
+}
+
+/**
+ * A keep-alive agent whose new sockets get Nagle off and a connect deadline; reused sockets cost no timer. The
+ * deadline destroys the socket with an error, which fails the request on it (and the proxy tries the next upstream).
+ */
+class UpstreamAgent extends http.Agent {
+  constructor(private readonly connectTimeoutMs: number) {
+    super({ keepAlive: true, maxFreeSockets: MAX_FREE_SOCKETS, scheduling: 'lifo' });
+  }
+
+  override createConnection(options: http.ClientRequestArgs): Duplex {
+    const socket = net.createConnection({ host: options.host ?? undefined, port: Number(options.port), noDelay: true });
+    const timer = setTimeout(() => socket.destroy(new Error(`connect timeout after ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      connectedSockets.add(socket);
+    });
+    socket.once('close', () => clearTimeout(timer));
+    return socket;
+  }
+}
+
 export class UpstreamPool {
-  private readonly balancer: Balancer;
+  private balancer: Balancer;
+  private config: PoolConfig;
+  private endpoints: readonly Endpoint[] = [];
   private readonly addresses = new Map<string, HostPort>();
   /** Addresses of the current endpoints (those that may still be picked). */
   private live = new Set<string>();
   /** Open connections (TCP) or in-flight requests (HTTP) per address, current or draining. */
   private readonly open = new Map<string, number>();
-  private readonly agents = new Map<string, http.Agent>();
-  private liveCount = 0;
+  /** The same per endpoint id, to carry load over to a new balancer on `configure`. */
+  private readonly openById = new Map<string, number>();
+  private readonly agents = new Map<string, UpstreamAgent>();
 
-  constructor(algorithm: Algorithm, endpoints: readonly Endpoint[], private readonly withAgents: boolean) {
-    this.balancer = createBalancer(algorithm, []);
+  /**
+   * `withAgents`: HTTP mode (keep-alive agents per address). `connectTimeoutMs` bounds the agents' TCP connects.
+   * Throws BerthError E_CONFIG for a bad address or balancer option.
+   */
+  constructor(config: PoolConfig, endpoints: readonly Endpoint[], private readonly withAgents: boolean, private readonly connectTimeoutMs: number) {
+    this.config = { ...config };
+    this.balancer = createBalancer(config.algorithm, [], { boundedLoad: config.boundedLoad });
     this.update(endpoints);
   }
 
@@ -32,7 +79,7 @@ export class UpstreamPool {
 
   /** Number of current endpoints (the most a request can try). */
   get size(): number {
-    return this.liveCount;
+    return this.endpoints.length;
   }
 
   /** Host and port of an endpoint picked from this pool. */
@@ -40,15 +87,19 @@ export class UpstreamPool {
     return this.addresses.get(ep.address) ?? parseAddress(ep.address);
   }
 
-  /** Counts a connection opened to `ep` (for least-connections and draining). */
+  /** Counts a connection opened to `ep` (for least-connections, bounded load and draining). */
   acquire(ep: Endpoint): void {
     this.balancer.acquire(ep.id);
     this.open.set(ep.address, (this.open.get(ep.address) ?? 0) + 1);
+    this.openById.set(ep.id, (this.openById.get(ep.id) ?? 0) + 1);
   }
 
   /** Counts a connection to `ep` closed; the last one to a removed upstream frees its agent. */
   release(ep: Endpoint): void {
     this.balancer.release(ep.id);
+    const byId = (this.openById.get(ep.id) ?? 1) - 1;
+    if (byId > 0) this.openById.set(ep.id, byId);
+    else this.openById.delete(ep.id);
     const n = (this.open.get(ep.address) ?? 1) - 1;
     if (n > 0) {
       this.open.set(ep.address, n);
@@ -63,11 +114,18 @@ export class UpstreamPool {
     return this.open.get(address) ?? 0;
   }
 
+  /** Open connections to every upstream of this pool (current or draining). */
+  openTotal(): number {
+    let n = 0;
+    for (const v of this.open.values()) n += v;
+    return n;
+  }
+
   /** The keep-alive agent of `ep`'s address (HTTP mode). */
   agent(ep: Endpoint): http.Agent {
     let agent = this.agents.get(ep.address);
     if (agent) return agent;
-    agent = new http.Agent({ keepAlive: true, maxFreeSockets: MAX_FREE_SOCKETS, scheduling: 'lifo' });
+    agent = new UpstreamAgent(this.connectTimeoutMs);
     this.agents.set(ep.address, agent);
     return agent;
   }
@@ -79,13 +137,26 @@ export class UpstreamPool {
   update(endpoints: readonly Endpoint[]): void {
     const parsed = endpoints.map((e) => [e.address, parseAddress(e.address)] as const);
     this.balancer.update(endpoints);
+    this.endpoints = endpoints;
     const previous = this.live;
     this.live = new Set(endpoints.map((e) => e.address));
-    this.liveCount = endpoints.length;
     for (const [address, hp] of parsed) this.addresses.set(address, hp);
     for (const address of previous) {
       if (!this.live.has(address) && this.openTo(address) === 0) this.retire(address);
     }
+  }
+
+  /**
+   * Switches algorithm or bounded load; a no-op when both are unchanged. The new balancer starts with the open
+   * connections of the old one, so least-connections and bounded load keep counting what is in flight. Throws
+   * BerthError E_CONFIG for a bad option (nothing changes then).
+   */
+  configure(config: PoolConfig): void {
+    if (config.algorithm === this.config.algorithm && config.boundedLoad === this.config.boundedLoad) return;
+    const balancer = createBalancer(config.algorithm, this.endpoints, { boundedLoad: config.boundedLoad });
+    for (const [id, n] of this.openById) for (let i = 0; i < n; i++) balancer.acquire(id);
+    this.balancer = balancer;
+    this.config = { ...config };
   }
 
   /** Destroys every agent (and so every idle upstream socket). */

@@ -1,15 +1,16 @@
 /**
  * The embedded proxy (issue 4 §3): one listener on the operator host forwarding to a service's ready endpoints,
  * either as a TCP pipe or HTTP-aware (per-request picks keyed on a header, cookie or path). A failed connect moves on
- * to the next endpoint; `update` drains removed endpoints (no new picks, open connections finish). Not wired into
- * the operator yet: the registry will call `update` with the ready replicas.
+ * to the next endpoint; `update` drains removed endpoints (no new picks, open connections finish); `configure`
+ * switches the algorithm or hash key on the same listener. Not wired into the operator yet: the registry will call
+ * `update` with the ready replicas. Routes (many services behind host/path rules) are served by router.ts.
  */
-import http from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import { BerthError } from '../model/errors.ts';
 import type { Algorithm, Endpoint } from './lb/types.ts';
-import { handleRequest, handleClientError } from './proxy-http.ts';
-import { needsHttp, validateHashKey, type HashKey } from './proxy-key.ts';
+import { beginExchange, forward, handleClientError, type ForwardCounters, type HttpListenerContext } from './proxy-http.ts';
+import { extractKey, needsHttp, validateHashKey, type HashKey } from './proxy-key.ts';
 import { UpstreamPool } from './proxy-pool.ts';
 import { handleTcpConnection } from './proxy-tcp.ts';
 
@@ -28,6 +29,8 @@ export interface ProxyOptions {
   mode: 'tcp' | 'http';
   /** Key for consistent hashing; header/cookie/path need mode 'http', client-ip works in both. */
   hashKey?: HashKey;
+  /** Bounded-load factor for consistent hashing (>= 1, e.g. 1.25); absent = unbounded. */
+  boundedLoad?: number;
   /** Upstreams; address is "host:port". */
   endpoints: Endpoint[];
   connectTimeoutMs?: number;
@@ -36,13 +39,17 @@ export interface ProxyOptions {
   log?: (msg: string, fields?: object) => void;
 }
 
-export interface ProxyStats {
-  /** Client connections (tcp) or requests (http) being proxied now. */
-  active: number;
-  /** Client connections (tcp) or requests (http) accepted since start. */
-  total: number;
-  /** Upstream connect attempts that failed (refused, unreachable or timed out). */
-  failedConnects: number;
+/**
+ * Counters since start: `active` and `total` count client connections in TCP mode and requests in HTTP mode;
+ * `failedConnects` counts upstream connect attempts that failed (refused, unreachable or timed out).
+ */
+export type ProxyStats = ForwardCounters;
+
+/** What `Proxy.configure` may change without a new listener. */
+export interface ProxyConfig {
+  algorithm: Algorithm;
+  hashKey?: HashKey;
+  boundedLoad?: number;
 }
 
 export interface Proxy {
@@ -50,20 +57,24 @@ export interface Proxy {
   port: number;
   /** Replaces the upstreams; removed ones drain. Throws BerthError E_CONFIG on a bad address (nothing changes then). */
   update(endpoints: Endpoint[]): void;
+  /**
+   * Switches algorithm, hash key and bounded load for the next picks; open connections and keep-alive sockets stay.
+   * Throws BerthError E_CONFIG for a bad key or option, or a header/cookie/path key in TCP mode (nothing changes then).
+   */
+  configure(config: ProxyConfig): void;
   /** Counters since start. */
   stats(): ProxyStats;
+  /** Connections (tcp) or requests (http) open now to upstream `address` ("host:port"), current or draining. */
+  openTo(address: string): number;
   /** Stops listening and closes every open connection, client and upstream. */
   close(): Promise<void>;
 }
 
 /** What the TCP and HTTP handlers share. */
-export interface ProxyContext {
+export interface ProxyContext extends HttpListenerContext {
   pool: UpstreamPool;
-  counters: ProxyStats;
   hashKey: HashKey | undefined;
   connectTimeoutMs: number;
-  maxBodyBytes: number;
-  log: (msg: string, fields?: object) => void;
 }
 
 /**
@@ -75,28 +86,48 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const sockets = new Set<net.Socket>();
   const server = opts.mode === 'tcp'
     ? net.createServer({ allowHalfOpen: true }, (client) => handleTcpConnection(client, ctx, sockets))
-    : createHttpServer(ctx);
+    : createHttpServer(ctx, (req, res) => handleRequest(req, res, ctx));
   await listen(server, opts.host, opts.port);
   const address = server.address();
   return {
     port: typeof address === 'object' && address ? address.port : opts.port,
     update: (endpoints) => ctx.pool.update(endpoints),
+    configure: (config) => {
+      checkHashKey(config.hashKey, opts.mode);
+      ctx.pool.configure(config);
+      ctx.hashKey = config.hashKey;
+    },
     stats: () => ({ ...ctx.counters }),
-    close: () => closeServer(server, sockets, ctx.pool),
+    openTo: (address) => ctx.pool.openTo(address),
+    close: () => {
+      const closed = closeServer(server, sockets);
+      ctx.pool.close();
+      return closed;
+    },
   };
 }
 
-function buildContext(opts: ProxyOptions): ProxyContext {
-  validateHashKey(opts.hashKey);
-  if (opts.mode === 'tcp' && needsHttp(opts.hashKey)) {
-    throw new BerthError('E_CONFIG', `hashKey ${opts.hashKey} needs mode http; a TCP listener can only hash on client-ip`);
+/** HTTP mode: one pick per request, keyed as configured. */
+function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext): void {
+  const x = beginExchange(req, res, ctx);
+  if (!x) return;
+  const key = ctx.hashKey === undefined ? undefined : extractKey(ctx.hashKey, { clientIp: req.socket.remoteAddress, headers: req.headers, url: req.url });
+  forward(x, ctx.pool, key);
+}
+
+function checkHashKey(hashKey: HashKey | undefined, mode: ProxyOptions['mode']): void {
+  validateHashKey(hashKey);
+  if (mode === 'tcp' && needsHttp(hashKey)) {
+    throw new BerthError('E_CONFIG', `hashKey ${hashKey} needs mode http; a TCP listener can only hash on client-ip`);
   }
-  const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  if (!(connectTimeoutMs > 0)) throw new BerthError('E_CONFIG', `connectTimeoutMs must be > 0, got ${connectTimeoutMs}`);
-  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  if (!(maxBodyBytes >= 0)) throw new BerthError('E_CONFIG', `maxBodyBytes must be >= 0, got ${maxBodyBytes}`);
+}
+
+function buildContext(opts: ProxyOptions): ProxyContext {
+  checkHashKey(opts.hashKey, opts.mode);
+  const connectTimeoutMs = checkConnectTimeout(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  const maxBodyBytes = checkMaxBody(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
   return {
-    pool: new UpstreamPool(opts.algorithm, opts.endpoints, opts.mode === 'http'),
+    pool: new UpstreamPool({ algorithm: opts.algorithm, boundedLoad: opts.boundedLoad }, opts.endpoints, opts.mode === 'http', connectTimeoutMs),
     counters: { active: 0, total: 0, failedConnects: 0 },
     hashKey: opts.hashKey,
     connectTimeoutMs,
@@ -105,13 +136,30 @@ function buildContext(opts: ProxyOptions): ProxyContext {
   };
 }
 
-function createHttpServer(ctx: ProxyContext): http.Server {
-  const server = http.createServer({ keepAlive: true }, (req, res) => handleRequest(req, res, ctx));
+/** Checks a connect timeout; throws BerthError E_CONFIG unless it is a positive number. */
+export function checkConnectTimeout(ms: number): number {
+  if (!(ms > 0)) throw new BerthError('E_CONFIG', `connectTimeoutMs must be > 0, got ${ms}`);
+  return ms;
+}
+
+/** Checks a body limit; throws BerthError E_CONFIG unless it is a number >= 0. */
+export function checkMaxBody(bytes: number): number {
+  if (!(bytes >= 0)) throw new BerthError('E_CONFIG', `maxBodyBytes must be >= 0, got ${bytes}`);
+  return bytes;
+}
+
+/** Idle keep-alive client connections are closed after this long (nginx's keepalive_timeout is 75 s). */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/** The HTTP server of the proxy and the router: keep-alive, malformed requests answered by handleClientError. */
+export function createHttpServer(ctx: HttpListenerContext, handler: (req: IncomingMessage, res: ServerResponse) => void): http.Server {
+  const server = http.createServer({ keepAlive: true, noDelay: true, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, handler);
   server.on('clientError', (err, socket) => handleClientError(err, socket, ctx));
   return server;
 }
 
-function listen(server: net.Server, host: string, port: number): Promise<void> {
+/** Listens on host:port; rejects with the listen error (e.g. EADDRINUSE). */
+export function listen(server: net.Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -122,11 +170,11 @@ function listen(server: net.Server, host: string, port: number): Promise<void> {
   });
 }
 
-function closeServer(server: net.Server, sockets: Set<net.Socket>, pool: UpstreamPool): Promise<void> {
+/** Stops listening and destroys every client connection (`sockets`: those a TCP server tracks itself). */
+export function closeServer(server: net.Server, sockets: ReadonlySet<net.Socket> = new Set()): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     if (server instanceof http.Server) server.closeAllConnections();
     for (const s of sockets) s.destroy();
-    pool.close();
   });
 }

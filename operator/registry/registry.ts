@@ -110,6 +110,39 @@ export class Registry {
     if (changed) this.bump(service);
   }
 
+  /**
+   * Adds or replaces one replica endpoint (a replica that just started or changed readiness during a pass), leaving
+   * the others alone. Notifies only if something changed.
+   */
+  putReplica(endpoint: RegistryEndpoint): void {
+    const entry = this.entries.get(endpoint.service);
+    const next = copy({ ...endpoint, source: 'replica' });
+    const before = entry?.replicas.get(endpoint.id);
+    if (entry && before && sameEndpoint(before, next)) return;
+    if (entry?.externals.has(endpoint.id)) throw new RegistryError('conflict', `endpoint ${endpoint.id} of ${endpoint.service} is external`);
+    const e = entry ?? { replicas: new Map(), externals: new Map() };
+    e.replicas.set(endpoint.id, next);
+    this.entries.set(endpoint.service, e);
+    this.bump(endpoint.service);
+  }
+
+  /** Marks replica endpoint `id` of `service` not ready (draining before its container stops). False when unknown. */
+  unready(service: string, id: string): boolean {
+    const e = this.entries.get(service)?.replicas.get(id);
+    if (!e) return false;
+    if (e.ready) {
+      e.ready = false;
+      this.bump(service);
+    }
+    return true;
+  }
+
+  /** The service a replica endpoint `id` belongs to, if the registry has it. */
+  serviceOf(id: string): string | undefined {
+    for (const [service, entry] of this.entries) if (entry.replicas.has(id)) return service;
+    return undefined;
+  }
+
   /** Forgets `service` and all its endpoints. Returns false when it was not known. */
   removeService(service: string): boolean {
     if (!this.entries.delete(service)) return false;

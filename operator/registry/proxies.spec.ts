@@ -1,0 +1,118 @@
+import http from 'node:http';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildDesired } from '../manifests/desired.ts';
+import { parseManifests } from '../manifests/parse.ts';
+import type { DesiredState } from '../model/state.ts';
+import { silentLogger } from '../util/log.ts';
+import { createDrainer } from './drain.ts';
+import { ProxyManager, wantedListeners } from './proxies.ts';
+import { Registry, type RegistryEndpoint } from './registry.ts';
+
+function desired(yaml: string): DesiredState {
+  const { manifests, issues } = parseManifests([{ path: 'm.yaml', content: yaml }]);
+  expect(issues).toEqual([]);
+  return buildDesired('t', 'rev', manifests, new Map());
+}
+
+const svc = (name: string, lb = '') => `apiVersion: berth/v1
+kind: Service
+metadata: { name: ${name}, namespace: ns }
+spec: { image: x, ports: [{ port: 80 }]${lb} }
+---
+`;
+const route = (name: string, port: number, prefix: string, backends: string) => `apiVersion: berth/v1
+kind: Route
+metadata: { name: ${name}, namespace: ns }
+spec:
+  publish: { port: ${port}, host: 127.0.0.1 }
+  rules: [{ pathPrefix: ${prefix}, backends: ${backends} }]
+---
+`;
+
+describe('wantedListeners', () => {
+  it('opens one listener per published service and one router per route port, merging the routes on it', () => {
+    const d = desired(svc('a', ', loadBalancer: { algorithm: consistent-hash, hashKey: "header:x-user", publish: { port: 18080 } }')
+      + svc('b', ', loadBalancer: { algorithm: least-connections }') + svc('c')
+      + route('r1', 18090, '/', '[{ service: b, weight: 3 }, { service: c, weight: 1 }]') + route('r2', 18090, '/api', '[{ service: a }]'));
+    const w = wantedListeners(d, '0.0.0.0');
+    expect([...w.keys()]).toEqual(['0.0.0.0:18080', '127.0.0.1:18090']);
+    expect(w.get('0.0.0.0:18080')).toMatchObject({ kind: 'service', protocol: 'http', algorithm: 'consistent-hash', hashKey: 'header:x-user', services: ['ns/a'] });
+    const r = w.get('127.0.0.1:18090')!;
+    expect(r).toMatchObject({ kind: 'route', protocol: 'http', owners: ['ns/r1', 'ns/r2'], services: ['ns/b', 'ns/c', 'ns/a'] });
+    expect(r.rules).toEqual([
+      { pathPrefix: '/', backends: [{ service: 'ns/b', weight: 3 }, { service: 'ns/c', weight: 1 }], source: 'ns/r1 rule 0' },
+      { pathPrefix: '/api', backends: [{ service: 'ns/a', weight: 1 }], source: 'ns/r2 rule 0' },
+    ]);
+    expect(r.pools).toEqual({ 'ns/a': { algorithm: 'consistent-hash', hashKey: 'header:x-user' }, 'ns/b': { algorithm: 'least-connections' }, 'ns/c': { algorithm: 'round-robin' } });
+  });
+});
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function endpoint(id: string, port: number, ready = true): RegistryEndpoint {
+  return { id, service: 'ns/a', node: 'local', address: '127.0.0.1', port, weight: 1, ready, source: 'replica', metadata: {} };
+}
+
+describe('ProxyManager and draining', () => {
+  const closers: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const c of closers.splice(0)) await c();
+  });
+
+  it('feeds registry changes to the listener and drains a replica before it goes', async () => {
+    let release: () => void = () => undefined;
+    const backend = http.createServer((req, res) => {
+      if (req.url === '/slow') release = () => res.end('slow');
+      else res.end('fast');
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => { backend.closeAllConnections(); backend.close(r); }));
+    const backendPort = (backend.address() as net.AddressInfo).port;
+    const port = await freePort();
+    const registry = new Registry();
+    const manager = new ProxyManager({ registry, defaultHost: '127.0.0.1', log: silentLogger });
+    closers.push(() => manager.close());
+    await manager.sync(desired(svc('a', `, loadBalancer: { protocol: http, publish: { port: ${port} } }`)));
+    expect(manager.list()).toMatchObject([{ address: `127.0.0.1:${port}`, backends: { 'ns/a': 0 } }]);
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(502);
+
+    registry.putReplica(endpoint('c1', backendPort));
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('fast');
+
+    const slow = fetch(`http://127.0.0.1:${port}/slow`).then((r) => r.text());
+    await new Promise((r) => setTimeout(r, 100));
+    expect(manager.openTo(`127.0.0.1:${backendPort}`)).toBe(1);
+    const drainer = createDrainer({ registry, openTo: (a) => manager.openTo(a), timeoutMs: 5_000, pollMs: 5 });
+    let drained = false;
+    const draining = drainer.drain('c1').then(() => { drained = true; });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(drained).toBe(false); // the slow request is still open
+    expect(registry.ready('ns/a')).toEqual([]);
+    expect(drainer.draining('c1')).toBe(true);
+    release();
+    expect(await slow).toBe('slow');
+    await draining;
+    expect(manager.openTo(`127.0.0.1:${backendPort}`)).toBe(0);
+  });
+
+  it('reports a port it cannot open and keeps the others', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => blocker.close(r)));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    const free = await freePort();
+    const manager = new ProxyManager({ registry: new Registry(), defaultHost: '127.0.0.1', log: silentLogger });
+    closers.push(() => manager.close());
+    await manager.sync(desired(svc('a', `, loadBalancer: { publish: { port: ${taken} } }`) + svc('b', `, loadBalancer: { publish: { port: ${free} } }`)));
+    const list = manager.list();
+    expect(list.find((l) => l.address === `127.0.0.1:${taken}`)?.error).toMatch(/EADDRINUSE/);
+    expect(list.find((l) => l.address === `127.0.0.1:${free}`)?.error).toBeUndefined();
+  });
+});

@@ -1,0 +1,231 @@
+/**
+ * The operator's listeners (issue 4 §3, §4): one embedded proxy per Service with `loadBalancer.publish`, one HTTP
+ * router per port that Routes publish on. `sync(desired)` opens, reconfigures and closes listeners after each pass;
+ * the registry's change notifications feed them the ready endpoints in between, so a replica that becomes ready or
+ * drains is seen by the proxies at once. A port that cannot be opened is logged and retried on the next sync; it never
+ * stops the operator.
+ */
+import type { LbAlgorithm } from '../model/manifest.ts';
+import type { DesiredService, DesiredState } from '../model/state.ts';
+import type { Logger } from '../util/log.ts';
+import type { Endpoint } from './lb/types.ts';
+import { startProxy, type HashKey, type Proxy, type ProxyStats } from './proxy.ts';
+import type { Registry } from './registry.ts';
+import { toBalancerEndpoints } from './replica-endpoints.ts';
+import { startRouter, type Router, type RouterBackendPool, type RouterRule } from './router.ts';
+
+export interface ProxyManagerOptions {
+  registry: Registry;
+  /** Listen address when a publish block names none. */
+  defaultHost: string;
+  log: Logger;
+}
+
+/** What `GET /v1/proxies` shows of one listener. */
+export interface ListenerInfo {
+  address: string;
+  kind: 'service' | 'route';
+  /** The Service (`ns/name`) or the Routes (`ns/name`, ...) that publish here. */
+  owners: string[];
+  protocol: 'tcp' | 'http';
+  /** Services whose ready endpoints this listener forwards to, with their ready endpoint counts. */
+  backends: Record<string, number>;
+  stats: ProxyStats;
+  /** Set when the port could not be opened (retried on the next pass). */
+  error?: string;
+}
+
+interface Wanted {
+  address: string;
+  host: string;
+  port: number;
+  kind: 'service' | 'route';
+  owners: string[];
+  protocol: 'tcp' | 'http';
+  /** Listener settings that need a new listener when they change (service listeners only). */
+  signature: string;
+  services: string[];
+  algorithm?: LbAlgorithm;
+  hashKey?: HashKey;
+  boundedLoad?: number;
+  rules?: RouterRule[];
+  /** Per backend service: how its endpoints are balanced (route listeners). */
+  pools?: Record<string, Omit<RouterBackendPool, 'endpoints'>>;
+}
+
+interface Open {
+  wanted: Wanted;
+  proxy?: Proxy;
+  router?: Router;
+}
+
+const NO_STATS: ProxyStats = { active: 0, total: 0, failedConnects: 0 };
+
+export class ProxyManager {
+  private readonly open = new Map<string, Open>();
+  private readonly failed = new Map<string, { wanted: Wanted; error: string }>();
+  private readonly unsubscribe: () => void;
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly opts: ProxyManagerOptions) {
+    this.unsubscribe = opts.registry.subscribe((change) => this.refreshService(change.service));
+  }
+
+  /** Brings the listeners in line with `desired` (serialized: a sync waits for the previous one). */
+  sync(desired: DesiredState): Promise<void> {
+    this.queue = this.queue.then(() => this.doSync(desired), (err) => this.opts.log.error('proxies: sync failed', { error: String(err) }));
+    return this.queue;
+  }
+
+  /** The listeners, open or failed, sorted by address. */
+  list(): ListenerInfo[] {
+    const out: ListenerInfo[] = [];
+    for (const o of this.open.values()) {
+      out.push({ ...info(o.wanted, this.opts.registry), stats: o.proxy?.stats() ?? o.router?.stats() ?? NO_STATS });
+    }
+    for (const f of this.failed.values()) out.push({ ...info(f.wanted, this.opts.registry), stats: NO_STATS, error: f.error });
+    return out.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  }
+
+  /** Connections (tcp) or requests (http) open to `address` ("host:port") through any listener. */
+  openTo(address: string): number {
+    let n = 0;
+    for (const o of this.open.values()) n += o.proxy?.openTo(address) ?? o.router?.openTo(address) ?? 0;
+    return n;
+  }
+
+  /** Closes every listener and stops listening to the registry. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unsubscribe();
+    await this.queue.catch(() => undefined);
+    await Promise.all([...this.open.values()].map((o) => closeOpen(o)));
+    this.open.clear();
+  }
+
+  private async doSync(desired: DesiredState): Promise<void> {
+    if (this.closed) return;
+    const wanted = wantedListeners(desired, this.opts.defaultHost);
+    for (const [address, o] of [...this.open]) {
+      const w = wanted.get(address);
+      if (w && w.kind === o.wanted.kind && w.signature === o.wanted.signature) continue;
+      this.open.delete(address);
+      await closeOpen(o);
+      this.opts.log.info('proxy closed', { address, owners: o.wanted.owners.join(',') });
+    }
+    this.failed.clear();
+    for (const w of wanted.values()) {
+      const o = this.open.get(w.address);
+      if (o) {
+        o.wanted = w;
+        this.push(o);
+        continue;
+      }
+      try {
+        const opened = await this.start(w);
+        this.open.set(w.address, opened);
+        this.push(opened);
+        this.opts.log.info('proxy listening', { address: w.address, kind: w.kind, protocol: w.protocol, owners: w.owners.join(','), algorithm: w.algorithm });
+      } catch (err) {
+        const error = (err as Error).message;
+        this.failed.set(w.address, { wanted: w, error });
+        this.opts.log.error('proxy cannot listen; retrying on the next pass', { address: w.address, owners: w.owners.join(','), error });
+      }
+    }
+  }
+
+  private async start(w: Wanted): Promise<Open> {
+    if (w.kind === 'route') return { wanted: w, router: await startRouter({ host: w.host, port: w.port, log: this.logFn() }) };
+    const proxy = await startProxy({
+      host: w.host, port: w.port, algorithm: w.algorithm ?? 'round-robin', mode: w.protocol, hashKey: w.hashKey,
+      boundedLoad: w.boundedLoad, endpoints: this.endpoints(w.services[0]!), log: this.logFn(),
+    });
+    return { wanted: w, proxy };
+  }
+
+  private logFn(): (msg: string, fields?: object) => void {
+    return (msg, fields) => this.opts.log.debug(msg, fields as Record<string, unknown> | undefined);
+  }
+
+  private endpoints(service: string): Endpoint[] {
+    return toBalancerEndpoints(this.opts.registry.ready(service));
+  }
+
+  /** Gives one listener the current ready endpoints (and, for a router, its rules). */
+  private push(o: Open): void {
+    const w = o.wanted;
+    try {
+      if (o.proxy) o.proxy.update(this.endpoints(w.services[0]!));
+      if (o.router) {
+        const pools: Record<string, RouterBackendPool> = {};
+        for (const [svc, p] of Object.entries(w.pools ?? {})) pools[svc] = { ...p, endpoints: this.endpoints(svc) };
+        o.router.update(w.rules ?? [], pools);
+      }
+    } catch (err) {
+      this.opts.log.error('proxy update failed', { address: w.address, error: String(err) });
+    }
+  }
+
+  private refreshService(service: string): void {
+    for (const o of this.open.values()) if (o.wanted.services.includes(service)) this.push(o);
+  }
+}
+
+function closeOpen(o: Open): Promise<void> {
+  return (o.proxy ?? o.router)?.close() ?? Promise.resolve();
+}
+
+function info(w: Wanted, registry: Registry): Omit<ListenerInfo, 'stats'> {
+  const backends: Record<string, number> = {};
+  for (const s of w.services) backends[s] = registry.ready(s).length;
+  return { address: w.address, kind: w.kind, owners: w.owners, protocol: w.protocol, backends };
+}
+
+function addressOf(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The listeners a desired state asks for, keyed by listen address (pure). */
+export function wantedListeners(desired: DesiredState, defaultHost: string): Map<string, Wanted> {
+  const out = new Map<string, Wanted>();
+  const byKey = new Map(desired.services.map((s) => [s.key, s]));
+  for (const svc of desired.services) {
+    const lb = svc.spec.loadBalancer;
+    if (!lb?.publish) continue;
+    const host = lb.publish.host ?? defaultHost;
+    const address = addressOf(host, lb.publish.port);
+    const settings = { algorithm: lb.algorithm, hashKey: lb.hashKey as HashKey | undefined, boundedLoad: lb.boundedLoad };
+    out.set(address, {
+      address, host, port: lb.publish.port, kind: 'service', owners: [svc.key], protocol: lb.protocol,
+      signature: JSON.stringify({ protocol: lb.protocol, ...settings }), services: [svc.key], ...settings,
+    });
+  }
+  for (const route of desired.routes) {
+    const host = route.spec.publish.host ?? defaultHost;
+    const address = addressOf(host, route.spec.publish.port);
+    const w = out.get(address) ?? { address, host, port: route.spec.publish.port, kind: 'route' as const, owners: [], protocol: 'http' as const, signature: 'route', services: [], rules: [], pools: {} };
+    if (w.kind !== 'route') continue; // the manifests stage rejects a port published twice; never reached
+    w.owners.push(route.key);
+    route.spec.rules.forEach((rule, i) => {
+      const backends = rule.backends.map((b) => ({ service: `${route.namespace}/${b.service}`, weight: b.weight }));
+      w.rules!.push({ host: rule.host, pathPrefix: rule.pathPrefix, backends, source: `${route.key} rule ${i}` });
+      for (const b of backends) {
+        if (!w.services.includes(b.service)) w.services.push(b.service);
+        w.pools![b.service] = poolSettings(byKey.get(b.service));
+      }
+    });
+    out.set(address, w);
+  }
+  return out;
+}
+
+/** How a Route balances over one backend service: that service's loadBalancer settings, else round-robin. */
+function poolSettings(svc: DesiredService | undefined): Omit<RouterBackendPool, 'endpoints'> {
+  const lb = svc?.spec.loadBalancer;
+  if (!lb) return { algorithm: 'round-robin' };
+  const out: Omit<RouterBackendPool, 'endpoints'> = { algorithm: lb.algorithm };
+  if (lb.hashKey) out.hashKey = lb.hashKey as HashKey;
+  if (lb.boundedLoad !== undefined) out.boundedLoad = lb.boundedLoad;
+  return out;
+}

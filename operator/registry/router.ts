@@ -1,0 +1,214 @@
+/**
+ * The Route router (issue 4 §4): one HTTP listener serving many host/path rules (route-table.ts), each with weighted
+ * backend services. Per request: the most specific matching rule (none: 404), then a backend service by nginx's
+ * smooth weighted round-robin over the rule's weights, skipping services with no ready endpoints (none left: 503),
+ * then an endpoint of that service's pool by the service's own algorithm and hash key, forwarded by proxy-http.ts
+ * (the embedded proxy's mechanism: failover on connect failure, 502, hop-by-hop removal, X-Forwarded-For).
+ *
+ * `update` swaps rules and pools in one step, between two requests: pools of services that stay keep their agents
+ * and balancer state, removed endpoints and services drain, and keep-alive client connections are untouched, so the
+ * next request on an open connection already sees the new rules and weights.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BerthError } from '../model/errors.ts';
+import { createBalancer, type Algorithm, type Balancer, type Endpoint } from './lb/types.ts';
+import { checkConnectTimeout, checkMaxBody, closeServer, createHttpServer, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, listen, type ProxyStats } from './proxy.ts';
+import { beginExchange, forward, reply, type HttpListenerContext } from './proxy-http.ts';
+import { extractKey, parseAddress, validateHashKey, type HashKey } from './proxy-key.ts';
+import { UpstreamPool } from './proxy-pool.ts';
+import { compileRoutes, matchRoute, normalizeHost, type CompiledRule, type RouteTable, type RouterRule } from './route-table.ts';
+
+export type { RouterRule } from './route-table.ts';
+
+/** How one backend service's endpoints are balanced, and its ready endpoints ("host:port" addresses). */
+export interface RouterBackendPool {
+  algorithm: Algorithm;
+  hashKey?: HashKey;
+  boundedLoad?: number;
+  endpoints: Endpoint[];
+}
+
+export interface RouterOptions {
+  host: string;
+  /** 0 picks a free port; read it back from `Router.port`. */
+  port: number;
+  connectTimeoutMs?: number;
+  /** Request bodies larger than this get 413. */
+  maxBodyBytes?: number;
+  log?: (msg: string, fields?: object) => void;
+}
+
+/** Request counters (see ProxyStats) plus requests routed to each backend service since start. */
+export interface RouterStats extends ProxyStats {
+  perService: Record<string, number>;
+}
+
+export interface Router {
+  /** The port actually listened on. */
+  port: number;
+  /**
+   * Replaces the rules and the backend pools (keyed by service "namespace/name") at once. Everything is checked
+   * first: a bad rule, hash key, option or address throws BerthError E_CONFIG and nothing changes.
+   */
+  update(rules: readonly RouterRule[], pools: Readonly<Record<string, RouterBackendPool>>): void;
+  /** Counters since start. */
+  stats(): RouterStats;
+  /** Requests open now to upstream `address` ("host:port") through any pool, current or draining. */
+  openTo(address: string): number;
+  /** Stops listening and closes every open connection, client and upstream. */
+  close(): Promise<void>;
+}
+
+interface ServiceUpstream {
+  pool: UpstreamPool;
+  hashKey: HashKey | undefined;
+}
+
+/** What a request reads; replaced whole by `update`. */
+interface Snapshot {
+  table: RouteTable;
+  /** Per rule: smooth WRR over its backend services (endpoint id = service key). */
+  picks: Map<CompiledRule, Balancer>;
+  services: Map<string, ServiceUpstream>;
+  /** Services named by a rule that have no ready endpoint (or no pool): skipped by the picks. */
+  empty: Set<string>;
+}
+
+/** Starts a router with no rules (every request gets 404 until `update`). Rejects with the listen error. */
+export async function startRouter(opts: RouterOptions): Promise<Router> {
+  const router = new RouterListener(opts);
+  await router.listen(opts.host, opts.port);
+  return router;
+}
+
+class RouterListener implements Router {
+  port = 0;
+  private readonly ctx: HttpListenerContext;
+  private readonly connectTimeoutMs: number;
+  private readonly server;
+  private snapshot: Snapshot = { table: compileRoutes([]), picks: new Map(), services: new Map(), empty: new Set() };
+  /** WRR state per rule id, kept across updates so a weight change continues the smooth sequence. */
+  private balancers = new Map<string, Balancer>();
+  /** Pools of services no rule uses any more, until their last request ends. */
+  private readonly draining = new Set<UpstreamPool>();
+  private readonly perService = new Map<string, number>();
+
+  constructor(opts: RouterOptions) {
+    this.connectTimeoutMs = checkConnectTimeout(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    this.ctx = {
+      counters: { active: 0, total: 0, failedConnects: 0 },
+      maxBodyBytes: checkMaxBody(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
+      log: opts.log ?? (() => {}),
+    };
+    this.server = createHttpServer(this.ctx, (req, res) => this.handle(req, res));
+  }
+
+  async listen(host: string, port: number): Promise<void> {
+    await listen(this.server, host, port);
+    const address = this.server.address();
+    this.port = typeof address === 'object' && address ? address.port : port;
+  }
+
+  update(rules: readonly RouterRule[], pools: Readonly<Record<string, RouterBackendPool>>): void {
+    const table = compileRoutes(rules);
+    for (const [service, p] of Object.entries(pools)) checkPool(service, p);
+    const services = new Map<string, ServiceUpstream>();
+    for (const [service, p] of Object.entries(pools)) {
+      const kept = this.snapshot.services.get(service);
+      if (kept) {
+        kept.pool.configure(p);
+        kept.pool.update(p.endpoints);
+        kept.hashKey = p.hashKey;
+        services.set(service, kept);
+      } else {
+        services.set(service, { pool: new UpstreamPool(p, p.endpoints, true, this.connectTimeoutMs), hashKey: p.hashKey });
+      }
+    }
+    for (const [service, gone] of this.snapshot.services) {
+      if (services.has(service)) continue;
+      gone.pool.update([]);
+      this.draining.add(gone.pool);
+    }
+    this.snapshot = { table, services, ...this.rulePicks(table, services) };
+    this.pruneDraining();
+  }
+
+  stats(): RouterStats {
+    return { ...this.ctx.counters, perService: Object.fromEntries(this.perService) };
+  }
+
+  openTo(address: string): number {
+    this.pruneDraining();
+    let n = 0;
+    for (const s of this.snapshot.services.values()) n += s.pool.openTo(address);
+    for (const pool of this.draining) n += pool.openTo(address);
+    return n;
+  }
+
+  close(): Promise<void> {
+    const closed = closeServer(this.server);
+    for (const s of this.snapshot.services.values()) s.pool.close();
+    for (const pool of this.draining) pool.close();
+    this.draining.clear();
+    return closed;
+  }
+
+  /** Routes one request: rule, then service, then endpoint. Never throws. */
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const x = beginExchange(req, res, this.ctx);
+    if (!x) return;
+    const s = this.snapshot;
+    const url = req.url ?? '/';
+    const rule = matchRoute(s.table, req.headers.host, url);
+    if (!rule) {
+      reply(res, 404, 'E_NO_ROUTE', `no route for host ${normalizeHost(req.headers.host) ?? '(none)'} path ${url.split('?', 1)[0]}`, false);
+      return;
+    }
+    const picked = s.picks.get(rule)!.pick(undefined, s.empty.size ? s.empty : undefined);
+    if (!picked) {
+      reply(res, 503, 'E_NO_ENDPOINTS', `no ready endpoints behind ${rule.rule.source ?? `route ${rule.id}`}`, false);
+      return;
+    }
+    const svc = s.services.get(picked.id)!;
+    this.perService.set(picked.id, (this.perService.get(picked.id) ?? 0) + 1);
+    const key = svc.hashKey === undefined ? undefined : extractKey(svc.hashKey, { clientIp: req.socket.remoteAddress, headers: req.headers, url });
+    forward(x, svc.pool, key);
+  }
+
+  /** The WRR balancer of each rule (reused by rule id) and the services the picks must skip. */
+  private rulePicks(table: RouteTable, services: Map<string, ServiceUpstream>): Pick<Snapshot, 'picks' | 'empty'> {
+    const picks = new Map<CompiledRule, Balancer>();
+    const balancers = new Map<string, Balancer>();
+    const empty = new Set<string>();
+    for (const rule of table.all) {
+      const weighted = rule.rule.backends.filter((b) => b.weight > 0);
+      const balancer = balancers.get(rule.id) ?? this.balancers.get(rule.id) ?? createBalancer('weighted-round-robin', []);
+      balancer.update(weighted.map((b) => ({ id: b.service, address: b.service, weight: b.weight })));
+      balancers.set(rule.id, balancer);
+      picks.set(rule, balancer);
+      for (const b of weighted) if (!services.get(b.service)?.pool.size) empty.add(b.service);
+    }
+    this.balancers = balancers;
+    return { picks, empty };
+  }
+
+  private pruneDraining(): void {
+    for (const pool of this.draining) {
+      if (pool.openTotal() > 0) continue;
+      pool.close();
+      this.draining.delete(pool);
+    }
+  }
+}
+
+/** Checks one pool's settings and addresses without building anything; throws BerthError E_CONFIG naming the service. */
+function checkPool(service: string, p: RouterBackendPool): void {
+  try {
+    validateHashKey(p.hashKey);
+    createBalancer(p.algorithm, [], { boundedLoad: p.boundedLoad });
+    for (const e of p.endpoints) parseAddress(e.address);
+  } catch (err) {
+    if (err instanceof BerthError) throw new BerthError('E_CONFIG', `service ${service}: ${err.message}`);
+    throw err;
+  }
+}

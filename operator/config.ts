@@ -37,11 +37,14 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     'gc-schedule': { type: 'string', default: '*/10 * * * *', help: 'cron schedule of garbage collection (exited berth containers, old berth images)' },
     'alert-webhook': { type: 'string', multiple: true, help: 'URL receiving JSON alerts (Slack-compatible `text`); repeatable' },
     'alert-mute': { type: 'string', default: '10m', help: 'repeats of the same alert within this window are muted' },
+    'proxy-host': { type: 'string', default: '0.0.0.0', help: 'address the proxies of loadBalancer.publish and Routes listen on when the manifest names none' },
+    'drain-timeout': { type: 'string', default: '10s', help: 'longest wait for a leaving replica\'s proxied connections to finish before it is stopped' },
   },
   plan: {
     ...SOURCE,
     revision: { type: 'string', help: 'plan this ref or commit instead of the branch head' },
-    json: { type: 'boolean', help: 'print the plan as JSON' },
+    json: { type: 'boolean', help: 'print the plan as JSON (same as --format json)' },
+    format: { type: 'string', default: 'text', help: 'text | json | markdown (the pull request comment)' },
     'detailed-exitcode': { type: 'boolean', help: 'exit 2 when there are changes, 0 when none, 1 on error' },
   },
   apply: {
@@ -123,6 +126,7 @@ export function checkSourceFlags(flags: Flags): void {
   if (!NAME.test(String(flags.instance))) throw new BerthError('E_CONFIG', `--instance: "${flags.instance}" must be lowercase letters, digits and '-'`);
   if (flags.drift !== undefined && flags.drift !== 'correct' && flags.drift !== 'detect') throw new BerthError('E_CONFIG', `--drift: "${flags.drift}" must be correct or detect`);
   if (!['debug', 'info', 'warn', 'error'].includes(String(flags['log-level']))) throw new BerthError('E_CONFIG', `--log-level: "${flags['log-level']}" must be debug, info, warn or error`);
+  if (flags.format !== undefined && !['text', 'json', 'markdown'].includes(String(flags.format))) throw new BerthError('E_CONFIG', `--format: "${flags.format}" must be text, json or markdown`);
   if (!['text', 'json'].includes(String(flags['log-format']))) throw new BerthError('E_CONFIG', `--log-format: "${flags['log-format']}" must be text or json`);
 }
 

@@ -1,4 +1,5 @@
 /** Composition root: the only place dockerode and the git adapter are constructed. One function per command. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { createAlerter } from './alerts/alerter.ts';
@@ -8,13 +9,18 @@ import { HealthMonitor, type HealthChange } from './health/monitor.ts';
 import { createDockerGc } from './runtime/docker-gc.ts';
 import { registryRoutes } from './registry/api.ts';
 import { Registry } from './registry/registry.ts';
-import { syncRegistry } from './registry/sync.ts';
+import { syncRegistry, syncReplica } from './registry/sync.ts';
+import { createDrainer } from './registry/drain.ts';
+import { ProxyManager } from './registry/proxies.ts';
+import { send } from './registry/http-util.ts';
 import { parse } from 'yaml';
 import { checkSourceFlags, helpText, parseDuration, parseListen, type Flags, type Parsed } from './config.ts';
 import { diff } from './diff/diff.ts';
 import { renderJson, renderText } from './diff/render.ts';
+import { renderPlanMarkdown } from './review/markdown.ts';
 import { loadDesired } from './manifests/index.ts';
-import { BerthError, ValidationError, asBerthError, formatIssue } from './model/errors.ts';
+import { BerthError, ValidationError, asBerthError, formatIssue, type ManifestIssue } from './model/errors.ts';
+import type { DesiredState } from './model/state.ts';
 import { Reconciler, type DriftMode, type PassResult, type ReconcilerEvent } from './reconciler/reconciler.ts';
 import { startLoop } from './reconciler/loop.ts';
 import { createDockerRuntime, dockerOptionsFromEndpoint } from './runtime/docker.ts';
@@ -97,24 +103,29 @@ async function plan(flags: Flags, io: Io): Promise<number> {
   checkSourceFlags(flags);
   const [source, runtime] = await Promise.all([connectSource(flags), connectRuntime(flags)]);
   const revision = flags.revision ? await source.resolve(String(flags.revision)) : await source.head();
-  const desired = await loadOrReport(source, revision, flags, io);
-  if (!desired) return 1;
-  const observed = await runtime.observe(String(flags.instance), [...new Set(desired.services.map((s) => s.image.ref))]);
-  const applied = await appliedFromStatus(source, String(flags.instance));
-  const result = diff(desired, observed, { instance: String(flags.instance), applied });
-  io.out(flags.json ? renderJson(result) : renderText(result));
+  const format = flags.json ? 'json' : String(flags.format ?? 'text');
+  const instance = String(flags.instance);
+  const loaded = await loadOrIssues(source, revision, flags);
+  if (!('desired' in loaded)) {
+    if (format === 'markdown') io.out(renderPlanMarkdown({ instance, revision, plan: null, issues: loaded.issues }));
+    else io.err(`revision ${revision.slice(0, 12)} is invalid:\n${loaded.issues.map(formatIssue).join('\n')}`);
+    return 1;
+  }
+  const { desired } = loaded;
+  const observed = await runtime.observe(instance, [...new Set(desired.services.map((s) => s.image.ref))]);
+  const applied = await appliedFromStatus(source, instance);
+  const result = diff(desired, observed, { instance, applied });
+  io.out(format === 'json' ? renderJson(result) : format === 'markdown' ? renderPlanMarkdown({ instance, revision, plan: result }) : renderText(result));
   if (flags['detailed-exitcode']) return result.actions.length ? 2 : 0;
   return 0;
 }
 
-async function loadOrReport(source: GitSource, revision: string, flags: Flags, io: Io) {
+/** The desired state of a revision, or its validation issues. */
+async function loadOrIssues(source: GitSource, revision: string, flags: Flags): Promise<{ desired: DesiredState } | { issues: ManifestIssue[] }> {
   try {
-    return await loadDesired(await source.snapshot(revision), { instance: String(flags.instance), path: manifestsPath(flags) });
+    return { desired: await loadDesired(await source.snapshot(revision), { instance: String(flags.instance), path: manifestsPath(flags) }) };
   } catch (err) {
-    if (err instanceof ValidationError) {
-      io.err(`revision ${revision.slice(0, 12)} is invalid:\n${err.issues.map(formatIssue).join('\n')}`);
-      return null;
-    }
+    if (err instanceof ValidationError) return { issues: err.issues };
     throw err;
   }
 }
@@ -124,9 +135,10 @@ async function appliedFromStatus(source: GitSource, instance: string) {
   return appliedServices(text ? (parse(text) as StatusDoc) : null);
 }
 
-function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: { keepLastGood: boolean; monitor?: HealthMonitor; notify?: (e: ReconcilerEvent) => void }): Reconciler {
+function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: { keepLastGood: boolean; monitor?: HealthMonitor; notify?: (e: ReconcilerEvent) => void; beforeStop?: (id: string) => Promise<void> }): Reconciler {
   const instance = String(flags.instance);
   return new Reconciler({
+    beforeStop: extra.beforeStop,
     monitor: extra.monitor,
     notify: extra.notify,
     source, runtime, log, instance,
@@ -170,23 +182,35 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
   const urls = (flags['alert-webhook'] as string[] | undefined) ?? [];
   const alerter = urls.length ? createAlerter({ urls, muteMs: parseDuration(String(flags['alert-mute']), 'alert-mute'), log, instance }) : null;
   let wake: (reason: string) => void = () => undefined;
+  const registry = new Registry({});
+  const proxies = new ProxyManager({ registry, defaultHost: String(flags['proxy-host']), log });
+  const drainer = createDrainer({
+    registry, openTo: (address) => proxies.openTo(address), timeoutMs: parseDuration(String(flags['drain-timeout']), 'drain-timeout'),
+    log: (msg, fields) => log.info(msg, fields),
+  });
   const monitor = createMonitor(flags, runtime, log, (c) => {
     if (c.before && c.before.health !== c.after.health) log.info(`health ${c.before.health} -> ${c.after.health}`, { container: c.name, service: c.service, replica: c.replica, message: c.after.message });
+    if ((!c.before || c.before.ready !== c.after.ready) && !drainer.draining(c.containerId)) syncReplica(registry, c.container, c.desired, c.after);
     if (c.before && (!c.after.live || c.before.ready !== c.after.ready)) wake(`health ${c.after.health} ${c.name}`);
     const a = healthAlert(c);
     if (a) void alerter?.send(a);
   });
-  const rec = reconciler(flags, source, runtime, log, { keepLastGood: true, monitor, notify: (e) => void alerter?.send(reconcilerAlert(e)) });
+  const rec = reconciler(flags, source, runtime, log, { keepLastGood: true, monitor, notify: (e) => void alerter?.send(reconcilerAlert(e)), beforeStop: (id) => drainer.drain(id) });
   const gc = startGc({ runtime: createDockerGc(docker), instance, log, schedule: String(flags['gc-schedule']), protect: (id) => rec.protects(id) });
   const metrics = new Metrics();
-  const registry = new Registry({});
   const ttlTimer = setInterval(() => registry.tick(), 1000);
   ttlTimer.unref();
+  const readiness = (id: string) => {
+    const h = monitor.health(id);
+    return drainer.draining(id) ? { ...(h ?? { ready: false }), ready: false } as typeof h : h;
+  };
   const loop = startLoop(rec, {
     intervalMs, log, runtime, instance: String(flags.instance),
     onPass: (r, trigger, ms) => {
       metrics.recordPass(r, ms / 1000);
-      if (r.desired && r.observed) syncRegistry(registry, r.desired, r.observed, (id) => monitor.health(id));
+      if (r.observed) drainer.retain(new Set(r.observed.containers.map((c) => c.id)));
+      if (r.desired && r.observed) syncRegistry(registry, r.desired, r.observed, readiness);
+      if (r.desired) void proxies.sync(r.desired);
       hooks.onPass?.(r, trigger);
     },
   });
@@ -194,9 +218,10 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
   const server = await startServer(listen.host, listen.port, {
     log, metrics, status: () => rec.status, trigger: (reason) => loop.trigger(reason),
     webhookSecret: flags['webhook-secret'] as string | undefined,
-    routes: registryRoutes(registry),
+    routes: withProxyRoute(registryRoutes(registry), proxies),
   }).catch(async (err) => {
     await loop.stop();
+    await proxies.close();
     monitor.stop();
     gc.stop();
     clearInterval(ttlTimer);
@@ -209,11 +234,23 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
     trigger: (reason) => loop.trigger(reason),
     async stop() {
       await loop.stop();
+      await proxies.close();
       monitor.stop();
       gc.stop();
       clearInterval(ttlTimer);
       await server.close();
     },
+  };
+}
+
+/** The registry API plus `GET /v1/proxies` (the listeners of loadBalancer.publish and Routes, with counters). */
+function withProxyRoute(registryApi: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>, proxies: ProxyManager) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    if (req.url === '/v1/proxies' && req.method === 'GET') {
+      send(res, 200, { proxies: proxies.list() });
+      return true;
+    }
+    return registryApi(req, res);
   };
 }
 

@@ -31,8 +31,14 @@ describe('berth CLI', () => {
     expect(json.code).toBe(0);
     const plan = JSON.parse(json.stdout);
     expect(plan.summary).toMatchObject({ create: 2, replace: 0, remove: 0 });
-    expect(plan.actions[0]).toMatchObject({ type: 'create', service: 'test/app', replica: 1, cause: 'change', reason: 'replica 1/2 of test/app to create' });
+    expect(plan.actions[0]).toMatchObject({ type: 'create-network', network: `berth.${instance}.test` });
+    expect(plan.actions[1]).toMatchObject({ type: 'create', service: 'test/app', replica: 1, cause: 'change', reason: 'replica 1/2 of test/app to create' });
     expect(await containersOf(docker, instance)).toHaveLength(0);
+    const md = await berth(['plan', ...common(), '--format', 'markdown']);
+    expect(md.code, md.stderr).toBe(0);
+    expect(md.stdout).toMatch(/\*\*2 to create\b/);
+    expect(md.stdout).toContain('| create | 1 |');
+    expect(md.stdout).toContain('<details>');
     const detailed = await berth(['plan', ...common(), '--detailed-exitcode']);
     expect(detailed.code).toBe(2);
     expect(detailed.stdout).toContain('2 to create, 0 to replace, 0 to update, 0 to remove');

@@ -25,6 +25,9 @@ export interface HealthChange {
   replica: string;
   before: ReplicaHealth | undefined;
   after: ReplicaHealth;
+  /** The container as last observed (address, labels) and its service: what the registry needs to add an endpoint. */
+  container: ObservedContainer;
+  desired: DesiredService;
 }
 
 export interface MonitorDeps {
@@ -161,7 +164,7 @@ export class HealthMonitor {
 
   private emit(e: Entry, before: ReplicaHealth | undefined): void {
     const c = e.target.container;
-    this.deps.onChange?.({ containerId: c.id, name: c.name, service: e.target.service.key, replica: c.labels[LABELS.replica] ?? '?', before, after: e.health });
+    this.deps.onChange?.({ containerId: c.id, name: c.name, service: e.target.service.key, replica: c.labels[LABELS.replica] ?? '?', before, after: e.health, container: c, desired: e.target.service });
     for (const w of [...this.waiters]) w();
   }
 

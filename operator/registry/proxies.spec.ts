@@ -100,6 +100,11 @@ describe('ProxyManager and draining', () => {
     expect(await slow).toBe('slow');
     await draining;
     expect(manager.openTo(`127.0.0.1:${backendPort}`)).toBe(0);
+
+    // A new algorithm switches on the same listener: its counters carry on.
+    const total = manager.list()[0]!.stats.total;
+    await manager.sync(desired(svc('a', `, loadBalancer: { algorithm: least-connections, protocol: http, publish: { port: ${port} } }`)));
+    expect(manager.list()[0]!.stats.total).toBe(total);
   });
 
   it('reports a port it cannot open and keeps the others', async () => {

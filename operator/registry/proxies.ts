@@ -42,7 +42,7 @@ interface Wanted {
   kind: 'service' | 'route';
   owners: string[];
   protocol: 'tcp' | 'http';
-  /** Listener settings that need a new listener when they change (service listeners only). */
+  /** What needs a new listener when it changes: the protocol (algorithm and hash key switch in place). */
   signature: string;
   services: string[];
   algorithm?: LbAlgorithm;
@@ -118,7 +118,9 @@ export class ProxyManager {
     for (const w of wanted.values()) {
       const o = this.open.get(w.address);
       if (o) {
+        const before = settingsOf(o.wanted);
         o.wanted = w;
+        if (o.proxy && settingsOf(w) !== before) this.reconfigure(o);
         this.push(o);
         continue;
       }
@@ -152,6 +154,17 @@ export class ProxyManager {
     return toBalancerEndpoints(this.opts.registry.ready(service));
   }
 
+  /** A published service's algorithm or hash key changed: switched on the same listener, connections stay. */
+  private reconfigure(o: Open): void {
+    const w = o.wanted;
+    try {
+      o.proxy!.configure({ algorithm: w.algorithm ?? 'round-robin', hashKey: w.hashKey, boundedLoad: w.boundedLoad });
+      this.opts.log.info('proxy reconfigured', { address: w.address, algorithm: w.algorithm, hashKey: w.hashKey });
+    } catch (err) {
+      this.opts.log.error('proxy reconfigure failed', { address: w.address, error: String(err) });
+    }
+  }
+
   /** Gives one listener the current ready endpoints (and, for a router, its rules). */
   private push(o: Open): void {
     const w = o.wanted;
@@ -170,6 +183,10 @@ export class ProxyManager {
   private refreshService(service: string): void {
     for (const o of this.open.values()) if (o.wanted.services.includes(service)) this.push(o);
   }
+}
+
+function settingsOf(w: Wanted): string {
+  return JSON.stringify([w.algorithm, w.hashKey, w.boundedLoad]);
 }
 
 function closeOpen(o: Open): Promise<void> {
@@ -198,7 +215,7 @@ export function wantedListeners(desired: DesiredState, defaultHost: string): Map
     const settings = { algorithm: lb.algorithm, hashKey: lb.hashKey as HashKey | undefined, boundedLoad: lb.boundedLoad };
     out.set(address, {
       address, host, port: lb.publish.port, kind: 'service', owners: [svc.key], protocol: lb.protocol,
-      signature: JSON.stringify({ protocol: lb.protocol, ...settings }), services: [svc.key], ...settings,
+      signature: lb.protocol, services: [svc.key], ...settings,
     });
   }
   for (const route of desired.routes) {

@@ -38,6 +38,10 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     'alert-webhook': { type: 'string', multiple: true, help: 'URL receiving JSON alerts (Slack-compatible `text`); repeatable' },
     'alert-mute': { type: 'string', default: '10m', help: 'repeats of the same alert within this window are muted' },
     'proxy-host': { type: 'string', default: '0.0.0.0', help: 'address the proxies of loadBalancer.publish and Routes listen on when the manifest names none' },
+    'github-repo': { type: 'string', help: 'owner/name on GitHub: plan comments and berth/plan statuses on pull requests, berth/sync after merges' },
+    'github-token-env': { type: 'string', default: 'GITHUB_TOKEN', help: 'environment variable holding the GitHub token (never logged)' },
+    'github-api-url': { type: 'string', default: 'https://api.github.com', help: 'GitHub API root (GitHub Enterprise: https://host/api/v3)' },
+    'review-branches': { type: 'string', multiple: true, help: "glob of plain-git review branches (e.g. 'review/*'); their plans go to the status branch; repeatable" },
     'drain-timeout': { type: 'string', default: '10s', help: 'longest wait for a leaving replica\'s proxied connections to finish before it is stopped' },
   },
   plan: {

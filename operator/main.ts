@@ -18,10 +18,16 @@ import { checkSourceFlags, helpText, parseDuration, parseListen, type Flags, typ
 import { diff } from './diff/diff.ts';
 import { renderJson, renderText } from './diff/render.ts';
 import { renderPlanMarkdown } from './review/markdown.ts';
+import { createGitHubClient, type GitHubClient } from './review/github.ts';
+import { Reviewer } from './review/reviewer.ts';
+import { reviewBranchMatcher } from './review/branches.ts';
+import { startReviewRunner } from './review/runner.ts';
+import { SyncReporter } from './review/sync-report.ts';
 import { loadDesired } from './manifests/index.ts';
 import { BerthError, ValidationError, asBerthError, formatIssue, type ManifestIssue } from './model/errors.ts';
 import type { DesiredState } from './model/state.ts';
 import { Reconciler, type DriftMode, type PassResult, type ReconcilerEvent } from './reconciler/reconciler.ts';
+import type { RoundReport } from './review/reviewer.ts';
 import { startLoop } from './reconciler/loop.ts';
 import { createDockerRuntime, dockerOptionsFromEndpoint } from './runtime/docker.ts';
 import type { ContainerRuntime } from './runtime/runtime.ts';
@@ -169,11 +175,13 @@ export interface Operator {
   url: string;
   reconciler: Reconciler;
   trigger(reason: string): void;
+  /** Resolves when no review round and no after-merge GitHub call is running or queued. */
+  reviewIdle(): Promise<void>;
   stop(): Promise<void>;
 }
 
 /** Starts the loop and the HTTP server for `berth run` (also used by `npm start`, tests and benchmarks). */
-export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?: (r: PassResult, trigger: string) => void } = {}): Promise<Operator> {
+export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?: (r: PassResult, trigger: string) => void; onReview?: (r: RoundReport, reason: string) => void } = {}): Promise<Operator> {
   checkSourceFlags(flags);
   const intervalMs = parseDuration(String(flags.interval), 'interval');
   const listen = parseListen(String(flags.listen));
@@ -195,7 +203,23 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
     const a = healthAlert(c);
     if (a) void alerter?.send(a);
   });
-  const rec = reconciler(flags, source, runtime, log, { keepLastGood: true, monitor, notify: (e) => void alerter?.send(reconcilerAlert(e)), beforeStop: (id) => drainer.drain(id) });
+  const github = connectGitHub(flags, log);
+  const sync = github ? new SyncReporter({ github, instance, log }) : null;
+  const notify = (e: ReconcilerEvent): void => {
+    const a = reconcilerAlert(e);
+    if (a) void alerter?.send(a);
+    sync?.onEvent(e);
+  };
+  const rec = reconciler(flags, source, runtime, log, { keepLastGood: true, monitor, notify, beforeStop: (id) => drainer.drain(id) });
+  const reviewBranches = (flags['review-branches'] as string[] | undefined) ?? [];
+  if (reviewBranches.length) reviewBranchMatcher(reviewBranches); // a bad pattern is an E_CONFIG at start-up
+  const reviews = github || reviewBranches.length
+    ? startReviewRunner(new Reviewer({
+      source, runtime, instance, log, github: github ?? undefined, reviewBranches, baseBranch: String(flags.branch ?? 'main'),
+      load: (snapshot) => loadDesired(snapshot, { instance, path: manifestsPath(flags) }),
+    }), log, { onRound: hooks.onReview, before: async () => sync?.idle(), intervalMs })
+    : null;
+  let lastApplied: string | null | undefined;
   const gc = startGc({ runtime: createDockerGc(docker), instance, log, schedule: String(flags['gc-schedule']), protect: (id) => rec.protects(id) });
   const metrics = new Metrics();
   const ttlTimer = setInterval(() => registry.tick(), 1000);
@@ -211,16 +235,27 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
       if (r.observed) drainer.retain(new Set(r.observed.containers.map((c) => c.id)));
       if (r.desired && r.observed) syncRegistry(registry, r.desired, r.observed, readiness);
       if (r.desired) void proxies.sync(r.desired);
+      sync?.onPass(r);
+      // Plans are against the applied revision: review again when it moves (and after the first pass).
+      if (r.status.revision.applied !== lastApplied) reviews?.trigger(`applied ${r.status.revision.applied?.slice(0, 12)}`);
+      lastApplied = r.status.revision.applied;
       hooks.onPass?.(r, trigger);
     },
   });
   wake = (reason) => loop.trigger(reason);
   const server = await startServer(listen.host, listen.port, {
-    log, metrics, status: () => rec.status, trigger: (reason) => loop.trigger(reason),
+    log, metrics, status: () => rec.status,
+    // A pull_request event only asks for a review round; a push also moves review branches (plain git).
+    trigger: (reason, event) => {
+      if (event === 'pull_request' && reviews) return reviews.trigger(reason);
+      loop.trigger(reason);
+      if (reviewBranches.length) reviews?.trigger(reason);
+    },
     webhookSecret: flags['webhook-secret'] as string | undefined,
     routes: withProxyRoute(registryRoutes(registry), proxies),
   }).catch(async (err) => {
     await loop.stop();
+    await reviews?.stop();
     await proxies.close();
     monitor.stop();
     gc.stop();
@@ -232,8 +267,14 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
     url: server.url,
     reconciler: rec,
     trigger: (reason) => loop.trigger(reason),
+    async reviewIdle() {
+      await sync?.idle();
+      await reviews?.idle();
+    },
     async stop() {
       await loop.stop();
+      await reviews?.stop();
+      await sync?.idle();
       await proxies.close();
       monitor.stop();
       gc.stop();
@@ -241,6 +282,16 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
       await server.close();
     },
   };
+}
+
+/** The GitHub client of --github-repo, with the token from the variable --github-token-env names; null without the flag. */
+function connectGitHub(flags: Flags, log: Logger): GitHubClient | null {
+  const repo = flags['github-repo'] as string | undefined;
+  if (!repo) return null;
+  const tokenEnv = String(flags['github-token-env']);
+  const token = process.env[tokenEnv];
+  if (!token) throw new BerthError('E_CONFIG', `--github-repo ${repo} needs a token in the environment variable ${tokenEnv} (--github-token-env)`);
+  return createGitHubClient({ repo, token, apiUrl: String(flags['github-api-url']), log });
 }
 
 /** The registry API plus `GET /v1/proxies` (the listeners of loadBalancer.publish and Routes, with counters). */

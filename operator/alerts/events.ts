@@ -19,9 +19,11 @@ export function healthAlert(c: HealthChange): Alert | null {
   return null;
 }
 
-/** An alert for a crash loop, a rolled-back or paused update, or a failed pass. */
-export function reconcilerAlert(e: ReconcilerEvent): Alert {
+/** An alert for a crash loop, a rolled-back or paused update, or a failed pass; null for events that are not alerts. */
+export function reconcilerAlert(e: ReconcilerEvent): Alert | null {
   switch (e.kind) {
+    case 'applying':
+      return null;
     case 'crashloop': {
       const wait = e.crash.retryAt ? `; next restart in ${Math.max(0, Math.round((e.crash.retryAt - Date.now()) / 1000))} s` : '';
       return { kind: 'crashloop', severity: 'critical', key: `crashloop:${e.crash.service}#${e.crash.replica}`, title: `CrashLoop: ${e.crash.service} #${e.crash.replica}`, text: `${e.crash.service} replica ${e.crash.replica} restarted ${e.crash.restarts} times (exit ${e.crash.exitCode})${wait}`, fields: { service: e.crash.service, replica: e.crash.replica, restarts: String(e.crash.restarts) } };

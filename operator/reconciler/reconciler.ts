@@ -45,7 +45,9 @@ export interface ReconcilerDeps {
 export type ReconcilerEvent =
   | { kind: 'crashloop'; crash: CrashLoopInfo }
   | { kind: 'rollback'; rollout: RolloutOutcome; revision: string }
-  | { kind: 'sync-failed'; error: BerthError; revision: string | null };
+  | { kind: 'sync-failed'; error: BerthError; revision: string | null }
+  /** A plan with changes of a revision is about to be applied (after-merge reporting sets `berth/sync` pending). */
+  | { kind: 'applying'; revision: string; plan: Plan };
 
 interface PassState {
   plan: Plan | null;
@@ -144,6 +146,7 @@ export class Reconciler {
     r.wakeAt = gated.wakeAt;
     r.pending = r.plan;
     if (gated.actions.length && !this.deps.dryRun) {
+      if (gated.actions.some((a) => a.cause === 'change')) this.deps.notify?.({ kind: 'applying', revision: desired.revision, plan: { ...r.plan, actions: gated.actions } });
       r.applied = await applyPlan({ ...r.plan, actions: gated.actions }, this.applyDeps(good));
       this.afterRollouts(r.applied, good.desired, r);
       r.observed = await observe();

@@ -11,7 +11,8 @@ export interface ServerDeps {
   /** The latest status, or null before the first pass. */
   status(): StatusDoc | null;
   /** Wakes the loop for an immediate fetch. */
-  trigger(reason: string): void;
+  /** A webhook or a caller asks for work; `event` is the webhook's X-GitHub-Event (push, pull_request, ...). */
+  trigger(reason: string, event?: string): void;
   /** When set, webhooks must carry a valid X-Hub-Signature-256. */
   webhookSecret?: string;
   /** More routes (the registry API); resolves true when it answered the request. */
@@ -69,7 +70,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps:
     }
     const event = header(req, 'x-github-event') ?? 'push';
     if (event === 'ping') return send(res, 200, { ok: true, event });
-    deps.trigger(`webhook ${event}`);
+    deps.trigger(`webhook ${event}`, event);
     return send(res, 202, { ok: true, event });
   }
   if (deps.routes && (await deps.routes(req, res))) return;

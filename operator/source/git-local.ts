@@ -1,6 +1,8 @@
 /** A repository read in place on the local file system: refs are the truth, nothing is fetched. */
+import git from 'isomorphic-git';
 import { BerthError } from '../model/errors.ts';
-import { isOid, peelToCommit, readRef, setRef, type RefSync, type Repo } from './git-repo.ts';
+import type { Branch } from './source.ts';
+import { isOid, peelToCommit, readRef, setRef, sortBranches, type RefSync, type Repo } from './git-repo.ts';
 
 /** RefSync over a local repository (a work tree's `.git` or a bare repository). */
 export class LocalSync implements RefSync {
@@ -30,6 +32,13 @@ export class LocalSync implements RefSync {
       return commit;
     }
     throw new BerthError('E_GIT', `ref '${ref}' not found in ${this.description}`);
+  }
+
+  /** Every `refs/heads/*` (loose and packed) with its tip. */
+  async listBranches(): Promise<Branch[]> {
+    const names = await git.listBranches({ fs: this.repo.fs, gitdir: this.repo.gitdir });
+    const branches = await Promise.all(names.map(async (name) => ({ name, sha: await readRef(this.repo, `refs/heads/${name}`) })));
+    return sortBranches(branches.filter((b): b is Branch => b.sha !== null));
   }
 
   /** The commit `oid` peels to; E_GIT when the object is not in the repository. */

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import git, { type GitAuth, type HttpClient, type ServerRef } from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { BerthError } from '../model/errors.ts';
-import { gitError, isOid, peelToCommit, readRef, repoAt, setRef, type RefSync, type Repo } from './git-repo.ts';
+import type { Branch } from './source.ts';
+import { gitError, isOid, peelToCommit, readRef, repoAt, setRef, sortBranches, type RefSync, type Repo } from './git-repo.ts';
 
 /** A parsed http(s) repository URL: the URL without credentials plus the credentials themselves. */
 export interface RemoteUrl {
@@ -85,7 +86,12 @@ export class RemoteSync implements RefSync {
     return this.fetch(remoteRef.ref, tracking, `cannot fetch branch '${branch}' from ${this.description}`);
   }
 
-  /** Resolves on the server (tags before branches, like git), fetching the commit when it is not here yet. */
+  /**
+   * Resolves on the server (tags before branches, like git), fetching the commit when it is not here yet.
+   * The fetch asks for the commit id, not the ref name, so it writes no ref: a branch fetched by name would move its
+   * `refs/remotes/origin/*` tracking ref (head() relies on the tracked branch's), and a stale one left by a deleted
+   * branch (`review/a`) would block the ref of a later branch below it (`review/a/b`).
+   */
   async resolve(ref: string): Promise<string> {
     if (isOid(ref)) return this.ensureCommit(ref);
     const candidates = ref.startsWith('refs/') ? [ref] : [`refs/tags/${ref}`, `refs/heads/${ref}`];
@@ -94,10 +100,17 @@ export class RemoteSync implements RefSync {
     const target = found.peeled ?? found.oid;
     const present = await peelToCommit(this.repo, target);
     if (present) return present;
-    await this.fetch(found.ref, this.haveRef, `cannot fetch ref '${ref}' from ${this.description}`);
+    await this.fetch(target, this.haveRef, `cannot fetch ref '${ref}' from ${this.description}`);
     const commit = await peelToCommit(this.repo, target);
     if (!commit) throw new BerthError('E_GIT', `ref '${ref}' of ${this.description} does not point to a commit`);
     return commit;
+  }
+
+  /** Every branch on the server: one ls-refs request, nothing fetched. */
+  async listBranches(): Promise<Branch[]> {
+    const prefix = 'refs/heads/';
+    const refs = await this.lsRefs(prefix, false);
+    return sortBranches(refs.filter((r) => r.ref.startsWith(prefix)).map((r) => ({ name: r.ref.slice(prefix.length), sha: r.oid })));
   }
 
   /** Fetches commit `oid` by id when it is not present (the server must allow reachable ids in `want`, as smart HTTP does). */
@@ -125,15 +138,20 @@ export class RemoteSync implements RefSync {
 
   /** The server's value of exactly `ref` (annotated tags peeled), or null when absent. */
   private async lsRef(ref: string): Promise<ServerRef | null> {
+    const refs = await this.lsRefs(ref, true);
+    return refs.find((r) => r.ref === ref) ?? null;
+  }
+
+  /** The server's refs starting with `prefix` (one protocol-v2 ls-refs request). */
+  private async lsRefs(prefix: string, peelTags: boolean): Promise<ServerRef[]> {
     try {
-      const refs = await git.listServerRefs({ ...this.netArgs(), prefix: ref, peelTags: true, protocolVersion: 2 });
-      return refs.find((r) => r.ref === ref) ?? null;
+      return await git.listServerRefs({ ...this.netArgs(), prefix, peelTags, protocolVersion: 2 });
     } catch (err) {
       throw gitError(`cannot list refs of ${this.description}`, err, this.secrets);
     }
   }
 
-  /** Fetches one ref or commit id (no tags), telling the server we have `haveRef`; returns the fetched commit id. */
+  /** Fetches one ref or commit id (no tags), telling the server we have `haveRef`; returns the fetched commit id. A ref name moves its tracking ref, an id moves none. */
   private async fetch(remoteRef: string, haveRef: string, context: string): Promise<string> {
     try {
       const res = await git.fetch({ ...this.repoArgs(), ...this.netArgs(), ref: haveRef, remoteRef, remote: 'origin', singleBranch: true, tags: false });

@@ -4,6 +4,7 @@ import { stat, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import git from 'isomorphic-git';
 import { BerthError } from '../model/errors.ts';
+import type { Branch } from './source.ts';
 
 /** A git directory (bare, or a work tree's `.git`) plus isomorphic-git's pack-index cache for it. */
 export interface Repo {
@@ -76,6 +77,11 @@ export async function commitTree(repo: Repo, oid: string): Promise<string> {
   return commit.tree;
 }
 
+/** Sorts branches by name, in byte order (as git lists refs). */
+export function sortBranches(branches: Branch[]): Branch[] {
+  return branches.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
 /** Replaces every secret in `text` with `***`. */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
@@ -115,6 +121,8 @@ export interface RefSync {
   branchTip(branch: string): Promise<string | null>;
   /** A branch, tag, `refs/...` name or commit id → a commit id present locally. Throws E_GIT when unknown. */
   resolve(ref: string): Promise<string>;
+  /** Every branch with its tip commit id, sorted by name; nothing is fetched. */
+  listBranches(): Promise<Branch[]>;
   /** Makes object `oid` present locally and returns the commit it peels to; throws E_GIT when the repository does not have it. */
   ensureCommit(oid: string): Promise<string>;
   /** Moves `branch` from `expected` (null: absent) to `commit` without forcing; false when someone else moved it first. */

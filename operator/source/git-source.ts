@@ -3,7 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import git from 'isomorphic-git';
 import { asBerthError, BerthError } from '../model/errors.ts';
 import { STATUS_BRANCH } from '../model/keys.ts';
-import type { GitSource, RepoSnapshot } from './source.ts';
+import type { Branch, GitSource, RepoSnapshot } from './source.ts';
 import { findGitdir, isOid, repoAt, type RefSync, type Repo } from './git-repo.ts';
 import { LocalSync } from './git-local.ts';
 import { openCacheRepo, parseRemoteUrl, RemoteSync } from './git-remote.ts';
@@ -128,6 +128,11 @@ class IsoGitSource implements GitSource {
     return this.lock.exclusive(() => this.sync.resolve(ref));
   }
 
+  /** Every branch (an ls-refs for a remote, the refs of a local repository); reads no object, so it waits only for fetches and writes. */
+  listBranches(): Promise<Branch[]> {
+    return this.lock.shared(() => this.sync.listBranches());
+  }
+
   /** A snapshot of commit `revision` (other refs are resolved first). */
   snapshot(revision: string): Promise<RepoSnapshot> {
     return this.lock.exclusive(async () => {
@@ -139,16 +144,29 @@ class IsoGitSource implements GitSource {
   /** A file at the tip of the status branch (fetched first for remotes), or null. */
   readStatus(path: string): Promise<string | null> {
     return this.lock.exclusive(async () => {
-      const tip = await this.sync.branchTip(STATUS_BRANCH);
-      if (!tip) return null;
-      const snap = await createSnapshot(this.trees, tip, (task) => task());
-      try {
-        return (await snap.read(path)).toString('utf8');
-      } catch (err) {
-        if (err instanceof BerthError && err.code === 'E_PATH_MISSING') return null;
-        throw err;
-      }
+      const snap = await this.statusSnapshot();
+      if (!snap) return null;
+      const data = await snap.read(path).catch(nullIfMissing);
+      return data ? data.toString('utf8') : null;
     });
+  }
+
+  /** Every file below `dir` at the tip of the status branch (fetched first for remotes), path -> content. */
+  readStatusDir(dir: string): Promise<Record<string, string>> {
+    return this.lock.exclusive(async () => {
+      const snap = await this.statusSnapshot();
+      const entries = snap ? await snap.list(dir).catch(nullIfMissing) : null;
+      const out: Record<string, string> = {};
+      if (!snap || !entries) return out;
+      for (const entry of entries) out[entry.path] = (await snap.read(entry.path)).toString('utf8');
+      return out;
+    });
+  }
+
+  /** The tip of the status branch as a snapshot (read in the calling exclusive task), or null when the branch is absent. */
+  private async statusSnapshot(): Promise<RepoSnapshot | null> {
+    const tip = await this.sync.branchTip(STATUS_BRANCH);
+    return tip ? createSnapshot(this.trees, tip, (task) => task()) : null;
   }
 
   /** Commits `files` onto the status branch and publishes it, rebuilding on the new tip when a push is rejected. */
@@ -176,4 +194,10 @@ class IsoGitSource implements GitSource {
       commit: { message: message.endsWith('\n') ? message : `${message}\n`, tree, parent: parent ? [parent] : [], author: who, committer: who },
     });
   }
+}
+
+/** null for E_PATH_MISSING; any other error is rethrown. */
+function nullIfMissing(err: unknown): null {
+  if (err instanceof BerthError && err.code === 'E_PATH_MISSING') return null;
+  throw err;
 }

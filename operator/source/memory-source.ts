@@ -1,21 +1,33 @@
 /** An in-memory GitSource for fast unit tests of the reconciler: commits are file maps, the status branch a map. */
 import { createHash } from 'node:crypto';
 import { BerthError } from '../model/errors.ts';
-import type { GitSource, RepoSnapshot, TreeEntry } from './source.ts';
+import type { Branch, GitSource, RepoSnapshot, TreeEntry } from './source.ts';
 
 export class MemorySource implements GitSource {
   readonly description = 'memory://test';
   private readonly commits = new Map<string, Record<string, string>>();
   private tip = '';
+  /** Branches other than the tracked `main`: name -> commit id (set with pushBranch, or directly). */
+  readonly branches = new Map<string, string>();
   readonly status = new Map<string, string>();
   /** Number of status commits made (unchanged writes do not count). */
   statusCommits = 0;
+  /** The message of each status commit made, in order. */
+  readonly statusMessages: string[] = [];
 
   /** Adds a commit with exactly `files` and moves the branch to it; returns its id. */
   push(files: Record<string, string>): string {
     const id = createHash('sha1').update(JSON.stringify([this.tip, files])).digest('hex');
     this.commits.set(id, files);
     this.tip = id;
+    return id;
+  }
+
+  /** Adds a commit with exactly `files` on branch `name` (not the tracked one) and moves that branch to it; returns its id. */
+  pushBranch(name: string, files: Record<string, string>): string {
+    const id = createHash('sha1').update(JSON.stringify([name, this.branches.get(name) ?? '', files])).digest('hex');
+    this.commits.set(id, files);
+    this.branches.set(name, id);
     return id;
   }
 
@@ -26,8 +38,16 @@ export class MemorySource implements GitSource {
 
   async resolve(ref: string): Promise<string> {
     if (this.commits.has(ref)) return ref;
-    if (ref === 'main') return this.head();
+    const name = ref.replace(/^refs\/heads\//, '');
+    if (name === 'main') return this.head();
+    const sha = this.branches.get(name);
+    if (sha) return sha;
     throw new BerthError('E_GIT', `ref ${ref} not found`);
+  }
+
+  async listBranches(): Promise<Branch[]> {
+    const all = [...(this.tip ? [{ name: 'main', sha: this.tip }] : []), ...[...this.branches].map(([name, sha]) => ({ name, sha }))];
+    return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   async snapshot(revision: string): Promise<RepoSnapshot> {
@@ -40,7 +60,13 @@ export class MemorySource implements GitSource {
     return this.status.get(path) ?? null;
   }
 
-  async writeStatus(files: Record<string, string | null>): Promise<string | null> {
+  async readStatusDir(dir: string): Promise<Record<string, string>> {
+    const prefix = dir === '' || dir === '.' ? '' : `${dir.replace(/\/$/, '')}/`;
+    const paths = [...this.status.keys()].filter((p) => p.startsWith(prefix)).sort();
+    return Object.fromEntries(paths.map((p) => [p, this.status.get(p) ?? '']));
+  }
+
+  async writeStatus(files: Record<string, string | null>, message = ''): Promise<string | null> {
     let changed = false;
     for (const [path, content] of Object.entries(files)) {
       if ((this.status.get(path) ?? null) === content) continue;
@@ -50,6 +76,7 @@ export class MemorySource implements GitSource {
     }
     if (!changed) return null;
     this.statusCommits++;
+    this.statusMessages.push(message);
     return createHash('sha1').update(String(this.statusCommits)).digest('hex');
   }
 }

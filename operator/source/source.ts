@@ -18,17 +18,29 @@ export interface RepoSnapshot {
   treeId(dir: string): Promise<string | null>;
 }
 
+/** One branch of the repository. */
+export interface Branch {
+  /** The name without `refs/heads/`, e.g. `review/login`. */
+  name: string;
+  /** The commit id at its tip. */
+  sha: string;
+}
+
 export interface GitSource {
   /** Human description (URL or path) without credentials. */
   readonly description: string;
   /** Commit id at the tip of the tracked branch, fetching only when the remote moved. Cheap when nothing changed. */
   head(): Promise<string>;
-  /** Resolves a branch, tag, `refs/...` or commit id to a commit id, fetching it if needed. */
+  /** Resolves a branch, tag, `refs/...` or commit id to a commit id, fetching it if needed (a fetch moves no ref: head() stays cheap). */
   resolve(ref: string): Promise<string>;
+  /** Every branch of the repository, sorted by name: one ls-refs request for a remote (nothing is fetched), the refs of a local repository. */
+  listBranches(): Promise<Branch[]>;
   /** A read-only view of the repository at `revision` (a commit id). */
   snapshot(revision: string): Promise<RepoSnapshot>;
   /** Reads a file of the status branch, or null when the branch or file is absent. */
   readStatus(path: string): Promise<string | null>;
+  /** Every file below directory `dir` of the status branch (path -> content, paths repository-relative and sorted); empty when the branch or directory is absent. */
+  readStatusDir(dir: string): Promise<Record<string, string>>;
   /**
    * Commits `files` (path -> content; null deletes) onto the status branch and pushes it.
    * Returns the new commit id, or null when the content is unchanged (no empty commits).

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'E_GIT'             // repository unreachable, ref missing, push rejected
   | 'E_DOCKER'          // engine unreachable or an API call failed
   | 'E_CONFIG'          // bad flag or setting
+  | 'E_GITHUB'          // the GitHub API failed (rate limit beyond the wait cap, 5xx after retries, bad credentials)
   | 'E_ROLLOUT';        // a new replica failed its health gate during an update
 
 /** Where in the repository a problem is. */
@@ -55,7 +56,7 @@ export function formatIssue(i: ManifestIssue): string {
 }
 
 function isTerminalCode(code: ErrorCode): boolean {
-  return code !== 'E_GIT' && code !== 'E_DOCKER' && code !== 'E_ROLLOUT';
+  return code !== 'E_GIT' && code !== 'E_DOCKER' && code !== 'E_ROLLOUT' && code !== 'E_GITHUB';
 }
 
 /** Normalises anything thrown into a BerthError (unknown errors count as transient Docker/IO failures). */

@@ -11,8 +11,8 @@ import { BerthError, type ErrorCode } from '../model/errors.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
 import { COMMENT_MARKER, commentBody, contentDigest, findMarkedComment } from './comment.ts';
 
-/** errors.ts has no `E_GITHUB` code yet: GitHub API failures use the closest one, a remote failure retried with backoff. */
-export const GITHUB_ERROR_CODE: ErrorCode = 'E_GIT';
+/** GitHub API failures: transient (retried on the next round) unless the request itself was wrong. */
+export const GITHUB_ERROR_CODE: ErrorCode = 'E_GITHUB';
 /** GitHub rejects commit status descriptions longer than this. */
 export const STATUS_DESCRIPTION_LIMIT = 140;
 

@@ -110,16 +110,19 @@ export class Reviewer {
   async round(): Promise<RoundReport> {
     const started = performance.now();
     const report: RoundReport = { planned: [], failed: [], githubCalls: 0, ms: 0 };
-    const { log } = this.opts;
+    const fail = (err: unknown): void => {
+      const e = asBerthError(err);
+      report.failed.push({ key: 'round', error: `${e.code}: ${e.message}` });
+      this.opts.log.warn('review round failed; retrying on the next one', { code: e.code, error: e.message });
+    };
     try {
       const base = await this.base();
-      const pulls = this.opts.github ? await this.listPulls(report) : [];
+      // A GitHub outage must not hold back the plain-git review branches.
+      const pulls = this.opts.github ? await this.listPulls(report).catch((err: unknown) => { fail(err); return []; }) : [];
       for (const pull of pulls) await this.reviewPull(pull, base, report);
       if (this.opts.reviewBranches?.length) await this.reviewBranches(base, report);
     } catch (err) {
-      const e = asBerthError(err);
-      report.failed.push({ key: 'round', error: `${e.code}: ${e.message}` });
-      log.warn('review round failed; retrying on the next one', { code: e.code, error: e.message });
+      fail(err);
     }
     report.ms = performance.now() - started;
     return report;

@@ -38,13 +38,14 @@ export class SyncReporter {
 
   /**
    * A pass ended: a revision being applied (or a new head) gets its final status once converged or rejected. The head
-   * found by the first pass after start-up is taken as already reported unless it was applied in that pass.
+   * found by the first pass after start-up that finds one is taken as already reported unless it was applied in that pass.
    */
   onPass(r: PassResult): void {
     const rev = r.revision;
+    if (!rev) return; // no head fetched yet (git unreachable): the baseline is the first pass that finds one
     const first = this.first;
     this.first = false;
-    if (!rev || this.reported.has(rev)) return;
+    if (this.reported.has(rev)) return;
     const p = this.pending.get(rev);
     if (first && !p) {
       this.reported.add(rev);
@@ -54,6 +55,14 @@ export class SyncReporter {
     if (!r.converged && !rejected) return; // still converging, or a transient failure that the next pass retries
     this.pending.delete(rev);
     this.reported.add(rev);
+    // Revisions still pending were overtaken by this one before they converged: close their statuses.
+    if (!rejected) {
+      for (const older of [...this.pending.keys()]) {
+        this.pending.delete(older);
+        this.reported.add(older);
+        this.enqueue(() => this.deps.github.setStatus(older, 'berth/sync', 'error', `superseded by ${rev.slice(0, 7)} before it converged`));
+      }
+    }
     const seconds = p ? (this.now() - p.startedAt) / 1000 : 0;
     const state: StatusState = rejected ? 'failure' : 'success';
     const line = rejected

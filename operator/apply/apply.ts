@@ -112,7 +112,7 @@ async function runService(ctx: Ctx, actions: Action[]): Promise<void> {
 async function rollingReplace(ctx: Ctx, replaces: ReplaceAction[]): Promise<boolean> {
   const outcome = await rollingUpdate({
     gate: ctx.gate,
-    start: (svc, replica) => ctx.limit.run(() => createAndStart(ctx, svc, replica)),
+    start: (svc, replica, node) => ctx.limit.run(() => createAndStart(ctx, svc, replica, node)),
     remove: (id) => ctx.limit.run(() => stopAndRemove(ctx, id)),
     rename: (id, name) => ctx.limit.run(() => ctx.runtime.renameContainer(id, name)),
     record: (a, error) => record(ctx, a, error),
@@ -176,7 +176,7 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
       return;
     }
     case 'create':
-      await createAndStart(ctx, a.desired, a.replica);
+      await createAndStart(ctx, a.desired, a.replica, a.node);
       return;
     case 'replace':
       throw new BerthError('E_CONFIG', 'replace actions run through rollingReplace');
@@ -202,8 +202,8 @@ async function stopAndRemove(ctx: Ctx, id: string): Promise<void> {
   await ctx.runtime.removeContainer(id);
 }
 
-async function createAndStart(ctx: Ctx, svc: DesiredService, replica: number): Promise<string> {
-  const id = await ctx.runtime.createContainer(containerSpec(ctx.instance, ctx.revision, svc, replica));
+async function createAndStart(ctx: Ctx, svc: DesiredService, replica: number, node?: string): Promise<string> {
+  const id = await ctx.runtime.createContainer(containerSpec(ctx.instance, ctx.revision, svc, replica, node));
   await ctx.runtime.startContainer(id);
   return id;
 }

@@ -37,7 +37,8 @@ export interface RolloutOutcome {
 export interface RollingCtx {
   gate?: Gate;
   /** Creates and starts replica `replica` of `svc` (engine slot held inside); returns the container id. */
-  start(svc: DesiredService, replica: number): Promise<string>;
+  /** Creates and starts replica `replica` on `node` (the replaced container's node; absent = the default node). */
+  start(svc: DesiredService, replica: number, node?: string): Promise<string>;
   /** Stops and removes a container (engine slot held inside). */
   remove(containerId: string): Promise<void>;
   /** Renames a container out of the way of its replacement's deterministic name. */
@@ -93,7 +94,7 @@ interface Started {
 async function startReady(ctx: RollingCtx, a: ReplaceAction, fail: (a: ReplaceAction, why: string) => void): Promise<Started | null> {
   let id: string;
   try {
-    id = await ctx.start(a.desired, a.replica);
+    id = await ctx.start(a.desired, a.replica, a.old.node);
   } catch (err) {
     ctx.record(a, asBerthError(err));
     return null;

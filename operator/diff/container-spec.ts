@@ -38,9 +38,10 @@ export const EXTRA_HOSTS: readonly string[] = ['host.docker.internal:host-gatewa
  * The create request for replica `replica` of `svc` at `revision`: its environment is `svc.env` (discovery variables
  * overlaid by spec.env), and it joins its namespace's network with the service name as DNS alias.
  */
-export function containerSpec(instance: string, revision: string, svc: DesiredService, replica: number): CreateContainerSpec {
+export function containerSpec(instance: string, revision: string, svc: DesiredService, replica: number, node?: string): CreateContainerSpec {
   const { spec } = svc;
   return {
+    ...(node ? { node } : {}),
     name: containerName(instance, svc.namespace, svc.name, replica, svc.specHash),
     image: svc.image.ref,
     command: spec.command,

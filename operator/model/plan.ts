@@ -18,7 +18,7 @@ export interface CreateNetworkAction extends ActionBase { type: 'create-network'
 /** Removes a network no desired service uses any more (after prunes). */
 export interface RemoveNetworkAction extends ActionBase { type: 'remove-network'; name: string }
 /** Create and start a replica. */
-export interface CreateAction extends ActionBase { type: 'create'; service: string; replica: number; desired: DesiredService }
+export interface CreateAction extends ActionBase { type: 'create'; service: string; replica: number; desired: DesiredService; /** Where the scheduler placed it (several nodes). */ node?: string }
 /** Start-first (or stop-first) replacement of one replica by a container of the desired spec. */
 export interface ReplaceAction extends ActionBase { type: 'replace'; service: string; replica: number; desired: DesiredService; old: ObservedContainer }
 export interface StartAction extends ActionBase { type: 'start'; container: ObservedContainer }

@@ -37,6 +37,8 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     createNetwork,
     removeNetwork: (name) => removeNetwork(docker, fail, name),
     buildImage: (ref, files, dockerfile, labels) => buildImage(docker, fail, ref, files, dockerfile, labels),
+    exportImage: (ref) => exportImage(docker, fail, ref),
+    importImage: (tar) => importImage(docker, fail, tar),
     exec: (id, command, timeoutMs) => execInContainer(docker, fail, id, command, timeoutMs),
     subscribe: (instance, onEvent, onReconnect) => {
       const sub = ++subscriptions;
@@ -50,6 +52,21 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
       });
     },
   };
+}
+
+/** `docker save <ref>` as a stream; a missing image is E_IMAGE_MISSING. */
+async function exportImage(docker: Dockerode, fail: FailFn, ref: string): Promise<NodeJS.ReadableStream> {
+  if ((await imageId(docker, fail, ref)) === undefined) throw new BerthError('E_IMAGE_MISSING', `image ${ref} is not on ${describeEndpoint(docker)}`, { terminal: true });
+  return docker.getImage(ref).get().catch((err: unknown) => { throw fail(err, `save image ${ref}`); });
+}
+
+/** `docker load` of a save stream: waits for the engine's progress stream to end and surfaces an error it reports. */
+async function importImage(docker: Dockerode, fail: FailFn, tar: NodeJS.ReadableStream): Promise<void> {
+  const progress = await docker.loadImage(tar, { quiet: true }).catch((err: unknown) => { throw fail(err, 'load image'); });
+  let text = '';
+  for await (const chunk of progress as AsyncIterable<Buffer>) text += chunk.toString('utf8');
+  const error = text.split('\n').filter(Boolean).map((l) => { try { return (JSON.parse(l) as { error?: string }).error; } catch { return undefined; } }).find(Boolean);
+  if (error) throw new BerthError('E_DOCKER', `load image on ${describeEndpoint(docker)}: ${error}`);
 }
 
 /** Awaits `call`; an engine answer with one of `okStatuses` counts as success. */

@@ -5,6 +5,7 @@
  * It does not run Docker's restart policies: a killed container stays exited.
  */
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { BerthError } from '../model/errors.ts';
 import { LABELS } from '../model/keys.ts';
 import type { ObservedContainer, ObservedState } from '../model/state.ts';
@@ -48,6 +49,8 @@ export type FakeExecHandler = (command: string[], timeoutMs: number) => ExecResu
 export interface FakeRuntimeOptions {
   /** Time of the first timestamp; each later one is one second further. Default 2024-01-01T00:00:00Z. */
   startTime?: Date;
+  /** Container ids are `<idPrefix><n>` (default `fake-`): give each fake node its own so ids stay unique. */
+  idPrefix?: string;
 }
 
 export class FakeRuntime implements ContainerRuntime {
@@ -64,8 +67,11 @@ export class FakeRuntime implements ContainerRuntime {
   private nextNetworkId = 1;
   private clock: number;
 
+  private readonly idPrefix: string;
+
   constructor(opts: FakeRuntimeOptions = {}) {
     this.clock = (opts.startTime ?? new Date('2024-01-01T00:00:00Z')).getTime();
+    this.idPrefix = opts.idPrefix ?? 'fake-';
   }
 
   /** What exec in container `id` answers from now on: a fixed result or a handler (default: exit 0, no output). */
@@ -188,7 +194,7 @@ export class FakeRuntime implements ContainerRuntime {
     c.status = 'running';
     c.exitCode = 0;
     c.startedAt = this.now();
-    c.address = `10.0.0.${c.id.slice('fake-'.length)}`;
+    c.address = `10.0.0.${c.id.slice(this.idPrefix.length)}`;
     this.emit(c, 'start');
   }
 
@@ -268,6 +274,21 @@ export class FakeRuntime implements ContainerRuntime {
     return id;
   }
 
+  async exportImage(ref: string): Promise<NodeJS.ReadableStream> {
+    this.record('exportImage', [ref]);
+    const id = this.imageIdOf(ref);
+    if (!id) throw new BerthError('E_IMAGE_MISSING', `image ${ref} is not on the engine`, { terminal: true });
+    return Readable.from([Buffer.from(JSON.stringify({ ref, id }))]);
+  }
+
+  async importImage(tar: NodeJS.ReadableStream): Promise<void> {
+    this.record('importImage', []);
+    const chunks: Buffer[] = [];
+    for await (const c of tar) chunks.push(Buffer.from(c as Buffer));
+    const { ref, id } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { ref: string; id: string };
+    this.images.set(ref, id);
+  }
+
   async exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult> {
     this.injected('exec');
     const c = this.containers.get(id)?.observed;
@@ -321,7 +342,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   private newContainer(spec: CreateContainerSpec, imageId: string): ObservedContainer {
     return {
-      id: `fake-${this.nextId++}`,
+      id: `${this.idPrefix}${this.nextId++}`,
       name: spec.name,
       labels: { ...spec.labels },
       status: 'created',

@@ -24,6 +24,8 @@ export interface CreateContainerSpec {
   network?: { name: string; aliases: string[] };
   /** Extra /etc/hosts entries, `host:ip`; Docker's `host-gateway` ip is the host (for host.docker.internal). */
   extraHosts?: string[];
+  /** The node (engine) to create it on, when the runtime spans several; absent = the runtime's default node. */
+  node?: string;
 }
 
 /** One file of an image build context. */
@@ -78,6 +80,10 @@ export interface ContainerRuntime {
   createNetwork(name: string, labels: Record<string, string>): Promise<void>;
   /** Removes a network; already gone is not an error. */
   removeNetwork(name: string): Promise<void>;
+  /** The image `ref` as a `docker save` tar stream; rejects with E_IMAGE_MISSING when the engine does not have it. */
+  exportImage(ref: string): Promise<NodeJS.ReadableStream>;
+  /** Loads a `docker save` tar stream (`docker load`); resolves once the engine has loaded it. */
+  importImage(tar: NodeJS.ReadableStream): Promise<void>;
   /** Builds an image from in-memory context files and tags it `ref`; never pulls base images from a registry. Returns the image ID. */
   buildImage(ref: string, files: BuildFile[], dockerfile: string, labels: Record<string, string>): Promise<string>;
   /**

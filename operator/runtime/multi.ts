@@ -1,0 +1,207 @@
+/**
+ * One ContainerRuntime over every node of the pool (issue 6): observe merges what each engine reports (each container
+ * tagged with its node), container calls go to the node the container lives on, creates to the node the scheduler
+ * chose, and volumes and networks exist on every reachable node. An engine that does not answer keeps its last observed
+ * containers (so nothing is recreated while it may only be slow) until the pool declares it NotReady.
+ *
+ * Images reach the node that needs them: a create that finds its image missing streams it from a node that has it
+ * (`docker save` | `docker load`, never a pull from the internet), then creates again.
+ */
+import { BerthError, asBerthError } from '../model/errors.ts';
+import type { ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume } from '../model/state.ts';
+import type { Logger } from '../util/log.ts';
+import type { NodePool, PoolNode } from './node-pool.ts';
+import type { ContainerRuntime, CreateContainerSpec, RuntimeEvent } from './runtime.ts';
+
+export interface MultiRuntime extends ContainerRuntime {
+  /** Nodes whose containers observe() served from the last answer (engine silent right now). */
+  stale(): ReadonlySet<string>;
+  /** Images streamed between nodes since start (for metrics and tests). */
+  transfers(): { ref: string; from: string; to: string; ms: number }[];
+}
+
+export function createMultiRuntime(pool: NodePool, log: Logger): MultiRuntime {
+  const where = new Map<string, string>(); // container id -> node
+  const lastSeen = new Map<string, ObservedState>(); // node -> its last observe()
+  const staleNodes = new Set<string>();
+  const transfers: { ref: string; from: string; to: string; ms: number }[] = [];
+  const delivering = new Map<string, Promise<void>>(); // `${ref}\0${node}` -> transfer in flight
+
+  const nodeOf = (id: string): PoolNode => {
+    const name = where.get(id);
+    const node = name ? pool.get(name) : undefined;
+    if (!node) throw new BerthError('E_DOCKER', `container ${id} is not on any known node`);
+    return node;
+  };
+  /** Runs `fn` on the node of container `id`, telling the pool whether the engine answered. */
+  const onContainer = async <T>(id: string, fn: (rt: ContainerRuntime) => Promise<T>): Promise<T> => {
+    const node = nodeOf(id);
+    return track(node, () => fn(node.runtime));
+  };
+  const track = async <T>(node: PoolNode, fn: () => Promise<T>): Promise<T> => {
+    try {
+      const out = await fn();
+      pool.report(node.name, true);
+      return out;
+    } catch (err) {
+      const e = asBerthError(err);
+      if (e.code === 'E_DOCKER' && /unreachable|ECONNREFUSED|ENOENT|ETIMEDOUT|socket hang up|EHOSTUNREACH/i.test(e.message)) pool.report(node.name, false, e.message);
+      throw err;
+    }
+  };
+  const reachable = (): PoolNode[] => pool.nodes().filter((n) => n.state !== 'NotReady');
+  const everywhere = async (what: string, fn: (rt: ContainerRuntime) => Promise<void>): Promise<void> => {
+    const nodes = pool.nodes().filter((n) => n.state === 'Ready');
+    const results = await Promise.allSettled(nodes.map((n) => track(n, () => fn(n.runtime))));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${nodes[i]!.name}: ${asBerthError(r.reason).message}`] : []));
+    if (failed.length) throw new BerthError('E_DOCKER', `${what} failed on ${failed.join('; ')}`);
+  };
+
+  async function deliver(ref: string, target: PoolNode): Promise<void> {
+    const key = `${ref}\0${target.name}`;
+    const inFlight = delivering.get(key);
+    if (inFlight) return inFlight;
+    const run = (async () => {
+      for (const source of pool.nodes().filter((n) => n.state === 'Ready' && n.name !== target.name)) {
+        let tar: NodeJS.ReadableStream;
+        try {
+          tar = await source.runtime.exportImage(ref);
+        } catch (err) {
+          if (asBerthError(err).code === 'E_IMAGE_MISSING') continue;
+          throw err;
+        }
+        const started = performance.now();
+        await target.runtime.importImage(tar);
+        const ms = performance.now() - started;
+        transfers.push({ ref, from: source.name, to: target.name, ms });
+        log.info('image delivered', { image: ref, from: source.name, to: target.name, ms: Math.round(ms) });
+        return;
+      }
+      throw new BerthError('E_IMAGE_MISSING', `image ${ref} is on no node (berth never pulls; build or load it on one node)`, { terminal: true });
+    })();
+    delivering.set(key, run);
+    try {
+      await run;
+    } finally {
+      delivering.delete(key);
+    }
+  }
+
+  return {
+    stale: () => staleNodes,
+    transfers: () => [...transfers],
+
+    async ping() {
+      await pool.pingAll();
+      const ready = pool.nodes().filter((n) => n.state === 'Ready');
+      if (!ready.length) throw new BerthError('E_DOCKER', `no node answers: ${pool.nodes().map((n) => `${n.name} (${n.error ?? n.state})`).join(', ')}`);
+    },
+
+    async observe(instance, imageRefs) {
+      const nodes = reachable();
+      const answers = await Promise.all(nodes.map(async (n) => {
+        try {
+          const o = await track(n, () => n.runtime.observe(instance, imageRefs));
+          lastSeen.set(n.name, o);
+          staleNodes.delete(n.name);
+          return { node: n, o };
+        } catch (err) {
+          const cached = lastSeen.get(n.name);
+          staleNodes.add(n.name);
+          log.warn('node did not answer; using its last observed state', { node: n.name, error: asBerthError(err).message });
+          return cached ? { node: n, o: cached } : null;
+        }
+      }));
+      // NotReady nodes: their last known containers still count (diff moves their replicas elsewhere and removes
+      // them once the node is back), but nothing is asked of the engine.
+      for (const n of pool.nodes().filter((x) => x.state === 'NotReady')) {
+        staleNodes.add(n.name);
+        const cached = lastSeen.get(n.name);
+        if (cached) answers.push({ node: n, o: cached });
+      }
+      const containers: ObservedContainer[] = [];
+      const volumes = new Map<string, ObservedVolume>();
+      const networkCount = new Map<string, { n: ObservedNetwork; count: number }>();
+      const images: Record<string, string> = {};
+      let fresh = 0;
+      for (const a of answers) {
+        if (!a) continue;
+        for (const c of a.o.containers) {
+          where.set(c.id, a.node.name);
+          containers.push({ ...c, node: a.node.name });
+        }
+        if (staleNodes.has(a.node.name)) continue;
+        fresh++;
+        for (const v of a.o.volumes) volumes.set(v.name, v);
+        for (const n of a.o.networks) networkCount.set(n.name, { n, count: (networkCount.get(n.name)?.count ?? 0) + 1 });
+        for (const [ref, id] of Object.entries(a.o.images)) images[ref] ??= id;
+      }
+      // A network counts as present only when every answering node has it (create-network then fills the gaps).
+      const networks = [...networkCount.values()].filter((x) => x.count === fresh).map((x) => x.n);
+      return { containers, volumes: [...volumes.values()], networks, images };
+    },
+
+    async createContainer(spec: CreateContainerSpec) {
+      const node = (spec.node ? pool.get(spec.node) : pool.defaultNode());
+      if (!node) throw new BerthError('E_DOCKER', `node ${spec.node ?? '(default)'} is not known`);
+      const create = () => track(node, () => node.runtime.createContainer(spec));
+      let id: string;
+      try {
+        id = await create();
+      } catch (err) {
+        if (asBerthError(err).code !== 'E_IMAGE_MISSING') throw err;
+        await deliver(spec.image, node);
+        id = await create();
+      }
+      where.set(id, node.name);
+      return id;
+    },
+    startContainer: (id) => onContainer(id, (rt) => rt.startContainer(id)),
+    stopContainer: (id, grace) => onContainer(id, (rt) => rt.stopContainer(id, grace)),
+    removeContainer: (id) => onContainer(id, (rt) => rt.removeContainer(id)),
+    renameContainer: (id, name) => onContainer(id, (rt) => rt.renameContainer(id, name)),
+    unpauseContainer: (id) => onContainer(id, (rt) => rt.unpauseContainer(id)),
+    updateContainer: (id, update) => onContainer(id, (rt) => rt.updateContainer(id, update)),
+    exec: (id, command, timeoutMs) => onContainer(id, (rt) => rt.exec(id, command, timeoutMs)),
+    createVolume: (name, labels, driver, opts) => everywhere(`create volume ${name}`, (rt) => rt.createVolume(name, labels, driver, opts)),
+    removeVolume: (name) => everywhere(`remove volume ${name}`, (rt) => rt.removeVolume(name)),
+    createNetwork: (name, labels) => everywhere(`create network ${name}`, (rt) => rt.createNetwork(name, labels)),
+    removeNetwork: (name) => everywhere(`remove network ${name}`, (rt) => rt.removeNetwork(name)),
+    async buildImage(ref, files, dockerfile, labels) {
+      const node = pool.defaultNode();
+      if (!node) throw new BerthError('E_DOCKER', 'no node to build on');
+      return track(node, () => node.runtime.buildImage(ref, files, dockerfile, labels));
+    },
+    async exportImage(ref) {
+      for (const n of pool.nodes().filter((x) => x.state === 'Ready')) {
+        try {
+          return await n.runtime.exportImage(ref);
+        } catch (err) {
+          if (asBerthError(err).code !== 'E_IMAGE_MISSING') throw err;
+        }
+      }
+      throw new BerthError('E_IMAGE_MISSING', `image ${ref} is on no node`, { terminal: true });
+    },
+    async importImage(tar) {
+      const node = pool.defaultNode();
+      if (!node) throw new BerthError('E_DOCKER', 'no node to load the image on');
+      await node.runtime.importImage(tar);
+    },
+    subscribe(instance, onEvent: (e: RuntimeEvent) => void, onReconnect) {
+      const subs = new Map<string, () => void>();
+      const attach = () => {
+        for (const n of pool.nodes()) {
+          if (subs.has(n.name)) continue;
+          subs.set(n.name, n.runtime.subscribe(instance, onEvent, onReconnect));
+        }
+      };
+      attach();
+      const timer = setInterval(attach, 5_000); // nodes added by a later revision
+      timer.unref();
+      return () => {
+        clearInterval(timer);
+        for (const off of subs.values()) off();
+      };
+    },
+  };
+}

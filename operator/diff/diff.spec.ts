@@ -11,7 +11,7 @@ const NET = 'berth.unit.ns';
 function svc(name: string, over: Partial<DesiredService['spec']> = {}, specHash = `${name}hash000000000`.slice(0, 16)): DesiredService {
   const spec: DesiredService['spec'] = {
     image: 'img:1', env: { A: '1' }, command: ['sleep', '1'], replicas: 2, ports: [], resources: {},
-    restart: { policy: 'always' }, update: { order: 'start-first', parallelism: 1, monitorMs: 0, failureAction: 'rollback', maxFailureRatio: 0 }, health: {}, volumes: [], dependsOn: [], ...over,
+    restart: { policy: 'always' }, update: { order: 'start-first', parallelism: 1, monitorMs: 0, failureAction: 'rollback', maxFailureRatio: 0 }, health: {}, volumes: [], dependsOn: [], placement: { strategy: 'spread', constraints: [], priority: 0 }, ...over,
   };
   return {
     key: `ns/${name}`, namespace: 'ns', name, labels: {}, specHash,
@@ -33,7 +33,7 @@ function running(s: DesiredService, n: number, over: Partial<ObservedContainer> 
 
 /** The revision's services and the networks of their namespaces. */
 const desired = (...services: DesiredService[]): DesiredState => ({
-  revision: 'rev2abcdef', services, volumes: [], routes: [],
+  revision: 'rev2abcdef', services, volumes: [], routes: [], nodes: [],
   networks: [...new Set(services.map((s) => s.network))].sort().map((dockerName) => ({ namespace: dockerName.split('.').pop() ?? '', dockerName })),
 });
 /** The containers, and the network of namespace ns already there. */

@@ -1,18 +1,20 @@
 /** Kind detection and defaulting: schema-valid plain data -> typed manifests. */
 import { API_VERSION } from '../model/manifest.ts';
-import type { Manifest, ManifestKind, Metadata, PortSpec, ResourceSpec, RouteManifest, ServiceManifest, ServiceSpec, VolumeManifest, VolumeMount } from '../model/manifest.ts';
+import type { Manifest, ManifestKind, Metadata, NodeManifest, PortSpec, ResourceSpec, RouteManifest, ServiceManifest, ServiceSpec, VolumeManifest, VolumeMount } from '../model/manifest.ts';
 import type { ManifestIssue } from '../model/errors.ts';
 import type { RawDoc } from './yaml-source.ts';
 import { parseCpu, parseMemory } from './quantity.ts';
 import { toHealth, toUpdate } from './probes.ts';
 import { toLoadBalancer } from './load-balancer.ts';
 import { toRouteSpec } from './route.ts';
+import { toNodeSpec } from './node.ts';
+import { toPlacement } from './placement.ts';
 import { convertAt, isObj } from './raw.ts';
 import type { Obj } from './raw.ts';
 
 export { isObj } from './raw.ts';
 
-export const KINDS: readonly ManifestKind[] = ['Service', 'Volume', 'Route'];
+export const KINDS: readonly ManifestKind[] = ['Service', 'Volume', 'Route', 'Node'];
 
 /** Returns the document's kind, or an E_UNKNOWN_KIND issue at its `apiVersion` / `kind` node. */
 export function identifyKind(doc: RawDoc): ManifestKind | ManifestIssue {
@@ -29,7 +31,7 @@ export function identifyKind(doc: RawDoc): ManifestKind | ManifestIssue {
 /** Builds the typed manifest, with defaults, from a document that passed its schema. */
 export function toManifest(kind: ManifestKind, doc: RawDoc): Manifest {
   const value = doc.value as Obj;
-  const base: Pick<Manifest, 'apiVersion' | 'metadata' | 'source'> = { apiVersion: API_VERSION, metadata: toMetadata(value.metadata as Obj), source: doc.loc.start };
+  const base: Pick<Manifest, 'apiVersion' | 'metadata' | 'source'> = { apiVersion: API_VERSION, metadata: toMetadata(kind, value.metadata as Obj), source: doc.loc.start };
   if (kind === 'Volume') {
     const spec = (value.spec ?? {}) as Obj;
     const volume: VolumeManifest = {
@@ -47,14 +49,19 @@ export function toManifest(kind: ManifestKind, doc: RawDoc): Manifest {
     const route: RouteManifest = { ...base, kind, spec: toRouteSpec(value.spec as Obj) };
     return route;
   }
+  if (kind === 'Node') {
+    const node: NodeManifest = { ...base, kind, spec: toNodeSpec(value.spec as Obj) };
+    return node;
+  }
   const service: ServiceManifest = { ...base, kind, spec: toServiceSpec(value.spec as Obj, doc) };
   return service;
 }
 
-function toMetadata(m: Obj): Metadata {
+/** Nodes are cluster-wide: their namespace is '' (the schema refuses metadata.namespace on a Node). */
+function toMetadata(kind: ManifestKind, m: Obj): Metadata {
   return {
     name: m.name as string,
-    namespace: (m.namespace as string | undefined) ?? 'default',
+    namespace: kind === 'Node' ? '' : ((m.namespace as string | undefined) ?? 'default'),
     labels: { ...((m.labels as Record<string, string> | undefined) ?? {}) },
   };
 }
@@ -70,6 +77,7 @@ function toServiceSpec(s: Obj, doc: RawDoc): ServiceSpec {
     health: toHealth(s.health),
     volumes: ((s.volumes ?? []) as Obj[]).map(toMount),
     dependsOn: [...((s.dependsOn ?? []) as string[])],
+    placement: toPlacement(s.placement as Obj | undefined),
   };
   if (typeof s.image === 'string') spec.image = s.image;
   if (isObj(s.build)) spec.build = { context: s.build.context as string, dockerfile: (s.build.dockerfile as string | undefined) ?? 'Dockerfile' };

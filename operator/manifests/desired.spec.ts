@@ -40,6 +40,14 @@ describe('buildDesired: networks, discovery and the spec hash', () => {
     expect(hashOf(b, 'shop/web')).not.toBe(hashOf(a, 'shop/web'));
   });
 
+  it('keeps every hash when only the placement changes', () => {
+    const a = desired(api(''), web);
+    const b = desired(api(''), web.replace('dependsOn: [api] }', 'dependsOn: [api], placement: { strategy: binpack, constraints: ["node.name == x"], priority: 5 } }'));
+    expect(b.services.find((s) => s.key === 'shop/web')?.spec.placement.strategy).toBe('binpack');
+    expect(b.services.map((s) => s.specHash)).toEqual(a.services.map((s) => s.specHash));
+    expect(b.nodes).toEqual([]);
+  });
+
   it('keeps every hash when only the load-balancing algorithm changes', () => {
     const a = desired(api(''), web);
     const b = desired(api('').replace('round-robin', 'least-connections'), web);

@@ -1,6 +1,6 @@
 /** Builds the desired state (a pure value) from validated manifests. */
-import type { Manifest, RouteManifest, ServiceManifest, VolumeManifest } from '../model/manifest.ts';
-import type { DesiredNetwork, DesiredRoute, DesiredService, DesiredState, DesiredVolume, ImageSource } from '../model/state.ts';
+import type { Manifest, NodeManifest, RouteManifest, ServiceManifest, VolumeManifest } from '../model/manifest.ts';
+import type { DesiredNetwork, DesiredNode, DesiredRoute, DesiredService, DesiredState, DesiredVolume, ImageSource } from '../model/state.ts';
 import { buildImageTag, networkName, resourceKey, volumeName } from '../model/keys.ts';
 import type { ResolvedBuild } from './build-context.ts';
 import { serviceEnv } from './discovery.ts';
@@ -8,7 +8,8 @@ import { specHash } from './spec-hash.ts';
 
 /**
  * Desired state of one instance at one revision: services, volumes and routes sorted by key, one network per namespace
- * with services (sorted by docker name). `builds` is keyed by service key.
+ * with services (sorted by docker name), nodes sorted by name (none = the local engine alone). `builds` is keyed by
+ * service key.
  */
 export function buildDesired(instance: string, revision: string, manifests: readonly Manifest[], builds: ReadonlyMap<string, ResolvedBuild>): DesiredState {
   const serviceManifests = manifests.filter((m): m is ServiceManifest => m.kind === 'Service');
@@ -16,10 +17,12 @@ export function buildDesired(instance: string, revision: string, manifests: read
   const services: DesiredService[] = [];
   const volumes: DesiredVolume[] = [];
   const routes: DesiredRoute[] = [];
+  const nodes: DesiredNode[] = [];
   for (const m of manifests) {
     if (m.kind === 'Service') services.push(desiredService(instance, m, byKey, builds.get(resourceKey(m.metadata.namespace, m.metadata.name))));
     else if (m.kind === 'Volume') volumes.push(desiredVolume(instance, m));
-    else routes.push(desiredRoute(m));
+    else if (m.kind === 'Route') routes.push(desiredRoute(m));
+    else nodes.push(desiredNode(m));
   }
   const namespaces = new Set(services.map((s) => s.namespace));
   const networks: DesiredNetwork[] = [...namespaces].map((namespace) => ({ namespace, dockerName: networkName(instance, namespace) }));
@@ -29,6 +32,7 @@ export function buildDesired(instance: string, revision: string, manifests: read
     volumes: volumes.sort(compareBy('key')),
     networks: networks.sort(compareBy('dockerName')),
     routes: routes.sort(compareBy('key')),
+    nodes: nodes.sort(compareBy('name')),
   };
 }
 
@@ -73,4 +77,8 @@ function desiredVolume(instance: string, m: VolumeManifest): DesiredVolume {
 function desiredRoute(m: RouteManifest): DesiredRoute {
   const { name, namespace } = m.metadata;
   return { key: resourceKey(namespace, name), namespace, name, spec: m.spec, source: m.source };
+}
+
+function desiredNode(m: NodeManifest): DesiredNode {
+  return { name: m.metadata.name, spec: m.spec, source: m.source };
 }

@@ -1,6 +1,6 @@
 /**
  * Golden fixtures: test/fixtures/manifests/<case>/input is a repository, case.json (optional) holds load options,
- * expected.json holds either the desired state ({ services, volumes, networks, routes }), the issues ({ issues: ["CODE file:line:col: ..."] })
+ * expected.json holds either the desired state ({ services, volumes, networks, routes, nodes }), the issues ({ issues: ["CODE file:line:col: ..."] })
  * or a BerthError code ({ error }). Regenerate after a deliberate change with UPDATE_GOLDEN=1 and review the diff.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ interface Outcome {
   volumes?: unknown;
   networks?: unknown;
   routes?: unknown;
+  nodes?: unknown;
   issues?: string[];
   error?: string;
 }
@@ -27,8 +28,8 @@ async function run(name: string): Promise<Outcome> {
   const snapshot = fsSnapshot(new URL(`${name}/input`, ROOT).pathname, 'golden');
   try {
     const desired = await loadDesired(snapshot, { instance: 'test', path: opts.path ?? '' });
-    const { services, volumes, networks, routes } = desired;
-    return JSON.parse(JSON.stringify({ services, volumes, networks, routes })) as Outcome;
+    const { services, volumes, networks, routes, nodes } = desired;
+    return JSON.parse(JSON.stringify({ services, volumes, networks, routes, nodes })) as Outcome;
   } catch (err) {
     if (err instanceof ValidationError) return { issues: err.issues.map((i) => `${i.code} ${formatIssue(i)}`) };
     if (err instanceof BerthError) return { error: err.code };

@@ -92,6 +92,7 @@ describe('parseManifests: values', () => {
           health: {},
           volumes: [],
           dependsOn: [],
+          placement: { strategy: 'spread', constraints: [], priority: 0 },
         },
       ],
       ['Volume', { name: 'data', namespace: 'default', labels: {} }, { driver: 'local', driverOpts: {}, retain: true }],

@@ -52,7 +52,8 @@ function toEntry(kind: ManifestKind, doc: RawDoc, issues: ManifestIssue[]): Entr
   const meta = isObj(doc.value) ? doc.value.metadata : undefined;
   const name = isObj(meta) ? meta.name : undefined;
   if (typeof name !== 'string') return undefined;
-  const namespace = isObj(meta) && typeof meta.namespace === 'string' ? meta.namespace : 'default';
+  // Nodes are cluster-wide: keyed by name alone, whatever a (refused) metadata.namespace says.
+  const namespace = kind === 'Node' ? '' : isObj(meta) && typeof meta.namespace === 'string' ? meta.namespace : 'default';
   const entry: Entry = { kind, namespace, name, doc };
   if (found.length > 0) return entry;
   try {

@@ -81,9 +81,9 @@ describe('probe schema', () => {
     expect(schema.definitions.duration.pattern).toBe(DURATION_PATTERN);
   });
 
-  it('still rejects placement as an unknown field', () => {
-    const { issues } = parseService(['placement: { strategy: spread }']);
-    expect(issues.map((i) => [i.code, i.field])).toEqual([['E_SCHEMA', 'spec.placement']]);
+  it('still rejects an unknown field next to the probes, inside spec.placement', () => {
+    const { issues } = parseService(['placement: { strategy: spread, spreadBy: zone }']);
+    expect(issues.map((i) => [i.code, i.field])).toEqual([['E_SCHEMA', 'spec.placement.spreadBy']]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BerthError } from '../model/errors.ts';
-import { DURATION_PATTERN, formatDuration, parseCpu, parseDuration, parseMemory } from './quantity.ts';
+import { DURATION_PATTERN, formatDuration, formatMemory, parseCpu, parseDuration, parseMemory } from './quantity.ts';
 
 describe('parseMemory', () => {
   it.each([
@@ -102,5 +102,19 @@ describe('formatDuration', () => {
   ])('%d ms -> %s', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
     expect(parseDuration(text)).toBe(ms);
+  });
+});
+
+describe('formatMemory', () => {
+  it.each([
+    [64 * 2 ** 30, '64Gi'],
+    [2 ** 40, '1Ti'],
+    [1536 * 2 ** 20, '1536Mi'],
+    [2048, '2Ki'],
+    [1000, '1000'],
+    [0, '0'],
+  ])('%d bytes -> %s', (bytes, text) => {
+    expect(formatMemory(bytes)).toBe(text);
+    expect(parseMemory(text)).toBe(bytes);
   });
 });

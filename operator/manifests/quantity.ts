@@ -91,3 +91,12 @@ export function formatDuration(ms: number): string {
   }
   return ms < 0 ? `-${out}` : out;
 }
+
+/** Formats bytes the way manifests write them, in the largest binary unit that divides exactly: 68719476736 -> `64Gi`, 1000 -> `1000`. */
+export function formatMemory(bytes: number): string {
+  for (const unit of ['Ti', 'Gi', 'Mi', 'Ki'] as const) {
+    const size = MEMORY_UNITS[unit] ?? 1;
+    if (bytes !== 0 && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}

@@ -14,6 +14,7 @@ const SCHEMA_FILES: Record<ManifestKind, URL> = {
   Service: new URL('../../schemas/service.schema.json', import.meta.url),
   Volume: new URL('../../schemas/volume.schema.json', import.meta.url),
   Route: new URL('../../schemas/route.schema.json', import.meta.url),
+  Node: new URL('../../schemas/node.schema.json', import.meta.url),
 };
 
 /** spec.loadBalancer.hashKey: `client-ip`, `path`, or `header:` / `cookie:` followed by an RFC 9110 token. */
@@ -45,8 +46,10 @@ function validators(): Record<ManifestKind, ValidateFunction> {
   if (compiled) return compiled;
   const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
   ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 });
+  // `errorMessage` (as VS Code and yaml-language-server read it): the words for any failure of the schema holding it.
+  ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
   const load = (kind: ManifestKind): ValidateFunction => ajv.compile(JSON.parse(readFileSync(SCHEMA_FILES[kind], 'utf8')) as object);
-  compiled = { Service: load('Service'), Volume: load('Volume'), Route: load('Route') };
+  compiled = { Service: load('Service'), Volume: load('Volume'), Route: load('Route'), Node: load('Node') };
   return compiled;
 }
 
@@ -57,6 +60,8 @@ export function schemaIssues(kind: ManifestKind, doc: RawDoc): ManifestIssue[] {
   const seen = new Set<string>();
   const issues: ManifestIssue[] = [];
   for (const err of validate.errors ?? []) {
+    // Wrappers that only repeat the failure of a subschema, which is reported itself.
+    if (err.keyword === 'if' || err.keyword === 'propertyNames') continue;
     const issue = toIssue(err, doc);
     const id = `${issue.field}\0${issue.message}`;
     if (seen.has(id)) continue;
@@ -75,17 +80,26 @@ function toIssue(err: ErrorObject, doc: RawDoc): ManifestIssue {
   }
   if (err.keyword === 'additionalProperties') {
     const field = [...at, String(params.additionalProperty)];
-    const allowed = Object.keys((err.parentSchema?.properties as object | undefined) ?? {});
+    const properties = (err.parentSchema?.properties ?? {}) as Record<string, { not?: unknown }>;
+    // A property declared only to be refused (`not: {}`, e.g. a Node's namespace) is not offered as allowed.
+    const allowed = Object.keys(properties).filter((k) => properties[k]?.not === undefined);
     return { ...doc.loc.at(field, 'key'), code: 'E_SCHEMA', field: formatPath(field), message: `unknown field (allowed: ${allowed.join(', ')})` };
   }
   if (err.keyword === 'uniqueItems' && typeof params.i === 'number' && typeof params.j === 'number') {
     const [dup, first] = params.i > params.j ? [params.i, params.j] : [params.j, params.i];
     return { ...doc.loc.at([...at, dup]), code: 'E_SCHEMA', field: formatPath([...at, dup]), message: `duplicate of ${formatPath([...at, first])}` };
   }
+  if (err.propertyName !== undefined) {
+    // A mapping key that fails spec.*.propertyNames: point at the key itself.
+    const field = [...at, err.propertyName];
+    return { ...doc.loc.at(field, 'key'), code: 'E_SCHEMA', field: formatPath(field), message: messageOf(err, params) };
+  }
   return { ...doc.loc.at(at), code: 'E_SCHEMA', field: formatPath(at), message: messageOf(err, params) };
 }
 
 function messageOf(err: ErrorObject, params: Record<string, unknown>): string {
+  const own = (err.parentSchema as { errorMessage?: unknown } | undefined)?.errorMessage;
+  if (typeof own === 'string') return own;
   if (err.keyword === 'enum' && Array.isArray(params.allowedValues)) return `must be one of: ${params.allowedValues.join(', ')}`;
   if (err.keyword === 'pattern') return PATTERN_MESSAGES[String(params.pattern)] ?? err.message ?? 'is invalid';
   if (err.keyword === 'minItems' && typeof params.limit === 'number') return `must have at least ${params.limit} item${params.limit === 1 ? '' : 's'}`;

@@ -1,7 +1,7 @@
 /** Semantic stage: checks a JSON Schema cannot express, within one document and across all of them. */
 import { posix } from 'node:path';
 import type { ManifestIssue, SourceLocation } from '../model/errors.ts';
-import type { Manifest, ManifestKind, ServiceManifest } from '../model/manifest.ts';
+import type { Manifest, ManifestKind, NodeManifest, ServiceManifest } from '../model/manifest.ts';
 import { resourceKey } from '../model/keys.ts';
 import type { PathSegment, RawDoc } from './yaml-source.ts';
 import { formatPath } from './schema.ts';
@@ -11,6 +11,9 @@ import { checkHealth } from './health-checks.ts';
 import { checkLoadBalancer } from './load-balancer-checks.ts';
 import { checkPublishedPorts, checkRoute } from './route-checks.ts';
 import type { Located } from './route-checks.ts';
+import { checkNodes } from './node-checks.ts';
+import type { LocatedNode } from './node-checks.ts';
+import { checkPlacement } from './placement-checks.ts';
 
 /** A document of a known kind with a usable identity; `manifest` is set when it also passed its schema. */
 export interface Entry {
@@ -33,11 +36,18 @@ export function semanticIssues(entries: readonly Entry[]): ManifestIssue[] {
   const declared = new Set(entries.map((e) => `${e.kind}\0${resourceKey(e.namespace, e.name)}`));
   const typed: Located[] = entries.flatMap((e) => (e.manifest ? [{ doc: e.doc, manifest: e.manifest }] : []));
   const services = servicesByKey(typed);
+  const nodes = typed.filter((l): l is LocatedNode => l.manifest.kind === 'Node');
+  // Placement is checked against the declared Nodes only when all of them are typed (a Node with its own schema error
+  // would make a constraint look impossible); the revision is rejected for that Node anyway.
+  const allNodesTyped = entries.every((e) => e.kind !== 'Node' || e.manifest !== undefined);
+  const placementNodes = allNodesTyped ? uniqueNodes(nodes) : [];
   for (const { doc, manifest } of typed) {
     checkLabels(doc, manifest, report);
     if (manifest.kind === 'Service') checkService(doc, manifest, declared, report);
+    if (manifest.kind === 'Service' && allNodesTyped) checkPlacement(doc, manifest, placementNodes, report);
     if (manifest.kind === 'Route') checkRoute(doc, manifest, declared, (key) => services.get(key)?.m, report);
   }
+  checkNodes(nodes, report);
   checkPublishedPorts(typed, report);
   checkCycles(services, report);
   return issues;
@@ -58,17 +68,26 @@ function servicesByKey(typed: readonly Located[]): Map<string, TypedService> {
   return services;
 }
 
+/** Typed Nodes sorted by name, the first definition of a name winning (a duplicate is reported elsewhere). */
+function uniqueNodes(nodes: readonly LocatedNode[]): NodeManifest[] {
+  const byName = new Map<string, NodeManifest>();
+  for (const { manifest } of nodes) if (!byName.has(manifest.metadata.name)) byName.set(manifest.metadata.name, manifest);
+  return [...byName.values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
+}
+
+/** A second resource of one kind and key (Nodes: of one name) is reported, naming where the first is. */
 function checkDuplicates(entries: readonly Entry[], report: Report): void {
   const first = new Map<string, SourceLocation>();
   for (const e of entries) {
-    const id = `${e.kind}\0${resourceKey(e.namespace, e.name)}`;
+    const label = e.kind === 'Node' ? e.name : resourceKey(e.namespace, e.name);
+    const id = `${e.kind}\0${label}`;
     const at = e.doc.loc.at(['metadata', 'name']);
     const prev = first.get(id);
     if (!prev) {
       first.set(id, at);
       continue;
     }
-    report(e.doc, ['metadata', 'name'], `duplicate ${e.kind} ${resourceKey(e.namespace, e.name)} (first defined at ${prev.file}:${prev.line})`);
+    report(e.doc, ['metadata', 'name'], `duplicate ${e.kind} ${label} (first defined at ${prev.file}:${prev.line})`);
   }
 }
 

@@ -19,6 +19,7 @@ function spec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
     health: {},
     volumes: [{ volume: 'data', mountPath: '/data', readOnly: false }],
     dependsOn: ['db'],
+    placement: { strategy: 'spread', constraints: [], priority: 0 },
     ...overrides,
   };
 }
@@ -45,13 +46,15 @@ describe('specHash', () => {
     expect(specHash(input({ ...s, ports: [...s.ports].reverse() }))).toBe(base);
   });
 
-  it('does not change with replicas, update strategy, health probes, load balancing or dependsOn', () => {
+  it('does not change with replicas, update strategy, health probes, load balancing, placement or dependsOn', () => {
     const lb = { algorithm: 'consistent-hash', hashKey: 'header:X-User', protocol: 'http', targetPort: 8080, weight: 2, publish: { port: 18080 } } as const;
     expect(specHash(input(spec({ loadBalancer: lb })))).toBe(base);
     expect(specHash(input(spec({ health: { liveness: { tcp: { port: 1 }, intervalMs: 1, timeoutMs: 1, initialDelayMs: 0, failureThreshold: 1, successThreshold: 1 } } })))).toBe(base);
     expect(specHash(input(spec({ replicas: 10 })))).toBe(base);
     expect(specHash(input(spec({ update: { order: 'stop-first', parallelism: 4, monitorMs: 1, failureAction: 'pause', maxFailureRatio: 0.5 } })))).toBe(base);
     expect(specHash(input(spec({ dependsOn: [] })))).toBe(base);
+    const zone = { expr: 'node.labels.zone == a', field: { kind: 'label', key: 'zone' }, op: '==', value: 'a' } as const;
+    expect(specHash(input(spec({ placement: { strategy: 'binpack', constraints: [zone], maxPerNode: 1, topologySpreadKey: 'zone', priority: 100 } })))).toBe(base);
   });
 
   it('hashes the effective env (discovery variables included), not spec.env alone', () => {

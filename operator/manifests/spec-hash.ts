@@ -20,8 +20,9 @@ export interface SpecHashInput {
 /**
  * First 16 hex chars of sha256 over the canonical JSON of: image ref, command, effective env, ports,
  * resources (memory bytes, cpu number), restart policy, volume mounts (docker volume names, readOnly), labels and network.
- * Replicas, update strategy, health, loadBalancer and dependsOn are left out on purpose: scaling or changing the strategy,
- * probes or load balancing keeps containers (a dependency that moves still replaces its dependents, through the env).
+ * Replicas, update strategy, health, loadBalancer, placement and dependsOn are left out on purpose: scaling or changing the
+ * strategy, probes, load balancing or placement keeps containers (a placement change applies to new placements; a
+ * dependency that moves still replaces its dependents, through the env).
  * Ports and mounts are order-insensitive.
  */
 export function specHash(input: SpecHashInput): string {

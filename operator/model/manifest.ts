@@ -95,6 +95,29 @@ export interface LoadBalancerSpec {
   publish?: PublishSpec;
 }
 
+/** One placement constraint: `node.labels.<key> == value`, `!=`, or `node.name == / != name`. */
+export interface PlacementConstraint {
+  /** The constraint as written, for messages. */
+  expr: string;
+  /** `name` for node.name, else the label key. */
+  field: { kind: 'name' } | { kind: 'label'; key: string };
+  op: '==' | '!=';
+  value: string;
+}
+
+/** `spec.placement` of a Service: where its replicas may run and how they are spread. */
+export interface PlacementSpec {
+  /** spread (default): fewest replicas of the service first, then least allocated; binpack: most allocated first. */
+  strategy: 'spread' | 'binpack';
+  constraints: PlacementConstraint[];
+  /** At most this many replicas of the service on one node; absent = no limit. */
+  maxPerNode?: number;
+  /** Spread evenly over the values of this node label (e.g. zone) before anything else. */
+  topologySpreadKey?: string;
+  /** Higher wins; a replica that fits nowhere may evict replicas at least 10 lower. Default 0. */
+  priority: number;
+}
+
 export interface ServiceSpec {
   image?: string;
   build?: BuildSpec;
@@ -111,6 +134,8 @@ export interface ServiceSpec {
   dependsOn: string[];
   /** Operator-side load balancing; not part of the spec hash (changing it never replaces containers). */
   loadBalancer?: LoadBalancerSpec;
+  /** Scheduling across nodes; not part of the spec hash (a change moves nothing that runs, it applies to new placements). */
+  placement: PlacementSpec;
 }
 
 export interface VolumeSpec {
@@ -164,5 +189,23 @@ export interface RouteManifest extends ManifestBase {
   spec: RouteSpec;
 }
 
-export type Manifest = ServiceManifest | VolumeManifest | RouteManifest;
+/** `kind: Node`: a Docker engine berth schedules onto. With no Node declared, the local engine is the single node `local`. */
+export interface NodeSpec {
+  /** `unix:///var/run/docker.sock`, `tcp://host:2376` (with tls), or `npipe://...`. */
+  endpoint: string;
+  /** Client TLS files on the operator host (never their content in git): CA, client certificate and key. */
+  tls?: { ca: string; cert: string; key: string };
+  labels: Record<string, string>;
+  /** Schedulable capacity; absent fields default to what the engine reports (NCPU, MemTotal). */
+  capacity: { cpu?: number; memory?: number };
+  /** No new replicas are placed here (running ones stay), like `kubectl cordon`. */
+  unschedulable: boolean;
+}
+
+export interface NodeManifest extends ManifestBase {
+  kind: 'Node';
+  spec: NodeSpec;
+}
+
+export type Manifest = ServiceManifest | VolumeManifest | RouteManifest | NodeManifest;
 export type ManifestKind = Manifest['kind'];

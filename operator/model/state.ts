@@ -1,5 +1,5 @@
 /** Desired state (from git at a revision) and observed state (from the Docker engine's labels). */
-import type { RouteSpec, ServiceSpec, VolumeSpec } from './manifest.ts';
+import type { NodeSpec, RouteSpec, ServiceSpec, VolumeSpec } from './manifest.ts';
 import type { SourceLocation } from './errors.ts';
 
 /** The image a service runs: a reference on the engine, or one berth builds from the repository. */
@@ -32,6 +32,13 @@ export interface DesiredNetwork {
   dockerName: string;
 }
 
+/** A node of the desired state (cluster-scoped: Node manifests ignore metadata.namespace). */
+export interface DesiredNode {
+  name: string;
+  spec: NodeSpec;
+  source: SourceLocation;
+}
+
 export interface DesiredRoute {
   key: string;
   namespace: string;
@@ -58,6 +65,8 @@ export interface DesiredState {
   networks: DesiredNetwork[];
   /** Sorted by key; served by the operator's proxies, never by the engine. */
   routes: DesiredRoute[];
+  /** Sorted by name; empty = the single local engine, node `local`. */
+  nodes: DesiredNode[];
 }
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -89,6 +98,8 @@ export interface ObservedContainer {
   createdAt: string;
   /** Names of the Docker networks the container is attached to, when known. */
   networks?: string[];
+  /** The node (engine) the container runs on; `local` with a single engine. */
+  node?: string;
 }
 
 export interface ObservedVolume {

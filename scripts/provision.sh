@@ -16,6 +16,10 @@ command -v docker >/dev/null 2>&1 || need+=(docker.io)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v git >/dev/null 2>&1 || need+=(git)
 [ -x /usr/lib/git-core/git-http-backend ] || need+=(git)
+# scripts/engines.sh (the two extra test engines): bridges, TLS certificates, readiness polls.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 
 # Root runs apt and dockerd itself; another user needs passwordless sudo (as on GitHub's runners).
 SUDO=""

@@ -1,12 +1,45 @@
-/** Runs once before the suite: checks the Docker engine answers and that the local test image exists, building it if needed. */
+/**
+ * Runs once before the suite: checks the Docker engine answers and that the local test image exists, building it if
+ * needed; meanwhile starts the two extra engines of test/helpers/engines.ts (scripts/engines.sh) unless they run.
+ * Teardown stops them only if a test run started them and no other run still uses them (a lease per run, by pid).
+ */
+import { execFile } from 'node:child_process';
 import { access, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { createDockerRuntime } from '../operator/runtime/docker.ts';
 import { testDocker, TEST_IMAGE } from './helpers/docker.ts';
 
 const BUSYBOX = '/bin/busybox';
+const ENGINES_SH = fileURLToPath(new URL('../scripts/engines.sh', import.meta.url));
+const run = promisify(execFile);
 
-/** vitest global setup: fails the run with a clear message when the engine or the test image is not usable. */
-export default async function setup(): Promise<void> {
+/** vitest global setup: fails the run with a clear message when an engine or the test image is not usable. */
+export default async function setup(): Promise<() => Promise<void>> {
+  const [main, extra] = await Promise.allSettled([prepareMainEngine(), engines('start')]);
+  const failure = [main, extra].find((r) => r.status === 'rejected');
+  if (failure) {
+    if (extra.status === 'fulfilled') await engines('stop');
+    throw failure.reason;
+  }
+  return () => engines('stop');
+}
+
+/**
+ * Starts (or leases) / releases the extra engines: the lease is this process's pid, so `stop` ends them only when a
+ * test run started them and no live run holds a lease any more.
+ */
+async function engines(command: 'start' | 'stop'): Promise<void> {
+  try {
+    await run('bash', [ENGINES_SH, command, '--lease', String(process.pid)], { timeout: 60_000 });
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
+    throw new Error(`bash scripts/engines.sh ${command} failed (berth-e1 and berth-e2, the extra test engines): ${stderr || (err as Error).message}`);
+  }
+}
+
+/** The main engine answers and holds TEST_IMAGE. */
+async function prepareMainEngine(): Promise<void> {
   const docker = testDocker();
   const runtime = createDockerRuntime(docker);
   try {

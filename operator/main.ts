@@ -26,10 +26,16 @@ import { SyncReporter } from './review/sync-report.ts';
 import { loadDesired } from './manifests/index.ts';
 import { BerthError, ValidationError, asBerthError, formatIssue, type ManifestIssue } from './model/errors.ts';
 import type { DesiredState } from './model/state.ts';
-import { Reconciler, type DriftMode, type PassResult, type ReconcilerEvent } from './reconciler/reconciler.ts';
+import { Reconciler, type Cluster, type DriftMode, type PassResult, type ReconcilerEvent } from './reconciler/reconciler.ts';
+import { clusterView } from './runtime/cluster.ts';
 import type { RoundReport } from './review/reviewer.ts';
 import { startLoop } from './reconciler/loop.ts';
 import { createDockerRuntime, dockerOptionsFromEndpoint } from './runtime/docker.ts';
+import { DEFAULT_SOCKET } from './runtime/docker-options.ts';
+import { dockerNodeConnection, nodeDockerOptions } from './runtime/docker-node.ts';
+import { createMultiRuntime, type MultiRuntime } from './runtime/multi.ts';
+import { NodePool } from './runtime/node-pool.ts';
+import type { NodeSpec } from './model/manifest.ts';
 import type { ContainerRuntime } from './runtime/runtime.ts';
 import { Metrics } from './server/metrics.ts';
 import { startServer } from './server/server.ts';
@@ -38,7 +44,7 @@ import { openGitSource } from './source/git-source.ts';
 import type { GitSource } from './source/source.ts';
 import { renderStatusText } from './status/render.ts';
 import { appliedServices, type StatusDoc } from './status/report.ts';
-import { createLogger, type Level, type Logger } from './util/log.ts';
+import { createLogger, silentLogger, type Level, type Logger } from './util/log.ts';
 
 export interface Io {
   out(text: string): void;
@@ -64,12 +70,24 @@ function logger(flags: Flags): Logger {
   return createLogger({ level: flags['log-level'] as Level, json: flags['log-format'] === 'json' });
 }
 
-/** Connects to the engine; an unreachable engine is a one-line E_DOCKER error. */
-async function connectEngine(flags: Flags): Promise<{ docker: Docker; runtime: ContainerRuntime }> {
-  const docker = new Docker(dockerOptionsFromEndpoint(flags.docker as string | undefined));
-  const runtime = createDockerRuntime(docker);
-  await runtime.ping();
-  return { docker, runtime };
+/**
+ * Connects to the engines: the node pool (the --docker engine as node `local` until the revision declares Nodes) and
+ * one runtime over all of them. An unreachable engine at start-up is a one-line E_DOCKER error.
+ */
+async function connectEngine(flags: Flags, log: Logger = silentLogger, onNodeChange?: () => void): Promise<{ docker: Docker; runtime: MultiRuntime; pool: NodePool }> {
+  const endpoint = flags.docker as string | undefined;
+  const docker = new Docker(dockerOptionsFromEndpoint(endpoint));
+  const local: NodeSpec = { endpoint: endpoint ?? process.env.DOCKER_HOST ?? `unix://${DEFAULT_SOCKET}`, labels: {}, capacity: {}, unschedulable: false };
+  const pool = new NodePool({
+    local, log, graceMs: parseDuration(String(flags['node-grace'] ?? '10s'), 'node-grace'), pingMs: 2_000,
+    // the local node reuses the --docker client; declared nodes get their own (TLS files read here, on the operator host)
+    connect: (name, spec) => dockerNodeConnection(spec === local ? docker : new Docker(nodeDockerOptions(name, spec))),
+    onChange: () => onNodeChange?.(),
+  });
+  const runtime = createMultiRuntime(pool, log);
+  await createDockerRuntime(docker).ping();
+  await pool.pingAll();
+  return { docker, runtime, pool };
 }
 
 async function connectRuntime(flags: Flags): Promise<ContainerRuntime> {
@@ -141,9 +159,10 @@ async function appliedFromStatus(source: GitSource, instance: string) {
   return appliedServices(text ? (parse(text) as StatusDoc) : null);
 }
 
-function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: { keepLastGood: boolean; monitor?: HealthMonitor; notify?: (e: ReconcilerEvent) => void; beforeStop?: (id: string) => Promise<void> }): Reconciler {
+function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: { keepLastGood: boolean; monitor?: HealthMonitor; notify?: (e: ReconcilerEvent) => void; beforeStop?: (id: string) => Promise<void>; cluster?: Cluster }): Reconciler {
   const instance = String(flags.instance);
   return new Reconciler({
+    cluster: extra.cluster,
     beforeStop: extra.beforeStop,
     monitor: extra.monitor,
     notify: extra.notify,
@@ -186,7 +205,10 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
   const intervalMs = parseDuration(String(flags.interval), 'interval');
   const listen = parseListen(String(flags.listen));
   const instance = String(flags.instance);
-  const [source, { docker, runtime }] = await Promise.all([connectSource(flags), connectEngine(flags)]);
+  let wakeForNodes: () => void = () => undefined;
+  const [source, { docker, runtime, pool }] = await Promise.all([connectSource(flags), connectEngine(flags, log, () => wakeForNodes())]);
+  pool.start();
+  const cluster: Cluster = { sync: (nodes) => pool.sync(nodes), view: () => clusterView(pool, runtime) };
   const urls = (flags['alert-webhook'] as string[] | undefined) ?? [];
   const alerter = urls.length ? createAlerter({ urls, muteMs: parseDuration(String(flags['alert-mute']), 'alert-mute'), log, instance }) : null;
   let wake: (reason: string) => void = () => undefined;
@@ -210,7 +232,7 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
     if (a) void alerter?.send(a);
     sync?.onEvent(e);
   };
-  const rec = reconciler(flags, source, runtime, log, { keepLastGood: true, monitor, notify, beforeStop: (id) => drainer.drain(id) });
+  const rec = reconciler(flags, source, runtime, log, { keepLastGood: true, monitor, notify, beforeStop: (id) => drainer.drain(id), cluster });
   const reviewBranches = (flags['review-branches'] as string[] | undefined) ?? [];
   if (reviewBranches.length) reviewBranchMatcher(reviewBranches); // a bad pattern is an E_CONFIG at start-up
   const reviews = github || reviewBranches.length
@@ -243,6 +265,7 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
     },
   });
   wake = (reason) => loop.trigger(reason);
+  wakeForNodes = () => loop.trigger('node state changed');
   const server = await startServer(listen.host, listen.port, {
     log, metrics, status: () => rec.status,
     // A pull_request event only asks for a review round; a push also moves review branches (plain git).
@@ -254,6 +277,7 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
     webhookSecret: flags['webhook-secret'] as string | undefined,
     routes: withProxyRoute(registryRoutes(registry), proxies),
   }).catch(async (err) => {
+    pool.stop();
     await loop.stop();
     await reviews?.stop();
     await proxies.close();
@@ -272,6 +296,7 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
       await reviews?.idle();
     },
     async stop() {
+      pool.stop();
       await loop.stop();
       await reviews?.stop();
       await sync?.idle();

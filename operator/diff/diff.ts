@@ -16,6 +16,12 @@ export interface DiffOptions {
   applied?: ReadonlyMap<string, AppliedService>;
   /** Containers whose liveness (or startup) probe failed, with why: they are replaced. */
   unhealthy?: ReadonlyMap<string, string>;
+  /**
+   * Nodes whose engine does not answer (`lost` is a subset of `unreachable`). Their containers get no action (the engine cannot take it); on `lost` nodes
+   * (NotReady past the grace) they no longer count as replicas either, so their slots are created elsewhere, and once
+   * the node is back the older duplicate is removed.
+   */
+  nodes?: { unreachable: ReadonlySet<string>; lost: ReadonlySet<string> };
 }
 
 /** Computes the ordered actions that take `observed` to `desired`. */
@@ -41,7 +47,10 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
     byService.delete(svc.key);
   }
   for (const [key, containers] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
-    for (const c of containers) actions.push({ type: 'remove', service: key, container: c, prune: true, reason: `service ${key} is not in revision ${desired.revision.slice(0, 7)}`, cause: 'change' });
+    for (const c of containers) {
+      if (c.node && opts.nodes?.unreachable.has(c.node)) continue; // pruned once its node answers again
+      actions.push({ type: 'remove', service: key, container: c, prune: true, reason: `service ${key} is not in revision ${desired.revision.slice(0, 7)}`, cause: 'change' });
+    }
   }
   const desiredVolumes = new Set(desired.volumes.map((v) => v.dockerName));
   for (const v of observed.volumes) {
@@ -63,7 +72,20 @@ function networkRemovals(desired: DesiredState, observed: ObservedState): Action
   return names.map((name) => ({ type: 'remove-network', name, reason: `network ${name} is not used by any service of revision ${desired.revision.slice(0, 7)}`, cause: 'change' }));
 }
 
-function diffService(svc: DesiredService, containers: ObservedContainer[], observed: ObservedState, opts: DiffOptions): Action[] {
+function diffService(svc: DesiredService, all: ObservedContainer[], observed: ObservedState, opts: DiffOptions): Action[] {
+  const lost = opts.nodes?.lost;
+  const containers = lost?.size ? all.filter((c) => !c.node || !lost.has(c.node)) : all;
+  const unreachable = opts.nodes?.unreachable;
+  return serviceActions(svc, containers, observed, opts).filter((a) => !unreachable?.size || !touchesNode(a, unreachable));
+}
+
+/** True when the action needs a container on one of `nodes`. */
+function touchesNode(a: Action, nodes: ReadonlySet<string>): boolean {
+  const c = 'container' in a ? a.container : 'old' in a ? a.old : undefined;
+  return c?.node !== undefined && nodes.has(c.node);
+}
+
+function serviceActions(svc: DesiredService, containers: ObservedContainer[], observed: ObservedState, opts: DiffOptions): Action[] {
   const applied = opts.applied?.get(svc.key);
   const settled = applied !== undefined && applied.specHash === svc.specHash && applied.replicas === svc.spec.replicas;
   const cause: Cause = settled ? 'drift' : 'change';

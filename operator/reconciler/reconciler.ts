@@ -8,6 +8,9 @@ import { createGate } from './gate.ts';
 import { Healing, type CrashLoopInfo } from './healing.ts';
 import { asBerthError, type BerthError } from '../model/errors.ts';
 import type { Plan } from '../model/plan.ts';
+import type { SchedNode } from '../scheduler/types.ts';
+import type { NodeStatus } from '../status/report.ts';
+import { placeCreates } from './placement.ts';
 import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
 import type { BuildFile, ContainerRuntime } from '../runtime/runtime.ts';
 import type { GitSource, RepoSnapshot } from '../source/source.ts';
@@ -35,11 +38,30 @@ export interface ReconcilerDeps {
   stopGraceSeconds?: number;
   /** Called before a replica's container is stopped (replaced, scaled down, pruned): the proxies drain it. */
   beforeStop?: (containerId: string) => Promise<void>;
+  /** Several engines (issue 6): the nodes to schedule onto and which of them do not answer. Absent: one engine, no scheduling. */
+  cluster?: Cluster;
   now?: () => Date;
   /** Probes replicas, gates rolling updates and reports liveness failures (absent: no probes, no gating). */
   monitor?: HealthMonitor;
   /** Told about crash loops, rollbacks and failed passes (alerts). */
   notify?: (e: ReconcilerEvent) => void;
+}
+
+/** The nodes of the cluster as a pass needs them. */
+export interface Cluster {
+  /** Connects the revision's Node manifests (none = the local engine); returns the nodes that could not be connected. */
+  sync(nodes: DesiredState['nodes']): { name: string; error: string }[];
+  view(): ClusterView;
+}
+
+export interface ClusterView {
+  nodes: SchedNode[];
+  /** Nodes whose engine does not answer now (containers frozen). */
+  unreachable: ReadonlySet<string>;
+  /** NotReady past the grace: their replicas are rescheduled. A subset of unreachable. */
+  lost: ReadonlySet<string>;
+  /** For the status: every node with its state. */
+  states: NodeStatus[];
 }
 
 export type ReconcilerEvent =
@@ -57,6 +79,8 @@ interface PassState {
   observed: ObservedState | null;
   effective: DesiredState | null;
   wakeAt?: number;
+  cluster?: ClusterView;
+  unschedulable?: Map<string, string>;
 }
 
 export interface PassResult {
@@ -140,7 +164,17 @@ export class Reconciler {
       return o;
     };
     r.observed = await observe();
-    r.plan = diff(desired, r.observed, this.diffOptions(r.observed));
+    // Scheduling only when the revision declares Nodes; otherwise the single --docker engine takes everything.
+    const cluster = desired.nodes.length ? this.deps.cluster?.view() : undefined;
+    r.cluster = cluster;
+    const plan = (o: ObservedState): Plan => {
+      const p = diff(desired, o, this.diffOptions(o, cluster));
+      if (!cluster) return p;
+      const placed = placeCreates(p, desired, o, cluster.nodes, cluster.lost);
+      r.unschedulable = placed.unschedulable;
+      return placed.plan;
+    };
+    r.plan = plan(r.observed);
     const selectable = this.deps.drift === 'detect' ? r.plan.actions.filter((a) => a.cause !== 'drift') : r.plan.actions;
     const gated = this.healing.gateStarts(this.healing.filterPaused(selectable), this.now());
     r.wakeAt = gated.wakeAt;
@@ -150,7 +184,7 @@ export class Reconciler {
       r.applied = await applyPlan({ ...r.plan, actions: gated.actions }, this.applyDeps(good));
       this.afterRollouts(r.applied, good.desired, r);
       r.observed = await observe();
-      r.pending = diff(desired, r.observed, this.diffOptions(r.observed));
+      r.pending = diff(desired, r.observed, this.diffOptions(r.observed, cluster));
       r.error = r.error ?? r.applied.errors[0] ?? null;
     }
     const running = new Set(r.observed.containers.filter((c) => c.status === 'running').map((c) => c.id));
@@ -172,13 +206,13 @@ export class Reconciler {
   }
 
   /** Liveness (or startup) failures of probed replicas become replacements. */
-  private diffOptions(observed: ObservedState): DiffOptions {
+  private diffOptions(observed: ObservedState, cluster?: ClusterView): DiffOptions {
     const unhealthy = new Map<string, string>();
     for (const c of observed.containers) {
       const h = c.status === 'running' ? this.deps.monitor?.health(c.id) : undefined;
       if (h && !h.live) unhealthy.set(c.id, `${h.message}: replacing ${c.name}`);
     }
-    return { instance: this.deps.instance, applied: this.applied, unhealthy };
+    return { instance: this.deps.instance, applied: this.applied, unhealthy, ...(cluster ? { nodes: { unreachable: cluster.unreachable, lost: cluster.lost } } : {}) };
   }
 
   /** Probes every running replica of the spec in force. */
@@ -213,6 +247,7 @@ export class Reconciler {
       if (this.good) this.previous = this.healing.effective(this.good.desired, this.previous);
       this.good = { desired, snapshot };
       this.rejected = null;
+      this.syncNodes(desired);
       this.deps.log.info('revision accepted', { revision: head, services: desired.services.length, volumes: desired.volumes.length });
     } catch (err) {
       const error = asBerthError(err);
@@ -223,6 +258,11 @@ export class Reconciler {
     }
   }
 
+  /** Connects the revision's nodes; a node that cannot be connected (TLS file missing) is logged and left out. */
+  private syncNodes(desired: DesiredState): void {
+    for (const f of this.deps.cluster?.sync(desired.nodes) ?? []) this.deps.log.error('node cannot be connected; left out', { node: f.name, error: f.error });
+  }
+
   /** After a restart, the status branch says which revision was applied: it stays in force while the head is bad. */
   private async loadLastApplied(): Promise<void> {
     const rev = this.lastStatus?.revision.applied;
@@ -230,6 +270,7 @@ export class Reconciler {
     try {
       const snapshot = await this.deps.source.snapshot(rev);
       this.good = { desired: await this.deps.load(snapshot), snapshot };
+      this.syncNodes(this.good.desired);
       this.deps.log.info('restored last applied revision from status branch', { revision: rev });
     } catch (err) {
       this.deps.log.warn('could not restore last applied revision', { revision: rev, error: asBerthError(err).message });
@@ -294,6 +335,8 @@ export class Reconciler {
       desired: r.effective ?? this.good?.desired ?? null,
       observed: r.observed,
       health: (id) => this.deps.monitor?.health(id),
+      ...(r.cluster ? { nodes: r.cluster.states, lostNodes: r.cluster.lost } : {}),
+      ...(r.unschedulable ? { unschedulable: r.unschedulable } : {}),
       crashes: this.healing.crashes,
       held: this.healing.held,
       pending: r.pending,

@@ -25,6 +25,8 @@ export interface Condition {
 export interface ReplicaStatus {
   replica: string;
   container: string;
+  /** The node it runs on (with several engines). */
+  node?: string;
   health: Health;
   ready: boolean;
   message?: string;
@@ -44,6 +46,15 @@ export interface ServiceStatus {
   replicas: ReplicaStatus[];
 }
 
+/** One engine of the cluster in the status. */
+export interface NodeStatus {
+  name: string;
+  state: 'Ready' | 'Unknown' | 'NotReady';
+  endpoint: string;
+  /** Why it is not Ready. */
+  error?: string;
+}
+
 export interface StatusDoc {
   apiVersion: 'berth/v1';
   kind: 'Status';
@@ -57,6 +68,8 @@ export interface StatusDoc {
   /** Updates rolled back or paused, per service: kept across restarts so a failed spec is not retried until it changes. */
   held: Record<string, HeldUpdate>;
   lastError: { code: string; message: string; revision: string | null } | null;
+  /** The engines berth schedules onto (absent with a single engine and no Node manifests). */
+  nodes?: NodeStatus[];
 }
 
 export interface ReportInput {
@@ -76,6 +89,11 @@ export interface ReportInput {
   health?: (containerId: string) => ReplicaHealth | undefined;
   crashes?: ReadonlyMap<string, CrashLoopInfo>;
   held?: ReadonlyMap<string, HeldUpdate>;
+  nodes?: NodeStatus[];
+  /** Nodes past their grace: their containers no longer count as replicas. */
+  lostNodes?: ReadonlySet<string>;
+  /** Service key -> why some replicas wait for a node. */
+  unschedulable?: ReadonlyMap<string, string>;
 }
 
 /** Builds the status document; `previous` keeps transition times of unchanged conditions. */
@@ -111,6 +129,7 @@ export function buildStatus(input: ReportInput): StatusDoc {
     drift,
     held: Object.fromEntries(input.held ?? []),
     lastError: err ? { code: err.code, message: err.message, revision: input.errorRevision } : null,
+    ...(input.nodes ? { nodes: input.nodes } : {}),
   };
 }
 
@@ -129,7 +148,8 @@ function serviceStatuses(input: ReportInput): Record<string, ServiceStatus> {
   const out: Record<string, ServiceStatus> = {};
   for (const s of input.desired?.services ?? []) {
     const mine = (input.observed?.containers ?? []).filter((c) =>
-      c.labels[LABELS.namespace] === s.namespace && c.labels[LABELS.service] === s.name && c.labels[LABELS.specHash] === s.specHash,
+      c.labels[LABELS.namespace] === s.namespace && c.labels[LABELS.service] === s.name && c.labels[LABELS.specHash] === s.specHash
+      && !(c.node && input.lostNodes?.has(c.node)),
     ).sort((a, b) => Number(a.labels[LABELS.replica]) - Number(b.labels[LABELS.replica]));
     const replicas = mine.map((c) => replicaStatus(c, input));
     const ready = Math.min(replicas.filter((r) => r.ready).length, s.spec.replicas);
@@ -139,14 +159,15 @@ function serviceStatuses(input: ReportInput): Record<string, ServiceStatus> {
     if (ready < s.spec.replicas) health = worstOf(health, replicas.some((r) => r.health === 'Progressing') ? 'Progressing' : 'Degraded');
     if (held) health = worstOf(health, 'Degraded');
     const problem = replicas.find((r) => r.health !== 'Healthy' && r.message);
-    const message = held ? `update ${held.action === 'rollback' ? 'rolled back' : 'paused'} at ${held.revision.slice(0, 7)}: ${held.reason}` : problem ? `#${problem.replica} ${problem.message}` : undefined;
+    const waiting = input.unschedulable?.get(s.key);
+    const message = held ? `update ${held.action === 'rollback' ? 'rolled back' : 'paused'} at ${held.revision.slice(0, 7)}: ${held.reason}` : waiting ?? (problem ? `#${problem.replica} ${problem.message}` : undefined);
     out[s.key] = { desired: s.spec.replicas, running, ready, health, image: s.image.ref, specHash: s.specHash, ...(message ? { message } : {}), replicas };
   }
   return out;
 }
 
 function replicaStatus(c: ObservedContainer, input: ReportInput): ReplicaStatus {
-  const base = { replica: c.labels[LABELS.replica] ?? '?', container: c.name };
+  const base = { replica: c.labels[LABELS.replica] ?? '?', container: c.name, ...(c.node && input.nodes ? { node: c.node } : {}) };
   const crash = input.crashes?.get(c.id);
   if (c.status !== 'running') {
     const restarts = crash?.restarts;

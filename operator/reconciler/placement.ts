@@ -1,0 +1,67 @@
+/**
+ * Glue between a plan and the scheduler (issue 6), pure: every `create` of the plan is a pending replica; the scheduler
+ * places them over the nodes given what already runs there. A create gets its node, an unschedulable one leaves the
+ * plan (reported per service, retried every pass), and a preemption adds the removal of its victims.
+ */
+import { LABELS } from '../model/keys.ts';
+import type { PlacementSpec } from '../model/manifest.ts';
+import type { Action, CreateAction, Plan } from '../model/plan.ts';
+import type { DesiredState, ObservedState } from '../model/state.ts';
+import { schedule } from '../scheduler/schedule.ts';
+import type { Placed, SchedNode, SchedReplica } from '../scheduler/types.ts';
+
+const NO_PLACEMENT: PlacementSpec = { strategy: 'spread', constraints: [], priority: 0 };
+
+export interface PlacementResult {
+  plan: Plan;
+  /** Service key -> why some of its replicas wait (the first reason, with the count). */
+  unschedulable: Map<string, string>;
+}
+
+/** Where each replica goes. `lost` nodes' containers do not occupy anything any more. */
+export function placeCreates(plan: Plan, desired: DesiredState, observed: ObservedState, nodes: SchedNode[], lost: ReadonlySet<string>): PlacementResult {
+  const creates = plan.actions.filter((a): a is CreateAction => a.type === 'create');
+  if (!creates.length) return { plan, unschedulable: new Map() };
+  const services = new Map(desired.services.map((s) => [s.key, s]));
+  const placed: Placed[] = [];
+  for (const c of observed.containers) {
+    if (!c.node || lost.has(c.node) || c.status === 'removing' || c.status === 'dead') continue;
+    const key = `${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}`;
+    const svc = services.get(key);
+    placed.push({
+      service: key, replica: Number(c.labels[LABELS.replica]) || 0, node: c.node,
+      cpu: c.nanoCpus > 0 ? c.nanoCpus / 1e9 : 0, memory: c.memory > 0 ? c.memory : 0,
+      placement: svc?.spec.placement ?? NO_PLACEMENT,
+    });
+  }
+  const pending: SchedReplica[] = creates.map((a) => ({
+    service: a.service, replica: a.replica,
+    cpu: a.desired.spec.resources.cpu ?? 0, memory: a.desired.spec.resources.memory ?? 0,
+    placement: a.desired.spec.placement,
+  }));
+  const result = schedule({ nodes, placed, pending });
+  const where = new Map(result.assignments.map((x) => [`${x.service}#${x.replica}`, x.node]));
+  const unschedulable = new Map<string, string>();
+  const waiting = new Map<string, { count: number; reason: string }>();
+  for (const u of result.unschedulable) {
+    const w = waiting.get(u.service) ?? { count: 0, reason: u.reason };
+    w.count++;
+    waiting.set(u.service, w);
+  }
+  for (const [svc, w] of waiting) unschedulable.set(svc, `${w.count} replica(s) pending: ${w.reason}`);
+  const actions: Action[] = [];
+  for (const a of plan.actions) {
+    if (a.type !== 'create') {
+      actions.push(a);
+      continue;
+    }
+    const node = where.get(`${a.service}#${a.replica}`);
+    if (node) actions.push({ ...a, node, reason: `${a.reason} on node ${node}` });
+  }
+  const byId = new Map(observed.containers.map((c) => [`${c.node}\0${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}#${c.labels[LABELS.replica]}`, c]));
+  for (const e of result.evictions) {
+    const c = byId.get(`${e.victim.node}\0${e.victim.service}#${e.victim.replica}`);
+    if (c) actions.push({ type: 'remove', service: e.victim.service, container: c, reason: e.reason, cause: 'heal' });
+  }
+  return { plan: { ...plan, actions }, unschedulable };
+}

@@ -1,0 +1,22 @@
+/** The pool's nodes as a pass sees them: scheduler nodes, which engines are silent, which are lost, and the status lines. */
+import type { ClusterView } from '../reconciler/reconciler.ts';
+import type { MultiRuntime } from './multi.ts';
+import type { NodePool } from './node-pool.ts';
+
+export function clusterView(pool: NodePool, runtime: MultiRuntime): ClusterView {
+  const nodes = pool.nodes();
+  const stale = runtime.stale();
+  return {
+    nodes: nodes.map((n) => ({
+      name: n.name,
+      labels: { ...n.spec.labels },
+      // Capacity unknown until the engine answered once: nothing is ruled out for size before then.
+      capacity: n.capacity ?? { cpu: Number.POSITIVE_INFINITY, memory: Number.POSITIVE_INFINITY },
+      ready: n.state === 'Ready',
+      schedulable: !n.spec.unschedulable,
+    })),
+    unreachable: new Set(nodes.filter((n) => n.state !== 'Ready' || stale.has(n.name)).map((n) => n.name)),
+    lost: new Set(nodes.filter((n) => n.state === 'NotReady').map((n) => n.name)),
+    states: nodes.map((n) => ({ name: n.name, state: n.state, endpoint: n.spec.endpoint, ...(n.error ? { error: n.error } : {}) })),
+  };
+}

@@ -1,0 +1,7 @@
+/** The scheduler (pure): place pending replicas on nodes, preempt lower priorities, pick victims under memory pressure. */
+export { schedule } from './schedule.ts';
+export { pressureVictims } from './pressure.ts';
+export { PRIORITY_GAP } from './preempt.ts';
+export { CHECKERS } from './checkers.ts';
+export { scorersFor } from './scorers.ts';
+export type { Assignment, Eviction, Placed, SchedNode, SchedReplica, ScheduleInput, ScheduleResult, Unschedulable } from './types.ts';

@@ -1,0 +1,142 @@
+/**
+ * The cluster as the scheduler tracks it during one call: nodes in name order (the index is the tie-break), and per
+ * node the allocation and the residents, per (service, node) replica counts, per (service, label key, value) domain
+ * counts. Every figure is updated incrementally on place / evict, so one placement costs O(nodes), never
+ * O(replicas x nodes). Requests are integers (millicores, bytes): sums are exact whatever the input order.
+ */
+import type { Demand, Placed, ReplicaView, Resident, SchedNode, SchedReplica } from './types.ts';
+
+/** Cores -> millicores (kube's milli units); non-finite positive capacity stays Infinity. */
+export function milli(cores: number): number {
+  return toUnits(cores * 1000);
+}
+
+function toUnits(x: number): number {
+  if (Number.isNaN(x) || x <= 0) return 0;
+  return Number.isFinite(x) ? Math.round(x) : Infinity;
+}
+
+export function demandOf(replica: SchedReplica): Demand {
+  return { replica, cpu: milli(replica.cpu), memory: toUnits(replica.memory) };
+}
+
+/** Code-unit order, independent of the locale. */
+export function byString(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export class ClusterState {
+  /** Sorted by name; first of each name kept. */
+  readonly nodes: readonly SchedNode[];
+  readonly cpuCap: Float64Array;
+  readonly memCap: Float64Array;
+  readonly cpuUsed: Float64Array;
+  readonly memUsed: Float64Array;
+  private readonly index = new Map<string, number>();
+  private readonly residents: Resident[][];
+  private readonly counts = new Map<string, Int32Array>();
+  /** service -> label key -> label value -> replicas; built on first query, then kept up to date. */
+  private readonly domains = new Map<string, Map<string, Map<string, number>>>();
+
+  constructor(nodes: readonly SchedNode[], placed: readonly Placed[]) {
+    const sorted = [...nodes].sort((a, b) => byString(a.name, b.name)).filter((n, i, all) => i === 0 || all[i - 1]!.name !== n.name);
+    this.nodes = sorted;
+    const n = sorted.length;
+    this.cpuCap = new Float64Array(n);
+    this.memCap = new Float64Array(n);
+    this.cpuUsed = new Float64Array(n);
+    this.memUsed = new Float64Array(n);
+    this.residents = sorted.map(() => []);
+    sorted.forEach((node, i) => {
+      this.index.set(node.name, i);
+      this.cpuCap[i] = milli(node.capacity.cpu);
+      this.memCap[i] = toUnits(node.capacity.memory);
+    });
+    // Replicas on nodes that are gone take no capacity anywhere.
+    for (const p of placed) {
+      const i = this.index.get(p.node);
+      if (i !== undefined) this.place(demandOf(p), i);
+    }
+  }
+
+  indexOf(name: string): number | undefined {
+    return this.index.get(name);
+  }
+
+  /** Replicas on node `i`, in the order they were placed. */
+  residentsOf(i: number): readonly Resident[] {
+    return this.residents[i]!;
+  }
+
+  /** Replicas of `service` per node index (live; created empty for a service with none). */
+  countsOf(service: string): Int32Array {
+    let c = this.counts.get(service);
+    if (!c) this.counts.set(service, (c = new Int32Array(this.nodes.length)));
+    return c;
+  }
+
+  /** Replicas of `service` per value of node label `key` (live). Nodes without the label form no domain. */
+  domainsOf(service: string, key: string): Map<string, number> {
+    let byKey = this.domains.get(service);
+    if (!byKey) this.domains.set(service, (byKey = new Map()));
+    let m = byKey.get(key);
+    if (m) return m;
+    m = new Map();
+    const counts = this.countsOf(service);
+    for (let i = 0; i < counts.length; i++) {
+      const v = this.nodes[i]!.labels[key];
+      if (counts[i]! > 0 && v !== undefined) m.set(v, (m.get(v) ?? 0) + counts[i]!);
+    }
+    byKey.set(key, m);
+    return m;
+  }
+
+  /** The view checkers and scorers get of `demand`. */
+  view(demand: Demand): ReplicaView {
+    const key = demand.replica.placement.topologySpreadKey;
+    const service = demand.replica.service;
+    return { state: this, demand, onNode: this.countsOf(service), inDomain: key === undefined ? undefined : this.domainsOf(service, key), minOnNode: 0, minInDomain: 0 };
+  }
+
+  /** Fraction (0..1) of node `i` allocated after adding `extra`, averaged over cpu and memory of finite capacity. */
+  allocatedAfter(i: number, extra: Demand): number {
+    let sum = 0;
+    let dims = 0;
+    const cpuCap = this.cpuCap[i]!;
+    const memCap = this.memCap[i]!;
+    if (cpuCap > 0 && cpuCap !== Infinity) { sum += (this.cpuUsed[i]! + extra.cpu) / cpuCap; dims++; }
+    if (memCap > 0 && memCap !== Infinity) { sum += (this.memUsed[i]! + extra.memory) / memCap; dims++; }
+    return dims === 0 ? 0 : Math.min(1, sum / dims);
+  }
+
+  place(demand: Demand, i: number): Resident {
+    const name = this.nodes[i]!.name;
+    const given = demand.replica as Partial<Placed>;
+    const replica: Placed = given.node === name ? (demand.replica as Placed) : { ...demand.replica, node: name };
+    const r: Resident = { ...demand, replica, node: i };
+    this.residents[i]!.push(r);
+    this.adjust(r, 1);
+    return r;
+  }
+
+  evict(r: Resident): void {
+    const list = this.residents[r.node]!;
+    const at = list.indexOf(r);
+    if (at < 0) return;
+    list.splice(at, 1);
+    this.adjust(r, -1);
+  }
+
+  private adjust(r: Resident, sign: 1 | -1): void {
+    const i = r.node;
+    this.cpuUsed[i]! += sign * r.cpu;
+    this.memUsed[i]! += sign * r.memory;
+    this.countsOf(r.replica.service)[i]! += sign;
+    const byKey = this.domains.get(r.replica.service);
+    if (!byKey) return;
+    for (const [key, m] of byKey) {
+      const v = this.nodes[i]!.labels[key];
+      if (v !== undefined) m.set(v, (m.get(v) ?? 0) + sign);
+    }
+  }
+}

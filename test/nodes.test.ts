@@ -151,4 +151,29 @@ describe('several engines', () => {
     const low = await placement('low');
     expect(low.main + low.e1 + low.e2).toBe(2);
   }, 150_000);
+
+  it('reports an unauthenticated engine and an unreadable TLS file clearly and keeps the other nodes working', async () => {
+    const before = await placement('low');
+    const bad = `---
+apiVersion: berth/v1
+kind: Node
+metadata: { name: plain }
+spec: { endpoint: "tcp://localhost:23760", labels: { zone: d } }
+---
+apiVersion: berth/v1
+kind: Node
+metadata: { name: nocert }
+spec:
+  endpoint: "tcp://127.0.0.1:1"
+  tls: { ca: /nonexistent/ca.pem, cert: /nonexistent/cert.pem, key: /nonexistent/key.pem }
+`;
+    await push({ 'bad-nodes.yaml': bad });
+    const r = await op.waitPass((p) => (p.status.nodes ?? []).filter((n) => n.state === 'NotReady').length === 2, 'both bad nodes NotReady', 60_000);
+    const byName = Object.fromEntries((r.status.nodes ?? []).map((n) => [n.name, n]));
+    expect(byName.plain?.error).toMatch(/HTTPS/i);
+    expect(byName.nocert?.error).toMatch(/node nocert: cannot read TLS CA \/nonexistent\/ca\.pem: ENOENT/);
+    expect(byName.main?.state).toBe('Ready');
+    expect(await placement('low')).toEqual(before);
+    expect(serviceOf(r, 'test/high')?.ready).toBe(1);
+  }, 90_000);
 });

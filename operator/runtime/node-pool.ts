@@ -63,6 +63,8 @@ interface Entry extends PoolNode {
 
 export class NodePool {
   private readonly entries = new Map<string, Entry>();
+  /** Nodes of the revision that could not even be connected (unreadable TLS file, bad endpoint), with why. */
+  private failedNodes: { name: string; endpoint: string; error: string }[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: NodePoolOptions) {
@@ -106,6 +108,7 @@ export class NodePool {
       e.connection.close?.();
       this.entries.delete(name);
     }
+    this.failedNodes = failed.map((f) => ({ ...f, endpoint: wanted.find((w) => w.name === f.name)?.spec.endpoint ?? '' }));
     return failed;
   }
 
@@ -125,6 +128,11 @@ export class NodePool {
   /** Every node, in name order. */
   nodes(): PoolNode[] {
     return [...this.entries.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Nodes of the revision that could not be connected, with why (shown as NotReady in the status). */
+  failures(): { name: string; endpoint: string; error: string }[] {
+    return [...this.failedNodes];
   }
 
   get(name: string): PoolNode | undefined {

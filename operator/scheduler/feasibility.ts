@@ -44,8 +44,8 @@ function placementKey(p: PlacementSpec): string {
 }
 
 export function firstReason(checkers: readonly Checker[], i: number, view: ReplicaView): string | undefined {
-  for (const c of checkers) {
-    const reason = c.check(i, view);
+  for (let j = 0; j < checkers.length; j++) {
+    const reason = checkers[j]!.check(i, view);
     if (reason !== undefined) return reason;
   }
   return undefined;

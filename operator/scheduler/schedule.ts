@@ -61,16 +61,20 @@ function queueOrder(pending: readonly SchedReplica[]): SchedReplica[] {
 /** Writes the candidates passing every load checker into `out`, returns how many; sets view.minOnNode / minInDomain. */
 function filterLoad(candidates: Int32Array, view: ReplicaView, out: Int32Array): number {
   const key = view.demand.replica.placement.topologySpreadKey;
-  const nodes = view.state.nodes;
+  const { nodes } = view.state;
+  const { onNode, inDomain } = view;
   let n = 0;
   let minOnNode = Infinity;
   let minInDomain = Infinity;
-  for (const i of candidates) {
+  for (let k = 0; k < candidates.length; k++) {
+    const i = candidates[k]!;
     if (firstReason(LOAD_CHECKERS, i, view) !== undefined) continue;
     out[n++] = i;
-    minOnNode = Math.min(minOnNode, view.onNode[i]!);
-    const value = key === undefined ? undefined : nodes[i]!.labels[key];
-    if (value !== undefined) minInDomain = Math.min(minInDomain, view.inDomain!.get(value) ?? 0);
+    if (onNode[i]! < minOnNode) minOnNode = onNode[i]!;
+    if (key === undefined) continue;
+    const value = nodes[i]!.labels[key];
+    const c = value === undefined ? Infinity : (inDomain!.get(value) ?? 0);
+    if (c < minInDomain) minInDomain = c;
   }
   view.minOnNode = minOnNode === Infinity ? 0 : minOnNode;
   view.minInDomain = minInDomain === Infinity ? 0 : minInDomain;
@@ -85,7 +89,7 @@ function bestNode(feasible: Int32Array, count: number, view: ReplicaView): numbe
   for (let k = 0; k < count; k++) {
     const i = feasible[k]!;
     let score = 0;
-    for (const s of scorers) score += s.weight * s.score(i, view);
+    for (let j = 0; j < scorers.length; j++) score += scorers[j]!.weight * scorers[j]!.score(i, view);
     if (score > bestScore) [best, bestScore] = [i, score];
   }
   return best;

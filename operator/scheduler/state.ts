@@ -32,6 +32,10 @@ export class ClusterState {
   readonly memCap: Float64Array;
   readonly cpuUsed: Float64Array;
   readonly memUsed: Float64Array;
+  /** 1 / capacity, or 0 for a capacity of 0 or Infinity (which allocation fractions then leave out), and 1 / dims counted. */
+  private readonly cpuInv: Float64Array;
+  private readonly memInv: Float64Array;
+  private readonly dimsInv: Float64Array;
   private readonly index = new Map<string, number>();
   private readonly residents: Resident[][];
   private readonly counts = new Map<string, Int32Array>();
@@ -46,11 +50,19 @@ export class ClusterState {
     this.memCap = new Float64Array(n);
     this.cpuUsed = new Float64Array(n);
     this.memUsed = new Float64Array(n);
+    this.cpuInv = new Float64Array(n);
+    this.memInv = new Float64Array(n);
+    this.dimsInv = new Float64Array(n);
     this.residents = sorted.map(() => []);
     sorted.forEach((node, i) => {
       this.index.set(node.name, i);
       this.cpuCap[i] = milli(node.capacity.cpu);
       this.memCap[i] = toUnits(node.capacity.memory);
+      const inv = (cap: number) => (cap > 0 && cap !== Infinity ? 1 / cap : 0);
+      this.cpuInv[i] = inv(this.cpuCap[i]!);
+      this.memInv[i] = inv(this.memCap[i]!);
+      const dims = (this.cpuInv[i]! > 0 ? 1 : 0) + (this.memInv[i]! > 0 ? 1 : 0);
+      this.dimsInv[i] = dims === 0 ? 0 : 1 / dims;
     });
     // Replicas on nodes that are gone take no capacity anywhere.
     for (const p of placed) {
@@ -100,13 +112,8 @@ export class ClusterState {
 
   /** Fraction (0..1) of node `i` allocated after adding `extra`, averaged over cpu and memory of finite capacity. */
   allocatedAfter(i: number, extra: Demand): number {
-    let sum = 0;
-    let dims = 0;
-    const cpuCap = this.cpuCap[i]!;
-    const memCap = this.memCap[i]!;
-    if (cpuCap > 0 && cpuCap !== Infinity) { sum += (this.cpuUsed[i]! + extra.cpu) / cpuCap; dims++; }
-    if (memCap > 0 && memCap !== Infinity) { sum += (this.memUsed[i]! + extra.memory) / memCap; dims++; }
-    return dims === 0 ? 0 : Math.min(1, sum / dims);
+    const f = ((this.cpuUsed[i]! + extra.cpu) * this.cpuInv[i]! + (this.memUsed[i]! + extra.memory) * this.memInv[i]!) * this.dimsInv[i]!;
+    return f < 1 ? f : 1;
   }
 
   place(demand: Demand, i: number): Resident {

@@ -18,6 +18,7 @@ import { checkSourceFlags, helpText, parseDuration, parseListen, type Flags, typ
 import { diff } from './diff/diff.ts';
 import { renderJson, renderText } from './diff/render.ts';
 import { renderPlanMarkdown } from './review/markdown.ts';
+import { escapeText } from './review/escape.ts';
 import { createGitHubClient, type GitHubClient } from './review/github.ts';
 import { Reviewer } from './review/reviewer.ts';
 import { reviewBranchMatcher } from './review/branches.ts';
@@ -28,6 +29,7 @@ import { BerthError, ValidationError, asBerthError, formatIssue, type ManifestIs
 import type { DesiredState } from './model/state.ts';
 import { Reconciler, type Cluster, type DriftMode, type PassResult, type ReconcilerEvent } from './reconciler/reconciler.ts';
 import { clusterView } from './runtime/cluster.ts';
+import { placeCreates } from './reconciler/placement.ts';
 import type { RoundReport } from './review/reviewer.ts';
 import { startLoop } from './reconciler/loop.ts';
 import { createDockerRuntime, dockerOptionsFromEndpoint } from './runtime/docker.ts';
@@ -125,7 +127,7 @@ async function validate(p: Parsed, io: Io): Promise<number> {
 
 async function plan(flags: Flags, io: Io): Promise<number> {
   checkSourceFlags(flags);
-  const [source, runtime] = await Promise.all([connectSource(flags), connectRuntime(flags)]);
+  const [source, { runtime, pool }] = await Promise.all([connectSource(flags), connectEngine(flags)]);
   const revision = flags.revision ? await source.resolve(String(flags.revision)) : await source.head();
   const format = flags.json ? 'json' : String(flags.format ?? 'text');
   const instance = String(flags.instance);
@@ -136,11 +138,22 @@ async function plan(flags: Flags, io: Io): Promise<number> {
     return 1;
   }
   const { desired } = loaded;
+  if (desired.nodes.length) {
+    for (const f of pool.sync(desired.nodes)) io.err(`node ${f.name}: ${f.error}`);
+    await pool.pingAll();
+  }
+  const cluster = desired.nodes.length ? clusterView(pool, runtime) : undefined;
   const observed = await runtime.observe(instance, [...new Set(desired.services.map((s) => s.image.ref))]);
   const applied = await appliedFromStatus(source, instance);
-  const result = diff(desired, observed, { instance, applied });
-  io.out(format === 'json' ? renderJson(result) : format === 'markdown' ? renderPlanMarkdown({ instance, revision, plan: result }) : renderText(result));
-  if (flags['detailed-exitcode']) return result.actions.length ? 2 : 0;
+  let result = diff(desired, observed, { instance, applied, ...(cluster ? { nodes: { unreachable: cluster.unreachable, lost: cluster.lost } } : {}) });
+  let unschedulable = new Map<string, string>();
+  if (cluster) ({ plan: result, unschedulable } = placeCreates(result, desired, observed, cluster.nodes, cluster.lost));
+  pool.stop();
+  const waiting = [...unschedulable].map(([svc, why]) => `${svc}: ${why}`);
+  if (format === 'json') io.out(JSON.stringify({ ...(JSON.parse(renderJson(result)) as object), unschedulable: Object.fromEntries(unschedulable) }, null, 2));
+  else if (format === 'markdown') io.out(renderPlanMarkdown({ instance, revision, plan: result }) + (waiting.length ? `\n\n**Unschedulable**\n\n${waiting.map((w) => `- ${escapeText(w)}`).join('\n')}` : ''));
+  else io.out(renderText(result) + (waiting.length ? `\nunschedulable:\n${waiting.map((w) => `  ${w}`).join('\n')}` : ''));
+  if (flags['detailed-exitcode']) return result.actions.length || waiting.length ? 2 : 0;
   return 0;
 }
 

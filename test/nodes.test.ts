@@ -5,12 +5,16 @@
  * replicas removed (no duplicates), and a high-priority replica preempts a low one. The "killed" node is berth-e1
  * reached through a loopback TCP relay this test opens and closes: the fault never touches the shared engines.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import type Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRemote, type Remote } from './helpers/git.ts';
 import { cleanupInstance, testDocker, TEST_IMAGE, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { extraEngines } from './helpers/engines.ts';
+import { berth } from './helpers/cli.ts';
 import { startTestOperator, type TestOperator } from './helpers/operator.ts';
 import type { PassResult } from '../operator/reconciler/reconciler.ts';
 
@@ -176,4 +180,17 @@ spec:
     expect(await placement('low')).toEqual(before);
     expect(serviceOf(r, 'test/high')?.ready).toBe(1);
   }, 90_000);
+
+  it('berth plan explains a replica that fits on no node', async () => {
+    await push({ 'huge.yaml': svc('huge', { replicas: 1, memory: '200Mi' }) });
+    const stateDir = await mkdtemp(path.join(os.tmpdir(), 'berth-plan-'));
+    try {
+      const r = await berth(['plan', '--repo', remote.url, '--instance', instance, '--state-dir', stateDir]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('unschedulable:');
+      expect(r.stdout).toMatch(/test\/huge: 1 replica\(s\) pending: 0\/4 nodes available: 3 insufficient memory, 1 node not ready/);
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

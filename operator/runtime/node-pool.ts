@@ -58,7 +58,8 @@ export interface NodePoolOptions {
 interface Entry extends PoolNode {
   key: string;
   connection: NodeConnection;
-  pinging: boolean;
+  /** The ping in flight, so a second caller waits for it instead of returning a stale state. */
+  pinging: Promise<NodeState> | null;
 }
 
 export class NodePool {
@@ -95,7 +96,7 @@ export class NodePool {
       existing?.connection.close?.();
       try {
         const connection = this.opts.connect(name, spec);
-        this.entries.set(name, { name, spec, key, connection, runtime: connection.runtime, state: 'Unknown', lastSeen: this.now(), pinging: false, capacity: mergeCapacity(spec, undefined) });
+        this.entries.set(name, { name, spec, key, connection, runtime: connection.runtime, state: 'Unknown', lastSeen: this.now(), pinging: null, capacity: mergeCapacity(spec, undefined) });
         void this.ping(this.entries.get(name)!);
       } catch (err) {
         const e = asBerthError(err, 'E_CONFIG');
@@ -153,9 +154,12 @@ export class NodePool {
   }
 
   /** Pings one node now and returns its state afterwards. */
-  async ping(e: Entry): Promise<NodeState> {
-    if (e.pinging) return e.state;
-    e.pinging = true;
+  ping(e: Entry): Promise<NodeState> {
+    e.pinging ??= this.doPing(e).finally(() => { e.pinging = null; });
+    return e.pinging;
+  }
+
+  private async doPing(e: Entry): Promise<NodeState> {
     try {
       await e.runtime.ping();
       if (!e.capacity || e.capacity.cpu === undefined || e.capacity.memory === undefined) {
@@ -165,8 +169,6 @@ export class NodePool {
       this.mark(e, 'Ready');
     } catch (err) {
       this.fail(e, asBerthError(err).message);
-    } finally {
-      e.pinging = false;
     }
     return e.state;
   }

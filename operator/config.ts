@@ -42,6 +42,7 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     'github-token-env': { type: 'string', default: 'GITHUB_TOKEN', help: 'environment variable holding the GitHub token (never logged)' },
     'github-api-url': { type: 'string', default: 'https://api.github.com', help: 'GitHub API root (GitHub Enterprise: https://host/api/v3)' },
     'review-branches': { type: 'string', multiple: true, help: "glob of plain-git review branches (e.g. 'review/*'); their plans go to the status branch; repeatable" },
+    'memory-high-mark': { type: 'string', default: '90%', help: "a node whose containers use more of its memory capacity than this stops its lowest-priority replicas first" },
     'node-grace': { type: 'string', default: '10s', help: 'a node (engine) silent this long is NotReady and its replicas are rescheduled elsewhere' },
     'drain-timeout': { type: 'string', default: '10s', help: 'longest wait for a leaving replica\'s proxied connections to finish before it is stopped' },
   },

@@ -221,7 +221,10 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
   let wakeForNodes: () => void = () => undefined;
   const [source, { docker, runtime, pool }] = await Promise.all([connectSource(flags), connectEngine(flags, log, () => wakeForNodes())]);
   pool.start();
-  const cluster: Cluster = { sync: (nodes) => pool.sync(nodes), view: () => clusterView(pool, runtime) };
+  const cluster: Cluster = {
+    sync: (nodes) => pool.sync(nodes), view: () => clusterView(pool, runtime),
+    usage: (ids) => runtime.memoryUsage(ids), memoryHighMark: parseFraction(String(flags['memory-high-mark']), 'memory-high-mark'),
+  };
   const urls = (flags['alert-webhook'] as string[] | undefined) ?? [];
   const alerter = urls.length ? createAlerter({ urls, muteMs: parseDuration(String(flags['alert-mute']), 'alert-mute'), log, instance }) : null;
   let wake: (reason: string) => void = () => undefined;
@@ -320,6 +323,13 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
       await server.close();
     },
   };
+}
+
+/** `90%` or `0.9` -> 0.9; E_CONFIG outside (0, 1]. */
+function parseFraction(value: string, flag: string): number {
+  const n = value.endsWith('%') ? Number(value.slice(0, -1)) / 100 : Number(value);
+  if (!(n > 0 && n <= 1)) throw new BerthError('E_CONFIG', `--${flag}: "${value}" must be a fraction in (0, 1] or a percentage such as 90%`);
+  return n;
 }
 
 /** The GitHub client of --github-repo, with the token from the variable --github-token-env names; null without the flag. */

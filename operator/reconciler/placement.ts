@@ -16,12 +16,14 @@ export interface PlacementResult {
   plan: Plan;
   /** Service key -> why some of its replicas wait (the first reason, with the count). */
   unschedulable: Map<string, string>;
+  /** The creates left out because no node can take them (still to do: a pass with any is not converged). */
+  waiting: CreateAction[];
 }
 
 /** Where each replica goes. `lost` nodes' containers do not occupy anything any more. */
 export function placeCreates(plan: Plan, desired: DesiredState, observed: ObservedState, nodes: SchedNode[], lost: ReadonlySet<string>): PlacementResult {
   const creates = plan.actions.filter((a): a is CreateAction => a.type === 'create');
-  if (!creates.length) return { plan, unschedulable: new Map() };
+  if (!creates.length) return { plan, unschedulable: new Map(), waiting: [] };
   const services = new Map(desired.services.map((s) => [s.key, s]));
   const placed: Placed[] = [];
   for (const c of observed.containers) {
@@ -50,6 +52,7 @@ export function placeCreates(plan: Plan, desired: DesiredState, observed: Observ
   }
   for (const [svc, w] of waiting) unschedulable.set(svc, `${w.count} replica(s) pending: ${w.reason}`);
   const actions: Action[] = [];
+  const waitingCreates: CreateAction[] = [];
   for (const a of plan.actions) {
     if (a.type !== 'create') {
       actions.push(a);
@@ -57,11 +60,12 @@ export function placeCreates(plan: Plan, desired: DesiredState, observed: Observ
     }
     const node = where.get(`${a.service}#${a.replica}`);
     if (node) actions.push({ ...a, node, reason: `${a.reason} on node ${node}` });
+    else waitingCreates.push(a);
   }
   const byId = new Map(observed.containers.map((c) => [`${c.node}\0${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}#${c.labels[LABELS.replica]}`, c]));
   for (const e of result.evictions) {
     const c = byId.get(`${e.victim.node}\0${e.victim.service}#${e.victim.replica}`);
     if (c) actions.push({ type: 'remove', service: e.victim.service, container: c, reason: e.reason, cause: 'heal' });
   }
-  return { plan: { ...plan, actions }, unschedulable };
+  return { plan: { ...plan, actions }, unschedulable, waiting: waitingCreates };
 }

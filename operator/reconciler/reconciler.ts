@@ -7,10 +7,11 @@ import { LABELS } from '../model/keys.ts';
 import { createGate } from './gate.ts';
 import { Healing, type CrashLoopInfo } from './healing.ts';
 import { asBerthError, type BerthError } from '../model/errors.ts';
-import type { Plan } from '../model/plan.ts';
+import type { CreateAction, Plan, RemoveAction } from '../model/plan.ts';
 import type { SchedNode } from '../scheduler/types.ts';
 import type { NodeStatus } from '../status/report.ts';
 import { placeCreates } from './placement.ts';
+import { PRESSURE_COOLDOWN_MS, pressureEvictions } from './pressure.ts';
 import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
 import type { BuildFile, ContainerRuntime } from '../runtime/runtime.ts';
 import type { GitSource, RepoSnapshot } from '../source/source.ts';
@@ -52,6 +53,10 @@ export interface Cluster {
   /** Connects the revision's Node manifests (none = the local engine); returns the nodes that could not be connected. */
   sync(nodes: DesiredState['nodes']): { name: string; error: string }[];
   view(): ClusterView;
+  /** Memory in use per running container (for node memory pressure); absent: no pressure eviction. */
+  usage?(ids: string[]): Promise<Record<string, number>>;
+  /** Fraction of a node's memory capacity above which its lowest-priority replicas are stopped (default 0.9). */
+  memoryHighMark?: number;
 }
 
 export interface ClusterView {
@@ -81,6 +86,7 @@ interface PassState {
   wakeAt?: number;
   cluster?: ClusterView;
   unschedulable?: Map<string, string>;
+  waiting?: CreateAction[];
 }
 
 export interface PassResult {
@@ -117,6 +123,8 @@ export class Reconciler {
   /** The desired state in force before the current revision (what a rollback returns to). */
   private previous: DesiredState | null = null;
   private readonly healing = new Healing();
+  /** Nodes that were under memory pressure: no new replica until `until`. */
+  private readonly pressure = new Map<string, { until: number; message: string }>();
   private current = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
@@ -165,26 +173,29 @@ export class Reconciler {
     };
     r.observed = await observe();
     // Scheduling only when the revision declares Nodes; otherwise the single --docker engine takes everything.
-    const cluster = desired.nodes.length ? this.deps.cluster?.view() : undefined;
-    r.cluster = cluster;
+    const cluster = desired.nodes.length ? await this.withPressure(this.deps.cluster?.view(), desired, r.observed) : undefined;
+    r.cluster = cluster?.view;
     const plan = (o: ObservedState): Plan => {
-      const p = diff(desired, o, this.diffOptions(o, cluster));
+      const p = diff(desired, o, this.diffOptions(o, cluster?.view));
       if (!cluster) return p;
-      const placed = placeCreates(p, desired, o, cluster.nodes, cluster.lost);
+      const placed = placeCreates(p, desired, o, cluster.view.nodes, cluster.view.lost);
       r.unschedulable = placed.unschedulable;
-      return placed.plan;
+      r.waiting = placed.waiting;
+      const removing = new Set(placed.plan.actions.flatMap((a) => (a.type === 'remove' ? [a.container.id] : [])));
+      return { ...placed.plan, actions: [...placed.plan.actions, ...cluster.evictions.filter((a) => !removing.has(a.container.id))] };
     };
     r.plan = plan(r.observed);
     const selectable = this.deps.drift === 'detect' ? r.plan.actions.filter((a) => a.cause !== 'drift') : r.plan.actions;
     const gated = this.healing.gateStarts(this.healing.filterPaused(selectable), this.now());
     r.wakeAt = gated.wakeAt;
-    r.pending = r.plan;
+    // What still differs counts the replicas waiting for a node too (the placed plan leaves them out).
+    r.pending = r.waiting?.length ? { ...r.plan, actions: [...r.plan.actions, ...r.waiting] } : r.plan;
     if (gated.actions.length && !this.deps.dryRun) {
       if (gated.actions.some((a) => a.cause === 'change')) this.deps.notify?.({ kind: 'applying', revision: desired.revision, plan: { ...r.plan, actions: gated.actions } });
       r.applied = await applyPlan({ ...r.plan, actions: gated.actions }, this.applyDeps(good));
       this.afterRollouts(r.applied, good.desired, r);
       r.observed = await observe();
-      r.pending = diff(desired, r.observed, this.diffOptions(r.observed, cluster));
+      r.pending = diff(desired, r.observed, this.diffOptions(r.observed, cluster?.view));
       r.error = r.error ?? r.applied.errors[0] ?? null;
     }
     const running = new Set(r.observed.containers.filter((c) => c.status === 'running').map((c) => c.id));
@@ -256,6 +267,37 @@ export class Reconciler {
       this.deps.log.error('revision rejected; keeping the last good revision', { revision: head, lastGood: this.good?.desired.revision ?? null, code: error.code, error: error.message });
       if (!this.good) await this.loadLastApplied();
     }
+  }
+
+  /**
+   * Node memory pressure: nodes over the high mark get their lowest-priority replicas stopped and take no new replica
+   * for a cool-down (so the evicted ones are not placed right back).
+   */
+  private async withPressure(view: ClusterView | undefined, desired: DesiredState, observed: ObservedState): Promise<{ view: ClusterView; evictions: RemoveAction[] } | undefined> {
+    if (!view) return undefined;
+    const c = this.deps.cluster;
+    if (!c?.usage) return { view, evictions: [] };
+    const running = observed.containers.filter((x) => x.status === 'running' && x.node && !view.unreachable.has(x.node));
+    const usage = await c.usage(running.map((x) => x.id)).catch((err: unknown) => {
+      this.deps.log.warn('cannot read memory use; no pressure check this pass', { error: asBerthError(err).message });
+      return {};
+    });
+    this.deps.log.debug('memory use', { containers: running.length, bytes: Object.values(usage).reduce((a, b) => a + b, 0) });
+    const p = pressureEvictions({ nodes: view.nodes, observed, desired, usage, highMark: c.memoryHighMark ?? 0.9 });
+    const now = Date.now();
+    for (const [node, message] of p.pressured) {
+      this.pressure.set(node, { until: now + PRESSURE_COOLDOWN_MS, message });
+      this.deps.log.warn('node under memory pressure; stopping its lowest-priority replicas', { node, message, evicting: p.actions.filter((a) => a.container.node === node).map((a) => a.container.name).join(',') });
+    }
+    for (const [node, until] of this.pressure) if (until.until <= now) this.pressure.delete(node);
+    return {
+      view: {
+        ...view,
+        nodes: view.nodes.map((n) => (this.pressure.has(n.name) ? { ...n, schedulable: false } : n)),
+        states: view.states.map((st) => (this.pressure.has(st.name) ? { ...st, memoryPressure: this.pressure.get(st.name)!.message } : st)),
+      },
+      evictions: p.actions,
+    };
   }
 
   /** Connects the revision's nodes; a node that cannot be connected (TLS file missing) is logged and left out. */

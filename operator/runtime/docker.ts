@@ -38,6 +38,7 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     removeNetwork: (name) => removeNetwork(docker, fail, name),
     buildImage: (ref, files, dockerfile, labels) => buildImage(docker, fail, ref, files, dockerfile, labels),
     exportImage: (ref) => exportImage(docker, fail, ref),
+    memoryUsage: (ids) => memoryUsage(docker, ids),
     importImage: (tar) => importImage(docker, fail, tar),
     exec: (id, command, timeoutMs) => execInContainer(docker, fail, id, command, timeoutMs),
     subscribe: (instance, onEvent, onReconnect) => {
@@ -52,6 +53,23 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
       });
     },
   };
+}
+
+/** One-shot stats of each container (no 1 s sampling wait): usage minus inactive page cache, as `docker stats` shows. */
+async function memoryUsage(docker: Dockerode, ids: string[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  await Promise.all(ids.map(async (id) => {
+    try {
+      const s = (await docker.getContainer(id).stats({ stream: false, 'one-shot': true } as { stream: false })) as { memory_stats?: { usage?: number; stats?: Record<string, number> } };
+      const m = s.memory_stats;
+      if (m?.usage === undefined) return;
+      const cache = m.stats?.total_inactive_file ?? m.stats?.inactive_file ?? 0;
+      out[id] = Math.max(0, m.usage - cache);
+    } catch {
+      // gone or not running: no usage
+    }
+  }));
+  return out;
 }
 
 /** `docker save <ref>` as a stream; a missing image is E_IMAGE_MISSING. */

@@ -63,6 +63,7 @@ export class FakeRuntime implements ContainerRuntime {
   private readonly failures = new Map<keyof ContainerRuntime, Error[]>();
   private readonly subscribers = new Set<Subscriber>();
   private readonly execs = new Map<string, FakeExecHandler>();
+  private readonly usage = new Map<string, number>();
   private nextId = 1;
   private nextNetworkId = 1;
   private clock: number;
@@ -272,6 +273,18 @@ export class FakeRuntime implements ContainerRuntime {
     const id = `sha256:${contentHash(files, dockerfile, labels)}`;
     this.images.set(ref, id);
     return id;
+  }
+
+  /** Memory use memoryUsage() reports for container `id` (default 0). */
+  setMemoryUsage(id: string, bytes: number): void {
+    this.usage.set(id, bytes);
+  }
+
+  async memoryUsage(ids: string[]): Promise<Record<string, number>> {
+    this.injected('memoryUsage');
+    const out: Record<string, number> = {};
+    for (const id of ids) if (this.containers.get(id)?.observed.status === 'running') out[id] = this.usage.get(id) ?? 0;
+    return out;
   }
 
   async exportImage(ref: string): Promise<NodeJS.ReadableStream> {

@@ -163,6 +163,15 @@ export function createMultiRuntime(pool: NodePool, log: Logger): MultiRuntime {
     unpauseContainer: (id) => onContainer(id, (rt) => rt.unpauseContainer(id)),
     updateContainer: (id, update) => onContainer(id, (rt) => rt.updateContainer(id, update)),
     exec: (id, command, timeoutMs) => onContainer(id, (rt) => rt.exec(id, command, timeoutMs)),
+    async memoryUsage(ids) {
+      const byNode = new Map<string, string[]>();
+      for (const id of ids) {
+        const node = where.get(id);
+        if (node) byNode.set(node, [...(byNode.get(node) ?? []), id]);
+      }
+      const parts = await Promise.all([...byNode].map(([node, list]) => pool.get(node)?.runtime.memoryUsage(list).catch(() => ({})) ?? {}));
+      return Object.assign({}, ...parts) as Record<string, number>;
+    },
     createVolume: (name, labels, driver, opts) => everywhere(`create volume ${name}`, (rt) => rt.createVolume(name, labels, driver, opts)),
     removeVolume: (name) => everywhere(`remove volume ${name}`, (rt) => rt.removeVolume(name)),
     createNetwork: (name, labels) => everywhere(`create network ${name}`, (rt) => rt.createNetwork(name, labels)),

@@ -60,6 +60,7 @@ interface Entry extends PoolNode {
   connection: NodeConnection;
   /** The ping in flight, so a second caller waits for it instead of returning a stale state. */
   pinging: Promise<NodeState> | null;
+  graceTimer?: NodeJS.Timeout;
 }
 
 export class NodePool {
@@ -123,7 +124,10 @@ export class NodePool {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    for (const e of this.entries.values()) e.connection.close?.();
+    for (const e of this.entries.values()) {
+      if (e.graceTimer) clearTimeout(e.graceTimer);
+      e.connection.close?.();
+    }
   }
 
   /** Every node, in name order. */
@@ -160,8 +164,13 @@ export class NodePool {
   }
 
   private async doPing(e: Entry): Promise<NodeState> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await e.runtime.ping();
+      // An engine behind a dropped route never answers: give up after a ping period, like a refused connection.
+      await Promise.race([
+        e.runtime.ping(),
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${this.opts.pingMs} ms`)), this.opts.pingMs); }),
+      ]);
       if (!e.capacity || e.capacity.cpu === undefined || e.capacity.memory === undefined) {
         const info = await e.connection.info().catch(() => undefined);
         if (info) e.capacity = mergeCapacity(e.spec, info);
@@ -169,6 +178,8 @@ export class NodePool {
       this.mark(e, 'Ready');
     } catch (err) {
       this.fail(e, asBerthError(err).message);
+    } finally {
+      clearTimeout(timer);
     }
     return e.state;
   }
@@ -186,7 +197,13 @@ export class NodePool {
 
   private fail(e: Entry, error: string): void {
     e.error = error;
-    this.set(e, this.now() - e.lastSeen >= this.opts.graceMs ? 'NotReady' : 'Unknown');
+    const silent = this.now() - e.lastSeen;
+    this.set(e, silent >= this.opts.graceMs ? 'NotReady' : 'Unknown');
+    // Check again the moment the grace runs out, so NotReady comes at the grace, not up to a ping period later.
+    if (e.state === 'Unknown' && !e.graceTimer) {
+      e.graceTimer = setTimeout(() => { e.graceTimer = undefined; void this.ping(e); }, this.opts.graceMs - silent + 5);
+      e.graceTimer.unref();
+    }
   }
 
   private set(e: Entry, state: NodeState): void {

@@ -80,6 +80,8 @@ export interface ContainerRuntime {
   createNetwork(name: string, labels: Record<string, string>): Promise<void>;
   /** Removes a network; already gone is not an error. */
   removeNetwork(name: string): Promise<void>;
+  /** Memory in use (bytes, page cache excluded, like `docker stats`) of each running container of `ids`; absent ones are skipped. */
+  memoryUsage(ids: string[]): Promise<Record<string, number>>;
   /** The image `ref` as a `docker save` tar stream; rejects with E_IMAGE_MISSING when the engine does not have it. */
   exportImage(ref: string): Promise<NodeJS.ReadableStream>;
   /** Loads a `docker save` tar stream (`docker load`); resolves once the engine has loaded it. */

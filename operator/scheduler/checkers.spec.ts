@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { constraints, maxPerNode, nodeReady, nodeSchedulable, resourcesFit, CHECKERS } from './checkers.ts';
+import { constraints, maxPerNode, nodeReady, nodeSchedulable, resourcesFit, runCheckers, CHECKERS } from './checkers.ts';
 import { Gi, Mi, node, placed, placement, replicas } from './scheduler-fixtures.ts';
 import { ClusterState, demandOf } from './state.ts';
-import type { Placed, SchedNode, SchedReplica } from './types.ts';
+import type { Checker, Placed, SchedNode, SchedReplica } from './types.ts';
 
-function check(checker: typeof nodeReady, n: SchedNode, r: SchedReplica, running: Placed[] = []): string | undefined {
+/** The reason `checker` rejects the single node `n` for `r`, or undefined when it keeps it. */
+function check(checker: Checker, n: SchedNode, r: SchedReplica, running: Placed[] = []): string | undefined {
   const state = new ClusterState([n], running);
-  return checker.check(0, state.view(demandOf(r)));
+  let reason: string | undefined;
+  const kept = checker.filter(Int32Array.of(0), 1, state.view(demandOf(r)), (_, why) => (reason = why));
+  expect(kept).toBe(reason === undefined ? 1 : 0);
+  return reason;
 }
 
 const [web] = replicas('shop/web', 1, 1, 1 * Gi);
@@ -64,5 +68,16 @@ describe('feasibility checkers', () => {
     const others = replicas('shop/db', 5, 0, 0).map((r) => placed(r, 'a'));
     expect(check(maxPerNode, n, r2!, others)).toBeUndefined();
     expect(check(maxPerNode, n, { ...r2!, placement: placement() }, [placed(r0!, 'a'), placed(r1!, 'a')])).toBeUndefined();
+  });
+
+  it('filter in place, keeping order, and the first checker to reject names the reason', () => {
+    const nodes = [node('a', { zone: 'x' }), node('b', { zone: 'y' }), node('c', { zone: 'x' }, 0.5), node('d', { zone: 'x' }, 4, 8 * Gi, { ready: false }), node('e', { zone: 'x' })];
+    const state = new ClusterState(nodes, []);
+    const view = state.view(demandOf({ ...web!, placement: placement({ constraints: ['node.labels.zone == x'] }) }));
+    const buf = Int32Array.from([0, 1, 2, 3, 4]);
+    const reasons: string[] = [];
+    const kept = runCheckers(CHECKERS, buf, 5, view, (i, why) => reasons.push(`${state.nodes[i]!.name}: ${why}`));
+    expect([...buf.slice(0, kept)]).toEqual([0, 4]);
+    expect(reasons.sort()).toEqual(['b: node.labels.zone == x not met', 'c: insufficient cpu', 'd: node not ready']);
   });
 });

@@ -3,6 +3,7 @@
  * over the nodes left. Also the kube-scheduler-style explanation of a replica that fits nowhere.
  */
 import type { PlacementSpec } from '../model/manifest.ts';
+import { runCheckers } from './checkers.ts';
 import type { ClusterState } from './state.ts';
 import { byString } from './state.ts';
 import type { Checker, ReplicaView } from './types.ts';
@@ -24,14 +25,10 @@ export class NodeFeasibility {
     const key = placementKey(view.demand.replica.placement);
     let c = this.cache.get(key);
     if (c) return c;
-    const nodes: number[] = [];
+    const all = Int32Array.from({ length: this.state.nodes.length }, (_, i) => i);
     const rejected = new Map<string, number>();
-    for (let i = 0; i < this.state.nodes.length; i++) {
-      const reason = firstReason(this.checkers, i, view);
-      if (reason === undefined) nodes.push(i);
-      else rejected.set(reason, (rejected.get(reason) ?? 0) + 1);
-    }
-    this.cache.set(key, (c = { nodes: Int32Array.from(nodes), rejected }));
+    const n = runCheckers(this.checkers, all, all.length, view, (_, reason) => rejected.set(reason, (rejected.get(reason) ?? 0) + 1));
+    this.cache.set(key, (c = { nodes: all.slice(0, n), rejected }));
     return c;
   }
 }
@@ -43,22 +40,12 @@ function placementKey(p: PlacementSpec): string {
   return k;
 }
 
-export function firstReason(checkers: readonly Checker[], i: number, view: ReplicaView): string | undefined {
-  for (let j = 0; j < checkers.length; j++) {
-    const reason = checkers[j]!.check(i, view);
-    if (reason !== undefined) return reason;
-  }
-  return undefined;
-}
-
 /** "0/3 nodes available: 2 insufficient memory, 1 node.labels.zone == a not met" (most frequent reason first). */
 export function explain(total: number, candidates: Candidates, loadCheckers: readonly Checker[], view: ReplicaView): string {
-  const counts = new Map(candidates.rejected);
-  for (const i of candidates.nodes) {
-    const reason = firstReason(loadCheckers, i, view);
-    if (reason !== undefined) counts.set(reason, (counts.get(reason) ?? 0) + 1);
-  }
   if (total === 0) return '0/0 nodes available: no nodes';
+  const counts = new Map(candidates.rejected);
+  const nodes = candidates.nodes.slice();
+  runCheckers(loadCheckers, nodes, nodes.length, view, (_, reason) => counts.set(reason, (counts.get(reason) ?? 0) + 1));
   const parts = [...counts].sort((a, b) => b[1] - a[1] || byString(a[0], b[0])).map(([reason, n]) => `${n} ${reason}`);
   return `0/${total} nodes available: ${parts.join(', ')}`;
 }

@@ -2,8 +2,8 @@
  * The scheduler: one pure, deterministic pass placing pending replicas on nodes (Nomad's GenericStack, kube-scheduler's
  * framework). Same input, same output — whatever the order of nodes, placed or pending.
  */
-import { LOAD_CHECKERS, NODE_CHECKERS } from './checkers.ts';
-import { explain, firstReason, NodeFeasibility } from './feasibility.ts';
+import { LOAD_CHECKERS, NODE_CHECKERS, runCheckers } from './checkers.ts';
+import { explain, NodeFeasibility } from './feasibility.ts';
 import { findPreemption } from './preempt.ts';
 import { scorersFor } from './scorers.ts';
 import { byString, ClusterState, demandOf } from './state.ts';
@@ -12,7 +12,8 @@ import type { ReplicaView, ScheduleInput, ScheduleResult, SchedReplica } from '.
 export function schedule(input: ScheduleInput): ScheduleResult {
   const state = new ClusterState(input.nodes, input.placed);
   const nodeFeasibility = new NodeFeasibility(state, NODE_CHECKERS);
-  const feasible = new Int32Array(state.nodes.length);
+  const n = state.nodes.length;
+  const scratch: Scratch = { nodes: new Int32Array(n), scores: new Float64Array(n), totals: new Float64Array(n) };
   const result: ScheduleResult = { assignments: [], unschedulable: [], evictions: [] };
 
   // Queue: priority desc, then service, then replica — higher priorities claim capacity (and preempt) first.
@@ -22,12 +23,12 @@ export function schedule(input: ScheduleInput): ScheduleResult {
     // 1. Node checkers (ready, schedulable, constraints): depend on the node and the placement only, cached per placement.
     const candidates = nodeFeasibility.candidates(view);
 
-    // 2. Load checkers (resources fit, maxPerNode) against what runs there now, including this call's assignments;
-    //    the same pass finds the fewest replicas of the service on a feasible node / domain, which scorers are relative to.
-    const count = filterLoad(candidates.nodes, view, feasible);
+    // 2. Load checkers (resources fit, maxPerNode) against what runs there now, including this call's assignments.
+    scratch.nodes.set(candidates.nodes);
+    const count = runCheckers(LOAD_CHECKERS, scratch.nodes, candidates.nodes.length, view);
 
-    // 3. Scorers, weighted; nodes are in name order and only a strictly higher score wins, so ties go to the first name.
-    let node = bestNode(feasible, count, view);
+    // 3. Scorers, weighted; nodes stay in name order and only a strictly higher score wins, so ties go to the first name.
+    let node = bestNode(scratch.nodes, count, view, scratch);
 
     // 4. Fits nowhere: preempt lower-priority replicas (>= 10 below) on the one node where the fewest must go.
     //    Victims leave the state now; they are not re-placed in this call (the caller retries them as pending).
@@ -54,43 +55,31 @@ export function schedule(input: ScheduleInput): ScheduleResult {
   return result;
 }
 
+/** Buffers reused for every replica of the call (one slot per node). */
+interface Scratch {
+  nodes: Int32Array;
+  scores: Float64Array;
+  totals: Float64Array;
+}
+
 function queueOrder(pending: readonly SchedReplica[]): SchedReplica[] {
   return [...pending].sort((a, b) => b.placement.priority - a.placement.priority || byString(a.service, b.service) || a.replica - b.replica);
 }
 
-/** Writes the candidates passing every load checker into `out`, returns how many; sets view.minOnNode / minInDomain. */
-function filterLoad(candidates: Int32Array, view: ReplicaView, out: Int32Array): number {
-  const key = view.demand.replica.placement.topologySpreadKey;
-  const { nodes } = view.state;
-  const { onNode, inDomain } = view;
-  let n = 0;
-  let minOnNode = Infinity;
-  let minInDomain = Infinity;
-  for (let k = 0; k < candidates.length; k++) {
-    const i = candidates[k]!;
-    if (firstReason(LOAD_CHECKERS, i, view) !== undefined) continue;
-    out[n++] = i;
-    if (onNode[i]! < minOnNode) minOnNode = onNode[i]!;
-    if (key === undefined) continue;
-    const value = nodes[i]!.labels[key];
-    const c = value === undefined ? Infinity : (inDomain!.get(value) ?? 0);
-    if (c < minInDomain) minInDomain = c;
+/** Index of the node in nodes[0..count) with the highest weighted score (first in name order on ties); -1 when none. */
+function bestNode(nodes: Int32Array, count: number, view: ReplicaView, scratch: Scratch): number {
+  const { totals, scores } = scratch;
+  totals.fill(0, 0, count);
+  for (const scorer of scorersFor(view.demand.replica.placement)) {
+    scorer.score(nodes, count, view, scores);
+    for (let k = 0; k < count; k++) totals[k]! += scorer.weight * scores[k]!;
   }
-  view.minOnNode = minOnNode === Infinity ? 0 : minOnNode;
-  view.minInDomain = minInDomain === Infinity ? 0 : minInDomain;
-  return n;
-}
-
-/** Index of the feasible node with the highest weighted score (first in name order on ties); -1 when none. */
-function bestNode(feasible: Int32Array, count: number, view: ReplicaView): number {
-  const scorers = scorersFor(view.demand.replica.placement);
   let best = -1;
   let bestScore = -Infinity;
   for (let k = 0; k < count; k++) {
-    const i = feasible[k]!;
-    let score = 0;
-    for (let j = 0; j < scorers.length; j++) score += scorers[j]!.weight * scorers[j]!.score(i, view);
-    if (score > bestScore) [best, bestScore] = [i, score];
+    if (totals[k]! <= bestScore) continue;
+    best = nodes[k]!;
+    bestScore = totals[k]!;
   }
   return best;
 }

@@ -1,8 +1,8 @@
 /**
  * Scorers (each 0..100, higher is better) and their weights. The weights are tiers: count-based scorers give integers
  * and weigh 101x the tier below, so the sum ranks lexicographically — topology domain first, then replicas on the node,
- * then allocation — while each stays a plain weighted scorer. Counts are relative to the fewest on any feasible node
- * (kube-scheduler's normalisation), so a difference of 100 or more replicas saturates at 0 rather than overflowing a tier.
+ * then allocation — while each stays a plain weighted scorer. Counts are relative to the fewest among the nodes scored
+ * (kube-scheduler's normalisation), so 100 or more replicas above the fewest saturate at 0 instead of spilling a tier.
  */
 import type { PlacementSpec } from '../model/manifest.ts';
 import type { Scorer } from './types.ts';
@@ -13,11 +13,19 @@ const TIER = 101;
 export const topologySpread: Scorer = {
   name: 'topology-spread',
   weight: TIER * TIER,
-  score(i, v) {
-    const key = v.demand.replica.placement.topologySpreadKey;
-    const value = key === undefined ? undefined : v.state.nodes[i]!.labels[key];
-    if (value === undefined || !v.inDomain) return 0;
-    return Math.max(0, 100 - ((v.inDomain.get(value) ?? 0) - v.minInDomain));
+  score(nodes, count, v, out) {
+    if (!v.domain) return void out.fill(0, 0, count);
+    const { ids, counts } = v.domain;
+    let min = Infinity;
+    for (let k = 0; k < count; k++) {
+      const id = ids[nodes[k]!]!;
+      out[k] = id < 0 ? -1 : counts[id]!;
+      if (id >= 0 && out[k]! < min) min = out[k]!;
+    }
+    for (let k = 0; k < count; k++) {
+      const above = out[k]! - min;
+      out[k] = out[k]! < 0 ? 0 : above < 100 ? 100 - above : 0;
+    }
   },
 };
 
@@ -25,21 +33,33 @@ export const topologySpread: Scorer = {
 export const spread: Scorer = {
   name: 'spread',
   weight: TIER,
-  score: (i, v) => Math.max(0, 100 - (v.onNode[i]! - v.minOnNode)),
+  score(nodes, count, v, out) {
+    const on = v.onNode;
+    let min = Infinity;
+    for (let k = 0; k < count; k++) if (on[nodes[k]!]! < min) min = on[nodes[k]!]!;
+    for (let k = 0; k < count; k++) {
+      const above = on[nodes[k]!]! - min;
+      out[k] = above < 100 ? 100 - above : 0;
+    }
+  },
 };
 
 /** Least allocated node first, counting the replica itself (kube's LeastAllocated); spread's tie-break. */
 export const leastAllocated: Scorer = {
   name: 'least-allocated',
   weight: 1,
-  score: (i, v) => 100 * (1 - v.state.allocatedAfter(i, v.demand)),
+  score(nodes, count, v, out) {
+    for (let k = 0; k < count; k++) out[k] = 100 * (1 - v.state.allocatedAfter(nodes[k]!, v.demand));
+  },
 };
 
 /** Most allocated node first, counting the replica itself (Nomad's binpack, kube's MostAllocated). */
 export const binpack: Scorer = {
   name: 'binpack',
   weight: 1,
-  score: (i, v) => 100 * v.state.allocatedAfter(i, v.demand),
+  score(nodes, count, v, out) {
+    for (let k = 0; k < count; k++) out[k] = 100 * v.state.allocatedAfter(nodes[k]!, v.demand);
+  },
 };
 
 const SPREAD = [spread, leastAllocated];

@@ -1,7 +1,7 @@
 /**
  * The cluster as the scheduler tracks it during one call: nodes in name order (the index is the tie-break), and per
  * node the allocation and the residents, per (service, node) replica counts, per (service, label key, value) domain
- * counts. Every figure is updated incrementally on place / evict, so one placement costs O(nodes), never
+ * counts (label values numbered per key, so a domain lookup is two array reads). Every figure is updated incrementally on place / evict, so one placement costs O(nodes), never
  * O(replicas x nodes). Requests are integers (millicores, bytes): sums are exact whatever the input order.
  */
 import type { Demand, Placed, ReplicaView, Resident, SchedNode, SchedReplica } from './types.ts';
@@ -39,8 +39,10 @@ export class ClusterState {
   private readonly index = new Map<string, number>();
   private readonly residents: Resident[][];
   private readonly counts = new Map<string, Int32Array>();
-  /** service -> label key -> label value -> replicas; built on first query, then kept up to date. */
-  private readonly domains = new Map<string, Map<string, Map<string, number>>>();
+  /** label key -> per node index, the id of the node's value (-1: no such label). */
+  private readonly labelIds = new Map<string, Int32Array>();
+  /** service -> label key -> replicas per value id; built on first query, then kept up to date. */
+  private readonly domains = new Map<string, Map<string, Int32Array>>();
 
   constructor(nodes: readonly SchedNode[], placed: readonly Placed[]) {
     const sorted = [...nodes].sort((a, b) => byString(a.name, b.name)).filter((n, i, all) => i === 0 || all[i - 1]!.name !== n.name);
@@ -87,18 +89,27 @@ export class ClusterState {
     return c;
   }
 
-  /** Replicas of `service` per value of node label `key` (live). Nodes without the label form no domain. */
-  domainsOf(service: string, key: string): Map<string, number> {
+  /** Per node index, the id of its value of label `key` (ids in value order), or -1 without the label. */
+  domainIds(key: string): Int32Array {
+    let ids = this.labelIds.get(key);
+    if (ids) return ids;
+    const values = [...new Set(this.nodes.map((n) => n.labels[key]).filter((v) => v !== undefined))].sort(byString);
+    const id = new Map(values.map((v, j) => [v, j]));
+    ids = Int32Array.from(this.nodes, (n) => id.get(n.labels[key]!) ?? -1);
+    this.labelIds.set(key, ids);
+    return ids;
+  }
+
+  /** Replicas of `service` per value id of node label `key` (see domainIds); live. */
+  domainsOf(service: string, key: string): Int32Array {
     let byKey = this.domains.get(service);
     if (!byKey) this.domains.set(service, (byKey = new Map()));
     let m = byKey.get(key);
     if (m) return m;
-    m = new Map();
+    const ids = this.domainIds(key);
+    m = new Int32Array(ids.reduce((a, b) => Math.max(a, b), -1) + 1);
     const counts = this.countsOf(service);
-    for (let i = 0; i < counts.length; i++) {
-      const v = this.nodes[i]!.labels[key];
-      if (counts[i]! > 0 && v !== undefined) m.set(v, (m.get(v) ?? 0) + counts[i]!);
-    }
+    for (let i = 0; i < counts.length; i++) if (ids[i]! >= 0) m[ids[i]!]! += counts[i]!;
     byKey.set(key, m);
     return m;
   }
@@ -107,7 +118,8 @@ export class ClusterState {
   view(demand: Demand): ReplicaView {
     const key = demand.replica.placement.topologySpreadKey;
     const service = demand.replica.service;
-    return { state: this, demand, onNode: this.countsOf(service), inDomain: key === undefined ? undefined : this.domainsOf(service, key), minOnNode: 0, minInDomain: 0 };
+    const domain = key === undefined ? undefined : { ids: this.domainIds(key), counts: this.domainsOf(service, key) };
+    return { state: this, demand, onNode: this.countsOf(service), domain };
   }
 
   /** Fraction (0..1) of node `i` allocated after adding `extra`, averaged over cpu and memory of finite capacity. */
@@ -142,8 +154,8 @@ export class ClusterState {
     const byKey = this.domains.get(r.replica.service);
     if (!byKey) return;
     for (const [key, m] of byKey) {
-      const v = this.nodes[i]!.labels[key];
-      if (v !== undefined) m.set(v, (m.get(v) ?? 0) + sign);
+      const id = this.labelIds.get(key)![i]!;
+      if (id >= 0) m[id]! += sign;
     }
   }
 }

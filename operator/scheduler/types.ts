@@ -88,30 +88,40 @@ export interface ReplicaView {
   readonly demand: Demand;
   /** Replicas of this service per node index; live (updated as the call assigns and evicts). */
   readonly onNode: Int32Array;
-  /** Replicas of this service per value of placement.topologySpreadKey; undefined without a key. Live. */
-  readonly inDomain: Map<string, number> | undefined;
-  /** Fewest replicas of this service on any feasible node; set by the pipeline before scoring. */
-  minOnNode: number;
-  /** Fewest replicas of this service in the topology domain of any feasible node; set before scoring. */
-  minInDomain: number;
+  /** Topology domains of placement.topologySpreadKey; undefined without a key. */
+  readonly domain: Domains | undefined;
 }
+
+/** The domains of one node label: replicas of the service in the domain of node i = counts[ids[i]] (ids[i] = -1: no label). */
+export interface Domains {
+  /** Per node index, the id of its label value, or -1. */
+  readonly ids: Int32Array;
+  /** Replicas of the service per value id; live. */
+  readonly counts: Int32Array;
+}
+
+/** Told the reason for each node a checker rejects (used to explain a replica that fits nowhere). */
+export type Reject = (node: number, reason: string) => void;
 
 /**
  * A feasibility check. `node` checkers depend only on the node and the replica's placement, so the pipeline runs them
  * once per distinct placement; `load` checkers depend on what runs on the node, and only they may be relieved by
- * preemption (a constraint never is).
+ * preemption (a constraint never is). Checkers work on a batch of nodes, so the hot loop stays inside one function.
  */
 export interface Checker {
   readonly name: string;
   readonly kind: 'node' | 'load';
-  /** undefined when node index `node` can take the replica, else why not ("insufficient memory"). */
-  check(node: number, view: ReplicaView): string | undefined;
+  /**
+   * Keeps in nodes[0..count), in place and in order, the node indices that can take the replica; returns how many
+   * remain. Calls `reject` with the reason ("insufficient memory") for each node dropped, when given.
+   */
+  filter(nodes: Int32Array, count: number, view: ReplicaView, reject?: Reject): number;
 }
 
 /** A ranking function; the pipeline sums weight x score over its scorers and takes the highest. */
 export interface Scorer {
   readonly name: string;
   readonly weight: number;
-  /** 0..100, higher is better, for a node index that passed every checker. */
-  score(node: number, view: ReplicaView): number;
+  /** Writes to out[k] the score (0..100, higher is better) of node index nodes[k], k < count; every node passed every checker. */
+  score(nodes: Int32Array, count: number, view: ReplicaView, out: Float64Array): void;
 }

@@ -53,6 +53,8 @@ export interface NodeStatus {
   endpoint: string;
   /** Why it is not Ready. */
   error?: string;
+  /** Set while the node is (or recently was) over its memory high mark and takes no new replica. */
+  memoryPressure?: string;
 }
 
 export interface StatusDoc {

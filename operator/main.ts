@@ -81,7 +81,7 @@ async function connectEngine(flags: Flags, log: Logger = silentLogger, onNodeCha
   const docker = new Docker(dockerOptionsFromEndpoint(endpoint));
   const local: NodeSpec = { endpoint: endpoint ?? process.env.DOCKER_HOST ?? `unix://${DEFAULT_SOCKET}`, labels: {}, capacity: {}, unschedulable: false };
   const pool = new NodePool({
-    local, log, graceMs: parseDuration(String(flags['node-grace'] ?? '10s'), 'node-grace'), pingMs: 2_000,
+    local, log, graceMs: parseDuration(String(flags['node-grace'] ?? '10s'), 'node-grace'), pingMs: 1_000,
     // the local node reuses the --docker client; declared nodes get their own (TLS files read here, on the operator host)
     connect: (name, spec) => dockerNodeConnection(spec === local ? docker : new Docker(nodeDockerOptions(name, spec))),
     onChange: () => onNodeChange?.(),

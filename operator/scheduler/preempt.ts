@@ -3,7 +3,8 @@
  * priority <= its own - 10 from one node. Eviction relieves only the load checks (resources, maxPerNode): a node is a
  * candidate only if it passed every node checker. On each candidate the smallest sufficient victim set is found (fewest
  * replicas, then lowest priority sum, then least resources); the node with the smallest set wins (then lowest priority
- * sum, then name). Exact search over k-subsets while that is cheap, a greedy pick with reprieve beyond.
+ * sum, then name). Exact search over k-subsets while that is cheap, a greedy pick with reprieve beyond. Each node's
+ * residents are kept sorted between calls and re-sorted only when something was placed on or evicted from it.
  */
 import { byString, type ClusterState } from './state.ts';
 import type { ReplicaView, Resident } from './types.ts';
@@ -19,27 +20,109 @@ export interface Preemption {
   prioritySum: number;
 }
 
-/** What must be freed on a node: millicores, bytes, replicas of the same service. */
+/** A possible victim: its priority, its share of the node (cpu + memory fractions), whether it is of the preemptor's service. */
+interface Pooled {
+  r: Resident;
+  priority: number;
+  w: number;
+  same: number;
+}
+
+/** The residents of one node in victim order (lowest priority, largest, service, replica) with prefix sums. */
+interface Pool {
+  version: number;
+  items: Pooled[];
+  cpuPre: Float64Array;
+  memPre: Float64Array;
+  prioPre: Float64Array;
+  byCpu: Pooled[];
+  byMem: Pooled[];
+}
+
+/** What must be freed on a node: millicores, bytes, replicas of the same service. Mirrors resourcesFit and maxPerNode. */
 interface Deficit {
   cpu: number;
   memory: number;
   same: number;
 }
 
-/** The best node and victims for the view's replica among `candidates` (which passed the node checkers), if any. */
-export function findPreemption(view: ReplicaView, candidates: Int32Array): Preemption | undefined {
-  let best: Preemption | undefined;
-  for (const i of candidates) {
-    const found = victimsOn(i, view, best);
-    if (!found) continue;
-    const better = !best || found.victims.length < best.victims.length || (found.victims.length === best.victims.length && found.prioritySum < best.prioritySum);
-    if (better) best = found;
+export class Preemptor {
+  private readonly pools: (Pool | undefined)[] = [];
+
+  constructor(private readonly state: ClusterState) {}
+
+  /** The best node and victims for the view's replica among `candidates` (which passed the node checkers), if any. */
+  find(view: ReplicaView, candidates: Int32Array): Preemption | undefined {
+    let best: Preemption | undefined;
+    for (const i of candidates) {
+      const found = this.victimsOn(i, view, best);
+      if (!found) continue;
+      const fewer = !best || found.victims.length < best.victims.length;
+      if (fewer || (found.victims.length === best!.victims.length && found.prioritySum < best!.prioritySum)) best = found;
+    }
+    return best;
   }
-  return best;
+
+  /** The smallest sufficient set of victims on node `i`, if there is one that could beat `best`. Allocation-free until it must search. */
+  private victimsOn(i: number, view: ReplicaView, best: Preemption | undefined): Preemption | undefined {
+    const need = deficitOn(this.state, i, view);
+    const pool = this.pool(i);
+    // To beat `best` a node needs fewer victims, or as many with a lower priority sum — bounded below by its k lowest priorities.
+    let maxK = pool.items.length;
+    if (best) {
+      const k = best.victims.length;
+      maxK = Math.min(maxK, k <= pool.items.length && pool.prioPre[k]! >= best.prioritySum ? k - 1 : k);
+      if (maxK < 0 || (maxK === 0 && !enough(need, 0, 0, 0))) return undefined;
+    }
+    const limit = view.demand.replica.placement.priority - PRIORITY_GAP;
+    const service = view.demand.replica.service;
+    let eligible = 0;
+    while (eligible < pool.items.length && pool.items[eligible]!.priority <= limit) eligible++;
+    let sameTotal = 0;
+    if (need.same > 0) for (let k = 0; k < eligible; k++) if (pool.items[k]!.r.replica.service === service) sameTotal++;
+    if (!enough(need, pool.cpuPre[eligible]!, pool.memPre[eligible]!, sameTotal)) return undefined;
+    maxK = Math.min(maxK, eligible);
+    for (let k = 0; k <= maxK; k++) {
+      // What any k victims can free at most: the k largest of each measure.
+      if (!enough(need, topSum(pool.byCpu, limit, k, 'cpu'), topSum(pool.byMem, limit, k, 'memory'), Math.min(sameTotal, k))) continue;
+      const cands = pool.items.slice(0, eligible);
+      for (const p of cands) p.same = p.r.replica.service === service ? 1 : 0;
+      const picked = binomialAtMost(eligible, k, SUBSET_BUDGET) ? bestSubset(cands, k, need) : greedy(cands, need);
+      if (!picked) continue;
+      if (picked.length > maxK) return undefined;
+      const prioritySum = sum(picked, (p) => p.priority);
+      if (best && picked.length === best.victims.length && prioritySum >= best.prioritySum) return undefined;
+      return { node: i, victims: picked.map((p) => p.r), prioritySum };
+    }
+    return undefined;
+  }
+
+  private pool(i: number): Pool {
+    const s = this.state;
+    const cached = this.pools[i];
+    if (cached && cached.version === s.version[i]) return cached;
+    const items = s.residentsOf(i).map((r) => ({ r, priority: r.replica.placement.priority, w: share(s, r), same: 0 }));
+    items.sort((a, b) => a.priority - b.priority || b.w - a.w || byString(a.r.replica.service, b.r.replica.service) || a.r.replica.replica - b.r.replica.replica);
+    const prefix = (f: (p: Pooled) => number) => {
+      const out = new Float64Array(items.length + 1);
+      items.forEach((p, j) => (out[j + 1] = out[j]! + f(p)));
+      return out;
+    };
+    const pool: Pool = {
+      version: s.version[i]!,
+      items,
+      cpuPre: prefix((p) => p.r.cpu),
+      memPre: prefix((p) => p.r.memory),
+      prioPre: prefix((p) => p.priority),
+      byCpu: [...items].sort((a, b) => b.r.cpu - a.r.cpu),
+      byMem: [...items].sort((a, b) => b.r.memory - a.r.memory),
+    };
+    this.pools[i] = pool;
+    return pool;
+  }
 }
 
-function deficitOn(i: number, view: ReplicaView): Deficit {
-  const s = view.state;
+function deficitOn(s: ClusterState, i: number, view: ReplicaView): Deficit {
   const max = view.demand.replica.placement.maxPerNode;
   return {
     cpu: s.cpuUsed[i]! + view.demand.cpu - s.cpuCap[i]!,
@@ -48,84 +131,84 @@ function deficitOn(i: number, view: ReplicaView): Deficit {
   };
 }
 
-/** Share of node `i` a resident takes (cpu + memory fractions), the "resources" of the tie-break. */
-function weight(s: ClusterState, r: Resident): number {
+/** Share of its node a resident takes (cpu + memory fractions): the "resources" of the tie-break. */
+function share(s: ClusterState, r: Resident): number {
   const c = s.cpuCap[r.node]!;
   const m = s.memCap[r.node]!;
   return (c > 0 && c !== Infinity ? r.cpu / c : 0) + (m > 0 && m !== Infinity ? r.memory / m : 0);
 }
 
-/** The smallest sufficient set of victims on node `i`, if there is one that could beat `best`. */
-function victimsOn(i: number, view: ReplicaView, best: Preemption | undefined): Preemption | undefined {
-  const maxK = best ? best.victims.length : Infinity;
-  const need = deficitOn(i, view);
-  const limit = view.demand.replica.placement.priority - PRIORITY_GAP;
-  const service = view.demand.replica.service;
-  // Canonical order: lowest priority, then largest, then service and replica — so ties resolve the same for any input order.
-  const pool = view.state.residentsOf(i).filter((r) => r.replica.placement.priority <= limit).map((r) => ({ r, w: weight(view.state, r), same: r.replica.service === service ? 1 : 0 }));
-  pool.sort((a, b) => a.r.replica.placement.priority - b.r.replica.placement.priority || b.w - a.w || byString(a.r.replica.service, b.r.replica.service) || a.r.replica.replica - b.r.replica.replica);
-  const enough = (cpu: number, memory: number, same: number) => cpu >= need.cpu && memory >= need.memory && same >= need.same;
-  if (!enough(sum(pool, (v) => v.r.cpu), sum(pool, (v) => v.r.memory), sum(pool, (v) => v.same))) return undefined;
-  // Upper bounds of what any k victims can free: the k largest of each measure.
-  const topCpu = prefix(pool.map((v) => v.r.cpu));
-  const topMem = prefix(pool.map((v) => v.r.memory));
-  const topSame = prefix(pool.map((v) => v.same));
-  for (let k = 0; k <= Math.min(pool.length, maxK); k++) {
-    if (!enough(topCpu[k]!, topMem[k]!, topSame[k]!)) continue;
-    // As many victims as the best so far: only a lower priority sum can win, and the k lowest priorities bound it from below.
-    if (k === maxK && sum(pool.slice(0, k), (v) => v.r.replica.placement.priority) >= best!.prioritySum) return undefined;
-    const picked = binomialAtMost(pool.length, k, SUBSET_BUDGET) ? bestSubset(pool, k, enough) : greedy(pool, enough);
-    if (picked && picked.length <= maxK) return { node: i, victims: picked.map((p) => p.r), prioritySum: sum(picked, (p) => p.r.replica.placement.priority) };
-    if (picked) return undefined;
+function enough(need: Deficit, cpu: number, memory: number, same: number): boolean {
+  return cpu >= need.cpu && memory >= need.memory && same >= need.same;
+}
+
+/** Sum of `field` over the first k of `sorted` with priority <= limit. */
+function topSum(sorted: readonly Pooled[], limit: number, k: number, field: 'cpu' | 'memory'): number {
+  let total = 0;
+  for (let j = 0, taken = 0; j < sorted.length && taken < k; j++) {
+    if (sorted[j]!.priority > limit) continue;
+    total += sorted[j]!.r[field];
+    taken++;
   }
-  return undefined;
+  return total;
 }
 
-interface Pooled {
-  r: Resident;
-  w: number;
-  same: number;
+/** Search state of bestSubset. */
+interface Search {
+  pool: readonly Pooled[];
+  k: number;
+  need: Deficit;
+  chosen: number[];
+  best: number[] | undefined;
+  bestPrio: number;
+  bestW: number;
 }
 
-type Enough = (cpu: number, memory: number, same: number) => boolean;
-
-/** Among the sufficient k-subsets of `pool`, the one of lowest priority sum, then least weight, then first in canonical order. */
-function bestSubset(pool: Pooled[], k: number, enough: Enough): Pooled[] | undefined {
-  let best: number[] | undefined;
-  let bestPrio = Infinity;
-  let bestW = Infinity;
-  const chosen: number[] = [];
-  const walk = (from: number, cpu: number, mem: number, same: number, prio: number, w: number): void => {
-    if (chosen.length === k) {
-      if (enough(cpu, mem, same) && (prio < bestPrio || (prio === bestPrio && w < bestW))) [best, bestPrio, bestW] = [[...chosen], prio, w];
-      return;
+/** Among the sufficient k-subsets of `pool`, the one of lowest priority sum, then least share, then first in victim order. */
+function bestSubset(pool: readonly Pooled[], k: number, need: Deficit): Pooled[] | undefined {
+  if (k === 1) {
+    // The common case, without the search: the first sufficient victim of lowest priority, then least share.
+    let best: Pooled | undefined;
+    for (const p of pool) {
+      if (!enough(need, p.r.cpu, p.r.memory, p.same)) continue;
+      if (!best || p.priority < best.priority || (p.priority === best.priority && p.w < best.w)) best = p;
     }
-    for (let j = from; j <= pool.length - (k - chosen.length); j++) {
-      const p = pool[j]!;
-      chosen.push(j);
-      walk(j + 1, cpu + p.r.cpu, mem + p.r.memory, same + p.same, prio + p.r.replica.placement.priority, w + p.w);
-      chosen.pop();
-    }
-  };
-  walk(0, 0, 0, 0, 0, 0);
-  return best?.map((j) => pool[j]!);
+    return best && [best];
+  }
+  const search: Search = { pool, k, need, chosen: [], best: undefined, bestPrio: Infinity, bestW: Infinity };
+  walk(search, 0, 0, 0, 0, 0, 0);
+  return search.best?.map((j) => pool[j]!);
 }
 
-/** Take victims in canonical order while they free something still needed, then reprieve any no longer needed (highest priority first). */
-function greedy(pool: Pooled[], enough: Enough): Pooled[] | undefined {
+function walk(s: Search, from: number, cpu: number, mem: number, same: number, prio: number, w: number): void {
+  if (s.chosen.length === s.k) {
+    if (!enough(s.need, cpu, mem, same) || prio > s.bestPrio || (prio === s.bestPrio && w >= s.bestW)) return;
+    [s.best, s.bestPrio, s.bestW] = [[...s.chosen], prio, w];
+    return;
+  }
+  for (let j = from; j <= s.pool.length - (s.k - s.chosen.length); j++) {
+    const p = s.pool[j]!;
+    s.chosen.push(j);
+    walk(s, j + 1, cpu + p.r.cpu, mem + p.r.memory, same + p.same, prio + p.priority, w + p.w);
+    s.chosen.pop();
+  }
+}
+
+/** Take victims in order while they free something still needed, then reprieve any no longer needed (highest priority first). */
+function greedy(pool: Pooled[], need: Deficit): Pooled[] | undefined {
   let cpu = 0, mem = 0, same = 0;
   const taken: Pooled[] = [];
   for (const p of pool) {
-    if (enough(cpu, mem, same)) break;
-    const helps = (!enough(cpu, Infinity, Infinity) && p.r.cpu > 0) || (!enough(Infinity, mem, Infinity) && p.r.memory > 0) || (!enough(Infinity, Infinity, same) && p.same > 0);
+    if (enough(need, cpu, mem, same)) break;
+    const helps = (cpu < need.cpu && p.r.cpu > 0) || (mem < need.memory && p.r.memory > 0) || (same < need.same && p.same > 0);
     if (!helps) continue;
     taken.push(p);
     [cpu, mem, same] = [cpu + p.r.cpu, mem + p.r.memory, same + p.same];
   }
-  if (!enough(cpu, mem, same)) return undefined;
+  if (!enough(need, cpu, mem, same)) return undefined;
   for (let j = taken.length - 1; j >= 0; j--) {
     const p = taken[j]!;
-    if (!enough(cpu - p.r.cpu, mem - p.r.memory, same - p.same)) continue;
+    if (!enough(need, cpu - p.r.cpu, mem - p.r.memory, same - p.same)) continue;
     [cpu, mem, same] = [cpu - p.r.cpu, mem - p.r.memory, same - p.same];
     taken.splice(j, 1);
   }
@@ -136,14 +219,6 @@ function sum<T>(xs: readonly T[], f: (x: T) => number): number {
   let s = 0;
   for (const x of xs) s += f(x);
   return s;
-}
-
-/** out[k] = sum of the k largest values. */
-function prefix(values: number[]): number[] {
-  const sorted = values.sort((a, b) => b - a);
-  const out = [0];
-  for (const v of sorted) out.push(out[out.length - 1]! + v);
-  return out;
 }
 
 /** Whether C(n, k) <= cap, without overflowing. */

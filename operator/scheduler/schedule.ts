@@ -4,7 +4,7 @@
  */
 import { LOAD_CHECKERS, NODE_CHECKERS, runCheckers } from './checkers.ts';
 import { explain, NodeFeasibility } from './feasibility.ts';
-import { findPreemption } from './preempt.ts';
+import { Preemptor } from './preempt.ts';
 import { scorersFor } from './scorers.ts';
 import { byString, ClusterState, demandOf } from './state.ts';
 import type { ReplicaView, ScheduleInput, ScheduleResult, SchedReplica } from './types.ts';
@@ -12,6 +12,7 @@ import type { ReplicaView, ScheduleInput, ScheduleResult, SchedReplica } from '.
 export function schedule(input: ScheduleInput): ScheduleResult {
   const state = new ClusterState(input.nodes, input.placed);
   const nodeFeasibility = new NodeFeasibility(state, NODE_CHECKERS);
+  const preemptor = new Preemptor(state);
   const n = state.nodes.length;
   const scratch: Scratch = { nodes: new Int32Array(n), scores: new Float64Array(n), totals: new Float64Array(n) };
   const result: ScheduleResult = { assignments: [], unschedulable: [], evictions: [] };
@@ -33,7 +34,7 @@ export function schedule(input: ScheduleInput): ScheduleResult {
     // 4. Fits nowhere: preempt lower-priority replicas (>= 10 below) on the one node where the fewest must go.
     //    Victims leave the state now; they are not re-placed in this call (the caller retries them as pending).
     if (node < 0) {
-      const pre = findPreemption(view, candidates.nodes);
+      const pre = preemptor.find(view, candidates.nodes);
       if (pre) {
         for (const victim of pre.victims) {
           state.evict(victim);

@@ -36,6 +36,8 @@ export class ClusterState {
   private readonly cpuInv: Float64Array;
   private readonly memInv: Float64Array;
   private readonly dimsInv: Float64Array;
+  /** Per node, bumped on every place / evict there (for caches of what runs on a node). */
+  readonly version: Uint32Array;
   private readonly index = new Map<string, number>();
   private readonly residents: Resident[][];
   private readonly counts = new Map<string, Int32Array>();
@@ -52,6 +54,7 @@ export class ClusterState {
     this.memCap = new Float64Array(n);
     this.cpuUsed = new Float64Array(n);
     this.memUsed = new Float64Array(n);
+    this.version = new Uint32Array(n);
     this.cpuInv = new Float64Array(n);
     this.memInv = new Float64Array(n);
     this.dimsInv = new Float64Array(n);
@@ -69,7 +72,7 @@ export class ClusterState {
     // Replicas on nodes that are gone take no capacity anywhere.
     for (const p of placed) {
       const i = this.index.get(p.node);
-      if (i !== undefined) this.place(demandOf(p), i);
+      if (i !== undefined) this.place(demandOf(p), i, p);
     }
   }
 
@@ -128,11 +131,10 @@ export class ClusterState {
     return f < 1 ? f : 1;
   }
 
-  place(demand: Demand, i: number): Resident {
-    const name = this.nodes[i]!.name;
-    const given = demand.replica as Partial<Placed>;
-    const replica: Placed = given.node === name ? (demand.replica as Placed) : { ...demand.replica, node: name };
-    const r: Resident = { ...demand, replica, node: i };
+  /** Adds `demand` to node `i`; `as` is the input's own Placed value for a replica already running there. */
+  place(demand: Demand, i: number, as?: Placed): Resident {
+    const replica: Placed = as ?? { ...demand.replica, node: this.nodes[i]!.name };
+    const r: Resident = { replica, cpu: demand.cpu, memory: demand.memory, node: i };
     this.residents[i]!.push(r);
     this.adjust(r, 1);
     return r;
@@ -148,6 +150,7 @@ export class ClusterState {
 
   private adjust(r: Resident, sign: 1 | -1): void {
     const i = r.node;
+    this.version[i]!++;
     this.cpuUsed[i]! += sign * r.cpu;
     this.memUsed[i]! += sign * r.memory;
     this.countsOf(r.replica.service)[i]! += sign;

@@ -127,6 +127,35 @@ describe('several engines', () => {
     expect(await placement('api')).toEqual({ main: 0, e1: 0, e2: 2 });
   }, 90_000);
 
+  it('probes, balances and heals replicas on every engine', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as net.AddressInfo).port; srv.close(() => resolve(p)); });
+    });
+    await push({ 'www.yaml': `apiVersion: berth/v1
+kind: Service
+metadata: { name: www, namespace: test }
+spec:
+  image: ${IMAGE}
+  command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+  replicas: 3
+  ports: [{ port: 8080 }]
+  health: { readiness: { http: { path: /, port: 8080 }, interval: 200ms, timeout: 200ms } }
+  loadBalancer: { publish: { port: ${port}, host: 127.0.0.1 } }
+` });
+    await op.waitPass((p) => p.converged && serviceOf(p, 'test/www')?.ready === 3, 'www ready on three nodes', 60_000);
+    expect(await placement('www')).toEqual({ main: 1, e1: 1, e2: 1 });
+    const hosts = await waitFor(async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 9; i++) seen.add(await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => 'error'));
+      return seen.size === 3 && !seen.has('error') ? seen : undefined;
+    }, { what: 'the proxy reaching a replica on each engine', timeoutMs: 20_000 });
+    expect(hosts.size).toBe(3);
+    const [onE2] = await on(e2.docker, 'www');
+    await e2.docker.getContainer(onE2!.Id).remove({ force: true }); // by hand, on the TLS engine: drift
+    await waitFor(async () => (await on(e2.docker, 'www')).length === 1 && (await on(e2.docker, 'www'))[0]!.Id !== onE2!.Id, { what: 'www recreated on e2', timeoutMs: 30_000 });
+    await push({ 'www.yaml': null });
+  }, 120_000);
+
   it('moves the replicas of a node that stops answering, and removes the stale ones when it is back', async () => {
     await closeRelay();
     const moved = await op.waitPass((p) => p.status.nodes?.find((n) => n.name === 'e1')?.state === 'NotReady' && p.converged && serviceOf(p, 'test/web')?.ready === 3, 'web moved off e1', 60_000);

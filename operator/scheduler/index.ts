@@ -4,4 +4,4 @@ export { pressureVictims } from './pressure.ts';
 export { PRIORITY_GAP } from './preempt.ts';
 export { CHECKERS } from './checkers.ts';
 export { scorersFor } from './scorers.ts';
-export type { Assignment, Eviction, Placed, SchedNode, SchedReplica, ScheduleInput, ScheduleResult, Unschedulable } from './types.ts';
+export type { Assignment, Checker, Eviction, Placed, SchedNode, SchedReplica, ScheduleInput, ScheduleResult, Scorer, Unschedulable } from './types.ts';

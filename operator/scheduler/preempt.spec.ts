@@ -66,15 +66,16 @@ describe('preemption', () => {
     expect(victims(res)).toEqual(['n1:shop/web#0']);
   });
 
-  it('does not re-place evicted replicas in the same call', () => {
-    const nodes = [node('n1', {}, 2, Gi), node('n2', {}, 1.5, Gi)];
-    const running = [...low('a/x', 1, 2, 'n1'), ...low('b/y', 1, 1, 'n2')];
-    const res = schedule({ nodes, placed: running, pending: vip(2) });
+  it('does not re-place evicted replicas in the same call, even where they would fit', () => {
+    const nodes = [node('n1', {}, 2, Gi), node('n2', {}, 4, Gi)];
+    const running = low('a/x', 1, 2, 'n1');
+    const res = schedule({ nodes, placed: running, pending: vip(2, 100, { constraints: ['node.name == n1'] }) });
     expect(victims(res)).toEqual(['n1:a/x#0']);
     expect(res.assignments).toEqual([{ service: 'shop/vip', replica: 0, node: 'n1' }]);
-    // Capacity freed by preemption went to the preemptor; later pending replicas see the new state.
-    const more = schedule({ nodes, placed: running, pending: [...vip(2), ...replicas('c/z', 1, 0.5, 0)] });
-    expect(more.assignments.map((a) => a.node)).toEqual(['n1', 'n2']);
+    expect(res.unschedulable).toEqual([]);
+    // Later pending replicas see the state after preemption: n1 full again, n2 free.
+    const more = schedule({ nodes, placed: running, pending: [...vip(2, 100, { constraints: ['node.name == n1'] }), ...replicas('c/z', 2, 1, 0)] });
+    expect(more.assignments.map((a) => `${a.service}@${a.node}`)).toEqual(['shop/vip@n1', 'c/z@n2', 'c/z@n2']);
     expect(more.evictions.length).toBe(1);
   });
 
@@ -91,5 +92,14 @@ describe('preemption', () => {
     const res = schedule({ nodes: [node('n1', {}, 4, Gi)], placed: running, pending: vip(2) });
     expect(res.evictions.length).toBe(20);
     expect(res.assignments[0]!.node).toBe('n1');
+  });
+
+  it('answers each preemptor for its own demand on an unchanged node', () => {
+    const nodes = [node('n1', {}, 3, Gi), node('n2', {}, 3, Gi)];
+    const running = [...low('a/one', 1, 1, 'n1'), ...low('a/two', 1, 2, 'n1'), ...low('b/three', 1, 3, 'n2')];
+    const pending = [...replicas('x/small', 1, 1, 0, placement({ priority: 60 })), ...replicas('y/large', 1, 3, 0, placement({ priority: 50 }))];
+    const res = schedule({ nodes, placed: running, pending });
+    expect(victims(res)).toEqual(['n1:a/one#0', 'n2:b/three#0']);
+    expect(res.assignments).toEqual([{ service: 'x/small', replica: 0, node: 'n1' }, { service: 'y/large', replica: 0, node: 'n2' }]);
   });
 });

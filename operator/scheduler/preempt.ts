@@ -4,7 +4,7 @@
  * candidate only if it passed every node checker. On each candidate the smallest sufficient victim set is found (fewest
  * replicas, then lowest priority sum, then least resources); the node with the smallest set wins (then lowest priority
  * sum, then name). Exact search over k-subsets while that is cheap, a greedy pick with reprieve beyond. Each node's
- * residents are kept sorted between calls and re-sorted only when something was placed on or evicted from it.
+ * residents stay sorted, and its last answer memoised, until something is placed on or evicted from it.
  */
 import { byString, type ClusterState } from './state.ts';
 import type { ReplicaView, Resident } from './types.ts';
@@ -20,7 +20,7 @@ export interface Preemption {
   prioritySum: number;
 }
 
-/** A possible victim: its priority, its share of the node (cpu + memory fractions), whether it is of the preemptor's service. */
+/** A possible victim: its priority, its share of the node (cpu + memory fractions), whether it is of the preemptor's service (set per search). */
 interface Pooled {
   r: Resident;
   priority: number;
@@ -28,13 +28,15 @@ interface Pooled {
   same: number;
 }
 
-/** The residents of one node in victim order (lowest priority, largest, service, replica) with prefix sums. */
+/** The residents of one node in victim order (lowest priority, largest, service, replica), prefix sums, and by size. */
 interface Pool {
   version: number;
+  /** The last demand searched on this node (service, priority, cpu, memory, maxPerNode) and its answer. */
+  memoKey: string | undefined;
+  memo: Preemption | undefined;
   items: Pooled[];
   cpuPre: Float64Array;
   memPre: Float64Array;
-  prioPre: Float64Array;
   byCpu: Pooled[];
   byMem: Pooled[];
 }
@@ -53,9 +55,14 @@ export class Preemptor {
 
   /** The best node and victims for the view's replica among `candidates` (which passed the node checkers), if any. */
   find(view: ReplicaView, candidates: Int32Array): Preemption | undefined {
+    const r = view.demand.replica;
+    const key = `${r.service}\u0000${r.placement.priority}\u0000${view.demand.cpu}\u0000${view.demand.memory}\u0000${r.placement.maxPerNode}`;
     let best: Preemption | undefined;
     for (const i of candidates) {
-      const found = this.victimsOn(i, view, best);
+      const pool = this.pool(i);
+      // The answer on a node depends only on what runs there and on the demand: kept until the node changes.
+      if (pool.memoKey !== key) [pool.memoKey, pool.memo] = [key, this.victimsOn(i, pool, view)];
+      const found = pool.memo;
       if (!found) continue;
       const fewer = !best || found.victims.length < best.victims.length;
       if (fewer || (found.victims.length === best!.victims.length && found.prioritySum < best!.prioritySum)) best = found;
@@ -63,36 +70,21 @@ export class Preemptor {
     return best;
   }
 
-  /** The smallest sufficient set of victims on node `i`, if there is one that could beat `best`. Allocation-free until it must search. */
-  private victimsOn(i: number, view: ReplicaView, best: Preemption | undefined): Preemption | undefined {
+  /** The smallest sufficient set of victims on node `i`, if any. */
+  private victimsOn(i: number, pool: Pool, view: ReplicaView): Preemption | undefined {
     const need = deficitOn(this.state, i, view);
-    const pool = this.pool(i);
-    // To beat `best` a node needs fewer victims, or as many with a lower priority sum — bounded below by its k lowest priorities.
-    let maxK = pool.items.length;
-    if (best) {
-      const k = best.victims.length;
-      maxK = Math.min(maxK, k <= pool.items.length && pool.prioPre[k]! >= best.prioritySum ? k - 1 : k);
-      if (maxK < 0 || (maxK === 0 && !enough(need, 0, 0, 0))) return undefined;
-    }
     const limit = view.demand.replica.placement.priority - PRIORITY_GAP;
     const service = view.demand.replica.service;
     let eligible = 0;
     while (eligible < pool.items.length && pool.items[eligible]!.priority <= limit) eligible++;
-    let sameTotal = 0;
-    if (need.same > 0) for (let k = 0; k < eligible; k++) if (pool.items[k]!.r.replica.service === service) sameTotal++;
-    if (!enough(need, pool.cpuPre[eligible]!, pool.memPre[eligible]!, sameTotal)) return undefined;
-    maxK = Math.min(maxK, eligible);
-    for (let k = 0; k <= maxK; k++) {
+    const cands = pool.items.slice(0, eligible);
+    for (const p of cands) p.same = p.r.replica.service === service ? 1 : 0;
+    if (!enough(need, pool.cpuPre[eligible]!, pool.memPre[eligible]!, sum(cands, (p) => p.same))) return undefined;
+    for (let k = 0; k <= eligible; k++) {
       // What any k victims can free at most: the k largest of each measure.
-      if (!enough(need, topSum(pool.byCpu, limit, k, 'cpu'), topSum(pool.byMem, limit, k, 'memory'), Math.min(sameTotal, k))) continue;
-      const cands = pool.items.slice(0, eligible);
-      for (const p of cands) p.same = p.r.replica.service === service ? 1 : 0;
+      if (!enough(need, topSum(pool.byCpu, limit, k, 'cpu'), topSum(pool.byMem, limit, k, 'memory'), topSum(pool.byCpu, limit, k, 'same'))) continue;
       const picked = binomialAtMost(eligible, k, SUBSET_BUDGET) ? bestSubset(cands, k, need) : greedy(cands, need);
-      if (!picked) continue;
-      if (picked.length > maxK) return undefined;
-      const prioritySum = sum(picked, (p) => p.priority);
-      if (best && picked.length === best.victims.length && prioritySum >= best.prioritySum) return undefined;
-      return { node: i, victims: picked.map((p) => p.r), prioritySum };
+      if (picked) return { node: i, victims: picked.map((p) => p.r), prioritySum: sum(picked, (p) => p.priority) };
     }
     return undefined;
   }
@@ -110,10 +102,11 @@ export class Preemptor {
     };
     const pool: Pool = {
       version: s.version[i]!,
+      memoKey: undefined,
+      memo: undefined,
       items,
       cpuPre: prefix((p) => p.r.cpu),
       memPre: prefix((p) => p.r.memory),
-      prioPre: prefix((p) => p.priority),
       byCpu: [...items].sort((a, b) => b.r.cpu - a.r.cpu),
       byMem: [...items].sort((a, b) => b.r.memory - a.r.memory),
     };
@@ -142,13 +135,16 @@ function enough(need: Deficit, cpu: number, memory: number, same: number): boole
   return cpu >= need.cpu && memory >= need.memory && same >= need.same;
 }
 
-/** Sum of `field` over the first k of `sorted` with priority <= limit. */
-function topSum(sorted: readonly Pooled[], limit: number, k: number, field: 'cpu' | 'memory'): number {
+/** Sum of `field` over the first k of `sorted` with priority <= limit (`same`: at most k, as many as there are). */
+function topSum(sorted: readonly Pooled[], limit: number, k: number, field: 'cpu' | 'memory' | 'same'): number {
   let total = 0;
-  for (let j = 0, taken = 0; j < sorted.length && taken < k; j++) {
-    if (sorted[j]!.priority > limit) continue;
-    total += sorted[j]!.r[field];
-    taken++;
+  let taken = 0;
+  for (let j = 0; j < sorted.length && taken < k; j++) {
+    const p = sorted[j]!;
+    if (p.priority > limit) continue;
+    if (field === 'same') total += p.same;
+    else total += p.r[field];
+    if (field !== 'same' || p.same > 0) taken++;
   }
   return total;
 }

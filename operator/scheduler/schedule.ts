@@ -9,6 +9,10 @@ import { scorersFor } from './scorers.ts';
 import { byString, ClusterState, demandOf } from './state.ts';
 import type { ReplicaView, ScheduleInput, ScheduleResult, SchedReplica } from './types.ts';
 
+/**
+ * Places `pending` on `nodes` around what is `placed`: assignments, replicas that fit nowhere (with kube-scheduler-style
+ * reasons) and replicas evicted to make room for higher priorities. Pure: reads only its argument, which it leaves as is.
+ */
 export function schedule(input: ScheduleInput): ScheduleResult {
   const state = new ClusterState(input.nodes, input.placed);
   const nodeFeasibility = new NodeFeasibility(state, NODE_CHECKERS);

@@ -49,7 +49,8 @@ export const leastAllocated: Scorer = {
   name: 'least-allocated',
   weight: 1,
   score(nodes, count, v, out) {
-    for (let k = 0; k < count; k++) out[k] = 100 * (1 - v.state.allocatedAfter(nodes[k]!, v.demand));
+    v.state.allocationsAfter(nodes, count, v.demand, out);
+    for (let k = 0; k < count; k++) out[k] = 100 * (1 - out[k]!);
   },
 };
 
@@ -58,7 +59,8 @@ export const binpack: Scorer = {
   name: 'binpack',
   weight: 1,
   score(nodes, count, v, out) {
-    for (let k = 0; k < count; k++) out[k] = 100 * v.state.allocatedAfter(nodes[k]!, v.demand);
+    v.state.allocationsAfter(nodes, count, v.demand, out);
+    for (let k = 0; k < count; k++) out[k] = 100 * out[k]!;
   },
 };
 

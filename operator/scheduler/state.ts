@@ -1,13 +1,14 @@
 /**
  * The cluster as the scheduler tracks it during one call: nodes in name order (the index is the tie-break), and per
  * node the allocation and the residents, per (service, node) replica counts, per (service, label key, value) domain
- * counts (label values numbered per key, so a domain lookup is two array reads). Every figure is updated incrementally on place / evict, so one placement costs O(nodes), never
- * O(replicas x nodes). Requests are integers (millicores, bytes): sums are exact whatever the input order.
+ * counts (label values numbered per key, so a domain lookup is two array reads). Every figure is updated incrementally
+ * on place / evict, so one placement costs O(nodes), never O(replicas x nodes). Requests are integers (millicores,
+ * bytes): sums are exact whatever the input order.
  */
 import type { Demand, Placed, ReplicaView, Resident, SchedNode, SchedReplica } from './types.ts';
 
 /** Cores -> millicores (kube's milli units); non-finite positive capacity stays Infinity. */
-export function milli(cores: number): number {
+function milli(cores: number): number {
   return toUnits(cores * 1000);
 }
 
@@ -16,6 +17,7 @@ function toUnits(x: number): number {
   return Number.isFinite(x) ? Math.round(x) : Infinity;
 }
 
+/** A replica's requests in integer units. */
 export function demandOf(replica: SchedReplica): Demand {
   return { replica, cpu: milli(replica.cpu), memory: toUnits(replica.memory) };
 }
@@ -26,7 +28,7 @@ export function byString(a: string, b: string): number {
 }
 
 export class ClusterState {
-  /** Sorted by name; first of each name kept. */
+  /** Sorted by name. Names are unique (one Node manifest each); were one repeated, the first given would be kept. */
   readonly nodes: readonly SchedNode[];
   readonly cpuCap: Float64Array;
   readonly memCap: Float64Array;
@@ -76,10 +78,6 @@ export class ClusterState {
     }
   }
 
-  indexOf(name: string): number | undefined {
-    return this.index.get(name);
-  }
-
   /** Replicas on node `i`, in the order they were placed. */
   residentsOf(i: number): readonly Resident[] {
     return this.residents[i]!;
@@ -125,10 +123,15 @@ export class ClusterState {
     return { state: this, demand, onNode: this.countsOf(service), domain };
   }
 
-  /** Fraction (0..1) of node `i` allocated after adding `extra`, averaged over cpu and memory of finite capacity. */
-  allocatedAfter(i: number, extra: Demand): number {
-    const f = ((this.cpuUsed[i]! + extra.cpu) * this.cpuInv[i]! + (this.memUsed[i]! + extra.memory) * this.memInv[i]!) * this.dimsInv[i]!;
-    return f < 1 ? f : 1;
+  /** out[k] = fraction (0..1) of node nodes[k] allocated after adding `extra`, averaged over cpu and memory of finite capacity. */
+  allocationsAfter(nodes: Int32Array, count: number, extra: Demand, out: Float64Array): void {
+    const { cpuUsed, memUsed, cpuInv, memInv, dimsInv } = this;
+    const { cpu, memory } = extra;
+    for (let k = 0; k < count; k++) {
+      const i = nodes[k]!;
+      const f = ((cpuUsed[i]! + cpu) * cpuInv[i]! + (memUsed[i]! + memory) * memInv[i]!) * dimsInv[i]!;
+      out[k] = f < 1 ? f : 1;
+    }
   }
 
   /** Adds `demand` to node `i`; `as` is the input's own Placed value for a replica already running there. */

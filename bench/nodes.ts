@@ -11,7 +11,6 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -19,6 +18,7 @@ import type Dockerode from 'dockerode';
 import { makeRemote, type Remote } from '../test/helpers/git.ts';
 import { cleanupInstance, testDocker, TEST_IMAGE } from '../test/helpers/docker.ts';
 import { extraEngines, loadImage } from '../test/helpers/engines.ts';
+import { createRelay, freePort, type Relay } from '../test/helpers/net.ts';
 import { createDockerRuntime } from '../operator/runtime/docker.ts';
 import type { StatusDoc } from '../operator/status/report.ts';
 import { fmtS, median, ROOT, startBerth, until, type BerthProcess } from './lib.ts';
@@ -34,36 +34,6 @@ const KEY = 'bench/web';
 interface Engines { main: Dockerode; e1: Dockerode; e2: Dockerode }
 type Where = Record<keyof Engines, number>;
 interface Ctx { remote: Remote; berth: BerthProcess; engines: Engines }
-
-/** A loopback TCP relay to berth-e1's socket: node e1 is reached through it, so closing it "kills" the node. */
-interface Relay { port(): number; open(): Promise<void>; close(): Promise<void> }
-
-function createRelay(): Relay {
-  let server: net.Server | null = null;
-  let port = 0;
-  const sockets = new Set<net.Socket>();
-  return {
-    port: () => port,
-    async open() {
-      server = net.createServer((client) => {
-        const upstream = net.connect(E1_SOCKET);
-        sockets.add(client).add(upstream);
-        const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
-        client.on('error', drop).on('close', drop);
-        upstream.on('error', drop).on('close', drop);
-        client.pipe(upstream).pipe(client);
-      });
-      await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
-      port = (server.address() as net.AddressInfo).port;
-    },
-    async close() {
-      const s = server;
-      server = null;
-      for (const c of sockets) c.destroy();
-      await new Promise((resolve) => (s ? s.close(resolve) : resolve(undefined)));
-    },
-  };
-}
 
 function nodesYaml(relayPort: number, e2: ReturnType<typeof extraEngines>['e2']): string {
   const node = (name: string, spec: string) => `apiVersion: berth/v1\nkind: Node\nmetadata: { name: ${name} }\nspec:\n${spec}`;
@@ -84,14 +54,6 @@ function web(replicas: number, probed = false): string {
 
 async function engines(command: 'start' | 'stop'): Promise<void> {
   await run('bash', [ENGINES_SH, command, '--lease', String(process.pid)], { timeout: 90_000 });
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 async function status(berth: BerthProcess): Promise<StatusDoc> {
@@ -230,7 +192,7 @@ async function killBench(e: Engines, relay: Relay, nodes: string, r: Results): P
 
 const results: Results = { rows: [], goals: [] };
 const main = testDocker();
-const relay = createRelay();
+const relay = createRelay(E1_SOCKET);
 await engines('start');
 try {
   const { e1, e2 } = extraEngines();

@@ -13,12 +13,12 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Algorithm } from '../operator/registry/lb/types.ts';
 import { startProxy, type HashKey } from '../operator/registry/proxy.ts';
+import { freePort } from '../test/helpers/net.ts';
 
 const run = promisify(execFile);
 const WRK_ARGS = ['-t2', '-c50', '-d10s', '--latency'];
@@ -90,14 +90,6 @@ async function serveProxy(ports: number[], target: BerthTarget): Promise<void> {
   });
   console.log(p.port);
   process.on('SIGTERM', () => void p.close().then(() => process.exit(0)));
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 /** The stream module to load: from `nginx -V` (built in, or a .so under --modules-path); undefined when absent. */

@@ -10,7 +10,7 @@ import { networkName } from '../operator/model/keys.ts';
 import { createDockerRuntime } from '../operator/runtime/docker.ts';
 import type { CreateContainerSpec, RuntimeEvent } from '../operator/runtime/runtime.ts';
 import { EXTRA_HOSTS } from '../operator/diff/container-spec.ts';
-import { cleanupInstance, INSPECT_CONTAINER, logRequests, testDocker, TEST_IMAGE, uniqueInstance, waitFor } from './helpers/docker.ts';
+import { cleanupInstance, INSPECT_CONTAINER, logRequests, testDocker, TEST_IMAGE, uniqueInstance, waitFor, waitSubscribed } from './helpers/docker.ts';
 
 const docker = testDocker();
 const runtime = createDockerRuntime(docker);
@@ -29,16 +29,6 @@ async function running(s: CreateContainerSpec): Promise<string> {
   const id = await runtime.createContainer(s);
   await runtime.startContainer(id);
   return id;
-}
-
-/** Pokes the container with no-op updates until the event of a poke arrives before the next one: the stream is then up. */
-async function waitSubscribed(events: RuntimeEvent[], id: string): Promise<void> {
-  const updates = () => events.filter((e) => e.action === 'update' && e.containerId === id).length;
-  await waitFor(async () => {
-    const before = updates();
-    await docker.getContainer(id).update({ RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } });
-    return waitFor(() => updates() > before, { timeoutMs: 1_000, intervalMs: 10 }).then(() => true, () => false);
-  }, { what: 'event subscription delivering events', intervalMs: 0 });
 }
 
 /** Networks of that exact name on the engine. */
@@ -111,7 +101,7 @@ describe('docker runtime: networks and discovery', () => {
     try {
       const ip = (await docker.getContainer(id).inspect()).NetworkSettings.Networks[net]?.IPAddress;
       expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
-      await waitSubscribed(events, id);
+      await waitSubscribed(docker, events, id);
       expect((await rt.observe(instance, [])).containers.find((c) => c.id === id)).toMatchObject({ networks: [net], address: ip });
 
       // Network (dis)connects emit no container event: the cached inspect stays, the list answer carries the change.

@@ -6,7 +6,6 @@
  * reached through a loopback TCP relay this test opens and closes: the fault never touches the shared engines.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type Dockerode from 'dockerode';
@@ -14,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRemote, type Remote } from './helpers/git.ts';
 import { cleanupInstance, testDocker, TEST_IMAGE, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { extraEngines } from './helpers/engines.ts';
+import { createRelay, freePort } from './helpers/net.ts';
 import { berth } from './helpers/cli.ts';
 import { startTestOperator, type TestOperator } from './helpers/operator.ts';
 import type { PassResult } from '../operator/reconciler/reconciler.ts';
@@ -24,30 +24,8 @@ const instance = uniqueInstance('nodes');
 const IMAGE = `berth-test/${instance}:v1`; // only on the main engine: berth must carry it to the others
 let remote: Remote;
 let op: TestOperator;
-let relay: net.Server | null = null;
-let relayPort = 0;
-const relaySockets = new Set<net.Socket>();
-
-/** A loopback TCP relay to berth-e1's unix socket: node `e1` is reached through it, so closing it "kills" the node. */
-async function openRelay(): Promise<void> {
-  relay = net.createServer((client) => {
-    const upstream = net.connect('/run/berth-engines/e1/docker.sock');
-    relaySockets.add(client).add(upstream);
-    const drop = () => { client.destroy(); upstream.destroy(); relaySockets.delete(client); relaySockets.delete(upstream); };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => relay!.listen(relayPort, '127.0.0.1', resolve));
-  relayPort = (relay.address() as net.AddressInfo).port;
-}
-
-async function closeRelay(): Promise<void> {
-  const r = relay;
-  relay = null;
-  for (const s of relaySockets) s.destroy();
-  await new Promise((resolve) => r?.close(resolve));
-}
+/** Node e1 is berth-e1 reached through this loopback relay: closing it "kills" the node. */
+const relay = createRelay('/run/berth-engines/e1/docker.sock');
 
 function nodes(extra = ''): string {
   return `apiVersion: berth/v1
@@ -58,7 +36,7 @@ spec: { endpoint: "unix:///var/run/docker.sock", labels: { zone: a }${extra} }
 apiVersion: berth/v1
 kind: Node
 metadata: { name: e1 }
-spec: { endpoint: "tcp://127.0.0.1:${relayPort}", labels: { zone: b }${extra} }
+spec: { endpoint: "tcp://127.0.0.1:${relay.port()}", labels: { zone: b }${extra} }
 ---
 apiVersion: berth/v1
 kind: Node
@@ -99,7 +77,7 @@ async function push(files: Record<string, string | null>): Promise<void> {
 const serviceOf = (r: PassResult, key: string) => r.status.services[key];
 
 beforeAll(async () => {
-  await openRelay();
+  await relay.open();
   await docker.getImage(TEST_IMAGE).tag({ repo: `berth-test/${instance}`, tag: 'v1' });
   remote = await makeRemote({ 'nodes.yaml': nodes(), 'web.yaml': svc('web', { replicas: 3 }) });
   op = await startTestOperator(remote.url, instance, { 'node-grace': '2s' });
@@ -107,7 +85,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await op?.stop();
-  await closeRelay();
+  await relay.close();
   await remote?.close();
   await Promise.all([docker, e1.docker, e2.docker].map((d) => cleanupInstance(d, instance)));
 }, 60_000);
@@ -128,9 +106,7 @@ describe('several engines', () => {
   }, 90_000);
 
   it('probes, balances and heals replicas on every engine', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const srv = net.createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as net.AddressInfo).port; srv.close(() => resolve(p)); });
-    });
+    const port = await freePort();
     await push({ 'www.yaml': `apiVersion: berth/v1
 kind: Service
 metadata: { name: www, namespace: test }
@@ -157,14 +133,14 @@ spec:
   }, 120_000);
 
   it('moves the replicas of a node that stops answering, and removes the stale ones when it is back', async () => {
-    await closeRelay();
+    await relay.close();
     const moved = await op.waitPass((p) => p.status.nodes?.find((n) => n.name === 'e1')?.state === 'NotReady' && p.converged && serviceOf(p, 'test/web')?.ready === 3, 'web moved off e1', 60_000);
     expect(serviceOf(moved, 'test/web')!.replicas.map((x) => x.node)).not.toContain('e1');
     const away = await placement('web');
     expect(away.main + away.e2).toBe(3);
     expect(away.e1).toBe(1); // still running on the engine berth cannot reach: left alone, not counted
 
-    await openRelay(); // same port: the node answers again
+    await relay.open(); // same port: the node answers again
     await op.waitPass((p) => p.status.nodes?.find((n) => n.name === 'e1')?.state === 'Ready' && p.converged, 'e1 back', 60_000);
     await waitFor(async () => (await placement('web')).e1 === 0, { what: 'stale replica on e1 removed', timeoutMs: 30_000 });
     const back = await placement('web');

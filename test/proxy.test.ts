@@ -4,12 +4,12 @@
  * canary backends shifted in git without dropping a keep-alive connection, discovery for containers (network alias,
  * dependsOn environment), and a bad revision that leaves the proxies serving.
  */
-import net from 'node:net';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRemote, type Remote } from './helpers/git.ts';
 import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { get, startLoad } from './helpers/load.ts';
+import { freePort } from './helpers/net.ts';
 import { runningOf, startTestOperator, type TestOperator } from './helpers/operator.ts';
 import { createDockerRuntime } from '../operator/runtime/docker.ts';
 import type { PassResult } from '../operator/reconciler/reconciler.ts';
@@ -22,14 +22,6 @@ let op: TestOperator;
 let webPort: number;
 let apiPort: number;
 let routePort: number;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** A busybox httpd answering `<body> <hostname>` on / and ok on /healthz, gated by readiness. */
 function httpService(name: string, o: { body: string; replicas: number; lb?: string; extra?: string }): string {

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createDockerRuntime } from '../operator/runtime/docker.ts';
 import type { CreateContainerSpec, RuntimeEvent } from '../operator/runtime/runtime.ts';
 import {
-  cleanupInstance, demuxLogs, INSPECT_CONTAINER, LIST_CONTAINERS, logRequests, testDocker, TEST_IMAGE, uniqueInstance, waitFor,
+  cleanupInstance, demuxLogs, INSPECT_CONTAINER, LIST_CONTAINERS, logRequests, testDocker, TEST_IMAGE, uniqueInstance, waitFor, waitSubscribed,
 } from './helpers/docker.ts';
 
 const MiB = 1024 * 1024;
@@ -36,16 +36,6 @@ async function running(s: CreateContainerSpec, rt = runtime): Promise<string> {
 
 async function observed(id: string, inst = instance, rt = runtime) {
   return (await rt.observe(inst, [])).containers.find((c) => c.id === id);
-}
-
-/** Pokes the container with no-op updates until the event of a poke arrives before the next one: the stream is then up. */
-async function waitSubscribed(events: RuntimeEvent[], id: string): Promise<void> {
-  const updates = () => events.filter((e) => e.action === 'update' && e.containerId === id).length;
-  await waitFor(async () => {
-    const before = updates();
-    await docker.getContainer(id).update({ RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } });
-    return waitFor(() => updates() > before, { timeoutMs: 1_000, intervalMs: 10 }).then(() => true, () => false);
-  }, { what: 'event subscription delivering events', intervalMs: 0 });
 }
 
 afterAll(async () => {
@@ -186,7 +176,7 @@ describe('docker runtime: events and the observe cache', () => {
     const events: RuntimeEvent[] = [];
     const off = runtime.subscribe(instance, (e) => events.push(e));
     try {
-      await waitSubscribed(events, id);
+      await waitSubscribed(docker, events, id);
       await docker.getContainer(id).kill();
       const die = await waitFor(() => events.find((e) => e.action === 'die' && e.containerId === id), { what: 'die event' });
       expect(die.labels).toMatchObject(labelsOf(instance, { 'berth.service': 'victim' }));
@@ -214,7 +204,7 @@ describe('docker runtime: events and the observe cache', () => {
     const events: RuntimeEvent[] = [];
     const off = rt.subscribe(inst, (e) => events.push(e));
     try {
-      await waitSubscribed(events, target);
+      await waitSubscribed(docker, events, target);
       await rt.observe(inst, []);
       expect(await costOfObserve()).toEqual({ lists: 1, inspects: 0 });
       await docker.getContainer(target).update({ Memory: 96 * MiB, MemorySwap: 192 * MiB });
@@ -260,12 +250,12 @@ describe('docker runtime: events and the observe cache', () => {
     const off = rt.subscribe(instance, (e) => events.push(e), () => { reconnects += 1; });
     try {
       const id = await running(spec('reconnect'));
-      await waitSubscribed(events, id);
+      await waitSubscribed(docker, events, id);
       expect(reconnects).toBe(0);
       for (const s of sockets) s.destroy();
       await waitFor(() => reconnects === 1, { what: 'onReconnect after the stream broke' });
       events.length = 0;
-      await waitSubscribed(events, id);
+      await waitSubscribed(docker, events, id);
     } finally {
       off();
       await new Promise((resolve) => proxy.close(resolve));

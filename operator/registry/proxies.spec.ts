@@ -5,6 +5,7 @@ import { buildDesired } from '../manifests/desired.ts';
 import { parseManifests } from '../manifests/parse.ts';
 import type { DesiredState } from '../model/state.ts';
 import { silentLogger } from '../util/log.ts';
+import { freePort } from '../../test/helpers/net.ts';
 import { createDrainer } from './drain.ts';
 import { ProxyManager, wantedListeners } from './proxies.ts';
 import { Registry, type RegistryEndpoint } from './registry.ts';
@@ -47,14 +48,6 @@ describe('wantedListeners', () => {
     expect(r.pools).toEqual({ 'ns/a': { algorithm: 'consistent-hash', hashKey: 'header:x-user' }, 'ns/b': { algorithm: 'least-connections' }, 'ns/c': { algorithm: 'round-robin' } });
   });
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function endpoint(id: string, port: number, ready = true): RegistryEndpoint {
   return { id, service: 'ns/a', node: 'local', address: '127.0.0.1', port, weight: 1, ready, source: 'replica', metadata: {} };

@@ -1,6 +1,7 @@
 /** Helpers for tests against the real Docker engine: a client, the local test image, cleanup by instance, polling. */
 import Dockerode from 'dockerode';
 import { LABELS } from '../../operator/model/keys.ts';
+import type { RuntimeEvent } from '../../operator/runtime/runtime.ts';
 
 /** busybox-static in a scratch image (sh, httpd, nc, sleep), built locally by scripts/provision.sh or test/global-setup.ts. */
 export const TEST_IMAGE = 'berth-local/busybox:1';
@@ -118,3 +119,16 @@ export function logRequests(docker: Dockerode): RequestLog {
 export const LIST_CONTAINERS = /^GET \/containers\/json/;
 /** Matches a container inspect request in a RequestLog. */
 export const INSPECT_CONTAINER = /^GET \/containers\/[^/]+\/json/;
+
+/**
+ * Pokes container `id` with no-op updates until the event of a poke arrives before the next one: the runtime's event
+ * subscription feeding `events` is then up.
+ */
+export async function waitSubscribed(docker: Dockerode, events: RuntimeEvent[], id: string): Promise<void> {
+  const updates = () => events.filter((e) => e.action === 'update' && e.containerId === id).length;
+  await waitFor(async () => {
+    const before = updates();
+    await docker.getContainer(id).update({ RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } });
+    return waitFor(() => updates() > before, { timeoutMs: 1_000, intervalMs: 10 }).then(() => true, () => false);
+  }, { what: 'event subscription delivering events', intervalMs: 0 });
+}

@@ -13,7 +13,7 @@ import { syncRegistry, syncReplica } from './registry/sync.ts';
 import { createDrainer } from './registry/drain.ts';
 import { ProxyManager } from './registry/proxies.ts';
 import { send } from './registry/http-util.ts';
-import { parse } from 'yaml';
+import { readStatusDoc } from './status/read.ts';
 import { checkSourceFlags, helpText, parseDuration, parseListen, type Flags, type Parsed } from './config.ts';
 import { diff } from './diff/diff.ts';
 import { renderJson, renderText } from './diff/render.ts';
@@ -168,8 +168,7 @@ async function loadOrIssues(source: GitSource, revision: string, flags: Flags): 
 }
 
 async function appliedFromStatus(source: GitSource, instance: string) {
-  const text = await source.readStatus(`${instance}/status.yaml`).catch(() => null);
-  return appliedServices(text ? (parse(text) as StatusDoc) : null);
+  return appliedServices(await readStatusDoc(source, instance).catch(() => null));
 }
 
 function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: { keepLastGood: boolean; monitor?: HealthMonitor; notify?: (e: ReconcilerEvent) => void; beforeStop?: (id: string) => Promise<void>; cluster?: Cluster }): Reconciler {
@@ -262,10 +261,8 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
   const metrics = new Metrics();
   const ttlTimer = setInterval(() => registry.tick(), 1000);
   ttlTimer.unref();
-  const readiness = (id: string) => {
-    const h = monitor.health(id);
-    return drainer.draining(id) ? { ...(h ?? { ready: false }), ready: false } as typeof h : h;
-  };
+  // A draining replica stays out of the load balancers whatever its probes say.
+  const readiness = (id: string) => (drainer.draining(id) ? { ready: false } : monitor.health(id));
   const loop = startLoop(rec, {
     intervalMs, log, runtime, instance: String(flags.instance),
     onPass: (r, trigger, ms) => {
@@ -369,8 +366,7 @@ async function status(flags: Flags, io: Io): Promise<number> {
   let doc: StatusDoc | null;
   if (flags.repo) {
     const source = await openGitSource({ repo: String(flags.repo), branch: 'main', cacheDir: String(flags['state-dir']) }).catch((e) => { throw asBerthError(e, 'E_GIT'); });
-    const text = await source.readStatus(`${flags.instance}/status.yaml`);
-    doc = text ? (parse(text) as StatusDoc) : null;
+    doc = await readStatusDoc(source, String(flags.instance));
     if (!doc) throw new BerthError('E_GIT', `no status for instance "${flags.instance}" on branch berth/status of ${source.description}`);
   } else {
     const url = `${String(flags.server).replace(/\/$/, '')}/v1/status`;

@@ -11,6 +11,9 @@ import type { DesiredState, ObservedState } from '../model/state.ts';
 import { pressureVictims } from '../scheduler/pressure.ts';
 import type { Placed, SchedNode } from '../scheduler/types.ts';
 
+/** Memory use is read at most this often (one engine call per container). */
+export const PRESSURE_CHECK_MS = 5_000;
+
 /** How long a node that was under memory pressure takes no new replica (kubelet's pressure transition period). */
 export const PRESSURE_COOLDOWN_MS = 60_000;
 

@@ -11,7 +11,7 @@ import type { CreateAction, Plan, RemoveAction } from '../model/plan.ts';
 import type { SchedNode } from '../scheduler/types.ts';
 import type { NodeStatus } from '../status/report.ts';
 import { placeCreates } from './placement.ts';
-import { PRESSURE_COOLDOWN_MS, pressureEvictions } from './pressure.ts';
+import { PRESSURE_CHECK_MS, PRESSURE_COOLDOWN_MS, pressureEvictions } from './pressure.ts';
 import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
 import type { BuildFile, ContainerRuntime } from '../runtime/runtime.ts';
 import type { GitSource, RepoSnapshot } from '../source/source.ts';
@@ -125,6 +125,7 @@ export class Reconciler {
   private readonly healing = new Healing();
   /** Nodes that were under memory pressure: no new replica until `until`. */
   private readonly pressure = new Map<string, { until: number; message: string }>();
+  private pressureCheckedAt = Number.NEGATIVE_INFINITY;
   private current = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
@@ -276,18 +277,22 @@ export class Reconciler {
   private async withPressure(view: ClusterView | undefined, desired: DesiredState, observed: ObservedState): Promise<{ view: ClusterView; evictions: RemoveAction[] } | undefined> {
     if (!view) return undefined;
     const c = this.deps.cluster;
-    if (!c?.usage) return { view, evictions: [] };
-    const running = observed.containers.filter((x) => x.status === 'running' && x.node && !view.unreachable.has(x.node));
-    const usage = await c.usage(running.map((x) => x.id)).catch((err: unknown) => {
-      this.deps.log.warn('cannot read memory use; no pressure check this pass', { error: asBerthError(err).message });
-      return {};
-    });
-    this.deps.log.debug('memory use', { containers: running.length, bytes: Object.values(usage).reduce((a, b) => a + b, 0) });
-    const p = pressureEvictions({ nodes: view.nodes, observed, desired, usage, highMark: c.memoryHighMark ?? 0.9 });
-    const now = Date.now();
-    for (const [node, message] of p.pressured) {
-      this.pressure.set(node, { until: now + PRESSURE_COOLDOWN_MS, message });
-      this.deps.log.warn('node under memory pressure; stopping its lowest-priority replicas', { node, message, evicting: p.actions.filter((a) => a.container.node === node).map((a) => a.container.name).join(',') });
+    const now = this.now();
+    let evictions: RemoveAction[] = [];
+    // One-shot stats cost an engine call per container: measured at most every PRESSURE_CHECK_MS, not on every pass.
+    if (c?.usage && now - this.pressureCheckedAt >= PRESSURE_CHECK_MS) {
+      this.pressureCheckedAt = now;
+      const running = observed.containers.filter((x) => x.status === 'running' && x.node && !view.unreachable.has(x.node));
+      const usage = await c.usage(running.map((x) => x.id)).catch((err: unknown) => {
+        this.deps.log.warn('cannot read memory use; no pressure check this time', { error: asBerthError(err).message });
+        return {};
+      });
+      const p = pressureEvictions({ nodes: view.nodes, observed, desired, usage, highMark: c.memoryHighMark ?? 0.9 });
+      evictions = p.actions;
+      for (const [node, message] of p.pressured) {
+        this.pressure.set(node, { until: now + PRESSURE_COOLDOWN_MS, message });
+        this.deps.log.warn('node under memory pressure; stopping its lowest-priority replicas', { node, message, evicting: p.actions.filter((a) => a.container.node === node).map((a) => a.container.name).join(',') });
+      }
     }
     for (const [node, until] of this.pressure) if (until.until <= now) this.pressure.delete(node);
     return {
@@ -296,7 +301,7 @@ export class Reconciler {
         nodes: view.nodes.map((n) => (this.pressure.has(n.name) ? { ...n, schedulable: false } : n)),
         states: view.states.map((st) => (this.pressure.has(st.name) ? { ...st, memoryPressure: this.pressure.get(st.name)!.message } : st)),
       },
-      evictions: p.actions,
+      evictions,
     };
   }
 

@@ -14,7 +14,7 @@ export function servicePort(svc: DesiredService): number | undefined {
  * Sets the replica endpoints of every desired service (on its target port) and drops services that left.
  * A running container without probe data (no probes, or an old replica during an update) counts as ready.
  */
-export function syncRegistry(registry: Registry, desired: DesiredState, observed: ObservedState, health: (id: string) => ReplicaHealth | undefined, node = 'local'): void {
+export function syncRegistry(registry: Registry, desired: DesiredState, observed: ObservedState, health: (id: string) => Pick<ReplicaHealth, 'ready'> | undefined, node = 'local'): void {
   const keep = new Set<string>();
   for (const svc of desired.services) {
     keep.add(svc.key);

@@ -16,7 +16,7 @@ import type { ContainerRuntime } from '../runtime/runtime.ts';
 import type { GitSource, RepoSnapshot } from '../source/source.ts';
 import { appliedServices, type StatusDoc } from '../status/report.ts';
 import type { Logger } from '../util/log.ts';
-import { parse } from 'yaml';
+import { readStatusDoc } from '../status/read.ts';
 import { matchReviewBranches, publishBranchPlans } from './branches.ts';
 import { COMMENT_LIMIT, commentBody } from './comment.ts';
 import type { GitHubClient, OpenPull, StatusState } from './github.ts';
@@ -149,8 +149,7 @@ export class Reviewer {
 
   /** The applied revision and its status document, from the status branch. */
   async base(): Promise<{ revision: string | null; status: StatusDoc | null }> {
-    const text = await this.opts.source.readStatus(`${this.opts.instance}/status.yaml`).catch(() => null);
-    const status = text ? (parse(text) as StatusDoc) : null;
+    const status = await readStatusDoc(this.opts.source, this.opts.instance).catch(() => null);
     return { revision: status?.revision?.applied ?? null, status };
   }
 

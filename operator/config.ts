@@ -45,6 +45,7 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     'memory-high-mark': { type: 'string', default: '90%', help: "a node whose containers use more of its memory capacity than this stops its lowest-priority replicas first" },
     'node-grace': { type: 'string', default: '10s', help: 'a node (engine) silent this long is NotReady and its replicas are rescheduled elsewhere' },
     'drain-timeout': { type: 'string', default: '10s', help: 'longest wait for a leaving replica\'s proxied connections to finish before it is stopped' },
+    'status-interval': { type: 'string', default: '30s', help: 'status commits of changes that are not transitions (revision, Ready, Stalled) are made at most this often; /v1/status is always live' },
   },
   plan: {
     ...SOURCE,

@@ -47,6 +47,7 @@ import type { GitSource } from './source/source.ts';
 import { renderStatusText } from './status/render.ts';
 import { appliedServices, type StatusDoc } from './status/report.ts';
 import { createLogger, silentLogger, type Level, type Logger } from './util/log.ts';
+import { Redactor } from './util/redact.ts';
 
 export interface Io {
   out(text: string): void;
@@ -171,10 +172,22 @@ async function appliedFromStatus(source: GitSource, instance: string) {
   return appliedServices(await readStatusDoc(source, instance).catch(() => null));
 }
 
-function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: { keepLastGood: boolean; monitor?: HealthMonitor; notify?: (e: ReconcilerEvent) => void; beforeStop?: (id: string) => Promise<void>; cluster?: Cluster }): Reconciler {
+/** Every secret the operator holds, so that no log line, status or alert carries one. */
+function secretsOf(flags: Flags): Redactor {
+  const r = new Redactor().add(flags['webhook-secret'] as string | undefined).addUrlCredentials(flags.repo as string | undefined);
+  const tokenEnv = flags['github-token-env'] as string | undefined;
+  if (tokenEnv) r.add(process.env[tokenEnv]);
+  for (const url of (flags['alert-webhook'] as string[] | undefined) ?? []) r.add(url);
+  return r;
+}
+
+function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: { keepLastGood: boolean; monitor?: HealthMonitor; notify?: (e: ReconcilerEvent) => void; beforeStop?: (id: string) => Promise<void>; cluster?: Cluster; onLateFetch?: () => void; redact?: Redactor }): Reconciler {
   const instance = String(flags.instance);
   return new Reconciler({
     cluster: extra.cluster,
+    onLateFetch: extra.onLateFetch,
+    redact: extra.redact,
+    statusIntervalMs: flags['status-interval'] ? parseDuration(String(flags['status-interval']), 'status-interval') : undefined,
     beforeStop: extra.beforeStop,
     monitor: extra.monitor,
     notify: extra.notify,
@@ -189,10 +202,13 @@ function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, 
 
 async function apply(flags: Flags, io: Io): Promise<number> {
   checkSourceFlags(flags);
-  const log = logger(flags);
+  const redact = secretsOf(flags);
+  const log = redact.logger(logger(flags));
   const [source, runtime] = await Promise.all([connectSource(flags), connectRuntime(flags)]);
   const monitor = createMonitor(flags, runtime, log);
-  const r = await reconciler(flags, source, runtime, log, { keepLastGood: false, monitor }).pass({ revision: flags.revision as string | undefined });
+  const rec = reconciler(flags, source, runtime, log, { keepLastGood: false, monitor, redact });
+  const r = await rec.pass({ revision: flags.revision as string | undefined });
+  await rec.flushStatus();
   monitor.stop();
   if (r.error instanceof ValidationError) io.err(r.error.issues.map(formatIssue).join('\n'));
   else if (r.error) io.err(`berth: ${r.error.code}: ${r.error.message}`);
@@ -212,8 +228,10 @@ export interface Operator {
 }
 
 /** Starts the loop and the HTTP server for `berth run` (also used by `npm start`, tests and benchmarks). */
-export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?: (r: PassResult, trigger: string) => void; onReview?: (r: RoundReport, reason: string) => void } = {}): Promise<Operator> {
+export async function startOperator(flags: Flags, baseLog: Logger, hooks: { onPass?: (r: PassResult, trigger: string) => void; onReview?: (r: RoundReport, reason: string) => void } = {}): Promise<Operator> {
   checkSourceFlags(flags);
+  const redact = secretsOf(flags);
+  const log = redact.logger(baseLog);
   const intervalMs = parseDuration(String(flags.interval), 'interval');
   const listen = parseListen(String(flags.listen));
   const instance = String(flags.instance);
@@ -238,16 +256,16 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
     if ((!c.before || c.before.ready !== c.after.ready) && !drainer.draining(c.containerId)) syncReplica(registry, c.container, c.desired, c.after);
     if (c.before && (!c.after.live || c.before.ready !== c.after.ready)) wake(`health ${c.after.health} ${c.name}`);
     const a = healthAlert(c);
-    if (a) void alerter?.send(a);
+    if (a) void alerter?.send(redact.deep(a));
   });
   const github = connectGitHub(flags, log);
   const sync = github ? new SyncReporter({ github, instance, log }) : null;
   const notify = (e: ReconcilerEvent): void => {
     const a = reconcilerAlert(e);
-    if (a) void alerter?.send(a);
+    if (a) void alerter?.send(redact.deep(a));
     sync?.onEvent(e);
   };
-  const rec = reconciler(flags, source, runtime, log, { keepLastGood: true, monitor, notify, beforeStop: (id) => drainer.drain(id), cluster });
+  const rec = reconciler(flags, source, runtime, log, { keepLastGood: true, monitor, notify, beforeStop: (id) => drainer.drain(id), cluster, redact, onLateFetch: () => wake('late fetch finished') });
   const reviewBranches = (flags['review-branches'] as string[] | undefined) ?? [];
   if (reviewBranches.length) reviewBranchMatcher(reviewBranches); // a bad pattern is an E_CONFIG at start-up
   const reviews = github || reviewBranches.length
@@ -311,6 +329,7 @@ export async function startOperator(flags: Flags, log: Logger, hooks: { onPass?:
     async stop() {
       pool.stop();
       await loop.stop();
+      await rec.flushStatus();
       await reviews?.stop();
       await sync?.idle();
       await proxies.close();

@@ -67,6 +67,17 @@ describe('script probe', () => {
     expect(outcome).toMatchObject({ ok: true, message: 'exit 0' });
   });
 
+  it('gives the script only PATH, LANG and the BERTH_ replica variables: nothing of the operator environment', async () => {
+    process.env.BERTH_SPEC_SECRET = 'op-secret-5e4d3c';
+    try {
+      const script = '#!/bin/sh\necho "$(env | cut -d= -f1 | sort | tr \'\\n\' \' \')"\nexit 1\n';
+      const outcome = await runProbe(probe({ script: { file: 'env.sh', args: [] } }), targetWith({ 'env.sh': script }), deps());
+      expect(outcome).toMatchObject({ ok: false, message: 'exit 1: BERTH_ADDRESS BERTH_CONTAINER_ID BERTH_CONTAINER_NAME LANG PATH PWD' });
+    } finally {
+      delete process.env.BERTH_SPEC_SECRET;
+    }
+  });
+
   it('fails with the exit code and the first line of output (stdout or stderr)', async () => {
     const script = '#!/bin/sh\necho "cannot reach $BERTH_ADDRESS" >&2\nexit 4\n';
     const outcome = await runProbe(probe({ script: { file: 'bad.sh', args: [] } }), targetWith({ 'bad.sh': script }), deps());

@@ -14,7 +14,7 @@ type ScriptSpec = { file: string; args: string[] };
 
 /**
  * Reads the script through `target.readFile`, writes it to `scriptDir/<sha256>.script` (mode 0755) unless present,
- * and runs it with `args`, the operator's environment plus BERTH_ADDRESS, BERTH_CONTAINER_ID and BERTH_CONTAINER_NAME.
+ * and runs it with `args` in the environment of `scriptEnv` (never the operator's own: it holds tokens and secrets).
  * Exit 0 passes. On timeout the script's whole process group is killed.
  */
 export async function scriptCheck(spec: ScriptSpec, target: ProbeTarget, scriptDir: string, timeoutMs: number): Promise<CheckResult> {
@@ -30,17 +30,29 @@ export async function scriptCheck(spec: ScriptSpec, target: ProbeTarget, scriptD
   } catch (err) {
     return { ok: false, message: `script ${spec.file}: cannot write it to ${scriptDir}: ${errorMessage(err)}` };
   }
-  const env = {
-    ...process.env,
-    BERTH_ADDRESS: target.address ?? '',
-    BERTH_CONTAINER_ID: target.containerId,
-    BERTH_CONTAINER_NAME: target.name,
-  };
+  const env = scriptEnv(target);
   for (let attempt = 1; ; attempt++) {
     const run = await runScript(path, spec.args, env, scriptDir, timeoutMs);
     if (run.spawnError !== 'ETXTBSY' || attempt >= SPAWN_ATTEMPTS) return run.result;
     await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
   }
+}
+
+/** The search path a script runs with: the usual system directories, not the operator's PATH (which may name anything). */
+export const SCRIPT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The whole environment of a script probe: PATH, a C locale, and where the replica is (BERTH_ADDRESS,
+ * BERTH_CONTAINER_ID, BERTH_CONTAINER_NAME). Nothing of the operator's environment is inherited.
+ */
+export function scriptEnv(target: Pick<ProbeTarget, 'address' | 'containerId' | 'name'>): Record<string, string> {
+  return {
+    PATH: SCRIPT_PATH,
+    LANG: 'C',
+    BERTH_ADDRESS: target.address ?? '',
+    BERTH_CONTAINER_ID: target.containerId,
+    BERTH_CONTAINER_NAME: target.name,
+  };
 }
 
 /** Writes `content` to `dir/<sha256>.script` (0755) unless it is there; atomic (temp file + rename). Returns the path. */

@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'E_SCHEMA'          // a document violates its kind's JSON Schema
   | 'E_SEMANTIC'        // valid per schema but inconsistent (duplicate names, missing volume, ...)
   | 'E_UNKNOWN_KIND'    // kind / apiVersion not known
+  | 'E_TOO_LARGE'       // a revision exceeds a loader limit (file or revision size, nesting, nodes, scalar length, time)
   | 'E_EMPTY_REVISION'  // the revision holds no manifests: refuse to prune everything
   | 'E_PATH_MISSING'    // --path does not exist at the revision
   | 'E_BUILD'           // an image build from the repository failed
@@ -13,7 +14,8 @@ export type ErrorCode =
   | 'E_DOCKER'          // engine unreachable or an API call failed
   | 'E_CONFIG'          // bad flag or setting
   | 'E_GITHUB'          // the GitHub API failed (rate limit beyond the wait cap, 5xx after retries, bad credentials)
-  | 'E_ROLLOUT';        // a new replica failed its health gate during an update
+  | 'E_ROLLOUT'         // a new replica failed its health gate during an update
+  | 'E_INTERNAL';       // a defect in berth itself (logged with its stack); never mistaken for an outage
 
 /** Where in the repository a problem is. */
 export interface SourceLocation {
@@ -24,7 +26,7 @@ export interface SourceLocation {
 
 /** One problem found in a revision's manifests. */
 export interface ManifestIssue extends SourceLocation {
-  code: 'E_YAML' | 'E_SCHEMA' | 'E_SEMANTIC' | 'E_UNKNOWN_KIND';
+  code: 'E_YAML' | 'E_SCHEMA' | 'E_SEMANTIC' | 'E_UNKNOWN_KIND' | 'E_TOO_LARGE';
   /** Dotted path of the field, e.g. `spec.replicas`; empty for file-level problems. */
   field: string;
   message: string;
@@ -44,10 +46,13 @@ export class BerthError extends Error {
 /** A whole revision rejected because of one or more manifest issues. */
 export class ValidationError extends BerthError {
   readonly issues: ManifestIssue[];
-  constructor(issues: ManifestIssue[]) {
-    super(issues[0]?.code ?? 'E_SCHEMA', `${issues.length} error(s) in manifests:\n${issues.map(formatIssue).join('\n')}`, { terminal: true });
+  /** Every issue found; more than issues.length when the report was capped (its last issue then says how many more). */
+  readonly total: number;
+  constructor(issues: ManifestIssue[], total = issues.length) {
+    super(issues[0]?.code ?? 'E_SCHEMA', `${total} error(s) in manifests:\n${issues.map(formatIssue).join('\n')}`, { terminal: true });
     this.name = 'ValidationError';
     this.issues = issues;
+    this.total = total;
   }
 }
 

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { BerthError } from '../model/errors.ts';
 import { parse, stringify } from 'yaml';
 import { loadDesired } from '../manifests/index.ts';
 import { memorySnapshot } from '../source/memory-source.ts';
@@ -148,5 +149,75 @@ describe('Reconciler', () => {
     const after = (await runtime.observe('t', [])).containers;
     expect(after.map((x) => [x.status, x.networks])).toEqual([['running', ['berth.t.default']]]);
     expect(runtime.calls.filter((x) => x.method === 'createNetwork')).toHaveLength(1);
+  });
+
+  it('keeps healing from the last good revision while git refuses, reports E_GIT, and picks the head up when git is back', async () => {
+    const { source, runtime, rec } = setup();
+    source.push({ 'a.yaml': svc('a', 1) });
+    await rec.pass();
+    const head = source.head.bind(source);
+    source.head = async () => { throw new BerthError('E_GIT', 'connect ECONNREFUSED 127.0.0.1:9'); };
+    const [c] = (await runtime.observe('t', [])).containers;
+    runtime.kill(c!.id, 137);
+    const r = await rec.pass();
+    expect(r.error).toMatchObject({ code: 'E_GIT', terminal: false });
+    expect(r.applied?.outcomes.map((o) => [o.action.type, o.action.cause])).toEqual([['start', 'drift']]);
+    expect(r.status.conditions.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ReconcileFailed' });
+    source.head = head;
+    const next = source.push({ 'a.yaml': svc('a', 2) });
+    const ok = await rec.pass();
+    expect(ok.converged).toBe(true);
+    expect(ok.status.revision.applied).toBe(next);
+  });
+
+  it('keeps healing while a fetch hangs (a pass waits at most its budget), and a late fetch asks for another pass', async () => {
+    let late = 0;
+    const { source, runtime, rec } = setup({ gitBudgetMs: 20, onLateFetch: () => { late++; } });
+    source.push({ 'a.yaml': svc('a', 1) });
+    await rec.pass();
+    const head = source.head.bind(source);
+    let release: () => void = () => undefined;
+    source.head = () => new Promise((resolve) => { release = () => resolve(head()); });
+    const [c] = (await runtime.observe('t', [])).containers;
+    runtime.kill(c!.id, 137);
+    const r = await rec.pass();
+    expect(r.applied?.outcomes.map((o) => o.action.type)).toEqual(['start']);
+    expect(late).toBe(0);
+    source.head = head;
+    source.push({ 'a.yaml': svc('a', 2) });
+    release();
+    await vi.waitFor(() => expect(late).toBe(1));
+    expect((await rec.pass()).status.services['default/a']).toMatchObject({ desired: 2, running: 2 });
+  });
+
+  it('keeps healing while the newest revision cannot be read, without rejecting it', async () => {
+    const { source, runtime, rec } = setup();
+    source.push({ 'a.yaml': svc('a', 1) });
+    await rec.pass();
+    const snapshot = source.snapshot.bind(source);
+    source.snapshot = async () => { throw new BerthError('E_GIT', 'object missing'); };
+    const newer = source.push({ 'a.yaml': svc('a', 2) });
+    runtime.kill((await runtime.observe('t', [])).containers[0]!.id, 137);
+    const r = await rec.pass();
+    expect(r.error?.code).toBe('E_GIT');
+    expect(r.applied?.outcomes.map((o) => o.action.type)).toEqual(['start']);
+    source.snapshot = snapshot;
+    const ok = await rec.pass();
+    expect(ok.status.revision.applied).toBe(newer);
+  });
+
+  it('rejects a revision whose validation throws an untyped error as E_INTERNAL, never retried as an outage', async () => {
+    const { source, runtime, make } = setup();
+    source.push({ 'a.yaml': svc('a', 1) });
+    let calls = 0;
+    const rec = make({ load: async (snap) => { calls++; if (calls > 1) throw new RangeError('Maximum call stack size exceeded'); return loadDesired(snap, { instance: 't', path: '.' }); } });
+    await rec.pass();
+    source.push({ 'a.yaml': svc('a', 3) });
+    const r = await rec.pass();
+    expect(r.error).toMatchObject({ code: 'E_INTERNAL', terminal: true });
+    expect(r.status.conditions.find((x) => x.type === 'Stalled')?.status).toBe('True');
+    await rec.pass();
+    expect(calls).toBe(2);
+    expect((await runtime.observe('t', [])).containers).toHaveLength(1);
   });
 });

@@ -1,5 +1,7 @@
 /** One reconcile pass: fetch -> load -> observe -> plan -> apply -> report, with status written on every exit. */
 import { parse } from 'yaml';
+import { Revisions, type Loaded } from './revisions.ts';
+import { StatusWriter, statusPath } from '../status/writer.ts';
 import { applyPlan, type ApplyDeps, type ApplyResult, type RolloutOutcome } from '../apply/apply.ts';
 import { diff, type AppliedService, type DiffOptions } from '../diff/diff.ts';
 import type { HealthMonitor, MonitorTarget } from '../health/monitor.ts';
@@ -15,8 +17,9 @@ import { PRESSURE_CHECK_MS, PRESSURE_COOLDOWN_MS, pressureEvictions } from './pr
 import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
 import type { BuildFile, ContainerRuntime } from '../runtime/runtime.ts';
 import type { GitSource, RepoSnapshot } from '../source/source.ts';
-import { appliedServices, buildStatus, renderStatusYaml, type StatusDoc } from '../status/report.ts';
+import { appliedServices, buildStatus, type StatusDoc } from '../status/report.ts';
 import type { Logger } from '../util/log.ts';
+import type { Redactor } from '../util/redact.ts';
 
 export type DriftMode = 'correct' | 'detect';
 
@@ -46,6 +49,14 @@ export interface ReconcilerDeps {
   monitor?: HealthMonitor;
   /** Told about crash loops, rollbacks and failed passes (alerts). */
   notify?: (e: ReconcilerEvent) => void;
+  /** Shortest time between status commits that are not transitions (default 30 s). */
+  statusIntervalMs?: number;
+  /** Longest a pass waits for git (fetch, urgent status commit) while a good revision is in force (default 500 ms). */
+  gitBudgetMs?: number;
+  /** A fetch outlived a pass's budget and has finished: run another pass (the loop's trigger). */
+  onLateFetch?: () => void;
+  /** Removes secrets from what leaves the process (status documents, status commits). */
+  redact?: Redactor;
 }
 
 /** The nodes of the cluster as a pass needs them. */
@@ -106,29 +117,48 @@ export interface PassResult {
   observed: ObservedState | null;
 }
 
-interface Loaded {
-  desired: DesiredState;
-  snapshot: RepoSnapshot;
-}
-
 export class Reconciler {
-  private good: Loaded | null = null;
-  private rejected: { revision: string; error: BerthError } | null = null;
-  private latest: string | null = null;
   private applied = new Map<string, AppliedService>();
   private appliedRevision: string | null = null;
   private lastStatus: StatusDoc | null = null;
-  private lastWritten: string | null = null;
   private restored = false;
-  /** The desired state in force before the current revision (what a rollback returns to). */
-  private previous: DesiredState | null = null;
   private readonly healing = new Healing();
+  private readonly revisions: Revisions;
+  private readonly writer: StatusWriter;
   /** Nodes that were under memory pressure: no new replica until `until`. */
   private readonly pressure = new Map<string, { until: number; message: string }>();
   private pressureCheckedAt = Number.NEGATIVE_INFINITY;
   private current = new Set<string>();
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.revisions = new Revisions({
+      source: deps.source, log: deps.log, load: deps.load, budgetMs: deps.gitBudgetMs,
+      outgoing: (good) => this.healing.effective(good, this.revisions.previous),
+      onAccepted: (desired) => this.syncNodes(desired),
+      onLate: () => deps.onLateFetch?.(),
+    });
+    this.writer = new StatusWriter({
+      source: deps.source, instance: deps.instance, log: deps.log, intervalMs: deps.statusIntervalMs, waitMs: deps.gitBudgetMs,
+      redact: deps.redact ? (t) => deps.redact!.text(t) : undefined, now: () => this.now(),
+    });
+  }
+
+  private get good(): Loaded | null {
+    return this.revisions.good;
+  }
+
+  private get previous(): DesiredState | null {
+    return this.revisions.previous;
+  }
+
+  /** Commits the newest status now and waits for writes in flight, at most `maxWaitMs` (shutdown, one-shot commands). */
+  async flushStatus(maxWaitMs = 5_000): Promise<void> {
+    if (!this.deps.writeStatus) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.writer.flush(), new Promise<void>((resolve) => { timer = setTimeout(resolve, maxWaitMs); })]);
+    clearTimeout(timer);
+    this.writer.close();
+  }
 
   /** Whether a container is a current replica of the desired state (garbage collection keeps those, even exited). */
   protects(containerId: string): boolean {
@@ -150,15 +180,21 @@ export class Reconciler {
     const r: PassState = { plan: null, applied: null, pending: null, error: null, observed: null, effective: null };
     try {
       await this.restore();
-      const head = opts.revision ? await this.deps.source.resolve(opts.revision) : await this.deps.source.head();
-      this.latest = head;
-      await this.loadRevision(head);
-      if (this.rejected?.revision === head) r.error = this.rejected.error;
+      const fetched = await this.revisions.refresh(opts.revision);
+      const rejected = this.revisions.rejected;
+      if (rejected && rejected.revision === this.revisions.latest) r.error = rejected.error;
+      if (fetched.error) {
+        // Git unreachable or the revision unreadable: reported, and healing goes on from the revision in force.
+        r.error = r.error ?? fetched.error;
+        this.deps.log.error('cannot fetch the revision; enforcing the one in force', { code: fetched.error.code, error: fetched.error.message, inForce: this.good?.desired.revision.slice(0, 12) ?? null });
+        this.deps.notify?.({ kind: 'sync-failed', error: fetched.error, revision: this.revisions.latest });
+      }
+      if (!this.good && (rejected || fetched.error) && this.lastStatus?.revision.applied) await this.revisions.restore(this.lastStatus.revision.applied);
       if (this.good && !(r.error && this.deps.keepLastGood === false)) await this.converge(this.good, r);
     } catch (err) {
       r.error = asBerthError(err);
       this.deps.log.error('pass failed', { code: r.error.code, error: r.error.message });
-      this.deps.notify?.({ kind: 'sync-failed', error: r.error, revision: this.latest });
+      this.deps.notify?.({ kind: 'sync-failed', error: r.error, revision: this.revisions.latest });
     }
     return this.finish(r);
   }
@@ -250,26 +286,6 @@ export class Reconciler {
     return (this.deps.now?.() ?? new Date()).getTime();
   }
 
-  /** Validates `head` once; a rejected revision keeps the last good one in force and nothing is touched. */
-  private async loadRevision(head: string): Promise<void> {
-    if (this.good?.desired.revision === head || this.rejected?.revision === head) return;
-    try {
-      const snapshot = await this.deps.source.snapshot(head);
-      const desired = await this.deps.load(snapshot);
-      if (this.good) this.previous = this.healing.effective(this.good.desired, this.previous);
-      this.good = { desired, snapshot };
-      this.rejected = null;
-      this.syncNodes(desired);
-      this.deps.log.info('revision accepted', { revision: head, services: desired.services.length, volumes: desired.volumes.length });
-    } catch (err) {
-      const error = asBerthError(err);
-      if (!error.terminal) throw error;
-      this.rejected = { revision: head, error };
-      this.deps.log.error('revision rejected; keeping the last good revision', { revision: head, lastGood: this.good?.desired.revision ?? null, code: error.code, error: error.message });
-      if (!this.good) await this.loadLastApplied();
-    }
-  }
-
   /**
    * Node memory pressure: nodes over the high mark get their lowest-priority replicas stopped and take no new replica
    * for a cool-down (so the evicted ones are not placed right back).
@@ -310,30 +326,17 @@ export class Reconciler {
     for (const f of this.deps.cluster?.sync(desired.nodes) ?? []) this.deps.log.error('node cannot be connected; left out', { node: f.name, error: f.error });
   }
 
-  /** After a restart, the status branch says which revision was applied: it stays in force while the head is bad. */
-  private async loadLastApplied(): Promise<void> {
-    const rev = this.lastStatus?.revision.applied;
-    if (!rev || rev === this.rejected?.revision) return;
-    try {
-      const snapshot = await this.deps.source.snapshot(rev);
-      this.good = { desired: await this.deps.load(snapshot), snapshot };
-      this.syncNodes(this.good.desired);
-      this.deps.log.info('restored last applied revision from status branch', { revision: rev });
-    } catch (err) {
-      this.deps.log.warn('could not restore last applied revision', { revision: rev, error: asBerthError(err).message });
-    }
-  }
-
   /** Reads the previous status (stateless restart): condition times, applied revision and per-service applied specs. */
   private async restore(): Promise<void> {
-    if (this.restored) return;
-    this.restored = true;
+    // Tried again on later passes while git is unreachable, until a revision is in force.
+    if (this.restored || this.good) return;
     try {
-      const text = await this.deps.source.readStatus(`${this.deps.instance}/status.yaml`);
+      const text = await this.deps.source.readStatus(statusPath(this.deps.instance));
+      this.restored = true;
       if (!text) return;
       const doc = parse(text) as StatusDoc;
       this.lastStatus = doc;
-      this.lastWritten = text;
+      this.writer.seed(text, doc);
       this.appliedRevision = doc.revision?.applied ?? null;
       this.applied = appliedServices(doc);
       await this.restoreHeld(doc);
@@ -347,7 +350,7 @@ export class Reconciler {
     for (const [key, h] of Object.entries(doc.held ?? {})) this.healing.held.set(key, h);
     const rev = Object.values(doc.held ?? {}).find((h) => h.action === 'rollback' && h.previousRevision)?.previousRevision;
     if (!rev) return;
-    this.previous = await this.deps.load(await this.deps.source.snapshot(rev));
+    this.revisions.previous = await this.deps.load(await this.deps.source.snapshot(rev));
   }
 
   private markApplied(desired: DesiredState): void {
@@ -374,11 +377,11 @@ export class Reconciler {
   }
 
   private async finish(r: PassState): Promise<PassResult> {
-    const status = buildStatus({
+    const built = buildStatus({
       instance: this.deps.instance,
       source: this.deps.sourceInfo,
       appliedRevision: this.appliedRevision,
-      latestRevision: this.latest,
+      latestRevision: this.revisions.latest,
       desired: r.effective ?? this.good?.desired ?? null,
       observed: r.observed,
       health: (id) => this.deps.monitor?.health(id),
@@ -388,30 +391,17 @@ export class Reconciler {
       held: this.healing.held,
       pending: r.pending,
       error: r.error,
-      errorRevision: r.error ? (this.rejected?.revision ?? this.latest) : null,
+      errorRevision: r.error ? (this.revisions.rejected?.revision ?? this.revisions.latest) : null,
       now: (this.deps.now?.() ?? new Date()).toISOString(),
       previous: this.lastStatus,
     });
+    // Probe output and error messages end up in the status: no registered secret may leave in it.
+    const status = this.deps.redact?.deep(built) ?? built;
     this.lastStatus = status;
     if (r.observed) this.current = currentReplicas(r.effective ?? this.good?.desired ?? null, r.observed);
-    if (this.deps.writeStatus) await this.writeStatus(status);
+    if (this.deps.writeStatus) await this.writer.offer(status);
     const converged = r.error === null && this.good !== null && (r.pending?.actions.length ?? 0) === 0;
-    return { revision: this.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, status, converged, wakeAt: r.wakeAt, desired: r.effective ?? this.good?.desired ?? null, observed: r.observed };
-  }
-
-  /** Commits the status file when its content changed; a failed write is logged and retried on the next pass. */
-  private async writeStatus(status: StatusDoc): Promise<void> {
-    const text = renderStatusYaml(status);
-    if (text === this.lastWritten) return;
-    const ready = status.conditions.find((c) => c.type === 'Ready');
-    const message = `berth(${this.deps.instance}): ${ready?.reason ?? 'Unknown'} at ${(status.revision.latest ?? 'none').slice(0, 7)}\n\n${ready?.message ?? ''}`;
-    try {
-      const commit = await this.deps.source.writeStatus({ [`${this.deps.instance}/status.yaml`]: text }, message);
-      this.lastWritten = text;
-      if (commit) this.deps.log.info('status committed', { branch: 'berth/status', commit: commit.slice(0, 7), ready: ready?.reason });
-    } catch (err) {
-      this.deps.log.warn('status write failed; will retry', { error: asBerthError(err, 'E_GIT').message });
-    }
+    return { revision: this.revisions.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, status, converged, wakeAt: r.wakeAt, desired: r.effective ?? this.good?.desired ?? null, observed: r.observed };
   }
 }
 

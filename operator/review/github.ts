@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Octokit, RequestError } from 'octokit';
 import { BerthError, type ErrorCode } from '../model/errors.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
+import { redact, Redactor } from '../util/redact.ts';
 import { COMMENT_MARKER, commentBody, contentDigest, findMarkedComment } from './comment.ts';
 
 /** GitHub API failures: transient (retried on the next round) unless the request itself was wrong. */
@@ -97,7 +98,7 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
   const [owner, repo] = opts.repo.split('/');
   if (!owner || !repo || opts.repo.split('/').length !== 2) throw new BerthError('E_CONFIG', `GitHub repository must be owner/name, got "${opts.repo}"`);
   if (!opts.token) throw new BerthError('E_CONFIG', 'a GitHub token is required');
-  const log = redactingLogger(opts.log ?? silentLogger, opts.token);
+  const log = new Redactor().add(opts.token).logger(opts.log ?? silentLogger);
   const octokit = newOctokit(opts, log);
   const where = { owner, repo };
   const upsert = planCommentUpserter(octokit, where, log);
@@ -284,28 +285,12 @@ function githubError(err: unknown, what: string, token: string): BerthError {
   if (err instanceof BerthError) return err;
   if (!(err instanceof RequestError)) {
     const message = err instanceof Error ? err.message : String(err);
-    return new BerthError(GITHUB_ERROR_CODE, scrub(`GitHub: ${what}: ${message}`, token), { terminal: false, cause: err });
+    return new BerthError(GITHUB_ERROR_CODE, redact(`GitHub: ${what}: ${message}`, [token]), { terminal: false, cause: err });
   }
   const headers = err.response?.headers ?? {};
   const limited = err.status === 429 || (err.status === 403 && (headers['x-ratelimit-remaining'] === '0' || headers['retry-after'] !== undefined));
   const terminal = !limited && err.status >= 400 && err.status < 500 && err.status !== 408;
   const detail = err.message.length > 300 ? `${err.message.slice(0, 300)}…` : err.message;
   const status = err.status ? `HTTP ${err.status}${limited ? ' (rate limited)' : ''}` : 'no response';
-  return new BerthError(GITHUB_ERROR_CODE, scrub(`GitHub: ${what}: ${status}: ${detail}`, token), { terminal, cause: err });
-}
-
-function scrub(text: string, token: string): string {
-  return token ? text.split(token).join('[REDACTED]') : text;
-}
-
-/** Wraps `log` so that no message or string field can carry the token. */
-function redactingLogger(log: Logger, token: string): Logger {
-  const fields = (f?: Record<string, unknown>) => f && Object.fromEntries(Object.entries(f).map(([k, v]) => [k, typeof v === 'string' ? scrub(v, token) : v]));
-  return {
-    log: (level, msg, f) => log.log(level, scrub(msg, token), fields(f)),
-    debug: (msg, f) => log.debug(scrub(msg, token), fields(f)),
-    info: (msg, f) => log.info(scrub(msg, token), fields(f)),
-    warn: (msg, f) => log.warn(scrub(msg, token), fields(f)),
-    error: (msg, f) => log.error(scrub(msg, token), fields(f)),
-  };
+  return new BerthError(GITHUB_ERROR_CODE, redact(`GitHub: ${what}: ${status}: ${detail}`, [token]), { terminal, cause: err });
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BerthError } from '../model/errors.ts';
-import { gitError, redact } from './git-repo.ts';
+import { gitError } from './git-repo.ts';
+import { redact } from '../util/redact.ts';
 import { parseRemoteUrl } from './git-remote.ts';
 
 describe('parseRemoteUrl', () => {

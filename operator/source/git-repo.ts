@@ -4,6 +4,7 @@ import { stat, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import git from 'isomorphic-git';
 import { BerthError } from '../model/errors.ts';
+import { redact } from '../util/redact.ts';
 import type { Branch } from './source.ts';
 
 /** A git directory (bare, or a work tree's `.git`) plus isomorphic-git's pack-index cache for it. */
@@ -82,12 +83,6 @@ export function sortBranches(branches: Branch[]): Branch[] {
   return branches.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Replaces every secret in `text` with `***`. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) out = out.split(secret).join('***');
-  return out;
-}
 
 /** A one-line reason for a failure of isomorphic-git or the network. */
 export function describeGitError(err: unknown): string {

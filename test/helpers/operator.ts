@@ -10,7 +10,7 @@ import { flagsWith, type Flags } from '../../operator/config.ts';
 import { startOperator, type Operator } from '../../operator/main.ts';
 import type { PassResult } from '../../operator/reconciler/reconciler.ts';
 import type { StatusDoc } from '../../operator/status/report.ts';
-import { createLogger, silentLogger } from '../../operator/util/log.ts';
+import { createLogger, silentLogger, type Logger } from '../../operator/util/log.ts';
 
 const run = promisify(execFile);
 
@@ -21,11 +21,11 @@ export interface TestOperator extends Operator {
 }
 
 /** Starts an operator with a long interval (tests drive it with triggers, events and webhooks). */
-export async function startTestOperator(repoUrl: string, instance: string, extra: Flags = {}): Promise<TestOperator> {
+export async function startTestOperator(repoUrl: string, instance: string, extra: Flags = {}, opts: { log?: Logger } = {}): Promise<TestOperator> {
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-state-'));
   const passes: PassResult[] = [];
   const waiters: { pred: (r: PassResult) => boolean; resolve: (r: PassResult) => void }[] = [];
-  const log = process.env.BERTH_TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger;
+  const log = opts.log ?? (process.env.BERTH_TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger);
   const op = await startOperator(flagsWith('run', { repo: repoUrl, instance, interval: '1h', listen: '127.0.0.1:0', 'state-dir': stateDir, ...extra }), log, {
     onPass: (r) => {
       passes.push(r);

@@ -51,7 +51,7 @@ export interface ReconcilerDeps {
   notify?: (e: ReconcilerEvent) => void;
   /** Shortest time between status commits that are not transitions (default 30 s). */
   statusIntervalMs?: number;
-  /** Longest a pass waits for git (fetch, urgent status commit) while a good revision is in force (default 500 ms). */
+  /** Longest a pass waits for a fetch while a good revision is in force (default 300 ms). */
   gitBudgetMs?: number;
   /** A fetch outlived a pass's budget and has finished: run another pass (the loop's trigger). */
   onLateFetch?: () => void;
@@ -92,6 +92,7 @@ interface PassState {
   applied: ApplyResult | null;
   pending: Plan | null;
   error: BerthError | null;
+  fetchError?: BerthError | null;
   observed: ObservedState | null;
   effective: DesiredState | null;
   wakeAt?: number;
@@ -108,6 +109,8 @@ export interface PassResult {
   /** What still differs after the pass. */
   pending: Plan | null;
   error: BerthError | null;
+  /** The fetch of the revision failed (git unreachable): the pass went on with the revision in force. */
+  fetchError: BerthError | null;
   status: StatusDoc;
   converged: boolean;
   /** When a pass is due earlier than the interval (a crash-loop backoff expiring, a rollback to converge). */
@@ -138,7 +141,7 @@ export class Reconciler {
       onLate: () => deps.onLateFetch?.(),
     });
     this.writer = new StatusWriter({
-      source: deps.source, instance: deps.instance, log: deps.log, intervalMs: deps.statusIntervalMs, waitMs: deps.gitBudgetMs,
+      source: deps.source, instance: deps.instance, log: deps.log, intervalMs: deps.statusIntervalMs,
       redact: deps.redact ? (t) => deps.redact!.text(t) : undefined, now: () => this.now(),
     });
   }
@@ -183,6 +186,7 @@ export class Reconciler {
       const fetched = await this.revisions.refresh(opts.revision);
       const rejected = this.revisions.rejected;
       if (rejected && rejected.revision === this.revisions.latest) r.error = rejected.error;
+      r.fetchError = fetched.error;
       if (fetched.error) {
         // Git unreachable or the revision unreadable: reported, and healing goes on from the revision in force.
         r.error = r.error ?? fetched.error;
@@ -401,7 +405,7 @@ export class Reconciler {
     if (r.observed) this.current = currentReplicas(r.effective ?? this.good?.desired ?? null, r.observed);
     if (this.deps.writeStatus) await this.writer.offer(status);
     const converged = r.error === null && this.good !== null && (r.pending?.actions.length ?? 0) === 0;
-    return { revision: this.revisions.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, status, converged, wakeAt: r.wakeAt, desired: r.effective ?? this.good?.desired ?? null, observed: r.observed };
+    return { revision: this.revisions.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, fetchError: r.fetchError ?? null, status, converged, wakeAt: r.wakeAt, desired: r.effective ?? this.good?.desired ?? null, observed: r.observed };
   }
 }
 

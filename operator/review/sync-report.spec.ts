@@ -88,7 +88,7 @@ function statusDoc(applied: string | null, latest: string | null, services: Reco
 /** The result of a pass at `revision`; only the fields SyncReporter reads carry meaning. */
 function pass(revision: string | null, o: { converged: boolean; error?: BerthError; status?: StatusDoc }): PassResult {
   return {
-    revision, plan: null, applied: null, pending: null, error: o.error ?? null,
+    revision, plan: null, applied: null, pending: null, error: o.error ?? null, fetchError: null,
     status: o.status ?? statusDoc(revision, revision), converged: o.converged, desired: null, observed: null,
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../util/log.ts';
 import type { StatusDoc } from './report.ts';
-import { isTransition, StatusWriter } from './writer.ts';
+import { transition, StatusWriter } from './writer.ts';
 
 function doc(over: { applied?: string; ready?: 'True' | 'False'; stalled?: 'True' | 'False'; note?: string } = {}): StatusDoc {
   return {
@@ -93,11 +93,27 @@ describe('StatusWriter', () => {
     expect(messages[0]).not.toContain('s3cr3t-value');
   });
 
-  it('counts revision changes and Ready/Stalled flips as transitions, nothing else', () => {
-    expect(isTransition(null, doc())).toBe(true);
-    expect(isTransition(doc(), doc({ note: 'other' }))).toBe(false);
-    expect(isTransition(doc(), doc({ applied: 'b' }))).toBe(true);
-    expect(isTransition(doc(), doc({ ready: 'False' }))).toBe(true);
-    expect(isTransition(doc(), doc({ stalled: 'True' }))).toBe(true);
+  it('tells revision changes and Stalled / Ready flips from other changes', () => {
+    expect(transition(null, doc())).toBe('revision');
+    expect(transition(doc(), doc({ note: 'other' }))).toBeNull();
+    expect(transition(doc(), doc({ applied: 'b' }))).toBe('revision');
+    expect(transition(doc(), doc({ ready: 'False' }))).toBe('ready');
+    expect(transition(doc(), doc({ stalled: 'True' }))).toBe('stalled');
+  });
+
+  it('commits the first Ready flip at once, and a flapping Ready once per interval', async () => {
+    const { writer, writes, advance } = setup();
+    await writer.offer(doc());
+    await advance(1_000);
+    await writer.offer(doc({ ready: 'False' }));
+    expect(writes).toHaveLength(2);
+    for (let i = 0; i < 10; i++) {
+      await advance(2_000);
+      await writer.offer(doc({ ready: i % 2 ? 'False' : 'True', note: `flap ${i}` }));
+    }
+    expect(writes).toHaveLength(2);
+    await advance(10_000);
+    expect(writes).toHaveLength(3);
+    expect(writes[2]).toContain('flap 9');
   });
 });

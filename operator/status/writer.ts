@@ -1,7 +1,8 @@
 /**
- * Status write-back to the status branch, coalesced: a revision transition or a Ready/Stalled flip is committed at
- * once; any other change (a health flap, a replica count) at most once per interval, with the newest content. The
- * live view is `/v1/status`; the branch is the record. Writes never hold up a pass longer than `waitMs`.
+ * Status write-back to the status branch, coalesced: a revision transition or a Stalled flip is committed at once, and
+ * so is a Ready flip unless Ready already flipped within the interval (a flapping service); any other change (a health
+ * flap, a replica count) at most once per interval, with the newest content. The live view is `/v1/status`; the
+ * branch is the record. Writes never hold up a pass longer than `waitMs`.
  */
 import { asBerthError } from '../model/errors.ts';
 import type { GitSource } from '../source/source.ts';
@@ -14,7 +15,7 @@ export interface StatusWriterDeps {
   log: Logger;
   /** Shortest time between two commits of changes that are not transitions (default 30 s). */
   intervalMs?: number;
-  /** Longest a pass waits for an urgent commit before going on (default 500 ms); the write goes on meanwhile. */
+  /** Longest a pass waits for an urgent commit before going on (default 100 ms); the write goes on meanwhile. */
   waitMs?: number;
   /** Redacts secrets from the rendered document (the last line of defence before it leaves the process). */
   redact?: (text: string) => string;
@@ -31,6 +32,7 @@ export function statusPath(instance: string): string {
 export class StatusWriter {
   private written: { text: string; doc: StatusDoc } | null = null;
   private lastCommitAt = Number.NEGATIVE_INFINITY;
+  private lastReadyFlipAt = Number.NEGATIVE_INFINITY;
   private pending: StatusDoc | null = null;
   private timer: { cancel(): void } | null = null;
   private writing: Promise<void> = Promise.resolve();
@@ -48,8 +50,12 @@ export class StatusWriter {
   async offer(doc: StatusDoc): Promise<void> {
     this.pending = doc;
     const now = this.now();
-    const due = this.lastCommitAt + (this.deps.intervalMs ?? 30_000);
-    if (isTransition(this.written?.doc ?? null, doc) || now >= due) {
+    const interval = this.deps.intervalMs ?? 30_000;
+    const due = this.lastCommitAt + interval;
+    const change = transition(this.written?.doc ?? null, doc);
+    const urgent = change === 'revision' || change === 'stalled' || (change === 'ready' && now - this.lastReadyFlipAt >= interval);
+    if (change === 'ready') this.lastReadyFlipAt = now;
+    if (urgent || now >= due) {
       this.timer?.cancel();
       this.timer = null;
       await this.bounded(this.flushPending());
@@ -107,7 +113,7 @@ export class StatusWriter {
 
   private async bounded(p: Promise<void>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([p, new Promise<void>((resolve) => { timer = setTimeout(resolve, this.deps.waitMs ?? 500); })]);
+    await Promise.race([p, new Promise<void>((resolve) => { timer = setTimeout(resolve, this.deps.waitMs ?? 100); })]);
     clearTimeout(timer);
   }
 
@@ -127,10 +133,11 @@ export class StatusWriter {
   }
 }
 
-/** A change worth a commit at once: another applied or latest revision, or Ready / Stalled turning over. */
-export function isTransition(before: StatusDoc | null, after: StatusDoc): boolean {
-  if (!before) return true;
-  if (before.revision?.applied !== after.revision.applied || before.revision?.latest !== after.revision.latest) return true;
+/** What kind of turn the status took since `before` (null: none of these; the first status counts as a revision). */
+export function transition(before: StatusDoc | null, after: StatusDoc): 'revision' | 'stalled' | 'ready' | null {
+  if (!before) return 'revision';
+  if (before.revision?.applied !== after.revision.applied || before.revision?.latest !== after.revision.latest) return 'revision';
   const status = (d: StatusDoc, type: string) => d.conditions?.find((c) => c.type === type)?.status;
-  return status(before, 'Ready') !== status(after, 'Ready') || status(before, 'Stalled') !== status(after, 'Stalled');
+  if (status(before, 'Stalled') !== status(after, 'Stalled')) return 'stalled';
+  return status(before, 'Ready') !== status(after, 'Ready') ? 'ready' : null;
 }

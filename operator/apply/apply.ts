@@ -87,15 +87,30 @@ async function runServices(ctx: Ctx, actions: Action[]): Promise<void> {
     if (!svc) return [];
     return svc.spec.dependsOn.map((d) => `${svc.namespace}/${d}`).filter((k) => groups.has(k) && k !== key);
   };
-  const start = (key: string, path: Set<string>): Promise<void> => {
-    const existing = done.get(key);
-    if (existing) return existing;
-    const before = deps(key).filter((k) => !path.has(k)).map((k) => start(k, new Set([...path, key])));
-    const p = Promise.all(before).then(() => runService(ctx, groups.get(key) ?? []));
-    done.set(key, p);
-    return p;
+  // Depth-first with an explicit stack (a long dependsOn chain must not overflow the call stack): a service's promise
+  // is made once its dependencies' are, waiting for them; a dependency on the current path (a cycle) is not waited for.
+  const active = new Set<string>();
+  const stack: { key: string; deps: string[]; next: number }[] = [];
+  const enter = (key: string): void => {
+    active.add(key);
+    stack.push({ key, deps: deps(key), next: 0 });
   };
-  await Promise.all([...groups.keys()].map((k) => start(k, new Set([k]))));
+  for (const root of groups.keys()) {
+    if (!done.has(root)) enter(root);
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1]!;
+      const dep = f.deps[f.next++];
+      if (dep !== undefined) {
+        if (!done.has(dep) && !active.has(dep)) enter(dep);
+        continue;
+      }
+      stack.pop();
+      active.delete(f.key);
+      const before = f.deps.flatMap((k) => done.get(k) ?? []);
+      done.set(f.key, Promise.all(before).then(() => runService(ctx, groups.get(f.key) ?? [])));
+    }
+  }
+  await Promise.all(done.values());
 }
 
 /** One service: creates, starts and updates at once; replaces in batches of update.parallelism; removals last. */

@@ -180,17 +180,26 @@ export function orderByDependencies(services: DesiredService[]): DesiredService[
   const byKey = new Map(services.map((s) => [s.key, s]));
   const done = new Set<string>();
   const out: DesiredService[] = [];
-  const visit = (s: DesiredService, path: Set<string>): void => {
-    if (done.has(s.key) || path.has(s.key)) return;
-    path.add(s.key);
-    for (const dep of s.spec.dependsOn) {
-      const d = byKey.get(`${s.namespace}/${dep}`);
-      if (d) visit(d, path);
+  // Depth-first with an explicit stack: a long dependsOn chain must not overflow the call stack.
+  for (const root of services) {
+    if (done.has(root.key)) continue;
+    const seen = new Set([root.key]);
+    const stack = [{ s: root, next: 0 }];
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1]!;
+      const dep = f.s.spec.dependsOn[f.next++];
+      if (dep === undefined) {
+        stack.pop();
+        done.add(f.s.key);
+        out.push(f.s);
+        continue;
+      }
+      const d = byKey.get(`${f.s.namespace}/${dep}`);
+      if (!d || done.has(d.key) || seen.has(d.key)) continue;
+      seen.add(d.key);
+      stack.push({ s: d, next: 0 });
     }
-    done.add(s.key);
-    out.push(s);
-  };
-  for (const s of services) visit(s, new Set());
+  }
   return out;
 }
 

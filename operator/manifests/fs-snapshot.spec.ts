@@ -33,14 +33,14 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 describe('fsSnapshot', () => {
-  it('lists recursively, sorted by path, with git modes, skipping only .git', async () => {
+  it('lists recursively, sorted by path, with git modes and file sizes, skipping only .git', async () => {
     const snap = fsSnapshot(dir);
     expect(snap.revision).toBe('worktree');
     expect(await snap.list('')).toEqual([
-      { path: 'a/B.txt', mode: 0o100644 },
-      { path: 'a/b/z.txt', mode: 0o100644 },
+      { path: 'a/B.txt', mode: 0o100644, size: 1 },
+      { path: 'a/b/z.txt', mode: 0o100644, size: 1 },
       { path: 'a/link', mode: 0o120000 },
-      { path: 'a/run.sh', mode: 0o100755 },
+      { path: 'a/run.sh', mode: 0o100755, size: 10 },
     ]);
     expect((await snap.list('a/b/')).map((e) => e.path)).toEqual(['a/b/z.txt']);
     expect(await snap.list('.')).toHaveLength(4);

@@ -1,7 +1,7 @@
 /** Semantic checks of spec.health and spec.update that the JSON Schema cannot express. */
-import type { ProbeKind, ProbeSpec, ServiceManifest } from '../model/manifest.ts';
+import type { HealthSpec, ProbeKind, ProbeSpec, ServiceManifest } from '../model/manifest.ts';
 import type { PathSegment, RawDoc } from './yaml-source.ts';
-import { formatDuration } from './quantity.ts';
+import { TIMER_MAX_MS, formatDuration } from './quantity.ts';
 import { PROBE_DEFAULTS, PROBE_KINDS } from './probes.ts';
 import { rawAt } from './raw.ts';
 
@@ -10,6 +10,15 @@ export type HealthReport = (doc: RawDoc, path: PathSegment[], message: string, t
 
 /** An HTTP header name: an RFC 9110 token. */
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * The longest each duration may be: far more than any real probe or update needs, far below the longest wait of a
+ * timer (TIMER_MAX_MS; a longer one fires at once, so `interval: 720h` would probe on every tick).
+ */
+export const DURATION_MAX_MS = { interval: 3_600_000, timeout: 3_600_000, initialDelay: 3_600_000, monitor: 3_600_000 } as const;
+
+/** The slack the update gate (reconciler/gate.ts readyDeadlineMs) adds to the ready window of the probes. */
+const GATE_SLACK_MS = 10_000;
 
 /** Checks every probe of a typed service (ports, timing, thresholds, headers) and spec.update.monitor. */
 export function checkHealth(doc: RawDoc, m: ServiceManifest, report: HealthReport): void {
@@ -27,6 +36,38 @@ export function checkHealth(doc: RawDoc, m: ServiceManifest, report: HealthRepor
   }
   const monitor = m.spec.update.monitorMs;
   if (monitor < 0) report(doc, ['spec', 'update', 'monitor'], `must not be negative, got ${formatDuration(monitor)}`);
+  checkMax(doc, ['spec', 'update', 'monitor'], monitor, DURATION_MAX_MS.monitor, report);
+  checkReadyWindow(doc, m.spec.health, report);
+}
+
+/**
+ * How long a rolling update waits for a new replica to become ready (the timer of reconciler/gate.ts readyDeadlineMs):
+ * startup initialDelay + interval x failureThreshold + timeout, plus readiness initialDelay + interval x
+ * (failureThreshold + successThreshold) + timeout, plus the gate's slack.
+ */
+export function readyWindowMs(health: HealthSpec): number {
+  const { startup: s, readiness: r } = health;
+  const startup = s ? s.initialDelayMs + s.intervalMs * s.failureThreshold + s.timeoutMs : 0;
+  const readiness = r ? r.initialDelayMs + r.intervalMs * (r.failureThreshold + r.successThreshold) + r.timeoutMs : 0;
+  return startup + readiness + GATE_SLACK_MS;
+}
+
+/** The ready window must fit one timer; reported only when each duration is within its own maximum (else that is the fix). */
+function checkReadyWindow(doc: RawDoc, health: HealthSpec, report: HealthReport): void {
+  const probes = [health.startup, health.readiness].filter((p): p is ProbeSpec => p !== undefined);
+  if (probes.some((p) => p.intervalMs > DURATION_MAX_MS.interval || p.timeoutMs > DURATION_MAX_MS.timeout || p.initialDelayMs > DURATION_MAX_MS.initialDelay)) return;
+  const windowMs = readyWindowMs(health);
+  if (windowMs <= TIMER_MAX_MS) return;
+  // Pointed at the probe that takes the larger part of the window.
+  const part = (p: ProbeSpec | undefined): number => (p ? p.intervalMs * p.failureThreshold : -1);
+  const kind = part(health.readiness) >= part(health.startup) ? 'readiness' : 'startup';
+  const message = `startup and readiness give a new replica ${formatDuration(windowMs)} to become ready (interval x thresholds), more than a timer can wait (at most ${formatDuration(TIMER_MAX_MS)}): lower failureThreshold or interval`;
+  report(doc, ['spec', 'health', kind, 'failureThreshold'], message);
+}
+
+/** A duration above its field's maximum is reported, naming the maximum (nothing is clamped). */
+function checkMax(doc: RawDoc, path: PathSegment[], ms: number, max: number, report: HealthReport): void {
+  if (ms > max) report(doc, path, `must be at most ${formatDuration(max)}, got ${formatDuration(ms)}`);
 }
 
 /** http and tcp probes connect to a port the service declares (as tcp) in spec.ports. */
@@ -51,6 +92,9 @@ function checkTiming(doc: RawDoc, probe: ProbeSpec, path: PathSegment[], report:
   if (intervalMs <= 0) report(doc, [...path, 'interval'], `must be greater than 0, got ${formatDuration(intervalMs)}`);
   if (timeoutMs <= 0) report(doc, [...path, 'timeout'], `must be greater than 0, got ${formatDuration(timeoutMs)}`);
   if (initialDelayMs < 0) report(doc, [...path, 'initialDelay'], `must not be negative, got ${formatDuration(initialDelayMs)}`);
+  checkMax(doc, [...path, 'interval'], intervalMs, DURATION_MAX_MS.interval, report);
+  checkMax(doc, [...path, 'timeout'], timeoutMs, DURATION_MAX_MS.timeout, report);
+  checkMax(doc, [...path, 'initialDelay'], initialDelayMs, DURATION_MAX_MS.initialDelay, report);
   if (intervalMs <= 0 || timeoutMs <= 0 || timeoutMs <= intervalMs) return;
   const interval = formatDuration(intervalMs);
   const timeout = formatDuration(timeoutMs);

@@ -4,30 +4,58 @@ import type { DesiredState } from '../model/state.ts';
 import type { RepoSnapshot } from '../source/source.ts';
 import { checkBuilds, normalizeRoot } from './build-context.ts';
 import { buildDesired } from './desired.ts';
-import { parseEntries, sortIssues } from './parse.ts';
+import { capIssues, parseEntries, sortIssues } from './parse.ts';
+import { resolveLimits } from './limits.ts';
+import { readManifests } from './read-manifests.ts';
+import { loadInWorker } from './worker-client.ts';
+import type { YamlFile } from './yaml-source.ts';
 import { checkScripts, withRepoScriptPaths } from './script-check.ts';
+import { hostPathIssues } from './volume-checks.ts';
 
 export interface LoadOptions {
   /** berth instance name (part of Docker volume names and spec hashes). */
   instance: string;
   /** manifests root inside the repo, '' or '.' = repo root */
   path: string;
+  /** The operator's --allow-host-path prefixes: Volumes may mount host paths only below these (absent = none). */
+  allowHostPaths?: string[];
+  /** Bytes of one manifest file (--max-file-size); default 1 MiB. */
+  maxFileSize?: number;
+  /** Bytes of all manifest files of the revision (--max-revision-size); default 16 MiB. */
+  maxRevisionSize?: number;
+  /** Wall-clock bound on validating in the worker thread; default 120 s. */
+  timeoutMs?: number;
+  /** 'worker' validates even a small revision in the worker thread (tests); default: revisions over 32 KiB only. */
+  isolation?: 'auto' | 'worker';
 }
 
 /**
+ * Revisions up to this size are validated in-process: they take a few milliseconds (every stage is linear in the input
+ * and this bounds the input), less than starting a worker thread.
+ */
+const IN_PROCESS_MAX_BYTES = 32 * 1024;
+
+/**
  * Reads every *.yaml / *.yml under opts.path of the snapshot (hidden files and directories skipped), validates all,
- * returns the desired state. Throws ValidationError with EVERY issue of the revision, or BerthError 'E_EMPTY_REVISION'
- * (terminal) when there are zero manifests; lets snapshot.list's 'E_PATH_MISSING' propagate.
+ * returns the desired state. Throws ValidationError with the issues of the revision (the first 100, then one saying how
+ * many more; E_TOO_LARGE when a limit is exceeded), or BerthError 'E_EMPTY_REVISION' (terminal) when there are zero
+ * manifests; lets snapshot.list's 'E_PATH_MISSING' propagate. Sizes are checked before parsing; parsing and validating
+ * run in a worker thread (bounded memory and time, the event loop stays free) unless the revision is small.
  */
 export async function loadDesired(snapshot: RepoSnapshot, opts: LoadOptions): Promise<DesiredState> {
+  const files = await readManifests(snapshot, normalizeRoot(opts.path), resolveLimits(opts));
+  const size = files.reduce((n, f) => n + f.bytes.length, 0);
+  if (opts.isolation === 'worker' || size > IN_PROCESS_MAX_BYTES) return loadInWorker(snapshot, files, opts);
+  return loadFiles(files.map((f) => ({ path: f.path, content: f.bytes.toString('utf8') })), snapshot, opts);
+}
+
+/** The stages after reading: parse, validate, check against the snapshot, build the desired state. */
+export async function loadFiles(files: readonly YamlFile[], snapshot: RepoSnapshot, opts: LoadOptions, onFile?: (path: string) => void): Promise<DesiredState> {
   const root = normalizeRoot(opts.path);
-  const listed = await snapshot.list(root);
-  const paths = listed.map((e) => e.path).filter((p) => isManifestFile(root, p));
-  const files = await Promise.all(paths.map(async (path) => ({ path, content: (await snapshot.read(path)).toString('utf8') })));
-  const { entries, issues } = parseEntries(files);
+  const { entries, issues } = parseEntries(files, { limits: resolveLimits(opts), onFile });
   const [builds, scripts] = await Promise.all([checkBuilds(snapshot, root, entries), checkScripts(snapshot, root, entries)]);
-  const all = sortIssues([...issues, ...builds.issues, ...scripts]);
-  if (all.length > 0) throw new ValidationError(all);
+  const all = sortIssues([...issues, ...builds.issues, ...scripts, ...hostPathIssues(entries, opts.allowHostPaths ?? [])]);
+  if (all.length > 0) throw new ValidationError(capIssues(all), all.length);
   const manifests = entries.flatMap((e) => (e.manifest ? [withRepoScriptPaths(root, e.manifest)] : []));
   if (manifests.length === 0) {
     throw new BerthError('E_EMPTY_REVISION', `no manifests under ${root || 'the repository root'} at revision ${snapshot.revision}; refusing to treat it as "delete everything"`);
@@ -35,10 +63,4 @@ export async function loadDesired(snapshot: RepoSnapshot, opts: LoadOptions): Pr
   return buildDesired(opts.instance, snapshot.revision, manifests, builds.builds);
 }
 
-/** A *.yaml / *.yml file under `root` with no hidden segment (name starting with '.') below the root. */
-export function isManifestFile(root: string, path: string): boolean {
-  const rel = root === '' ? path : path.startsWith(`${root}/`) ? path.slice(root.length + 1) : undefined;
-  if (rel === undefined) return false;
-  if (rel.split('/').some((seg) => seg.startsWith('.'))) return false;
-  return /\.ya?ml$/i.test(rel);
-}
+export { isManifestFile } from './read-manifests.ts';

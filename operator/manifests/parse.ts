@@ -1,7 +1,7 @@
 /** The pure pipeline: file contents -> YAML documents -> kind -> schema -> typed manifests -> semantic checks. */
 import type { ManifestIssue } from '../model/errors.ts';
 import type { Manifest, ManifestKind } from '../model/manifest.ts';
-import { parseYamlFile } from './yaml-source.ts';
+import { DocCache, parseYamlFile } from './yaml-source.ts';
 import type { RawDoc, YamlFile } from './yaml-source.ts';
 import { formatPath, schemaIssues } from './schema.ts';
 import { identifyKind, isObj, toManifest } from './defaults.ts';
@@ -9,20 +9,40 @@ import { probeKindIssues } from './probes.ts';
 import { FieldError } from './raw.ts';
 import { imageXorBuildIssues, semanticIssues } from './semantic.ts';
 import type { Entry } from './semantic.ts';
+import { DEFAULT_LIMITS, resolveLimits } from './limits.ts';
+import type { ManifestLimits } from './limits.ts';
 
 export interface ParseResult {
   entries: Entry[];
   issues: ManifestIssue[];
 }
 
-/** Parses and validates file contents; entries keep their YAML positions for later checks. Issues are sorted by file, line, col. */
-export function parseEntries(files: readonly YamlFile[]): ParseResult {
+export interface ParseOptions {
+  /** Defaults: DEFAULT_LIMITS. */
+  limits?: Partial<ManifestLimits>;
+  /** Called before each file is parsed (progress, for a timeout's message). */
+  onFile?: (path: string) => void;
+}
+
+/** At most this many issues are reported per revision; one more says how many were left out. */
+export const MAX_REPORTED_ISSUES = 100;
+
+/**
+ * Parses and validates file contents; entries keep their YAML positions for later checks. Issues are sorted by file,
+ * line, col. A file over a limit stops the parse: the revision is rejected on its E_TOO_LARGE issue alone.
+ */
+export function parseEntries(files: readonly YamlFile[], opts: ParseOptions = {}): ParseResult {
+  const limits = resolveLimits(opts.limits);
+  // The composed documents of about one file are kept; older ones are composed again if an issue must be located.
+  const cache = new DocCache(Math.max(2 * DEFAULT_LIMITS.maxFileSize, limits.maxFileSize));
   const entries: Entry[] = [];
   const issues: ManifestIssue[] = [];
   const sorted = [...files].sort((a, b) => compare(a.path, b.path));
   for (const file of sorted) {
-    const parsed = parseYamlFile(file);
-    issues.push(...parsed.issues);
+    opts.onFile?.(file.path);
+    const parsed = parseYamlFile(file, { limits, cache });
+    append(issues, parsed.issues);
+    if (parsed.issues.some((i) => i.code === 'E_TOO_LARGE')) return { entries: [], issues: sortIssues(issues) };
     for (const doc of parsed.docs) {
       const kind = identifyKind(doc);
       if (typeof kind !== 'string') {
@@ -33,22 +53,33 @@ export function parseEntries(files: readonly YamlFile[]): ParseResult {
       if (entry) entries.push(entry);
     }
   }
-  issues.push(...semanticIssues(entries));
+  append(issues, semanticIssues(entries));
   return { entries, issues: sortIssues(issues) };
 }
 
-/** Pure: parse+validate file contents into manifests (with defaults) and issues. Paths are repository-relative. */
-export function parseManifests(files: { path: string; content: string }[]): { manifests: Manifest[]; issues: ManifestIssue[] } {
-  const { entries, issues } = parseEntries(files);
-  return { manifests: entries.flatMap((e) => (e.manifest ? [e.manifest] : [])), issues };
+/** Pure: parse+validate file contents into manifests (with defaults) and issues (capped). Paths are repository-relative. */
+export function parseManifests(files: { path: string; content: string }[], opts: ParseOptions = {}): { manifests: Manifest[]; issues: ManifestIssue[] } {
+  const { entries, issues } = parseEntries(files, opts);
+  return { manifests: entries.flatMap((e) => (e.manifest ? [e.manifest] : [])), issues: capIssues(issues) };
+}
+
+/**
+ * The first MAX_REPORTED_ISSUES of sorted `issues`, then one issue at the first left out saying how many more there
+ * are (the count, not the list, is what matters past a hundred).
+ */
+export function capIssues(issues: readonly ManifestIssue[], max = MAX_REPORTED_ISSUES): ManifestIssue[] {
+  if (issues.length <= max) return [...issues];
+  const next = issues[max] as ManifestIssue;
+  const more = issues.length - max;
+  return [...issues.slice(0, max), { file: next.file, line: next.line, col: next.col, code: next.code, field: '', message: `and ${more} more error(s)` }];
 }
 
 /** Schema-checks one document; returns its entry when it has a usable identity (metadata.name), even if invalid. */
 function toEntry(kind: ManifestKind, doc: RawDoc, issues: ManifestIssue[]): Entry | undefined {
   // A probe without exactly one kind is as malformed as a schema violation: no typed manifest, no further checks.
   const found = kind === 'Service' ? [...schemaIssues(kind, doc), ...probeKindIssues(doc)] : schemaIssues(kind, doc);
-  issues.push(...found);
-  if (kind === 'Service') issues.push(...imageXorBuildIssues(doc));
+  append(issues, found);
+  if (kind === 'Service') append(issues, imageXorBuildIssues(doc));
   const meta = isObj(doc.value) ? doc.value.metadata : undefined;
   const name = isObj(meta) ? meta.name : undefined;
   if (typeof name !== 'string') return undefined;
@@ -68,6 +99,11 @@ function toEntry(kind: ManifestKind, doc: RawDoc, issues: ManifestIssue[]): Entr
 /** Orders issues by file, line, col (stable for equal positions). */
 export function sortIssues(issues: readonly ManifestIssue[]): ManifestIssue[] {
   return [...issues].sort((a, b) => compare(a.file, b.file) || a.line - b.line || a.col - b.col);
+}
+
+/** push(...items) without spreading arguments: 100k issues would overflow the call stack. */
+function append<T>(target: T[], items: readonly T[]): void {
+  for (const item of items) target.push(item);
 }
 
 function compare(a: string, b: string): number {

@@ -7,6 +7,8 @@ import { parseManifests } from './parse.ts';
 import { PROBE_DEFAULTS, UPDATE_DEFAULTS, toHealth, toUpdate } from './probes.ts';
 import { DURATION_PATTERN } from './quantity.ts';
 
+const URL_PATH_MESSAGE = "must be a URL path starting with '/': at most 2048 printable ASCII characters, no spaces (percent-encode others, e.g. %20)";
+
 /** Issues as [code, line, col, field, message] for compact assertions. */
 function where(issues: ManifestIssue[]): [string, number, number, string, string][] {
   return issues.map((i) => [i.code, i.line, i.col, i.field, i.message]);
@@ -71,8 +73,8 @@ describe('probe schema', () => {
     const { issues } = parseService(['health: { readiness: { http: { path: healthz } }, liveness: { http: { path: "/a b", port: 80 } } }']);
     expect(issues.map((i) => [i.field, i.message])).toEqual([
       ['spec.health.readiness.http.port', 'is required'],
-      ['spec.health.readiness.http.path', "must be a URL path starting with '/' (no spaces)"],
-      ['spec.health.liveness.http.path', "must be a URL path starting with '/' (no spaces)"],
+      ['spec.health.readiness.http.path', URL_PATH_MESSAGE],
+      ['spec.health.liveness.http.path', URL_PATH_MESSAGE],
     ]);
   });
 

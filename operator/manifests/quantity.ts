@@ -58,6 +58,12 @@ function invalid(what: string, q: unknown): BerthError {
  */
 export const DURATION_PATTERN = '^-?(?=[0-9])([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$';
 
+/**
+ * The longest delay a Node.js timer takes: 2^31-1 ms (about 24.8 days). A longer one fires at once (with a
+ * TimeoutOverflowWarning), so a duration that reaches a timer must stay at or below it.
+ */
+export const TIMER_MAX_MS = 2 ** 31 - 1;
+
 const DURATION_RE = /^(-?)(?=[0-9])(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?$/;
 const DURATION_UNITS_MS = [3_600_000, 60_000, 1000, 1];
 

@@ -1,5 +1,4 @@
 /** Semantic stage: checks a JSON Schema cannot express, within one document and across all of them. */
-import { posix } from 'node:path';
 import type { ManifestIssue, SourceLocation } from '../model/errors.ts';
 import type { Manifest, ManifestKind, NodeManifest, ServiceManifest } from '../model/manifest.ts';
 import { resourceKey } from '../model/keys.ts';
@@ -14,6 +13,12 @@ import type { Located } from './route-checks.ts';
 import { checkNodes } from './node-checks.ts';
 import type { LocatedNode } from './node-checks.ts';
 import { checkPlacement } from './placement-checks.ts';
+import { checkDependencies } from './dependency-checks.ts';
+import { checkEngineLimits } from './engine-checks.ts';
+import { checkMountPaths, normalizeMountPath } from './mount-checks.ts';
+import { checkNamespaceSizes } from './namespace-checks.ts';
+import { nulIssues } from './string-checks.ts';
+import { checkVolume } from './volume-checks.ts';
 
 /** A document of a known kind with a usable identity; `manifest` is set when it also passed its schema. */
 export interface Entry {
@@ -33,6 +38,7 @@ export function semanticIssues(entries: readonly Entry[]): ManifestIssue[] {
     issues.push({ ...doc.loc.at(path, target), code: 'E_SEMANTIC', field: formatPath(path), message });
   };
   checkDuplicates(entries, report);
+  for (const e of entries) issues.push(...nulIssues(e.doc));
   const declared = new Set(entries.map((e) => `${e.kind}\0${resourceKey(e.namespace, e.name)}`));
   const typed: Located[] = entries.flatMap((e) => (e.manifest ? [{ doc: e.doc, manifest: e.manifest }] : []));
   const services = servicesByKey(typed);
@@ -46,10 +52,12 @@ export function semanticIssues(entries: readonly Entry[]): ManifestIssue[] {
     if (manifest.kind === 'Service') checkService(doc, manifest, declared, report);
     if (manifest.kind === 'Service' && allNodesTyped) checkPlacement(doc, manifest, placementNodes, report);
     if (manifest.kind === 'Route') checkRoute(doc, manifest, declared, (key) => services.get(key)?.m, report);
+    if (manifest.kind === 'Volume') checkVolume(doc, manifest, report);
   }
   checkNodes(nodes, report);
   checkPublishedPorts(typed, report);
-  checkCycles(services, report);
+  checkDependencies(services, report);
+  checkNamespaceSizes([...services.values()], report);
   return issues;
 }
 
@@ -75,18 +83,21 @@ function uniqueNodes(nodes: readonly LocatedNode[]): NodeManifest[] {
   return [...byName.values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
 }
 
-/** A second resource of one kind and key (Nodes: of one name) is reported, naming where the first is. */
+/**
+ * A second resource of one kind and key (Nodes: of one name) is reported, naming where the first is (located only
+ * then: locating every name would compose every document again in a large revision).
+ */
 function checkDuplicates(entries: readonly Entry[], report: Report): void {
-  const first = new Map<string, SourceLocation>();
+  const first = new Map<string, Entry>();
   for (const e of entries) {
     const label = e.kind === 'Node' ? e.name : resourceKey(e.namespace, e.name);
     const id = `${e.kind}\0${label}`;
-    const at = e.doc.loc.at(['metadata', 'name']);
-    const prev = first.get(id);
-    if (!prev) {
-      first.set(id, at);
+    const prevEntry = first.get(id);
+    if (!prevEntry) {
+      first.set(id, e);
       continue;
     }
+    const prev: SourceLocation = prevEntry.doc.loc.at(['metadata', 'name']);
     report(e.doc, ['metadata', 'name'], `duplicate ${e.kind} ${label} (first defined at ${prev.file}:${prev.line})`);
   }
 }
@@ -127,6 +138,8 @@ function checkService(doc: RawDoc, m: ServiceManifest, declared: ReadonlySet<str
   checkHealth(doc, m, report);
   checkLoadBalancer(doc, m, report);
   checkMounts(doc, m, declared, report);
+  checkMountPaths(doc, m, report);
+  checkEngineLimits(doc, m, report);
   spec.dependsOn.forEach((dep, i) => {
     if (dep === metadata.name) report(doc, ['spec', 'dependsOn', i], 'a service cannot depend on itself');
     else if (!declared.has(`Service\0${resourceKey(metadata.namespace, dep)}`)) {
@@ -163,29 +176,3 @@ function checkMounts(doc: RawDoc, m: ServiceManifest, declared: ReadonlySet<stri
   });
 }
 
-function normalizeMountPath(p: string): string {
-  const n = posix.normalize(p);
-  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
-}
-
-/** Reports each dependsOn cycle once, at the edge that closes it (depth-first in key order). */
-function checkCycles(services: ReadonlyMap<string, TypedService>, report: Report): void {
-  const state = new Map<string, 'active' | 'done'>();
-  const stack: string[] = [];
-  const visit = (key: string): void => {
-    state.set(key, 'active');
-    stack.push(key);
-    const s = services.get(key);
-    s?.m.spec.dependsOn.forEach((dep, i) => {
-      const next = resourceKey(s.m.metadata.namespace, dep);
-      if (next === key || !services.has(next)) return;
-      if (state.get(next) === 'active') {
-        const cycle = [...stack.slice(stack.indexOf(next)), next];
-        report(s.doc, ['spec', 'dependsOn', i], `dependency cycle: ${cycle.join(' -> ')}`);
-      } else if (!state.has(next)) visit(next);
-    });
-    stack.pop();
-    state.set(key, 'done');
-  };
-  for (const key of [...services.keys()].sort()) if (!state.has(key)) visit(key);
-}

@@ -11,7 +11,8 @@ const MODE_LINK = 0o120000;
 
 /**
  * A read-only snapshot of `rootDir` as it is on disk. list() is recursive, sorted, and skips only `.git`
- * (git never tracks it; other filtering is the loader's job); symlinks are listed (mode 0o120000), not followed.
+ * (git never tracks it; other filtering is the loader's job); symlinks are listed (mode 0o120000) and read as their
+ * target path, like git, never followed.
  */
 export function fsSnapshot(rootDir: string, revision = 'worktree'): RepoSnapshot {
   const missing = (path: string): BerthError => new BerthError('E_PATH_MISSING', `path ${path} does not exist at revision ${revision}`);
@@ -26,7 +27,13 @@ export function fsSnapshot(rootDir: string, revision = 'worktree'): RepoSnapshot
       const rel = normalize(path);
       if (rel === null || rel === '') throw missing(path);
       try {
-        return await readFile(join(rootDir, rel));
+        // As git stores them: a symlink reads as its target path, never what it points at (a device, a FIFO, a
+        // file outside the tree); anything but a regular file or a link is absent.
+        const abs = join(rootDir, rel);
+        const st = await lstat(abs);
+        if (st.isSymbolicLink()) return Buffer.from(await readlink(abs));
+        if (!st.isFile()) throw missing(path);
+        return await readFile(abs);
       } catch (err) {
         if (isFsMissing(err)) throw missing(path);
         throw err;
@@ -66,7 +73,7 @@ async function walk(rootDir: string, rel: string): Promise<TreeEntry[]> {
         const st = await lstat(join(rootDir, path));
         if (st.isDirectory()) return name === '.git' ? undefined : visit(path);
         if (st.isSymbolicLink()) out.push({ path, mode: MODE_LINK });
-        else if (st.isFile()) out.push({ path, mode: st.mode & 0o111 ? MODE_EXEC : MODE_FILE });
+        else if (st.isFile()) out.push({ path, mode: st.mode & 0o111 ? MODE_EXEC : MODE_FILE, size: st.size });
       }),
     );
   };

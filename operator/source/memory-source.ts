@@ -85,7 +85,7 @@ export class MemorySource implements GitSource {
 export function memorySnapshot(files: Record<string, string>, revision: string): RepoSnapshot {
   const under = (dir: string): TreeEntry[] => {
     const prefix = dir === '' || dir === '.' ? '' : `${dir.replace(/\/$/, '')}/`;
-    return Object.keys(files).filter((p) => p.startsWith(prefix)).sort().map((path) => ({ path, mode: 0o100644 }));
+    return Object.keys(files).filter((p) => p.startsWith(prefix)).sort().map((path) => ({ path, mode: 0o100644, size: Buffer.byteLength(files[path] ?? '') }));
   };
   return {
     revision,

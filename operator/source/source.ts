@@ -5,6 +5,8 @@ export interface TreeEntry {
   path: string;
   /** Unix mode as git records it (0o100644, 0o100755, 0o120000). */
   mode: number;
+  /** Bytes of content, when the snapshot knows it without reading the file (a directory's stat; git trees hold none). */
+  size?: number;
 }
 
 /** A read-only view of the repository at one revision. */

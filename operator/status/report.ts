@@ -197,7 +197,7 @@ function withTransition(c: Omit<Condition, 'lastTransitionTime'>, previous: Stat
 }
 
 function reasonOf(code: string): string {
-  const map: Record<string, string> = { E_YAML: 'InvalidYAML', E_SCHEMA: 'ValidationFailed', E_SEMANTIC: 'ValidationFailed', E_UNKNOWN_KIND: 'ValidationFailed', E_EMPTY_REVISION: 'EmptyRevision', E_PATH_MISSING: 'PathMissing', E_BUILD: 'BuildFailed', E_IMAGE_MISSING: 'ImageMissing', E_CONFIG: 'InvalidConfig' };
+  const map: Record<string, string> = { E_YAML: 'InvalidYAML', E_SCHEMA: 'ValidationFailed', E_SEMANTIC: 'ValidationFailed', E_UNKNOWN_KIND: 'ValidationFailed', E_EMPTY_REVISION: 'EmptyRevision', E_PATH_MISSING: 'PathMissing', E_BUILD: 'BuildFailed', E_IMAGE_MISSING: 'ImageMissing', E_CONFIG: 'InvalidConfig', E_TOO_LARGE: 'TooLarge', E_INTERNAL: 'InternalError' };
   return map[code] ?? 'Failed';
 }
 

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { BerthError } from './model/errors.ts';
+import { parseCommandLine, parseDuration } from './config.ts';
+
+function configError(fn: () => unknown): BerthError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof BerthError) return err;
+    throw err;
+  }
+  throw new Error('expected a BerthError');
+}
+
+describe('duration flags against the timer limit', () => {
+  it.each(['interval', 'node-grace', 'drain-timeout', 'alert-mute'])('--%s 720h is an E_CONFIG naming the flag', (flag) => {
+    const err = configError(() => parseDuration('720h', flag));
+    expect(err.code).toBe('E_CONFIG');
+    expect(err.message).toContain(`--${flag}`);
+    expect(err.message).toContain('596h31m23s647ms');
+  });
+
+  it('takes the longest duration a timer can wait, and nothing above it', () => {
+    expect(parseDuration('596h31m23s647ms', 'interval')).toBe(2 ** 31 - 1);
+    expect(configError(() => parseDuration('596h31m23s648ms', 'interval')).code).toBe('E_CONFIG');
+    expect(configError(() => parseDuration(String(2 ** 31), 'interval')).code).toBe('E_CONFIG');
+  });
+});
+
+describe('--allow-host-path', () => {
+  it('is repeatable on run, plan, apply and validate, and read from BERTH_ALLOW_HOST_PATH', () => {
+    for (const cmd of ['run', 'plan', 'apply']) {
+      expect(parseCommandLine([cmd, '--allow-host-path', '/srv/a', '--allow-host-path', '/srv/b'], {}).flags['allow-host-path']).toEqual(['/srv/a', '/srv/b']);
+    }
+    expect(parseCommandLine(['validate', 'dir', '--allow-host-path', '/srv'], {}).flags['allow-host-path']).toEqual(['/srv']);
+    expect(parseCommandLine(['run'], { BERTH_ALLOW_HOST_PATH: '/srv/a,/srv/b' }).flags['allow-host-path']).toEqual(['/srv/a', '/srv/b']);
+    expect(parseCommandLine(['run'], {}).flags['allow-host-path']).toBeUndefined();
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * Reads a revision's manifest files within the size limits, before any of them is parsed: sizes the snapshot lists are
+ * checked before reading anything, and without them each file is checked as soon as it is read, reading stopping at
+ * the first file over a limit. A 20 MB file is thus rejected having cost one read of it, never a parse.
+ */
+import { ValidationError } from '../model/errors.ts';
+import type { ManifestIssue } from '../model/errors.ts';
+import type { RepoSnapshot, TreeEntry } from '../source/source.ts';
+import { formatSize, tooLarge } from './limits.ts';
+import type { ManifestLimits } from './limits.ts';
+
+/** One manifest file's content, as read from the snapshot. */
+export interface ManifestFile {
+  path: string;
+  bytes: Buffer;
+}
+
+/** A *.yaml / *.yml file under `root` with no hidden segment (name starting with '.') below the root. */
+export function isManifestFile(root: string, path: string): boolean {
+  const rel = root === '' ? path : path.startsWith(`${root}/`) ? path.slice(root.length + 1) : undefined;
+  if (rel === undefined) return false;
+  if (rel.split('/').some((seg) => seg.startsWith('.'))) return false;
+  return /\.ya?ml$/i.test(rel);
+}
+
+/**
+ * The manifest files under `root` (normalised), sorted by path. Throws ValidationError with E_TOO_LARGE issues (at
+ * `file:1:1`) when a file is over `maxFileSize` or the files together are over `maxRevisionSize`; lets
+ * snapshot.list's E_PATH_MISSING propagate.
+ */
+export async function readManifests(snapshot: RepoSnapshot, root: string, limits: Pick<ManifestLimits, 'maxFileSize' | 'maxRevisionSize'>): Promise<ManifestFile[]> {
+  const listed = (await snapshot.list(root)).filter((e) => isManifestFile(root, e.path));
+  const read = async (e: TreeEntry): Promise<ManifestFile> => ({ path: e.path, bytes: await snapshot.read(e.path) });
+  if (listed.every((e) => e.size !== undefined)) {
+    const listedIssues = sizeIssues(listed.map((e) => ({ path: e.path, size: e.size ?? 0 })), limits);
+    if (listedIssues.length > 0) throw new ValidationError(listedIssues);
+    // Within the limits, so all at once; a file that grew after it was listed is still caught.
+    const files = await Promise.all(listed.map(read));
+    const issues = sizeIssues(files.map((f) => ({ path: f.path, size: f.bytes.length })), limits);
+    if (issues.length > 0) throw new ValidationError(issues);
+    return files;
+  }
+  const files: ManifestFile[] = [];
+  let total = 0;
+  for (const entry of listed) {
+    const file = await read(entry);
+    total += file.bytes.length;
+    const issue = sizeIssue(file.path, file.bytes.length, total, limits);
+    if (issue) throw new ValidationError([issue]);
+    files.push(file);
+  }
+  return files;
+}
+
+/**
+ * Every file over the file limit, and the file at which the running total (in path order) of the other files passes
+ * the revision limit.
+ */
+function sizeIssues(files: readonly { path: string; size: number }[], limits: Pick<ManifestLimits, 'maxFileSize' | 'maxRevisionSize'>): ManifestIssue[] {
+  const issues: ManifestIssue[] = [];
+  let total = 0;
+  let totalReported = false;
+  for (const f of files) {
+    const tooBig = f.size > limits.maxFileSize;
+    if (!tooBig) total += f.size;
+    const issue = sizeIssue(f.path, f.size, totalReported ? 0 : total, limits);
+    if (!issue) continue;
+    issues.push(issue);
+    if (!tooBig) totalReported = true;
+  }
+  return issues;
+}
+
+function sizeIssue(path: string, size: number, total: number, limits: Pick<ManifestLimits, 'maxFileSize' | 'maxRevisionSize'>): ManifestIssue | undefined {
+  if (size > limits.maxFileSize) {
+    return tooLarge(path, 1, 1, `file is ${formatSize(size)}, more than --max-file-size ${formatSize(limits.maxFileSize)}`);
+  }
+  if (total > limits.maxRevisionSize) {
+    return tooLarge(path, 1, 1, `the manifests up to this file are ${formatSize(total)}, more than --max-revision-size ${formatSize(limits.maxRevisionSize)}`);
+  }
+  return undefined;
+}

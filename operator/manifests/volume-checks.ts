@@ -1,0 +1,86 @@
+/**
+ * Checks of Volumes: options the `local` driver refuses, and host paths. A Volume whose driverOpts bind-mount a host
+ * directory (`type: none, o: bind, device: /etc`) or mount a host device would give anyone who can push to the
+ * manifests repository any file of the Docker host, so host paths are refused unless they lie under one of the
+ * operator's --allow-host-path prefixes.
+ */
+import { posix } from 'node:path';
+import { BerthError } from '../model/errors.ts';
+import type { ManifestIssue } from '../model/errors.ts';
+import type { VolumeManifest } from '../model/manifest.ts';
+import { formatPath } from './schema.ts';
+import type { Entry } from './semantic.ts';
+import type { PathSegment, RawDoc } from './yaml-source.ts';
+import { LOCAL_OPTIONS, localOptionProblems } from './local-volume-options.ts';
+
+/** Reports one issue at `path` of `doc` (at its key with target 'key'). */
+export type VolumeReport = (doc: RawDoc, path: PathSegment[], message: string, target?: 'key' | 'value') => void;
+
+const DRIVER_OPTS: PathSegment[] = ['spec', 'driverOpts'];
+
+/** Options of the local driver (checked on every typed Volume): see local-volume-options.ts. */
+export function checkVolume(doc: RawDoc, m: VolumeManifest, report: VolumeReport): void {
+  if (m.spec.driver !== 'local') return;
+  for (const { key, message } of localOptionProblems(m.spec.driverOpts)) {
+    if (key === undefined) report(doc, DRIVER_OPTS, message, 'key');
+    else report(doc, [...DRIVER_OPTS, key], message, LOCAL_OPTIONS.includes(key) ? 'value' : 'key');
+  }
+}
+
+/**
+ * The host path a Volume mounts, with why it counts as one, or undefined: the device of a bind mount (`o` holding
+ * bind or rbind, or `type: none`), or any absolute device path (a block device or a file of the host; `//host/share`
+ * is a network share, not a host path), whatever the driver.
+ */
+export function hostPathOf(spec: VolumeManifest['spec']): { device: string; why: string } | undefined {
+  const { device, o, type } = spec.driverOpts;
+  if (device === undefined) return undefined;
+  const options = (o ?? '').split(',').map((s) => s.trim());
+  const bind = options.find((s) => s === 'bind' || s === 'rbind');
+  if (bind) return { device, why: `o: ${bind}` };
+  if (type === 'none') return { device, why: 'type: none' };
+  if (!device.startsWith('/') || device.startsWith('//')) return undefined;
+  return { device, why: spec.driver !== 'local' ? `device of driver ${spec.driver}` : type ? `type: ${type} on a host device or file` : 'a host device or file' };
+}
+
+/** Normalised absolute form of an --allow-host-path value; BerthError E_CONFIG when it is relative or has a ".." segment. */
+export function normalizeAllowedPath(prefix: string): string {
+  if (!prefix.startsWith('/') || prefix.split('/').includes('..') || prefix.includes('\0')) {
+    throw new BerthError('E_CONFIG', `--allow-host-path: "${prefix}" must be an absolute path without ".." segments`);
+  }
+  const n = posix.normalize(prefix);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
+/** True when `path` (absolute, no "..") is `prefix` or below it, segment-wise: /srv/data allows /srv/data/x, not /srv/database. */
+export function isUnder(path: string, prefix: string): boolean {
+  const n = normalizeAllowedPath(path);
+  return prefix === '/' || n === prefix || n.startsWith(`${prefix}/`);
+}
+
+/**
+ * E_SEMANTIC issues at spec.driverOpts of each typed Volume whose host path is not under an allowed prefix. Throws
+ * BerthError E_CONFIG when an allowed prefix itself is invalid.
+ */
+export function hostPathIssues(entries: readonly Entry[], allowHostPaths: readonly string[]): ManifestIssue[] {
+  const allowed = allowHostPaths.map(normalizeAllowedPath);
+  const issues: ManifestIssue[] = [];
+  for (const { doc, manifest } of entries) {
+    if (manifest?.kind !== 'Volume') continue;
+    const host = hostPathOf(manifest.spec);
+    const problem = host && hostPathProblem(host.device, allowed);
+    if (!host || !problem) continue;
+    const message = `mounts the host path ${JSON.stringify(host.device)} (${host.why}): ${problem}`;
+    issues.push({ ...doc.loc.at(DRIVER_OPTS, 'key'), code: 'E_SEMANTIC', field: formatPath(DRIVER_OPTS), message });
+  }
+  return issues;
+}
+
+function hostPathProblem(device: string, allowed: readonly string[]): string | undefined {
+  if (device.includes('\0')) return undefined; // reported as a NUL
+  if (!device.startsWith('/')) return 'a host path must be absolute';
+  if (device.split('/').includes('..')) return 'a host path must not contain ".." segments';
+  if (allowed.some((prefix) => isUnder(device, prefix))) return undefined;
+  const list = allowed.length === 0 ? 'none is set' : `allowed: ${allowed.join(', ')}`;
+  return `host paths are refused unless they lie under a prefix given to the operator with --allow-host-path (${list})`;
+}

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BerthError } from './model/errors.ts';
-import { parseDuration as parseManifestDuration } from './manifests/quantity.ts';
+import { TIMER_MAX_MS, formatDuration, parseDuration as parseManifestDuration, parseMemory } from './manifests/quantity.ts';
 
 export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'status';
 export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'status'];
@@ -25,6 +25,9 @@ const SOURCE: Record<string, FlagSpec> = {
   'state-dir': { type: 'string', default: path.join(os.homedir(), '.cache', 'berth'), help: 'where clones of remote repositories are kept' },
   'log-level': { type: 'string', default: 'info', help: 'debug | info | warn | error' },
   'log-format': { type: 'string', default: 'text', help: 'text | json' },
+  'allow-host-path': { type: 'string', multiple: true, help: 'a Volume may mount host paths (bind mounts, host devices) only below this absolute path; repeatable (default: none)' },
+  'max-file-size': { type: 'string', default: '1Mi', help: 'a manifest file larger than this rejects the revision (checked before parsing)' },
+  'max-revision-size': { type: 'string', default: '16Mi', help: 'manifest files larger than this all together reject the revision (checked before parsing)' },
 };
 
 export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
@@ -38,6 +41,15 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     'alert-webhook': { type: 'string', multiple: true, help: 'URL receiving JSON alerts (Slack-compatible `text`); repeatable' },
     'alert-mute': { type: 'string', default: '10m', help: 'repeats of the same alert within this window are muted' },
     'proxy-host': { type: 'string', default: '0.0.0.0', help: 'address the proxies of loadBalancer.publish and Routes listen on when the manifest names none' },
+    'proxy-idle-timeout': { type: 'string', default: '5m', help: 'a proxied connection (TCP or HTTP) with no byte either way for this long is closed' },
+    'max-connections': { type: 'string', default: 'auto', help: 'client connections the API server, proxies and Routes hold together; auto: (ulimit -n minus max(256, 25%)) / 2, at most 16384' },
+    'max-connections-per-client': { type: 'string', default: '256', help: 'connections one client address may hold on one listener; beyond, new ones are closed at once' },
+    'max-watchers': { type: 'string', default: '512', help: 'SSE watchers (GET /v1/watch) open at once; beyond: 503' },
+    'max-blocking-queries': { type: 'string', default: '256', help: 'blocking queries (?index=N&wait=) waiting at once; beyond: 503' },
+    'max-streams-per-client': { type: 'string', default: '32', help: 'SSE watchers, and blocking queries, one client address may hold; beyond: 429' },
+    'max-request-bodies': { type: 'string', default: '32', help: 'request bodies (webhook, registry PUTs) being read at once; beyond: 503' },
+    'max-body-buffer': { type: 'string', default: '16Mi', help: 'bytes buffered for the request bodies being read, all together; beyond: 503' },
+    'body-timeout': { type: 'string', default: '10s', help: 'a request body must arrive within this long, else 408' },
     'github-repo': { type: 'string', help: 'owner/name on GitHub: plan comments and berth/plan statuses on pull requests, berth/sync after merges' },
     'github-token-env': { type: 'string', default: 'GITHUB_TOKEN', help: 'environment variable holding the GitHub token (never logged)' },
     'github-api-url': { type: 'string', default: 'https://api.github.com', help: 'GitHub API root (GitHub Enterprise: https://host/api/v3)' },
@@ -61,6 +73,9 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
   },
   validate: {
     path: { type: 'string', default: '.', help: 'directory of the manifests inside <dir>' },
+    'allow-host-path': SOURCE['allow-host-path']!,
+    'max-file-size': SOURCE['max-file-size']!,
+    'max-revision-size': SOURCE['max-revision-size']!,
   },
   status: {
     server: { type: 'string', default: 'http://127.0.0.1:7070', help: 'address of a running berth (used unless --repo is given)' },
@@ -114,6 +129,8 @@ export function parseDuration(s: string, flag: string): number {
     throw new BerthError('E_CONFIG', `--${flag}: "${s}" is not a duration (e.g. 30s, 500ms, 2m)`);
   }
   if (ms <= 0) throw new BerthError('E_CONFIG', `--${flag}: must be positive`);
+  // A longer timer fires at once (Node.js TimeoutOverflowWarning): refuse it rather than loop.
+  if (ms > TIMER_MAX_MS) throw new BerthError('E_CONFIG', `--${flag}: "${s}" is longer than a timer can wait (at most ${formatDuration(TIMER_MAX_MS)})`);
   return ms;
 }
 
@@ -135,6 +152,23 @@ export function checkSourceFlags(flags: Flags): void {
   if (!['debug', 'info', 'warn', 'error'].includes(String(flags['log-level']))) throw new BerthError('E_CONFIG', `--log-level: "${flags['log-level']}" must be debug, info, warn or error`);
   if (flags.format !== undefined && !['text', 'json', 'markdown'].includes(String(flags.format))) throw new BerthError('E_CONFIG', `--format: "${flags.format}" must be text, json or markdown`);
   if (!['text', 'json'].includes(String(flags['log-format']))) throw new BerthError('E_CONFIG', `--log-format: "${flags['log-format']}" must be text or json`);
+  manifestLimits(flags);
+}
+
+/** --max-file-size and --max-revision-size in bytes (quantities such as 1Mi, 512Ki, 2M or plain bytes), for loadDesired. */
+export function manifestLimits(flags: Flags): { maxFileSize: number; maxRevisionSize: number } {
+  const size = (flag: string): number => {
+    const v = String(flags[flag] ?? SOURCE[flag]?.default);
+    let n = 0;
+    try {
+      n = parseMemory(v);
+    } catch {
+      // reported below
+    }
+    if (n <= 0) throw new BerthError('E_CONFIG', `--${flag}: "${v}" must be a positive size such as 1Mi, 512Ki or 1048576`);
+    return n;
+  };
+  return { maxFileSize: size('max-file-size'), maxRevisionSize: size('max-revision-size') };
 }
 
 /** The --help text of a command. */

@@ -14,7 +14,7 @@ import { createDrainer } from './registry/drain.ts';
 import { ProxyManager } from './registry/proxies.ts';
 import { send } from './registry/http-util.ts';
 import { readStatusDoc } from './status/read.ts';
-import { checkSourceFlags, helpText, parseDuration, parseListen, type Flags, type Parsed } from './config.ts';
+import { checkSourceFlags, helpText, manifestLimits, parseDuration, parseListen, type Flags, type Parsed } from './config.ts';
 import { diff } from './diff/diff.ts';
 import { renderJson, renderText } from './diff/render.ts';
 import { renderPlanMarkdown } from './review/markdown.ts';
@@ -24,7 +24,7 @@ import { Reviewer } from './review/reviewer.ts';
 import { reviewBranchMatcher } from './review/branches.ts';
 import { startReviewRunner } from './review/runner.ts';
 import { SyncReporter } from './review/sync-report.ts';
-import { loadDesired } from './manifests/index.ts';
+import { loadDesired, type LoadOptions } from './manifests/index.ts';
 import { BerthError, ValidationError, asBerthError, formatIssue, type ManifestIssue } from './model/errors.ts';
 import type { DesiredState } from './model/state.ts';
 import { Reconciler, type Cluster, type DriftMode, type PassResult, type ReconcilerEvent } from './reconciler/reconciler.ts';
@@ -41,6 +41,7 @@ import type { NodeSpec } from './model/manifest.ts';
 import type { ContainerRuntime } from './runtime/runtime.ts';
 import { Metrics } from './server/metrics.ts';
 import { startServer } from './server/server.ts';
+import { trafficLimits } from './server/limits.ts';
 import { fsSnapshot } from './source/fs-snapshot.ts';
 import { openGitSource } from './source/git-source.ts';
 import type { GitSource } from './source/source.ts';
@@ -110,11 +111,16 @@ function manifestsPath(flags: Flags): string {
   return String(flags.path ?? '.');
 }
 
+/** How every command loads a revision: the manifests path, the size limits and the host paths Volumes may mount. */
+function loadOptions(flags: Flags, instance = String(flags.instance)): LoadOptions {
+  return { instance, path: manifestsPath(flags), allowHostPaths: flags['allow-host-path'] as string[] | undefined, ...manifestLimits(flags) };
+}
+
 async function validate(p: Parsed, io: Io): Promise<number> {
   const dir = p.positionals[0];
   if (!dir || p.positionals.length > 1) throw new BerthError('E_CONFIG', 'usage: berth validate <dir> (one directory)');
   try {
-    const desired = await loadDesired(fsSnapshot(dir), { instance: 'validate', path: manifestsPath(p.flags) });
+    const desired = await loadDesired(fsSnapshot(dir), loadOptions(p.flags, 'validate'));
     io.out(`${dir}: ${desired.services.length} service(s), ${desired.volumes.length} volume(s): valid`);
     return 0;
   } catch (err) {
@@ -161,7 +167,7 @@ async function plan(flags: Flags, io: Io): Promise<number> {
 /** The desired state of a revision, or its validation issues. */
 async function loadOrIssues(source: GitSource, revision: string, flags: Flags): Promise<{ desired: DesiredState } | { issues: ManifestIssue[] }> {
   try {
-    return { desired: await loadDesired(await source.snapshot(revision), { instance: String(flags.instance), path: manifestsPath(flags) }) };
+    return { desired: await loadDesired(await source.snapshot(revision), loadOptions(flags)) };
   } catch (err) {
     if (err instanceof ValidationError) return { issues: err.issues };
     throw err;
@@ -192,7 +198,7 @@ function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, 
     monitor: extra.monitor,
     notify: extra.notify,
     source, runtime, log, instance,
-    load: (snapshot) => loadDesired(snapshot, { instance, path: manifestsPath(flags) }),
+    load: (snapshot) => loadDesired(snapshot, loadOptions(flags)),
     sourceInfo: { repo: source.description, branch: String(flags.branch), path: manifestsPath(flags) },
     drift: flags.drift as DriftMode,
     writeStatus: true,
@@ -245,8 +251,9 @@ export async function startOperator(flags: Flags, baseLog: Logger, hooks: { onPa
   const urls = (flags['alert-webhook'] as string[] | undefined) ?? [];
   const alerter = urls.length ? createAlerter({ urls, muteMs: parseDuration(String(flags['alert-mute']), 'alert-mute'), log, instance }) : null;
   let wake: (reason: string) => void = () => undefined;
+  const limits = trafficLimits(flags, log); // one connection budget for the API server and every proxy
   const registry = new Registry({});
-  const proxies = new ProxyManager({ registry, defaultHost: String(flags['proxy-host']), log });
+  const proxies = new ProxyManager({ registry, defaultHost: String(flags['proxy-host']), log, ...limits.proxies });
   const drainer = createDrainer({
     registry, openTo: (address) => proxies.openTo(address), timeoutMs: parseDuration(String(flags['drain-timeout']), 'drain-timeout'),
     log: (msg, fields) => log.info(msg, fields),
@@ -271,7 +278,7 @@ export async function startOperator(flags: Flags, baseLog: Logger, hooks: { onPa
   const reviews = github || reviewBranches.length
     ? startReviewRunner(new Reviewer({
       source, runtime, instance, log, github: github ?? undefined, reviewBranches, baseBranch: String(flags.branch ?? 'main'),
-      load: (snapshot) => loadDesired(snapshot, { instance, path: manifestsPath(flags) }),
+      load: (snapshot) => loadDesired(snapshot, loadOptions(flags)),
     }), log, { onRound: hooks.onReview, before: async () => sync?.idle(), intervalMs })
     : null;
   let lastApplied: string | null | undefined;
@@ -306,7 +313,8 @@ export async function startOperator(flags: Flags, baseLog: Logger, hooks: { onPa
       if (reviewBranches.length) reviews?.trigger(reason);
     },
     webhookSecret: flags['webhook-secret'] as string | undefined,
-    routes: withProxyRoute(registryRoutes(registry), proxies),
+    routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies),
+    limits: limits.server,
   }).catch(async (err) => {
     pool.stop();
     await loop.stop();

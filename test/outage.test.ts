@@ -101,6 +101,10 @@ describe('git outage', () => {
     gitMode = 'ok';
     const failed = await op.waitPass((p) => p.error?.code === 'E_GIT', 'a pass with git refusing', 30_000);
     expect(failed.status.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ReconcileFailed' });
+    expect(failed.fetchError?.code).toBe('E_GIT');
+    const metrics = await (await fetch(`${op.url}/metrics`)).text();
+    expect(metrics).toMatch(/^berth_source_up 0$/m);
+    expect(metrics).toMatch(/^berth_source_fetch_failures_total [1-9]/m);
     await docker.getContainer(first!.Id).kill();
     await waitFor(async () => (await docker.getContainer(first!.Id).inspect()).State.Running, { what: 'killed replica running again while git is down', timeoutMs: 15_000 });
   });

@@ -1,6 +1,7 @@
 import http from 'node:http';
+import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { registryRoutes } from './api.ts';
+import { registryRoutes, type RegistryRoutesOptions } from './api.ts';
 import { Registry, type RegistryEndpoint } from './registry.ts';
 
 const SVC = 'shop/web';
@@ -18,9 +19,10 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function start(): Promise<Harness> {
+async function start(options: RegistryRoutesOptions = {}, desired: string[] | null = [SVC]): Promise<Harness> {
   const reg = new Registry({ now: () => 0 });
-  const routes = registryRoutes(reg, { sseHeartbeatMs: 50 });
+  if (desired) reg.setDesired(desired); // the applied revision's services
+  const routes = registryRoutes(reg, { sseHeartbeatMs: 50, ...options });
   let waiters: (() => void)[] = [];
   const server = http.createServer((req, res) => {
     const handled = routes(req, res);
@@ -43,12 +45,12 @@ async function start(): Promise<Harness> {
 }
 
 /** A raw request (paths are sent exactly as given). */
-function raw(h: Harness, method: string, path: string, body?: string | Buffer): Promise<{ status: number; body: string }> {
+function raw(h: Harness, method: string, path: string, body?: string | Buffer, o: { localAddress?: string } = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${h.url}${path}`, { method }, (res) => {
+    const req = http.request(`${h.url}${path}`, { method, localAddress: o.localAddress, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));
     });
     req.on('error', reject);
     req.end(body);
@@ -176,10 +178,85 @@ describe('registry API: external endpoints', () => {
     expect(h.reg.has(SVC)).toBe(false);
   });
 
-  it('answers 413 to a body over 64 KiB', async () => {
+  it('answers 413 to a body over 16 KiB', async () => {
     const big = JSON.stringify({ address: 'a', port: 1, ttl: '1s', metadata: { pad: 'x'.repeat(100 * 1024) } });
     const res = await raw(h, 'PUT', `${EP}/e1`, big);
     expect(res.status).toBe(413);
     expect(h.reg.has(SVC)).toBe(false);
+  });
+});
+
+describe('registry API: bounds', () => {
+  /** An SSE watch from `localAddress`: resolves with the status once the answer (or the stream's first bytes) arrived. */
+  const watch = (localAddress: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; req: http.ClientRequest }> =>
+    new Promise((resolve, reject) => {
+      const req = http.get(`${h.url}/v1/watch`, { localAddress, agent: false }, (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, req }));
+      req.on('error', reject);
+    });
+
+  it('refuses a registration for a service outside the applied revision on its headers (404), before any revision 503', async () => {
+    const head = `PUT /v1/services/shop/nope/endpoints/e1 HTTP/1.1\r\nHost: x\r\nContent-Length: ${60 * 1024}\r\n\r\n`;
+    const answer = await new Promise<string>((resolve) => {
+      const s = net.connect(Number(new URL(h.url).port), '127.0.0.1');
+      let buf = '';
+      s.on('data', (d) => { buf += d.toString(); if (buf.includes('\r\n\r\n')) { s.destroy(); resolve(buf); } });
+      s.write(head); // and no body at all: the answer must not wait for it
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 404/);
+    expect(h.reg.has('shop/nope')).toBe(false);
+    await h.close();
+    h = await start({}, null);
+    const early = await put(`${EP}/e1`, { address: '192.0.2.1', port: 1, ttl: '10s' });
+    expect(early.status).toBe(503);
+    expect(early.headers.get('retry-after')).toBeTruthy();
+  });
+
+  it('caps endpoints per service, metadata and TTL', async () => {
+    const metadata = { blob: 'x'.repeat(500), zone: 'a' };
+    const statuses: number[] = [];
+    for (let i = 0; i < 300; i++) statuses.push((await put(`${EP}/e${i}`, { address: '192.0.2.1', port: 9000 + i, metadata, ttl: '30s' })).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(256);
+    const over = await put(`${EP}/e999`, { address: '192.0.2.1', port: 1, ttl: '30s' });
+    expect(over.status).toBe(409);
+    expect(await over.json()).toMatchObject({ code: 'limit' });
+    expect((await put(`${EP}/e1`, { address: '192.0.2.1', port: 1, ttl: '999999h' })).status).toBe(400);
+    expect((await put(`${EP}/e1`, { address: '192.0.2.1', port: 1, ttl: '10s', metadata: { blob: 'x'.repeat(60 * 1024) } })).status).toBe(413);
+    const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, 'v']));
+    expect((await put(`${EP}/e1`, { address: '192.0.2.1', port: 1, ttl: '10s', metadata: many })).status).toBe(400);
+    expect(h.reg.stats().externals).toBe(256);
+    for (let i = 0; i < 300; i++) await fetch(`${h.url}${EP}/e${i}`, { method: 'DELETE' });
+    expect(h.reg.stats().externals).toBe(0);
+  });
+
+  it('caps SSE watchers in total (503) and per client address (429); a closed watcher frees its slot', async () => {
+    await h.close();
+    h = await start({ maxWatchers: 3, maxStreamsPerClient: 2 });
+    const a1 = await watch('127.0.0.2');
+    const a2 = await watch('127.0.0.2');
+    const a3 = await watch('127.0.0.2');
+    expect([a1.status, a2.status, a3.status]).toEqual([200, 200, 429]);
+    expect(a3.headers['retry-after']).toBeTruthy();
+    const b1 = await watch('127.0.0.3');
+    expect(b1.status).toBe(200);
+    const c1 = await watch('127.0.0.4');
+    expect(c1.status).toBe(503);
+    a1.req.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const c2 = await watch('127.0.0.4');
+    expect(c2.status).toBe(200);
+    for (const w of [a2, b1, c2]) w.req.destroy();
+  });
+
+  it('caps blocking queries (503) and frees the slot when a query answers', async () => {
+    await h.close();
+    h = await start({ maxBlockingQueries: 2, maxStreamsPerClient: 5 });
+    h.reg.setReplicas(SVC, [replica('a')]);
+    const v = h.reg.version(SVC);
+    const waiting = [fetch(`${h.url}${EP}?index=${v}&wait=300ms`), fetch(`${h.url}${EP}?index=${v}&wait=300ms`)];
+    await new Promise((r) => setTimeout(r, 100));
+    const third = await fetch(`${h.url}${EP}?index=${v}&wait=300ms`);
+    expect(third.status).toBe(503);
+    expect((await Promise.all(waiting)).map((r) => r.status)).toEqual([200, 200]);
+    expect((await fetch(`${h.url}${EP}?index=${v}&wait=50ms`)).status).toBe(200);
   });
 });

@@ -7,12 +7,19 @@
  *   PUT    /v1/services/{ns}/{name}/endpoints/{id}/heartbeat  TTL heartbeat
  *   DELETE /v1/services/{ns}/{name}/endpoints/{id}            deregister an external endpoint
  * Errors are JSON `{error}` with a 4xx code; the handler never throws for bad input.
+ *
+ * Bounds: SSE watchers and blocking queries are counted, in total and per client address (503 / 429 with Retry-After
+ * beyond); request bodies go through the API server's BodyReader; a registration is refused on its path (unknown
+ * service: 404) before its body is read.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NAME_PATTERN } from '../manifests/schema.ts';
 import { parseDuration } from '../manifests/quantity.ts';
-import { RegistryError, type Registry } from './registry.ts';
-import { readJsonBody, send, sendError } from './http-util.ts';
+import { answerRefusal, type BodyReader } from '../server/body-reader.ts';
+import { ClientSlots, clientAddress } from '../server/client-slots.ts';
+import { RegistryError, type Registry, type RegistryErrorCode } from './registry.ts';
+import { ENDPOINT_ID } from './registration.ts';
+import { readJsonBody, send, sendError, sendLimited } from './http-util.ts';
 import { startWatch } from './watch.ts';
 
 export interface RegistryRoutesOptions {
@@ -22,10 +29,33 @@ export interface RegistryRoutesOptions {
   maxWaitMs?: number;
   /** Blocking-query wait when `index` is given without `wait`; default 5 min (Consul's default). */
   defaultWaitMs?: number;
+  /** SSE watchers open at once; default 512. */
+  maxWatchers?: number;
+  /** Blocking queries waiting at once; default 256. */
+  maxBlockingQueries?: number;
+  /** SSE watchers, and separately blocking queries, one client address may hold; default 32. */
+  maxStreamsPerClient?: number;
+  /** The API server's body reader (shared bounds over all routes); default one of the routes' own. */
+  bodies?: BodyReader;
 }
 
+export const DEFAULT_MAX_WATCHERS = 512;
+export const DEFAULT_MAX_BLOCKING_QUERIES = 256;
+export const DEFAULT_MAX_STREAMS_PER_CLIENT = 32;
+
 const NAME_RE = new RegExp(NAME_PATTERN);
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+/** A heartbeat carries no body; anything larger is refused on its headers. */
+const MAX_HEARTBEAT_BODY = 1024;
+const HTTP_STATUS: Record<RegistryErrorCode, number> = { invalid: 400, conflict: 409, 'unknown-service': 404, 'not-ready': 503, limit: 409 };
+
+interface Opts {
+  sseHeartbeatMs: number;
+  maxWaitMs: number;
+  defaultWaitMs: number;
+  bodies?: BodyReader;
+  watchers: ClientSlots;
+  blocking: ClientSlots;
+}
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
@@ -34,11 +64,17 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
  * for a path it does not own (anything outside /v1/services and /v1/watch).
  */
 export function registryRoutes(registry: Registry, options: RegistryRoutesOptions = {}): Handler {
-  const opts = { sseHeartbeatMs: 15_000, maxWaitMs: 600_000, defaultWaitMs: 300_000, ...options };
+  const perClient = options.maxStreamsPerClient ?? DEFAULT_MAX_STREAMS_PER_CLIENT;
+  const opts: Opts = {
+    sseHeartbeatMs: options.sseHeartbeatMs ?? 15_000, maxWaitMs: options.maxWaitMs ?? 600_000, defaultWaitMs: options.defaultWaitMs ?? 300_000,
+    bodies: options.bodies,
+    watchers: new ClientSlots(options.maxWatchers ?? DEFAULT_MAX_WATCHERS, perClient),
+    blocking: new ClientSlots(options.maxBlockingQueries ?? DEFAULT_MAX_BLOCKING_QUERIES, perClient),
+  };
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://registry');
     const path = url.pathname;
-    if (path === '/v1/watch') return handleWatch(registry, req, res, url, opts.sseHeartbeatMs);
+    if (path === '/v1/watch') return handleWatch(registry, req, res, url, opts);
     if (path !== '/v1/services' && !path.startsWith('/v1/services/')) return false;
     if (path === '/v1/services' || path === '/v1/services/') {
       if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
@@ -56,22 +92,37 @@ export function registryRoutes(registry: Registry, options: RegistryRoutesOption
     }
     const service = `${ns}/${name}`;
     if (id === undefined) return handleEndpoints(registry, req, res, url, service, opts);
-    if (!ID_RE.test(id)) return sendError(res, 400, 'endpoint id must be 1-128 characters of letters, digits, "_", ".", ":", "-"');
+    if (!ENDPOINT_ID.test(id)) return sendError(res, 400, 'endpoint id must be 1-128 characters of letters, digits, "_", ".", ":", "-"');
     if (extra === 'heartbeat') return handleHeartbeat(registry, req, res, service, id);
-    return handleEndpoint(registry, req, res, service, id);
+    return handleEndpoint(registry, req, res, service, id, opts.bodies);
   };
 }
 
-function handleWatch(registry: Registry, req: IncomingMessage, res: ServerResponse, url: URL, heartbeatMs: number): Promise<boolean> {
+function handleWatch(registry: Registry, req: IncomingMessage, res: ServerResponse, url: URL, opts: Opts): Promise<boolean> {
   if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
   const service = url.searchParams.get('service') ?? undefined;
-  startWatch(registry, req, res, { service, heartbeatMs });
+  const release = holdSlot(opts.watchers, req, res);
+  if (typeof release === 'string') return sendLimited(res, release, 'watchers');
+  startWatch(registry, req, res, { service, heartbeatMs: opts.sseHeartbeatMs });
   return Promise.resolve(true);
 }
 
-async function handleEndpoints(
-  registry: Registry, req: IncomingMessage, res: ServerResponse, url: URL, service: string, opts: Required<RegistryRoutesOptions>,
-): Promise<boolean> {
+/** Takes a slot of `slots` for the request's client until the response closes; the refusal when there is none. */
+function holdSlot(slots: ClientSlots, req: IncomingMessage, res: ServerResponse): (() => void) | 'full' | 'client-full' {
+  const client = clientAddress(req.socket);
+  const refusal = slots.acquire(client);
+  if (refusal) return refusal;
+  let held = true;
+  const release = (): void => {
+    if (!held) return;
+    held = false;
+    slots.release(client);
+  };
+  res.once('close', release);
+  return release;
+}
+
+async function handleEndpoints(registry: Registry, req: IncomingMessage, res: ServerResponse, url: URL, service: string, opts: Opts): Promise<boolean> {
   if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
   const readyParam = url.searchParams.get('ready');
   if (readyParam !== null && readyParam !== 'true' && readyParam !== 'false') return sendError(res, 400, 'ready must be true or false');
@@ -85,7 +136,10 @@ async function handleEndpoints(
   const current = registry.version(service);
   // Answer at once when the client is behind, or ahead (an index from before an operator restart: it must resync).
   if (current !== index || !registry.has(service)) return answerEndpoints(registry, res, service, onlyReady);
+  const release = holdSlot(opts.blocking, req, res);
+  if (typeof release === 'string') return sendLimited(res, release, 'blocking queries');
   await blockUntilChange(registry, req, service, waitMs);
+  release();
   if (!res.destroyed) answerEndpoints(registry, res, service, onlyReady);
   return true;
 }
@@ -114,7 +168,7 @@ function blockUntilChange(registry: Registry, req: IncomingMessage, service: str
   });
 }
 
-function parseWait(wait: string | null, opts: Required<RegistryRoutesOptions>): number | null {
+function parseWait(wait: string | null, opts: Opts): number | null {
   if (wait === null) return Math.min(opts.defaultWaitMs, opts.maxWaitMs);
   try {
     const ms = parseDuration(wait);
@@ -124,7 +178,7 @@ function parseWait(wait: string | null, opts: Required<RegistryRoutesOptions>): 
   }
 }
 
-async function handleEndpoint(registry: Registry, req: IncomingMessage, res: ServerResponse, service: string, id: string): Promise<boolean> {
+async function handleEndpoint(registry: Registry, req: IncomingMessage, res: ServerResponse, service: string, id: string, bodies?: BodyReader): Promise<boolean> {
   if (req.method === 'DELETE') {
     if (!registry.has(service)) return sendError(res, 404, `unknown service ${service}`);
     if (registry.endpoints(service).some((e) => e.id === id && e.source === 'replica')) {
@@ -135,23 +189,36 @@ async function handleEndpoint(registry: Registry, req: IncomingMessage, res: Ser
     return true;
   }
   if (req.method !== 'PUT') return methodNotAllowed(res, 'PUT, DELETE');
-  const body = await readJsonBody(req);
-  if (!body.ok) return sendError(res, body.status, body.error);
-  const reg = toRegistration(body.value);
-  if (typeof reg === 'string') return sendError(res, 400, reg);
   try {
-    const endpoint = registry.register({ service, id, ...reg });
-    send(res, 200, { endpoint });
+    registry.checkExternalService(service); // before a byte of the body is read
+    const body = await readJsonBody(req, bodies);
+    if (!body.ok) return body.refusal ? (answerRefusal(res, body.refusal), true) : sendError(res, body.status, body.error);
+    const reg = toRegistration(body.value);
+    if (typeof reg === 'string') return sendError(res, 400, reg);
+    send(res, 200, { endpoint: registry.register({ service, id, ...reg }) });
   } catch (err) {
     if (!(err instanceof RegistryError)) throw err;
-    sendError(res, err.code === 'conflict' ? 409 : 400, err.message);
+    return registryError(res, err);
   }
   return true;
+}
+
+/** Answers a RegistryError with its HTTP status and code; closes the connection when the body was not read. */
+function registryError(res: ServerResponse, err: RegistryError): Promise<boolean> {
+  const status = HTTP_STATUS[err.code];
+  if (status === 503) res.setHeader('Retry-After', '5');
+  if (!res.req.complete) res.setHeader('connection', 'close');
+  send(res, status, { error: err.message, code: err.code });
+  return Promise.resolve(true);
 }
 
 function handleHeartbeat(registry: Registry, req: IncomingMessage, res: ServerResponse, service: string, id: string): Promise<boolean> {
   if (req.method !== 'PUT') return methodNotAllowed(res, 'PUT');
   if (!registry.has(service)) return sendError(res, 404, `unknown service ${service}`);
+  if (Number(req.headers['content-length'] ?? 0) > MAX_HEARTBEAT_BODY || req.headers['transfer-encoding'] !== undefined) {
+    res.setHeader('connection', 'close');
+    return sendError(res, 413, `a heartbeat has no body (at most ${MAX_HEARTBEAT_BODY} bytes)`);
+  }
   if (!registry.heartbeat(service, id)) return sendError(res, 404, `no external endpoint ${id} in ${service}`);
   req.resume();
   send(res, 200, { ok: true });

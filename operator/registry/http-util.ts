@@ -1,35 +1,41 @@
 /** Small JSON helpers for the registry API: bounded body reading and JSON answers. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BodyReader, type BodyRefusal } from '../server/body-reader.ts';
+import type { SlotRefusal } from '../server/client-slots.ts';
 
-/** Largest request body the registry API accepts. */
-export const MAX_BODY_BYTES = 64 * 1024;
-/** An oversized body is read and discarded up to this many bytes so the 413 reaches the client; beyond, the socket is closed. */
-const MAX_DRAIN_BYTES = 1024 * 1024;
+/** Largest request body the registry API accepts (a registration with 4 KiB of metadata fits several times over). */
+export const MAX_BODY_BYTES = 16 * 1024;
 
-export type JsonBody = { ok: true; value: unknown } | { ok: false; status: 400 | 413; error: string };
+export type JsonBody = { ok: true; value: unknown } | { ok: false; status: 400; error: string; refusal?: undefined } | { ok: false; refusal: BodyRefusal };
 
-/** Reads and parses a JSON body of at most MAX_BODY_BYTES; 413 when larger, 400 when empty or not JSON. */
-export async function readJsonBody(req: IncomingMessage): Promise<JsonBody> {
-  const tooLarge = { ok: false, status: 413, error: `body larger than ${MAX_BODY_BYTES} bytes` } as const;
-  const declared = Number(req.headers['content-length'] ?? 0);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_DRAIN_BYTES) {
-      req.socket.destroy();
-      return tooLarge;
-    }
-    if (size <= MAX_BODY_BYTES && declared <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
-  }
-  if (size > MAX_BODY_BYTES || declared > MAX_BODY_BYTES) return tooLarge;
-  const text = Buffer.concat(chunks).toString('utf8');
+/** The reader of routes that are given none (tests); the operator passes the API server's, shared by every route. */
+const ownReader = new BodyReader();
+
+/**
+ * Reads and parses a JSON body of at most MAX_BODY_BYTES through `reader` (size, concurrency and time bounds):
+ * `refusal` when the reader refused it (answer it with answerRefusal), 400 when it is empty or not JSON.
+ */
+export async function readJsonBody(req: IncomingMessage, reader: BodyReader = ownReader): Promise<JsonBody> {
+  const body = await reader.read(req, MAX_BODY_BYTES);
+  if (!body.ok) return { ok: false, refusal: body };
+  const text = body.body.toString('utf8');
   if (text.trim() === '') return { ok: false, status: 400, error: 'body must be a JSON object' };
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
-  } catch (err) {
-    return { ok: false, status: 400, error: `invalid JSON: ${(err as Error).message}` };
+  } catch {
+    return { ok: false, status: 400, error: 'invalid JSON' };
   }
+}
+
+/** Seconds a client refused for load is asked to wait. */
+const RETRY_AFTER_S = 5;
+
+/** Answers a refused stream (SSE watcher, blocking query): 503 when all are taken, 429 when this client has its share. */
+export function sendLimited(res: ServerResponse, refusal: SlotRefusal, what: string): Promise<boolean> {
+  const full = refusal === 'full';
+  res.setHeader('Retry-After', String(RETRY_AFTER_S));
+  send(res, full ? 503 : 429, { error: full ? `too many ${what}; retry later` : `too many ${what} from this address; retry later`, code: full ? 'E_BUSY' : 'E_CLIENT_BUSY' });
+  return Promise.resolve(true);
 }
 
 /** Answers `code` with `body` as JSON. */

@@ -7,6 +7,7 @@
  */
 import type { LbAlgorithm } from '../model/manifest.ts';
 import type { DesiredService, DesiredState } from '../model/state.ts';
+import type { ConnectionGuard } from '../server/conn-guard.ts';
 import type { Logger } from '../util/log.ts';
 import type { Endpoint } from './lb/types.ts';
 import { startProxy, type HashKey, type Proxy, type ProxyStats } from './proxy.ts';
@@ -19,6 +20,10 @@ export interface ProxyManagerOptions {
   /** Listen address when a publish block names none. */
   defaultHost: string;
   log: Logger;
+  /** The operator's connection budget; every listener gets a gate of it. Absent = unbounded. */
+  guard?: ConnectionGuard;
+  /** Inactivity timeout of proxied connections; default DEFAULT_IDLE_TIMEOUT_MS (5 min). */
+  idleTimeoutMs?: number;
 }
 
 /** What `GET /v1/proxies` shows of one listener. */
@@ -138,12 +143,18 @@ export class ProxyManager {
   }
 
   private async start(w: Wanted): Promise<Open> {
-    if (w.kind === 'route') return { wanted: w, router: await startRouter({ host: w.host, port: w.port, log: this.logFn() }) };
-    const proxy = await startProxy({
-      host: w.host, port: w.port, algorithm: w.algorithm ?? 'round-robin', mode: w.protocol, hashKey: w.hashKey,
-      boundedLoad: w.boundedLoad, endpoints: this.endpoints(w.services[0]!), log: this.logFn(),
-    });
-    return { wanted: w, proxy };
+    const limits = { idleTimeoutMs: this.opts.idleTimeoutMs, gate: this.opts.guard?.gate(`${w.kind} ${w.address}`) };
+    try {
+      if (w.kind === 'route') return { wanted: w, router: await startRouter({ host: w.host, port: w.port, log: this.logFn(), ...limits }) };
+      const proxy = await startProxy({
+        host: w.host, port: w.port, algorithm: w.algorithm ?? 'round-robin', mode: w.protocol, hashKey: w.hashKey,
+        boundedLoad: w.boundedLoad, endpoints: this.endpoints(w.services[0]!), log: this.logFn(), ...limits,
+      });
+      return { wanted: w, proxy };
+    } catch (err) {
+      limits.gate?.dispose(); // the listener never opened: its place in the budget goes back
+      throw err;
+    }
   }
 
   private logFn(): (msg: string, fields?: object) => void {

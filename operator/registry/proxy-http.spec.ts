@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from './lb/types.ts';
 import { startProxy, type Proxy, type ProxyOptions } from './proxy.ts';
@@ -117,5 +118,17 @@ describe('proxy, http mode', () => {
     const head = 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n';
     expect(await rawExchange(p.port, `${head}7d0\r\n${'x'.repeat(2000)}\r\n`)).toMatch(/^HTTP\/1\.1 413 /);
     expect((await request(p.port, '/', { method: 'POST', body: 'x'.repeat(1000) })).status).toBe(200);
+  });
+
+  it('closes an idle keep-alive or header-less client connection after idleTimeoutMs', async () => {
+    const [b] = await backends(1);
+    const p = await proxyTo([ep(b!)], { idleTimeoutMs: 300 });
+    const s = net.connect(p.port, '127.0.0.1');
+    cleanups.push(async () => void s.destroy());
+    s.on('error', () => {});
+    const t0 = Date.now();
+    await new Promise((resolve) => s.once('close', resolve));
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect((await request(p.port, '/ok')).status).toBe(200);
   });
 });

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BerthError } from '../model/errors.ts';
+import { ConnectionGuard } from '../server/conn-guard.ts';
 import type { Endpoint } from './lb/types.ts';
 import { startProxy, type Proxy } from './proxy.ts';
 import { deadPort, startEcho, tcpRoundTrip, waitFor, type Backend } from './proxy-fixtures.ts';
@@ -86,5 +87,47 @@ describe('proxy, tcp mode', () => {
     const err = await startProxy({ host: '127.0.0.1', port: 0, algorithm: 'consistent-hash', mode: 'tcp', hashKey: 'header:X-User', endpoints: [] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BerthError);
     expect((err as BerthError).code).toBe('E_CONFIG');
+  });
+
+  it('closes a connection idle in both directions after idleTimeoutMs; traffic either way keeps it open', async () => {
+    const [a] = await echoes(1);
+    const p = await proxyTo([ep(a!)], { idleTimeoutMs: 300 });
+    const busy = net.connect(p.port, '127.0.0.1');
+    const quiet = net.connect(p.port, '127.0.0.1');
+    cleanups.push(async () => { busy.destroy(); quiet.destroy(); });
+    quiet.on('error', () => {}).resume().write('hello\n');
+    busy.on('error', () => {}).resume();
+    const beat = setInterval(() => busy.write('beat\n'), 100);
+    const t0 = Date.now();
+    await new Promise((resolve) => quiet.once('close', resolve));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(busy.destroyed).toBe(false);
+    clearInterval(beat);
+    await new Promise((resolve) => busy.once('close', resolve));
+    await waitFor(() => p.stats().active === 0 && p.openTo(a!.address) === 0, 'upstream sockets released');
+  });
+
+  it('closes connections over its gate at once, before dialling an upstream; the admitted ones are served', async () => {
+    const [a] = await echoes(1);
+    const guard = new ConnectionGuard({ maxConnections: 3, maxPerClient: 2 });
+    const p = await proxyTo([ep(a!)], { gate: guard.gate('tcp') });
+    const outcome = (localAddress: string) => new Promise<{ s: net.Socket; served: boolean }>((resolve) => {
+      const s = net.connect({ port: p.port, host: '127.0.0.1', localAddress });
+      cleanups.push(async () => void s.destroy());
+      s.on('error', () => {});
+      s.once('data', () => resolve({ s, served: true }));
+      s.once('close', () => resolve({ s, served: false }));
+      s.write('x\n');
+    });
+    const results = [await outcome('127.0.0.2'), await outcome('127.0.0.2'), await outcome('127.0.0.2'), await outcome('127.0.0.3'), await outcome('127.0.0.4')];
+    expect(results.map((r) => r.served)).toEqual([true, true, false, true, false]);
+    expect(a!.hits).toBe(3);
+    expect(guard.stats().listeners[0]).toMatchObject({ open: 3, refused: { client: 1, total: 1, listener: 0 } });
+    results[0]!.s.destroy();
+    await waitFor(() => guard.stats().open === 2, 'slot given back');
+    expect((await outcome('127.0.0.4')).served).toBe(true);
+    await p.close();
+    expect(guard.stats().listeners).toEqual([]);
   });
 });

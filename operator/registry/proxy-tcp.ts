@@ -6,9 +6,19 @@ import { extractKey, type HostPort } from './proxy-key.ts';
 
 /**
  * Serves one accepted client connection: picks an upstream (skipping those that fail to connect), then pipes both
- * ways until both sides have ended. With no reachable upstream the client is closed. Never throws.
+ * ways until both sides have ended. With no reachable upstream the client is closed. A connection with no byte in
+ * either direction for `ctx.idleTimeoutMs` is closed, both sides. Never throws; a client the listener's gate already
+ * refused (destroyed) is ignored.
  */
 export function handleTcpConnection(client: net.Socket, ctx: ProxyContext, sockets: Set<net.Socket>): void {
+  if (client.destroyed) return;
+  let upstream: net.Socket | undefined;
+  // every byte read from or written to the client re-arms the timer, so it measures inactivity both ways
+  client.setTimeout(ctx.idleTimeoutMs, () => {
+    ctx.log('proxy: idle connection closed', { idleMs: ctx.idleTimeoutMs });
+    client.destroy();
+    upstream?.destroy();
+  });
   ctx.counters.total++;
   ctx.counters.active++;
   sockets.add(client);
@@ -27,6 +37,7 @@ export function handleTcpConnection(client: net.Socket, ctx: ProxyContext, socke
       up.socket.destroy();
       return;
     }
+    upstream = up.socket;
     sockets.add(up.socket);
     splice(client, up.socket, up.ep, ctx);
     up.socket.once('close', () => sockets.delete(up.socket));

@@ -8,6 +8,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import { BerthError } from '../model/errors.ts';
+import type { ConnectionGate } from '../server/conn-guard.ts';
 import type { Algorithm, Endpoint } from './lb/types.ts';
 import { beginExchange, forward, handleClientError, type ForwardCounters, type HttpListenerContext } from './proxy-http.ts';
 import { extractKey, needsHttp, validateHashKey, type HashKey } from './proxy-key.ts';
@@ -20,6 +21,13 @@ export type { HashKey } from './proxy-key.ts';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
 /** Default HTTP request body limit, nginx's client_max_body_size default (1 MiB); larger bodies get 413. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Default inactivity timeout of a proxied connection (HAProxy's `timeout client` / `timeout server`, as one): no byte
+ * either way for this long and both sides are closed.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
+/** Time a client has to send a request's headers (HTTP mode and Routes). */
+export const HEADERS_TIMEOUT_MS = 20_000;
 
 export interface ProxyOptions {
   host: string;
@@ -36,6 +44,10 @@ export interface ProxyOptions {
   connectTimeoutMs?: number;
   /** HTTP mode: request bodies larger than this get 413. */
   maxBodyBytes?: number;
+  /** Inactivity timeout of a client connection (both directions); default DEFAULT_IDLE_TIMEOUT_MS. */
+  idleTimeoutMs?: number;
+  /** Admission of client connections (the operator's shared connection budget); absent = unbounded. */
+  gate?: ConnectionGate;
   log?: (msg: string, fields?: object) => void;
 }
 
@@ -75,6 +87,7 @@ export interface ProxyContext extends HttpListenerContext {
   pool: UpstreamPool;
   hashKey: HashKey | undefined;
   connectTimeoutMs: number;
+  idleTimeoutMs: number;
 }
 
 /**
@@ -86,8 +99,12 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const sockets = new Set<net.Socket>();
   const server = opts.mode === 'tcp'
     ? net.createServer({ allowHalfOpen: true }, (client) => handleTcpConnection(client, ctx, sockets))
-    : createHttpServer(ctx, (req, res) => handleRequest(req, res, ctx));
-  await listen(server, opts.host, opts.port);
+    : createHttpServer(ctx, (req, res) => handleRequest(req, res, ctx), ctx.idleTimeoutMs);
+  opts.gate?.protect(server);
+  await listen(server, opts.host, opts.port).catch((err: unknown) => {
+    opts.gate?.dispose();
+    throw err;
+  });
   const address = server.address();
   return {
     port: typeof address === 'object' && address ? address.port : opts.port,
@@ -102,6 +119,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     close: () => {
       const closed = closeServer(server, sockets);
       ctx.pool.close();
+      opts.gate?.dispose();
       return closed;
     },
   };
@@ -131,6 +149,7 @@ function buildContext(opts: ProxyOptions): ProxyContext {
     counters: { active: 0, total: 0, failedConnects: 0 },
     hashKey: opts.hashKey,
     connectTimeoutMs,
+    idleTimeoutMs: checkIdleTimeout(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS),
     maxBodyBytes,
     log: opts.log ?? (() => {}),
   };
@@ -139,6 +158,12 @@ function buildContext(opts: ProxyOptions): ProxyContext {
 /** Checks a connect timeout; throws BerthError E_CONFIG unless it is a positive number. */
 export function checkConnectTimeout(ms: number): number {
   if (!(ms > 0)) throw new BerthError('E_CONFIG', `connectTimeoutMs must be > 0, got ${ms}`);
+  return ms;
+}
+
+/** Checks an idle timeout; throws BerthError E_CONFIG unless it is a positive number. */
+export function checkIdleTimeout(ms: number): number {
+  if (!(ms > 0)) throw new BerthError('E_CONFIG', `idleTimeoutMs must be > 0, got ${ms}`);
   return ms;
 }
 
@@ -151,9 +176,15 @@ export function checkMaxBody(bytes: number): number {
 /** Idle keep-alive client connections are closed after this long (nginx's keepalive_timeout is 75 s). */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
-/** The HTTP server of the proxy and the router: keep-alive, malformed requests answered by handleClientError. */
-export function createHttpServer(ctx: HttpListenerContext, handler: (req: IncomingMessage, res: ServerResponse) => void): http.Server {
-  const server = http.createServer({ keepAlive: true, noDelay: true, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, handler);
+/**
+ * The HTTP server of the proxy and the router: keep-alive, malformed requests answered by handleClientError, headers
+ * within HEADERS_TIMEOUT_MS (408), and a connection with no byte either way for `idleTimeoutMs` closed.
+ */
+export function createHttpServer(ctx: HttpListenerContext, handler: (req: IncomingMessage, res: ServerResponse) => void, idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS): http.Server {
+  const server = http.createServer({
+    keepAlive: true, noDelay: true, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1_000,
+  }, handler);
+  server.timeout = idleTimeoutMs;
   server.on('clientError', (err, socket) => handleClientError(err, socket, ctx));
   return server;
 }

@@ -12,6 +12,7 @@ function replica(id: string, ready = true, extra: Partial<RegistryEndpoint> = {}
 function setup(options: { deregisterAfterMs?: number } = {}): { reg: Registry; clock: { t: number }; changes: RegistryChange[] } {
   const clock = { t: 1_000 };
   const reg = new Registry({ now: () => clock.t, ...options });
+  reg.setDesired([SVC]); // the applied revision has shop/web
   const changes: RegistryChange[] = [];
   reg.subscribe((c) => changes.push(c));
   return { reg, clock, changes };
@@ -197,5 +198,71 @@ describe('replica endpoints glue', () => {
       { id: 'a', address: '10.0.0.1:8080', weight: 1 },
       { id: 'c', address: '[::1]:8080', weight: 3 },
     ]);
+  });
+});
+
+describe('Registry external endpoints: bounds', () => {
+  const ext = { service: SVC, id: 'ext-1', address: '192.0.2.1', port: 9000, ttlMs: 10_000 };
+  const code = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+      return undefined;
+    } catch (err) {
+      return err instanceof RegistryError ? err.code : String(err);
+    }
+  };
+
+  it('accepts external endpoints only for services of the applied revision', () => {
+    const reg = new Registry({ now: () => 0 });
+    expect(code(() => reg.register(ext))).toBe('not-ready');
+    reg.setDesired(['shop/db']);
+    expect(code(() => reg.register(ext))).toBe('unknown-service');
+    expect(code(() => reg.register({ ...ext, service: 'evil/x'.repeat(10) }))).toBe('unknown-service');
+    expect(reg.has(SVC)).toBe(false);
+    reg.setDesired([SVC]);
+    expect(code(() => reg.register(ext))).toBeUndefined();
+  });
+
+  it('caps the external endpoints of a service; re-registering one of them still works', () => {
+    const { reg } = setup();
+    for (let i = 0; i < 256; i++) reg.register({ ...ext, id: `e${i}` });
+    expect(code(() => reg.register({ ...ext, id: 'one-more' }))).toBe('limit');
+    expect(code(() => reg.register({ ...ext, id: 'e7', port: 9001 }))).toBeUndefined();
+    reg.deregister(SVC, 'e0');
+    expect(code(() => reg.register({ ...ext, id: 'one-more' }))).toBeUndefined();
+    expect(reg.stats().externals).toBe(256);
+  });
+
+  it('bounds ids, addresses, TTLs and metadata', () => {
+    const { reg } = setup();
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']));
+    const wide = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, 'x'.repeat(500)]));
+    for (const bad of [
+      { id: 'x'.repeat(129) }, { id: 'a/b' }, { id: '-a' },
+      { address: 'not an address' }, { address: '0.0.0.0' }, { address: '::' }, { address: `${'a'.repeat(63)}.`.repeat(5) }, { address: '1.2.3.999' },
+      { ttlMs: 999 }, { ttlMs: 24 * 3_600_000 + 1 }, { ttlMs: 999_999 * 3_600_000 },
+      { metadata: many }, { metadata: wide }, { metadata: { 'bad key': 'v' } }, { metadata: { k: 'x'.repeat(513) } },
+    ]) {
+      expect(code(() => reg.register({ ...ext, ...bad })), JSON.stringify(bad).slice(0, 80)).toBe('invalid');
+    }
+    for (const good of [{ address: 'db.internal' }, { address: '2001:db8::1' }, { address: 'localhost' }, { ttlMs: 1_000 }, { ttlMs: 24 * 3_600_000 },
+      { metadata: { 'app.kubernetes.io/name': 'db', zone: 'a' } }, { id: `a${'b'.repeat(127)}` }]) {
+      expect(code(() => reg.register({ ...ext, ...good })), JSON.stringify(good)).toBeUndefined();
+    }
+  });
+
+  it('keeps nothing of deleted endpoints, nor of a service that left the revision', () => {
+    const { reg } = setup();
+    const metadata = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`k${i}`, 'm'.repeat(400)]));
+    const before = reg.stats();
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 256; i++) reg.register({ ...ext, id: `r${round}-${i}`, metadata });
+      for (let i = 0; i < 256; i++) expect(reg.deregister(SVC, `r${round}-${i}`)).toBe(true);
+    }
+    expect(reg.stats()).toEqual({ ...before, services: 1, versions: 1 });
+    for (let i = 0; i < 10; i++) reg.register({ ...ext, id: `left-${i}`, metadata });
+    reg.setDesired([]);
+    reg.removeService(SVC);
+    expect(reg.stats()).toMatchObject({ services: 0, replicas: 0, externals: 0 });
   });
 });

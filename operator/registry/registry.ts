@@ -5,43 +5,15 @@
  *
  * Versions come from one registry-wide counter, so `version(service)` only ever grows, even when a service is removed
  * and comes back, which is what long polls (`?index=N`) need.
+ *
+ * External endpoints are accepted only for the services of the applied revision (`setDesired`), at most
+ * `maxExternalPerService` each, with bounded ids, metadata and TTLs (registration.ts); nothing is kept of a removed
+ * endpoint or service, so what clients make the registry hold stays bounded.
  */
+import { compare, copy, sameEndpoint, sameMaps, type ExternalRegistration, type RegistryEndpoint } from './registry-endpoint.ts';
+import { DEFAULT_REGISTRATION_LIMITS, registrationProblem, type RegistrationLimits } from './registration.ts';
 
-export interface RegistryEndpoint {
-  /** Unique within the service: the replica key for replicas, the caller's id for external endpoints. */
-  id: string;
-  /** `ns/name`. */
-  service: string;
-  /** Replica key (`berth.replica` label); replicas only. */
-  replica?: string;
-  /** Node the replica runs on; `external` for external endpoints. */
-  node: string;
-  address: string;
-  port: number;
-  weight: number;
-  ready: boolean;
-  source: 'replica' | 'external';
-  metadata: Record<string, string>;
-  /** External only: the TTL of its heartbeat check, in ms. */
-  ttlMs?: number;
-  /** External only: time (clock ms) of the registration or the last heartbeat. Not part of change detection. */
-  lastHeartbeat?: number;
-  /** External only: `passing` while heartbeats arrive within the TTL, `critical` after a miss. */
-  status?: 'passing' | 'critical';
-}
-
-/** What `register` accepts for an external endpoint. */
-export interface ExternalRegistration {
-  service: string;
-  id: string;
-  address: string;
-  port: number;
-  /** Positive integer; default 1. */
-  weight?: number;
-  metadata?: Record<string, string>;
-  /** Heartbeat TTL in ms (> 0). */
-  ttlMs: number;
-}
+export type { ExternalRegistration, RegistryEndpoint } from './registry-endpoint.ts';
 
 export interface RegistryChange {
   service: string;
@@ -64,11 +36,18 @@ export interface RegistryOptions {
   deregisterAfterMs?: number;
   /** Called when a subscriber throws; the other subscribers are still notified. Default: ignore. */
   onSubscriberError?: (err: unknown) => void;
+  /** Bounds of external registrations; defaults DEFAULT_REGISTRATION_LIMITS. */
+  limits?: Partial<RegistrationLimits>;
 }
 
-/** A rejected registration: `invalid` input, or a `conflict` with a replica endpoint of the same id. */
+/**
+ * A rejected registration: `invalid` input, a `conflict` with a replica endpoint of the same id, an `unknown-service`
+ * (not in the applied revision), `not-ready` (no revision applied yet), or the service's `limit` of external endpoints.
+ */
+export type RegistryErrorCode = 'invalid' | 'conflict' | 'unknown-service' | 'not-ready' | 'limit';
+
 export class RegistryError extends Error {
-  constructor(readonly code: 'invalid' | 'conflict', message: string) {
+  constructor(readonly code: RegistryErrorCode, message: string) {
     super(message);
     this.name = 'RegistryError';
   }
@@ -86,12 +65,27 @@ export class Registry {
   private readonly entries = new Map<string, ServiceEntry>();
   private readonly versions = new Map<string, number>();
   private readonly subscribers = new Set<(change: RegistryChange) => void>();
+  private readonly limits: RegistrationLimits;
+  /** Services of the applied revision; null until the first sync. */
+  private desired: ReadonlySet<string> | null = null;
   private counter = 0;
 
   constructor(options: RegistryOptions = {}) {
     this.now = options.now ?? Date.now;
     this.deregisterAfterMs = options.deregisterAfterMs;
     this.onSubscriberError = options.onSubscriberError ?? (() => {});
+    this.limits = { ...DEFAULT_REGISTRATION_LIMITS, ...options.limits };
+  }
+
+  /** Sets the services of the applied revision: only those accept external endpoints. */
+  setDesired(services: Iterable<string>): void {
+    this.desired = new Set(services);
+  }
+
+  /** Throws RegistryError `not-ready` or `unknown-service` unless `service` may have external endpoints. */
+  checkExternalService(service: string): void {
+    if (this.desired === null) throw new RegistryError('not-ready', 'no revision is applied yet; retry later');
+    if (!this.desired.has(service)) throw new RegistryError('unknown-service', `unknown service ${service}: not in the applied revision`);
   }
 
   /**
@@ -146,18 +140,24 @@ export class Registry {
   /** Forgets `service` and all its endpoints. Returns false when it was not known. */
   removeService(service: string): boolean {
     if (!this.entries.delete(service)) return false;
-    this.bump(service);
+    this.bump(service); // its version entry stays (one number per service name a revision ever had): versions only grow
     return true;
   }
 
   /**
    * Registers (or re-registers) an external endpoint; it starts `passing` and ready, with its heartbeat clock at now.
-   * Creates the service if needed. Throws RegistryError on invalid input or when a replica endpoint has the same id.
+   * Throws RegistryError on invalid input, for a service not in the applied revision, when a replica endpoint has the
+   * same id, or when the service has its limit of external endpoints.
    */
   register(reg: ExternalRegistration): RegistryEndpoint {
-    validateRegistration(reg);
+    const problem = registrationProblem(reg, this.limits);
+    if (problem) throw new RegistryError('invalid', problem);
+    this.checkExternalService(reg.service);
     const entry = this.entries.get(reg.service) ?? { replicas: new Map(), externals: new Map() };
     if (entry.replicas.has(reg.id)) throw new RegistryError('conflict', `endpoint ${reg.id} of ${reg.service} is a replica`);
+    if (!entry.externals.has(reg.id) && entry.externals.size >= this.limits.maxExternalPerService) {
+      throw new RegistryError('limit', `service ${reg.service} has ${entry.externals.size} external endpoints, the most allowed`);
+    }
     const endpoint: RegistryEndpoint = {
       id: reg.id, service: reg.service, node: 'external', address: reg.address, port: reg.port, weight: reg.weight ?? 1,
       ready: true, source: 'external', metadata: { ...(reg.metadata ?? {}) }, ttlMs: reg.ttlMs,
@@ -248,6 +248,17 @@ export class Registry {
     return this.versions.get(service) ?? 0;
   }
 
+  /** What the registry holds: services, endpoints (replica and external), version entries and subscribers. */
+  stats(): { services: number; replicas: number; externals: number; versions: number; subscribers: number } {
+    let replicas = 0;
+    let externals = 0;
+    for (const e of this.entries.values()) {
+      replicas += e.replicas.size;
+      externals += e.externals.size;
+    }
+    return { services: this.entries.size, replicas, externals, versions: this.versions.size, subscribers: this.subscribers.size };
+  }
+
   /** Calls `fn` after every change of a service's endpoints. Returns the unsubscribe function. */
   subscribe(fn: (change: RegistryChange) => void): () => void {
     this.subscribers.add(fn);
@@ -265,40 +276,4 @@ export class Registry {
       }
     }
   }
-}
-
-function validateRegistration(reg: ExternalRegistration): void {
-  const bad = (msg: string): never => { throw new RegistryError('invalid', msg); };
-  if (!reg.id) bad('id must not be empty');
-  if (!reg.address) bad('address must not be empty');
-  if (!Number.isInteger(reg.port) || reg.port < 1 || reg.port > 65535) bad('port must be an integer in 1..65535');
-  if (reg.weight !== undefined && (!Number.isInteger(reg.weight) || reg.weight < 1)) bad('weight must be a positive integer');
-  if (!Number.isSafeInteger(reg.ttlMs) || reg.ttlMs <= 0) bad('ttl must be positive');
-  for (const v of Object.values(reg.metadata ?? {})) if (typeof v !== 'string') bad('metadata values must be strings');
-}
-
-function copy(e: RegistryEndpoint): RegistryEndpoint {
-  return { ...e, metadata: { ...e.metadata } };
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function sameMaps(a: Map<string, RegistryEndpoint>, b: Map<string, RegistryEndpoint>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [id, e] of a) {
-    const other = b.get(id);
-    if (!other || !sameEndpoint(e, other)) return false;
-  }
-  return true;
-}
-
-/** Equal in everything a consumer acts on; `lastHeartbeat` is bookkeeping and ignored. */
-function sameEndpoint(a: RegistryEndpoint, b: RegistryEndpoint): boolean {
-  const keys = ['id', 'service', 'replica', 'node', 'address', 'port', 'weight', 'ready', 'source', 'ttlMs', 'status'] as const;
-  if (keys.some((k) => a[k] !== b[k])) return false;
-  const ma = Object.entries(a.metadata);
-  if (ma.length !== Object.keys(b.metadata).length) return false;
-  return ma.every(([k, v]) => b.metadata[k] === v);
 }

@@ -11,8 +11,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BerthError } from '../model/errors.ts';
+import type { ConnectionGate } from '../server/conn-guard.ts';
 import { createBalancer, type Algorithm, type Balancer, type Endpoint } from './lb/types.ts';
-import { checkConnectTimeout, checkMaxBody, closeServer, createHttpServer, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, listen, type ProxyStats } from './proxy.ts';
+import {
+  checkConnectTimeout, checkIdleTimeout, checkMaxBody, closeServer, createHttpServer, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES, listen, type ProxyStats,
+} from './proxy.ts';
 import { beginExchange, forward, reply, type HttpListenerContext } from './proxy-http.ts';
 import { extractKey, parseAddress, validateHashKey, type HashKey } from './proxy-key.ts';
 import { UpstreamPool } from './proxy-pool.ts';
@@ -35,6 +39,10 @@ export interface RouterOptions {
   connectTimeoutMs?: number;
   /** Request bodies larger than this get 413. */
   maxBodyBytes?: number;
+  /** Inactivity timeout of a client connection; default DEFAULT_IDLE_TIMEOUT_MS. */
+  idleTimeoutMs?: number;
+  /** Admission of client connections (the operator's shared connection budget); absent = unbounded. */
+  gate?: ConnectionGate;
   log?: (msg: string, fields?: object) => void;
 }
 
@@ -77,7 +85,10 @@ interface Snapshot {
 /** Starts a router with no rules (every request gets 404 until `update`). Rejects with the listen error. */
 export async function startRouter(opts: RouterOptions): Promise<Router> {
   const router = new RouterListener(opts);
-  await router.listen(opts.host, opts.port);
+  await router.listen(opts.host, opts.port).catch((err: unknown) => {
+    opts.gate?.dispose();
+    throw err;
+  });
   return router;
 }
 
@@ -92,6 +103,7 @@ class RouterListener implements Router {
   /** Pools of services no rule uses any more, until their last request ends. */
   private readonly draining = new Set<UpstreamPool>();
   private readonly perService = new Map<string, number>();
+  private readonly gate: ConnectionGate | undefined;
 
   constructor(opts: RouterOptions) {
     this.connectTimeoutMs = checkConnectTimeout(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
@@ -100,7 +112,9 @@ class RouterListener implements Router {
       maxBodyBytes: checkMaxBody(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
       log: opts.log ?? (() => {}),
     };
-    this.server = createHttpServer(this.ctx, (req, res) => this.handle(req, res));
+    this.server = createHttpServer(this.ctx, (req, res) => this.handle(req, res), checkIdleTimeout(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS));
+    this.gate = opts.gate;
+    this.gate?.protect(this.server);
   }
 
   async listen(host: string, port: number): Promise<void> {
@@ -150,6 +164,7 @@ class RouterListener implements Router {
     for (const s of this.snapshot.services.values()) s.pool.close();
     for (const pool of this.draining) pool.close();
     this.draining.clear();
+    this.gate?.dispose();
     return closed;
   }
 

@@ -11,7 +11,8 @@ export function servicePort(svc: DesiredService): number | undefined {
 }
 
 /**
- * Sets the replica endpoints of every desired service (on its target port) and drops services that left.
+ * Sets the replica endpoints of every desired service (on its target port) and drops services that left, external
+ * endpoints included: only the services of the applied revision accept external endpoints (Registry.setDesired).
  * A running container without probe data (no probes, or an old replica during an update) counts as ready.
  */
 export function syncRegistry(registry: Registry, desired: DesiredState, observed: ObservedState, health: (id: string) => Pick<ReplicaHealth, 'ready'> | undefined, node = 'local'): void {
@@ -24,7 +25,8 @@ export function syncRegistry(registry: Registry, desired: DesiredState, observed
       .flatMap((c) => replicaEndpoint(c, { ready: health(c.id)?.ready ?? true }, { node, port, weight: svc.spec.loadBalancer?.weight }) ?? []);
     registry.setReplicas(svc.key, endpoints);
   }
-  for (const s of registry.services()) if (!keep.has(s.name) && registry.endpoints(s.name).every((e) => e.source === 'replica')) registry.removeService(s.name);
+  registry.setDesired(keep);
+  for (const s of registry.services()) if (!keep.has(s.name)) registry.removeService(s.name);
 }
 
 /**

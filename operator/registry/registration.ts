@@ -32,13 +32,15 @@ export const ENDPOINT_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 export const METADATA_KEY = /^[A-Za-z0-9][A-Za-z0-9_./-]{0,127}$/;
 const DNS_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
-/** What `registrationProblem` checks. */
+/** What `registrationProblem` checks: an external endpoint's fields. */
 export interface RegistrationFields {
   id: string;
   address: string;
   port: number;
+  /** Positive integer; default 1. */
   weight?: number;
   metadata?: Record<string, string>;
+  /** Heartbeat TTL in ms (> 0). */
   ttlMs: number;
 }
 

@@ -1,4 +1,5 @@
 /** The registry's endpoint shape and the comparisons change detection uses (pure). */
+import type { RegistrationFields } from './registration.ts';
 
 export interface RegistryEndpoint {
   /** Unique within the service: the replica key for replicas, the caller's id for external endpoints. */
@@ -23,17 +24,9 @@ export interface RegistryEndpoint {
   status?: 'passing' | 'critical';
 }
 
-/** What `register` accepts for an external endpoint. */
-export interface ExternalRegistration {
+/** What `register` accepts for an external endpoint: the checked fields plus the service it belongs to. */
+export interface ExternalRegistration extends RegistrationFields {
   service: string;
-  id: string;
-  address: string;
-  port: number;
-  /** Positive integer; default 1. */
-  weight?: number;
-  metadata?: Record<string, string>;
-  /** Heartbeat TTL in ms (> 0). */
-  ttlMs: number;
 }
 
 /** A copy whose metadata is not shared. */

@@ -4,10 +4,12 @@
  * Pure CPU, no Docker. Run: npx tsx bench/lb-select.ts
  */
 import { performance } from 'node:perf_hooks';
-import { ConsistentHashBalancer } from '../operator/registry/lb/consistent-hash.ts';
-import { murmur3 } from '../operator/registry/lb/hash.ts';
-import { mulberry32, randomInt } from '../operator/registry/lb/prng.ts';
-import { createBalancer, type Algorithm, type Balancer, type BalancerOptions, type Endpoint } from '../operator/registry/lb/types.ts';
+import type { LbAlgorithm } from '../operator/model/manifest.ts';
+import { ConsistentHashBalancer } from '../operator/proxy/lb/consistent-hash.ts';
+import { createBalancer } from '../operator/proxy/lb/create-balancer.ts';
+import { murmur3 } from '../operator/proxy/lb/hash.ts';
+import { mulberry32, randomInt } from '../operator/proxy/lb/prng.ts';
+import type { Balancer, BalancerOptions, Endpoint } from '../operator/proxy/lb/types.ts';
 
 const ENDPOINTS = 100;
 const PICKS = 1_000_000;
@@ -21,7 +23,7 @@ const IN_FLIGHT = 1000;
 
 interface Case {
   name: string;
-  algorithm: Algorithm;
+  algorithm: LbAlgorithm;
   opts?: BalancerOptions;
   keyed: boolean;
   /** Acquire on every pick and release the connection opened IN_FLIGHT picks earlier. */

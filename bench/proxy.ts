@@ -16,8 +16,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Algorithm } from '../operator/registry/lb/types.ts';
-import { startProxy, type HashKey } from '../operator/registry/proxy.ts';
+import type { HashKey, LbAlgorithm } from '../operator/model/manifest.ts';
+import { startProxy } from '../operator/proxy/proxy.ts';
 import { freePort } from '../test/helpers/net.ts';
 
 const run = promisify(execFile);
@@ -52,7 +52,7 @@ interface WrkResult {
 
 interface BerthTarget {
   mode: 'tcp' | 'http';
-  algorithm: Algorithm;
+  algorithm: LbAlgorithm;
   hashKey?: HashKey;
 }
 
@@ -244,7 +244,7 @@ function print(rows: Row[], hasStream: boolean): void {
 const at = process.argv.indexOf('--serve-proxy');
 if (at >= 0) {
   const [ports = '', mode = 'http', algorithm = 'round-robin', hashKey = ''] = process.argv.slice(at + 1);
-  await serveProxy(ports.split(',').map(Number), { mode: mode as BerthTarget['mode'], algorithm: algorithm as Algorithm, hashKey: (hashKey || undefined) as HashKey | undefined });
+  await serveProxy(ports.split(',').map(Number), { mode: mode as BerthTarget['mode'], algorithm: algorithm as LbAlgorithm, hashKey: (hashKey || undefined) as HashKey | undefined });
 } else {
   await main();
 }

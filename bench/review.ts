@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { flagsWith } from '../operator/config.ts';
 import { startOperator } from '../operator/main.ts';
-import { startGitHubFixtures, type FixtureExchange } from '../operator/review/github-fixtures.ts';
+import { startGitHubFixtures, type FixtureExchange } from '../test/doubles/github-fixtures.ts';
 import { silentLogger } from '../operator/util/log.ts';
 import { makeRemote, writeFiles } from '../test/helpers/git.ts';
 import { cleanupInstance, testDocker } from '../test/helpers/docker.ts';

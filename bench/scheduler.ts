@@ -9,7 +9,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { schedule } from '../operator/scheduler/index.ts';
 import type { Placed, ScheduleInput, ScheduleResult, SchedNode, SchedReplica } from '../operator/scheduler/index.ts';
-import { Gi, Mi, node, placement, replicas } from '../operator/scheduler/scheduler-fixtures.ts';
+import { Gi, Mi, node, placement, replicas } from '../test/doubles/scheduler-fixtures.ts';
 import { median } from './lib.ts';
 
 const NODES = 1000;

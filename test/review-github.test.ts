@@ -8,7 +8,7 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGitHubFixtures, type FixtureExchange, type GitHubFixtures, type RecordedRequest } from '../operator/review/github-fixtures.ts';
+import { startGitHubFixtures, type FixtureExchange, type GitHubFixtures, type RecordedRequest } from './doubles/github-fixtures.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
 import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { service, startTestOperator, statusFromBranch, type TestOperator } from './helpers/operator.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { diff, orderByDependencies } from '../diff/diff.ts';
 import { buildDesired } from '../manifests/desired.ts';
 import { parseManifests } from '../manifests/parse.ts';
-import { FakeRuntime } from '../runtime/fake.ts';
+import { FakeRuntime } from '../../test/doubles/fake-runtime.ts';
 import { silentLogger } from '../util/log.ts';
 import { applyPlan } from './apply.ts';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { diff } from '../diff/diff.ts';
 import { loadDesired } from '../manifests/index.ts';
 import { BerthError } from '../model/errors.ts';
-import { FakeRuntime } from '../runtime/fake.ts';
+import { FakeRuntime } from '../../test/doubles/fake-runtime.ts';
 import { memorySnapshot } from '../source/memory-source.ts';
 import { createLogger, silentLogger, type Level } from '../util/log.ts';
 import { readBuildContext } from '../reconciler/reconciler.ts';

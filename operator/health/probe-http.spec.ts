@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ProbeSpec } from '../model/manifest.ts';
-import { FakeRuntime } from '../runtime/fake.ts';
+import { FakeRuntime } from '../../test/doubles/fake-runtime.ts';
 import { waitFor } from '../../test/helpers/docker.ts';
 import { createProbeAgents, runProbe, type ProbeDeps, type ProbeTarget } from './probes.ts';
 

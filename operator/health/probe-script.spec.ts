@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BerthError } from '../model/errors.ts';
 import type { ProbeSpec } from '../model/manifest.ts';
-import { FakeRuntime } from '../runtime/fake.ts';
+import { FakeRuntime } from '../../test/doubles/fake-runtime.ts';
 import { waitFor } from '../../test/helpers/docker.ts';
 import { materialiseScript, runProbe, type ProbeDeps, type ProbeTarget } from './probes.ts';
 

@@ -1,5 +1,5 @@
 /** spec.loadBalancer of a Service: defaults (schema-valid data -> model) and the facts its checks and discovery share. */
-import type { LbAlgorithm, LoadBalancerSpec, PortSpec, PublishSpec } from '../model/manifest.ts';
+import type { HashKey, LbAlgorithm, LoadBalancerSpec, PortSpec, PublishSpec } from '../model/manifest.ts';
 import type { Obj } from './raw.ts';
 
 /** The first tcp port of spec.ports (the default target of load balancing and discovery), or undefined when none. */
@@ -18,7 +18,7 @@ export function hashKeyNeedsHttp(hashKey: string | undefined): boolean {
  * semantic check reports it, so such a revision never reaches the desired state.
  */
 export function toLoadBalancer(lb: Obj, ports: readonly PortSpec[]): LoadBalancerSpec {
-  const hashKey = lb.hashKey as string | undefined;
+  const hashKey = lb.hashKey as HashKey | undefined;
   const out: LoadBalancerSpec = {
     algorithm: (lb.algorithm as LbAlgorithm | undefined) ?? 'round-robin',
     protocol: (lb.protocol as LoadBalancerSpec['protocol'] | undefined) ?? (hashKeyNeedsHttp(hashKey) ? 'http' : 'tcp'),

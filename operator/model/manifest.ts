@@ -69,7 +69,11 @@ export interface UpdateSpec {
   maxFailureRatio: number;
 }
 
+/** How the embedded proxy and Routes pick a service's replica: `spec.loadBalancer.algorithm`. */
 export type LbAlgorithm = 'round-robin' | 'weighted-round-robin' | 'consistent-hash' | 'least-connections';
+
+/** Where consistent hashing takes its key from: the client address, a request header, a cookie or the URL path. */
+export type HashKey = 'client-ip' | `header:${string}` | `cookie:${string}` | 'path';
 
 /** Where a proxy listens on the operator host. */
 export interface PublishSpec {
@@ -82,7 +86,7 @@ export interface PublishSpec {
 export interface LoadBalancerSpec {
   algorithm: LbAlgorithm;
   /** consistent-hash only (and required there): `client-ip` | `path` | `header:<name>` | `cookie:<name>`. */
-  hashKey?: string;
+  hashKey?: HashKey;
   /** consistent-hash only: bounded-load factor (>= 1, e.g. 1.25); absent = unbounded. */
   boundedLoad?: number;
   /** Listener protocol; default `http` when hashKey is a header, cookie or path, else `tcp`. */

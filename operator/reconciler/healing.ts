@@ -3,30 +3,11 @@
  * was rolled back or paused (so the loop does not flap between revisions: it retries when the spec changes).
  */
 import { decideRestart, type RestartRecord } from '../healing/backoff.ts';
+import type { CrashLoopInfo, HeldUpdate } from '../model/healing.ts';
 import { LABELS } from '../model/keys.ts';
 import type { Action } from '../model/plan.ts';
 import type { DesiredService, DesiredState } from '../model/state.ts';
 import type { RolloutOutcome } from '../apply/apply.ts';
-
-export interface CrashLoopInfo {
-  service: string;
-  replica: string;
-  restarts: number;
-  exitCode: number;
-  /** When the next restart is allowed (ms), if waiting. */
-  retryAt?: number;
-  crashLoop: boolean;
-}
-
-export interface HeldUpdate {
-  action: 'rollback' | 'pause';
-  /** The spec that failed; a revision with another spec for the service tries again. */
-  failedSpecHash: string;
-  reason: string;
-  revision: string;
-  /** The revision whose spec the service returned to (a restarted operator loads it from git). */
-  previousRevision: string | null;
-}
 
 export class Healing {
   private readonly restarts = new Map<string, RestartRecord>();

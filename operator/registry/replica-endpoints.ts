@@ -1,8 +1,7 @@
-/** Glue between observed containers, their health and the registry / load balancers (pure). */
+/** Glue between observed containers, their health and the registry (pure). */
 import type { ReplicaHealth } from '../health/health.ts';
 import { LABELS, resourceKey } from '../model/keys.ts';
 import type { ObservedContainer } from '../model/state.ts';
-import type { Endpoint } from './lb/types.ts';
 import type { RegistryEndpoint } from './registry.ts';
 
 export interface ReplicaEndpointOptions {
@@ -37,14 +36,4 @@ export function replicaEndpoint(
     source: 'replica',
     metadata: {},
   };
-}
-
-/** The ready endpoints in the load balancers' shape: `host:port` (IPv6 hosts bracketed), weight carried over. */
-export function toBalancerEndpoints(endpoints: readonly RegistryEndpoint[]): Endpoint[] {
-  return endpoints.filter((e) => e.ready).map((e) => ({ id: e.id, address: upstreamAddress(e), weight: e.weight }));
-}
-
-/** `host:port` of a registry endpoint as the proxies dial it (IPv6 hosts bracketed). */
-export function upstreamAddress(e: Pick<RegistryEndpoint, 'address' | 'port'>): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }

@@ -7,9 +7,9 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BerthError } from '../model/errors.ts';
 import { createLogger } from '../util/log.ts';
+import { loadScenario, startGitHubFixtures, type GitHubFixtures } from '../../test/doubles/github-fixtures.ts';
 import { commentBody } from './comment.ts';
 import { GITHUB_ERROR_CODE, createGitHubClient, truncateDescription, type GitHubClient, type RetryTuning } from './github.ts';
-import { loadScenario, startGitHubFixtures, type GitHubFixtures } from './github-fixtures.ts';
 
 const TOKEN = 'ghs_fixtureToken0123456789abcdefABCDEF';
 const REPO = 'berth-fixture-org/shop-manifests';

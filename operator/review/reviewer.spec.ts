@@ -7,9 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadDesired } from '../manifests/index.ts';
 import { BerthError } from '../model/errors.ts';
-import { FakeRuntime } from '../runtime/fake.ts';
 import { MemorySource } from '../source/memory-source.ts';
 import { silentLogger } from '../util/log.ts';
+import { FakeRuntime } from '../../test/doubles/fake-runtime.ts';
 import { COMMENT_MARKER, contentDigest, findMarkedComment } from './comment.ts';
 import type { GitHubClient, MergedPull, OpenPull, StatusContext, StatusState, UpsertResult } from './github.ts';
 import { Reviewer, type ReviewerOptions } from './reviewer.ts';

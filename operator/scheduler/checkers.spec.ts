@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { Gi, Mi, node, placed, placement, replicas } from '../../test/doubles/scheduler-fixtures.ts';
 import { constraints, maxPerNode, nodeReady, nodeSchedulable, resourcesFit, runCheckers, CHECKERS } from './checkers.ts';
-import { Gi, Mi, node, placed, placement, replicas } from './scheduler-fixtures.ts';
 import { ClusterState, demandOf } from './state.ts';
 import type { Checker, Placed, SchedNode, SchedReplica } from './types.ts';
 

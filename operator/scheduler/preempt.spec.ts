@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { Gi, node, placed, placement, replicas } from '../../test/doubles/scheduler-fixtures.ts';
 import { schedule } from './schedule.ts';
-import { Gi, node, placed, placement, replicas } from './scheduler-fixtures.ts';
 import type { Placed, ScheduleResult, SchedNode } from './types.ts';
 
 const low = (service: string, count: number, cpu: number, nodeName: string, priority = 0): Placed[] =>

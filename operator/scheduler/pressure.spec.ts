@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { Mi, placed, placement, replicas } from '../../test/doubles/scheduler-fixtures.ts';
 import { pressureVictims } from './pressure.ts';
-import { Mi, placed, placement, replicas } from './scheduler-fixtures.ts';
 
 describe('pressureVictims', () => {
   const running = [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { Gi, Mi, node, placed, placement, replicas } from '../../test/doubles/scheduler-fixtures.ts';
 import { schedule } from './schedule.ts';
-import { Gi, Mi, node, placed, placement, replicas } from './scheduler-fixtures.ts';
 import type { ScheduleResult, SchedNode } from './types.ts';
 
 const three = [node('n1'), node('n2'), node('n3')];

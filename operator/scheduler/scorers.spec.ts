@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { Gi, node, placed, placement, replicas } from '../../test/doubles/scheduler-fixtures.ts';
 import { binpack, leastAllocated, scorersFor, spread, topologySpread } from './scorers.ts';
-import { Gi, node, placed, placement, replicas } from './scheduler-fixtures.ts';
 import { ClusterState, demandOf } from './state.ts';
 import type { ReplicaView, Scorer } from './types.ts';
 

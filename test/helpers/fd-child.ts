@@ -12,7 +12,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { flagsWith } from '../../operator/config.ts';
 import { registryRoutes } from '../../operator/registry/api.ts';
-import { startProxy } from '../../operator/registry/proxy.ts';
+import { startProxy } from '../../operator/proxy/proxy.ts';
 import { Registry } from '../../operator/registry/registry.ts';
 import { trafficLimits } from '../../operator/server/limits.ts';
 import { Metrics } from '../../operator/server/metrics.ts';

@@ -1,19 +1,19 @@
 /**
- * The operator's listeners (issue 4 §3, §4): one embedded proxy per Service with `loadBalancer.publish`, one HTTP
+ * The operator's listeners: one embedded proxy per Service with `loadBalancer.publish`, one HTTP
  * router per port that Routes publish on. `sync(desired)` opens, reconfigures and closes listeners after each pass;
  * the registry's change notifications feed them the ready endpoints in between, so a replica that becomes ready or
  * drains is seen by the proxies at once. A port that cannot be opened is logged and retried on the next sync; it never
  * stops the operator.
  */
-import type { LbAlgorithm } from '../model/manifest.ts';
+import type { HashKey, LbAlgorithm } from '../model/manifest.ts';
 import type { DesiredService, DesiredState } from '../model/state.ts';
+import type { Registry } from '../registry/registry.ts';
 import type { ConnectionGuard } from '../server/conn-guard.ts';
 import type { Logger } from '../util/log.ts';
 import type { Endpoint } from './lb/types.ts';
-import { startProxy, type HashKey, type Proxy, type ProxyStats } from './proxy.ts';
-import type { Registry } from './registry.ts';
-import { toBalancerEndpoints } from './replica-endpoints.ts';
+import { startProxy, type Proxy, type ProxyStats } from './proxy.ts';
 import { startRouter, type Router, type RouterBackendPool, type RouterRule } from './router.ts';
+import { toBalancerEndpoints } from './upstreams.ts';
 
 export interface ProxyManagerOptions {
   registry: Registry;
@@ -223,7 +223,7 @@ export function wantedListeners(desired: DesiredState, defaultHost: string): Map
     if (!lb?.publish) continue;
     const host = lb.publish.host ?? defaultHost;
     const address = addressOf(host, lb.publish.port);
-    const settings = { algorithm: lb.algorithm, hashKey: lb.hashKey as HashKey | undefined, boundedLoad: lb.boundedLoad };
+    const settings = { algorithm: lb.algorithm, hashKey: lb.hashKey, boundedLoad: lb.boundedLoad };
     out.set(address, {
       address, host, port: lb.publish.port, kind: 'service', owners: [svc.key], protocol: lb.protocol,
       signature: lb.protocol, services: [svc.key], ...settings,
@@ -253,7 +253,7 @@ function poolSettings(svc: DesiredService | undefined): Omit<RouterBackendPool, 
   const lb = svc?.spec.loadBalancer;
   if (!lb) return { algorithm: 'round-robin' };
   const out: Omit<RouterBackendPool, 'endpoints'> = { algorithm: lb.algorithm };
-  if (lb.hashKey) out.hashKey = lb.hashKey as HashKey;
+  if (lb.hashKey) out.hashKey = lb.hashKey;
   if (lb.boundedLoad !== undefined) out.boundedLoad = lb.boundedLoad;
   return out;
 }

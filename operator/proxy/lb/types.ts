@@ -1,7 +1,8 @@
 /**
- * The common surface of berth's load-balancing algorithms (issue 4). Every algorithm is pure code: a small class whose
+ * The common surface of berth's load-balancing algorithms. Every algorithm is pure code: a small class whose
  * state (cursor, current weights, ring, in-flight counts) lives in the instance and changes only through its methods.
  */
+import type { LbAlgorithm } from '../../model/manifest.ts';
 
 export interface Endpoint {
   /** Stable identity of the replica (container id or replica key); state is carried across `update` by this id. */
@@ -28,10 +29,8 @@ export interface Balancer {
   release(id: string): void;
 }
 
-export type Algorithm = 'round-robin' | 'weighted-round-robin' | 'consistent-hash' | 'least-connections';
-
 /** Every algorithm, in the order the docs list them. */
-export const ALGORITHMS: readonly Algorithm[] = ['round-robin', 'weighted-round-robin', 'consistent-hash', 'least-connections'];
+export const ALGORITHMS: readonly LbAlgorithm[] = ['round-robin', 'weighted-round-robin', 'consistent-hash', 'least-connections'];
 
 export interface BalancerOptions {
   /** Ring points per weight unit for consistent hashing; default 160, like nginx's ketama. */
@@ -39,5 +38,3 @@ export interface BalancerOptions {
   /** Bounded-load factor for consistent hashing (e.g. 1.25, must be >= 1); absent = unbounded. */
   boundedLoad?: number;
 }
-
-export { createBalancer } from './create-balancer.ts';

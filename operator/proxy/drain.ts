@@ -4,8 +4,8 @@
  * connections and requests the proxies have open to it are finished, at most `timeoutMs`. This is what makes a rolling
  * update or a scale-down lose no request through berth's proxies. Readiness changes of a draining replica are ignored.
  */
-import type { Registry } from './registry.ts';
-import { upstreamAddress } from './replica-endpoints.ts';
+import type { Registry } from '../registry/registry.ts';
+import { upstreamAddress } from './upstreams.ts';
 
 export interface DrainDeps {
   registry: Registry;
@@ -42,7 +42,7 @@ export function createDrainer(deps: DrainDeps): Drainer {
       const deadline = started + deps.timeoutMs;
       while (deps.openTo(address) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, pollMs));
       const left = deps.openTo(address);
-      deps.log?.(left > 0 ? 'drain timed out; stopping with connections open' : 'drained', { service, container: id.slice(0, 12), ms: Date.now() - started, open: left });
+      deps.log?.(left > 0 ? 'drain timed out; stopping with connections open' : 'drained', { service, replica: ep.replica ?? ep.id, ms: Date.now() - started, open: left });
     },
     draining: (id) => drained.has(id),
     retain(ids) {

@@ -1,8 +1,12 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { deadPort, rawExchange, request, startHttpBackend, type Backend, type HttpBackend } from '../../test/doubles/proxy-fixtures.ts';
+import { waitFor } from '../../test/helpers/docker.ts';
 import type { Endpoint } from './lb/types.ts';
 import { startProxy, type Proxy, type ProxyOptions } from './proxy.ts';
-import { deadPort, rawExchange, request, startHttpBackend, waitFor, type Backend, type HttpBackend } from './proxy-fixtures.ts';
+
+/** The proxy specs poll fast: every 5 ms, for at most 5 s. */
+const POLL = { timeoutMs: 5_000, intervalMs: 5 };
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -69,7 +73,7 @@ describe('proxy, http mode', () => {
     const [a, b] = await backends(2);
     const p = await proxyTo([ep(a!), ep(b!)]);
     const slow = request(p.port, '/slow');
-    await waitFor(() => a!.held === 1, 'the slow request to reach b0');
+    await waitFor(() => a!.held === 1, { ...POLL, what: 'the slow request to reach b0' });
     p.update([ep(b!)]);
     for (let i = 0; i < 4; i++) expect(nameOf((await request(p.port, '/fast')).body)).toBe('b1');
     expect(p.stats().active).toBe(1);

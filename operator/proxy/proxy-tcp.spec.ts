@@ -2,9 +2,13 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BerthError } from '../model/errors.ts';
 import { ConnectionGuard } from '../server/conn-guard.ts';
+import { deadPort, startEcho, tcpRoundTrip, type Backend } from '../../test/doubles/proxy-fixtures.ts';
+import { waitFor } from '../../test/helpers/docker.ts';
 import type { Endpoint } from './lb/types.ts';
 import { startProxy, type Proxy } from './proxy.ts';
-import { deadPort, startEcho, tcpRoundTrip, waitFor, type Backend } from './proxy-fixtures.ts';
+
+/** The proxy specs poll fast: every 5 ms, for at most 5 s. */
+const POLL = { timeoutMs: 5_000, intervalMs: 5 };
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -32,7 +36,7 @@ describe('proxy, tcp mode', () => {
     const seen: string[] = [];
     for (let i = 0; i < 9; i++) seen.push((await tcpRoundTrip(p.port, `m${i}`)).split(':')[0]!);
     expect(seen).toEqual(['e0', 'e1', 'e2', 'e0', 'e1', 'e2', 'e0', 'e1', 'e2']);
-    await waitFor(() => p.stats().active === 0, 'connections to close');
+    await waitFor(() => p.stats().active === 0, { ...POLL, what: 'connections to close' });
     expect(p.stats()).toEqual({ active: 0, total: 9, failedConnects: 0 });
   });
 
@@ -61,11 +65,11 @@ describe('proxy, tcp mode', () => {
     const lines: string[] = [];
     open.on('data', (d) => lines.push(d.toString()));
     open.write('before\n');
-    await waitFor(() => lines.join('') === 'e0:before\n', 'first echo on the open connection');
+    await waitFor(() => lines.join('') === 'e0:before\n', { ...POLL, what: 'first echo on the open connection' });
     p.update([ep(b!)]);
     for (let i = 0; i < 3; i++) expect(await tcpRoundTrip(p.port, `n${i}`)).toBe(`e1:n${i}`);
     open.write('after\n');
-    await waitFor(() => lines.join('') === 'e0:before\ne0:after\n', 'echo from the drained endpoint');
+    await waitFor(() => lines.join('') === 'e0:before\ne0:after\n', { ...POLL, what: 'echo from the drained endpoint' });
     expect(a!.hits).toBe(1);
   });
 
@@ -105,7 +109,7 @@ describe('proxy, tcp mode', () => {
     expect(busy.destroyed).toBe(false);
     clearInterval(beat);
     await new Promise((resolve) => busy.once('close', resolve));
-    await waitFor(() => p.stats().active === 0 && p.openTo(a!.address) === 0, 'upstream sockets released');
+    await waitFor(() => p.stats().active === 0 && p.openTo(a!.address) === 0, { ...POLL, what: 'upstream sockets released' });
   });
 
   it('closes connections over its gate at once, before dialling an upstream; the admitted ones are served', async () => {
@@ -125,7 +129,7 @@ describe('proxy, tcp mode', () => {
     expect(a!.hits).toBe(3);
     expect(guard.stats().listeners[0]).toMatchObject({ open: 3, refused: { client: 1, total: 1, listener: 0 } });
     results[0]!.s.destroy();
-    await waitFor(() => guard.stats().open === 2, 'slot given back');
+    await waitFor(() => guard.stats().open === 2, { ...POLL, what: 'slot given back' });
     expect((await outcome('127.0.0.4')).served).toBe(true);
     await p.close();
     expect(guard.stats().listeners).toEqual([]);

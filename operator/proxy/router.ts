@@ -1,5 +1,5 @@
 /**
- * The Route router (issue 4 §4): one HTTP listener serving many host/path rules (route-table.ts), each with weighted
+ * The Route router: one HTTP listener serving many host/path rules (route-table.ts), each with weighted
  * backend services. Per request: the most specific matching rule (none: 404), then a backend service by nginx's
  * smooth weighted round-robin over the rule's weights, skipping services with no ready endpoints (none left: 503),
  * then an endpoint of that service's pool by the service's own algorithm and hash key, forwarded by proxy-http.ts
@@ -11,14 +11,16 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BerthError } from '../model/errors.ts';
+import type { HashKey, LbAlgorithm } from '../model/manifest.ts';
 import type { ConnectionGate } from '../server/conn-guard.ts';
-import { createBalancer, type Algorithm, type Balancer, type Endpoint } from './lb/types.ts';
+import { createBalancer } from './lb/create-balancer.ts';
+import type { Balancer, Endpoint } from './lb/types.ts';
 import {
   checkConnectTimeout, checkIdleTimeout, checkMaxBody, closeServer, createHttpServer, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES, listen, type ProxyStats,
 } from './proxy.ts';
 import { beginExchange, forward, reply, type HttpListenerContext } from './proxy-http.ts';
-import { extractKey, parseAddress, validateHashKey, type HashKey } from './proxy-key.ts';
+import { extractKey, parseAddress, validateHashKey } from './proxy-key.ts';
 import { UpstreamPool } from './proxy-pool.ts';
 import { compileRoutes, matchRoute, normalizeHost, type CompiledRule, type RouteTable, type RouterRule } from './route-table.ts';
 
@@ -26,7 +28,7 @@ export type { RouterRule } from './route-table.ts';
 
 /** How one backend service's endpoints are balanced, and its ready endpoints ("host:port" addresses). */
 export interface RouterBackendPool {
-  algorithm: Algorithm;
+  algorithm: LbAlgorithm;
   hashKey?: HashKey;
   boundedLoad?: number;
   endpoints: Endpoint[];

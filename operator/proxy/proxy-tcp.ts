@@ -1,7 +1,7 @@
 /** TCP mode of the embedded proxy: one upstream per client connection, bytes piped both ways, half-close kept. */
 import net from 'node:net';
 import type { Endpoint } from './lb/types.ts';
-import type { ProxyContext } from './proxy.ts';
+import type { ProxyContext } from './proxy-context.ts';
 import { extractKey, type HostPort } from './proxy-key.ts';
 
 /**

@@ -4,11 +4,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildDesired } from '../manifests/desired.ts';
 import { parseManifests } from '../manifests/parse.ts';
 import type { DesiredState } from '../model/state.ts';
+import { Registry, type RegistryEndpoint } from '../registry/registry.ts';
 import { silentLogger } from '../util/log.ts';
 import { freePort } from '../../test/helpers/net.ts';
 import { createDrainer } from './drain.ts';
 import { ProxyManager, wantedListeners } from './proxies.ts';
-import { Registry, type RegistryEndpoint } from './registry.ts';
 
 function desired(yaml: string): DesiredState {
   const { manifests, issues } = parseManifests([{ path: 'm.yaml', content: yaml }]);

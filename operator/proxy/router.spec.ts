@@ -1,8 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BerthError } from '../model/errors.ts';
+import { deadPort, keepAliveClient, request, startHttpBackend, type Backend, type HttpBackend } from '../../test/doubles/proxy-fixtures.ts';
+import { waitFor } from '../../test/helpers/docker.ts';
 import type { Endpoint } from './lb/types.ts';
-import { deadPort, keepAliveClient, request, startHttpBackend, waitFor, type Backend, type HttpBackend } from './proxy-fixtures.ts';
 import { startRouter, type Router, type RouterBackendPool, type RouterRule } from './router.ts';
+
+/** The proxy specs poll fast: every 5 ms, for at most 5 s. */
+const POLL = { timeoutMs: 5_000, intervalMs: 5 };
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -71,7 +75,7 @@ describe('router', () => {
     const before = [];
     for (let i = 0; i < 5; i++) before.push(await client.request('/x'));
     const slow = request(r.port, '/slow');
-    await waitFor(() => a!.held === 1, 'the slow request to reach a');
+    await waitFor(() => a!.held === 1, { ...POLL, what: 'the slow request to reach a' });
     expect(r.openTo(a!.address)).toBe(1);
     r.update([split(0, 100)], pools);
     const after = [];
@@ -91,13 +95,13 @@ describe('router', () => {
     const r = await router();
     r.update([split(1, 0)], { 'ns/a': pool(a!) });
     const slow = request(r.port, '/slow');
-    await waitFor(() => a!.held === 1, 'the slow request to reach a');
+    await waitFor(() => a!.held === 1, { ...POLL, what: 'the slow request to reach a' });
     r.update([{ pathPrefix: '/', backends: [{ service: 'ns/b', weight: 1 }] }], { 'ns/b': pool(b!) });
     expect(nameOf((await request(r.port, '/')).body)).toBe('b');
     expect(r.openTo(a!.address)).toBe(1);
     a!.release();
     expect((await slow).status).toBe(200);
-    await waitFor(() => r.openTo(a!.address) === 0, 'the drained request to be released');
+    await waitFor(() => r.openTo(a!.address) === 0, { ...POLL, what: 'the drained request to be released' });
   });
 
   it('answers 404 JSON when no rule matches and 503 JSON when the rule has no ready endpoint', async () => {

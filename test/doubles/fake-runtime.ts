@@ -6,11 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { BerthError } from '../model/errors.ts';
-import { LABELS } from '../model/keys.ts';
-import type { ObservedContainer, ObservedState } from '../model/state.ts';
-import type { BuildFile, ContainerRuntime, CreateContainerSpec, ExecResult, RuntimeEvent } from './runtime.ts';
-import { liftedLimitError } from './docker-errors.ts';
+import { BerthError } from '../../operator/model/errors.ts';
+import { LABELS } from '../../operator/model/keys.ts';
+import type { ObservedContainer, ObservedState } from '../../operator/model/state.ts';
+import { liftedLimitError } from '../../operator/runtime/docker-errors.ts';
+import type { BuildFile, ContainerRuntime, CreateContainerSpec, ExecResult, RuntimeEvent } from '../../operator/runtime/runtime.ts';
 
 /** One recorded mutating call. */
 export interface FakeCall {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { BerthError } from '../../model/errors.ts';
+import { createBalancer } from './create-balancer.ts';
 import { mulberry32 } from './prng.ts';
-import { ALGORITHMS, createBalancer, type Endpoint } from './types.ts';
+import { ALGORITHMS, type Endpoint } from './types.ts';
 
 const nodes = (n: number): Endpoint[] => Array.from({ length: n }, (_, i) => ({ id: `r${i}`, address: `10.0.0.${i}:80`, weight: 1 + (i % 3) }));
 

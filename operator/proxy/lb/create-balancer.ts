@@ -1,9 +1,10 @@
 /** The one way callers build a balancer: algorithm name + endpoints + options, options checked once. */
 import { BerthError } from '../../model/errors.ts';
+import type { LbAlgorithm } from '../../model/manifest.ts';
 import { ConsistentHashBalancer, DEFAULT_VNODES_PER_WEIGHT } from './consistent-hash.ts';
 import { LeastConnectionsBalancer } from './least-connections.ts';
 import { RoundRobinBalancer } from './round-robin.ts';
-import type { Algorithm, Balancer, BalancerOptions, Endpoint } from './types.ts';
+import type { Balancer, BalancerOptions, Endpoint } from './types.ts';
 import { WeightedRoundRobinBalancer } from './weighted-round-robin.ts';
 
 /** Upper bound on ring points per weight unit: beyond this, ring memory grows with no measurable gain in spread. */
@@ -13,7 +14,7 @@ export const MAX_VNODES_PER_WEIGHT = 10_000;
  * Builds a balancer for `algorithm` over `endpoints`. Throws BerthError E_CONFIG for an unknown algorithm, a
  * vnodesPerWeight that is not an integer in 1..10000, or a boundedLoad that is not a finite number >= 1.
  */
-export function createBalancer(algorithm: Algorithm, endpoints: readonly Endpoint[], opts: BalancerOptions = {}): Balancer {
+export function createBalancer(algorithm: LbAlgorithm, endpoints: readonly Endpoint[], opts: BalancerOptions = {}): Balancer {
   const vnodesPerWeight = opts.vnodesPerWeight ?? DEFAULT_VNODES_PER_WEIGHT;
   if (!Number.isInteger(vnodesPerWeight) || vnodesPerWeight < 1 || vnodesPerWeight > MAX_VNODES_PER_WEIGHT) {
     throw new BerthError('E_CONFIG', `vnodesPerWeight must be an integer in 1..${MAX_VNODES_PER_WEIGHT}, got ${vnodesPerWeight}`);

@@ -1,9 +1,7 @@
 /** Pure helpers of the embedded proxy: hash-key parsing and extraction, upstream address parsing. */
 import type { IncomingHttpHeaders } from 'node:http';
 import { BerthError } from '../model/errors.ts';
-
-/** Where consistent hashing takes its key from: the client address, a request header, a cookie or the URL path. */
-export type HashKey = 'client-ip' | `header:${string}` | `cookie:${string}` | 'path';
+import type { HashKey } from '../model/manifest.ts';
 
 /** The parts of a request a hash key can be read from. */
 export interface KeySource {

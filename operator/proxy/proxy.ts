@@ -1,21 +1,22 @@
 /**
- * The embedded proxy (issue 4 §3): one listener on the operator host forwarding to a service's ready endpoints,
+ * The embedded proxy: one listener on the operator host forwarding to a service's ready endpoints,
  * either as a TCP pipe or HTTP-aware (per-request picks keyed on a header, cookie or path). A failed connect moves on
  * to the next endpoint; `update` drains removed endpoints (no new picks, open connections finish); `configure`
- * switches the algorithm or hash key on the same listener. Not wired into the operator yet: the registry will call
- * `update` with the ready replicas. Routes (many services behind host/path rules) are served by router.ts.
+ * switches the algorithm or hash key on the same listener. ProxyManager (proxies.ts) opens one per Service that
+ * publishes a port and calls `update` with its ready replicas from the registry. Routes (many services behind
+ * host/path rules) are served by router.ts.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import { BerthError } from '../model/errors.ts';
+import type { HashKey, LbAlgorithm } from '../model/manifest.ts';
 import type { ConnectionGate } from '../server/conn-guard.ts';
-import type { Algorithm, Endpoint } from './lb/types.ts';
+import type { Endpoint } from './lb/types.ts';
+import type { ProxyContext } from './proxy-context.ts';
 import { beginExchange, forward, handleClientError, type ForwardCounters, type HttpListenerContext } from './proxy-http.ts';
-import { extractKey, needsHttp, validateHashKey, type HashKey } from './proxy-key.ts';
+import { extractKey, needsHttp, validateHashKey } from './proxy-key.ts';
 import { UpstreamPool } from './proxy-pool.ts';
 import { handleTcpConnection } from './proxy-tcp.ts';
-
-export type { HashKey } from './proxy-key.ts';
 
 /** Default time allowed for a TCP connect to an upstream before the next one is tried. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
@@ -33,7 +34,7 @@ export interface ProxyOptions {
   host: string;
   /** 0 picks a free port; read it back from `Proxy.port`. */
   port: number;
-  algorithm: Algorithm;
+  algorithm: LbAlgorithm;
   mode: 'tcp' | 'http';
   /** Key for consistent hashing; header/cookie/path need mode 'http', client-ip works in both. */
   hashKey?: HashKey;
@@ -59,7 +60,7 @@ export type ProxyStats = ForwardCounters;
 
 /** What `Proxy.configure` may change without a new listener. */
 export interface ProxyConfig {
-  algorithm: Algorithm;
+  algorithm: LbAlgorithm;
   hashKey?: HashKey;
   boundedLoad?: number;
 }
@@ -80,14 +81,6 @@ export interface Proxy {
   openTo(address: string): number;
   /** Stops listening and closes every open connection, client and upstream. */
   close(): Promise<void>;
-}
-
-/** What the TCP and HTTP handlers share. */
-export interface ProxyContext extends HttpListenerContext {
-  pool: UpstreamPool;
-  hashKey: HashKey | undefined;
-  connectTimeoutMs: number;
-  idleTimeoutMs: number;
 }
 
 /**

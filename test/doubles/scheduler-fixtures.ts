@@ -1,7 +1,7 @@
 /** Small builders for scheduler specs and the benchmark: nodes, replicas, constraints. */
-import type { PlacementConstraint, PlacementSpec } from '../model/manifest.ts';
-import { parseConstraint } from '../manifests/placement.ts';
-import type { Placed, SchedNode, SchedReplica } from './types.ts';
+import { parseConstraint } from '../../operator/manifests/placement.ts';
+import type { PlacementConstraint, PlacementSpec } from '../../operator/model/manifest.ts';
+import type { Placed, SchedNode, SchedReplica } from '../../operator/scheduler/types.ts';
 
 export const Mi = 1024 * 1024;
 export const Gi = 1024 * Mi;

@@ -59,7 +59,7 @@ export interface GitHubFixtures {
   close(): Promise<void>;
 }
 
-const SCENARIO_DIR = new URL('../../test/fixtures/github/', import.meta.url);
+const SCENARIO_DIR = new URL('../fixtures/github/', import.meta.url);
 
 /** Reads test/fixtures/github/<name>.json. */
 export function loadScenario(name: string): GitHubScenario {

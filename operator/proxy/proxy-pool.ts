@@ -7,7 +7,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createBalancer, type Algorithm, type Balancer, type Endpoint } from './lb/types.ts';
+import type { LbAlgorithm } from '../model/manifest.ts';
+import { createBalancer } from './lb/create-balancer.ts';
+import type { Balancer, Endpoint } from './lb/types.ts';
 import { parseAddress, type HostPort } from './proxy-key.ts';
 
 /** Free keep-alive sockets kept per upstream: enough for a busy listener, bounded so a burst does not pin thousands. */
@@ -15,7 +17,7 @@ const MAX_FREE_SOCKETS = 256;
 
 /** How a pool picks: the algorithm and its options. */
 export interface PoolConfig {
-  algorithm: Algorithm;
+  algorithm: LbAlgorithm;
   /** Bounded-load factor for consistent hashing (>= 1); absent = unbounded. */
   boundedLoad?: number;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BerthError } from '../model/errors.ts';
-import { FakeRuntime } from './fake.ts';
-import type { CreateContainerSpec, RuntimeEvent } from './runtime.ts';
+import { BerthError } from '../../operator/model/errors.ts';
+import type { CreateContainerSpec, RuntimeEvent } from '../../operator/runtime/runtime.ts';
+import { FakeRuntime } from './fake-runtime.ts';
 
 const IMAGE_ID = 'sha256:aaa';
 

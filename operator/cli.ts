@@ -3,6 +3,9 @@ import { parseCommandLine } from './config.ts';
 import { main } from './main.ts';
 import { ValidationError, asBerthError, formatIssue } from './model/errors.ts';
 
+// `berth status | head` closes the pipe early: that ends the output, it is no error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err; });
+
 async function cli(argv: string[]): Promise<number> {
   const io = { out: (t: string) => process.stdout.write(t + '\n'), err: (t: string) => process.stderr.write(t + '\n') };
   try {

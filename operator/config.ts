@@ -94,12 +94,15 @@ export interface Parsed {
   flags: Flags;
   positionals: string[];
   help: boolean;
+  /** `berth --version`. */
+  version?: boolean;
 }
 
 /** Parses `argv` (without node and script) for one command; unknown flags are a BerthError E_CONFIG. */
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = process.env): Parsed {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') return { command: null, flags: {}, positionals: [], help: true };
+  if (cmd === '--version' || cmd === '-v' || cmd === 'version') return { command: null, flags: {}, positionals: [], help: false, version: true };
   if (!COMMANDS.includes(cmd as Command)) throw new BerthError('E_CONFIG', `unknown command "${cmd}" (commands: ${COMMANDS.join(', ')})`);
   const command = cmd as Command;
   const specs = FLAGS[command];
@@ -109,7 +112,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   try {
     ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate', strict: true }));
   } catch (err) {
-    throw new BerthError('E_CONFIG', `${command}: ${(err as Error).message.split('\n')[0]}`);
+    throw new BerthError('E_CONFIG', `${command}: ${(err as Error).message.split('\n')[0]} (see berth ${command} --help)`);
   }
   const flags: Flags = {};
   for (const [k, s] of Object.entries(specs)) {
@@ -180,7 +183,9 @@ export function helpText(command?: Command): string {
       '  apply     one pass: apply a revision; exit 0 only when converged',
       '  validate  check a manifests directory; exit 1 with file:line:col errors',
       '  status    print the status of a running berth (or of the status branch with --repo)',
-      '', 'Every flag can also be set as BERTH_<FLAG> (e.g. BERTH_REPO, BERTH_WEBHOOK_SECRET).', 'berth <command> --help shows its flags.'].join('\n');
+      '', 'Every flag can also be set as BERTH_<FLAG> (e.g. BERTH_REPO, BERTH_WEBHOOK_SECRET).', 'berth <command> --help shows its flags; berth --version the version.',
+      '', 'exit codes: 0 ok; 1 failed (invalid manifests, not converged, not ready); 2 plan --detailed-exitcode: changes;',
+      '            3 status: berth (or the status branch) could not be reached'].join('\n');
   }
   const usage = command === 'validate' ? 'berth validate <dir> [flags]' : `berth ${command} [flags]`;
   const lines = Object.entries(FLAGS[command]).map(([k, s]) => `  --${(k + (s.type === 'string' ? ' <v>' : '')).padEnd(24)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);

@@ -1,5 +1,6 @@
 /** Composition root: the only place dockerode and the git adapter are constructed. One function per command. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { createAlerter } from './alerts/alerter.ts';
@@ -10,8 +11,8 @@ import { createDockerGc } from './runtime/docker-gc.ts';
 import { registryRoutes } from './registry/api.ts';
 import { Registry } from './registry/registry.ts';
 import { syncRegistry, syncReplica } from './registry/sync.ts';
-import { createDrainer } from './registry/drain.ts';
-import { ProxyManager } from './registry/proxies.ts';
+import { createDrainer } from './proxy/drain.ts';
+import { ProxyManager } from './proxy/proxies.ts';
 import { send } from './registry/http-util.ts';
 import { readStatusDoc } from './status/read.ts';
 import { checkSourceFlags, helpText, manifestLimits, parseDuration, parseListen, type Flags, type Parsed } from './config.ts';
@@ -50,6 +51,12 @@ import { appliedServices, type StatusDoc } from './status/report.ts';
 import { createLogger, silentLogger, type Level, type Logger } from './util/log.ts';
 import { Redactor } from './util/redact.ts';
 
+/** The package version (package.json beside operator/). */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** `berth status`: the server or the status branch could not be reached (distinct from 1, not ready). */
+export const EXIT_UNREACHABLE = 3;
+
 export interface Io {
   out(text: string): void;
   err(text: string): void;
@@ -57,6 +64,10 @@ export interface Io {
 
 /** Runs one parsed command; resolves to the process exit code. */
 export async function main(p: Parsed, io: Io): Promise<number> {
+  if (p.version) {
+    io.out(`berth ${VERSION}`);
+    return 0;
+  }
   if (p.help || p.command === null) {
     io.out(helpText(p.command ?? undefined));
     return 0;
@@ -94,10 +105,6 @@ async function connectEngine(flags: Flags, log: Logger = silentLogger, onNodeCha
   return { docker, runtime, pool };
 }
 
-async function connectRuntime(flags: Flags): Promise<ContainerRuntime> {
-  return (await connectEngine(flags)).runtime;
-}
-
 /** The health monitor (probes) of run and apply; `onChange` hears every transition. */
 function createMonitor(flags: Flags, runtime: ContainerRuntime, log: Logger, onChange?: (c: HealthChange) => void): HealthMonitor {
   return new HealthMonitor({ runtime, log, scriptDir: path.join(String(flags['state-dir']), 'scripts'), onChange });
@@ -119,6 +126,7 @@ function loadOptions(flags: Flags, instance = String(flags.instance)): LoadOptio
 async function validate(p: Parsed, io: Io): Promise<number> {
   const dir = p.positionals[0];
   if (!dir || p.positionals.length > 1) throw new BerthError('E_CONFIG', 'usage: berth validate <dir> (one directory)');
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new BerthError('E_CONFIG', `validate: ${dir} is not a directory`);
   try {
     const desired = await loadDesired(fsSnapshot(dir), loadOptions(p.flags, 'validate'));
     io.out(`${dir}: ${desired.services.length} service(s), ${desired.volumes.length} volume(s): valid`);
@@ -206,16 +214,24 @@ function reconciler(flags: Flags, source: GitSource, runtime: ContainerRuntime, 
   });
 }
 
+/** The engines of the node pool as a pass needs them (`berth run` and `berth apply` alike). */
+function clusterOf(pool: NodePool, runtime: MultiRuntime, extra: Pick<Cluster, 'usage' | 'memoryHighMark' | 'settle'> = {}): Cluster {
+  return { sync: (nodes) => pool.sync(nodes), view: () => clusterView(pool, runtime), ...extra };
+}
+
 async function apply(flags: Flags, io: Io): Promise<number> {
   checkSourceFlags(flags);
   const redact = secretsOf(flags);
   const log = redact.logger(logger(flags));
-  const [source, runtime] = await Promise.all([connectSource(flags), connectRuntime(flags)]);
+  const [source, { runtime, pool }] = await Promise.all([connectSource(flags), connectEngine(flags, log)]);
   const monitor = createMonitor(flags, runtime, log);
-  const rec = reconciler(flags, source, runtime, log, { keepLastGood: false, monitor, redact });
+  // One pass: the revision's Nodes are pinged once before placement (berth run's pool pings them every second).
+  const cluster = clusterOf(pool, runtime, { settle: () => pool.pingAll() });
+  const rec = reconciler(flags, source, runtime, log, { keepLastGood: false, monitor, redact, cluster });
   const r = await rec.pass({ revision: flags.revision as string | undefined });
   await rec.flushStatus();
   monitor.stop();
+  pool.stop();
   if (r.error instanceof ValidationError) io.err(r.error.issues.map(formatIssue).join('\n'));
   else if (r.error) io.err(`berth: ${r.error.code}: ${r.error.message}`);
   if (r.plan) io.out(renderText(r.plan));
@@ -244,10 +260,9 @@ export async function startOperator(flags: Flags, baseLog: Logger, hooks: { onPa
   let wakeForNodes: () => void = () => undefined;
   const [source, { docker, runtime, pool }] = await Promise.all([connectSource(flags), connectEngine(flags, log, () => wakeForNodes())]);
   pool.start();
-  const cluster: Cluster = {
-    sync: (nodes) => pool.sync(nodes), view: () => clusterView(pool, runtime),
+  const cluster = clusterOf(pool, runtime, {
     usage: (ids) => runtime.memoryUsage(ids), memoryHighMark: parseFraction(String(flags['memory-high-mark']), 'memory-high-mark'),
-  };
+  });
   const urls = (flags['alert-webhook'] as string[] | undefined) ?? [];
   const alerter = urls.length ? createAlerter({ urls, muteMs: parseDuration(String(flags['alert-mute']), 'alert-mute'), log, instance }) : null;
   let wake: (reason: string) => void = () => undefined;
@@ -389,18 +404,32 @@ async function run(flags: Flags, _io: Io): Promise<number> {
   return 0;
 }
 
+/** Exit 0 when Ready, 1 when not, EXIT_UNREACHABLE when there is no status to read. */
 async function status(flags: Flags, io: Io): Promise<number> {
-  let doc: StatusDoc | null;
-  if (flags.repo) {
-    const source = await openGitSource({ repo: String(flags.repo), branch: 'main', cacheDir: String(flags['state-dir']) }).catch((e) => { throw asBerthError(e, 'E_GIT'); });
-    doc = await readStatusDoc(source, String(flags.instance));
-    if (!doc) throw new BerthError('E_GIT', `no status for instance "${flags.instance}" on branch berth/status of ${source.description}`);
-  } else {
-    const url = `${String(flags.server).replace(/\/$/, '')}/v1/status`;
-    const res = await fetch(url).catch((e) => { throw new BerthError('E_CONFIG', `cannot reach berth at ${flags.server}: ${(e as Error).cause ?? (e as Error).message}`); });
-    if (!res.ok) throw new BerthError('E_CONFIG', `berth at ${flags.server} answered ${res.status}: ${await res.text()}`);
-    doc = (await res.json()) as StatusDoc;
+  let doc: StatusDoc;
+  try {
+    doc = await readStatus(flags);
+  } catch (err) {
+    io.err(`berth: ${asBerthError(err, 'E_CONFIG').message.split('\n')[0]}`);
+    return EXIT_UNREACHABLE;
   }
   io.out(flags.json ? JSON.stringify(doc, null, 2) : renderStatusText(doc));
   return doc.conditions.find((c) => c.type === 'Ready')?.status === 'True' ? 0 : 1;
+}
+
+async function readStatus(flags: Flags): Promise<StatusDoc> {
+  if (flags.repo) {
+    const source = await openGitSource({ repo: String(flags.repo), branch: 'main', cacheDir: String(flags['state-dir']) }).catch((e) => { throw asBerthError(e, 'E_GIT'); });
+    const doc = await readStatusDoc(source, String(flags.instance));
+    if (!doc) throw new BerthError('E_GIT', `no status for instance "${flags.instance}" on branch berth/status of ${source.description}`);
+    return doc;
+  }
+  const url = `${String(flags.server).replace(/\/$/, '')}/v1/status`;
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch((e: Error) => {
+    const code = (e.cause as { code?: string } | undefined)?.code;
+    const why = code === 'ECONNREFUSED' ? 'nothing listens there' : code ?? e.message;
+    throw new BerthError('E_CONFIG', `cannot reach berth at ${flags.server} (${why}): is \`berth run\` (or npm start) running? --server names another address`);
+  });
+  if (!res.ok) throw new BerthError('E_CONFIG', `berth at ${flags.server} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+  return (await res.json()) as StatusDoc;
 }

@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   });
   const repoUrl = `${git.url}/${REPO}`;
   let announced = false;
-  let announce: () => void = () => undefined;
+  let announce: (replicas: number) => void = () => undefined;
   const started = Date.now();
   const op = await startOperator(flagsWith('run', { repo: repoUrl, listen: LISTEN, interval: '30s', 'state-dir': path.join(STATE, 'state') }), log, {
     // Announce once converged and ready (or after 30 s, whatever the status says then).
@@ -59,11 +59,14 @@ async function main(): Promise<void> {
       if (announced || (!ready && Date.now() - started < 30_000)) return;
       announced = true;
       process.stdout.write(`\n${renderStatusText(r.status)}\n`);
-      announce();
+      announce(r.desired?.services.find((s) => s.key === 'shop/web')?.spec.replicas ?? 3);
     },
   });
   operatorUrl = op.url;
-  announce = () => process.stdout.write([
+  // Every line below must work as printed, from where the user stands, on the first run and on every later one.
+  announce = (replicas) => {
+    const next = replicas === 5 ? 3 : 5;
+    process.stdout.write([
     '',
     `berth is running on the bundled examples${seeded ? ' (repository created from examples-repo/)' : ''}.`,
     `  manifests repository  ${repoUrl}   (kept in .berth/git/${REPO})`,
@@ -71,18 +74,21 @@ async function main(): Promise<void> {
     '  shop/web              http://127.0.0.1:18080/   (berth\'s proxy, round-robin over the ready replicas)',
     '',
     'Push a change and watch it converge (the push wakes berth through its webhook):',
-    `  git clone ${repoUrl} /tmp/berth-examples && cd /tmp/berth-examples`,
-    "  sed -i 's/replicas: 3/replicas: 5/' shop/web.yaml",
-    "  git -c user.name=me -c user.email=me@example.com commit -qam 'scale web to 5' && git push",
+    `  git clone -q ${repoUrl} /tmp/berth-examples 2>/dev/null || git -C /tmp/berth-examples pull -q; cd /tmp/berth-examples`,
+    `  sed -i 's/replicas: ${replicas}/replicas: ${next}/' shop/web.yaml`,
+    `  git -c user.name=me -c user.email=me@example.com commit -qam 'scale web to ${next}' && git push -q`,
     '  docker ps --filter label=berth.managed=true',
-    '  npm run berth -- status',
+    `  npm --prefix ${ROOT} run berth -- status`,
     '',
     'Ctrl-C stops berth; the containers keep running (berth is stateless: start it again and it picks up where it was).',
+    `Edit the manifests in that clone: examples-repo/ only seeds .berth/git/${REPO} on the first run.`,
     '',
-  ].join('\n'));
+    ].join('\n'));
+  };
   await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    const stop = (signal: string) => { log.info('stopping', { signal }); resolve(); };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
   });
   await op.stop();
   await git.close();

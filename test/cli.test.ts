@@ -7,6 +7,7 @@ import { makeRemote, type Remote } from './helpers/git.ts';
 import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { containersOf, service } from './helpers/operator.ts';
 import { berth, spawnBerth } from './helpers/cli.ts';
+import { freePort } from './helpers/net.ts';
 
 const docker = testDocker();
 const instance = uniqueInstance('cli');
@@ -125,5 +126,21 @@ describe('berth CLI', () => {
     const help = await berth(['plan', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--detailed-exitcode');
+  });
+
+  it('says its version, points at --help on a bad flag, and tells an unreachable server (exit 3) from not ready (exit 1)', async () => {
+    const version = await berth(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^berth \d+\.\d+\.\d+$/);
+    const bogus = await berth(['plan', '--bogus']);
+    expect(bogus.stderr).toContain('(see berth plan --help)');
+    const down = await berth(['status', '--server', `http://127.0.0.1:${await freePort()}`]);
+    expect(down.code).toBe(3);
+    expect(down.stderr.trim().split('\n')).toHaveLength(1);
+    expect(down.stderr).toContain('nothing listens there');
+    expect(down.stderr).not.toContain('ECONNREFUSED');
+    const missing = await berth(['validate', '/nonexistent-berth-dir']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe('berth: validate: /nonexistent-berth-dir is not a directory');
   });
 });

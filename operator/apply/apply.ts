@@ -168,7 +168,7 @@ function defer(ctx: Ctx, a: Action, error: BerthError): void {
 function record(ctx: Ctx, a: Action, error?: BerthError, ms?: number): void {
   const view = actionView(a);
   if (error) ctx.log.error(`failed: ${a.type}`, { ...view, code: error.code, error: error.message });
-  else ctx.log.info(`${a.cause === 'drift' ? 'corrected drift' : a.cause === 'heal' ? 'healed' : 'applied'}: ${a.type}`, { ...view, ...(ms === undefined ? {} : { ms: Math.round(ms) }) });
+  else ctx.log.info(a.cause === 'drift' ? 'corrected drift' : a.cause === 'heal' ? 'healed' : 'applied', { ...view, ...(ms === undefined ? {} : { ms: Math.round(ms) }) });
   ctx.outcomes.push({ action: a, ...(error ? { error } : {}) });
 }
 
@@ -194,7 +194,7 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
       await createAndStart(ctx, a.desired, a.replica, a.node);
       return;
     case 'replace':
-      throw new BerthError('E_CONFIG', 'replace actions run through rollingReplace');
+      throw new BerthError('E_INTERNAL', 'replace actions run through rollingReplace');
     case 'start':
       return rt.startContainer(a.container.id);
     case 'unpause':
@@ -224,5 +224,5 @@ async function createAndStart(ctx: Ctx, svc: DesiredService, replica: number, no
 }
 
 function volumeLabels(ctx: Ctx, namespace: string, name: string, retain: boolean): Record<string, string> {
-  return { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.namespace]: namespace, 'berth.volume': name, 'berth.retain': String(retain) };
+  return { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.namespace]: namespace, [LABELS.volume]: name, [LABELS.retain]: String(retain) };
 }

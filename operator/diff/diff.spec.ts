@@ -71,6 +71,16 @@ describe('diff', () => {
     ]);
   });
 
+  it('names limits and labels that changed, and says the rest is ports, volumes or probes', () => {
+    const old = svc('web', { replicas: 1 }, 'oldhash000000000');
+    const limits = { ...svc('web', { replicas: 1, resources: { memory: 67108864, cpu: 0.5 } }, 'newhash000000000'), labels: { team: 'b' } };
+    const reasons = diff(desired(limits), observed(running(old, 1)), { instance: INSTANCE }).actions.map((a) => a.reason);
+    expect(reasons).toEqual(['spec changed (memory unlimited -> 67108864; cpu unlimited -> 0.5; labels team changed)']);
+    const probes = svc('web', { replicas: 1 }, 'newhash000000000');
+    expect(diff(desired(probes), observed(running(old, 1)), { instance: INSTANCE }).actions.map((a) => a.reason))
+      .toEqual(['spec changed (ports, volumes or probes: spec-hash oldhash000000000 -> newhash000000000)']);
+  });
+
   it('finishes an interrupted replace: starts the new container, then removes the old one', () => {
     const old = svc('web', { replicas: 1 }, 'oldhash000000000');
     const now = svc('web', { replicas: 1 }, 'newhash000000000');

@@ -54,7 +54,7 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
   }
   const desiredVolumes = new Set(desired.volumes.map((v) => v.dockerName));
   for (const v of observed.volumes) {
-    if (desiredVolumes.has(v.name) || v.labels['berth.retain'] !== 'false') continue;
+    if (desiredVolumes.has(v.name) || v.labels[LABELS.retain] !== 'false') continue;
     actions.push({ type: 'remove-volume', name: v.name, reason: `volume ${v.name} is not in the revision and not retained`, cause: 'change' });
   }
   actions.push(...networkRemovals(desired, observed));

@@ -54,8 +54,15 @@ export function specChangeReason(svc: DesiredService, old: ObservedContainer): s
   const envChanged = Object.keys(svc.env).filter((k) => old.env[k] !== svc.env[k]);
   if (envChanged.length) changes.push(`env ${envChanged.join(', ')} changed`);
   if (old.networks && !old.networks.includes(svc.network)) changes.push(`network ${old.networks.join(', ') || 'none'} -> ${svc.network}`);
+  const mem = svc.spec.resources.memory ?? 0;
+  if (old.memory !== mem) changes.push(`memory ${old.memory || 'unlimited'} -> ${mem || 'unlimited'}`);
+  const cpu = nanoCpus(svc.spec.resources.cpu) ?? 0;
+  if (old.nanoCpus !== cpu) changes.push(`cpu ${old.nanoCpus / 1e9 || 'unlimited'} -> ${cpu / 1e9 || 'unlimited'}`);
+  const labels = Object.keys(svc.labels).filter((k) => old.labels[k] !== svc.labels[k]);
+  if (labels.length) changes.push(`labels ${labels.join(', ')} changed`);
   const oldHash = old.labels[LABELS.specHash] ?? '?';
-  return `spec changed (${changes.length ? changes.join('; ') : `spec-hash ${oldHash} -> ${svc.specHash}`})`;
+  // Ports, volumes and probes are not all readable back from the engine: the hash still tells that they moved.
+  return `spec changed (${changes.length ? changes.join('; ') : `ports, volumes or probes: spec-hash ${oldHash} -> ${svc.specHash}`})`;
 }
 
 /** Whether berth should start a container that is not running, per the restart policy. */

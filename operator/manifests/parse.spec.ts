@@ -158,3 +158,14 @@ describe('parseManifests: values', () => {
     ]);
   });
 });
+
+describe('parseManifests: root errors only', () => {
+  it('reports the YAML error of one file and no knock-on "missing" errors from files that refer into it', () => {
+    const web = 'apiVersion: berth/v1\nkind: Service\nmetadata: { name: web }\nspec:\n  image: img:1\n  command: [sleep, "3600"\n  replicas: 2\n';
+    const api = 'apiVersion: berth/v1\nkind: Service\nmetadata: { name: api }\nspec:\n  image: img:1\n  dependsOn: [web]\n';
+    const { issues } = parseManifests([{ path: 'web.yaml', content: web }, { path: 'api.yaml', content: api }]);
+    expect(issues.map((i) => [i.file, i.code])).toEqual([['web.yaml', 'E_YAML']]);
+    const alone = parseManifests([{ path: 'api.yaml', content: api }]).issues;
+    expect(alone.map((i) => `${i.file}:${i.line}:${i.col}: ${i.field}: ${i.message}`)).toEqual(['api.yaml:6:15: spec.dependsOn[0]: no Service "web" in namespace "default"']);
+  });
+});

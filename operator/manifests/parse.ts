@@ -53,7 +53,9 @@ export function parseEntries(files: readonly YamlFile[], opts: ParseOptions = {}
       if (entry) entries.push(entry);
     }
   }
-  append(issues, semanticIssues(entries));
+  // A document that could not be read may hold what others refer to: no knock-on "missing" errors then.
+  const unreadable = issues.some((i) => i.code === 'E_YAML' || i.code === 'E_UNKNOWN_KIND');
+  append(issues, semanticIssues(entries, { unreadable }));
   return { entries, issues: sortIssues(issues) };
 }
 

@@ -25,7 +25,7 @@ export interface Located {
 export function checkRoute(
   doc: RawDoc,
   m: RouteManifest,
-  declared: ReadonlySet<string>,
+  declared: { has(key: string): boolean },
   service: (key: string) => ServiceManifest | undefined,
   report: RouteReport,
 ): void {

@@ -29,17 +29,24 @@ export interface Entry {
   manifest?: Manifest;
 }
 
+/** `Kind\0ns/name` of the resources the revision declares. */
+export interface Declared {
+  has(key: string): boolean;
+}
+
 type Report = (doc: RawDoc, path: PathSegment[], message: string, target?: 'key' | 'value') => void;
 
 /** Runs every semantic check over all entries of a revision and returns the issues found. */
-export function semanticIssues(entries: readonly Entry[]): ManifestIssue[] {
+export function semanticIssues(entries: readonly Entry[], opts: { unreadable?: boolean } = {}): ManifestIssue[] {
   const issues: ManifestIssue[] = [];
   const report: Report = (doc, path, message, target) => {
     issues.push({ ...doc.loc.at(path, target), code: 'E_SEMANTIC', field: formatPath(path), message });
   };
   checkDuplicates(entries, report);
   for (const e of entries) issues.push(...nulIssues(e.doc));
-  const declared = new Set(entries.map((e) => `${e.kind}\0${resourceKey(e.namespace, e.name)}`));
+  const known = new Set(entries.map((e) => `${e.kind}\0${resourceKey(e.namespace, e.name)}`));
+  // While some document is unreadable, any reference may point into it: only the root errors are reported.
+  const declared: Declared = opts.unreadable ? { has: () => true } : known;
   const typed: Located[] = entries.flatMap((e) => (e.manifest ? [{ doc: e.doc, manifest: e.manifest }] : []));
   const services = servicesByKey(typed);
   const nodes = typed.filter((l): l is LocatedNode => l.manifest.kind === 'Node');
@@ -125,7 +132,7 @@ export function imageXorBuildIssues(doc: RawDoc): ManifestIssue[] {
   return [];
 }
 
-function checkService(doc: RawDoc, m: ServiceManifest, declared: ReadonlySet<string>, report: Report): void {
+function checkService(doc: RawDoc, m: ServiceManifest, declared: Declared, report: Report): void {
   const { spec, metadata } = m;
   for (const key of Object.keys(spec.env)) {
     if (key === '' || key.includes('=')) report(doc, ['spec', 'env', key], 'environment variable names cannot be empty or contain "="', 'key');
@@ -163,7 +170,7 @@ function checkPorts(doc: RawDoc, m: ServiceManifest, report: Report): void {
   });
 }
 
-function checkMounts(doc: RawDoc, m: ServiceManifest, declared: ReadonlySet<string>, report: Report): void {
+function checkMounts(doc: RawDoc, m: ServiceManifest, declared: Declared, report: Report): void {
   const paths = new Map<string, number>();
   m.spec.volumes.forEach((v, i) => {
     if (!declared.has(`Volume\0${resourceKey(m.metadata.namespace, v.volume)}`)) {

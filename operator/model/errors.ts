@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'E_GIT'             // repository unreachable, ref missing, push rejected
   | 'E_DOCKER'          // engine unreachable or an API call failed
   | 'E_CONFIG'          // bad flag or setting
+  | 'E_REGISTRY'        // a registry API request refused (bad registration, unknown service, a limit)
   | 'E_GITHUB'          // the GitHub API failed (rate limit beyond the wait cap, 5xx after retries, bad credentials)
   | 'E_ROLLOUT'         // a new replica failed its health gate during an update
   | 'E_INTERNAL';       // a defect in berth itself (logged with its stack); never mistaken for an outage
@@ -64,9 +65,17 @@ function isTerminalCode(code: ErrorCode): boolean {
   return code !== 'E_GIT' && code !== 'E_DOCKER' && code !== 'E_ROLLOUT' && code !== 'E_GITHUB';
 }
 
-/** Normalises anything thrown into a BerthError (unknown errors count as transient Docker/IO failures). */
-export function asBerthError(err: unknown, fallback: ErrorCode = 'E_DOCKER'): BerthError {
+/**
+ * Normalises anything thrown into a BerthError. Without a fallback, a system call failure (a socket, a file: an
+ * error with `syscall`) counts as a transient engine/IO failure, and anything else (a TypeError inside diff) as
+ * E_INTERNAL: a defect, reported as such (terminal, so it stalls visibly instead of being retried as an outage).
+ */
+export function asBerthError(err: unknown, fallback?: ErrorCode): BerthError {
   if (err instanceof BerthError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new BerthError(fallback, message, { cause: err });
+  return new BerthError(fallback ?? (isSystemError(err) ? 'E_DOCKER' : 'E_INTERNAL'), message, { cause: err });
+}
+
+function isSystemError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && typeof (err as { syscall?: unknown }).syscall === 'string';
 }

@@ -9,6 +9,10 @@ export const LABELS = {
   revision: 'berth.revision',
   specHash: 'berth.spec-hash',
   kind: 'berth.kind',
+  /** On volumes: the Volume's name in its namespace. */
+  volume: 'berth.volume',
+  /** On volumes: 'false' when the Volume may be deleted once it leaves the revision. */
+  retain: 'berth.retain',
 } as const;
 
 export const STATUS_BRANCH = 'berth/status';

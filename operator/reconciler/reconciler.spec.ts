@@ -3,9 +3,9 @@ import { BerthError } from '../model/errors.ts';
 import { parse, stringify } from 'yaml';
 import { loadDesired } from '../manifests/index.ts';
 import { memorySnapshot } from '../source/memory-source.ts';
-import { FakeRuntime } from '../runtime/fake.ts';
+import { FakeRuntime } from '../../test/doubles/fake-runtime.ts';
 import { MemorySource } from '../source/memory-source.ts';
-import { silentLogger } from '../util/log.ts';
+import { createLogger, silentLogger } from '../util/log.ts';
 import { Reconciler, type ReconcilerDeps } from './reconciler.ts';
 
 const svc = (name: string, replicas: number, extra = '') =>
@@ -127,7 +127,7 @@ describe('Reconciler', () => {
   it('reports a transient engine failure as ReconcileFailed, not Stalled', async () => {
     const { source, runtime, rec } = setup();
     source.push({ 'a.yaml': svc('a', 1) });
-    runtime.failNext('observe', new Error('connect ECONNREFUSED'));
+    runtime.failNext('observe', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', syscall: 'connect' }));
     const r = await rec.pass();
     expect(r.error).toMatchObject({ code: 'E_DOCKER', terminal: false });
     expect(r.status.conditions.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ReconcileFailed' });
@@ -219,5 +219,34 @@ describe('Reconciler', () => {
     await rec.pass();
     expect(calls).toBe(2);
     expect((await runtime.observe('t', [])).containers).toHaveLength(1);
+  });
+
+  it('reports a defect (an untyped exception inside a pass) as E_INTERNAL, stalled, with its stack in the log, never as an engine outage', async () => {
+    const lines: string[] = [];
+    const { source, runtime, rec } = setup({ log: createLogger({ write: (l) => lines.push(l) }) });
+    source.push({ 'a.yaml': svc('a', 1) });
+    runtime.failNext('observe', new TypeError("Cannot read properties of undefined (reading 'labels')"));
+    const r = await rec.pass();
+    expect(r.error).toMatchObject({ code: 'E_INTERNAL', terminal: true });
+    expect(r.status.conditions.find((x) => x.type === 'Stalled')).toMatchObject({ status: 'True', reason: 'InternalError' });
+    expect(lines.join('\n')).toMatch(/pass failed .*code=E_INTERNAL.*stack=.*TypeError/);
+  });
+
+  it('says a replica waiting out its restart backoff is backing off (with the time of its next restart), not drift left uncorrected', async () => {
+    // The fake engine's clock starts in 2024 and ticks a second per event; the reconciler's follows the last exit.
+    let now = Date.parse('2024-01-01T00:00:00Z');
+    const { source, runtime, rec } = setup({ now: () => new Date(now) });
+    source.push({ 'a.yaml': svc('a', 1) });
+    await rec.pass();
+    const [c] = (await runtime.observe('t', [])).containers;
+    const exitNow = async () => { runtime.kill(c!.id, 3); now = Date.parse((await runtime.observe('t', [])).containers[0]!.finishedAt!); };
+    await exitNow();
+    await rec.pass();
+    await exitNow();
+    const r = await rec.pass();
+    const ready = r.status.conditions.find((x) => x.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'BackingOff' });
+    expect(ready?.message).toMatch(/^default\/a #1 exited with code 3; restart 2 at 2024-01-01T00:00:\d\d\.000Z$/);
+    expect(r.status.drift).toEqual([]);
   });
 });

@@ -7,7 +7,8 @@ import { diff, type AppliedService, type DiffOptions } from '../diff/diff.ts';
 import type { HealthMonitor, MonitorTarget } from '../health/monitor.ts';
 import { LABELS } from '../model/keys.ts';
 import { createGate } from './gate.ts';
-import { Healing, type CrashLoopInfo } from './healing.ts';
+import type { CrashLoopInfo } from '../model/healing.ts';
+import { Healing } from './healing.ts';
 import { asBerthError, type BerthError } from '../model/errors.ts';
 import type { CreateAction, Plan, RemoveAction } from '../model/plan.ts';
 import type { SchedNode } from '../scheduler/types.ts';
@@ -68,6 +69,8 @@ export interface Cluster {
   usage?(ids: string[]): Promise<Record<string, number>>;
   /** Fraction of a node's memory capacity above which its lowest-priority replicas are stopped (default 0.9). */
   memoryHighMark?: number;
+  /** Waits for the first answer of newly connected nodes (one-shot commands; a running pool pings on its own). */
+  settle?(): Promise<void>;
 }
 
 export interface ClusterView {
@@ -197,7 +200,8 @@ export class Reconciler {
       if (this.good && !(r.error && this.deps.keepLastGood === false)) await this.converge(this.good, r);
     } catch (err) {
       r.error = asBerthError(err);
-      this.deps.log.error('pass failed', { code: r.error.code, error: r.error.message });
+      // A defect is logged with its stack: the one place it can be seen whole.
+      this.deps.log.error('pass failed', { code: r.error.code, error: r.error.message, ...(r.error.code === 'E_INTERNAL' ? { stack: err instanceof Error ? err.stack : undefined } : {}) });
       this.deps.notify?.({ kind: 'sync-failed', error: r.error, revision: this.revisions.latest });
     }
     return this.finish(r);
@@ -214,6 +218,7 @@ export class Reconciler {
     };
     r.observed = await observe();
     // Scheduling only when the revision declares Nodes; otherwise the single --docker engine takes everything.
+    if (desired.nodes.length) await this.deps.cluster?.settle?.();
     const cluster = desired.nodes.length ? await this.withPressure(this.deps.cluster?.view(), desired, r.observed) : undefined;
     r.cluster = cluster?.view;
     const plan = (o: ObservedState): Plan => {

@@ -205,10 +205,10 @@ async function handleEndpoint(registry: Registry, req: IncomingMessage, res: Ser
 
 /** Answers a RegistryError with its HTTP status and code; closes the connection when the body was not read. */
 function registryError(res: ServerResponse, err: RegistryError): Promise<boolean> {
-  const status = HTTP_STATUS[err.code];
+  const status = HTTP_STATUS[err.reason];
   if (status === 503) res.setHeader('Retry-After', '5');
   if (!res.req.complete) res.setHeader('connection', 'close');
-  send(res, status, { error: err.message, code: err.code });
+  send(res, status, { error: err.message, code: err.reason });
   return Promise.resolve(true);
 }
 

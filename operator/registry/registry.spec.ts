@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ObservedContainer } from '../model/state.ts';
 import { Registry, RegistryError, type RegistryChange, type RegistryEndpoint } from './registry.ts';
-import { replicaEndpoint, toBalancerEndpoints } from './replica-endpoints.ts';
+import { replicaEndpoint } from './replica-endpoints.ts';
 
 const SVC = 'shop/web';
 
@@ -192,13 +192,6 @@ describe('replica endpoints glue', () => {
     expect(replicaEndpoint({ ...container, address: undefined }, { ready: true }, { node: 'n1', port: 80 })).toBeUndefined();
     expect(replicaEndpoint({ ...container, labels: {} }, { ready: true }, { node: 'n1', port: 80 })).toBeUndefined();
   });
-
-  it('converts ready endpoints to balancer endpoints', () => {
-    expect(toBalancerEndpoints([replica('a'), replica('b', false), replica('c', true, { address: '::1', weight: 3 })])).toEqual([
-      { id: 'a', address: '10.0.0.1:8080', weight: 1 },
-      { id: 'c', address: '[::1]:8080', weight: 3 },
-    ]);
-  });
 });
 
 describe('Registry external endpoints: bounds', () => {
@@ -208,7 +201,7 @@ describe('Registry external endpoints: bounds', () => {
       fn();
       return undefined;
     } catch (err) {
-      return err instanceof RegistryError ? err.code : String(err);
+      return err instanceof RegistryError ? err.reason : String(err);
     }
   };
 

@@ -10,6 +10,7 @@
  * `maxExternalPerService` each, with bounded ids, metadata and TTLs (registration.ts); nothing is kept of a removed
  * endpoint or service, so what clients make the registry hold stays bounded.
  */
+import { BerthError } from '../model/errors.ts';
 import { compare, copy, sameEndpoint, sameMaps, type ExternalRegistration, type RegistryEndpoint } from './registry-endpoint.ts';
 import { DEFAULT_REGISTRATION_LIMITS, registrationProblem, type RegistrationLimits } from './registration.ts';
 
@@ -46,9 +47,10 @@ export interface RegistryOptions {
  */
 export type RegistryErrorCode = 'invalid' | 'conflict' | 'unknown-service' | 'not-ready' | 'limit';
 
-export class RegistryError extends Error {
-  constructor(readonly code: RegistryErrorCode, message: string) {
-    super(message);
+/** A refused registry request (E_REGISTRY); `reason` is the code the API answers with. */
+export class RegistryError extends BerthError {
+  constructor(readonly reason: RegistryErrorCode, message: string) {
+    super('E_REGISTRY', message, { terminal: true });
     this.name = 'RegistryError';
   }
 }

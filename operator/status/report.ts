@@ -2,10 +2,10 @@
 import { stringify } from 'yaml';
 import type { BerthError } from '../model/errors.ts';
 import { LABELS } from '../model/keys.ts';
-import type { Plan } from '../model/plan.ts';
+import type { Action, Plan } from '../model/plan.ts';
 import type { DesiredState, ObservedContainer, ObservedState } from '../model/state.ts';
 import { worstOf, type Health, type ReplicaHealth } from '../health/health.ts';
-import type { CrashLoopInfo, HeldUpdate } from '../reconciler/healing.ts';
+import type { CrashLoopInfo, HeldUpdate } from '../model/healing.ts';
 import { actionView } from '../diff/render.ts';
 
 export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded';
@@ -102,14 +102,16 @@ export interface ReportInput {
 export function buildStatus(input: ReportInput): StatusDoc {
   const services = serviceStatuses(input);
   const pending = input.pending?.actions ?? [];
-  const drift = pending.filter((a) => a.cause === 'drift').map((a) => { const v = actionView(a); return `${v.type} ${v.container ?? `${v.service} #${v.replica}`}: ${a.reason}`; });
+  // Exited replicas waiting out their restart backoff are healing, not drift left alone.
+  const backingOff = backoffWaits(pending, input);
+  const drift = pending.filter((a) => a.cause === 'drift' && !backingOff.some((b) => b.action === a)).map((a) => { const v = actionView(a); return `${v.type} ${v.container ?? `${v.service} #${v.replica}`}: ${a.reason}`; });
   const describe = ([k, s]: [string, ServiceStatus]) => `${k} ${s.ready}/${s.desired} ready${s.message ? ` (${s.message})` : ''}`;
   const short = Object.entries(services).filter(([, s]) => s.health !== 'Healthy').map(describe);
   const degraded = Object.entries(services).filter(([, s]) => DEGRADED.has(s.health)).map(describe);
   const err = input.error;
   const stalled = err?.terminal === true;
   const conds: Omit<Condition, 'lastTransitionTime'>[] = [
-    ready(input, services, pending.length, drift.length, short),
+    ready(input, services, pending.length, drift.length, short, backingOff),
     pending.length > drift.length
       ? { type: 'Reconciling', status: 'True', reason: 'Progressing', message: `${pending.length - drift.length} action(s) still to do` }
       : { type: 'Reconciling', status: 'False', reason: 'Idle', message: 'no work pending' },
@@ -135,11 +137,32 @@ export function buildStatus(input: ReportInput): StatusDoc {
   };
 }
 
-function ready(input: ReportInput, services: Record<string, ServiceStatus>, pending: number, drift: number, short: string[]): Omit<Condition, 'lastTransitionTime'> {
+interface BackoffWait {
+  action: Action;
+  crash: CrashLoopInfo & { retryAt: number };
+}
+
+/** The start actions of replicas whose next restart is still ahead (crash-loop backoff). */
+function backoffWaits(pending: readonly Action[], input: ReportInput): BackoffWait[] {
+  const now = Date.parse(input.now);
+  return pending.flatMap((action) => {
+    const crash = action.type === 'start' ? input.crashes?.get(action.container.id) : undefined;
+    return crash?.retryAt !== undefined && crash.retryAt > now ? [{ action, crash: { ...crash, retryAt: crash.retryAt } }] : [];
+  });
+}
+
+function backoffCondition(waits: readonly BackoffWait[]): Omit<Condition, 'lastTransitionTime'> {
+  const reason = waits.some((w) => w.crash.crashLoop) ? 'CrashLoop' : 'BackingOff';
+  const message = waits.map(({ crash: c }) => `${c.service} #${c.replica} exited with code ${c.exitCode}; restart ${c.restarts} at ${new Date(c.retryAt).toISOString()}`).join(', ');
+  return { type: 'Ready', status: 'False', reason, message };
+}
+
+function ready(input: ReportInput, services: Record<string, ServiceStatus>, pending: number, drift: number, short: string[], backingOff: readonly BackoffWait[]): Omit<Condition, 'lastTransitionTime'> {
   const err = input.error;
   if (err?.terminal) return { type: 'Ready', status: 'False', reason: 'Stalled', message: firstLine(err.message) };
   if (err) return { type: 'Ready', status: 'False', reason: 'ReconcileFailed', message: `${err.code}: ${firstLine(err.message)}` };
   if (!input.desired) return { type: 'Ready', status: 'False', reason: 'NoRevision', message: 'no revision applied yet' };
+  if (backingOff.length && !drift) return backoffCondition(backingOff);
   if (drift) return { type: 'Ready', status: 'False', reason: 'DriftDetected', message: `${drift} drifted object(s) left uncorrected (--drift detect)` };
   if (pending || short.length) return { type: 'Ready', status: 'False', reason: 'Progressing', message: short.length ? `waiting for ${short.join(', ')}` : `${pending} action(s) pending` };
   const n = Object.values(services).reduce((s, x) => s + x.ready, 0);

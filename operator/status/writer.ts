@@ -102,7 +102,7 @@ export class StatusWriter {
       this.lastCommitAt = this.now();
       if (commit) {
         this.commits++;
-        this.deps.log.info('status committed', { branch: 'berth/status', commit: commit.slice(0, 7), ready: ready?.reason });
+        this.deps.log.info('status committed', { branch: 'berth/status', commit: commit.slice(0, 7), ready: ready?.status, reason: ready?.reason });
       }
     } catch (err) {
       // Kept pending: the next offer (every pass) tries again.

@@ -35,6 +35,7 @@ export function createLogger(opts: { level?: Level; json?: boolean; write?: (lin
 export const silentLogger: Logger = createLogger({ write: () => undefined });
 
 function fmt(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  // One event, one line: a multi-line value (a validation report) is joined with '; ', never an escaped \n.
+  const s = (typeof v === 'string' ? v : JSON.stringify(v) ?? String(v)).replace(/\s*\n\s*/g, '; ');
   return /[\s"=]/.test(s) ? JSON.stringify(s) : s;
 }

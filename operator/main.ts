@@ -16,7 +16,6 @@ import { ProxyManager } from './proxy/proxies.ts';
 import { send } from './registry/http-util.ts';
 import { readStatusDoc } from './status/read.ts';
 import { checkSourceFlags, helpText, manifestLimits, parseDuration, parseListen, type Flags, type Parsed } from './config.ts';
-import { diff } from './diff/diff.ts';
 import { renderJson, renderText } from './diff/render.ts';
 import { renderPlanMarkdown } from './review/markdown.ts';
 import { escapeText } from './review/escape.ts';
@@ -30,7 +29,7 @@ import { BerthError, ValidationError, asBerthError, formatIssue, type ManifestIs
 import type { DesiredState } from './model/state.ts';
 import { Reconciler, type Cluster, type DriftMode, type PassResult, type ReconcilerEvent } from './reconciler/reconciler.ts';
 import { clusterView } from './runtime/cluster.ts';
-import { placeCreates } from './reconciler/placement.ts';
+import { planRevision } from './reconciler/plan-revision.ts';
 import type { RoundReport } from './review/reviewer.ts';
 import { startLoop } from './reconciler/loop.ts';
 import { createDockerRuntime, dockerOptionsFromEndpoint } from './runtime/docker.ts';
@@ -47,7 +46,7 @@ import { fsSnapshot } from './source/fs-snapshot.ts';
 import { openGitSource } from './source/git-source.ts';
 import type { GitSource } from './source/source.ts';
 import { renderStatusText } from './status/render.ts';
-import { appliedServices, type StatusDoc } from './status/report.ts';
+import type { StatusDoc } from './status/report.ts';
 import { createLogger, silentLogger, type Level, type Logger } from './util/log.ts';
 import { Redactor } from './util/redact.ts';
 
@@ -153,16 +152,13 @@ async function plan(flags: Flags, io: Io): Promise<number> {
     return 1;
   }
   const { desired } = loaded;
-  if (desired.nodes.length) {
-    for (const f of pool.sync(desired.nodes)) io.err(`node ${f.name}: ${f.error}`);
+  const cluster = async (d: DesiredState) => {
+    for (const f of pool.sync(d.nodes)) io.err(`node ${f.name}: ${f.error}`);
     await pool.pingAll();
-  }
-  const cluster = desired.nodes.length ? clusterView(pool, runtime) : undefined;
-  const observed = await runtime.observe(instance, [...new Set(desired.services.map((s) => s.image.ref))]);
-  const applied = await appliedFromStatus(source, instance);
-  let result = diff(desired, observed, { instance, applied, ...(cluster ? { nodes: { unreachable: cluster.unreachable, lost: cluster.lost } } : {}) });
-  let unschedulable = new Map<string, string>();
-  if (cluster) ({ plan: result, unschedulable } = placeCreates(result, desired, observed, cluster.nodes, cluster.lost));
+    return clusterView(pool, runtime);
+  };
+  const status = await readStatusDoc(source, instance).catch(() => null);
+  const { plan: result, unschedulable } = await planRevision({ source, runtime, instance, load: (snap) => loadDesired(snap, loadOptions(flags)), cluster }, desired, status);
   pool.stop();
   const waiting = [...unschedulable].map(([svc, why]) => `${svc}: ${why}`);
   if (format === 'json') io.out(JSON.stringify({ ...(JSON.parse(renderJson(result)) as object), unschedulable: Object.fromEntries(unschedulable) }, null, 2));
@@ -180,10 +176,6 @@ async function loadOrIssues(source: GitSource, revision: string, flags: Flags): 
     if (err instanceof ValidationError) return { issues: err.issues };
     throw err;
   }
-}
-
-async function appliedFromStatus(source: GitSource, instance: string) {
-  return appliedServices(await readStatusDoc(source, instance).catch(() => null));
 }
 
 /** Every secret the operator holds, so that no log line, status or alert carries one. */
@@ -294,6 +286,8 @@ export async function startOperator(flags: Flags, baseLog: Logger, hooks: { onPa
     ? startReviewRunner(new Reviewer({
       source, runtime, instance, log, github: github ?? undefined, reviewBranches, baseBranch: String(flags.branch ?? 'main'),
       load: (snapshot) => loadDesired(snapshot, loadOptions(flags)),
+      // The nodes in force, never a pull request's own Node manifests: planning connects to nothing a head names.
+      cluster: async () => clusterView(pool, runtime),
     }), log, { onRound: hooks.onReview, before: async () => sync?.idle(), intervalMs })
     : null;
   let lastApplied: string | null | undefined;

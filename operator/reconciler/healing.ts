@@ -6,8 +6,9 @@ import { decideRestart, type RestartRecord } from '../healing/backoff.ts';
 import type { CrashLoopInfo, HeldUpdate } from '../model/healing.ts';
 import { LABELS } from '../model/keys.ts';
 import type { Action } from '../model/plan.ts';
-import type { DesiredService, DesiredState } from '../model/state.ts';
+import type { DesiredState } from '../model/state.ts';
 import type { RolloutOutcome } from '../apply/apply.ts';
+import { effectiveDesired } from './plan-pass.ts';
 
 export class Healing {
   private readonly restarts = new Map<string, RestartRecord>();
@@ -50,24 +51,9 @@ export class Healing {
     }
   }
 
-  /**
-   * The desired state in force: a rolled-back service runs its previous spec until a revision changes its spec;
-   * a paused one keeps the new spec but no more old replicas are replaced.
-   */
+  /** The desired state in force (see effectiveDesired); holds whose failed spec is no longer asked for are dropped. */
   effective(desired: DesiredState, previous: DesiredState | null): DesiredState {
-    const services: DesiredService[] = desired.services.map((svc) => {
-      const h = this.held.get(svc.key);
-      if (!h) return svc;
-      if (h.failedSpecHash !== svc.specHash) { this.held.delete(svc.key); return svc; }
-      if (h.action !== 'rollback') return svc;
-      const prev = previous?.services.find((p) => p.key === svc.key);
-      return prev && prev.specHash !== svc.specHash ? { ...prev, spec: { ...prev.spec, replicas: svc.spec.replicas } } : svc;
-    });
-    return { ...desired, services };
-  }
-
-  /** Drops replacements of a paused service's old replicas. */
-  filterPaused(actions: Action[]): Action[] {
-    return actions.filter((a) => !(a.type === 'replace' && a.cause === 'change' && this.held.get(a.service)?.action === 'pause'));
+    for (const svc of desired.services) if (this.held.get(svc.key)?.failedSpecHash !== svc.specHash) this.held.delete(svc.key);
+    return effectiveDesired(desired, this.held, previous);
   }
 }

@@ -3,7 +3,8 @@ import { parse } from 'yaml';
 import { Revisions, type Loaded } from './revisions.ts';
 import { StatusWriter, statusPath } from '../status/writer.ts';
 import { applyPlan, type ApplyDeps, type ApplyResult, type RolloutOutcome } from '../apply/apply.ts';
-import { diff, type AppliedService, type DiffOptions } from '../diff/diff.ts';
+import type { AppliedService } from '../diff/diff.ts';
+import { planPass } from './plan-pass.ts';
 import type { HealthMonitor, MonitorTarget } from '../health/monitor.ts';
 import { LABELS } from '../model/keys.ts';
 import { createGate } from './gate.ts';
@@ -13,7 +14,6 @@ import { asBerthError, type BerthError } from '../model/errors.ts';
 import type { CreateAction, Plan, RemoveAction } from '../model/plan.ts';
 import type { SchedNode } from '../scheduler/types.ts';
 import type { NodeStatus } from '../status/report.ts';
-import { placeCreates } from './placement.ts';
 import { PRESSURE_CHECK_MS, PRESSURE_COOLDOWN_MS, pressureEvictions } from './pressure.ts';
 import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
 import type { BuildFile, ContainerRuntime } from '../runtime/runtime.ts';
@@ -221,27 +221,24 @@ export class Reconciler {
     if (desired.nodes.length) await this.deps.cluster?.settle?.();
     const cluster = desired.nodes.length ? await this.withPressure(this.deps.cluster?.view(), desired, r.observed) : undefined;
     r.cluster = cluster?.view;
-    const plan = (o: ObservedState): Plan => {
-      const p = diff(desired, o, this.diffOptions(o, cluster?.view));
-      if (!cluster) return p;
-      const placed = placeCreates(p, desired, o, cluster.view.nodes, cluster.view.lost);
-      r.unschedulable = placed.unschedulable;
-      r.waiting = placed.waiting;
-      const removing = new Set(placed.plan.actions.flatMap((a) => (a.type === 'remove' ? [a.container.id] : [])));
-      return { ...placed.plan, actions: [...placed.plan.actions, ...cluster.evictions.filter((a) => !removing.has(a.container.id))] };
-    };
-    r.plan = plan(r.observed);
-    const selectable = this.deps.drift === 'detect' ? r.plan.actions.filter((a) => a.cause !== 'drift') : r.plan.actions;
-    const gated = this.healing.gateStarts(this.healing.filterPaused(selectable), this.now());
+    // One planner for every caller (run, apply, plan, pull requests): see plan-pass.ts.
+    const planned = (o: ObservedState, evictions = cluster?.evictions) => planPass({
+      desired: good.desired, observed: o, instance: this.deps.instance, applied: this.applied, held: this.healing.held,
+      previous: this.previous, unhealthy: this.unhealthy(o), cluster: cluster?.view, evictions, drift: this.deps.drift,
+    });
+    const p = planned(r.observed);
+    r.plan = p.plan;
+    if (cluster) ({ unschedulable: r.unschedulable, waiting: r.waiting } = p);
+    const gated = this.healing.gateStarts(p.runnable, this.now());
     r.wakeAt = gated.wakeAt;
     // What still differs counts the replicas waiting for a node too (the placed plan leaves them out).
-    r.pending = r.waiting?.length ? { ...r.plan, actions: [...r.plan.actions, ...r.waiting] } : r.plan;
+    r.pending = p.pending;
     if (gated.actions.length && !this.deps.dryRun) {
       if (gated.actions.some((a) => a.cause === 'change')) this.deps.notify?.({ kind: 'applying', revision: desired.revision, plan: { ...r.plan, actions: gated.actions } });
       r.applied = await applyPlan({ ...r.plan, actions: gated.actions }, this.applyDeps(good));
       this.afterRollouts(r.applied, good.desired, r);
       r.observed = await observe();
-      r.pending = diff(desired, r.observed, this.diffOptions(r.observed, cluster?.view));
+      r.pending = planned(r.observed, []).pending;
       r.error = r.error ?? r.applied.errors[0] ?? null;
     }
     const running = new Set(r.observed.containers.filter((c) => c.status === 'running').map((c) => c.id));
@@ -263,13 +260,13 @@ export class Reconciler {
   }
 
   /** Liveness (or startup) failures of probed replicas become replacements. */
-  private diffOptions(observed: ObservedState, cluster?: ClusterView): DiffOptions {
+  private unhealthy(observed: ObservedState): Map<string, string> {
     const unhealthy = new Map<string, string>();
     for (const c of observed.containers) {
       const h = c.status === 'running' ? this.deps.monitor?.health(c.id) : undefined;
       if (h && !h.live) unhealthy.set(c.id, `${h.message}: replacing ${c.name}`);
     }
-    return { instance: this.deps.instance, applied: this.applied, unhealthy, ...(cluster ? { nodes: { unreachable: cluster.unreachable, lost: cluster.lost } } : {}) };
+    return unhealthy;
   }
 
   /** Probes every running replica of the spec in force. */

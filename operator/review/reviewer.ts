@@ -7,14 +7,12 @@
  * Planning never runs repository content: manifests are parsed and validated, build contexts are only hashed
  * ("build at merge"), scripts are never executed, and nothing from a review head is ever applied.
  */
-import { diff } from '../diff/diff.ts';
+import { planRevision, type PlanRevisionDeps } from '../reconciler/plan-revision.ts';
 import { renderJson } from '../diff/render.ts';
 import { ValidationError, asBerthError, formatIssue, type ManifestIssue } from '../model/errors.ts';
 import type { Plan } from '../model/plan.ts';
 import type { DesiredState } from '../model/state.ts';
-import type { ContainerRuntime } from '../runtime/runtime.ts';
-import type { GitSource, RepoSnapshot } from '../source/source.ts';
-import { appliedServices, type StatusDoc } from '../status/report.ts';
+import type { StatusDoc } from '../status/report.ts';
 import type { Logger } from '../util/log.ts';
 import { readStatusDoc } from '../status/read.ts';
 import { matchReviewBranches, publishBranchPlans } from './branches.ts';
@@ -49,12 +47,7 @@ export interface PlannedReview {
   description: string;
 }
 
-export interface PlannerDeps {
-  source: GitSource;
-  runtime: ContainerRuntime;
-  instance: string;
-  load(snapshot: RepoSnapshot): Promise<DesiredState>;
-}
+export type PlannerDeps = PlanRevisionDeps;
 
 export interface ReviewerOptions extends PlannerDeps {
   log: Logger;
@@ -95,8 +88,7 @@ export async function planTarget(deps: PlannerDeps, target: ReviewTarget, base: 
     const e = asBerthError(err);
     return { target, revision, plan: null, issues: [], error: { code: e.code, message: e.message }, ok: false, markdown: render({ plan: null, error: e }), description: `${e.code}: ${e.message.split('\n')[0]}` };
   }
-  const observed = await deps.runtime.observe(instance, [...new Set(desired.services.map((s) => s.image.ref))]);
-  const plan = diff(desired, observed, { instance, applied: appliedServices(base.status) });
+  const { plan } = await planRevision(deps, desired, base.status);
   return { target, revision, plan, issues: [], ok: true, markdown: render({ plan }), description: reviewSummary(plan) };
 }
 

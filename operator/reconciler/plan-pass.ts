@@ -1,0 +1,92 @@
+/**
+ * The plan of one pass, pure and in one place: held updates applied to the desired state, diff, placement over the
+ * nodes, evictions, and what a pass may run. `berth run`, `berth apply`, `berth plan` and pull request plans all call
+ * it, so they cannot disagree about the same inputs.
+ */
+import { diff, type AppliedService } from '../diff/diff.ts';
+import type { HeldUpdate } from '../model/healing.ts';
+import type { Action, CreateAction, Plan, RemoveAction } from '../model/plan.ts';
+import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
+import type { SchedNode } from '../scheduler/types.ts';
+import { placeCreates } from './placement.ts';
+
+/** The nodes as a plan needs them (absent: one engine, no scheduling). */
+export interface PlanCluster {
+  nodes: SchedNode[];
+  /** Nodes whose engine does not answer now (their containers get no action). */
+  unreachable: ReadonlySet<string>;
+  /** NotReady past the grace: their replicas are created elsewhere. */
+  lost: ReadonlySet<string>;
+}
+
+export interface PassInput {
+  /** The revision's desired state, before held updates. */
+  desired: DesiredState;
+  observed: ObservedState;
+  instance: string;
+  /** Services as last applied (tells drift from change). */
+  applied: ReadonlyMap<string, AppliedService>;
+  /** Updates rolled back or paused, per service. */
+  held?: ReadonlyMap<string, HeldUpdate>;
+  /** The desired state in force before the revision (what a rolled-back service returns to). */
+  previous?: DesiredState | null;
+  /** Replicas whose liveness failed, with why (replaced). */
+  unhealthy?: ReadonlyMap<string, string>;
+  /** Scheduling over nodes; only used when the revision declares Nodes. */
+  cluster?: PlanCluster;
+  /** Removals the nodes need (memory pressure), added unless the plan removes the container anyway. */
+  evictions?: readonly RemoveAction[];
+  drift: 'correct' | 'detect';
+}
+
+export interface PassPlan {
+  /** The desired state in force (held rollbacks applied). */
+  desired: DesiredState;
+  /** Everything that differs, placed: what `berth plan` prints. */
+  plan: Plan;
+  /** What a pass may run now: without drift in detect mode, without replacements of paused services. */
+  runnable: Action[];
+  /** What still differs, the creates waiting for a node included. */
+  pending: Plan;
+  /** Service key -> why some replicas fit on no node. */
+  unschedulable: Map<string, string>;
+  waiting: CreateAction[];
+}
+
+/** Computes the plan of a pass. */
+export function planPass(input: PassInput): PassPlan {
+  const desired = effectiveDesired(input.desired, input.held, input.previous ?? null);
+  const scheduling = desired.nodes.length > 0 ? input.cluster : undefined;
+  const diffed = diff(desired, input.observed, {
+    instance: input.instance, applied: input.applied, unhealthy: input.unhealthy,
+    ...(scheduling ? { nodes: { unreachable: scheduling.unreachable, lost: scheduling.lost } } : {}),
+  });
+  let plan = diffed;
+  let unschedulable = new Map<string, string>();
+  let waiting: CreateAction[] = [];
+  if (scheduling) {
+    const placed = placeCreates(diffed, desired, input.observed, scheduling.nodes, scheduling.lost);
+    const removing = new Set(placed.plan.actions.flatMap((a) => (a.type === 'remove' ? [a.container.id] : [])));
+    plan = { ...placed.plan, actions: [...placed.plan.actions, ...(input.evictions ?? []).filter((a) => !removing.has(a.container.id))] };
+    ({ unschedulable, waiting } = placed);
+  }
+  const paused = (a: Action) => a.type === 'replace' && a.cause === 'change' && input.held?.get(a.service)?.action === 'pause';
+  const runnable = plan.actions.filter((a) => !(input.drift === 'detect' && a.cause === 'drift') && !paused(a));
+  const pending = waiting.length ? { ...plan, actions: [...plan.actions, ...waiting] } : plan;
+  return { desired, plan, runnable, pending, unschedulable, waiting };
+}
+
+/**
+ * The desired state in force: a rolled-back service runs its previous spec (with the revision's replica count) until
+ * a revision changes its spec; a paused one keeps the new spec. A hold whose failed spec is no longer asked for is void.
+ */
+export function effectiveDesired(desired: DesiredState, held: ReadonlyMap<string, HeldUpdate> | undefined, previous: DesiredState | null): DesiredState {
+  if (!held?.size) return desired;
+  const services: DesiredService[] = desired.services.map((svc) => {
+    const h = held.get(svc.key);
+    if (!h || h.failedSpecHash !== svc.specHash || h.action !== 'rollback') return svc;
+    const prev = previous?.services.find((p) => p.key === svc.key);
+    return prev && prev.specHash !== svc.specHash ? { ...prev, spec: { ...prev.spec, replicas: svc.spec.replicas } } : svc;
+  });
+  return { ...desired, services };
+}

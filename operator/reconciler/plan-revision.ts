@@ -1,0 +1,28 @@
+/**
+ * The plan of a revision against the live engines, for `berth plan` and pull request plans: the same planPass a
+ * running berth uses, with what the status branch says was applied and held.
+ */
+import type { DesiredState } from '../model/state.ts';
+import type { ContainerRuntime } from '../runtime/runtime.ts';
+import type { GitSource, RepoSnapshot } from '../source/source.ts';
+import { appliedServices, type StatusDoc } from '../status/report.ts';
+import { planPass, type PassPlan, type PlanCluster } from './plan-pass.ts';
+
+export interface PlanRevisionDeps {
+  source: GitSource;
+  runtime: ContainerRuntime;
+  instance: string;
+  load(snapshot: RepoSnapshot): Promise<DesiredState>;
+  /** The nodes to place onto when the revision declares Nodes (absent: no scheduling). */
+  cluster?(desired: DesiredState): Promise<PlanCluster>;
+}
+
+/** Plans `desired` as the next pass of a running berth would (probe results aside: a plan runs no probe). */
+export async function planRevision(deps: PlanRevisionDeps, desired: DesiredState, status: StatusDoc | null): Promise<PassPlan> {
+  const observed = await deps.runtime.observe(deps.instance, [...new Set(desired.services.map((s) => s.image.ref))]);
+  const held = new Map(Object.entries(status?.held ?? {}));
+  const rollback = [...held.values()].find((h) => h.action === 'rollback' && h.previousRevision)?.previousRevision;
+  const previous = rollback ? await deps.load(await deps.source.snapshot(rollback)) : null;
+  const cluster = desired.nodes.length && deps.cluster ? await deps.cluster(desired) : undefined;
+  return planPass({ desired, observed, instance: deps.instance, applied: appliedServices(status), held, previous, cluster, drift: 'correct' });
+}

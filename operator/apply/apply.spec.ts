@@ -5,7 +5,7 @@ import { BerthError } from '../model/errors.ts';
 import { FakeRuntime } from '../../test/doubles/fake-runtime.ts';
 import { memorySnapshot } from '../source/memory-source.ts';
 import { createLogger, silentLogger, type Level } from '../util/log.ts';
-import { readBuildContext } from '../reconciler/reconciler.ts';
+import { readBuildContext } from './build-context.ts';
 import { applyPlan, type ApplyDeps } from './apply.ts';
 
 const svc = (name: string, replicas: number, extra = '') =>

@@ -1,94 +1,29 @@
 /** One reconcile pass: fetch -> load -> observe -> plan -> apply -> report, with status written on every exit. */
 import { parse } from 'yaml';
-import { Revisions, type Loaded } from './revisions.ts';
-import { StatusWriter, statusPath } from '../status/writer.ts';
-import { applyPlan, type ApplyDeps, type ApplyResult, type RolloutOutcome } from '../apply/apply.ts';
+import { applyPlan, type ApplyDeps, type ApplyResult } from '../apply/apply.ts';
 import type { AppliedService } from '../diff/diff.ts';
-import { planPass } from './plan-pass.ts';
-import type { HealthMonitor, MonitorTarget } from '../health/monitor.ts';
-import { LABELS } from '../model/keys.ts';
-import { createGate } from './gate.ts';
-import type { CrashLoopInfo } from '../model/healing.ts';
-import { Healing } from './healing.ts';
+import type { MonitorTarget } from '../health/monitor.ts';
 import { asBerthError, type BerthError } from '../model/errors.ts';
-import type { CreateAction, Plan, RemoveAction } from '../model/plan.ts';
-import type { SchedNode } from '../scheduler/types.ts';
-import type { NodeStatus } from '../status/report.ts';
-import { PRESSURE_CHECK_MS, PRESSURE_COOLDOWN_MS, pressureEvictions } from './pressure.ts';
+import { LABELS } from '../model/keys.ts';
+import type { CreateAction, Plan } from '../model/plan.ts';
 import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
-import type { BuildFile, ContainerRuntime } from '../runtime/runtime.ts';
-import type { GitSource, RepoSnapshot } from '../source/source.ts';
+import type { ClusterView } from '../runtime/cluster.ts';
 import { appliedServices, buildStatus, type StatusDoc } from '../status/report.ts';
-import type { Logger } from '../util/log.ts';
-import type { Redactor } from '../util/redact.ts';
+import { StatusWriter, statusPath } from '../status/writer.ts';
+import { createGate } from './gate.ts';
+import { Healing } from './healing.ts';
+import { planPass } from './plan-pass.ts';
+import { PressureGuard } from './pressure-guard.ts';
+import { currentReplicas } from './replicas.ts';
+import { readBuildContext } from '../apply/build-context.ts';
+import { Revisions, type Loaded } from './revisions.ts';
+import type { PassResult, ReconcilerDeps } from './types.ts';
 
-export type DriftMode = 'correct' | 'detect';
+export type { Cluster, ClusterView, DriftMode, PassResult, ReconcilerDeps, ReconcilerEvent } from './types.ts';
 
-export interface ReconcilerDeps {
-  source: GitSource;
-  runtime: ContainerRuntime;
-  log: Logger;
-  /** Validates the manifests of a snapshot into desired state (throws ValidationError / BerthError). */
-  load(snapshot: RepoSnapshot): Promise<DesiredState>;
-  instance: string;
-  sourceInfo: StatusDoc['source'];
-  drift: DriftMode;
-  /** Write status commits to the status branch (off for `plan`). */
-  writeStatus: boolean;
-  /** Never change anything on the engine (`plan`). */
-  dryRun?: boolean;
-  /** While the head revision is rejected, keep enforcing the last good one (default true; `berth apply` turns it off). */
-  keepLastGood?: boolean;
-  concurrency?: number;
-  stopGraceSeconds?: number;
-  /** Called before a replica's container is stopped (replaced, scaled down, pruned): the proxies drain it. */
-  beforeStop?: (containerId: string) => Promise<void>;
-  /** Several engines (issue 6): the nodes to schedule onto and which of them do not answer. Absent: one engine, no scheduling. */
-  cluster?: Cluster;
-  now?: () => Date;
-  /** Probes replicas, gates rolling updates and reports liveness failures (absent: no probes, no gating). */
-  monitor?: HealthMonitor;
-  /** Told about crash loops, rollbacks and failed passes (alerts). */
-  notify?: (e: ReconcilerEvent) => void;
-  /** Shortest time between status commits that are not transitions (default 30 s). */
-  statusIntervalMs?: number;
-  /** Longest a pass waits for a fetch while a good revision is in force (default 300 ms). */
-  gitBudgetMs?: number;
-  /** A fetch outlived a pass's budget and has finished: run another pass (the loop's trigger). */
-  onLateFetch?: () => void;
-  /** Removes secrets from what leaves the process (status documents, status commits). */
-  redact?: Redactor;
-}
 
-/** The nodes of the cluster as a pass needs them. */
-export interface Cluster {
-  /** Connects the revision's Node manifests (none = the local engine); returns the nodes that could not be connected. */
-  sync(nodes: DesiredState['nodes']): { name: string; error: string }[];
-  view(): ClusterView;
-  /** Memory in use per running container (for node memory pressure); absent: no pressure eviction. */
-  usage?(ids: string[]): Promise<Record<string, number>>;
-  /** Fraction of a node's memory capacity above which its lowest-priority replicas are stopped (default 0.9). */
-  memoryHighMark?: number;
-  /** Waits for the first answer of newly connected nodes (one-shot commands; a running pool pings on its own). */
-  settle?(): Promise<void>;
-}
 
-export interface ClusterView {
-  nodes: SchedNode[];
-  /** Nodes whose engine does not answer now (containers frozen). */
-  unreachable: ReadonlySet<string>;
-  /** NotReady past the grace: their replicas are rescheduled. A subset of unreachable. */
-  lost: ReadonlySet<string>;
-  /** For the status: every node with its state. */
-  states: NodeStatus[];
-}
 
-export type ReconcilerEvent =
-  | { kind: 'crashloop'; crash: CrashLoopInfo }
-  | { kind: 'rollback'; rollout: RolloutOutcome; revision: string }
-  | { kind: 'sync-failed'; error: BerthError; revision: string | null }
-  /** A plan with changes of a revision is about to be applied (after-merge reporting sets `berth/sync` pending). */
-  | { kind: 'applying'; revision: string; plan: Plan };
 
 interface PassState {
   plan: Plan | null;
@@ -104,24 +39,6 @@ interface PassState {
   waiting?: CreateAction[];
 }
 
-export interface PassResult {
-  revision: string | null;
-  /** The plan computed against the engine before applying. */
-  plan: Plan | null;
-  applied: ApplyResult | null;
-  /** What still differs after the pass. */
-  pending: Plan | null;
-  error: BerthError | null;
-  /** The fetch of the revision failed (git unreachable): the pass went on with the revision in force. */
-  fetchError: BerthError | null;
-  status: StatusDoc;
-  converged: boolean;
-  /** When a pass is due earlier than the interval (a crash-loop backoff expiring, a rollback to converge). */
-  wakeAt?: number;
-  /** The desired state in force and what the engine reported last in this pass (registry, tests). */
-  desired: DesiredState | null;
-  observed: ObservedState | null;
-}
 
 export class Reconciler {
   private applied = new Map<string, AppliedService>();
@@ -131,12 +48,11 @@ export class Reconciler {
   private readonly healing = new Healing();
   private readonly revisions: Revisions;
   private readonly writer: StatusWriter;
-  /** Nodes that were under memory pressure: no new replica until `until`. */
-  private readonly pressure = new Map<string, { until: number; message: string }>();
-  private pressureCheckedAt = Number.NEGATIVE_INFINITY;
+  private readonly pressure: PressureGuard;
   private current = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {
+    this.pressure = new PressureGuard(deps.cluster, deps.log);
     this.revisions = new Revisions({
       source: deps.source, log: deps.log, load: deps.load, budgetMs: deps.gitBudgetMs,
       outgoing: (good) => this.healing.effective(good, this.revisions.previous),
@@ -219,7 +135,8 @@ export class Reconciler {
     r.observed = await observe();
     // Scheduling only when the revision declares Nodes; otherwise the single --docker engine takes everything.
     if (desired.nodes.length) await this.deps.cluster?.settle?.();
-    const cluster = desired.nodes.length ? await this.withPressure(this.deps.cluster?.view(), desired, r.observed) : undefined;
+    const view = desired.nodes.length ? this.deps.cluster?.view() : undefined;
+    const cluster = view ? await this.pressure.apply(view, desired, r.observed, this.now()) : undefined;
     r.cluster = cluster?.view;
     // One planner for every caller (run, apply, plan, pull requests): see plan-pass.ts.
     const planned = (o: ObservedState, evictions = cluster?.evictions) => planPass({
@@ -290,41 +207,6 @@ export class Reconciler {
 
   private now(): number {
     return (this.deps.now?.() ?? new Date()).getTime();
-  }
-
-  /**
-   * Node memory pressure: nodes over the high mark get their lowest-priority replicas stopped and take no new replica
-   * for a cool-down (so the evicted ones are not placed right back).
-   */
-  private async withPressure(view: ClusterView | undefined, desired: DesiredState, observed: ObservedState): Promise<{ view: ClusterView; evictions: RemoveAction[] } | undefined> {
-    if (!view) return undefined;
-    const c = this.deps.cluster;
-    const now = this.now();
-    let evictions: RemoveAction[] = [];
-    // One-shot stats cost an engine call per container: measured at most every PRESSURE_CHECK_MS, not on every pass.
-    if (c?.usage && now - this.pressureCheckedAt >= PRESSURE_CHECK_MS) {
-      this.pressureCheckedAt = now;
-      const running = observed.containers.filter((x) => x.status === 'running' && x.node && !view.unreachable.has(x.node));
-      const usage = await c.usage(running.map((x) => x.id)).catch((err: unknown) => {
-        this.deps.log.warn('cannot read memory use; no pressure check this time', { error: asBerthError(err).message });
-        return {};
-      });
-      const p = pressureEvictions({ nodes: view.nodes, observed, desired, usage, highMark: c.memoryHighMark ?? 0.9 });
-      evictions = p.actions;
-      for (const [node, message] of p.pressured) {
-        this.pressure.set(node, { until: now + PRESSURE_COOLDOWN_MS, message });
-        this.deps.log.warn('node under memory pressure; stopping its lowest-priority replicas', { node, message, evicting: p.actions.filter((a) => a.container.node === node).map((a) => a.container.name).join(',') });
-      }
-    }
-    for (const [node, until] of this.pressure) if (until.until <= now) this.pressure.delete(node);
-    return {
-      view: {
-        ...view,
-        nodes: view.nodes.map((n) => (this.pressure.has(n.name) ? { ...n, schedulable: false } : n)),
-        states: view.states.map((st) => (this.pressure.has(st.name) ? { ...st, memoryPressure: this.pressure.get(st.name)!.message } : st)),
-      },
-      evictions,
-    };
   }
 
   /** Connects the revision's nodes; a node that cannot be connected (TLS file missing) is logged and left out. */
@@ -409,25 +291,4 @@ export class Reconciler {
     const converged = r.error === null && this.good !== null && (r.pending?.actions.length ?? 0) === 0;
     return { revision: this.revisions.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, fetchError: r.fetchError ?? null, status, converged, wakeAt: r.wakeAt, desired: r.effective ?? this.good?.desired ?? null, observed: r.observed };
   }
-}
-
-/** The files of a service's build context at the snapshot's revision, relative to the context. */
-export async function readBuildContext(snapshot: RepoSnapshot, svc: DesiredService): Promise<BuildFile[]> {
-  if (svc.image.type !== 'build') return [];
-  const ctx = svc.image.context.replace(/^\.?\/?/, '').replace(/\/$/, '');
-  const entries = await snapshot.list(ctx);
-  const prefix = ctx === '' || ctx === '.' ? '' : `${ctx}/`;
-  return Promise.all(entries.map(async (e) => ({ path: e.path.slice(prefix.length), mode: e.mode, content: await snapshot.read(e.path) })));
-}
-
-/** Containers that are replicas of the desired spec (any state). */
-function currentReplicas(desired: DesiredState | null, observed: ObservedState): Set<string> {
-  const specs = new Map((desired?.services ?? []).map((s) => [`${s.namespace}/${s.name}`, s]));
-  const out = new Set<string>();
-  for (const c of observed.containers) {
-    const svc = specs.get(`${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}`);
-    const replica = Number(c.labels[LABELS.replica]);
-    if (svc && c.labels[LABELS.specHash] === svc.specHash && replica >= 1 && replica <= svc.spec.replicas) out.add(c.id);
-  }
-  return out;
 }

@@ -1,7 +1,19 @@
 /** The pool's nodes as a pass sees them: scheduler nodes, which engines are silent, which are lost, and the status lines. */
-import type { ClusterView } from '../reconciler/reconciler.ts';
+import type { SchedNode } from '../scheduler/types.ts';
+import type { NodeStatus } from '../status/report.ts';
 import type { MultiRuntime } from './multi.ts';
 import type { NodePool } from './node-pool.ts';
+
+/** The nodes of the cluster at one moment, as a pass plans with them. */
+export interface ClusterView {
+  nodes: SchedNode[];
+  /** Nodes whose engine does not answer now (containers frozen). */
+  unreachable: ReadonlySet<string>;
+  /** NotReady past the grace: their replicas are rescheduled. A subset of unreachable. */
+  lost: ReadonlySet<string>;
+  /** For the status: every node with its state. */
+  states: NodeStatus[];
+}
 
 export function clusterView(pool: NodePool, runtime: MultiRuntime): ClusterView {
   const nodes = pool.nodes();

@@ -1,5 +1,5 @@
 /**
- * The core loop side by side with Docker Swarm on the same engine and image (issue 2):
+ * The core loop side by side with Docker Swarm on the same engine and image:
  *  - commit pushed (webhook) -> all N replicas running, N = 10 and 30
  *  - one managed container removed by hand -> replaced and running
  *  - CPU per poll cycle with no change, repository of 200 services

@@ -1,5 +1,5 @@
 /**
- * Self-healing and health-gated updates, side by side with Docker Swarm on the same engine and image (issue 3):
+ * Self-healing and health-gated updates, side by side with Docker Swarm on the same engine and image:
  *  - liveness failure detected -> replacement ready (goal: under interval x threshold + 1 s)
  *  - a killed replica -> running and ready again (goal: under 1 s plus the readiness time; Swarm: its restart delay)
  *  - rolling update of 10 replicas gated on readiness, start-first, vs `docker service update --update-order start-first`

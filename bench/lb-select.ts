@@ -1,5 +1,5 @@
 /**
- * Selection cost of berth's load-balancing algorithms (issue 4): ns per pick at 100 endpoints, 1e6 picks after a
+ * Selection cost of berth's load-balancing algorithms: ns per pick at 100 endpoints, 1e6 picks after a
  * warm-up, median of 5 runs; and the key movement of consistent hashing when 1 of 100 endpoints is removed (100k keys).
  * Pure CPU, no Docker. Run: npx tsx bench/lb-select.ts
  */

@@ -1,5 +1,5 @@
 /**
- * Many hosts (issue 6), side by side in one run: the main engine plus berth-e1 (unix socket, reached through a loopback
+ * Many hosts, side by side in one run: the main engine plus berth-e1 (unix socket, reached through a loopback
  * TCP relay this bench opens and closes, as test/nodes.test.ts does) and berth-e2 (TCP + TLS), started or leased through
  * scripts/engines.sh as test/global-setup.ts does and released at the end. The main engine is never restarted.
  *  - commit pushed (webhook) -> 30 replicas running, spread over 3 Nodes vs the same 30 on the main engine alone (no

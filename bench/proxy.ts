@@ -1,5 +1,5 @@
 /**
- * berth's embedded proxy versus nginx (issue 4, Performance: >= 70 % of nginx's requests/s, p99 within 2x), side by
+ * berth's embedded proxy versus nginx (goal: >= 70 % of nginx's requests/s, p99 within 2x), side by
  * side in one run on the same 3 local Node HTTP backends, each pair with the same algorithm:
  *   - round-robin, TCP: berth tcp mode vs nginx `stream {}` (per-connection round-robin, like berth's TCP mode);
  *   - round-robin: berth tcp mode vs nginx http round-robin (the issue's original comparison);

@@ -1,5 +1,5 @@
 /**
- * Release review figures (issue 5): a repository of 200 services on a real git smart-HTTP server, berth run with a
+ * Release review figures: a repository of 200 services on a real git smart-HTTP server, berth run with a
  * local GitHub API (replayed responses, as in the tests). Measures pull request opened (webhook) -> plan comment
  * posted, pushes to the pull request (webhook) -> comment updated, and the GitHub API calls per pull request update
  * (plan changed / unchanged). Run: npx tsx bench/review.ts

@@ -1,5 +1,5 @@
 /**
- * Scheduler throughput (issue 6): 10,000 replicas (500 services x 20) onto 1,000 simulated nodes labelled zone a-d and
+ * Scheduler throughput: 10,000 replicas (500 services x 20) onto 1,000 simulated nodes labelled zone a-d and
  * tier, half the services constrained, some binpack, some topology-spread over zones, some maxPerNode; then 1,000
  * high-priority replicas that only fit by preempting low-priority ones on a full cluster. Median of 3 runs after a
  * warm-up. Pure CPU, no Docker. Anchor: kube-scheduler's CI threshold of 680 pods/s on 5,000 nodes.

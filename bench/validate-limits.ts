@@ -1,5 +1,5 @@
 /**
- * Benchmark of the bounded loader (issue 10): memory and time of loadDesired on (a) the largest revision the default
+ * Benchmark of the bounded loader: memory and time of loadDesired on (a) the largest revision the default
  * limits accept — 16 files of realistic Services, just under 1 MiB each and 16 MiB together — and (b) hostile ones: a
  * 20 MB file of `a: [` repeated (which used to take 4.4 GB and abort), the same with the size limits raised (stopped by
  * the nesting limit), 40k unknown fields in one Service, a 3,000-service dependsOn chain. Each scenario runs in its own

@@ -1,5 +1,5 @@
 /**
- * The test infrastructure for many hosts (issue 6): the two extra engines of scripts/engines.sh answer beside the main
+ * The test infrastructure for many hosts: the two extra engines of scripts/engines.sh answer beside the main
  * one, berth-e2 only to clients with certificates, containers on berth-e1 are reachable from this process, and the
  * user-defined networks of the three engines never overlap. Everything carries berth.instance=<a unique instance>
  * and is removed by it; the base image loaded into the extra engines stays there (shared setup, reloaded only if it changed).

@@ -1,5 +1,5 @@
 /**
- * A true descriptor-exhaustion attempt (issue 10): berth's API server and a TCP proxy run in a child process whose
+ * A true descriptor-exhaustion attempt: berth's API server and a TCP proxy run in a child process whose
  * RLIMIT_NOFILE is 512 (prlimit). 1,500 connections to the proxy and 300 SSE watchers do not exhaust its descriptors:
  * /healthz answers and the operator's own work (100 probe connections, 20 files at once) still gets descriptors.
  * Loopback only; the flood is bounded in count and the child ends with the test.

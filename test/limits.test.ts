@@ -1,5 +1,5 @@
 /**
- * Traffic limits of a running berth (issue 10): with a low connection budget set through the flags, floods of idle
+ * Traffic limits of a running berth: with a low connection budget set through the flags, floods of idle
  * TCP proxy connections, SSE watchers and idle API connections are refused beyond their caps while /healthz, the
  * connections already admitted and the webhook keep working; an idle proxied connection is closed after the idle
  * timeout; a replayed webhook delivery triggers one pass; the webhook secret never reaches a log line. All traffic is

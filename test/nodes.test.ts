@@ -1,5 +1,5 @@
 /**
- * Many hosts on real engines (issue 6): the main engine plus berth-e1 (unix socket) and berth-e2 (TCP + TLS client
+ * Many hosts on real engines: the main engine plus berth-e1 (unix socket) and berth-e2 (TCP + TLS client
  * certificates) as Nodes. Replicas spread over the three, constraints pin them, an image that only the main engine has
  * is delivered to the others by berth, a node that stops answering has its replicas moved and, once back, its stale
  * replicas removed (no duplicates), and a high-priority replica preempts a low one. The "killed" node is berth-e1

@@ -1,5 +1,5 @@
 /**
- * Node memory pressure on the real engine (issue 6 §4): one declared Node with a small memory capacity; when its
+ * Node memory pressure on the real engine: one declared Node with a small memory capacity; when its
  * containers use more than --memory-high-mark of it, berth stops the lowest-priority replica (the one hogging memory),
  * keeps the high-priority one, says so in the status, and places nothing new on the node during the cool-down.
  */

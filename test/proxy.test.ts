@@ -1,5 +1,5 @@
 /**
- * berth's proxies in front of real containers (issue 4): a published Service balanced round-robin (TCP) and by a
+ * berth's proxies in front of real containers: a published Service balanced round-robin (TCP) and by a
  * header (HTTP), rolling update and scale-down under a real load with zero failed requests, a Route with weighted
  * canary backends shifted in git without dropping a keep-alive connection, discovery for containers (network alias,
  * dependsOn environment), and a bad revision that leaves the proxies serving.

@@ -1,5 +1,5 @@
 /**
- * Release review on GitHub (issue 5), end to end: berth run against a real git smart-HTTP server (pull request heads
+ * Release review on GitHub, end to end: berth run against a real git smart-HTTP server (pull request heads
  * pushed to refs/pull/N/head as GitHub does) and a local GitHub API replaying GitHub-shaped responses in order. The
  * test asserts every request berth made: the plan comment (first post, update, unchanged -> no call), `berth/plan`
  * statuses (success, failure with file:line), a fork's plan ("build at merge", nothing built), and after the merge

@@ -1,5 +1,5 @@
 /**
- * Plain-git review branches through `berth run --review-branches 'review/*'` (issue 5 §5): the plan of each matching
+ * Plain-git review branches through `berth run --review-branches 'review/*'`: the plan of each matching
  * branch head lands on the status branch as <instance>/plans/<branch>.md and .json, follows the branch when it moves
  * and goes away when the branch is deleted. The tracked branch is never touched by any of it.
  */

@@ -1,5 +1,5 @@
 /**
- * Glue between a plan and the scheduler (issue 6), pure: every `create` of the plan is a pending replica; the scheduler
+ * Glue between a plan and the scheduler, pure: every `create` of the plan is a pending replica; the scheduler
  * places them over the nodes given what already runs there. A create gets its node, an unschedulable one leaves the
  * plan (reported per service, retried every pass), and a preemption adds the removal of its victims.
  */

@@ -1,5 +1,5 @@
 /**
- * Node memory pressure (issue 6 §4), pure: when the containers of a node use more than `highMark` of its memory
+ * Node memory pressure, pure: when the containers of a node use more than `highMark` of its memory
  * capacity, the lowest-priority replicas there are stopped first (kubelet eviction order: priority, then the biggest
  * user) until it is back under the mark. The node then takes no new replica for a cool-down, so the evicted ones are not
  * placed right back; they wait as pending or go elsewhere.

@@ -1,5 +1,5 @@
 /**
- * HTTP API of the service registry (issue 4), as a route handler the operator's server can try before its own 404:
+ * HTTP API of the service registry, as a route handler the operator's server can try before its own 404:
  *   GET    /v1/services                                      services with endpoint/ready counts
  *   GET    /v1/services/{ns}/{name}/endpoints[?ready=true]    endpoints; with ?index=N[&wait=30s] a Consul blocking query
  *   GET    /v1/watch[?service=ns/name]                        Server-Sent Events: `event: change`, data {service, version}

@@ -1,5 +1,5 @@
 /**
- * The service registry (issue 4): for every service (`ns/name`), its endpoints and whether each is ready. Replica
+ * The service registry: for every service (`ns/name`), its endpoints and whether each is ready. Replica
  * endpoints come from the operator's health state (`setReplicas`); external endpoints register themselves with a TTL
  * and keep alive with heartbeats, like Consul's TTL checks. Pure in-memory state with an injected clock; no timers.
  *

@@ -1,5 +1,5 @@
 /**
- * Plain-git review branches (issue 5 §5, `--review-branches 'review/*'`): which branches are reviewed, and their plans
+ * Plain-git review branches (`--review-branches 'review/*'`): which branches are reviewed, and their plans
  * published on the status branch as `<instance>/plans/<branch>.md` and `.json`, one commit per change, none when
  * nothing changed. A branch's files go when the branch is deleted or stops matching.
  */

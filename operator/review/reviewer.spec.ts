@@ -1,5 +1,5 @@
 /**
- * Unit tests of the review round (issue 5) over fakes: an in-memory GitHubClient that keeps the real client's comment
+ * Unit tests of the review round over fakes: an in-memory GitHubClient that keeps the real client's comment
  * cache semantics (an unchanged body costs no write), MemorySource (a pull request head is a branch named by its full
  * ref, `refs/pull/7/head`, which MemorySource.resolve looks up as is) and FakeRuntime. The real-server versions of
  * these behaviours are test/review-github.test.ts and test/review-run.test.ts.

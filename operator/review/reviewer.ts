@@ -1,5 +1,5 @@
 /**
- * Release review (issue 5): what a merge would change, shown before the merge. One round lists the review targets
+ * Release review: what a merge would change, shown before the merge. One round lists the review targets
  * (open pull requests on GitHub, branches matching --review-branches on plain git), plans each head against the live
  * engine like `berth plan`, and publishes: one marked comment + a `berth/plan` commit status per pull request, plan
  * files on the status branch per review branch. Publishing skips every call whose content did not change.

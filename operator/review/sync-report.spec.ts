@@ -1,5 +1,5 @@
 /**
- * Unit tests of the after-merge reporter (issue 5 §3) over a recording GitHubClient: `berth/sync` pending on the
+ * Unit tests of the after-merge reporter over a recording GitHubClient: `berth/sync` pending on the
  * reconciler's `applying` event, success or failure when a pass converges or rejects the revision, the comment on the
  * merged pull request, and no report at all for the head found at start-up. The real-server version is
  * test/review-github.test.ts.

@@ -1,5 +1,5 @@
 /**
- * After a merge (issue 5 §3): the commit berth applies gets commit status `berth/sync` — pending while its plan is
+ * After a merge: the commit berth applies gets commit status `berth/sync` — pending while its plan is
  * applied, then success (converged) or failure (rejected or failed, with the first error) — and the merged pull request
  * gets a comment with what changed, how long it took and the health at the end. Driven by the reconciler's `applying`
  * event and the result of each pass; every GitHub failure is logged, never thrown into the loop.

@@ -1,5 +1,5 @@
 /**
- * One ContainerRuntime over every node of the pool (issue 6): observe merges what each engine reports (each container
+ * One ContainerRuntime over every node of the pool: observe merges what each engine reports (each container
  * tagged with its node), container calls go to the node the container lives on, creates to the node the scheduler
  * chose, and volumes and networks exist on every reachable node. An engine that does not answer keeps its last observed
  * containers (so nothing is recreated while it may only be slow) until the pool declares it NotReady.

@@ -1,5 +1,5 @@
 /**
- * The engines berth schedules onto (issue 6): one ContainerRuntime per node, pinged every `pingMs`. A node that stops
+ * The engines berth schedules onto: one ContainerRuntime per node, pinged every `pingMs`. A node that stops
  * answering is `Unknown` at once (its containers are left alone: it may only be slow) and `NotReady` once it stayed
  * silent for `graceMs` (its replicas are rescheduled elsewhere); the first answer makes it `Ready` again. With no Node
  * declared, the pool holds the single node `local` (the --docker engine).

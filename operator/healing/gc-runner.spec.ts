@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BerthError } from '../model/errors.ts';
-import type { GcRuntime, RemoveOutcome } from '../runtime/docker-gc.ts';
+import type { GcRuntime, RemoveOutcome } from './gc.ts';
 import { createLogger, type Level, type Logger } from '../util/log.ts';
 import type { DiskUsage, GcInventory } from './gc.ts';
 import { resolvePolicy, startGc, validateSchedule, type GcHandle } from './gc-runner.ts';

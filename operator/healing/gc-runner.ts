@@ -1,9 +1,8 @@
 /** Runs garbage collection on a cron schedule and under disk pressure: inventory -> planGc (pure) -> removals, never overlapping. */
 import cron from 'node-cron';
 import { asBerthError, BerthError } from '../model/errors.ts';
-import type { RemoveOutcome, GcRuntime } from '../runtime/docker-gc.ts';
 import type { Logger } from '../util/log.ts';
-import { DEFAULT_GC_POLICY, diskPressure, planGc, type GcDecision, type GcPolicy } from './gc.ts';
+import { DEFAULT_GC_POLICY, diskPressure, planGc, type GcDecision, type GcPolicy, type GcRuntime, type RemoveOutcome } from './gc.ts';
 
 export const DEFAULT_GC_SCHEDULE = '*/10 * * * *';
 export const DEFAULT_DISK_CHECK_MS = 60_000;

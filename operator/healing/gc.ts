@@ -192,3 +192,19 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** The engine operations garbage collection needs (the docker adapter in runtime/docker-gc.ts implements them). */
+/** What a removal did: `in-use` = the engine refused (409: running again, used by a container, child images...); `gone` = 404. */
+export type RemoveOutcome = 'removed' | 'in-use' | 'gone';
+
+/** Engine operations of garbage collection. Failures other than 404/409 reject with BerthError E_DOCKER. */
+export interface GcRuntime {
+  /** Berth containers and images of `instance`, dangling images labelled for it, and disk usage (absent if unmeasurable). */
+  inventory(instance: string): Promise<GcInventory>;
+  /** Removes a container without force and without its volumes; a container that runs again is `in-use`. */
+  removeContainer(id: string): Promise<RemoveOutcome>;
+  /** Removes an image without force; an image in use (409) is `in-use`, for the caller to skip with a warning. */
+  removeImage(id: string): Promise<RemoveOutcome>;
+  /** statfs of the engine's DockerRootDir, as `df` counts it (used = total - free; total = used + available). */
+  diskUsage(): Promise<DiskUsage>;
+}

@@ -1,6 +1,6 @@
 /** The pool's nodes as a pass sees them: scheduler nodes, which engines are silent, which are lost, and the status lines. */
 import type { SchedNode } from '../scheduler/types.ts';
-import type { NodeStatus } from '../status/report.ts';
+import type { NodeStatus } from '../model/cluster.ts';
 import type { MultiRuntime } from './multi.ts';
 import type { NodePool } from './node-pool.ts';
 

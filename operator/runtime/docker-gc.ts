@@ -1,27 +1,14 @@
 /** The narrow engine interface garbage collection needs (GcRuntime) and its dockerode adapter. Volumes are never touched. */
 import { statfs } from 'node:fs/promises';
 import type Dockerode from 'dockerode';
-import type { DiskUsage, GcContainer, GcDanglingImage, GcImage, GcInventory } from '../healing/gc.ts';
+import type { DiskUsage, GcContainer, GcDanglingImage, GcImage, GcInventory, GcRuntime, RemoveOutcome } from '../healing/gc.ts';
+
+export type { GcRuntime, RemoveOutcome } from '../healing/gc.ts';
 import { BerthError } from '../model/errors.ts';
 import type { ContainerStatus } from '../model/state.ts';
 import { dockerError, statusOf } from './docker-errors.ts';
 import { INSPECT_CONCURRENCY, instanceFilters, mapLimit } from './docker-observe.ts';
 import { describeEndpoint } from './docker-options.ts';
-
-/** What a removal did: `in-use` = the engine refused (409: running again, used by a container, child images...); `gone` = 404. */
-export type RemoveOutcome = 'removed' | 'in-use' | 'gone';
-
-/** Engine operations of garbage collection. Failures other than 404/409 reject with BerthError E_DOCKER. */
-export interface GcRuntime {
-  /** Berth containers and images of `instance`, dangling images labelled for it, and disk usage (absent if unmeasurable). */
-  inventory(instance: string): Promise<GcInventory>;
-  /** Removes a container without force and without its volumes; a container that runs again is `in-use`. */
-  removeContainer(id: string): Promise<RemoveOutcome>;
-  /** Removes an image without force; an image in use (409) is `in-use`, for the caller to skip with a warning. */
-  removeImage(id: string): Promise<RemoveOutcome>;
-  /** statfs of the engine's DockerRootDir, as `df` counts it (used = total - free; total = used + available). */
-  diskUsage(): Promise<DiskUsage>;
-}
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 const NONE_TAG = '<none>:<none>';

@@ -3,6 +3,7 @@ import { stringify } from 'yaml';
 import type { BerthError } from '../model/errors.ts';
 import { LABELS } from '../model/keys.ts';
 import type { Action, Plan } from '../model/plan.ts';
+import type { NodeStatus } from '../model/cluster.ts';
 import type { DesiredState, ObservedContainer, ObservedState } from '../model/state.ts';
 import { worstOf, type Health, type ReplicaHealth } from '../health/health.ts';
 import type { CrashLoopInfo, HeldUpdate } from '../model/healing.ts';
@@ -46,16 +47,7 @@ export interface ServiceStatus {
   replicas: ReplicaStatus[];
 }
 
-/** One engine of the cluster in the status. */
-export interface NodeStatus {
-  name: string;
-  state: 'Ready' | 'Unknown' | 'NotReady';
-  endpoint: string;
-  /** Why it is not Ready. */
-  error?: string;
-  /** Set while the node is (or recently was) over its memory high mark and takes no new replica. */
-  memoryPressure?: string;
-}
+export type { NodeStatus } from '../model/cluster.ts';
 
 export interface StatusDoc {
   apiVersion: 'berth/v1';

@@ -1,0 +1,12 @@
+/** Cluster shapes shared by the runtime (which observes nodes) and the status (which reports them). */
+
+/** One engine of the cluster in the status. */
+export interface NodeStatus {
+  name: string;
+  state: 'Ready' | 'Unknown' | 'NotReady';
+  endpoint: string;
+  /** Why it is not Ready. */
+  error?: string;
+  /** Set while the node is (or recently was) over its memory high mark and takes no new replica. */
+  memoryPressure?: string;
+}

@@ -174,6 +174,13 @@ export function manifestLimits(flags: Flags): { maxFileSize: number; maxRevision
   return { maxFileSize: size('max-file-size'), maxRevisionSize: size('max-revision-size') };
 }
 
+/** `90%` or `0.9` -> 0.9; E_CONFIG outside (0, 1]. */
+export function parseFraction(value: string, flag: string): number {
+  const n = value.endsWith('%') ? Number(value.slice(0, -1)) / 100 : Number(value);
+  if (!(n > 0 && n <= 1)) throw new BerthError('E_CONFIG', `--${flag}: "${value}" must be a fraction in (0, 1] or a percentage such as 90%`);
+  return n;
+}
+
 /** The --help text of a command. */
 export function helpText(command?: Command): string {
   if (!command) {

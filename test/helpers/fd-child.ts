@@ -11,10 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { flagsWith } from '../../operator/config.ts';
+import { trafficSettings } from '../../operator/settings.ts';
 import { registryRoutes } from '../../operator/registry/api.ts';
 import { startProxy } from '../../operator/proxy/proxy.ts';
 import { Registry } from '../../operator/registry/registry.ts';
-import { trafficLimits } from '../../operator/server/limits.ts';
+import { trafficLimits } from '../../operator/traffic-limits.ts';
 import { Metrics } from '../../operator/server/metrics.ts';
 import { startServer } from '../../operator/server/server.ts';
 import { silentLogger } from '../../operator/util/log.ts';
@@ -26,7 +27,7 @@ const echo = net.createServer((s) => { s.on('error', () => undefined); s.pipe(s)
 echo.on('error', () => undefined);
 await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
 const echoPort = (echo.address() as net.AddressInfo).port;
-const limits = trafficLimits(flagsWith('run', {}), silentLogger);
+const limits = trafficLimits(trafficSettings(flagsWith('run', {})), silentLogger);
 const server = await startServer('127.0.0.1', 0, { log: silentLogger, metrics: new Metrics(), status: () => null, trigger: () => undefined,
   routes: registryRoutes(new Registry(), limits.registry), limits: limits.server,
 });

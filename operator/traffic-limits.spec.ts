@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { flagsWith } from '../config.ts';
-import { BerthError } from '../model/errors.ts';
-import { createLogger } from '../util/log.ts';
-import { apiShare, trafficLimits } from './limits.ts';
+import { flagsWith, type Flags } from './config.ts';
+import { trafficSettings } from './settings.ts';
+import { BerthError } from './model/errors.ts';
+import { createLogger } from './util/log.ts';
+import { apiShare, trafficLimits } from './traffic-limits.ts';
+
+const asked = (overrides: Flags) => trafficSettings(flagsWith('run', overrides));
 
 const quiet = () => {
   const lines: string[] = [];
@@ -12,15 +15,15 @@ const quiet = () => {
 describe('trafficLimits', () => {
   it('derives the connection budget from RLIMIT_NOFILE and caps a larger --max-connections at it', () => {
     const { log, lines } = quiet();
-    expect(trafficLimits(flagsWith('run', {}), log, 1024).summary.maxConnections).toBe(384);
-    expect(trafficLimits(flagsWith('run', { 'max-connections': '100' }), log, 1024).summary.maxConnections).toBe(100);
-    expect(trafficLimits(flagsWith('run', { 'max-connections': '100000' }), log, 1024).summary.maxConnections).toBe(384);
+    expect(trafficLimits(asked({}), log, 1024).summary.maxConnections).toBe(384);
+    expect(trafficLimits(asked({ 'max-connections': '100' }), log, 1024).summary.maxConnections).toBe(100);
+    expect(trafficLimits(asked({ 'max-connections': '100000' }), log, 1024).summary.maxConnections).toBe(384);
     expect(lines.some((l) => l.includes('above the descriptor budget'))).toBe(true);
   });
 
   it('keeps the API server a reserve the proxies cannot take: watchers, blocking queries and room for /healthz', () => {
     const { log } = quiet();
-    const l = trafficLimits(flagsWith('run', { 'max-connections': '40', 'max-watchers': '6', 'max-blocking-queries': '4' }), log, 20_000);
+    const l = trafficLimits(asked({ 'max-connections': '40', 'max-watchers': '6', 'max-blocking-queries': '4' }), log, 20_000);
     expect(l.summary).toMatchObject({ maxConnections: 40, maxWatchers: 6, maxBlockingQueries: 4, apiReserve: 15 });
     expect(l.server.gate.stats()).toMatchObject({ name: 'api', reserve: 15 });
     expect(l.proxies.idleTimeoutMs).toBe(300_000);
@@ -34,7 +37,7 @@ describe('trafficLimits', () => {
   it('rejects bad values with E_CONFIG', () => {
     const { log } = quiet();
     for (const bad of [{ 'max-connections': 'lots' }, { 'max-watchers': '0' }, { 'max-body-buffer': 'big' }, { 'proxy-idle-timeout': 'never' }]) {
-      const err = (() => { try { trafficLimits(flagsWith('run', bad), log, 1024); } catch (e) { return e; } })();
+      const err = (() => { try { trafficLimits(asked(bad), log, 1024); } catch (e) { return e; } })();
       expect(err).toBeInstanceOf(BerthError);
       expect((err as BerthError).code).toBe('E_CONFIG');
     }

@@ -2,18 +2,16 @@
  * The traffic limits of `berth run`, from its flags and the process's descriptor limit: one connection budget shared by
  * the API server and every proxy and Route listener (fd-budget.ts), the API server's reserve in it (SSE watchers,
  * blocking queries and room for plain requests such as /healthz, which the proxies cannot take), the body reader of the
- * API routes, the webhook replay cache, and the proxies' idle timeout.
+ * API routes, the webhook replay cache, and the proxies' idle timeout. The flags are parsed by settings.ts.
  */
-import { BerthError } from '../model/errors.ts';
-import { parseMemory } from '../manifests/quantity.ts';
-import { parseDuration, type Flags } from '../config.ts';
-import type { RegistryRoutesOptions } from '../registry/api.ts';
-import type { Logger } from '../util/log.ts';
-import { BodyReader } from './body-reader.ts';
-import { ConnectionGuard, type ConnectionRefusal } from './conn-guard.ts';
-import { DeliveryCache } from './deliveries.ts';
-import { connectionBudget, readNoFileLimit, reservedDescriptors } from './fd-budget.ts';
-import type { ServerLimits } from './server.ts';
+import type { TrafficSettings } from './settings.ts';
+import type { RegistryRoutesOptions } from './registry/api.ts';
+import type { Logger } from './util/log.ts';
+import { BodyReader } from './server/body-reader.ts';
+import { ConnectionGuard, type ConnectionRefusal } from './server/conn-guard.ts';
+import { DeliveryCache } from './server/deliveries.ts';
+import { connectionBudget, readNoFileLimit, reservedDescriptors } from './server/fd-budget.ts';
+import type { ServerLimits } from './server/server.ts';
 
 export interface TrafficLimits {
   guard: ConnectionGuard;
@@ -30,23 +28,19 @@ export interface TrafficLimits {
 /** A refused connection is logged at most this often per listener (with the count since the last line). */
 const REFUSAL_LOG_MS = 10_000;
 
-/** Resolves the limits; E_CONFIG on a bad flag. `noFile`: the soft RLIMIT_NOFILE (read from /proc/self/limits). */
-export function trafficLimits(flags: Flags, log: Logger, noFile: number = readNoFileLimit()): TrafficLimits {
+/** Resolves the limits against the descriptor budget. `noFile`: the soft RLIMIT_NOFILE (read from /proc/self/limits). */
+export function trafficLimits(asked: TrafficSettings, log: Logger, noFile: number = readNoFileLimit()): TrafficLimits {
   const budget = connectionBudget(noFile);
-  const asked = flags['max-connections'] === undefined || flags['max-connections'] === 'auto' ? budget : count(flags, 'max-connections');
-  if (asked > budget) log.warn('--max-connections is above the descriptor budget; using the budget', { asked, budget, noFile, reserved: reservedDescriptors(noFile) });
-  const total = Math.min(asked, budget);
-  const { watchers, blocking, plain } = apiShare(total, count(flags, 'max-watchers', 512), count(flags, 'max-blocking-queries', 256));
+  const connections = asked.maxConnections === 'auto' ? budget : asked.maxConnections;
+  if (connections > budget) log.warn('--max-connections is above the descriptor budget; using the budget', { asked: connections, budget, noFile, reserved: reservedDescriptors(noFile) });
+  const total = Math.min(connections, budget);
+  const { watchers, blocking, plain } = apiShare(total, asked.maxWatchers, asked.maxBlockingQueries);
   const guard = new ConnectionGuard({
-    maxConnections: total, maxPerClient: Math.min(count(flags, 'max-connections-per-client', 256), total), onRefuse: refusalLogger(log),
+    maxConnections: total, maxPerClient: Math.min(asked.maxConnectionsPerClient, total), onRefuse: refusalLogger(log),
   });
-  const bodies = new BodyReader({
-    maxBodies: count(flags, 'max-request-bodies', 32),
-    maxBufferedBytes: bytes(flags, 'max-body-buffer', '16Mi'),
-    timeoutMs: parseDuration(String(flags['body-timeout'] ?? '10s'), 'body-timeout'),
-  });
-  const perClient = count(flags, 'max-streams-per-client', 32);
-  const idleTimeoutMs = parseDuration(String(flags['proxy-idle-timeout'] ?? '5m'), 'proxy-idle-timeout');
+  const bodies = new BodyReader({ maxBodies: asked.maxRequestBodies, maxBufferedBytes: asked.maxBodyBuffer, timeoutMs: asked.bodyTimeoutMs });
+  const perClient = asked.maxStreamsPerClient;
+  const idleTimeoutMs = asked.proxyIdleTimeoutMs;
   const limits: TrafficLimits = {
     guard,
     server: { gate: guard.gate('api', { reserve: watchers + blocking + plain }), bodies, deliveries: new DeliveryCache(), gates: () => guard.stats().listeners },
@@ -72,27 +66,6 @@ export function apiShare(total: number, watchers: number, blocking: number): { w
   if (watchers + blocking <= room) return { watchers, blocking, plain };
   const scale = room / (watchers + blocking);
   return { watchers: Math.floor(watchers * scale), blocking: Math.floor(blocking * scale), plain };
-}
-
-function count(flags: Flags, flag: string, fallback?: number): number {
-  const v = flags[flag];
-  if (v === undefined && fallback !== undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== 'string' || !/^[0-9]+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) {
-    throw new BerthError('E_CONFIG', `--${flag}: "${String(v)}" must be a positive integer`);
-  }
-  return n;
-}
-
-function bytes(flags: Flags, flag: string, fallback: string): number {
-  const v = String(flags[flag] ?? fallback);
-  try {
-    const n = parseMemory(v);
-    if (n > 0) return n;
-  } catch {
-    // reported below
-  }
-  throw new BerthError('E_CONFIG', `--${flag}: "${v}" must be a size such as 16Mi or 1048576`);
 }
 
 /** A warn line per listener at most every REFUSAL_LOG_MS, with the refusals counted since the previous one. */

@@ -1,0 +1,171 @@
+/**
+ * The running operator of `berth run`: builds the adapters (registry sync, proxies, drainer, metrics, alerts, sync
+ * reporter, review runner), registers them as listeners of the loop, the monitor and the reconciler, and closes
+ * everything through one ordered list of closers.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { alertListener, drainListener, healthLogListener, healthWakeListener, metricsListener, proxiesListener, registryListener, reviewListener, syncReportListener } from './adapters.ts';
+import { createAlerter, type Alerter } from './alerts/alerter.ts';
+import type { Flags } from './config.ts';
+import { startGc } from './healing/gc-runner.ts';
+import { Closers, OperatorListeners, appliedRevisionWatch, closer, type HealthListener, type PassListener } from './listeners.ts';
+import { loadDesired } from './manifests/index.ts';
+import { BerthError } from './model/errors.ts';
+import { createDrainer, type Drainer } from './proxy/drain.ts';
+import { ProxyManager } from './proxy/proxies.ts';
+import { startLoop, type Loop } from './reconciler/loop.ts';
+import type { PassResult, Reconciler } from './reconciler/reconciler.ts';
+import { registryRoutes } from './registry/api.ts';
+import { send } from './registry/http-util.ts';
+import { Registry } from './registry/registry.ts';
+import { createGitHubClient, type GitHubClient } from './review/github.ts';
+import { Reviewer, type RoundReport } from './review/reviewer.ts';
+import { startReviewRunner, type ReviewRunner } from './review/runner.ts';
+import { SyncReporter } from './review/sync-report.ts';
+import { clusterView } from './runtime/cluster.ts';
+import { createDockerGc } from './runtime/docker-gc.ts';
+import { trafficLimits } from './traffic-limits.ts';
+import { Metrics } from './server/metrics.ts';
+import { startServer, type Server, type ServerDeps } from './server/server.ts';
+import { formatDuration } from './manifests/quantity.ts';
+import { settingsFor, type RunSettings } from './settings.ts';
+import type { GitSource } from './source/source.ts';
+import type { Logger } from './util/log.ts';
+import type { Redactor } from './util/redact.ts';
+import { clusterOf, connectEngine, connectSource, createMonitor, loadOptions, reconciler, secretsOf, type Engines } from './commands/shared.ts';
+
+/** A running operator: loop, HTTP server and the reconciler behind them. */
+export interface Operator {
+  url: string;
+  reconciler: Reconciler;
+  /** Asks the loop for a pass. */
+  trigger(reason: string): void;
+  /** Resolves when no review round and no after-merge GitHub call is running or queued. */
+  reviewIdle(): Promise<void>;
+  /** Closes everything, in order, and flushes the status. */
+  stop(): Promise<void>;
+}
+
+export interface OperatorHooks {
+  onPass?: (r: PassResult, trigger: string) => void;
+  onReview?: (r: RoundReport, reason: string) => void;
+}
+
+/** Starts the loop and the HTTP server for `berth run` (also used by `npm start`, tests and benchmarks). */
+export async function startOperator(flags: Flags, baseLog: Logger, hooks: OperatorHooks = {}): Promise<Operator> {
+  return runOperator(settingsFor('run', flags), baseLog, hooks);
+}
+
+/** startOperator with settings parsed already. */
+export async function runOperator(s: RunSettings, baseLog: Logger, hooks: OperatorHooks = {}): Promise<Operator> {
+  const redact = secretsOf(s, s);
+  const log = redact.logger(baseLog);
+  let loop: Loop | null = null;
+  const wake = (reason: string): void => loop?.trigger(reason);
+  const [source, engines] = await Promise.all([connectSource(s), connectEngine(s, s.nodeGraceMs, log, () => wake('node state changed'))]);
+  const { docker, runtime, pool } = engines;
+  pool.start();
+  const listeners = new OperatorListeners();
+  const alerter = s.alertWebhooks.length ? createAlerter({ urls: s.alertWebhooks, muteMs: s.alertMuteMs, log, instance: s.instance }) : null;
+  const limits = trafficLimits(s.traffic, log); // one connection budget for the API server and every proxy
+  const registry = new Registry({});
+  const proxies = new ProxyManager({ registry, defaultHost: s.proxyHost, log, ...limits.proxies });
+  const drainer = createDrainer({ registry, openTo: (address) => proxies.openTo(address), timeoutMs: s.drainTimeoutMs, log: (msg, fields) => log.info(msg, fields) });
+  const monitor = createMonitor(s.stateDir, runtime, log, (c) => listeners.onHealthChange(c));
+  const github = s.github ? createGitHubClient({ ...s.github, log }) : null;
+  const sync = github ? new SyncReporter({ github, instance: s.instance, log }) : null;
+  const cluster = clusterOf(pool, runtime, { usage: (ids) => runtime.memoryUsage(ids), memoryHighMark: s.memoryHighMark });
+  const rec = reconciler(s, source, runtime, log, {
+    keepLastGood: true, drift: s.drift, statusIntervalMs: s.statusIntervalMs, monitor, cluster, redact,
+    notify: (e) => listeners.onReconcilerEvent(e), beforeStop: (id) => drainer.drain(id), onLateFetch: () => wake('late fetch finished'),
+  });
+  const reviews = github || s.reviewBranches.length ? startReviews(s, source, engines, log, { github, sync, onRound: hooks.onReview }) : null;
+  const gc = startGc({ runtime: createDockerGc(docker), instance: s.instance, log, schedule: s.gcSchedule, protect: (id) => rec.protects(id) });
+  const metrics = new Metrics();
+  const ttlTimer = setInterval(() => registry.tick(), 1000);
+  ttlTimer.unref();
+  registerListeners(listeners, { log, wake, registry: registryListener(registry, drainer, monitor), alerter, redact, sync, reviews, metrics, drainer, proxies, hooks });
+  const started = startLoop(rec, { intervalMs: s.intervalMs, log, runtime, instance: s.instance, onPass: (r, trigger, ms) => listeners.afterPass(r, trigger, ms) });
+  loop = started;
+  const closers = new Closers().add(
+    closer(() => pool.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
+    closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)),
+  );
+  const server = await serve(s, { log, metrics, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: limits.server }, closers);
+  closers.add(closer(() => server.close()));
+  log.info('berth running', { repo: source.description, branch: s.branch, path: s.manifests.path, instance: s.instance, interval: formatDuration(s.intervalMs), listen: server.url, drift: s.drift });
+  return {
+    url: server.url,
+    reconciler: rec,
+    trigger: (reason) => started.trigger(reason),
+    async reviewIdle() {
+      await sync?.idle();
+      await reviews?.idle();
+    },
+    stop: () => closers.close(),
+  };
+}
+
+interface Parts {
+  log: Logger;
+  wake: (reason: string) => void;
+  registry: PassListener & HealthListener;
+  alerter: Alerter | null;
+  redact: Redactor;
+  sync: SyncReporter | null;
+  reviews: ReviewRunner | null;
+  metrics: Metrics;
+  drainer: Drainer;
+  proxies: ProxyManager;
+  hooks: OperatorHooks;
+}
+
+/** The adapters of the parts, in the order each hears a health change, a reconciler event and a pass. */
+function registerListeners(listeners: OperatorListeners, p: Parts): void {
+  const alerts = p.alerter ? [alertListener(p.alerter, p.redact)] : [];
+  const sync = p.sync ? [syncReportListener(p.sync)] : [];
+  listeners.onHealth(healthLogListener(p.log), p.registry, healthWakeListener(p.wake), ...alerts);
+  listeners.onEvent(...alerts, ...sync);
+  listeners.onPass(metricsListener(p.metrics), drainListener(p.drainer), p.registry, proxiesListener(p.proxies), ...sync);
+  if (p.reviews) listeners.onPass(appliedRevisionWatch(reviewListener(p.reviews)));
+  listeners.onPass({ afterPass: (r, trigger) => p.hooks.onPass?.(r, trigger) });
+}
+
+/** The review runner: pull request plans (with --github-repo) and plain-git review branches. */
+function startReviews(s: RunSettings, source: GitSource, { runtime, pool }: Engines, log: Logger, extra: { github: GitHubClient | null; sync: SyncReporter | null; onRound?: OperatorHooks['onReview'] }): ReviewRunner {
+  const reviewer = new Reviewer({
+    source, runtime, instance: s.instance, log, github: extra.github ?? undefined, reviewBranches: s.reviewBranches, baseBranch: s.branch,
+    load: (snapshot) => loadDesired(snapshot, loadOptions(s.manifests, s.instance)),
+    // The nodes in force, never a pull request's own Node manifests: planning connects to nothing a head names.
+    cluster: async () => clusterView(pool, runtime),
+  });
+  return startReviewRunner(reviewer, log, { onRound: extra.onRound, before: async () => extra.sync?.idle(), intervalMs: s.intervalMs });
+}
+
+/** The HTTP server on --listen; when it cannot listen, everything started so far is closed and the error is E_CONFIG. */
+async function serve(s: RunSettings, opts: Omit<ServerDeps, 'webhookSecret'>, closers: Closers): Promise<Server> {
+  return startServer(s.listen.host, s.listen.port, { ...opts, webhookSecret: s.webhookSecret }).catch(async (err) => {
+    await closers.close();
+    throw new BerthError('E_CONFIG', `cannot listen on ${s.listen.address}: ${(err as Error).message}`);
+  });
+}
+
+/** A pull_request event only asks for a review round; a push also moves review branches (plain git). */
+function webhookTrigger(loop: Loop, reviews: ReviewRunner | null, reviewBranches: boolean): (reason: string, event?: string) => void {
+  return (reason, event) => {
+    if (event === 'pull_request' && reviews) return reviews.trigger(reason);
+    loop.trigger(reason);
+    if (reviewBranches) reviews?.trigger(reason);
+  };
+}
+
+/** The registry API plus `GET /v1/proxies` (the listeners of loadBalancer.publish and Routes, with counters). */
+function withProxyRoute(registryApi: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>, proxies: ProxyManager) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    if (req.url === '/v1/proxies' && req.method === 'GET') {
+      send(res, 200, { proxies: proxies.list() });
+      return true;
+    }
+    return registryApi(req, res);
+  };
+}

@@ -68,7 +68,7 @@ describe('applyPlan', () => {
     expect(rt.calls.slice(n).map((c) => (c.method.endsWith('Network') ? `${c.method} ${String(c.args[0])}` : c.method))).toEqual([
       'createNetwork berth.t.two', 'createContainer', 'startContainer', 'stopContainer', 'removeContainer', 'removeNetwork berth.t.one',
     ]);
-    expect(rt.calls[n]?.args[1]).toEqual({ 'berth.managed': 'true', 'berth.instance': 't', 'berth.namespace': 'two' });
+    expect(rt.calls[n]?.args[1]).toEqual({ 'berth.managed': 'true', 'berth.instance': 't', 'berth.kind': 'Service', 'berth.namespace': 'two' });
     const state = await rt.observe('t', []);
     expect(state.networks.map((x) => x.name)).toEqual(['berth.t.two']);
     const [b] = state.containers;

@@ -180,14 +180,14 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
     case 'remove-volume':
       return rt.removeVolume(a.name);
     case 'create-network':
-      return rt.createNetwork(a.network.dockerName, { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.namespace]: a.network.namespace });
+      return rt.createNetwork(a.network.dockerName, { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.kind]: 'Service', [LABELS.namespace]: a.network.namespace });
     case 'remove-network':
       return rt.removeNetwork(a.name);
     case 'build-image': {
       const img = a.desired.image;
       if (img.type !== 'build') return;
       const files = await ctx.buildContext(a.desired);
-      await rt.buildImage(img.ref, files, img.dockerfile, { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.namespace]: a.desired.namespace, [LABELS.service]: a.desired.name, [LABELS.revision]: ctx.revision });
+      await rt.buildImage(img.ref, files, img.dockerfile, { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.kind]: 'Service', [LABELS.namespace]: a.desired.namespace, [LABELS.service]: a.desired.name, [LABELS.revision]: ctx.revision });
       return;
     }
     case 'create':
@@ -224,5 +224,5 @@ async function createAndStart(ctx: Ctx, svc: DesiredService, replica: number, no
 }
 
 function volumeLabels(ctx: Ctx, namespace: string, name: string, retain: boolean): Record<string, string> {
-  return { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.namespace]: namespace, [LABELS.volume]: name, [LABELS.retain]: String(retain) };
+  return { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.kind]: 'Volume', [LABELS.namespace]: namespace, [LABELS.volume]: name, [LABELS.retain]: String(retain) };
 }

@@ -12,12 +12,13 @@ export function dockerRestartPolicy(_policy: RestartPolicy): string {
   return 'no';
 }
 
-/** Labels every replica container carries (DESIGN.md): identity, revision and spec hash, plus the manifest's labels. */
+/** Labels every replica container carries (DESIGN.md): identity, kind, revision and spec hash, plus the manifest's labels. */
 export function replicaLabels(instance: string, revision: string, svc: DesiredService, replica: number): Record<string, string> {
   return {
     ...svc.labels,
     [LABELS.managed]: 'true',
     [LABELS.instance]: instance,
+    [LABELS.kind]: 'Service',
     [LABELS.namespace]: svc.namespace,
     [LABELS.service]: svc.name,
     [LABELS.replica]: String(replica),

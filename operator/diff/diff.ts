@@ -3,6 +3,7 @@ import { LABELS } from '../model/keys.ts';
 import type { Action, Cause, Plan, PlanSummary } from '../model/plan.ts';
 import type { DesiredService, DesiredState, ObservedContainer, ObservedState } from '../model/state.ts';
 import { containerDrift, shouldRestart, specChangeReason } from './drift.ts';
+import { claims } from '../manifests/kinds/index.ts';
 
 /** What berth last applied for a service (spec hash and replica count); lets diff tell drift from change. */
 export interface AppliedService {
@@ -24,9 +25,13 @@ export interface DiffOptions {
   nodes?: { unreachable: ReadonlySet<string>; lost: ReadonlySet<string> };
 }
 
-/** Computes the ordered actions that take `observed` to `desired`. */
+/**
+ * Computes the ordered actions that take `observed` to `desired`. Only objects a kind claims (kinds/index.ts `claims`:
+ * their berth.kind label, or none on what berth created before it set the label) are paired or pruned: Service
+ * containers and networks, Volume volumes; a container of another kind (berth.kind=Job) is never touched.
+ */
 export function diff(desired: DesiredState, observed: ObservedState, opts: DiffOptions): Plan {
-  const byService = groupByService(observed.containers);
+  const byService = groupByService(observed.containers.filter((c) => claims('Service', 'container', c.labels)));
   const actions: Action[] = [];
   const volumes = new Set(observed.volumes.map((v) => v.name));
   for (const v of desired.volumes) {
@@ -54,7 +59,7 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
   }
   const desiredVolumes = new Set(desired.volumes.map((v) => v.dockerName));
   for (const v of observed.volumes) {
-    if (desiredVolumes.has(v.name) || v.labels[LABELS.retain] !== 'false') continue;
+    if (desiredVolumes.has(v.name) || v.labels[LABELS.retain] !== 'false' || !claims('Volume', 'volume', v.labels)) continue;
     actions.push({ type: 'remove-volume', name: v.name, reason: `volume ${v.name} is not in the revision and not retained`, cause: 'change' });
   }
   actions.push(...networkRemovals(desired, observed));
@@ -62,13 +67,14 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
 }
 
 /**
- * Networks of the instance that no namespace of the revision uses, removed last (after the prunes that detach their
- * containers). A revision without services removes none: an empty revision never prunes.
+ * Networks of the instance (claimed by Service) that no namespace of the revision uses, removed last (after the
+ * prunes that detach their containers). A revision without services removes none: an empty revision never prunes.
  */
 function networkRemovals(desired: DesiredState, observed: ObservedState): Action[] {
   if (desired.services.length === 0) return [];
   const wanted = new Set(desired.networks.map((n) => n.dockerName));
-  const names = [...new Set(observed.networks.map((n) => n.name))].filter((name) => !wanted.has(name)).sort();
+  const ours = observed.networks.filter((n) => claims('Service', 'network', n.labels));
+  const names = [...new Set(ours.map((n) => n.name))].filter((name) => !wanted.has(name)).sort();
   return names.map((name) => ({ type: 'remove-network', name, reason: `network ${name} is not used by any service of revision ${desired.revision.slice(0, 7)}`, cause: 'change' }));
 }
 

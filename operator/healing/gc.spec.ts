@@ -75,6 +75,15 @@ describe('planGc: containers', () => {
     ];
     expect(ids(inventory({ containers }), policy({ exitedHistory: 1 }))).toEqual(['t2', 'z', 'n']);
   });
+
+  it('never collects a container or built image of a kind it does not know (berth.kind: Job), but one labelled Service', () => {
+    const job = labels('shop', 'web', { 'berth.kind': 'Job' });
+    const inv = inventory({
+      containers: [container('j', 'exited', 1, { labels: job }), container('s', 'exited', 2, { labels: labels('shop', 'web', { 'berth.kind': 'Service' }) })],
+      images: [image('ji', 1, { labels: job })],
+    });
+    expect(ids(inv, policy({ exitedHistory: 0, keepImages: 0 }))).toEqual(['s']);
+  });
 });
 
 describe('planGc: built images', () => {

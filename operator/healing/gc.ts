@@ -4,6 +4,7 @@
  * Volumes are never collected.
  */
 import { LABELS } from '../model/keys.ts';
+import { claims } from '../manifests/kinds/index.ts';
 import type { ContainerStatus } from '../model/state.ts';
 
 /** A berth container of the instance, as GC sees it. */
@@ -90,7 +91,8 @@ const COLLECTABLE: ReadonlySet<ContainerStatus> = new Set<ContainerStatus>(['exi
 
 /**
  * Plans one GC pass: containers first, then built images, then dangling images; services in name order, the
- * oldest candidates last. Anything not labelled berth.managed=true + berth.instance=`inv.instance` is never touched.
+ * oldest candidates last. Anything not labelled berth.managed=true + berth.instance=`inv.instance` is never touched, nor
+ * a container or built image another kind than Service claims (berth.kind; none = Service).
  */
 export function planGc(inv: GcInventory, policy: GcPolicy): GcDecision[] {
   const history = policy.pressure ? 0 : Math.max(0, Math.floor(policy.exitedHistory));
@@ -134,7 +136,8 @@ function planContainers(inv: GcInventory, history: number, suffix: string): Remo
 }
 
 function isCollectableContainer(c: GcContainer, instance: string): boolean {
-  return ownedBy(c.labels, instance) && COLLECTABLE.has(c.state) && Boolean(c.labels[LABELS.namespace]) && Boolean(c.labels[LABELS.service]);
+  return ownedBy(c.labels, instance) && claims('Service', 'container', c.labels) && COLLECTABLE.has(c.state)
+    && Boolean(c.labels[LABELS.namespace]) && Boolean(c.labels[LABELS.service]);
 }
 
 function planImages(inv: GcInventory, keep: number, suffix: string): RemoveImageDecision[] {
@@ -157,7 +160,7 @@ function planImages(inv: GcInventory, keep: number, suffix: string): RemoveImage
 function isBuiltImage(image: GcImage, instance: string): boolean {
   const ns = image.labels[LABELS.namespace];
   const service = image.labels[LABELS.service];
-  if (!ownedBy(image.labels, instance) || !ns || !service) return false;
+  if (!ownedBy(image.labels, instance) || !claims('Service', 'image', image.labels) || !ns || !service) return false;
   const prefix = `berth.local/${ns}/${service}:`;
   return image.tags.length > 0 && image.tags.every((t) => t.startsWith(prefix));
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PortSpec } from '../model/manifest.ts';
 import { firstTcpPort, hashKeyNeedsHttp, toLoadBalancer } from './load-balancer.ts';
-import { toRouteSpec } from './route.ts';
+import { toRouteSpec } from './kinds/route/defaults.ts';
 
 const ports: PortSpec[] = [
   { port: 53, protocol: 'udp' },

@@ -10,7 +10,7 @@ import { readManifests } from './read-manifests.ts';
 import { loadInWorker } from './worker-client.ts';
 import type { YamlFile } from './yaml-source.ts';
 import { checkScripts, withRepoScriptPaths } from './script-check.ts';
-import { hostPathIssues } from './volume-checks.ts';
+import { hostPathIssues } from './kinds/volume/checks.ts';
 
 export interface LoadOptions {
   /** berth instance name (part of Docker volume names and spec hashes). */

@@ -5,9 +5,9 @@ import { DocCache, parseYamlFile } from './yaml-source.ts';
 import type { RawDoc, YamlFile } from './yaml-source.ts';
 import { formatPath, schemaIssues } from './schema.ts';
 import { identifyKind, isObj, toManifest } from './defaults.ts';
-import { probeKindIssues } from './probes.ts';
 import { FieldError } from './raw.ts';
-import { imageXorBuildIssues, semanticIssues } from './semantic.ts';
+import { semanticIssues } from './semantic.ts';
+import { descriptorOf } from './kinds/index.ts';
 import type { Entry } from './semantic.ts';
 import { DEFAULT_LIMITS, resolveLimits } from './limits.ts';
 import type { ManifestLimits } from './limits.ts';
@@ -78,15 +78,18 @@ export function capIssues(issues: readonly ManifestIssue[], max = MAX_REPORTED_I
 
 /** Schema-checks one document; returns its entry when it has a usable identity (metadata.name), even if invalid. */
 function toEntry(kind: ManifestKind, doc: RawDoc, issues: ManifestIssue[]): Entry | undefined {
-  // A probe without exactly one kind is as malformed as a schema violation: no typed manifest, no further checks.
-  const found = kind === 'Service' ? [...schemaIssues(kind, doc), ...probeKindIssues(doc)] : schemaIssues(kind, doc);
+  // The kind's blocking document issues (a Service's probe without exactly one kind) are as malformed as a schema
+  // violation: no typed manifest, no further checks.
+  const d = descriptorOf(kind);
+  const own = d.documentIssues?.(doc);
+  const found = own ? [...schemaIssues(kind, doc), ...own.blocking] : schemaIssues(kind, doc);
   append(issues, found);
-  if (kind === 'Service') append(issues, imageXorBuildIssues(doc));
+  if (own) append(issues, own.other);
   const meta = isObj(doc.value) ? doc.value.metadata : undefined;
   const name = isObj(meta) ? meta.name : undefined;
   if (typeof name !== 'string') return undefined;
-  // Nodes are cluster-wide: keyed by name alone, whatever a (refused) metadata.namespace says.
-  const namespace = kind === 'Node' ? '' : isObj(meta) && typeof meta.namespace === 'string' ? meta.namespace : 'default';
+  // Cluster-wide kinds (Nodes) are keyed by name alone, whatever a (refused) metadata.namespace says.
+  const namespace = d.clusterScoped ? '' : isObj(meta) && typeof meta.namespace === 'string' ? meta.namespace : 'default';
   const entry: Entry = { kind, namespace, name, doc };
   if (found.length > 0) return entry;
   try {

@@ -1,4 +1,4 @@
-/** Schema stage: validate each document against its kind's JSON Schema (schemas/*.schema.json) with ajv. */
+/** Schema stage: validate each document against its kind's JSON Schema (the descriptor's schemas/*.schema.json) with ajv. */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Ajv } from 'ajv';
@@ -7,15 +7,9 @@ import type { ManifestIssue } from '../model/errors.ts';
 import type { ManifestKind } from '../model/manifest.ts';
 import type { PathSegment, RawDoc } from './yaml-source.ts';
 import { DURATION_PATTERN } from './quantity.ts';
+import { KIND_TABLE } from './kinds/index.ts';
 
 export const NAME_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
-
-const SCHEMA_FILES: Record<ManifestKind, URL> = {
-  Service: new URL('../../schemas/service.schema.json', import.meta.url),
-  Volume: new URL('../../schemas/volume.schema.json', import.meta.url),
-  Route: new URL('../../schemas/route.schema.json', import.meta.url),
-  Node: new URL('../../schemas/node.schema.json', import.meta.url),
-};
 
 /** spec.loadBalancer.hashKey: `client-ip`, `path`, or `header:` / `cookie:` followed by an RFC 9110 token. */
 export const HASH_KEY_PATTERN = "^(client-ip|path|(header|cookie):[!#$%&'*+.^_`|~0-9A-Za-z-]+)$";
@@ -48,8 +42,8 @@ function validators(): Record<ManifestKind, ValidateFunction> {
   ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 });
   // `errorMessage` (as VS Code and yaml-language-server read it): the words for any failure of the schema holding it.
   ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
-  const load = (kind: ManifestKind): ValidateFunction => ajv.compile(JSON.parse(readFileSync(SCHEMA_FILES[kind], 'utf8')) as object);
-  compiled = { Service: load('Service'), Volume: load('Volume'), Route: load('Route'), Node: load('Node') };
+  const load = (schema: URL): ValidateFunction => ajv.compile(JSON.parse(readFileSync(schema, 'utf8')) as object);
+  compiled = Object.fromEntries(KIND_TABLE.map((d) => [d.kind, load(d.schema)])) as Record<ManifestKind, ValidateFunction>;
   return compiled;
 }
 

@@ -149,7 +149,8 @@ export interface VolumeSpec {
   retain: boolean;
 }
 
-interface ManifestBase {
+/** What every manifest has besides kind and spec. */
+export interface ManifestBase {
   apiVersion: typeof API_VERSION;
   metadata: Metadata;
   /** Where the document starts, for error messages. */
@@ -211,5 +212,16 @@ export interface NodeManifest extends ManifestBase {
   spec: NodeSpec;
 }
 
-export type Manifest = ServiceManifest | VolumeManifest | RouteManifest | NodeManifest;
+/**
+ * The typed manifest of each kind. A kind of operator/manifests/kinds/ that is not listed here adds its own by declaration
+ * merging in its folder (`declare module '../../model/manifest.ts' { interface ManifestsByKind { Note: NoteManifest } }`).
+ */
+export interface ManifestsByKind {
+  Service: ServiceManifest;
+  Volume: VolumeManifest;
+  Route: RouteManifest;
+  Node: NodeManifest;
+}
+
+export type Manifest = ManifestsByKind[keyof ManifestsByKind];
 export type ManifestKind = Manifest['kind'];

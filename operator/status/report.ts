@@ -2,6 +2,7 @@
 import { stringify } from 'yaml';
 import type { BerthError } from '../model/errors.ts';
 import { LABELS } from '../model/keys.ts';
+import { claims } from '../manifests/kinds/index.ts';
 import type { Action, Plan } from '../model/plan.ts';
 import type { NodeStatus } from '../model/cluster.ts';
 import type { DesiredState, ObservedContainer, ObservedState } from '../model/state.ts';
@@ -164,8 +165,8 @@ function ready(input: ReportInput, services: Record<string, ServiceStatus>, pend
 function serviceStatuses(input: ReportInput): Record<string, ServiceStatus> {
   const out: Record<string, ServiceStatus> = {};
   for (const s of input.desired?.services ?? []) {
-    const mine = (input.observed?.containers ?? []).filter((c) =>
-      c.labels[LABELS.namespace] === s.namespace && c.labels[LABELS.service] === s.name && c.labels[LABELS.specHash] === s.specHash
+    const mine = (input.observed?.containers ?? []).filter((c) => claims('Service', 'container', c.labels)
+      && c.labels[LABELS.namespace] === s.namespace && c.labels[LABELS.service] === s.name && c.labels[LABELS.specHash] === s.specHash
       && !(c.node && input.lostNodes?.has(c.node)),
     ).sort((a, b) => Number(a.labels[LABELS.replica]) - Number(b.labels[LABELS.replica]));
     const replicas = mine.map((c) => replicaStatus(c, input));

@@ -5,13 +5,13 @@
  * operator's --allow-host-path prefixes.
  */
 import { posix } from 'node:path';
-import { BerthError } from '../model/errors.ts';
-import type { ManifestIssue } from '../model/errors.ts';
-import type { VolumeManifest } from '../model/manifest.ts';
-import { formatPath } from './schema.ts';
-import type { Entry } from './semantic.ts';
-import type { PathSegment, RawDoc } from './yaml-source.ts';
-import { LOCAL_OPTIONS, localOptionProblems } from './local-volume-options.ts';
+import { BerthError } from '../../../model/errors.ts';
+import type { ManifestIssue } from '../../../model/errors.ts';
+import type { VolumeManifest } from '../../../model/manifest.ts';
+import { formatPath } from '../../schema.ts';
+import type { Entry } from '../../semantic.ts';
+import type { PathSegment, RawDoc } from '../../yaml-source.ts';
+import { LOCAL_OPTIONS, localOptionProblems } from '../../local-volume-options.ts';
 
 /** Reports one issue at `path` of `doc` (at its key with target 'key'). */
 export type VolumeReport = (doc: RawDoc, path: PathSegment[], message: string, target?: 'key' | 'value') => void;

@@ -1,7 +1,7 @@
 /** kind Route: defaults (schema-valid data -> model). */
-import type { RouteBackend, RouteRule, RouteSpec } from '../model/manifest.ts';
-import { toPublish } from './load-balancer.ts';
-import type { Obj } from './raw.ts';
+import type { RouteBackend, RouteRule, RouteSpec } from '../../../model/manifest.ts';
+import { toPublish } from '../../load-balancer.ts';
+import type { Obj } from '../../raw.ts';
 
 /** Defaults of a schema-valid Route spec: pathPrefix `/`, backend weight 1. */
 export function toRouteSpec(s: Obj): RouteSpec {

@@ -1,8 +1,8 @@
 /** kind Node: defaults (schema-valid data -> model). */
-import type { NodeSpec } from '../model/manifest.ts';
-import { parseCpu, parseMemory } from './quantity.ts';
-import { convertAt } from './raw.ts';
-import type { Obj } from './raw.ts';
+import type { NodeSpec } from '../../../model/manifest.ts';
+import { parseCpu, parseMemory } from '../../quantity.ts';
+import { convertAt } from '../../raw.ts';
+import type { Obj } from '../../raw.ts';
 
 /**
  * Defaults of a schema-valid Node spec: no labels, capacity left to what the engine reports, schedulable. A tcp://

@@ -1,6 +1,6 @@
 /** Semantic checks of Nodes that the JSON Schema cannot express: endpoints (one Node each), TLS, capacity. */
-import type { NodeManifest } from '../model/manifest.ts';
-import type { PathSegment, RawDoc } from './yaml-source.ts';
+import type { NodeManifest } from '../../../model/manifest.ts';
+import type { PathSegment, RawDoc } from '../../yaml-source.ts';
 
 /** Reports one issue at `path` of `doc` (at its key with target 'key'). */
 export type NodeReport = (doc: RawDoc, path: PathSegment[], message: string, target?: 'key' | 'value') => void;

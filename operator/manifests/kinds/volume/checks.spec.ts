@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { BerthError, ValidationError } from '../model/errors.ts';
-import type { ManifestIssue } from '../model/errors.ts';
-import { memorySnapshot } from '../source/memory-source.ts';
-import { loadDesired } from './load.ts';
-import { localOptionProblems } from './local-volume-options.ts';
-import { isUnder, normalizeAllowedPath } from './volume-checks.ts';
+import { BerthError, ValidationError } from '../../../model/errors.ts';
+import type { ManifestIssue } from '../../../model/errors.ts';
+import { memorySnapshot } from '../../../source/memory-source.ts';
+import { loadDesired } from '../../load.ts';
+import { localOptionProblems } from '../../local-volume-options.ts';
+import { isUnder, normalizeAllowedPath } from './checks.ts';
 
 const volume = (name: string, spec: string): string => `apiVersion: berth/v1\nkind: Volume\nmetadata: { name: ${name} }\nspec:\n  ${spec}\n`;
 

@@ -1,0 +1,106 @@
+/** kind Service: checks a JSON Schema cannot express (moved from manifests/semantic.ts). */
+import type { ManifestIssue } from '../../../model/errors.ts';
+import type { ServiceManifest } from '../../../model/manifest.ts';
+import { resourceKey } from '../../../model/keys.ts';
+import type { PathSegment, RawDoc } from '../../yaml-source.ts';
+import { formatPath } from '../../schema.ts';
+import { MIN_MEMORY_BYTES } from '../../quantity.ts';
+import { isObj } from '../../raw.ts';
+import { checkHealth } from '../../health-checks.ts';
+import { checkLoadBalancer } from '../../load-balancer-checks.ts';
+import { checkPlacement } from '../../placement-checks.ts';
+import { checkDependencies } from '../../dependency-checks.ts';
+import { checkEngineLimits } from '../../engine-checks.ts';
+import { checkMountPaths, normalizeMountPath } from '../../mount-checks.ts';
+import { checkNamespaceSizes } from '../../namespace-checks.ts';
+import { probeKindIssues } from '../../probes.ts';
+import type { CheckContext, Declared, DocumentIssues, Report } from '../types.ts';
+
+/**
+ * Raw-document checks of a Service: a probe without exactly one kind blocks typing (as malformed as a schema
+ * violation); image xor build is reported beside the schema issues.
+ */
+export function serviceDocumentIssues(doc: RawDoc): DocumentIssues {
+  return { blocking: probeKindIssues(doc), other: imageXorBuildIssues(doc) };
+}
+
+/** Per Service: the checks of checkService, then placement against the declared Nodes when all of them are typed. */
+export function checkServiceManifest(doc: RawDoc, m: ServiceManifest, ctx: CheckContext, report: Report): void {
+  checkService(doc, m, ctx.declared, report);
+  if (ctx.placementNodes) checkPlacement(doc, m, ctx.placementNodes, report);
+}
+
+/** Across Services: dependsOn cycles and depth, containers per namespace. */
+export function checkServices(ctx: CheckContext, report: Report): void {
+  checkDependencies(ctx.services, report);
+  checkNamespaceSizes([...ctx.services.values()], report);
+}
+
+/**
+ * Exactly one of spec.image / spec.build (instead of a noisy oneOf in the schema). Runs on the raw document of any
+ * Service, schema-valid or not, so it is reported together with schema issues.
+ */
+export function imageXorBuildIssues(doc: RawDoc): ManifestIssue[] {
+  const spec = isObj(doc.value) ? doc.value.spec : undefined;
+  if (!isObj(spec)) return [];
+  const hasImage = spec.image !== undefined && spec.image !== null;
+  const hasBuild = spec.build !== undefined && spec.build !== null;
+  const issue = (path: PathSegment[], message: string, target?: 'key'): ManifestIssue[] => [
+    { ...doc.loc.at(path, target), code: 'E_SEMANTIC', field: formatPath(path), message },
+  ];
+  if (hasImage && hasBuild) return issue(['spec', 'build'], 'image and build are mutually exclusive: set exactly one', 'key');
+  if (!hasImage && !hasBuild) return issue(['spec'], 'one of image or build is required');
+  return [];
+}
+
+function checkService(doc: RawDoc, m: ServiceManifest, declared: Declared, report: Report): void {
+  const { spec, metadata } = m;
+  for (const key of Object.keys(spec.env)) {
+    if (key === '' || key.includes('=')) report(doc, ['spec', 'env', key], 'environment variable names cannot be empty or contain "="', 'key');
+  }
+  if (spec.resources.cpu !== undefined && spec.resources.cpu <= 0) report(doc, ['spec', 'resources', 'cpu'], 'must be > 0');
+  if (spec.resources.memory !== undefined && spec.resources.memory < MIN_MEMORY_BYTES) {
+    report(doc, ['spec', 'resources', 'memory'], `must be at least 6Mi (Docker's minimum), got ${spec.resources.memory} bytes`);
+  }
+  checkPorts(doc, m, report);
+  checkHealth(doc, m, report);
+  checkLoadBalancer(doc, m, report);
+  checkMounts(doc, m, declared, report);
+  checkMountPaths(doc, m, report);
+  checkEngineLimits(doc, m, report);
+  spec.dependsOn.forEach((dep, i) => {
+    if (dep === metadata.name) report(doc, ['spec', 'dependsOn', i], 'a service cannot depend on itself');
+    else if (!declared.has(`Service\0${resourceKey(metadata.namespace, dep)}`)) {
+      report(doc, ['spec', 'dependsOn', i], `no Service "${dep}" in namespace "${metadata.namespace}"`);
+    }
+  });
+}
+
+function checkPorts(doc: RawDoc, m: ServiceManifest, report: Report): void {
+  const ports = new Map<string, number>();
+  const names = new Map<string, number>();
+  m.spec.ports.forEach((p, i) => {
+    const id = `${p.port}/${p.protocol}`;
+    const prev = ports.get(id);
+    if (prev !== undefined) report(doc, ['spec', 'ports', i, 'port'], `duplicate port ${id} (also spec.ports[${prev}])`);
+    else ports.set(id, i);
+    if (p.name === undefined) return;
+    const prevName = names.get(p.name);
+    if (prevName !== undefined) report(doc, ['spec', 'ports', i, 'name'], `duplicate port name "${p.name}" (also spec.ports[${prevName}])`);
+    else names.set(p.name, i);
+  });
+}
+
+function checkMounts(doc: RawDoc, m: ServiceManifest, declared: Declared, report: Report): void {
+  const paths = new Map<string, number>();
+  m.spec.volumes.forEach((v, i) => {
+    if (!declared.has(`Volume\0${resourceKey(m.metadata.namespace, v.volume)}`)) {
+      report(doc, ['spec', 'volumes', i, 'volume'], `no Volume "${v.volume}" in namespace "${m.metadata.namespace}"`);
+    }
+    const path = normalizeMountPath(v.mountPath);
+    const prev = paths.get(path);
+    if (prev !== undefined) report(doc, ['spec', 'volumes', i, 'mountPath'], `duplicate mountPath ${path} (also spec.volumes[${prev}])`);
+    else paths.set(path, i);
+  });
+}
+

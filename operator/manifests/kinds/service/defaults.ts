@@ -1,0 +1,56 @@
+/** kind Service: defaults (schema-valid data -> model). */
+import type { PortSpec, ResourceSpec, ServiceSpec, VolumeMount } from '../../../model/manifest.ts';
+import type { RawDoc } from '../../yaml-source.ts';
+import { parseCpu, parseMemory } from '../../quantity.ts';
+import { toHealth, toUpdate } from '../../probes.ts';
+import { toLoadBalancer } from '../../load-balancer.ts';
+import { toPlacement } from '../../placement.ts';
+import { convertAt, isObj } from '../../raw.ts';
+import type { Obj } from '../../raw.ts';
+
+/** Defaults of a schema-valid Service spec (README: replicas 1, restart always, update and probe defaults, ...). */
+export function toServiceSpec(s: Obj, doc: RawDoc): ServiceSpec {
+  const spec: ServiceSpec = {
+    env: toEnv((s.env ?? {}) as Obj, doc),
+    replicas: (s.replicas as number | undefined) ?? 1,
+    ports: ((s.ports ?? []) as Obj[]).map(toPort),
+    resources: toResources((s.resources ?? {}) as Obj),
+    restart: { policy: ((s.restart as Obj | undefined)?.policy as ServiceSpec['restart']['policy'] | undefined) ?? 'always' },
+    update: toUpdate(s.update),
+    health: toHealth(s.health),
+    volumes: ((s.volumes ?? []) as Obj[]).map(toMount),
+    dependsOn: [...((s.dependsOn ?? []) as string[])],
+    placement: toPlacement(s.placement as Obj | undefined),
+  };
+  if (typeof s.image === 'string') spec.image = s.image;
+  if (isObj(s.build)) spec.build = { context: s.build.context as string, dockerfile: (s.build.dockerfile as string | undefined) ?? 'Dockerfile' };
+  if (Array.isArray(s.command)) spec.command = [...(s.command as string[])];
+  if (isObj(s.loadBalancer)) spec.loadBalancer = toLoadBalancer(s.loadBalancer, spec.ports);
+  return spec;
+}
+
+/** Env values are strings; a number keeps its YAML spelling (`1.0` stays "1.0", not "1"). */
+function toEnv(env: Obj, doc: RawDoc): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    out[k] = typeof v === 'number' ? (doc.loc.plainText(['spec', 'env', k]) ?? String(v)) : String(v);
+  }
+  return out;
+}
+
+function toPort(p: Obj): PortSpec {
+  const port: PortSpec = { port: p.port as number, protocol: (p.protocol as PortSpec['protocol'] | undefined) ?? 'tcp' };
+  if (typeof p.name === 'string') port.name = p.name;
+  return port;
+}
+
+function toResources(r: Obj): ResourceSpec {
+  const out: ResourceSpec = {};
+  if (r.cpu !== undefined) out.cpu = convertAt(['spec', 'resources', 'cpu'], () => parseCpu(r.cpu as string | number));
+  if (r.memory !== undefined) out.memory = convertAt(['spec', 'resources', 'memory'], () => parseMemory(r.memory as string | number));
+  return out;
+}
+
+function toMount(v: Obj): VolumeMount {
+  return { volume: v.volume as string, mountPath: v.mountPath as string, readOnly: (v.readOnly as boolean | undefined) ?? false };
+}

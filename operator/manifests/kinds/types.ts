@@ -1,0 +1,75 @@
+/** What berth knows about one manifest kind: the contract every entry of the kind table (kinds/index.ts) fulfils. */
+import type { ManifestIssue } from '../../model/errors.ts';
+import type { Manifest, NodeManifest, ServiceManifest } from '../../model/manifest.ts';
+import type { DesiredState } from '../../model/state.ts';
+import type { ResolvedBuild } from '../build-context.ts';
+import type { Obj } from '../raw.ts';
+import type { PathSegment, RawDoc } from '../yaml-source.ts';
+
+/** Engine objects berth creates; each carries `berth.kind` naming the kind that created it. */
+export type ObjectType = 'container' | 'volume' | 'network' | 'image';
+
+/** Reports one semantic issue at `path` of `doc` (at its key with target 'key'). */
+export type Report = (doc: RawDoc, path: PathSegment[], message: string, target?: 'key' | 'value') => void;
+
+/** `Kind\0ns/name` of the resources the revision declares. */
+export interface Declared {
+  /** True when the revision declares `Kind\0ns/name` (or may: while a document is unreadable, always). */
+  has(key: string): boolean;
+}
+
+/** A typed manifest with the document it came from. */
+export interface Typed<M extends Manifest = Manifest> {
+  doc: RawDoc;
+  manifest: M;
+}
+
+/** What the semantic checks of one kind may look up across the revision. */
+export interface CheckContext {
+  declared: Declared;
+  /** Typed Services by key, the first definition winning (a duplicate is reported elsewhere). */
+  services: ReadonlyMap<string, { doc: RawDoc; m: ServiceManifest }>;
+  /** Typed Nodes sorted by name, first definition winning; undefined while some Node failed its schema. */
+  placementNodes?: readonly NodeManifest[];
+}
+
+/** Issues a kind finds on the raw document, next to its schema's. */
+export interface DocumentIssues {
+  /** As bad as a schema violation: the document gets no typed manifest and no further checks. */
+  blocking: ManifestIssue[];
+  /** Reported with the schema issues; the document is still typed when its schema passed. */
+  other: ManifestIssue[];
+}
+
+/** Inputs of desired state besides the manifests. */
+export interface DesiredContext {
+  instance: string;
+  /** Checked build contexts, keyed by service key. */
+  builds: ReadonlyMap<string, ResolvedBuild>;
+}
+
+/** The parts of the desired state a kind contributes (each list sorted by the kind). */
+export type DesiredPart = Partial<Omit<DesiredState, 'revision'>>;
+
+/** One kind: name, schema, defaults, checks, desired state and the engine objects it owns. */
+export interface KindDescriptor<M extends Manifest = Manifest> {
+  readonly kind: M['kind'];
+  /** The kind's JSON Schema (in schemas/, where editors and the validate workflow find it). */
+  readonly schema: URL;
+  /** Cluster-wide (Node): keyed by name alone, metadata.namespace is ''. */
+  readonly clusterScoped: boolean;
+  /** Engine objects this kind creates and labels `berth.kind=<kind>`: the only ones its pass may remove. */
+  readonly objects: readonly ObjectType[];
+  /** Objects of these types without a `berth.kind` label are this kind's (created before berth set the label). */
+  readonly unlabelled: readonly ObjectType[];
+  /** Builds the typed spec, with defaults, from `spec` of a document that passed the schema. */
+  toSpec(spec: Obj | undefined, doc: RawDoc): M['spec'];
+  /** Checks of the raw document (schema-valid or not) that the schema cannot express. */
+  documentIssues?(doc: RawDoc): DocumentIssues;
+  /** Semantic checks of one typed manifest of this kind. */
+  check?(doc: RawDoc, manifest: M, ctx: CheckContext, report: Report): void;
+  /** Semantic checks across every typed manifest of this kind (in document order). */
+  checkAll?(typed: readonly Typed<M>[], ctx: CheckContext, report: Report): void;
+  /** What the manifests of this kind (in document order) add to the desired state; absent = nothing runs. */
+  desired?(manifests: readonly M[], ctx: DesiredContext): DesiredPart;
+}

@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BerthError } from './model/errors.ts';
+import { thrownBerthError } from '../test/helpers/errors.ts';
 import { parseCommandLine, parseDuration } from './config.ts';
 
-function configError(fn: () => unknown): BerthError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof BerthError) return err;
-    throw err;
-  }
-  throw new Error('expected a BerthError');
-}
+const configError = thrownBerthError;
 
 describe('duration flags against the timer limit', () => {
   it.each(['interval', 'node-grace', 'drain-timeout', 'alert-mute'])('--%s 720h is an E_CONFIG naming the flag', (flag) => {

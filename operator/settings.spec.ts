@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { thrownBerthError } from '../test/helpers/errors.ts';
 import { flagsWith, parseCommandLine, type Flags } from './config.ts';
-import { BerthError } from './model/errors.ts';
 import { settingsFor } from './settings.ts';
 
-function configError(fn: () => unknown): BerthError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof BerthError) return err;
-    throw err;
-  }
-  throw new Error('expected a BerthError');
-}
+const configError = thrownBerthError;
 
 const run = (overrides: Flags, env: NodeJS.ProcessEnv = {}) => settingsFor('run', flagsWith('run', { repo: '/r', ...overrides }), env);
 

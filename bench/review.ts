@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { flagsWith } from '../operator/config.ts';
+import { flagsWith } from '../operator/settings/flags.ts';
 import { startOperator } from '../operator/main.ts';
 import { startGitHubFixtures, type FixtureExchange } from '../test/doubles/github-fixtures.ts';
 import { silentLogger } from '../operator/util/log.ts';

@@ -1,5 +1,5 @@
 /** `berth` entry point: parse, run, map errors to a one-line message and an exit code. */
-import { parseCommandLine } from './config.ts';
+import { parseCommandLine } from './settings/flags.ts';
 import { main } from './main.ts';
 import { ValidationError, asBerthError, formatIssue } from './model/errors.ts';
 

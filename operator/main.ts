@@ -1,6 +1,6 @@
 /** `berth <command>`: dispatches a parsed command line to operator/commands/; the composition of `berth run` is operator.ts. */
 import { readFileSync } from 'node:fs';
-import { helpText, type Parsed } from './config.ts';
+import { helpText, type Parsed } from './settings/flags.ts';
 import { apply } from './commands/apply.ts';
 import { plan } from './commands/plan.ts';
 import { run } from './commands/run.ts';
@@ -10,7 +10,7 @@ import { validate } from './commands/validate.ts';
 
 export type { Io } from './commands/shared.ts';
 export { EXIT_UNREACHABLE } from './commands/status.ts';
-export { startOperator, type Operator, type OperatorHooks } from './operator.ts';
+export { startOperator, type Operator, type OperatorHooks } from './commands/operator.ts';
 
 /** The package version (package.json beside operator/). */
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

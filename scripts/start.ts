@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { flagsWith } from '../operator/config.ts';
+import { flagsWith } from '../operator/settings/flags.ts';
 import { startOperator } from '../operator/main.ts';
 import { createLogger } from '../operator/util/log.ts';
 import { renderStatusText } from '../operator/status/render.ts';

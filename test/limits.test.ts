@@ -12,7 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { flagsWith } from '../operator/config.ts';
+import { flagsWith } from '../operator/settings/flags.ts';
 import { startOperator, type Operator } from '../operator/main.ts';
 import type { PassResult } from '../operator/reconciler/reconciler.ts';
 import { createLogger } from '../operator/util/log.ts';

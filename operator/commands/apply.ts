@@ -1,8 +1,8 @@
 /** `berth apply`: one pass against a revision; exit 0 only when converged. */
-import type { Flags } from '../config.ts';
+import type { Flags } from '../settings/flags.ts';
 import { renderText } from '../diff/render.ts';
 import { ValidationError, formatIssue } from '../model/errors.ts';
-import { settingsFor } from '../settings.ts';
+import { settingsFor } from '../settings/settings.ts';
 import { renderStatusText } from '../status/render.ts';
 import { DEFAULT_NODE_GRACE_MS, clusterOf, connectEngine, connectSource, createMonitor, logger, reconciler, secretsOf, type Io } from './shared.ts';
 

@@ -1,5 +1,5 @@
 /** `berth plan`: prints what applying a revision would change (text, JSON or the pull request's markdown). */
-import type { Flags } from '../config.ts';
+import type { Flags } from '../settings/flags.ts';
 import { renderJson, renderText } from '../diff/render.ts';
 import { loadDesired } from '../manifests/index.ts';
 import { ValidationError, formatIssue, type ManifestIssue } from '../model/errors.ts';
@@ -8,7 +8,7 @@ import { planRevision } from '../reconciler/plan-revision.ts';
 import { escapeText } from '../review/escape.ts';
 import { renderPlanMarkdown } from '../review/markdown.ts';
 import { clusterView } from '../runtime/cluster.ts';
-import { settingsFor, type ManifestSettings } from '../settings.ts';
+import { settingsFor, type ManifestSettings } from '../settings/settings.ts';
 import type { GitSource } from '../source/source.ts';
 import { readStatusDoc } from '../status/read.ts';
 import { DEFAULT_NODE_GRACE_MS, connectEngine, connectSource, loadOptions, type Io } from './shared.ts';

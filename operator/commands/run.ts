@@ -1,7 +1,7 @@
 /** `berth run`: the operator until SIGINT or SIGTERM. */
-import type { Flags } from '../config.ts';
-import { runOperator } from '../operator.ts';
-import { settingsFor } from '../settings.ts';
+import type { Flags } from '../settings/flags.ts';
+import { runOperator } from './operator.ts';
+import { settingsFor } from '../settings/settings.ts';
 import { logger, type Io } from './shared.ts';
 
 export async function run(flags: Flags, _io: Io): Promise<number> {

@@ -12,7 +12,7 @@ import { dockerNodeConnection, nodeDockerOptions } from '../runtime/docker-node.
 import { createMultiRuntime, type MultiRuntime } from '../runtime/multi.ts';
 import { NodePool } from '../runtime/node-pool.ts';
 import type { ContainerRuntime } from '../runtime/runtime.ts';
-import type { LogSettings, ManifestSettings, RunSettings, SourceSettings } from '../settings.ts';
+import type { LogSettings, ManifestSettings, RunSettings, SourceSettings } from '../settings/settings.ts';
 import { openGitSource } from '../source/git-source.ts';
 import type { GitSource } from '../source/source.ts';
 import { createLogger, silentLogger, type Logger } from '../util/log.ts';

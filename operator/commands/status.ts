@@ -1,7 +1,7 @@
 /** `berth status`: the status of a running berth, or of the status branch with --repo. */
-import type { Flags } from '../config.ts';
+import type { Flags } from '../settings/flags.ts';
 import { BerthError, asBerthError } from '../model/errors.ts';
-import { settingsFor, type StatusSettings } from '../settings.ts';
+import { settingsFor, type StatusSettings } from '../settings/settings.ts';
 import { openGitSource } from '../source/git-source.ts';
 import { readStatusDoc } from '../status/read.ts';
 import { renderStatusText } from '../status/render.ts';

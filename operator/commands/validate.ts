@@ -1,9 +1,9 @@
 /** `berth validate <dir>`: checks a manifests directory; exit 1 with file:line:col errors. */
 import { statSync } from 'node:fs';
-import type { Flags } from '../config.ts';
+import type { Flags } from '../settings/flags.ts';
 import { loadDesired } from '../manifests/index.ts';
 import { BerthError, ValidationError, formatIssue } from '../model/errors.ts';
-import { settingsFor } from '../settings.ts';
+import { settingsFor } from '../settings/settings.ts';
 import { fsSnapshot } from '../source/fs-snapshot.ts';
 import { loadOptions, type Io } from './shared.ts';
 

@@ -6,7 +6,7 @@ import { memorySnapshot } from '../source/memory-source.ts';
 import { loadDesired } from './load.ts';
 import type { LoadOptions } from './load.ts';
 import { parseManifests } from './parse.ts';
-import { manifestLimits, parseCommandLine } from '../config.ts';
+import { manifestLimits, parseCommandLine } from '../settings/flags.ts';
 
 const MiB = 1024 * 1024;
 const svc = (name: string): string => `apiVersion: berth/v1\nkind: Service\nmetadata: { name: ${name} }\nspec: { image: x }\n`;

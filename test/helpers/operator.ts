@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { parse } from 'yaml';
-import { flagsWith, type Flags } from '../../operator/config.ts';
+import { flagsWith, type Flags } from '../../operator/settings/flags.ts';
 import { startOperator, type Operator } from '../../operator/main.ts';
 import type { PassResult } from '../../operator/reconciler/reconciler.ts';
 import type { StatusDoc } from '../../operator/status/report.ts';

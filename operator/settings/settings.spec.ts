@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { thrownBerthError } from '../test/helpers/errors.ts';
-import { flagsWith, parseCommandLine, type Flags } from './config.ts';
+import { thrownBerthError } from '../../test/helpers/errors.ts';
+import { flagsWith, parseCommandLine, type Flags } from './flags.ts';
 import { settingsFor } from './settings.ts';
 
 const configError = thrownBerthError;

@@ -3,13 +3,13 @@
  * as unions, lists as string[]. A bad value is a one-line BerthError E_CONFIG naming the flag; commands read these
  * fields only.
  */
-import { BerthError } from './model/errors.ts';
-import { parseMemory } from './manifests/quantity.ts';
-import { validateSchedule } from './healing/gc-runner.ts';
-import { reviewBranchMatcher } from './review/branches.ts';
-import type { DriftMode } from './reconciler/reconciler.ts';
-import type { Level } from './util/log.ts';
-import { FLAGS, checkSourceFlags, manifestLimits, parseDuration, parseFraction, parseListen, type Command, type Flags } from './config.ts';
+import { BerthError } from '../model/errors.ts';
+import { parseMemory } from '../manifests/quantity.ts';
+import { validateSchedule } from '../healing/gc-runner.ts';
+import { reviewBranchMatcher } from '../review/branches.ts';
+import type { DriftMode } from '../reconciler/reconciler.ts';
+import type { Level } from '../util/log.ts';
+import { FLAGS, checkSourceFlags, manifestLimits, parseDuration, parseFraction, parseListen, type Command, type Flags } from './flags.ts';
 
 export interface LogSettings {
   level: Level;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { thrownBerthError } from '../test/helpers/errors.ts';
-import { parseCommandLine, parseDuration } from './config.ts';
+import { thrownBerthError } from '../../test/helpers/errors.ts';
+import { parseCommandLine, parseDuration } from './flags.ts';
 
 const configError = thrownBerthError;
 

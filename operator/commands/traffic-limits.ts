@@ -4,14 +4,14 @@
  * blocking queries and room for plain requests such as /healthz, which the proxies cannot take), the body reader of the
  * API routes, the webhook replay cache, and the proxies' idle timeout. The flags are parsed by settings.ts.
  */
-import type { TrafficSettings } from './settings.ts';
-import type { RegistryRoutesOptions } from './registry/api.ts';
-import type { Logger } from './util/log.ts';
-import { BodyReader } from './server/body-reader.ts';
-import { ConnectionGuard, type ConnectionRefusal } from './server/conn-guard.ts';
-import { DeliveryCache } from './server/deliveries.ts';
-import { connectionBudget, readNoFileLimit, reservedDescriptors } from './server/fd-budget.ts';
-import type { ServerLimits } from './server/server.ts';
+import type { TrafficSettings } from '../settings/settings.ts';
+import type { RegistryRoutesOptions } from '../registry/api.ts';
+import type { Logger } from '../util/log.ts';
+import { BodyReader } from '../server/body-reader.ts';
+import { ConnectionGuard, type ConnectionRefusal } from '../server/conn-guard.ts';
+import { DeliveryCache } from '../server/deliveries.ts';
+import { connectionBudget, readNoFileLimit, reservedDescriptors } from '../server/fd-budget.ts';
+import type { ServerLimits } from '../server/server.ts';
 
 export interface TrafficLimits {
   guard: ConnectionGuard;

@@ -2,8 +2,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BerthError } from './model/errors.ts';
-import { TIMER_MAX_MS, formatDuration, parseDuration as parseManifestDuration, parseMemory } from './manifests/quantity.ts';
+import { BerthError } from '../model/errors.ts';
+import { TIMER_MAX_MS, formatDuration, parseDuration as parseManifestDuration, parseMemory } from '../manifests/quantity.ts';
 
 export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'status';
 export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'status'];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { PassResult } from './reconciler/reconciler.ts';
+import type { PassResult } from '../reconciler/reconciler.ts';
 import { Closers, OperatorListeners, appliedRevisionWatch, closer } from './listeners.ts';
 
 const pass = (applied: string | null): PassResult => ({ status: { revision: { applied, latest: applied } } }) as unknown as PassResult;

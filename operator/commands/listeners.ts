@@ -2,8 +2,8 @@
  * What a running operator tells its parts, as named listeners registered in order, and the ordered list of what it
  * closes on the way out (the same list for a failed start and for stop()).
  */
-import type { HealthChange } from './health/monitor.ts';
-import type { PassResult, ReconcilerEvent } from './reconciler/reconciler.ts';
+import type { HealthChange } from '../health/monitor.ts';
+import type { PassResult, ReconcilerEvent } from '../reconciler/reconciler.ts';
 
 export interface PassListener {
   /** Hears every finished pass of the loop: what woke it and how long it took. */

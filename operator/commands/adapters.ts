@@ -1,17 +1,17 @@
 /** The parts of a running operator as listeners: each adapter turns passes, health changes or events into its calls. */
-import type { Alerter } from './alerts/alerter.ts';
-import { healthAlert, reconcilerAlert } from './alerts/events.ts';
-import type { HealthMonitor } from './health/monitor.ts';
+import type { Alerter } from '../alerts/alerter.ts';
+import { healthAlert, reconcilerAlert } from '../alerts/events.ts';
+import type { HealthMonitor } from '../health/monitor.ts';
 import type { HealthListener, PassListener, ReconcilerListener, RevisionListener } from './listeners.ts';
-import type { Drainer } from './proxy/drain.ts';
-import type { ProxyManager } from './proxy/proxies.ts';
-import type { Registry } from './registry/registry.ts';
-import { syncRegistry, syncReplica } from './registry/sync.ts';
-import type { ReviewRunner } from './review/runner.ts';
-import type { SyncReporter } from './review/sync-report.ts';
-import type { Metrics } from './server/metrics.ts';
-import type { Logger } from './util/log.ts';
-import type { Redactor } from './util/redact.ts';
+import type { Drainer } from '../proxy/drain.ts';
+import type { ProxyManager } from '../proxy/proxies.ts';
+import type { Registry } from '../registry/registry.ts';
+import { syncRegistry, syncReplica } from '../registry/sync.ts';
+import type { ReviewRunner } from '../review/runner.ts';
+import type { SyncReporter } from '../review/sync-report.ts';
+import type { Metrics } from '../server/metrics.ts';
+import type { Logger } from '../util/log.ts';
+import type { Redactor } from '../util/redact.ts';
 
 /** Pass durations and outcomes on /metrics. */
 export function metricsListener(metrics: Metrics): PassListener {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { flagsWith, type Flags } from './config.ts';
-import { trafficSettings } from './settings.ts';
-import { BerthError } from './model/errors.ts';
-import { createLogger } from './util/log.ts';
+import { flagsWith, type Flags } from '../settings/flags.ts';
+import { trafficSettings } from '../settings/settings.ts';
+import { BerthError } from '../model/errors.ts';
+import { createLogger } from '../util/log.ts';
 import { apiShare, trafficLimits } from './traffic-limits.ts';
 
 const asked = (overrides: Flags) => trafficSettings(flagsWith('run', overrides));

@@ -38,6 +38,25 @@ async function readStatus(s: StatusSettings): Promise<StatusDoc> {
     const why = code === 'ECONNREFUSED' ? 'nothing listens there' : code ?? e.message;
     throw new BerthError('E_CONFIG', `cannot reach berth at ${s.server} (${why}): is \`berth run\` (or npm start) running? --server names another address`);
   });
-  if (!res.ok) throw new BerthError('E_CONFIG', `berth at ${s.server} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
-  return (await res.json()) as StatusDoc;
+  const body = await boundedText(res, STATUS_LIMIT);
+  if (!res.ok) throw new BerthError('E_CONFIG', `berth at ${s.server} answered ${res.status}: ${body.slice(0, 200)}`);
+  return JSON.parse(body) as StatusDoc;
+}
+
+/** A status document is a few KiB per service: anything past this is not berth answering. */
+const STATUS_LIMIT = 32 * 1024 * 1024;
+
+/** The response body as text, refusing one larger than `limit` bytes (read stops there). */
+async function boundedText(res: Response, limit: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += chunk.length;
+    if (size > limit) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new BerthError('E_CONFIG', `the answer of ${res.url} is larger than ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

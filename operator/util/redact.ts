@@ -16,6 +16,8 @@ export function redact(text: string, secrets: readonly string[]): string {
 
 export class Redactor {
   private readonly secrets = new Set<string>();
+  /** The secrets longest first (kept sorted on add: text() runs on every log line). */
+  private sorted: string[] = [];
 
   /** Registers a secret (and its URL-encoded form); values shorter than 4 characters are ignored (they would redact common words). */
   add(secret: string | undefined | null): this {
@@ -23,6 +25,7 @@ export class Redactor {
     this.secrets.add(secret);
     const encoded = encodeURIComponent(secret);
     if (encoded !== secret) this.secrets.add(encoded);
+    this.sorted = [...this.secrets].sort((a, b) => b.length - a.length);
     return this;
   }
 
@@ -41,8 +44,7 @@ export class Redactor {
 
   /** The text without any registered secret; longest first, so a secret containing another is replaced whole. */
   text(s: string): string {
-    if (!this.secrets.size) return s;
-    return redact(s, [...this.secrets].sort((a, b) => b.length - a.length));
+    return this.sorted.length ? redact(s, this.sorted) : s;
   }
 
   /** A deep copy of plain data (JSON-like) with every string redacted. */

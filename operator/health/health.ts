@@ -1,18 +1,9 @@
-/** Health as an ordered union (best to worst) and the health of one replica from its probe states (pure). */
+/** The health of one replica from its probe states (pure); the Health scale itself is model/health.ts. */
 import type { HealthSpec, ProbeKind } from '../model/manifest.ts';
 import type { ProbeState } from './probe-state.ts';
+import type { Health, ReplicaHealth } from '../model/health.ts';
 
-export type Health = 'Healthy' | 'Suspended' | 'Progressing' | 'Unknown' | 'Missing' | 'Degraded' | 'Unhealthy' | 'CrashLoop';
-
-/** Every Health, best to worst. */
-export const HEALTH_ORDER: readonly Health[] = ['Healthy', 'Suspended', 'Progressing', 'Unknown', 'Missing', 'Degraded', 'Unhealthy', 'CrashLoop'];
-
-/** The worst of `hs` by HEALTH_ORDER; 'Healthy' for none. */
-export function worstOf(...hs: Health[]): Health {
-  let worst: Health = 'Healthy';
-  for (const h of hs) if (HEALTH_ORDER.indexOf(h) > HEALTH_ORDER.indexOf(worst)) worst = h;
-  return worst;
-}
+export { HEALTH_ORDER, worstOf, type Health, type ReplicaHealth } from '../model/health.ts';
 
 /** Current state of each probe of a replica; absent = not probed yet. */
 export interface ReplicaProbes {
@@ -21,18 +12,6 @@ export interface ReplicaProbes {
   liveness?: ProbeState;
 }
 
-/** What the probes say about one replica. */
-export interface ReplicaHealth {
-  health: Health;
-  /** The startup probe passed (or there is none). Liveness and readiness count only once started. */
-  started: boolean;
-  /** Should receive traffic. */
-  ready: boolean;
-  /** False when the replica should be restarted (startup or liveness failed failureThreshold times). */
-  live: boolean;
-  /** Human reason naming the probe and its last result, e.g. 'readiness: HTTP 500'. */
-  message: string;
-}
 
 /**
  * The health of one replica, with Kubernetes semantics.

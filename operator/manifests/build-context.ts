@@ -5,7 +5,7 @@ import type { ManifestIssue } from '../model/errors.ts';
 import type { RepoSnapshot, TreeEntry } from '../source/source.ts';
 import type { Entry } from './semantic.ts';
 import type { PathSegment } from './yaml-source.ts';
-import { formatPath } from './schema.ts';
+import { formatPath } from './path.ts';
 
 /** Where a service's image is built from, resolved against the repository. */
 export interface ResolvedBuild {

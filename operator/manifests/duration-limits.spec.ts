@@ -6,7 +6,7 @@ import { buildDesired } from './desired.ts';
 import { DURATION_MAX_MS, readyWindowMs } from './health-checks.ts';
 import { parseManifests } from './parse.ts';
 import { TIMER_MAX_MS } from './quantity.ts';
-import { formatPath } from './schema.ts';
+import { formatPath } from './path.ts';
 import type { PathSegment } from './yaml-source.ts';
 
 interface SchemaNode {

@@ -5,7 +5,7 @@ import type { PathSegment, RawDoc } from './yaml-source.ts';
 import { parseDuration } from './quantity.ts';
 import { convertAt, isObj, rawAt } from './raw.ts';
 import type { Obj } from './raw.ts';
-import { formatPath } from './schema.ts';
+import { formatPath } from './path.ts';
 
 /** Probe kinds in the order they are checked and reported. */
 export const PROBE_KINDS: readonly ProbeKind[] = ['startup', 'readiness', 'liveness'];

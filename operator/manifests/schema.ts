@@ -6,6 +6,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { ManifestIssue } from '../model/errors.ts';
 import type { ManifestKind } from '../model/manifest.ts';
 import type { PathSegment, RawDoc } from './yaml-source.ts';
+import { formatPath } from './path.ts';
 import { DURATION_PATTERN } from './quantity.ts';
 import { KIND_TABLE } from './kinds/index.ts';
 
@@ -122,13 +123,3 @@ export function pointerToPath(pointer: string, data: unknown): PathSegment[] {
   return path;
 }
 
-/** ['spec', 'ports', 0, 'port'] -> `spec.ports[0].port`; keys that are not identifiers are quoted: `metadata.labels["app.kubernetes.io/name"]`. */
-export function formatPath(path: readonly PathSegment[]): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
-  }
-  return out;
-}

@@ -6,7 +6,7 @@ import type { HealthSpec, Manifest, ProbeKind } from '../model/manifest.ts';
 import type { RepoSnapshot, TreeEntry } from '../source/source.ts';
 import { resolveContext } from './build-context.ts';
 import { PROBE_KINDS } from './probes.ts';
-import { formatPath } from './schema.ts';
+import { formatPath } from './path.ts';
 import type { Entry } from './semantic.ts';
 import type { PathSegment } from './yaml-source.ts';
 

@@ -3,7 +3,7 @@ import type { ManifestIssue, SourceLocation } from '../model/errors.ts';
 import type { Manifest, ManifestKind, NodeManifest, ServiceManifest } from '../model/manifest.ts';
 import { resourceKey } from '../model/keys.ts';
 import type { RawDoc } from './yaml-source.ts';
-import { formatPath } from './schema.ts';
+import { formatPath } from './path.ts';
 import { checkPublishedPorts } from './route-checks.ts';
 import { nulIssues } from './string-checks.ts';
 import { KIND_TABLE, descriptorOf } from './kinds/index.ts';

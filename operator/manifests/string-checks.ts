@@ -4,7 +4,7 @@
  * refuses them in process arguments and HTTP requests, and image references cannot hold them.
  */
 import type { ManifestIssue } from '../model/errors.ts';
-import { formatPath } from './schema.ts';
+import { formatPath } from './path.ts';
 import type { PathSegment, RawDoc } from './yaml-source.ts';
 import { isObj } from './raw.ts';
 

@@ -4,6 +4,7 @@
  * plan (reported per service, retried every pass), and a preemption adds the removal of its victims.
  */
 import { LABELS } from '../model/keys.ts';
+import { claimantOf, claimedBy } from '../manifests/kinds/index.ts';
 import type { PlacementSpec } from '../model/manifest.ts';
 import type { Action, CreateAction, Plan } from '../model/plan.ts';
 import type { DesiredState, ObservedState } from '../model/state.ts';
@@ -11,6 +12,8 @@ import { schedule } from '../scheduler/schedule.ts';
 import type { Placed, SchedNode, SchedReplica } from '../scheduler/types.ts';
 
 const NO_PLACEMENT: PlacementSpec = { strategy: 'spread', constraints: [], priority: 0 };
+/** A container of another kind (or of none): it takes room on its node, and a Service pass never evicts it. */
+const RESIDENT: PlacementSpec = { strategy: 'spread', constraints: [], priority: Number.MAX_SAFE_INTEGER };
 
 export interface PlacementResult {
   plan: Plan;
@@ -28,12 +31,13 @@ export function placeCreates(plan: Plan, desired: DesiredState, observed: Observ
   const placed: Placed[] = [];
   for (const c of observed.containers) {
     if (!c.node || lost.has(c.node) || c.status === 'removing' || c.status === 'dead') continue;
-    const key = `${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}`;
+    const kind = claimantOf('container', c.labels);
+    const key = kind === 'Service' ? `${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}` : `${kind ?? 'other'}:${c.name}`;
     const svc = services.get(key);
     placed.push({
       service: key, replica: Number(c.labels[LABELS.replica]) || 0, node: c.node,
       cpu: c.nanoCpus > 0 ? c.nanoCpus / 1e9 : 0, memory: c.memory > 0 ? c.memory : 0,
-      placement: svc?.spec.placement ?? NO_PLACEMENT,
+      placement: kind === 'Service' ? svc?.spec.placement ?? NO_PLACEMENT : RESIDENT,
     });
   }
   const pending: SchedReplica[] = creates.map((a) => ({
@@ -62,7 +66,7 @@ export function placeCreates(plan: Plan, desired: DesiredState, observed: Observ
     if (node) actions.push({ ...a, node, reason: `${a.reason} on node ${node}` });
     else waitingCreates.push(a);
   }
-  const byId = new Map(observed.containers.map((c) => [`${c.node}\0${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}#${c.labels[LABELS.replica]}`, c]));
+  const byId = new Map(claimedBy('Service', 'container', observed.containers).map((c) => [`${c.node}\0${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}#${c.labels[LABELS.replica]}`, c]));
   for (const e of result.evictions) {
     const c = byId.get(`${e.victim.node}\0${e.victim.service}#${e.victim.replica}`);
     if (c) actions.push({ type: 'remove', service: e.victim.service, container: c, reason: e.reason, cause: 'heal' });

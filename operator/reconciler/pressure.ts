@@ -5,6 +5,7 @@
  * placed right back; they wait as pending or go elsewhere.
  */
 import { LABELS } from '../model/keys.ts';
+import { claimedBy } from '../manifests/kinds/index.ts';
 import type { PlacementSpec } from '../model/manifest.ts';
 import type { RemoveAction } from '../model/plan.ts';
 import type { DesiredState, ObservedState } from '../model/state.ts';
@@ -38,7 +39,8 @@ export function pressureEvictions(input: { nodes: readonly SchedNode[]; observed
     if (used <= mark) continue;
     const message = `memory pressure: ${mib(used)} of ${mib(capacity)} used, high mark ${Math.round(input.highMark * 100)} %`;
     pressured.set(node.name, message);
-    const placed: (Placed & { id: string })[] = here.map((c) => {
+    // Every container's memory counts; only Service replicas may be stopped by the Service pass.
+    const placed: (Placed & { id: string })[] = claimedBy('Service', 'container', here).map((c) => {
       const key = `${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}`;
       return { id: c.id, service: key, replica: Number(c.labels[LABELS.replica]) || 0, node: node.name, cpu: 0, memory: input.usage[c.id] ?? 0, placement: services.get(key)?.spec.placement ?? NO_PLACEMENT };
     });

@@ -5,6 +5,7 @@ import type { AppliedService } from '../diff/diff.ts';
 import type { MonitorTarget } from '../health/monitor.ts';
 import { asBerthError, type BerthError } from '../model/errors.ts';
 import { LABELS } from '../model/keys.ts';
+import { claimedBy } from '../manifests/kinds/index.ts';
 import type { CreateAction, Plan } from '../model/plan.ts';
 import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
 import type { ClusterView } from '../runtime/cluster.ts';
@@ -193,7 +194,7 @@ export class Reconciler {
     const bySpec = new Map(desired.services.map((s) => [`${s.namespace}/${s.name}@${s.specHash}`, s]));
     const readFile = this.repoReader(good);
     const targets: MonitorTarget[] = [];
-    for (const c of observed.containers) {
+    for (const c of claimedBy('Service', 'container', observed.containers)) {
       const svc = bySpec.get(`${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}@${c.labels[LABELS.specHash]}`);
       if (svc && c.status === 'running') targets.push({ container: c, service: svc, readFile });
     }

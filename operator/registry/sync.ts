@@ -2,6 +2,7 @@
 import type { ReplicaHealth } from '../health/health.ts';
 import { LABELS } from '../model/keys.ts';
 import type { DesiredService, DesiredState, ObservedContainer, ObservedState } from '../model/state.ts';
+import { claimedBy, claims } from '../manifests/kinds/index.ts';
 import type { Registry } from './registry.ts';
 import { replicaEndpoint } from './replica-endpoints.ts';
 
@@ -20,7 +21,7 @@ export function syncRegistry(registry: Registry, desired: DesiredState, observed
   for (const svc of desired.services) {
     keep.add(svc.key);
     const port = servicePort(svc);
-    const endpoints = port === undefined ? [] : observed.containers
+    const endpoints = port === undefined ? [] : claimedBy('Service', 'container', observed.containers)
       .filter((c) => c.status === 'running' && c.labels[LABELS.namespace] === svc.namespace && c.labels[LABELS.service] === svc.name)
       .flatMap((c) => replicaEndpoint(c, { ready: health(c.id)?.ready ?? true }, { node, port, weight: svc.spec.loadBalancer?.weight }) ?? []);
     registry.setReplicas(svc.key, endpoints);
@@ -35,7 +36,7 @@ export function syncRegistry(registry: Registry, desired: DesiredState, observed
  */
 export function syncReplica(registry: Registry, container: ObservedContainer, svc: DesiredService, health: Pick<ReplicaHealth, 'ready'>, node = 'local'): void {
   const port = servicePort(svc);
-  if (port === undefined || container.labels[LABELS.specHash] === undefined) return;
+  if (port === undefined || container.labels[LABELS.specHash] === undefined || !claims('Service', 'container', container.labels)) return;
   const endpoint = replicaEndpoint(container, health, { node, port, weight: svc.spec.loadBalancer?.weight });
   if (endpoint) registry.putReplica(endpoint);
 }

@@ -1,12 +1,11 @@
 /** The status report: a pure function of what the pass saw and did. Written to git, served by the API, printed by `berth status`. */
 import { stringify } from 'yaml';
 import type { BerthError } from '../model/errors.ts';
-import { LABELS } from '../model/keys.ts';
-import { claims } from '../manifests/kinds/index.ts';
+import { claimantOf, KIND_TABLE, type KindStatusEntry, type ServiceStatus } from '../manifests/kinds/index.ts';
 import type { Action, Plan } from '../model/plan.ts';
 import type { NodeStatus } from '../model/cluster.ts';
-import type { DesiredState, ObservedContainer, ObservedState } from '../model/state.ts';
-import { worstOf, type Health, type ReplicaHealth } from '../health/health.ts';
+import type { DesiredState, ObservedState } from '../model/state.ts';
+import type { Health, ReplicaHealth } from '../health/health.ts';
 import type { CrashLoopInfo, HeldUpdate } from '../model/healing.ts';
 import { actionView } from '../diff/render.ts';
 
@@ -24,30 +23,7 @@ export interface Condition {
   lastTransitionTime: string;
 }
 
-export interface ReplicaStatus {
-  replica: string;
-  container: string;
-  /** The node it runs on (with several engines). */
-  node?: string;
-  health: Health;
-  ready: boolean;
-  message?: string;
-  restarts?: number;
-}
-
-export interface ServiceStatus {
-  desired: number;
-  running: number;
-  ready: number;
-  /** worstOf the replicas' health, Degraded when fewer are ready than desired. */
-  health: Health;
-  image: string;
-  specHash: string;
-  /** Why the service is not Healthy (crash loop, failed probe, rolled-back update). */
-  message?: string;
-  replicas: ReplicaStatus[];
-}
-
+export type { ReplicaStatus, ServiceStatus } from '../manifests/kinds/index.ts';
 export type { NodeStatus } from '../model/cluster.ts';
 
 export interface StatusDoc {
@@ -93,18 +69,21 @@ export interface ReportInput {
 
 /** Builds the status document; `previous` keeps transition times of unchanged conditions. */
 export function buildStatus(input: ReportInput): StatusDoc {
-  const services = serviceStatuses(input);
+  const sections = kindSections(input);
+  // The Service descriptor's section; other kinds' sections are written under their own names next to it.
+  const services = (sections.get('services') ?? {}) as Record<string, ServiceStatus>;
+  const entries = [...sections.values()].flatMap((e) => Object.entries(e));
   const pending = input.pending?.actions ?? [];
   // Exited replicas waiting out their restart backoff are healing, not drift left alone.
   const backingOff = backoffWaits(pending, input);
   const drift = pending.filter((a) => a.cause === 'drift' && !backingOff.some((b) => b.action === a)).map((a) => { const v = actionView(a); return `${v.type} ${v.container ?? `${v.service} #${v.replica}`}: ${a.reason}`; });
-  const describe = ([k, s]: [string, ServiceStatus]) => `${k} ${s.ready}/${s.desired} ready${s.message ? ` (${s.message})` : ''}`;
-  const short = Object.entries(services).filter(([, s]) => s.health !== 'Healthy').map(describe);
-  const degraded = Object.entries(services).filter(([, s]) => DEGRADED.has(s.health)).map(describe);
+  const describe = ([k, s]: [string, KindStatusEntry]) => `${k} ${s.ready}/${s.desired} ready${s.message ? ` (${s.message})` : ''}`;
+  const short = entries.filter(([, s]) => s.health !== 'Healthy').map(describe);
+  const degraded = entries.filter(([, s]) => DEGRADED.has(s.health)).map(describe);
   const err = input.error;
   const stalled = err?.terminal === true;
   const conds: Omit<Condition, 'lastTransitionTime'>[] = [
-    ready(input, services, pending.length, drift.length, short, backingOff),
+    ready(input, sections, pending.length, drift.length, short, backingOff),
     pending.length > drift.length
       ? { type: 'Reconciling', status: 'True', reason: 'Progressing', message: `${pending.length - drift.length} action(s) still to do` }
       : { type: 'Reconciling', status: 'False', reason: 'Idle', message: 'no work pending' },
@@ -112,7 +91,7 @@ export function buildStatus(input: ReportInput): StatusDoc {
       ? { type: 'Stalled', status: 'True', reason: reasonOf(err.code), message: `revision ${shortRev(input.errorRevision)} rejected: ${firstLine(err.message)}` }
       : { type: 'Stalled', status: 'False', reason: 'None', message: 'latest revision accepted' },
     degraded.length
-      ? { type: 'Degraded', status: 'True', reason: degradedReason(services), message: degraded.join(', ') }
+      ? { type: 'Degraded', status: 'True', reason: degradedReason(entries.map(([, e]) => e)), message: degraded.join(', ') }
       : { type: 'Degraded', status: 'False', reason: 'None', message: 'all replicas ready' },
   ];
   return {
@@ -122,6 +101,7 @@ export function buildStatus(input: ReportInput): StatusDoc {
     source: input.source,
     revision: { applied: input.appliedRevision, latest: input.latestRevision },
     conditions: conds.map((c) => withTransition(c, input.previous, input.now)),
+    ...Object.fromEntries(sections),
     services,
     drift,
     held: Object.fromEntries(input.held ?? []),
@@ -150,7 +130,7 @@ function backoffCondition(waits: readonly BackoffWait[]): Omit<Condition, 'lastT
   return { type: 'Ready', status: 'False', reason, message };
 }
 
-function ready(input: ReportInput, services: Record<string, ServiceStatus>, pending: number, drift: number, short: string[], backingOff: readonly BackoffWait[]): Omit<Condition, 'lastTransitionTime'> {
+function ready(input: ReportInput, sections: ReadonlyMap<string, Record<string, KindStatusEntry>>, pending: number, drift: number, short: string[], backingOff: readonly BackoffWait[]): Omit<Condition, 'lastTransitionTime'> {
   const err = input.error;
   if (err?.terminal) return { type: 'Ready', status: 'False', reason: 'Stalled', message: firstLine(err.message) };
   if (err) return { type: 'Ready', status: 'False', reason: 'ReconcileFailed', message: `${err.code}: ${firstLine(err.message)}` };
@@ -158,47 +138,27 @@ function ready(input: ReportInput, services: Record<string, ServiceStatus>, pend
   if (backingOff.length && !drift) return backoffCondition(backingOff);
   if (drift) return { type: 'Ready', status: 'False', reason: 'DriftDetected', message: `${drift} drifted object(s) left uncorrected (--drift detect)` };
   if (pending || short.length) return { type: 'Ready', status: 'False', reason: 'Progressing', message: short.length ? `waiting for ${short.join(', ')}` : `${pending} action(s) pending` };
-  const n = Object.values(services).reduce((s, x) => s + x.ready, 0);
-  return { type: 'Ready', status: 'True', reason: 'Converged', message: `revision ${shortRev(input.appliedRevision)}: ${Object.keys(services).length} service(s), ${n} replica(s) ready` };
+  const counts = [...sections].map(([name, e]) => `${Object.keys(e).length} ${name.replace(/s$/, '')}(s)`);
+  const n = [...sections.values()].flatMap((e) => Object.values(e)).reduce((sum, x) => sum + x.ready, 0);
+  return { type: 'Ready', status: 'True', reason: 'Converged', message: `revision ${shortRev(input.appliedRevision)}: ${counts.join(', ')}, ${n} replica(s) ready` };
 }
 
-function serviceStatuses(input: ReportInput): Record<string, ServiceStatus> {
-  const out: Record<string, ServiceStatus> = {};
-  for (const s of input.desired?.services ?? []) {
-    const mine = (input.observed?.containers ?? []).filter((c) => claims('Service', 'container', c.labels)
-      && c.labels[LABELS.namespace] === s.namespace && c.labels[LABELS.service] === s.name && c.labels[LABELS.specHash] === s.specHash
-      && !(c.node && input.lostNodes?.has(c.node)),
-    ).sort((a, b) => Number(a.labels[LABELS.replica]) - Number(b.labels[LABELS.replica]));
-    const replicas = mine.map((c) => replicaStatus(c, input));
-    const ready = Math.min(replicas.filter((r) => r.ready).length, s.spec.replicas);
-    const running = Math.min(mine.filter((c) => c.status === 'running').length, s.spec.replicas);
-    const held = input.held?.get(s.key);
-    let health = worstOf(...replicas.map((r) => r.health));
-    if (ready < s.spec.replicas) health = worstOf(health, replicas.some((r) => r.health === 'Progressing') ? 'Progressing' : 'Degraded');
-    if (held) health = worstOf(health, 'Degraded');
-    const problem = replicas.find((r) => r.health !== 'Healthy' && r.message);
-    const waiting = input.unschedulable?.get(s.key);
-    const message = held ? `update ${held.action === 'rollback' ? 'rolled back' : 'paused'} at ${held.revision.slice(0, 7)}: ${held.reason}` : waiting ?? (problem ? `#${problem.replica} ${problem.message}` : undefined);
-    out[s.key] = { desired: s.spec.replicas, running, ready, health, image: s.image.ref, specHash: s.specHash, ...(message ? { message } : {}), replicas };
+/** Each kind's section (`services`, ...), from the containers it claims. */
+function kindSections(input: ReportInput): Map<string, Record<string, KindStatusEntry>> {
+  const all = input.observed?.containers ?? [];
+  const out = new Map<string, Record<string, KindStatusEntry>>();
+  for (const d of KIND_TABLE) {
+    if (!d.status) continue;
+    const containers = all.filter((c) => claimantOf('container', c.labels) === d.kind);
+    out.set(d.status.section, d.status.report({
+      desired: input.desired, containers, health: input.health, crashes: input.crashes, held: input.held,
+      multiNode: input.nodes !== undefined, lostNodes: input.lostNodes, unschedulable: input.unschedulable,
+    }));
   }
   return out;
 }
 
-function replicaStatus(c: ObservedContainer, input: ReportInput): ReplicaStatus {
-  const base = { replica: c.labels[LABELS.replica] ?? '?', container: c.name, ...(c.node && input.nodes ? { node: c.node } : {}) };
-  const crash = input.crashes?.get(c.id);
-  if (c.status !== 'running') {
-    const restarts = crash?.restarts;
-    if (crash?.crashLoop) return { ...base, health: 'CrashLoop', ready: false, restarts, message: `CrashLoop: exited with code ${crash.exitCode}, ${crash.restarts} restarts` };
-    return { ...base, health: 'Unhealthy', ready: false, ...(restarts ? { restarts } : {}), message: `${c.status} (exit code ${c.exitCode})` };
-  }
-  const h = input.health?.(c.id);
-  if (!h) return { ...base, health: 'Healthy', ready: true };
-  return { ...base, health: h.health, ready: h.ready, ...(h.health === 'Healthy' ? {} : { message: h.message }) };
-}
-
-function degradedReason(services: Record<string, ServiceStatus>): string {
-  const all = Object.values(services);
+function degradedReason(all: readonly KindStatusEntry[]): string {
   if (all.some((s) => s.replicas.some((r) => r.health === 'CrashLoop'))) return 'CrashLoop';
   if (all.some((s) => s.message?.startsWith('update rolled back'))) return 'RolledBack';
   if (all.some((s) => s.message?.startsWith('update paused'))) return 'UpdatePaused';

@@ -10,7 +10,8 @@ import { VOLUME } from './volume/index.ts';
 import { ROUTE } from './route/index.ts';
 import { NODE } from './node/index.ts';
 
-export type { CheckContext, Declared, DesiredContext, DesiredPart, DocumentIssues, KindDescriptor, ObjectType, Report, Typed } from './types.ts';
+export type { CheckContext, Declared, DesiredContext, DesiredPart, DocumentIssues, KindDescriptor, KindStatus, KindStatusEntry, ObjectType, Report, StatusContext, Typed } from './types.ts';
+export type { ReplicaStatus, ServiceStatus } from './service/status.ts';
 
 export const KIND_TABLE: readonly KindDescriptor[] = [SERVICE, VOLUME, ROUTE, NODE];
 
@@ -40,4 +41,9 @@ export function claimantOf(type: ObjectType, labels: Readonly<Record<string, str
 /** True when the object of `type` with `labels` belongs to `kind`: the only objects `kind`'s pass may change or remove. */
 export function claims(kind: ManifestKind, type: ObjectType, labels: Readonly<Record<string, string>>): boolean {
   return claimantOf(type, labels) === kind;
+}
+
+/** The objects of `list` that `kind` claims: the only ones its pass reads as its own. */
+export function claimedBy<T extends { labels: Readonly<Record<string, string>> }>(kind: ManifestKind, type: ObjectType, list: readonly T[]): T[] {
+  return list.filter((o) => claims(kind, type, o.labels));
 }

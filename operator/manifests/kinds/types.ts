@@ -1,7 +1,9 @@
 /** What berth knows about one manifest kind: the contract every entry of the kind table (kinds/index.ts) fulfils. */
 import type { ManifestIssue } from '../../model/errors.ts';
 import type { Manifest, NodeManifest, ServiceManifest } from '../../model/manifest.ts';
-import type { DesiredState } from '../../model/state.ts';
+import type { DesiredState, ObservedContainer } from '../../model/state.ts';
+import type { CrashLoopInfo, HeldUpdate } from '../../model/healing.ts';
+import type { Health, ReplicaHealth } from '../../model/health.ts';
 import type { ResolvedBuild } from '../build-context.ts';
 import type { Obj } from '../raw.ts';
 import type { PathSegment, RawDoc } from '../yaml-source.ts';
@@ -51,6 +53,39 @@ export interface DesiredContext {
 /** The parts of the desired state a kind contributes (each list sorted by the kind). */
 export type DesiredPart = Partial<Omit<DesiredState, 'revision'>>;
 
+/** What a kind's status report reads: the desired state in force and the engine objects the kind claims. */
+export interface StatusContext {
+  desired: DesiredState | null;
+  /** Only the containers this kind claims. */
+  containers: readonly ObservedContainer[];
+  /** Probe-based health of a running container (absent: running counts as healthy). */
+  health?: (containerId: string) => ReplicaHealth | undefined;
+  crashes?: ReadonlyMap<string, CrashLoopInfo>;
+  held?: ReadonlyMap<string, HeldUpdate>;
+  /** Several engines: entries name the node of each container. */
+  multiNode: boolean;
+  /** Nodes past their grace: their containers no longer count. */
+  lostNodes?: ReadonlySet<string>;
+  /** Resource key -> why some of its containers wait for a node. */
+  unschedulable?: ReadonlyMap<string, string>;
+}
+
+/** The part every kind's status entry has; the status conditions (Ready, Degraded) are computed from these. */
+export interface KindStatusEntry {
+  desired: number;
+  ready: number;
+  health: Health;
+  message?: string;
+  /** The containers that make up the resource (a Service's replicas). */
+  replicas: readonly { health: Health; ready: boolean }[];
+}
+
+/** The kind's section of the status document (e.g. `services`), one entry per resource key. */
+export interface KindStatus<E extends KindStatusEntry = KindStatusEntry> {
+  readonly section: string;
+  report(ctx: StatusContext): Record<string, E>;
+}
+
 /** One kind: name, schema, defaults, checks, desired state and the engine objects it owns. */
 export interface KindDescriptor<M extends Manifest = Manifest> {
   readonly kind: M['kind'];
@@ -72,4 +107,6 @@ export interface KindDescriptor<M extends Manifest = Manifest> {
   checkAll?(typed: readonly Typed<M>[], ctx: CheckContext, report: Report): void;
   /** What the manifests of this kind (in document order) add to the desired state; absent = nothing runs. */
   desired?(manifests: readonly M[], ctx: DesiredContext): DesiredPart;
+  /** How the kind's resources appear in the status document; absent = they do not. */
+  readonly status?: KindStatus;
 }

@@ -3,7 +3,7 @@ import type { ManifestIssue } from '../../../model/errors.ts';
 import type { ServiceManifest } from '../../../model/manifest.ts';
 import { resourceKey } from '../../../model/keys.ts';
 import type { PathSegment, RawDoc } from '../../yaml-source.ts';
-import { formatPath } from '../../schema.ts';
+import { formatPath } from '../../path.ts';
 import { MIN_MEMORY_BYTES } from '../../quantity.ts';
 import { isObj } from '../../raw.ts';
 import { checkHealth } from '../../health-checks.ts';

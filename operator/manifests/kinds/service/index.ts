@@ -5,6 +5,7 @@ import type { KindDescriptor } from '../types.ts';
 import { toServiceSpec } from './defaults.ts';
 import { checkServiceManifest, checkServices, serviceDocumentIssues } from './checks.ts';
 import { desiredServices } from './desired.ts';
+import { serviceStatuses } from './status.ts';
 
 export const SERVICE: KindDescriptor<ServiceManifest> = {
   kind: 'Service',
@@ -17,4 +18,5 @@ export const SERVICE: KindDescriptor<ServiceManifest> = {
   check: checkServiceManifest,
   checkAll: (_typed, ctx, report) => checkServices(ctx, report),
   desired: desiredServices,
+  status: { section: 'services', report: serviceStatuses },
 };

@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import { BerthError } from '../../../model/errors.ts';
 import type { ManifestIssue } from '../../../model/errors.ts';
 import type { VolumeManifest } from '../../../model/manifest.ts';
-import { formatPath } from '../../schema.ts';
+import { formatPath } from '../../path.ts';
 import type { Entry } from '../../semantic.ts';
 import type { PathSegment, RawDoc } from '../../yaml-source.ts';
 import { LOCAL_OPTIONS, localOptionProblems } from '../../local-volume-options.ts';

@@ -7,6 +7,8 @@ import { run } from './commands/run.ts';
 import type { Io } from './commands/shared.ts';
 import { status } from './commands/status.ts';
 import { validate } from './commands/validate.ts';
+import { token } from './commands/token.ts';
+import { audit } from './commands/audit.ts';
 
 export type { Io } from './commands/shared.ts';
 export { EXIT_UNREACHABLE } from './commands/status.ts';
@@ -31,5 +33,7 @@ export async function main(p: Parsed, io: Io): Promise<number> {
     case 'plan': return plan(p.flags, io);
     case 'apply': return apply(p.flags, io);
     case 'run': return run(p.flags, io);
+    case 'token': return token(p.flags, p.positionals, io);
+    case 'audit': return audit(p.flags, io);
   }
 }

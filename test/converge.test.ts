@@ -143,7 +143,7 @@ describe('core loop', () => {
     expect(ping.status).toBe(200);
     const health = await fetch(`${op.url}/healthz`);
     expect(health.status).toBe(200);
-    const metrics = await (await fetch(`${op.url}/metrics`)).text();
+    const metrics = await (await fetch(`${op.url}/metrics`, { headers: op.auth })).text();
     expect(metrics).toMatch(/berth_passes_total\{result="ok"\} \d+/);
   });
 });

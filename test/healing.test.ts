@@ -75,7 +75,7 @@ describe('health and self-healing', () => {
     const r = await op.waitPass((p) => service(p, 'heal/web')?.ready === 2, 'web ready 2/2');
     expect(service(r, 'heal/web')).toMatchObject({ desired: 2, running: 2, ready: 2, health: 'Healthy' });
     const reg = await waitFor(async () => {
-      const body = await (await fetch(`${op.url}/v1/services/heal/web/endpoints?ready=true`)).json() as { endpoints: { port: number; ready: boolean; replica: string }[] };
+      const body = await (await fetch(`${op.url}/v1/services/heal/web/endpoints?ready=true`, { headers: op.auth })).json() as { endpoints: { port: number; ready: boolean; replica: string }[] };
       return body.endpoints.length === 2 ? body : undefined;
     }, { what: 'two ready endpoints in the registry' });
     expect(reg.endpoints.map((e) => [e.replica, e.port, e.ready]).sort()).toEqual([['1', 8080, true], ['2', 8080, true]]);
@@ -91,7 +91,7 @@ describe('health and self-healing', () => {
     expect(replica?.message).toContain('HTTP 404');
     expect((await runningOf(docker, instance, 'web')).map((c) => c.Id)).toContain(victim!.Id);
     await waitFor(async () => {
-      const body = await (await fetch(`${op.url}/v1/services/heal/web/endpoints`)).json() as { endpoints: { id: string; ready: boolean }[] };
+      const body = await (await fetch(`${op.url}/v1/services/heal/web/endpoints`, { headers: op.auth })).json() as { endpoints: { id: string; ready: boolean }[] };
       return body.endpoints.find((e) => e.id === victim!.Id)?.ready === false ? true : undefined;
     }, { what: 'the not-ready replica marked not ready in the registry' });
     const fix = await docker.getContainer(victim!.Id).exec({ Cmd: ['sh', '-c', 'echo ok > /www/healthz'] });

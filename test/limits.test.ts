@@ -26,6 +26,8 @@ const SECRET = 'limits-test-SECRET-4b1d0c9e77';
 const IDLE_MS = 2_500;
 let remote: Remote;
 let op: Operator;
+/** The local admin token of the state dir (the API needs credentials). */
+let auth: { authorization: string };
 let stateDir: string;
 let proxyPort: number;
 let echo: net.Server;
@@ -77,13 +79,13 @@ const closedSoon = (s: net.Socket, ms: number) => new Promise<boolean>((resolve)
 /** An SSE watch from `localAddress`: the status, and the response to read events from. */
 function watch(localAddress: string): Promise<{ status: number; res: http.IncomingMessage; req: http.ClientRequest }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(`${op.url}/v1/watch`, { localAddress, agent: false }, (res) => resolve({ status: res.statusCode ?? 0, res, req }));
+    const req = http.get(`${op.url}/v1/watch`, { localAddress, agent: false, headers: auth }, (res) => resolve({ status: res.statusCode ?? 0, res, req }));
     req.on('error', reject);
   });
 }
 
 async function register(port: number): Promise<number> {
-  const res = await fetch(`${op.url}/v1/services/lim/echo/endpoints/local-echo`, { method: 'PUT', body: JSON.stringify({ address: '127.0.0.1', port, ttl: '1h' }) });
+  const res = await fetch(`${op.url}/v1/services/lim/echo/endpoints/local-echo`, { method: 'PUT', headers: auth, body: JSON.stringify({ address: '127.0.0.1', port, ttl: '1h' }) });
   return res.status;
 }
 
@@ -99,6 +101,7 @@ beforeAll(async () => {
     'max-connections': '40', 'max-connections-per-client': '12', 'max-watchers': '6', 'max-blocking-queries': '4',
     'max-streams-per-client': '3', 'proxy-idle-timeout': `${IDLE_MS}ms`,
   }), log, { onPass: (r, trigger) => passes.push({ trigger, r }) });
+  auth = { authorization: `Bearer ${(await fs.readFile(path.join(stateDir, 'cli-token'), 'utf8')).trim()}` };
   await waitFor(() => passes.some((p) => p.r.converged), { what: 'first converged pass', timeoutMs: 60_000 });
   expect(await register((echo.address() as net.AddressInfo).port)).toBe(200);
   await waitFor(async () => {
@@ -135,7 +138,7 @@ describe('connection limits', () => {
     const again = new Promise<string>((resolve) => kept.once('data', (d) => resolve(String(d))));
     kept.write('still here\n');
     expect(await again).toBe('still here\n');
-    const metrics = await (await fetch(`${op.url}/metrics`)).text();
+    const metrics = await (await fetch(`${op.url}/metrics`, { headers: auth })).text();
     expect(metrics).toMatch(new RegExp(`berth_connections_refused_total\\{listener="service 127\\.0\\.0\\.1:${proxyPort}",limit="total"\\} [1-9]`));
     // nothing crosses them any more: the idle timeout closes all of them, and their slots are free again
     const closed = await Promise.all(served.map((c) => closedSoon(c.socket, IDLE_MS + 3_000)));
@@ -157,10 +160,10 @@ describe('connection limits', () => {
       fromA[0]!.res.on('data', (d: Buffer) => { buf += String(d); if (buf.includes('event: change')) resolve(buf); });
     });
     // a change of the service: a second endpoint registers
-    const other = await fetch(`${op.url}/v1/services/lim/echo/endpoints/second`, { method: 'PUT', body: JSON.stringify({ address: '127.0.0.1', port: 1, ttl: '1h' }) });
+    const other = await fetch(`${op.url}/v1/services/lim/echo/endpoints/second`, { method: 'PUT', headers: auth, body: JSON.stringify({ address: '127.0.0.1', port: 1, ttl: '1h' }) });
     expect(other.status).toBe(200);
     expect(await event).toContain('"service":"lim/echo"');
-    await fetch(`${op.url}/v1/services/lim/echo/endpoints/second`, { method: 'DELETE' });
+    await fetch(`${op.url}/v1/services/lim/echo/endpoints/second`, { method: 'DELETE', headers: auth });
     for (const w of [...fromA, ...fromB]) w.req.destroy();
   });
 
@@ -178,13 +181,13 @@ describe('webhook', () => {
   it('a replayed signed delivery triggers exactly one pass', async () => {
     const body = JSON.stringify({ ref: 'refs/heads/main', after: '0'.repeat(40) });
     const headers = { 'x-github-event': 'push', 'x-github-delivery': 'f3a1b2c4-0000-4000-8000-000000000001', 'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}` };
-    const before = passes.filter((p) => p.trigger === 'webhook push').length;
+    const before = passes.filter((p) => p.trigger === 'webhook github push').length;
     const statuses = [];
     for (let i = 0; i < 10; i++) statuses.push((await fetch(`${op.url}/hooks/git`, { method: 'POST', body, headers })).status);
     expect(statuses).toEqual([202, ...Array(9).fill(200)]);
-    await waitFor(() => passes.filter((p) => p.trigger === 'webhook push').length > before, { what: 'the webhook pass' });
+    await waitFor(() => passes.filter((p) => p.trigger === 'webhook github push').length > before, { what: 'the webhook pass' });
     await new Promise((r) => setTimeout(r, 1_000));
-    expect(passes.filter((p) => p.trigger === 'webhook push').length - before).toBe(1);
+    expect(passes.filter((p) => p.trigger === 'webhook github push').length - before).toBe(1);
   });
 
   it('never logs the webhook secret', () => {

@@ -78,7 +78,7 @@ describe('script probes and secrets', () => {
     }, { what: 'probe output in the status', intervalMs: 300 });
     const message = r.status.services['outage/probed']!.replicas[0]!.message!;
     expect(message).toContain('token=[] hook=[] repo=[] path=[/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin] pw=[***]');
-    const live = await (await fetch(`${op.url}/v1/status`)).text();
+    const live = await (await fetch(`${op.url}/v1/status`, { headers: op.auth })).text();
     expect(live).toContain('pw=[***]');
     const branch = await waitFor(() => statusFromBranch(remote.bareDir, instance).then((s) => (s && s.text.includes('exit 1: token=') ? s : undefined)), { what: 'status commit with the probe output' });
     for (const text of [live, branch.text, lines.join('\n')]) {
@@ -102,7 +102,7 @@ describe('git outage', () => {
     const failed = await op.waitPass((p) => p.error?.code === 'E_GIT', 'a pass with git refusing', 30_000);
     expect(failed.status.conditions.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ReconcileFailed' });
     expect(failed.fetchError?.code).toBe('E_GIT');
-    const metrics = await (await fetch(`${op.url}/metrics`)).text();
+    const metrics = await (await fetch(`${op.url}/metrics`, { headers: op.auth })).text();
     expect(metrics).toMatch(/^berth_source_up 0$/m);
     expect(metrics).toMatch(/^berth_source_fetch_failures_total [1-9]/m);
     await docker.getContainer(first!.Id).kill();

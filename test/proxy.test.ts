@@ -97,7 +97,7 @@ describe('a Service with loadBalancer.publish', () => {
       return s.size === 3 ? s : undefined;
     }, { what: '3 replicas behind the proxy', timeoutMs: 20_000 });
     expect([...seen.keys()].every((b) => b.startsWith('v1 '))).toBe(true);
-    const listed = await (await fetch(`${op.url}/v1/proxies`)).json() as { proxies: { address: string; kind: string; protocol: string; owners: string[]; backends: Record<string, number> }[] };
+    const listed = await (await fetch(`${op.url}/v1/proxies`, { headers: op.auth })).json() as { proxies: { address: string; kind: string; protocol: string; owners: string[]; backends: Record<string, number> }[] };
     expect(listed.proxies).toContainEqual(expect.objectContaining({ address: `0.0.0.0:${webPort}`, kind: 'service', protocol: 'tcp', owners: ['px/web'], backends: { 'px/web': 3 } }));
   });
 

@@ -11,7 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGitHubFixtures, type FixtureExchange, type GitHubFixtures, type RecordedRequest } from './doubles/github-fixtures.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
 import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
-import { service, startTestOperator, statusFromBranch, type TestOperator } from './helpers/operator.ts';
+import { service, signedWebhook, startTestOperator, statusFromBranch, type TestOperator } from './helpers/operator.ts';
+
+const HOOK_SECRET = 'review-hook-secret';
+let hooks = 0;
 
 const docker = testDocker();
 const instance = uniqueInstance('review');
@@ -75,7 +78,7 @@ const lines = (from: number, to?: number): string[] => gh.requests.slice(from, t
 const bodyOf = (r: RecordedRequest | undefined) => r?.body as { body?: string; state?: string; description?: string; context?: string } | undefined;
 
 async function webhook(event: string): Promise<void> {
-  const res = await fetch(`${op.url}/hooks/git`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': event }, body: JSON.stringify({ action: 'synchronize', number: 7 }) });
+  const res = await signedWebhook(op.url, HOOK_SECRET, event, JSON.stringify({ action: 'synchronize', number: 7, delivery: ++hooks }));
   expect(res.status).toBe(202);
 }
 
@@ -124,7 +127,7 @@ beforeAll(async () => {
     listPulls(),
   ], { token: TOKEN });
   process.env.BERTH_TEST_GITHUB_TOKEN = TOKEN;
-  op = await startTestOperator(remote.url, instance, { 'github-repo': REPO, 'github-api-url': gh.url, 'github-token-env': 'BERTH_TEST_GITHUB_TOKEN' });
+  op = await startTestOperator(remote.url, instance, { 'github-repo': REPO, 'github-api-url': gh.url, 'github-token-env': 'BERTH_TEST_GITHUB_TOKEN', 'webhook-secret': HOOK_SECRET });
 }, 60_000);
 
 afterAll(async () => {

@@ -8,7 +8,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRemote, writeFiles, type Remote } from './helpers/git.ts';
 import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
-import { runningOf, service, startTestOperator, type TestOperator } from './helpers/operator.ts';
+import { runningOf, service, signedWebhook, startTestOperator, type TestOperator } from './helpers/operator.ts';
+
+const HOOK_SECRET = 'review-run-hook-secret';
+let hooks = 0;
 
 const run = promisify(execFile);
 const docker = testDocker();
@@ -35,7 +38,7 @@ async function pushBranch(branch: string, files: Record<string, string>): Promis
 
 beforeAll(async () => {
   remote = await makeRemote({ 'web.yaml': service('web', { replicas: 1 }) });
-  op = await startTestOperator(remote.url, instance, { 'review-branches': ['review/*'] });
+  op = await startTestOperator(remote.url, instance, { 'review-branches': ['review/*'], 'webhook-secret': HOOK_SECRET });
   await op.waitPass((r) => r.converged, 'main applied', 60_000);
 }, 90_000);
 
@@ -50,7 +53,7 @@ describe('review branches on plain git', () => {
     const a = await pushBranch('review/scale', { 'web.yaml': service('web', { replicas: 3 }) });
     const b = await pushBranch('review/broken', { 'web.yaml': service('web', { replicas: 1 }).replace('replicas: 1', 'replicas: many') });
     await pushBranch('feature/other', { 'web.yaml': service('web', { replicas: 5 }) });
-    const push = () => fetch(`${op.url}/hooks/git`, { method: 'POST', headers: { 'x-github-event': 'push' }, body: '{}' });
+    const push = () => signedWebhook(op.url, HOOK_SECRET, 'push', JSON.stringify({ delivery: ++hooks }));
     await push(); // the git server's push webhook (berth also polls on --interval)
     const md = await waitFor(() => statusFile('plans/review/scale.md'), { what: 'plan of review/scale', timeoutMs: 30_000 });
     expect(md).toContain(`revision \`${a.slice(0, 7)}\``);

@@ -25,6 +25,7 @@ import { SyncReporter } from '../review/sync-report.ts';
 import { clusterView } from '../runtime/cluster.ts';
 import { createDockerGc } from '../runtime/docker-gc.ts';
 import { trafficLimits } from './traffic-limits.ts';
+import { apiSecurity } from './api-security.ts';
 import { Metrics } from '../server/metrics.ts';
 import { startServer, type Server, type ServerDeps } from '../server/server.ts';
 import { formatDuration } from '../manifests/quantity.ts';
@@ -60,6 +61,7 @@ export async function startOperator(flags: Flags, baseLog: Logger, hooks: Operat
 export async function runOperator(s: RunSettings, baseLog: Logger, hooks: OperatorHooks = {}): Promise<Operator> {
   const redact = secretsOf(s, s);
   const log = redact.logger(baseLog);
+  const security = await apiSecurity(s, log, redact); // refuses an exposed listener before anything starts
   let loop: Loop | null = null;
   const wake = (reason: string): void => loop?.trigger(reason);
   const [source, engines] = await Promise.all([connectSource(s), connectEngine(s, s.nodeGraceMs, log, () => wake('node state changed'))]);
@@ -84,14 +86,15 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const metrics = new Metrics();
   const ttlTimer = setInterval(() => registry.tick(), 1000);
   ttlTimer.unref();
+  listeners.onPass(security.auditListener);
   registerListeners(listeners, { log, wake, registry: registryListener(registry, drainer, monitor), alerter, redact, sync, reviews, metrics, drainer, proxies, hooks });
   const started = startLoop(rec, { intervalMs: s.intervalMs, log, runtime, instance: s.instance, onPass: (r, trigger, ms) => listeners.afterPass(r, trigger, ms) });
   loop = started;
   const closers = new Closers().add(
     closer(() => pool.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
-    closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)),
+    closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)), closer(() => security.close()),
   );
-  const server = await serve(s, { log, metrics, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: limits.server }, closers);
+  const server = await serve(s, { log, metrics, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: limits.server, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
   closers.add(closer(() => server.close()));
   log.info('berth running', { repo: source.description, branch: s.branch, path: s.manifests.path, instance: s.instance, interval: formatDuration(s.intervalMs), listen: server.url, drift: s.drift });
   return {

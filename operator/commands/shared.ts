@@ -70,7 +70,7 @@ export async function connectSource(s: SourceSettings): Promise<GitSource> {
 
 /** How every command loads a revision: the manifests path, the size limits and the host paths Volumes may mount. */
 export function loadOptions(m: ManifestSettings, instance: string): LoadOptions {
-  return { instance, path: m.path, allowHostPaths: m.allowHostPaths, maxFileSize: m.maxFileSize, maxRevisionSize: m.maxRevisionSize };
+  return { instance, path: m.path, allowHostPaths: m.allowHostPaths, allowDockerSocket: m.allowDockerSocket, maxFileSize: m.maxFileSize, maxRevisionSize: m.maxRevisionSize };
 }
 
 /** Every secret the operator holds, so that no log line, status or alert carries one. */

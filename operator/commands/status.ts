@@ -7,6 +7,7 @@ import { readStatusDoc } from '../status/read.ts';
 import { renderStatusText } from '../status/render.ts';
 import type { StatusDoc } from '../status/report.ts';
 import type { Io } from './shared.ts';
+import { apiJson } from './api-client.ts';
 
 /** `berth status`: the server or the status branch could not be reached (distinct from 1, not ready). */
 export const EXIT_UNREACHABLE = 3;
@@ -32,31 +33,5 @@ async function readStatus(s: StatusSettings): Promise<StatusDoc> {
     if (!doc) throw new BerthError('E_GIT', `no status for instance "${s.instance}" on branch berth/status of ${source.description}`);
     return doc;
   }
-  const url = `${s.server.replace(/\/$/, '')}/v1/status`;
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch((e: Error) => {
-    const code = (e.cause as { code?: string } | undefined)?.code;
-    const why = code === 'ECONNREFUSED' ? 'nothing listens there' : code ?? e.message;
-    throw new BerthError('E_CONFIG', `cannot reach berth at ${s.server} (${why}): is \`berth run\` (or npm start) running? --server names another address`);
-  });
-  const body = await boundedText(res, STATUS_LIMIT);
-  if (!res.ok) throw new BerthError('E_CONFIG', `berth at ${s.server} answered ${res.status}: ${body.slice(0, 200)}`);
-  return JSON.parse(body) as StatusDoc;
-}
-
-/** A status document is a few KiB per service: anything past this is not berth answering. */
-const STATUS_LIMIT = 32 * 1024 * 1024;
-
-/** The response body as text, refusing one larger than `limit` bytes (read stops there). */
-async function boundedText(res: Response, limit: number): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body ?? []) {
-    size += chunk.length;
-    if (size > limit) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new BerthError('E_CONFIG', `the answer of ${res.url} is larger than ${limit} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return apiJson<StatusDoc>(s.client, 'GET', 'v1/status');
 }

@@ -1,8 +1,8 @@
 /** What a replica's container must look like: the single source for creating it (apply) and for checking drift (diff). */
 import { LABELS, containerName, volumeName } from '../model/keys.ts';
-import type { RestartPolicy } from '../model/manifest.ts';
+import type { RestartPolicy, SecurityContext } from '../model/manifest.ts';
 import type { DesiredService } from '../model/state.ts';
-import type { CreateContainerSpec } from '../runtime/runtime.ts';
+import type { ContainerSecurity, CreateContainerSpec } from '../runtime/runtime.ts';
 
 /**
  * Docker's restart policy for every replica: `no`. berth itself restarts exited replicas per `spec.restart.policy`,
@@ -36,6 +36,26 @@ export function nanoCpus(cpu: number | undefined): number | undefined {
 export const EXTRA_HOSTS: readonly string[] = ['host.docker.internal:host-gateway'];
 
 /**
+ * Dropped from Docker's default set on every replica unless spec.securityContext.capAdd has it: raw sockets let a
+ * replica forge packets on its network (ARP and DNS spoofing of its neighbours) and few services need them (ping).
+ */
+export const DEFAULT_CAP_DROP: readonly string[] = ['NET_RAW'];
+
+/**
+ * How a replica is confined: no-new-privileges unless allowPrivilegeEscalation, Docker's default capabilities minus
+ * NET_RAW and capDrop, plus capAdd (which wins over the default drop; capAdd and capDrop never share one: security-checks.ts).
+ * Privileged only when the manifest says so. No securityContext = all the defaults.
+ */
+export function replicaSecurity(sc: SecurityContext | undefined): ContainerSecurity {
+  if (sc?.privileged) return { privileged: true, noNewPrivileges: !sc.allowPrivilegeEscalation, capAdd: [], capDrop: [] };
+  const capAdd = [...new Set(sc?.capAdd ?? [])];
+  const drop = sc?.capDrop ?? [];
+  // ALL already covers NET_RAW; the engine starts from nothing and adds capAdd.
+  const capDrop = drop.includes('ALL') ? ['ALL'] : [...new Set([...DEFAULT_CAP_DROP, ...drop])].filter((c) => !capAdd.includes(c));
+  return { privileged: false, noNewPrivileges: !(sc?.allowPrivilegeEscalation ?? false), capAdd, capDrop };
+}
+
+/**
  * The create request for replica `replica` of `svc` at `revision`: its environment is `svc.env` (discovery variables
  * overlaid by spec.env), and it joins its namespace's network with the service name as DNS alias.
  */
@@ -56,5 +76,6 @@ export function containerSpec(instance: string, revision: string, svc: DesiredSe
     init: true,
     network: { name: svc.network, aliases: [svc.name] },
     extraHosts: [...EXTRA_HOSTS],
+    security: replicaSecurity(spec.securityContext),
   };
 }

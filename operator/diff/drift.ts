@@ -34,6 +34,8 @@ export function containerDrift(instance: string, svc: DesiredService, replica: n
   if (c.memory !== mem) (mem ? update : replace).push(`memory limit is ${c.memory || 'unlimited'}, spec says ${mem || 'unlimited'}`);
   const cpu = nanoCpus(svc.spec.resources.cpu) ?? 0;
   if (c.nanoCpus !== cpu) (cpu ? update : replace).push(`cpu limit is ${c.nanoCpus / 1e9 || 'unlimited'}, spec says ${cpu / 1e9 || 'unlimited'}`);
+  // Privileges (no-new-privileges, capabilities, privileged) are not compared: a replica created before berth set them
+  // must not count as drift, and a change of spec.securityContext moves the spec hash (checked above) anyway.
   const rp = dockerRestartPolicy(svc.spec.restart.policy);
   if (normalizeRestart(c.restartPolicy) !== rp) update.push(`restart policy is ${c.restartPolicy || 'no'}, spec says ${rp}`);
   return { replace, update };

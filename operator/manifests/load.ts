@@ -10,7 +10,8 @@ import { readManifests } from './read-manifests.ts';
 import { loadInWorker } from './worker-client.ts';
 import type { YamlFile } from './yaml-source.ts';
 import { checkScripts, withRepoScriptPaths } from './script-check.ts';
-import { hostPathIssues } from './kinds/volume/checks.ts';
+import { dockerSocketIssues, hostPathIssues } from './kinds/volume/checks.ts';
+import { securityWarnings } from './security-checks.ts';
 
 export interface LoadOptions {
   /** berth instance name (part of Docker volume names and spec hashes). */
@@ -19,6 +20,8 @@ export interface LoadOptions {
   path: string;
   /** The operator's --allow-host-path prefixes: Volumes may mount host paths only below these (absent = none). */
   allowHostPaths?: string[];
+  /** The operator's --allow-docker-socket: a Volume may mount the Docker engine's socket (absent = refused). */
+  allowDockerSocket?: boolean;
   /** Bytes of one manifest file (--max-file-size); default 1 MiB. */
   maxFileSize?: number;
   /** Bytes of all manifest files of the revision (--max-revision-size); default 16 MiB. */
@@ -54,13 +57,16 @@ export async function loadFiles(files: readonly YamlFile[], snapshot: RepoSnapsh
   const root = normalizeRoot(opts.path);
   const { entries, issues } = parseEntries(files, { limits: resolveLimits(opts), onFile });
   const [builds, scripts] = await Promise.all([checkBuilds(snapshot, root, entries), checkScripts(snapshot, root, entries)]);
-  const all = sortIssues([...issues, ...builds.issues, ...scripts, ...hostPathIssues(entries, opts.allowHostPaths ?? [])]);
+  const hostPaths = [...hostPathIssues(entries, opts.allowHostPaths ?? []), ...dockerSocketIssues(entries, opts.allowDockerSocket === true)];
+  const all = sortIssues([...issues, ...builds.issues, ...scripts, ...hostPaths]);
   if (all.length > 0) throw new ValidationError(capIssues(all), all.length);
   const manifests = entries.flatMap((e) => (e.manifest ? [withRepoScriptPaths(root, e.manifest)] : []));
   if (manifests.length === 0) {
     throw new BerthError('E_EMPTY_REVISION', `no manifests under ${root || 'the repository root'} at revision ${snapshot.revision}; refusing to treat it as "delete everything"`);
   }
-  return buildDesired(opts.instance, snapshot.revision, manifests, builds.builds);
+  const desired = buildDesired(opts.instance, snapshot.revision, manifests, builds.builds);
+  const warnings = securityWarnings(entries);
+  return warnings.length > 0 ? { ...desired, warnings } : desired;
 }
 
 export { isManifestFile } from './read-manifests.ts';

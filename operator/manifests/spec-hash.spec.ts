@@ -84,6 +84,29 @@ describe('specHash', () => {
   });
 });
 
+describe('specHash and spec.securityContext', () => {
+  const base = specHash(input(spec()));
+  const sc = { privileged: false, capAdd: ['NET_RAW'], capDrop: [], allowPrivilegeEscalation: false };
+
+  it('is the hash of a berth without securityContext when the manifest has none (upgrading replaces no replica)', () => {
+    // Computed before the field existed; a change here would roll every replica of every instance on upgrade.
+    expect(base).toBe('6e8ecc05fad0d51a');
+  });
+
+  it('changes once the manifest sets it, whatever the order of the capabilities', () => {
+    const added = specHash(input(spec({ securityContext: sc })));
+    expect(added).not.toBe(base);
+    expect(specHash(input(spec({ securityContext: { ...sc, capAdd: ['NET_RAW', 'SYS_TIME'] } })))).toBe(specHash(input(spec({ securityContext: { ...sc, capAdd: ['SYS_TIME', 'NET_RAW'] } }))));
+    const variants = [
+      { ...sc, capAdd: [] },
+      { ...sc, capDrop: ['MKNOD'] },
+      { ...sc, allowPrivilegeEscalation: true },
+      { ...sc, privileged: true, allowPrivilegeEscalation: true },
+    ].map((v) => specHash(input(spec({ securityContext: v }))));
+    expect(new Set([base, added, ...variants]).size).toBe(6);
+  });
+});
+
 describe('canonicalJson', () => {
   it('sorts keys recursively and drops undefined members', () => {
     expect(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[2,{"y":2,"z":1}]},"b":1}');

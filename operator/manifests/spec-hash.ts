@@ -23,7 +23,9 @@ export interface SpecHashInput {
  * Replicas, update strategy, health, loadBalancer, placement and dependsOn are left out on purpose: scaling or changing the
  * strategy, probes, load balancing or placement keeps containers (a placement change applies to new placements; a
  * dependency that moves still replaces its dependents, through the env).
- * Ports and mounts are order-insensitive.
+ * Ports and mounts are order-insensitive. spec.securityContext counts only when the manifest sets it (capabilities
+ * order-insensitive): without it the hash is that of a berth that had no such field, so upgrading berth replaces no
+ * replica, even though the replicas it creates from then on get the hardened defaults.
  */
 export function specHash(input: SpecHashInput): string {
   const { spec } = input;
@@ -39,6 +41,12 @@ export function specHash(input: SpecHashInput): string {
       .sort((a, b) => cmp(a.mountPath, b.mountPath)),
     labels: input.labels,
     network: input.network,
+    // undefined members are left out of the canonical JSON: absent = the hash of before the field existed
+    securityContext: spec.securityContext && {
+      ...spec.securityContext,
+      capAdd: [...new Set(spec.securityContext.capAdd)].sort(cmp),
+      capDrop: [...new Set(spec.securityContext.capDrop)].sort(cmp),
+    },
   };
   return createHash('sha256').update(canonicalJson(shape)).digest('hex').slice(0, 16);
 }

@@ -54,7 +54,7 @@ async function load(req: LoadRequest): Promise<void> {
         await request((id) => ({ type: 'part', id, list, items }));
       }
     }
-    post({ type: 'done', revision: desired.revision });
+    post({ type: 'done', revision: desired.revision, ...(desired.warnings ? { warnings: desired.warnings } : {}) });
   } catch (err) {
     post({ type: 'failed', error: toWire(err) });
   }

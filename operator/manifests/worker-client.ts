@@ -140,7 +140,7 @@ function run(w: Worker, snapshot: RepoSnapshot, files: readonly ManifestFile[], 
         const list: unknown[] = result[m.list];
         for (const item of m.items) list.push(item);
         setImmediate(() => w.postMessage({ type: 'reply', id: m.id, ok: true, value: null }));
-      } else if (m.type === 'done') finish({ value: { ...result, revision: m.revision } }, true);
+      } else if (m.type === 'done') finish({ value: { ...result, revision: m.revision, ...(m.warnings ? { warnings: m.warnings } : {}) } }, true);
       else finish({ error: fromWire(m.error) }, true);
     };
     const onError = (err: Error & { code?: string }): void => {

@@ -5,7 +5,7 @@
  * snapshot), and buildDesired — and returns the desired state, or the error with its issues.
  */
 import { BerthError, ValidationError } from '../model/errors.ts';
-import type { ErrorCode, ManifestIssue } from '../model/errors.ts';
+import type { ErrorCode, ManifestIssue, ManifestWarning } from '../model/errors.ts';
 import type { DesiredState } from '../model/state.ts';
 import type { LoadOptions } from './load.ts';
 
@@ -35,8 +35,8 @@ export type WorkerMessage =
    * batch.
    */
   | { type: 'part'; id: number; list: ResultList; items: unknown[] }
-  /** The result is complete: its lists were all sent as parts. */
-  | { type: 'done'; revision: string }
+  /** The result is complete: its lists were all sent as parts (the warnings, few, come here). */
+  | { type: 'done'; revision: string; warnings?: ManifestWarning[] }
   | { type: 'failed'; error: WireError };
 
 /** An error as plain data. */
@@ -45,8 +45,8 @@ export type WireError =
   | { kind: 'berth'; code: ErrorCode; message: string; terminal: boolean }
   | { kind: 'other'; message: string; stack?: string };
 
-/** The lists of a DesiredState, sent as parts. */
-export type ResultList = Exclude<keyof DesiredState, 'revision'>;
+/** The lists of a DesiredState, sent as parts (the warnings come with 'done'). */
+export type ResultList = Exclude<keyof DesiredState, 'revision' | 'warnings'>;
 export const RESULT_LISTS: readonly ResultList[] = ['services', 'volumes', 'networks', 'routes', 'nodes'];
 
 /** Items per 'part' message: 500 services take ~10 ms to deserialize. */

@@ -33,6 +33,13 @@ export interface ManifestIssue extends SourceLocation {
   message: string;
 }
 
+/** Something of a valid revision worth a reviewer's attention (a privileged Service): printed, never rejecting it. */
+export interface ManifestWarning extends SourceLocation {
+  /** Dotted path of the field, e.g. `spec.securityContext.privileged`. */
+  field: string;
+  message: string;
+}
+
 export class BerthError extends Error {
   readonly code: ErrorCode;
   readonly terminal: boolean;
@@ -59,6 +66,11 @@ export class ValidationError extends BerthError {
 
 export function formatIssue(i: ManifestIssue): string {
   return `${i.file}:${i.line}:${i.col}: ${i.field ? `${i.field}: ` : ''}${i.message}`;
+}
+
+/** `file:line: warning: message (field)`: apart from errors at a glance, and no `file:line:col:` an error parser would take. */
+export function formatWarning(w: ManifestWarning): string {
+  return `${w.file}:${w.line}: warning: ${w.message} (${w.field})`;
 }
 
 function isTerminalCode(code: ErrorCode): boolean {

@@ -36,6 +36,21 @@ export interface VolumeMount {
 
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
 
+/**
+ * Privileges of each replica (spec.securityContext, set in the manifest). Without it a replica runs with
+ * no-new-privileges and Docker's default capabilities minus NET_RAW (diff/container-spec.ts replicaSecurity).
+ */
+export interface SecurityContext {
+  /** Every capability and every host device; default false. */
+  privileged: boolean;
+  /** Capabilities (Linux names without CAP_) added to the default set. */
+  capAdd: string[];
+  /** Capabilities dropped besides NET_RAW, or ALL. */
+  capDrop: string[];
+  /** Whether a process may gain privileges (setuid binaries, file capabilities); default: privileged. */
+  allowPrivilegeEscalation: boolean;
+}
+
 /** One health probe: exactly one of http / tcp / exec / script, plus timing (durations in milliseconds). */
 export interface ProbeSpec {
   http?: { path: string; port: number; scheme: 'http' | 'https'; headers: Record<string, string>; /** Passing statuses; default 200-399. */ expectStatus?: number[] };
@@ -140,6 +155,8 @@ export interface ServiceSpec {
   loadBalancer?: LoadBalancerSpec;
   /** Scheduling across nodes; not part of the spec hash (a change moves nothing that runs, it applies to new placements). */
   placement: PlacementSpec;
+  /** Set only when the manifest has spec.securityContext: absent keeps the spec hash of a berth without the field. */
+  securityContext?: SecurityContext;
 }
 
 export interface VolumeSpec {

@@ -1,6 +1,6 @@
 /** Desired state (from git at a revision) and observed state (from the Docker engine's labels). */
 import type { NodeSpec, RouteSpec, ServiceSpec, VolumeSpec } from './manifest.ts';
-import type { SourceLocation } from './errors.ts';
+import type { ManifestWarning, SourceLocation } from './errors.ts';
 
 /** The image a service runs: a reference on the engine, or one berth builds from the repository. */
 export type ImageSource =
@@ -67,6 +67,8 @@ export interface DesiredState {
   routes: DesiredRoute[];
   /** Sorted by name; empty = the single local engine, node `local`. */
   nodes: DesiredNode[];
+  /** What validation found worth a warning without rejecting the revision (berth validate prints them); absent = none. */
+  warnings?: ManifestWarning[];
 }
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';

@@ -180,6 +180,23 @@ describe('networks', () => {
     expect(plain.HostConfig?.NetworkMode).toBeUndefined();
   });
 
+  it('security: no-new-privileges and the dropped capabilities in HostConfig, privileged only when asked', () => {
+    const base = { name: 'c', image: 'img', env: {}, labels: {}, exposedPorts: [], restartPolicy: 'no', mounts: [] };
+    const hardened = createOptions({ ...base, security: { privileged: false, noNewPrivileges: true, capAdd: [], capDrop: ['NET_RAW'] } }).HostConfig;
+    expect(hardened).toMatchObject({ SecurityOpt: ['no-new-privileges:true'], CapDrop: ['NET_RAW'] });
+    expect(hardened).not.toHaveProperty('Privileged');
+    expect(hardened).not.toHaveProperty('CapAdd');
+    const ping = createOptions({ ...base, security: { privileged: false, noNewPrivileges: false, capAdd: ['NET_RAW'], capDrop: [] } }).HostConfig;
+    expect(ping).toMatchObject({ CapAdd: ['NET_RAW'] });
+    expect(ping).not.toHaveProperty('CapDrop');
+    expect(ping).not.toHaveProperty('SecurityOpt');
+    const privileged = createOptions({ ...base, security: { privileged: true, noNewPrivileges: false, capAdd: ['NET_RAW'], capDrop: ['MKNOD'] } }).HostConfig;
+    expect(privileged).toEqual(expect.objectContaining({ Privileged: true }));
+    expect(Object.keys(privileged ?? {}).filter((k) => /Cap|SecurityOpt/.test(k))).toEqual([]);
+    // No security in the request: the engine's defaults, as for a container of a berth before these settings.
+    expect(Object.keys(createOptions(base).HostConfig ?? {}).filter((k) => /Cap|SecurityOpt|Privileged/.test(k))).toEqual([]);
+  });
+
   it('a network is a bridge labelled berth.managed=true, refused by the engine when the name exists', () => {
     expect(networkOptions('berth.i.ns', { 'berth.instance': 'i' })).toEqual({
       Name: 'berth.i.ns', Driver: 'bridge', CheckDuplicate: true, Labels: { 'berth.instance': 'i', 'berth.managed': 'true' },

@@ -1,7 +1,7 @@
 /** The dockerode adapter of ContainerRuntime. It receives its Dockerode instance (constructed in main.ts only). */
 import type Dockerode from 'dockerode';
 import { BerthError } from '../model/errors.ts';
-import type { ContainerRuntime, CreateContainerSpec, ExecResult } from './runtime.ts';
+import type { ContainerRuntime, ContainerSecurity, CreateContainerSpec, ExecResult } from './runtime.ts';
 import { buildImage } from './docker-build.ts';
 import { InspectCache } from './docker-cache.ts';
 import { dockerError, engineMessage, liftedLimitError, statusOf } from './docker-errors.ts';
@@ -117,8 +117,20 @@ export function createOptions(spec: CreateContainerSpec): Dockerode.ContainerCre
       Mounts: spec.mounts.map((m) => ({ Type: 'volume' as const, Source: m.volume, Target: m.target, ReadOnly: m.readOnly })),
       ...(spec.network ? { NetworkMode: spec.network.name } : {}),
       ...(spec.extraHosts?.length ? { ExtraHosts: [...spec.extraHosts] } : {}),
+      ...(spec.security ? securityOptions(spec.security) : {}),
     },
     ...(spec.network ? { NetworkingConfig: { EndpointsConfig: { [spec.network.name]: { Aliases: [...spec.network.aliases] } } } } : {}),
+  };
+}
+
+/** HostConfig fields of `security`; an empty list is left out (no change to the engine's default set). */
+export function securityOptions(security: ContainerSecurity): Pick<Dockerode.HostConfig, 'Privileged' | 'SecurityOpt' | 'CapAdd' | 'CapDrop'> {
+  const caps = !security.privileged; // the engine ignores the lists of a privileged container: do not pretend otherwise
+  return {
+    ...(security.privileged ? { Privileged: true } : {}),
+    ...(security.noNewPrivileges ? { SecurityOpt: ['no-new-privileges:true'] } : {}),
+    ...(caps && security.capAdd.length ? { CapAdd: [...security.capAdd] } : {}),
+    ...(caps && security.capDrop.length ? { CapDrop: [...security.capDrop] } : {}),
   };
 }
 

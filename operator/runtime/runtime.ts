@@ -26,6 +26,20 @@ export interface CreateContainerSpec {
   extraHosts?: string[];
   /** The node (engine) to create it on, when the runtime spans several; absent = the runtime's default node. */
   node?: string;
+  /** Privileges of the container (every replica has them, see diff/container-spec.ts); absent = the engine's defaults. */
+  security?: ContainerSecurity;
+}
+
+/** How a container is confined, in the engine's terms. */
+export interface ContainerSecurity {
+  /** Docker's --privileged: every capability and device; the capability lists do not apply. */
+  privileged: boolean;
+  /** `no-new-privileges:true`: setuid binaries and file capabilities grant nothing. */
+  noNewPrivileges: boolean;
+  /** Capabilities (without CAP_) added to the engine's default set. */
+  capAdd: string[];
+  /** Capabilities removed from it, or ALL. */
+  capDrop: string[];
 }
 
 /** One file of an image build context. */

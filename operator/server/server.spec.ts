@@ -5,6 +5,7 @@ import { createLogger } from '../util/log.ts';
 import { BodyReader } from './body-reader.ts';
 import { Metrics } from './metrics.ts';
 import { startServer, type Server } from './server.ts';
+import { UnsignedTriggerLimiter } from './webhook-route.ts';
 
 const SECRET = 'berth-SECRET-9f3c2e71d4';
 const sign = (body: string | Buffer, secret = SECRET) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
@@ -23,14 +24,14 @@ afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
 });
 
-async function start(opts: { secret?: string; bodies?: BodyReader } = {}): Promise<Harness> {
+async function start(opts: { secret?: string; bodies?: BodyReader; unsignedWebhooks?: UnsignedTriggerLimiter } = {}): Promise<Harness> {
   const triggers: string[] = [];
   const logs: string[] = [];
   const log = createLogger({ level: 'debug', write: (line) => logs.push(line) });
   const server = await startServer('127.0.0.1', 0, {
     log, metrics: new Metrics(), status: () => null, trigger: (reason) => triggers.push(reason),
     webhookSecret: 'secret' in opts ? opts.secret : SECRET,
-    limits: { bodies: opts.bodies },
+    limits: { bodies: opts.bodies, unsignedWebhooks: opts.unsignedWebhooks },
   });
   open.push(server);
   return { server, port: Number(new URL(server.url).port), triggers, logs };
@@ -151,8 +152,8 @@ describe('webhook: replays', () => {
     const answers = [];
     for (let i = 0; i < 20; i++) answers.push(await hook(h, body, headers));
     expect(answers[0]!.status).toBe(202);
-    for (const a of answers.slice(1)) expect(a).toEqual({ status: 200, json: { ok: true, ignored: 'duplicate delivery', event: 'push' } });
-    expect(h.triggers).toEqual(['webhook push']);
+    for (const a of answers.slice(1)) expect(a).toEqual({ status: 200, json: { ok: true, ignored: 'duplicate delivery', forge: 'github', event: 'push' } });
+    expect(h.triggers).toEqual(['webhook github push']);
   });
 
   it('knows a replay by its signature when the unsigned delivery header is changed or dropped', async () => {
@@ -174,12 +175,17 @@ describe('webhook: replays', () => {
     expect((await hook(h, body, { 'x-github-delivery': 'id-9', 'x-hub-signature-256': sign(body) })).status).toBe(202);
   });
 
-  it('without a secret, requests without a delivery id all trigger; one with a replayed id does not', async () => {
-    const h = await start({ secret: undefined });
-    for (let i = 0; i < 3; i++) expect((await hook(h, '{}', { 'x-github-event': 'push' })).status).toBe(202);
-    expect((await hook(h, '{}', { 'x-github-delivery': 'g-1' })).status).toBe(202);
-    expect((await hook(h, '{}', { 'x-github-delivery': 'g-1' })).status).toBe(200);
-    expect(h.triggers).toHaveLength(4);
+  it('without a secret, a request only ever asks for a fetch, at most once per interval (429 with Retry-After beyond)', async () => {
+    let now = 1_000_000;
+    const h = await start({ secret: undefined, unsignedWebhooks: new UnsignedTriggerLimiter({ intervalMs: 10_000, now: () => now }) });
+    const first = await hook(h, '{}', { 'x-github-event': 'pull_request', 'x-github-delivery': 'g-1' });
+    expect(first.status).toBe(202);
+    const again = await rawRequest(h.port, hookHead(2, { 'x-github-event': 'push' }), { body: Buffer.from('{}') });
+    expect(again?.status).toBe(429);
+    expect(again?.head).toMatch(/retry-after: 10/i);
+    now += 10_000;
+    expect((await hook(h, '{}', { 'x-github-delivery': 'g-1' })).status).toBe(202); // its delivery id is not trusted either
+    expect(h.triggers).toEqual(['webhook (unsigned)', 'webhook (unsigned)']);
   });
 });
 

@@ -1,16 +1,20 @@
 /**
- * HTTP surface: /healthz, /metrics, POST /hooks/git (webhook), GET /v1/status, plus the routes it is given (registry
- * API). Bounded: its connections go through its gate of the operator's connection budget, request bodies through the
- * BodyReader (nothing of a webhook body is read before its signature header is checked, nor beyond its limit), and
- * headers and requests have deadlines. A webhook delivery seen before is answered 200 and ignored.
+ * berth's HTTP surface: /healthz, /metrics, POST /hooks/git (webhook-route.ts), GET /v1/status, POST /v1/sync,
+ * GET /v1/audit, plus the routes it is given (registry API, proxies). Every request but /healthz and the signed
+ * webhook passes the guard (auth/guard.ts) first; state-changing calls are written to the audit trail. HTTPS with
+ * `tls` (client certificates required with its `ca`). Bounded: connections go through its gate of the operator's
+ * connection budget, request bodies through the BodyReader, and headers and requests have deadlines.
  */
 import http from 'node:http';
-import { verifyGitHubSignature } from '../source/webhook.ts';
+import https from 'node:https';
+import type { AuditLog } from '../auth/audit.ts';
+import type { Guard, Verdict } from '../auth/guard.ts';
 import type { StatusDoc } from '../status/report.ts';
 import type { Logger } from '../util/log.ts';
-import { answerRefusal, BodyReader, type BodyStats } from './body-reader.ts';
+import { BodyReader, type BodyStats } from './body-reader.ts';
 import type { ConnectionGate, GateStats } from './conn-guard.ts';
-import { DeliveryCache, deliveryKeys } from './deliveries.ts';
+import { DeliveryCache } from './deliveries.ts';
+import { handleWebhook, UnsignedTriggerLimiter, type WebhookContext } from './webhook-route.ts';
 import { renderLimitMetrics, type Metrics } from './metrics.ts';
 
 export interface ServerDeps {
@@ -27,6 +31,12 @@ export interface ServerDeps {
   routes?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
   /** Bounds of this listener; each absent part gets its default (no connection gate). */
   limits?: ServerLimits;
+  /** Authentication and authorization of every route but /healthz and the webhook; absent = open (tests of the routes alone). */
+  guard?: Guard;
+  /** Where state-changing calls are recorded (and GET /v1/audit reads). */
+  audit?: AuditLog;
+  /** Serve HTTPS with this certificate and key (PEM); with `ca`, every client must present a certificate it signed. */
+  tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
 }
 
 export interface ServerLimits {
@@ -38,6 +48,8 @@ export interface ServerLimits {
   deliveries?: DeliveryCache;
   /** Every listener's connection counters for /metrics (the shared budget's); default this server's own. */
   gates?: () => GateStats[];
+  /** Spacing of the fetches unsigned webhooks (no --webhook-secret) may trigger; default one per 10 s. */
+  unsignedWebhooks?: WebhookContext['unsignedLimiter'];
 }
 
 export interface ServerStats {
@@ -52,15 +64,13 @@ export interface Server {
   close(): Promise<void>;
 }
 
-/** Largest webhook payload accepted (GitHub caps payloads at 25 MB; push payloads are far smaller in practice). */
-const MAX_BODY = 1024 * 1024;
 /** How often node checks the headers and request deadlines of open connections (its default is 30 s). */
 const CHECK_INTERVAL_MS = 1_000;
-const SIGNATURE_FORMAT = /^sha256=[0-9a-f]{64}$/i;
 
 /** What the handlers share: the deps and the limits, defaults filled in. */
 interface Context {
   deps: ServerDeps;
+  webhook: WebhookContext;
   bodies: BodyReader;
   deliveries: DeliveryCache;
   gate?: ConnectionGate;
@@ -69,16 +79,20 @@ interface Context {
 
 /** Listens on `host:port` (port 0 = any free port). */
 export async function startServer(host: string, port: number, deps: ServerDeps): Promise<Server> {
-  const ctx: Context = {
-    deps, bodies: deps.limits?.bodies ?? new BodyReader(), deliveries: deps.limits?.deliveries ?? new DeliveryCache(),
-    gate: deps.limits?.gate, gates: deps.limits?.gates,
-  };
-  const server = http.createServer({ connectionsCheckingInterval: CHECK_INTERVAL_MS }, (req, res) => {
+  const bodies = deps.limits?.bodies ?? new BodyReader();
+  const deliveries = deps.limits?.deliveries ?? new DeliveryCache();
+  const ctx: Context = { deps, bodies, deliveries, gate: deps.limits?.gate, gates: deps.limits?.gates, webhook: { secret: deps.webhookSecret, bodies, deliveries, log: deps.log, trigger: deps.trigger, unsignedLimiter: deps.limits?.unsignedWebhooks ?? new UnsignedTriggerLimiter() } };
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     handle(req, res, ctx).catch((err) => {
       deps.log.error('http handler failed', { error: String(err) });
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
     });
-  });
+  };
+  const t = deps.tls;
+  const server: http.Server = t
+    ? https.createServer({ connectionsCheckingInterval: CHECK_INTERVAL_MS, cert: t.cert, key: t.key, minVersion: 'TLSv1.2', ...(t.ca ? { ca: t.ca, requestCert: true, rejectUnauthorized: true } : {}) }, onRequest)
+    : http.createServer({ connectionsCheckingInterval: CHECK_INTERVAL_MS }, onRequest);
+  if (t) server.on('tlsClientError', throttled(10_000, (err: Error) => deps.log.warn('api server: TLS handshake failed', { error: err.message.split('\n')[0] })));
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
   ctx.gate?.protect(server);
@@ -94,7 +108,7 @@ export async function startServer(host: string, port: number, deps: ServerDeps):
   const addr = server.address();
   const actual = typeof addr === 'object' && addr ? addr.port : port;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`,
+    url: `${t ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actual}`,
     stats: () => ({ bodies: ctx.bodies.stats(), ...(ctx.gate ? { connections: ctx.gate.stats() } : {}) }),
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
@@ -106,52 +120,93 @@ export async function startServer(host: string, port: number, deps: ServerDeps):
 
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: Context): Promise<void> {
   const { deps } = ctx;
-  const path = (req.url ?? '/').split('?')[0];
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const verdict = deps.guard ? await deps.guard.check(req, path) : undefined;
+  if (verdict?.changesState) auditOnFinish(req, res, deps, verdict);
+  if (verdict && !verdict.ok) {
+    res.writeHead(verdict.status, { 'content-type': 'application/json', ...verdict.headers });
+    res.end(JSON.stringify({ error: verdict.error }) + '\n');
+    return;
+  }
   if (req.method === 'GET' && path === '/healthz') return send(res, 200, { ok: true });
   if (req.method === 'GET' && path === '/metrics') {
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
     const gates = ctx.gates?.() ?? (ctx.gate ? [ctx.gate.stats()] : []);
-    res.end(deps.metrics.render() + renderLimitMetrics(ctx.bodies.stats(), gates));
+    res.end(deps.metrics.render() + renderLimitMetrics(ctx.bodies.stats(), gates) + (deps.guard?.renderMetrics() ?? ''));
     return;
   }
+  if (path === '/v1/sync') {
+    if (req.method !== 'POST') return send(res, 405, { error: 'use POST' });
+    deps.trigger(`api sync by ${verdict?.ok ? verdict.principal?.name ?? 'anonymous' : 'anonymous'}`);
+    return send(res, 202, { ok: true });
+  }
+  if (path === '/v1/audit') return handleAudit(req, res, deps);
   if (req.method === 'GET' && path === '/v1/status') {
     const s = deps.status();
     return s ? send(res, 200, s) : send(res, 503, { error: 'no pass has finished yet' });
   }
-  if (path === '/hooks/git') return handleWebhook(req, res, ctx);
+  if (path === '/hooks/git') return webhook(req, res, ctx);
   if (deps.routes && (await deps.routes(req, res))) return;
   send(res, 404, { error: `no route ${req.method} ${path}` });
 }
 
 /**
- * POST /hooks/git. With a secret, a request without a well-formed signature is refused on its headers, before any of
- * its body is read; the body is read within the body limits, then verified. A delivery seen before (same delivery id,
- * or same signed body) is answered 200 and ignored, as GitHub expects of a redelivery.
+ * POST /hooks/git, recorded in the audit trail once answered: the forge and event when it triggered, else who failed.
+ * Its authentication is the forge's signature (webhook-route.ts), not the API guard.
  */
-async function handleWebhook(req: http.IncomingMessage, res: http.ServerResponse, ctx: Context): Promise<void> {
+function webhook(req: http.IncomingMessage, res: http.ServerResponse, ctx: Context): Promise<void> {
   const { deps } = ctx;
-  if (req.method !== 'POST') return send(res, 405, { error: 'use POST' });
-  const secret = deps.webhookSecret;
-  const signature = header(req, 'x-hub-signature-256')?.trim();
-  if (secret && !SIGNATURE_FORMAT.test(signature ?? '')) return unauthorized(req, res, deps, 'missing or malformed signature');
-  const body = await ctx.bodies.read(req, MAX_BODY);
-  if (!body.ok) return answerRefusal(res, body);
-  if (secret && !verifyGitHubSignature(secret, body.body, signature)) return unauthorized(req, res, deps, 'bad signature');
-  const event = header(req, 'x-github-event') ?? 'push';
-  if (ctx.deliveries.checkAndRecord(deliveryKeys(req.headers, secret ? signature : undefined))) {
-    deps.log.info('webhook ignored: duplicate delivery', { event, delivery: header(req, 'x-github-delivery')?.slice(0, 64) });
-    return send(res, 200, { ok: true, ignored: 'duplicate delivery', event });
+  let triggered: string | undefined;
+  const route: WebhookContext = {
+    ...ctx.webhook,
+    trigger(reason, event) {
+      triggered = `${reason} (${event ?? 'push'})`;
+      deps.trigger(reason, event);
+    },
+  };
+  if (deps.audit) {
+    res.once('finish', () => {
+      if (!triggered && res.statusCode < 400) return; // pings and replays change nothing
+      deps.audit!.record({ actor: triggered ? triggered.split(' ').slice(0, 2).join(':') : 'anonymous', source: req.socket.remoteAddress ?? 'unknown', action: `POST /hooks/git${triggered ? `: ${triggered}` : ''}`, result: String(res.statusCode) });
+    });
   }
-  if (event === 'ping') return send(res, 200, { ok: true, event });
-  deps.trigger(`webhook ${event}`, event);
-  return send(res, 202, { ok: true, event });
+  return handleWebhook(req, res, route);
 }
 
-/** 401 without reading the body (the connection closes, so its unread rest is never read). */
-function unauthorized(req: http.IncomingMessage, res: http.ServerResponse, deps: ServerDeps, why: string): void {
-  deps.log.warn(`webhook rejected: ${why}`, { remote: req.socket.remoteAddress });
-  res.setHeader('connection', 'close');
-  send(res, 401, { error: 'invalid or missing X-Hub-Signature-256' });
+/** Records a state-changing call once its answer is sent (or the client went away). */
+function auditOnFinish(req: http.IncomingMessage, res: http.ServerResponse, deps: ServerDeps, verdict: Verdict): void {
+  if (!deps.audit) return;
+  const action = `${req.method} ${(req.url ?? '/').split('?')[0]}`;
+  // A heartbeat only renews an endpoint's TTL: counting every one would drown the trail (a refused one is kept).
+  if (verdict.ok && /\/heartbeat$/.test(action)) return;
+  const actor = verdict.principal?.name ?? 'anonymous';
+  const source = req.socket.remoteAddress ?? 'unknown';
+  let done = false;
+  const record = (): void => {
+    if (done) return;
+    done = true;
+    deps.audit!.record({ actor, source, action, result: res.writableFinished ? String(res.statusCode) : 'aborted' });
+  };
+  res.once('finish', record);
+  res.once('close', record);
+}
+
+/** GET /v1/audit?since=1h (or an ISO time): the audit entries since then, oldest first. */
+async function handleAudit(req: http.IncomingMessage, res: http.ServerResponse, deps: ServerDeps): Promise<void> {
+  if (req.method !== 'GET') return send(res, 405, { error: 'use GET' });
+  if (!deps.audit) return send(res, 404, { error: 'no audit log' });
+  const since = parseSince(new URL(req.url ?? '/', 'http://berth').searchParams.get('since'));
+  if (since === null) return send(res, 400, { error: 'since must be a duration (30m, 24h, 7d) or an ISO time' });
+  send(res, 200, { entries: await deps.audit.read(since) });
+}
+
+/** `30m`, `24h`, `7d` before now, or an ISO time; absent = the last 24 hours. */
+export function parseSince(v: string | null, now = Date.now()): number | null {
+  if (v === null || v === '') return now - 24 * 3600_000;
+  const m = /^(\d{1,6})(s|m|h|d)$/.exec(v);
+  if (m) return now - Number(m[1]) * { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  const t = v.length <= 40 ? Date.parse(v) : NaN;
+  return Number.isNaN(t) ? null : t;
 }
 
 /** `fn`, called at most once per `ms` (later calls in the window are dropped). */
@@ -163,11 +218,6 @@ function throttled<A extends unknown[]>(ms: number, fn: (...args: A) => void): (
     last = now;
     fn(...args);
   };
-}
-
-function header(req: http.IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function send(res: http.ServerResponse, code: number, body: unknown): void {

@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { BerthError } from '../model/errors.ts';
 import { TIMER_MAX_MS, formatDuration, parseDuration as parseManifestDuration, parseMemory } from '../manifests/quantity.ts';
 
-export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'status';
-export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'status'];
+export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'status' | 'token' | 'audit';
+export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'status', 'token', 'audit'];
 
 interface FlagSpec {
   type: 'string' | 'boolean';
@@ -22,12 +22,23 @@ const SOURCE: Record<string, FlagSpec> = {
   path: { type: 'string', default: '.', help: 'directory of the manifests inside the repository' },
   instance: { type: 'string', default: 'default', help: 'name of this berth instance (labels, status file)' },
   docker: { type: 'string', help: 'Docker endpoint: unix:///var/run/docker.sock, tcp://host:2376 (default DOCKER_HOST or the local socket)' },
-  'state-dir': { type: 'string', default: path.join(os.homedir(), '.cache', 'berth'), help: 'where clones of remote repositories are kept' },
+  'state-dir': { type: 'string', default: path.join(os.homedir(), '.cache', 'berth'), help: 'where clones of remote repositories, the API tokens file and the audit trail are kept' },
   'log-level': { type: 'string', default: 'info', help: 'debug | info | warn | error' },
   'log-format': { type: 'string', default: 'text', help: 'text | json' },
   'allow-host-path': { type: 'string', multiple: true, help: 'a Volume may mount host paths (bind mounts, host devices) only below this absolute path; repeatable (default: none)' },
+  'allow-docker-socket': { type: 'boolean', help: 'a Volume may mount the Docker engine socket (a path ending in docker.sock, or a directory holding it such as /var/run); it still needs --allow-host-path (default: refused)' },
   'max-file-size': { type: 'string', default: '1Mi', help: 'a manifest file larger than this rejects the revision (checked before parsing)' },
   'max-revision-size': { type: 'string', default: '16Mi', help: 'manifest files larger than this all together reject the revision (checked before parsing)' },
+};
+
+/** How the CLI reaches a running berth: address, credentials, the CA of its certificate. */
+const CLIENT: Record<string, FlagSpec> = {
+  server: { type: 'string', default: 'http://127.0.0.1:7070', help: 'address of a running berth (https://... with --ca when it serves TLS)' },
+  token: { type: 'string', help: 'API token (prefer BERTH_TOKEN: a flag shows in the process list; default: <state-dir>/cli-token, written by berth run)' },
+  ca: { type: 'string', help: 'PEM file of the CA that signed the server certificate (--server https://...)' },
+  cert: { type: 'string', help: 'client certificate (PEM) for a berth that requires one (--tls-client-ca)' },
+  key: { type: 'string', help: 'key of --cert (PEM)' },
+  'state-dir': SOURCE['state-dir']!,
 };
 
 export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
@@ -57,6 +68,12 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     'memory-high-mark': { type: 'string', default: '90%', help: "a node whose containers use more of its memory capacity than this stops its lowest-priority replicas first" },
     'node-grace': { type: 'string', default: '10s', help: 'a node (engine) silent this long is NotReady and its replicas are rescheduled elsewhere' },
     'drain-timeout': { type: 'string', default: '10s', help: 'longest wait for a leaving replica\'s proxied connections to finish before it is stopped' },
+    'tls-cert': { type: 'string', help: 'serve the API over HTTPS with this certificate (PEM file)' },
+    'tls-key': { type: 'string', help: 'key of --tls-cert (PEM file)' },
+    'tls-client-ca': { type: 'string', help: 'require every API client to present a certificate signed by this CA (PEM file); roles from --tls-client-policy' },
+    'tls-client-policy': { type: 'string', help: 'YAML file mapping client certificate subjects (CN or SAN) to roles and namespaces' },
+    'insecure-listen': { type: 'boolean', help: 'listen on a non-loopback --listen address without TLS or without credentials (warned at every start)' },
+    'metrics-public': { type: 'boolean', help: 'serve GET /metrics without credentials (scrapers that cannot send a token)' },
     'status-interval': { type: 'string', default: '30s', help: 'status commits of changes that are not transitions (revision, Ready, Stalled) are made at most this often; /v1/status is always live' },
   },
   plan: {
@@ -74,15 +91,28 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
   validate: {
     path: { type: 'string', default: '.', help: 'directory of the manifests inside <dir>' },
     'allow-host-path': SOURCE['allow-host-path']!,
+    'allow-docker-socket': SOURCE['allow-docker-socket']!,
     'max-file-size': SOURCE['max-file-size']!,
     'max-revision-size': SOURCE['max-revision-size']!,
   },
   status: {
-    server: { type: 'string', default: 'http://127.0.0.1:7070', help: 'address of a running berth (used unless --repo is given)' },
+    ...CLIENT,
     repo: { type: 'string', help: 'read the status branch of this repository instead of asking a running berth' },
     instance: { type: 'string', default: 'default', help: 'instance whose status to read (with --repo)' },
-    'state-dir': SOURCE['state-dir']!,
     json: { type: 'boolean', help: 'print JSON' },
+  },
+  token: {
+    'state-dir': SOURCE['state-dir']!,
+    role: { type: 'string', help: 'create: viewer | operator | admin' },
+    name: { type: 'string', help: 'create: a name for the token (shown in the audit trail)' },
+    expires: { type: 'string', help: 'create: lifetime, e.g. 90d, 12h (default: never)' },
+    namespaces: { type: 'string', help: "create: namespaces an operator token may change, comma-separated ('*' = all)" },
+    json: { type: 'boolean', help: 'list: print JSON' },
+  },
+  audit: {
+    ...CLIENT,
+    since: { type: 'string', default: '24h', help: 'entries since this long ago (30m, 24h, 7d) or an ISO time' },
+    json: { type: 'boolean', help: 'print JSON lines' },
   },
 };
 
@@ -110,7 +140,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate', strict: true }));
+    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate' || command === 'token', strict: true }));
   } catch (err) {
     throw new BerthError('E_CONFIG', `${command}: ${(err as Error).message.split('\n')[0]} (see berth ${command} --help)`);
   }
@@ -190,11 +220,13 @@ export function helpText(command?: Command): string {
       '  apply     one pass: apply a revision; exit 0 only when converged',
       '  validate  check a manifests directory; exit 1 with file:line:col errors',
       '  status    print the status of a running berth (or of the status branch with --repo)',
+      '  token     create | list | revoke <name>: API tokens of the berth using --state-dir',
+      '  audit     print the audit trail of a running berth (state-changing calls, applied actions)',
       '', 'Every flag can also be set as BERTH_<FLAG> (e.g. BERTH_REPO, BERTH_WEBHOOK_SECRET).', 'berth <command> --help shows its flags; berth --version the version.',
       '', 'exit codes: 0 ok; 1 failed (invalid manifests, not converged, not ready); 2 plan --detailed-exitcode: changes;',
       '            3 status: berth (or the status branch) could not be reached'].join('\n');
   }
-  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : `berth ${command} [flags]`;
+  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : command === 'token' ? 'berth token create --role <role> --name <name> | list | revoke <name> [flags]' : `berth ${command} [flags]`;
   const lines = Object.entries(FLAGS[command]).map(([k, s]) => `  --${(k + (s.type === 'string' ? ' <v>' : '')).padEnd(24)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);
   return [`usage: ${usage}`, '', 'flags:', ...lines, '  --help, -h'.padEnd(28) + ' show this help'].join('\n');
 }

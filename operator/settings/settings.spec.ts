@@ -14,7 +14,7 @@ describe('settingsFor', () => {
       repo: '/r', branch: 'main', instance: 'default', intervalMs: 30_000, listen: { host: '127.0.0.1', port: 7070, address: '127.0.0.1:7070' },
       drift: 'correct', alertWebhooks: [], alertMuteMs: 600_000, reviewBranches: [], memoryHighMark: 0.9, nodeGraceMs: 10_000,
       drainTimeoutMs: 10_000, statusIntervalMs: 30_000, github: null, log: { level: 'info', json: false },
-      manifests: { path: '.', allowHostPaths: undefined, maxFileSize: 1024 * 1024, maxRevisionSize: 16 * 1024 * 1024 },
+      manifests: { path: '.', allowHostPaths: undefined, allowDockerSocket: false, maxFileSize: 1024 * 1024, maxRevisionSize: 16 * 1024 * 1024 },
     });
     expect(s.traffic).toEqual({
       maxConnections: 'auto', maxConnectionsPerClient: 256, maxWatchers: 512, maxBlockingQueries: 256, maxStreamsPerClient: 32,

@@ -3,6 +3,7 @@
  * as unions, lists as string[]. A bad value is a one-line BerthError E_CONFIG naming the flag; commands read these
  * fields only.
  */
+import { readFileSync } from 'node:fs';
 import { BerthError } from '../model/errors.ts';
 import { parseMemory } from '../manifests/quantity.ts';
 import { validateSchedule } from '../healing/gc-runner.ts';
@@ -20,6 +21,8 @@ export interface LogSettings {
 export interface ManifestSettings {
   path: string;
   allowHostPaths: string[] | undefined;
+  /** --allow-docker-socket: Volumes may mount the Docker engine socket. */
+  allowDockerSocket: boolean;
   maxFileSize: number;
   maxRevisionSize: number;
 }
@@ -52,13 +55,51 @@ export interface ApplySettings extends SourceSettings {
   drift: DriftMode;
 }
 
+/** How the CLI reaches a running berth. */
+export interface ClientSettings {
+  server: string;
+  /** --token, BERTH_TOKEN, else the cli-token file of --state-dir (read when a request is made). */
+  token: string | undefined;
+  stateDir: string;
+  /** PEM of the CA that signed the server's certificate. */
+  ca: Buffer | undefined;
+  /** Client certificate and key (PEM) for a berth that requires one. */
+  cert: { cert: Buffer; key: Buffer } | undefined;
+}
+
 export interface StatusSettings {
   server: string;
+  client: ClientSettings;
   /** Read the status branch of this repository instead of asking a running berth. */
   repo: string | undefined;
   instance: string;
   stateDir: string;
   json: boolean;
+}
+
+export interface AuditSettings {
+  client: ClientSettings;
+  since: string;
+  json: boolean;
+}
+
+export interface TokenSettings {
+  stateDir: string;
+  role: string | undefined;
+  name: string | undefined;
+  /** --expires in milliseconds; undefined = never. */
+  expiresMs: number | undefined;
+  namespaces: string[] | undefined;
+  json: boolean;
+}
+
+/** berth's own listener: TLS, client certificates, the exceptions to authentication. */
+export interface ApiSettings {
+  tls: { cert: Buffer; key: Buffer; clientCa: Buffer | undefined } | undefined;
+  /** --tls-client-policy path (read and checked by the operator at start). */
+  clientPolicy: string | undefined;
+  insecureListen: boolean;
+  metricsPublic: boolean;
 }
 
 /** The connection, stream and body limits of `berth run` as asked (resolved against the descriptor budget later). */
@@ -108,6 +149,7 @@ export interface RunSettings extends SourceSettings {
   nodeGraceMs: number;
   drainTimeoutMs: number;
   statusIntervalMs: number;
+  api: ApiSettings;
 }
 
 export interface SettingsOf {
@@ -116,6 +158,8 @@ export interface SettingsOf {
   apply: ApplySettings;
   validate: ValidateSettings;
   status: StatusSettings;
+  token: TokenSettings;
+  audit: AuditSettings;
 }
 
 type Parser<C extends Command> = (flags: Flags, env: NodeJS.ProcessEnv) => SettingsOf[C];
@@ -131,10 +175,58 @@ const PARSERS: { [C in Command]: Parser<C> } = {
   apply: (flags) => ({ ...sourceSettings('apply', flags), revision: text(flags, 'revision'), drift: drift(flags) }),
   validate: (flags) => ({ manifests: manifestSettings('validate', flags) }),
   status: (flags) => ({
-    server: textOr('status', flags, 'server'), repo: text(flags, 'repo') || undefined, instance: textOr('status', flags, 'instance'),
+    server: textOr('status', flags, 'server'), client: clientSettings('status', flags), repo: text(flags, 'repo') || undefined, instance: textOr('status', flags, 'instance'),
     stateDir: textOr('status', flags, 'state-dir'), json: Boolean(flags.json),
   }),
+  token: (flags) => ({
+    stateDir: textOr('token', flags, 'state-dir'), role: text(flags, 'role'), name: text(flags, 'name'),
+    expiresMs: text(flags, 'expires') === undefined ? undefined : parseLifetime(text(flags, 'expires')!, 'expires'),
+    namespaces: text(flags, 'namespaces')?.split(',').map((x) => x.trim()).filter(Boolean), json: Boolean(flags.json),
+  }),
+  audit: (flags) => ({ client: clientSettings('audit', flags), since: textOr('audit', flags, 'since'), json: Boolean(flags.json) }),
 };
+
+function clientSettings(command: 'status' | 'audit', flags: Flags): ClientSettings {
+  const cert = text(flags, 'cert');
+  const key = text(flags, 'key');
+  if (Boolean(cert) !== Boolean(key)) throw new BerthError('E_CONFIG', '--cert and --key go together');
+  return {
+    server: textOr(command, flags, 'server'), token: text(flags, 'token') || undefined, stateDir: textOr(command, flags, 'state-dir'),
+    ca: pemFile(flags, 'ca'), cert: cert && key ? { cert: pemFile(flags, 'cert')!, key: pemFile(flags, 'key')! } : undefined,
+  };
+}
+
+/** The PEM file a flag names, read now: a missing or unreadable file fails the start naming the flag. */
+function pemFile(flags: Flags, flag: string): Buffer | undefined {
+  const file = text(flags, flag);
+  if (!file) return undefined;
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (err) {
+    throw new BerthError('E_CONFIG', `--${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!pem.includes('-----BEGIN ')) throw new BerthError('E_CONFIG', `--${flag}: ${file} is not a PEM file`);
+  return pem;
+}
+
+/** `90d`, `12h`, `30m` (days are allowed here: tokens live long). */
+function parseLifetime(v: string, flag: string): number {
+  const m = /^(\d{1,5})(m|h|d)$/.exec(v.trim());
+  if (!m || Number(m[1]) === 0) throw new BerthError('E_CONFIG', `--${flag}: "${v}" is not a lifetime (e.g. 90d, 12h, 30m)`);
+  return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
+}
+
+function apiSettings(flags: Flags): ApiSettings {
+  const cert = pemFile(flags, 'tls-cert');
+  const key = pemFile(flags, 'tls-key');
+  if (Boolean(cert) !== Boolean(key)) throw new BerthError('E_CONFIG', '--tls-cert and --tls-key go together');
+  const clientCa = pemFile(flags, 'tls-client-ca');
+  if (clientCa && !cert) throw new BerthError('E_CONFIG', '--tls-client-ca needs --tls-cert and --tls-key (client certificates are checked over TLS)');
+  const clientPolicy = text(flags, 'tls-client-policy');
+  if (clientPolicy && !clientCa) throw new BerthError('E_CONFIG', '--tls-client-policy needs --tls-client-ca');
+  return { tls: cert && key ? { cert, key, clientCa } : undefined, clientPolicy, insecureListen: Boolean(flags['insecure-listen']), metricsPublic: Boolean(flags['metrics-public']) };
+}
 
 /** Parses the flags of `command` once; E_CONFIG naming the flag on a bad value. */
 export function settingsFor<C extends Command>(command: C, flags: Flags, env: NodeJS.ProcessEnv = process.env): SettingsOf[C] {
@@ -153,7 +245,7 @@ function sourceSettings(command: 'run' | 'plan' | 'apply', flags: Flags): Source
 }
 
 function manifestSettings(command: Command, flags: Flags): ManifestSettings {
-  return { path: textOr(command, flags, 'path'), allowHostPaths: list(flags, 'allow-host-path'), ...manifestLimits(flags) };
+  return { path: textOr(command, flags, 'path'), allowHostPaths: list(flags, 'allow-host-path'), allowDockerSocket: flags['allow-docker-socket'] === true, ...manifestLimits(flags) };
 }
 
 function runSettings(flags: Flags, env: NodeJS.ProcessEnv): RunSettings {
@@ -181,6 +273,7 @@ function runSettings(flags: Flags, env: NodeJS.ProcessEnv): RunSettings {
     nodeGraceMs: duration('node-grace'),
     drainTimeoutMs: duration('drain-timeout'),
     statusIntervalMs: duration('status-interval'),
+    api: apiSettings(flags),
   };
 }
 

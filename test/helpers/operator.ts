@@ -16,6 +16,9 @@ const run = promisify(execFile);
 
 export interface TestOperator extends Operator {
   passes: PassResult[];
+  /** The state dir's local admin token as a request header (the API needs credentials). */
+  auth: { authorization: string };
+  stateDir: string;
   /** Resolves with the first pass (after now) matching `pred`. */
   waitPass(pred: (r: PassResult) => boolean, what: string, timeoutMs?: number): Promise<PassResult>;
 }
@@ -32,9 +35,12 @@ export async function startTestOperator(repoUrl: string, instance: string, extra
       for (const w of [...waiters]) if (w.pred(r)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(r); }
     },
   });
+  const token = (await fs.readFile(path.join(stateDir, 'cli-token'), 'utf8')).trim();
   return {
     ...op,
     passes,
+    auth: { authorization: `Bearer ${token}` },
+    stateDir,
     waitPass(pred, what, timeoutMs = 60_000) {
       return new Promise<PassResult>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for a pass: ${what}; last status: ${JSON.stringify(passes.at(-1)?.status.conditions)}`)), timeoutMs);
@@ -89,4 +95,11 @@ export function service(name: string, opts: { replicas?: number; image?: string;
     env ? `  env:\n${env}` : '',
     opts.extra ?? '',
   ].filter(Boolean).join('\n') + '\n';
+}
+
+/** A GitHub-signed POST /hooks/git to `url` with `secret` (an unsigned webhook only ever asks for a rate-limited fetch). */
+export async function signedWebhook(url: string, secret: string, event: string, body: string): Promise<Response> {
+  const { createHmac } = await import('node:crypto');
+  const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  return fetch(`${url}/hooks/git`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-hub-signature-256': signature } });
 }

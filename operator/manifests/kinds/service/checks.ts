@@ -13,6 +13,7 @@ import { checkDependencies } from '../../dependency-checks.ts';
 import { checkEngineLimits } from '../../engine-checks.ts';
 import { checkMountPaths, normalizeMountPath } from '../../mount-checks.ts';
 import { checkNamespaceSizes } from '../../namespace-checks.ts';
+import { checkSecurityContext } from '../../security-checks.ts';
 import { probeKindIssues } from '../../probes.ts';
 import type { CheckContext, Declared, DocumentIssues, Report } from '../types.ts';
 
@@ -68,6 +69,7 @@ function checkService(doc: RawDoc, m: ServiceManifest, declared: Declared, repor
   checkMounts(doc, m, declared, report);
   checkMountPaths(doc, m, report);
   checkEngineLimits(doc, m, report);
+  checkSecurityContext(doc, m, report);
   spec.dependsOn.forEach((dep, i) => {
     if (dep === metadata.name) report(doc, ['spec', 'dependsOn', i], 'a service cannot depend on itself');
     else if (!declared.has(`Service\0${resourceKey(metadata.namespace, dep)}`)) {

@@ -1,5 +1,5 @@
 /** kind Service: defaults (schema-valid data -> model). */
-import type { PortSpec, ResourceSpec, ServiceSpec, VolumeMount } from '../../../model/manifest.ts';
+import type { PortSpec, ResourceSpec, SecurityContext, ServiceSpec, VolumeMount } from '../../../model/manifest.ts';
 import type { RawDoc } from '../../yaml-source.ts';
 import { parseCpu, parseMemory } from '../../quantity.ts';
 import { toHealth, toUpdate } from '../../probes.ts';
@@ -26,7 +26,20 @@ export function toServiceSpec(s: Obj, doc: RawDoc): ServiceSpec {
   if (isObj(s.build)) spec.build = { context: s.build.context as string, dockerfile: (s.build.dockerfile as string | undefined) ?? 'Dockerfile' };
   if (Array.isArray(s.command)) spec.command = [...(s.command as string[])];
   if (isObj(s.loadBalancer)) spec.loadBalancer = toLoadBalancer(s.loadBalancer, spec.ports);
+  // Only when written: an absent securityContext keeps the spec hash (and the replicas) of a berth without the field.
+  if (isObj(s.securityContext)) spec.securityContext = toSecurityContext(s.securityContext);
   return spec;
+}
+
+/** Defaults of spec.securityContext: not privileged, nothing added or dropped besides NET_RAW, escalation as privileged. */
+export function toSecurityContext(c: Obj): SecurityContext {
+  const privileged = (c.privileged as boolean | undefined) ?? false;
+  return {
+    privileged,
+    capAdd: [...((c.capAdd ?? []) as string[])],
+    capDrop: [...((c.capDrop ?? []) as string[])],
+    allowPrivilegeEscalation: (c.allowPrivilegeEscalation as boolean | undefined) ?? privileged,
+  };
 }
 
 /** Env values are strings; a number keeps its YAML spelling (`1.0` stays "1.0", not "1"). */

@@ -108,3 +108,42 @@ describe('localOptionProblems', () => {
     expect(localOptionProblems(opts as Record<string, string>).map((p) => p.key)).toEqual([key]);
   });
 });
+
+describe('the Docker engine socket (--allow-docker-socket)', () => {
+  const loadWith = async (files: Record<string, string>, opts: { allowHostPaths?: string[]; allowDockerSocket?: boolean }): Promise<string[] | ManifestIssue[]> => {
+    try {
+      return (await loadDesired(memorySnapshot(files, 'r1'), { instance: 'i', path: '', ...opts })).volumes.map((v) => v.name);
+    } catch (err) {
+      if (err instanceof ValidationError) return err.issues;
+      throw err;
+    }
+  };
+
+  it('refuses the socket even under an allowed host path, at spec.driverOpts.device, naming the flag', async () => {
+    const issues = (await loadWith({ 'v.yaml': bind('/var/run/docker.sock') }, { allowHostPaths: ['/'] })) as ManifestIssue[];
+    expect(issues.map((i) => [i.code, i.file, i.line, i.field])).toEqual([['E_SEMANTIC', 'v.yaml', 5, 'spec.driverOpts.device']]);
+    expect(issues[0]?.message).toContain('--allow-docker-socket');
+    expect(issues[0]?.message).toContain('/var/run/docker.sock');
+  });
+
+  it('refuses /run/docker.sock, any path ending in docker.sock, and a directory that holds a default socket', async () => {
+    for (const device of ['/run/docker.sock', '/home/u/.docker/run/docker.sock', '/run/user/1000/docker.sock', '/var/run', '/var/run/', '/run', '/var', '/']) {
+      const issues = await loadWith({ 'v.yaml': bind(device) }, { allowHostPaths: ['/'] });
+      expect(issues, device).toMatchObject([{ code: 'E_SEMANTIC', field: 'spec.driverOpts.device' }]);
+    }
+    const inside = (await loadWith({ 'v.yaml': bind('/var/run') }, { allowHostPaths: ['/'] })) as ManifestIssue[];
+    expect(inside[0]?.message).toContain('/var/run/docker.sock (inside "/var/run")');
+  });
+
+  it('leaves other host paths alone, and allows the socket with the flag (the host path gate still applies)', async () => {
+    expect(await loadWith({ 'v.yaml': bind('/var/run/app') }, { allowHostPaths: ['/var/run'] })).toEqual(['data']);
+    expect(await loadWith({ 'v.yaml': bind('/var/run/docker.sock') }, { allowHostPaths: ['/var/run'], allowDockerSocket: true })).toEqual(['data']);
+    const gated = await loadWith({ 'v.yaml': bind('/var/run/docker.sock') }, { allowDockerSocket: true });
+    expect(gated).toMatchObject([{ code: 'E_SEMANTIC', field: 'spec.driverOpts' }]);
+  });
+
+  it('reports both gates when neither flag is given', async () => {
+    const issues = (await loadWith({ 'v.yaml': bind('/var/run/docker.sock') }, {})) as ManifestIssue[];
+    expect(issues.map((i) => i.field)).toEqual(['spec.driverOpts', 'spec.driverOpts.device']);
+  });
+});

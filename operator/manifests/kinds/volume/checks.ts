@@ -2,7 +2,8 @@
  * Checks of Volumes: options the `local` driver refuses, and host paths. A Volume whose driverOpts bind-mount a host
  * directory (`type: none, o: bind, device: /etc`) or mount a host device would give anyone who can push to the
  * manifests repository any file of the Docker host, so host paths are refused unless they lie under one of the
- * operator's --allow-host-path prefixes.
+ * operator's --allow-host-path prefixes. The Docker engine's socket is refused on top of that unless the operator runs
+ * with --allow-docker-socket: whoever holds it commands the engine, so it is root on the host whatever the prefixes.
  */
 import { posix } from 'node:path';
 import { BerthError } from '../../../model/errors.ts';
@@ -72,6 +73,40 @@ export function hostPathIssues(entries: readonly Entry[], allowHostPaths: readon
     if (!host || !problem) continue;
     const message = `mounts the host path ${JSON.stringify(host.device)} (${host.why}): ${problem}`;
     issues.push({ ...doc.loc.at(DRIVER_OPTS, 'key'), code: 'E_SEMANTIC', field: formatPath(DRIVER_OPTS), message });
+  }
+  return issues;
+}
+
+/** Where dockerd listens by default (/var/run is a symlink to /run on most hosts, but either may be a real directory). */
+const ENGINE_SOCKETS: readonly string[] = ['/var/run/docker.sock', '/run/docker.sock'];
+
+/**
+ * The engine socket a host path exposes, or undefined: the path itself when it ends in docker.sock (rootless and
+ * custom sockets too), or a default socket below it (a bind of /var/run, /run or / carries the socket along).
+ */
+export function engineSocketOf(device: string): string | undefined {
+  if (!device.startsWith('/') || device.includes('\0') || device.split('/').includes('..')) return undefined; // reported as a host path
+  const path = normalizeAllowedPath(device);
+  if (path.endsWith('docker.sock')) return path;
+  return ENGINE_SOCKETS.find((socket) => isUnder(socket, path));
+}
+
+/**
+ * E_SEMANTIC issues at spec.driverOpts.device of each typed Volume that mounts the engine socket, unless the operator
+ * allows it (--allow-docker-socket). Independent of --allow-host-path: the path must be allowed there too.
+ */
+export function dockerSocketIssues(entries: readonly Entry[], allowDockerSocket: boolean): ManifestIssue[] {
+  if (allowDockerSocket) return [];
+  const issues: ManifestIssue[] = [];
+  for (const { doc, manifest } of entries) {
+    if (manifest?.kind !== 'Volume') continue;
+    const host = hostPathOf(manifest.spec);
+    const socket = host && engineSocketOf(host.device);
+    if (!host || !socket) continue;
+    const via = socket === normalizeAllowedPath(host.device) ? '' : ` (inside ${JSON.stringify(host.device)})`;
+    const message = `mounts the Docker engine socket ${socket}${via}, which gives its containers root on the host: refused unless the operator runs with --allow-docker-socket`;
+    const path = [...DRIVER_OPTS, 'device'];
+    issues.push({ ...doc.loc.at(path), code: 'E_SEMANTIC', field: formatPath(path), message });
   }
   return issues;
 }

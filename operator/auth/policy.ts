@@ -1,0 +1,88 @@
+/**
+ * Who may do what on berth's API, in one table: each route is a verb on a resource (and, for registry writes, a
+ * namespace); each role is the list of verb/resource pairs it holds. Every request is checked here, once, before
+ * any handler runs. Tokens and client certificates both resolve to a Principal with a role and granted namespaces.
+ */
+
+export type Role = 'viewer' | 'operator' | 'admin';
+export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
+
+export function isRole(v: unknown): v is Role {
+  return typeof v === 'string' && (ROLES as readonly string[]).includes(v);
+}
+
+export type Verb = 'read' | 'write' | 'trigger';
+export type Resource = 'status' | 'metrics' | 'services' | 'endpoints' | 'proxies' | 'sync' | 'audit';
+
+/** The authenticated caller. */
+export interface Principal {
+  /** Token name, or the certificate subject the client policy matched. */
+  name: string;
+  via: 'token' | 'certificate';
+  role: Role;
+  /** Namespaces whose endpoints it may change; ['*'] = all. */
+  namespaces: readonly string[];
+}
+
+/** What one request needs. `namespace` scopes writes of registry endpoints. */
+export interface Access {
+  verb: Verb;
+  resource: Resource;
+  namespace?: string;
+}
+
+/** Roles and their grants. `operator` writes endpoints only in its granted namespaces. */
+export const POLICY: Readonly<Record<Role, readonly `${Verb} ${Resource | '*'}`[]>> = {
+  viewer: ['read status', 'read metrics', 'read services', 'read endpoints', 'read proxies'],
+  operator: ['read status', 'read metrics', 'read services', 'read endpoints', 'read proxies', 'write endpoints', 'trigger sync'],
+  admin: ['read *', 'write *', 'trigger *'],
+};
+
+/** Open without credentials: liveness, and the webhook (it carries its forge's signature instead). */
+export type RouteClass = { open: true } | { open: false; access: Access; changesState: boolean };
+
+export interface RouteOptions {
+  /** --metrics-public: Prometheus scrapers that cannot send a token read /metrics without one. */
+  metricsPublic?: boolean;
+}
+
+/**
+ * The access a request needs, from its method and path. Unknown paths need `read status` (any role), so an
+ * unauthenticated caller learns nothing about which routes exist: 401 before 404.
+ */
+export function classify(method: string, path: string, opts: RouteOptions = {}): RouteClass {
+  if (path === '/healthz') return { open: true };
+  if (path === '/hooks/git') return { open: true };
+  if (path === '/metrics') return opts.metricsPublic ? { open: true } : needs('read', 'metrics');
+  if (path === '/v1/status') return needs('read', 'status');
+  if (path === '/v1/proxies') return needs('read', 'proxies');
+  if (path === '/v1/audit') return needs('read', 'audit');
+  if (path === '/v1/sync') return method === 'POST' ? needs('trigger', 'sync', undefined, true) : needs('read', 'status');
+  if (path === '/v1/watch' || path === '/v1/services' || path === '/v1/services/') return needs('read', 'services');
+  if (path.startsWith('/v1/services/')) {
+    const [ns, , endpoints, id] = path.slice('/v1/services/'.length).split('/');
+    if (method === 'GET' || method === 'HEAD') return needs('read', 'endpoints');
+    if (endpoints === 'endpoints' && id !== undefined) return needs('write', 'endpoints', safeDecode(ns), true);
+  }
+  return needs('read', 'status');
+}
+
+function needs(verb: Verb, resource: Resource, namespace?: string, changesState = false): RouteClass {
+  return { open: false, access: { verb, resource, ...(namespace !== undefined ? { namespace } : {}) }, changesState };
+}
+
+function safeDecode(s: string | undefined): string {
+  try {
+    return decodeURIComponent(s ?? '');
+  } catch {
+    return s ?? '';
+  }
+}
+
+/** True when `p` may do `a`. */
+export function allowed(p: Principal, a: Access): boolean {
+  const grants = POLICY[p.role];
+  if (!grants.includes(`${a.verb} ${a.resource}`) && !grants.includes(`${a.verb} *`)) return false;
+  if (a.namespace === undefined || p.role === 'admin') return true;
+  return p.namespaces.includes('*') || p.namespaces.includes(a.namespace);
+}

@@ -1,0 +1,94 @@
+/**
+ * How the CLI talks to a running berth: HTTP or HTTPS (trusting --ca), a bearer token (--token, BERTH_TOKEN, or the
+ * cli-token file `berth run` writes into its --state-dir), an optional client certificate; every answer bounded in
+ * size and time. Failures are one-line BerthErrors that say what to do; the token never appears in them.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import { BerthError } from '../model/errors.ts';
+import type { ClientSettings } from '../settings/settings.ts';
+
+/** The file `berth run` keeps its local admin token in, for the CLI on the same machine and account. */
+export const CLI_TOKEN_FILE = 'cli-token';
+
+export interface ApiAnswer {
+  status: number;
+  body: string;
+}
+
+const TIMEOUT_MS = 10_000;
+
+/** The token to send: --token / BERTH_TOKEN, else the state dir's cli-token file, else none. */
+export function clientToken(c: Pick<ClientSettings, 'token' | 'stateDir'>): string | undefined {
+  if (c.token) return c.token;
+  try {
+    return readFileSync(path.join(c.stateDir, CLI_TOKEN_FILE), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One request to the berth at `c.server`; the answer's body is refused past `limit` bytes. */
+export function apiRequest(c: ClientSettings, method: string, route: string, limit = 32 * 1024 * 1024): Promise<ApiAnswer> {
+  let url: URL;
+  try {
+    url = new URL(route, c.server.endsWith('/') ? c.server : `${c.server}/`);
+  } catch {
+    return Promise.reject(new BerthError('E_CONFIG', `--server: "${c.server}" is not a URL (e.g. http://127.0.0.1:7070)`));
+  }
+  const token = clientToken(c);
+  const secure = url.protocol === 'https:';
+  const options: https.RequestOptions = {
+    method, timeout: TIMEOUT_MS,
+    headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(secure ? { ca: c.ca, ...(c.cert ? { cert: c.cert.cert, key: c.cert.key } : {}) } : {}),
+  };
+  return new Promise<ApiAnswer>((resolve, reject) => {
+    const req = (secure ? https : http).request(url, options, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) {
+          req.destroy();
+          reject(new BerthError('E_CONFIG', `the answer of ${url.origin}${url.pathname} is larger than ${limit} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('no answer within 10 s'), { code: 'ETIMEDOUT' })));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'ECONNREFUSED' ? 'nothing listens there' : e.code ?? e.message.split('\n')[0];
+      reject(new BerthError('E_CONFIG', `cannot reach berth at ${c.server} (${why}): is \`berth run\` (or npm start) running? --server names another address`));
+    });
+    req.end();
+  });
+}
+
+/** The JSON of a 2xx answer; 401/403 and other answers become a one-line error that says what to do. */
+export async function apiJson<T>(c: ClientSettings, method: string, route: string): Promise<T> {
+  const a = await apiRequest(c, method, route);
+  if (a.status === 401) throw new BerthError('E_CONFIG', `berth at ${c.server} needs a token: set BERTH_TOKEN (berth token create --role viewer --name <you> makes one) or pass --state-dir of the berth you run`);
+  if (a.status === 403) throw new BerthError('E_CONFIG', `berth at ${c.server} refused: ${errorOf(a.body)}`);
+  if (a.status < 200 || a.status >= 300) throw new BerthError('E_CONFIG', `berth at ${c.server} answered ${a.status}: ${errorOf(a.body)}`);
+  try {
+    return JSON.parse(a.body) as T;
+  } catch {
+    throw new BerthError('E_CONFIG', `berth at ${c.server} answered something that is not JSON`);
+  }
+}
+
+function errorOf(body: string): string {
+  try {
+    const e = (JSON.parse(body) as { error?: unknown }).error;
+    if (typeof e === 'string') return e.slice(0, 200);
+  } catch {
+    // not JSON
+  }
+  return body.slice(0, 200);
+}

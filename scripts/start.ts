@@ -4,6 +4,7 @@
  * tells you how to push a change. A push wakes berth through its webhook.
  */
 import { execFile } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,8 @@ const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '..');
 const STATE = path.join(ROOT, '.berth');
 const GIT_ROOT = path.join(STATE, 'git');
+/** berth's --state-dir: clones, the API tokens file, the local CLI token and the audit trail. */
+const STATE_DIR = path.join(STATE, 'state');
 const REPO = 'examples.git';
 const GIT_PORT = Number(process.env.BERTH_EXAMPLES_GIT_PORT ?? 7071);
 const LISTEN = process.env.BERTH_LISTEN ?? '127.0.0.1:7070';
@@ -44,15 +47,22 @@ async function main(): Promise<void> {
   const seeded = await seedRepository();
   const log = createLogger({ level: (process.env.BERTH_LOG_LEVEL as 'info') ?? 'info' });
   let operatorUrl = '';
+  // The local git server signs its push webhooks like a forge would (an unsigned one only asks for a rate-limited fetch).
+  const hookSecret = randomBytes(24).toString('base64url');
   const git = await startGitServer({
     root: GIT_ROOT, port: GIT_PORT,
-    onPush: () => { if (operatorUrl) fetch(`${operatorUrl}/hooks/git`, { method: 'POST', body: '{}', headers: { 'x-github-event': 'push' } }).catch(() => undefined); },
+    onPush: () => {
+      if (!operatorUrl) return;
+      const body = JSON.stringify({ ref: 'refs/heads/main', at: Date.now() });
+      const signature = `sha256=${createHmac('sha256', hookSecret).update(body).digest('hex')}`;
+      fetch(`${operatorUrl}/hooks/git`, { method: 'POST', body, headers: { 'x-github-event': 'push', 'x-hub-signature-256': signature } }).catch(() => undefined);
+    },
   });
   const repoUrl = `${git.url}/${REPO}`;
   let announced = false;
   let announce: (replicas: number) => void = () => undefined;
   const started = Date.now();
-  const op = await startOperator(flagsWith('run', { repo: repoUrl, listen: LISTEN, interval: '30s', 'state-dir': path.join(STATE, 'state') }), log, {
+  const op = await startOperator(flagsWith('run', { repo: repoUrl, listen: LISTEN, interval: '30s', 'state-dir': STATE_DIR, 'webhook-secret': hookSecret }), log, {
     // Announce once converged and ready (or after 30 s, whatever the status says then).
     onPass: (r) => {
       const ready = r.status.conditions.find((c) => c.type === 'Ready')?.status === 'True';
@@ -70,7 +80,7 @@ async function main(): Promise<void> {
     '',
     `berth is running on the bundled examples${seeded ? ' (repository created from examples-repo/)' : ''}.`,
     `  manifests repository  ${repoUrl}   (kept in .berth/git/${REPO})`,
-    `  berth API             ${op.url}/v1/status   /metrics   /v1/services   /v1/proxies   POST /hooks/git`,
+    `  berth API             ${op.url}/v1/status   /metrics   /v1/services   /v1/proxies   (token: ${path.join(STATE_DIR, 'cli-token')})`,
     '  shop/web              http://127.0.0.1:18080/   (berth\'s proxy, round-robin over the ready replicas)',
     '',
     'Push a change and watch it converge (the push wakes berth through its webhook):',
@@ -78,7 +88,8 @@ async function main(): Promise<void> {
     `  sed -i 's/replicas: ${replicas}/replicas: ${next}/' shop/web.yaml`,
     `  git -c user.name=me -c user.email=me@example.com commit -qam 'scale web to ${next}' && git push -q`,
     '  docker ps --filter label=berth.managed=true',
-    `  npm --prefix ${ROOT} run berth -- status`,
+    `  npm --prefix ${ROOT} run berth -- status --state-dir ${STATE_DIR}`,
+    `  curl -s -H "Authorization: Bearer $(cat ${path.join(STATE_DIR, 'cli-token')})" ${op.url}/v1/services`,
     '',
     'Ctrl-C stops berth; the containers keep running (berth is stateless: start it again and it picks up where it was).',
     `Edit the manifests in that clone: examples-repo/ only seeds .berth/git/${REPO} on the first run.`,

@@ -42,7 +42,8 @@ export class AuditLog {
       const v = entry[k];
       if (typeof v === 'string' && v.length > MAX_FIELD) (entry as unknown as Record<string, string>)[k] = `${v.slice(0, MAX_FIELD)}...`;
     }
-    this.log?.info('audit', { actor: entry.actor, source: entry.source, action: entry.action, result: entry.result, ...(entry.revision ? { revision: entry.revision.slice(0, 12) } : {}) });
+    // What berth applied is logged already (`applied ...`); the trail's line for it is debug, an API call's is info.
+    (entry.actor === 'berth' ? this.log?.debug : this.log?.info)?.call(this.log, 'audit', { actor: entry.actor, source: entry.source, action: entry.action, result: entry.result, ...(entry.revision ? { revision: entry.revision.slice(0, 12) } : {}) });
     try {
       mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
       this.rollIfFull();

@@ -6,6 +6,7 @@ import { BodyReader } from './body-reader.ts';
 import { Metrics } from './metrics.ts';
 import { startServer, type Server } from './server.ts';
 import { UnsignedTriggerLimiter } from './webhook-route.ts';
+import { rawRequest as rawOn } from '../../test/doubles/raw-http.ts';
 
 const SECRET = 'berth-SECRET-9f3c2e71d4';
 const sign = (body: string | Buffer, secret = SECRET) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
@@ -37,41 +38,8 @@ async function start(opts: { secret?: string; bodies?: BodyReader; unsignedWebho
   return { server, port: Number(new URL(server.url).port), triggers, logs };
 }
 
-interface RawAnswer { status: number; head: string; body: string }
-
-/**
- * Sends `head` (request line and headers, without the blank line) and then `body` chunks every `everyMs`; resolves
- * with the answer as soon as a complete one arrived (or the socket closed), or null after `timeoutMs`.
- */
-function rawRequest(port: number, head: string, o: { body?: Buffer; chunk?: number; everyMs?: number; timeoutMs?: number; localAddress?: string } = {}): Promise<RawAnswer | null> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress: o.localAddress });
-    sockets.push(s);
-    let buf = '';
-    let sent = 0;
-    const body = o.body ?? Buffer.alloc(0);
-    const done = (r: RawAnswer | null) => { clearInterval(iv); clearTimeout(timer); resolve(r); };
-    const parse = (): RawAnswer | null => {
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return null;
-      const headText = buf.slice(0, end);
-      const len = Number(/content-length: (\d+)/i.exec(headText)?.[1] ?? 0);
-      if (buf.length - end - 4 < len) return null;
-      return { status: Number(headText.split(' ')[1]), head: headText, body: buf.slice(end + 4, end + 4 + len) };
-    };
-    s.on('data', (d) => { buf += d.toString(); const r = parse(); if (r) done(r); });
-    s.on('close', () => done(parse()));
-    s.on('error', () => undefined);
-    s.write(`${head}\r\n\r\n`);
-    const iv = setInterval(() => {
-      if (sent >= body.length || s.destroyed) return;
-      const part = body.subarray(sent, sent + (o.chunk ?? body.length));
-      sent += part.length;
-      s.write(part);
-    }, o.everyMs ?? 1);
-    const timer = setTimeout(() => done(null), o.timeoutMs ?? 3_000);
-  });
-}
+/** rawRequest on a socket this file closes after each test. */
+const rawRequest = (port: number, head: string, o: Parameters<typeof rawOn>[2] = {}) => rawOn(port, head, { ...o, sockets });
 
 const hookHead = (length: number, headers: Record<string, string> = {}) =>
   [`POST /hooks/git HTTP/1.1`, 'Host: berth', `Content-Length: ${length}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join('\r\n');

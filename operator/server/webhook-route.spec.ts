@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
+import { rawRequest, type RawAnswer } from '../../test/doubles/raw-http.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../util/log.ts';
 import { BodyReader } from './body-reader.ts';
@@ -57,30 +58,9 @@ async function post(h: Harness, body: string, headers: Record<string, string>): 
   return { status: res.status, json: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }
 
-interface RawAnswer { status: number; head: string; body: string }
-
 /** Sends a request head (and `body`, if any) on a raw socket; the answer as soon as it is complete, or null. */
 function raw(port: number, head: string[], body?: Buffer, timeoutMs = 2_000): Promise<RawAnswer | null> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    sockets.push(s);
-    let buf = '';
-    const done = (r: RawAnswer | null) => { clearTimeout(timer); resolve(r); };
-    const parse = (): RawAnswer | null => {
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return null;
-      const headText = buf.slice(0, end);
-      const len = Number(/content-length: (\d+)/i.exec(headText)?.[1] ?? 0);
-      if (buf.length - end - 4 < len) return null;
-      return { status: Number(headText.split(' ')[1]), head: headText, body: buf.slice(end + 4, end + 4 + len) };
-    };
-    s.on('data', (d) => { buf += d.toString(); const r = parse(); if (r) done(r); });
-    s.on('close', () => done(parse()));
-    s.on('error', () => undefined);
-    s.write(`${['POST /hooks/git HTTP/1.1', 'Host: berth', ...head].join('\r\n')}\r\n\r\n`);
-    if (body) s.write(body);
-    const timer = setTimeout(() => done(null), timeoutMs);
-  });
+  return rawRequest(port, ['POST /hooks/git HTTP/1.1', 'Host: berth', ...head].join('\r\n'), { body, timeoutMs, sockets });
 }
 
 const push = (after: string) => JSON.stringify({ ref: 'refs/heads/main', after: after.repeat(40) });

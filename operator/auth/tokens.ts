@@ -182,9 +182,12 @@ export class TokenStore {
     } catch (err) {
       throw new BerthError('E_CONFIG', `${this.file}: not a tokens file (${(err as Error).message.split('\n')[0]})`);
     }
+    // A file without a tokens list is no tokens file: reading it as empty would drop every token in force, and the next
+    // create or revoke would overwrite it.
+    if (!Array.isArray(doc?.tokens)) throw new BerthError('E_CONFIG', `${this.file}: not a tokens file (no tokens: [...] list)`);
     const entries = new Map<string, TokenEntry>();
-    for (const [i, e] of (Array.isArray(doc?.tokens) ? doc.tokens : []).entries()) {
-      if (typeof e?.id !== 'string' || typeof e.hash !== 'string' || typeof e.salt !== 'string' || !isRole(e.role) || !Array.isArray(e.namespaces)) {
+    for (const [i, e] of doc.tokens.entries()) {
+      if (typeof e?.id !== 'string' || typeof e.name !== 'string' || typeof e.hash !== 'string' || typeof e.salt !== 'string' || !isRole(e.role) || !Array.isArray(e.namespaces)) {
         throw new BerthError('E_CONFIG', `${this.file}: tokens[${i}] is not a token entry (id, name, role, namespaces, hash, salt)`);
       }
       entries.set(e.id, e);

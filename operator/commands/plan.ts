@@ -2,7 +2,7 @@
 import type { Flags } from '../settings/flags.ts';
 import { renderJson, renderText } from '../diff/render.ts';
 import { loadDesired } from '../manifests/index.ts';
-import { ValidationError, formatIssue, type ManifestIssue } from '../model/errors.ts';
+import { ValidationError, formatIssue, formatWarning, type ManifestIssue } from '../model/errors.ts';
 import type { DesiredState } from '../model/state.ts';
 import { planRevision } from '../reconciler/plan-revision.ts';
 import { escapeText } from '../review/escape.ts';
@@ -25,6 +25,7 @@ export async function plan(flags: Flags, io: Io): Promise<number> {
     return 1;
   }
   const { desired } = loaded;
+  if (desired.warnings?.length && format !== 'json') io.err(desired.warnings.map(formatWarning).join('\n'));
   const cluster = async (d: DesiredState) => {
     for (const f of pool.sync(d.nodes)) io.err(`node ${f.name}: ${f.error}`);
     await pool.pingAll();
@@ -36,7 +37,7 @@ export async function plan(flags: Flags, io: Io): Promise<number> {
   pool.stop();
   const waiting = [...unschedulable].map(([svc, why]) => `${svc}: ${why}`);
   if (format === 'json') io.out(JSON.stringify({ ...(JSON.parse(renderJson(result)) as object), unschedulable: Object.fromEntries(unschedulable) }, null, 2));
-  else if (format === 'markdown') io.out(renderPlanMarkdown({ instance, revision, plan: result }) + (waiting.length ? `\n\n**Unschedulable**\n\n${waiting.map((w) => `- ${escapeText(w)}`).join('\n')}` : ''));
+  else if (format === 'markdown') io.out(renderPlanMarkdown({ instance, revision, plan: result, warnings: desired.warnings }) + (waiting.length ? `\n\n**Unschedulable**\n\n${waiting.map((w) => `- ${escapeText(w)}`).join('\n')}` : ''));
   else io.out(renderText(result) + (waiting.length ? `\nunschedulable:\n${waiting.map((w) => `  ${w}`).join('\n')}` : ''));
   if (s.detailedExitcode) return result.actions.length || waiting.length ? 2 : 0;
   return 0;

@@ -107,6 +107,7 @@ export class Revisions {
       this.rejected = null;
       this.deps.onAccepted?.(desired);
       this.deps.log.info('revision accepted', { revision: head, services: desired.services.length, volumes: desired.volumes.length });
+      for (const w of desired.warnings ?? []) this.deps.log.warn('manifest warning', { revision: head.slice(0, 12), at: `${w.file}:${w.line}`, field: w.field, message: w.message });
     } catch (err) {
       // A loader that throws something untyped on a revision's content (a bug) rejects that revision, never retries it.
       const error = err instanceof BerthError ? err : new BerthError('E_INTERNAL', `validating the revision failed: ${err instanceof Error ? err.message : String(err)}`, { terminal: true, cause: err });

@@ -68,6 +68,12 @@ describe('reviewSummary', () => {
 });
 
 describe('renderPlanMarkdown', () => {
+  it('shows each manifest warning at file:line with its field before the plan', () => {
+    const md = render(PLAN, { warnings: [{ file: 'web.yaml', line: 6, col: 3, field: 'spec.securityContext.privileged', message: 'Service shop/web runs privileged' }] });
+    expect(md).toContain('⚠️ **warning** `web.yaml:6` `spec.securityContext.privileged`: Service shop/web runs privileged');
+    expect(md.indexOf('warning')).toBeLessThan(md.indexOf(reviewSummary(PLAN)));
+  });
+
   it('names the instance and the short revision (and the base) in the heading, then the summary', () => {
     const md = render(PLAN, { base: { revision: 'b'.repeat(40) } });
     const [head, , summary] = md.split('\n');

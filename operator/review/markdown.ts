@@ -6,7 +6,7 @@
 import { actionView, renderText } from '../diff/render.ts';
 import { summarize } from '../diff/diff.ts';
 import { LABELS } from '../model/keys.ts';
-import type { ManifestIssue } from '../model/errors.ts';
+import type { ManifestIssue, ManifestWarning } from '../model/errors.ts';
 import type { Action, Plan } from '../model/plan.ts';
 import { code, codeBlock, escapeText } from './escape.ts';
 
@@ -22,6 +22,8 @@ export interface PlanMarkdownInput {
   issues?: ManifestIssue[];
   /** Any other failure to plan (git, build context, engine unreachable). */
   error?: { code: string; message: string };
+  /** Accepted but worth a reviewer's eye (e.g. a privileged replica). */
+  warnings?: readonly ManifestWarning[];
 }
 
 const LABEL: Record<Action['type'], string> = {
@@ -39,6 +41,7 @@ export function renderPlanMarkdown(input: PlanMarkdownInput): string {
     return out.join('\n');
   }
   if (!input.plan) return [...out, '_No plan available for this revision._'].join('\n');
+  for (const w of input.warnings ?? []) out.push(`⚠️ **warning** ${code(`${w.file}:${w.line}`)} ${code(w.field)}: ${escapeText(w.message)}`, '');
   const plan = input.plan;
   if (plan.actions.length === 0) return [...out, `**no changes**: the engines already match revision ${code(shortRev(input.revision))}`].join('\n');
   out.push(`**${reviewSummary(plan)}**`, '');

@@ -72,7 +72,7 @@ export async function planTarget(deps: PlannerDeps, target: ReviewTarget, base: 
   const { instance } = deps;
   const revision = await deps.source.resolve(target.ref);
   const fork = target.pull?.fromFork ? '\n\n_From a fork: planned only. Nothing from this branch is built, run or applied._' : '';
-  const render = (input: { plan: Plan | null; issues?: ManifestIssue[]; error?: { code: string; message: string } }) =>
+  const render = (input: { plan: Plan | null; issues?: ManifestIssue[]; error?: { code: string; message: string }; warnings?: DesiredState['warnings'] }) =>
     renderPlanMarkdown({ instance, revision, base: base.revision ? { revision: base.revision } : undefined, ...input }) + fork;
   let desired: DesiredState;
   try {
@@ -89,7 +89,7 @@ export async function planTarget(deps: PlannerDeps, target: ReviewTarget, base: 
     return { target, revision, plan: null, issues: [], error: { code: e.code, message: e.message }, ok: false, markdown: render({ plan: null, error: e }), description: `${e.code}: ${e.message.split('\n')[0]}` };
   }
   const { plan } = await planRevision(deps, desired, base.status);
-  return { target, revision, plan, issues: [], ok: true, markdown: render({ plan }), description: reviewSummary(plan) };
+  return { target, revision, plan, issues: [], ok: true, markdown: render({ plan, warnings: desired.warnings }), description: reviewSummary(plan) };
 }
 
 export class Reviewer {

@@ -115,6 +115,12 @@ describe('client certificates (--tls-client-ca, --tls-client-policy)', () => {
     expect(admin.status, admin.body).toBe(200);
   });
 
+  it('refuses (403) a certificate of the CA that the policy does not name', async () => {
+    const r = await request(`${op.url}/v1/status`, { ca: certs.ca, cert: certs.strangerCert, key: certs.strangerKey });
+    expect(r.status, r.body).toBe(403);
+    expect(JSON.parse(r.body)).toEqual({ error: 'client certificate not named in the client policy' });
+  });
+
   it('fails the handshake of a certificate from another CA, and of a client without a certificate', async () => {
     const refused = (opts: Parameters<typeof request>[1]) => request(`${op.url}/v1/status`, opts).then((r) => `answered ${r.status}`, (e: Error) => e.message);
     // TLS 1.3: the client finishes its side first, so the refusal arrives as an alert or a cut connection, never an answer
@@ -138,6 +144,12 @@ describe('refused starts', () => {
     expect(err.message).not.toContain('\n');
     expect(err.message).toMatch(/^refusing to start: listening on 0\.0\.0\.0:0, which is not loopback, without TLS/);
     expect(err.message).toContain('--insecure-listen');
+  });
+
+  it('refuses a non-loopback address with TLS but without credentials', async () => {
+    const err = await refusedStart('notoken', { listen: '0.0.0.0:0', 'tls-cert': certs.serverCert, 'tls-key': certs.serverKey });
+    expect(err.message).toMatch(/^refusing to start: listening on 0\.0\.0\.0:0, which is not loopback, without credentials \(berth token create, or --tls-client-ca\);/);
+    expect(err.message).not.toMatch(/without TLS/);
   });
 
   it('starts there with --insecure-listen, warning about it', async () => {

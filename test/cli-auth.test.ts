@@ -104,7 +104,7 @@ describe('berth token and the API', () => {
     expect(r.code).toBe(3);
     expect(r.stdout).toBe('');
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^berth: berth at http:\/\/127\.0\.0\.1:\d+ /);
+    expect(r.stderr).toMatch(/^berth: berth at http:\/\/127\.0\.0\.1:\d+ refused the token \(unknown, expired or revoked\)/);
     expect(r.stderr).not.toContain(wrong);
     expect(r.stderr).not.toContain('x'.repeat(43));
     const flag = await berth(['status', '--server', op.url, '--state-dir', emptyDir, '--token', 'not-a-token-at-all']);

@@ -73,6 +73,8 @@ export function apiRequest(c: ClientSettings, method: string, route: string, lim
 /** The JSON of a 2xx answer; 401/403 and other answers become a one-line error that says what to do. */
 export async function apiJson<T>(c: ClientSettings, method: string, route: string): Promise<T> {
   const a = await apiRequest(c, method, route);
+  // "needs a token" would mislead a caller who sent one: say it was refused (never which one, nor why: the server does not tell)
+  if (a.status === 401 && clientToken(c)) throw new BerthError('E_CONFIG', `berth at ${c.server} refused the token (unknown, expired or revoked): check BERTH_TOKEN / --token, or the cli-token of --state-dir`);
   if (a.status === 401) throw new BerthError('E_CONFIG', `berth at ${c.server} needs a token: set BERTH_TOKEN (berth token create --role viewer --name <you> makes one) or pass --state-dir of the berth you run`);
   if (a.status === 403) throw new BerthError('E_CONFIG', `berth at ${c.server} refused: ${errorOf(a.body)}`);
   if (a.status < 200 || a.status >= 300) throw new BerthError('E_CONFIG', `berth at ${c.server} answered ${a.status}: ${errorOf(a.body)}`);

@@ -34,6 +34,9 @@ export async function startTestOperator(repoUrl: string, instance: string, extra
       passes.push(r);
       for (const w of [...waiters]) if (w.pred(r)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(r); }
     },
+  }).catch(async (err: unknown) => {
+    await fs.rm(stateDir, { recursive: true, force: true }); // a refused start leaves nothing behind
+    throw err;
   });
   const token = (await fs.readFile(path.join(stateDir, 'cli-token'), 'utf8')).trim();
   return {

@@ -17,6 +17,9 @@ export interface TestCerts {
   /** CN=ci-runner, signed by `ca`. */
   clientCert: string;
   clientKey: string;
+  /** CN=stranger, signed by `ca` but named by no client policy of the tests. */
+  strangerCert: string;
+  strangerKey: string;
   /** CN=ci-runner too, but signed by another CA. */
   otherCert: string;
   otherKey: string;
@@ -42,14 +45,15 @@ async function makeLeaf(dir: string, ca: string, name: string, cn: string, ext: 
 /** Makes every certificate in `dir` (which the caller created and removes). */
 export async function makeCerts(dir: string): Promise<TestCerts> {
   await Promise.all([makeCa(dir, 'ca'), makeCa(dir, 'other-ca')]);
-  await Promise.all([
-    makeLeaf(dir, 'ca', 'server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'),
-    makeLeaf(dir, 'ca', 'client', 'ci-runner', 'extendedKeyUsage=clientAuth\n'),
-  ]);
-  // the other CA's serial file must not race the first CA's
-  await makeLeaf(dir, 'other-ca', 'other', 'ci-runner', 'extendedKeyUsage=clientAuth\n');
+  // one leaf per CA at a time (-CAcreateserial writes the CA's serial file); the two CAs side by side
+  const ours = async (): Promise<void> => {
+    await makeLeaf(dir, 'ca', 'server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    await makeLeaf(dir, 'ca', 'client', 'ci-runner', 'extendedKeyUsage=clientAuth\n');
+    await makeLeaf(dir, 'ca', 'stranger', 'stranger', 'extendedKeyUsage=clientAuth\n');
+  };
+  await Promise.all([ours(), makeLeaf(dir, 'other-ca', 'other', 'ci-runner', 'extendedKeyUsage=clientAuth\n')]);
   const f = (n: string): string => path.join(dir, n);
-  return { dir, ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key'), otherCert: f('other.pem'), otherKey: f('other.key') };
+  return { dir, ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key'), strangerCert: f('stranger.pem'), strangerKey: f('stranger.key'), otherCert: f('other.pem'), otherKey: f('other.key') };
 }
 
 export interface Answer {

@@ -49,7 +49,13 @@ export async function startBerth(args: string[], port: number): Promise<BerthPro
     child, url,
     async cpuSeconds() { const f = await stat(); return (Number(f[11]) + Number(f[12])) / 100; },
     async rssBytes() { const s = await fs.readFile(`/proc/${child.pid}/status`, 'utf8'); return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) * 1024; },
-    async stop() { child.kill('SIGTERM'); await new Promise((r) => child.once('exit', r)); },
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      // the proxy process (the data plane) outlives berth run by design; a bench ends it too
+      const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? [name, args[i + 1]!] : []; };
+      await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(ROOT, 'operator/cli.ts'), 'proxy', '--stop', ...flag('--state-dir'), ...flag('--instance')], { cwd: ROOT }).catch(() => undefined);
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import { status } from './commands/status.ts';
 import { validate } from './commands/validate.ts';
 import { token } from './commands/token.ts';
 import { audit } from './commands/audit.ts';
+import { proxy } from './commands/proxy.ts';
 
 export type { Io } from './commands/shared.ts';
 export { EXIT_UNREACHABLE } from './commands/status.ts';
@@ -35,5 +36,6 @@ export async function main(p: Parsed, io: Io): Promise<number> {
     case 'run': return run(p.flags, io);
     case 'token': return token(p.flags, p.positionals, io);
     case 'audit': return audit(p.flags, io);
+    case 'proxy': return proxy(p.flags, io);
   }
 }

@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     `  npm --prefix ${ROOT} run berth -- status --state-dir ${STATE_DIR}`,
     `  curl -s -H "Authorization: Bearer $(cat ${path.join(STATE_DIR, 'cli-token')})" ${op.url}/v1/services`,
     '',
-    'Ctrl-C stops berth; the containers keep running (berth is stateless: start it again and it picks up where it was).',
+    'Ctrl-C stops berth; the containers and the proxy process keep running (berth is stateless: start it again and it picks up where it was).',
     `Edit the manifests in that clone: examples-repo/ only seeds .berth/git/${REPO} on the first run.`,
     '',
     ].join('\n'));

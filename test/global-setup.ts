@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createDockerRuntime } from '../operator/runtime/docker.ts';
 import { testDocker, TEST_IMAGE } from './helpers/docker.ts';
+import { endRecordedProxies, startProxyRecord } from './helpers/proxy-processes.ts';
 
 const BUSYBOX = '/bin/busybox';
 const ENGINES_SH = fileURLToPath(new URL('../scripts/engines.sh', import.meta.url));
@@ -22,7 +23,11 @@ export default async function setup(): Promise<() => Promise<void>> {
     if (extra.status === 'fulfilled') await engines('stop');
     throw failure.reason;
   }
-  return () => engines('stop');
+  const proxies = startProxyRecord();
+  return async () => {
+    endRecordedProxies(proxies); // the proxy processes of operators whose test did not stop them (worker died, timeout)
+    await engines('stop');
+  };
 }
 
 /**

@@ -19,6 +19,8 @@ import { createLogger } from '../operator/util/log.ts';
 import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
 import { freePort } from './helpers/net.ts';
+import { stopProxyProcess } from './helpers/operator.ts';
+import { recordProxy } from './helpers/proxy-processes.ts';
 
 const docker = testDocker();
 const instance = uniqueInstance('limits');
@@ -95,6 +97,7 @@ beforeAll(async () => {
   proxyPort = await freePort();
   remote = await makeRemote({ 'echo.yaml': manifest(proxyPort) });
   stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-state-'));
+  recordProxy(stateDir, instance);
   const log = createLogger({ level: 'debug', write: (line) => logs.push(line) });
   op = await startOperator(flagsWith('run', {
     repo: remote.url, instance, interval: '1h', listen: '127.0.0.1:0', 'state-dir': stateDir, 'webhook-secret': SECRET,
@@ -114,6 +117,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const s of opened) s.destroy();
   await op?.stop();
+  await stopProxyProcess(stateDir, instance);
   await remote?.close();
   await new Promise((r) => echo?.close(r));
   await fs.rm(stateDir, { recursive: true, force: true });
@@ -122,7 +126,7 @@ afterAll(async () => {
 
 describe('connection limits', () => {
   it('refuses idle TCP proxy connections beyond the caps, keeps serving the admitted ones and /healthz, then closes idle ones', async () => {
-    // budget 40, of which the API keeps 6 + 4 + 5 = 15: the proxy holds at most 25, 12 per client address
+    // budget 40, of which the API keeps 6 + 4 + 5 = 15: the proxy process gets the other 25, 12 per client address
     const flood = (await Promise.all(['127.0.0.2', '127.0.0.3', '127.0.0.4'].map(async (addr) => {
       const out = [];
       for (let i = 0; i < 12; i++) out.push(await tryEcho(proxyPort, addr));
@@ -138,8 +142,9 @@ describe('connection limits', () => {
     const again = new Promise<string>((resolve) => kept.once('data', (d) => resolve(String(d))));
     kept.write('still here\n');
     expect(await again).toBe('still here\n');
-    const metrics = await (await fetch(`${op.url}/metrics`, { headers: auth })).text();
-    expect(metrics).toMatch(new RegExp(`berth_connections_refused_total\\{listener="service 127\\.0\\.0\\.1:${proxyPort}",limit="total"\\} [1-9]`));
+    // the proxy process's counters reach /metrics with the operator's next health check of it
+    const refused = new RegExp(`berth_connections_refused_total\\{listener="service 127\\.0\\.0\\.1:${proxyPort}",limit="total"\\} [1-9]`);
+    await waitFor(async () => refused.test(await (await fetch(`${op.url}/metrics`, { headers: auth })).text()), { what: 'the proxy refusals on /metrics', timeoutMs: 5_000 });
     // nothing crosses them any more: the idle timeout closes all of them, and their slots are free again
     const closed = await Promise.all(served.map((c) => closedSoon(c.socket, IDLE_MS + 3_000)));
     expect(closed.every(Boolean)).toBe(true);

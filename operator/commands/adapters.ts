@@ -1,10 +1,12 @@
 /** The parts of a running operator as listeners: each adapter turns passes, health changes or events into its calls. */
 import type { Alerter } from '../alerts/alerter.ts';
 import { healthAlert, reconcilerAlert } from '../alerts/events.ts';
+import type { ReplicaHealth } from '../health/health.ts';
 import type { HealthMonitor } from '../health/monitor.ts';
+import type { ObservedContainer } from '../model/state.ts';
 import type { HealthListener, PassListener, ReconcilerListener, RevisionListener } from './listeners.ts';
 import type { Drainer } from '../proxy/drain.ts';
-import type { ProxyManager } from '../proxy/proxies.ts';
+import type { Dataplane } from '../dataplane/remote.ts';
 import type { Registry } from '../registry/registry.ts';
 import { syncRegistry, syncReplica } from '../registry/sync.ts';
 import type { ReviewRunner } from '../review/runner.ts';
@@ -27,19 +29,29 @@ export function drainListener(drainer: Drainer): PassListener {
  * The service registry follows every pass (desired and observed state) and every readiness change; a draining replica
  * stays out of the load balancers whatever its probes say.
  */
-export function registryListener(registry: Registry, drainer: Drainer, monitor: HealthMonitor): PassListener & HealthListener {
-  const readiness = (id: string) => (drainer.draining(id) ? { ready: false } : monitor.health(id));
+export function registryListener(registry: Registry, drainer: Drainer, monitor: HealthMonitor, startedAt = Date.now()): PassListener & HealthListener {
+  // A replica that ran before this operator started has been serving through the proxy process, which outlived the
+  // previous operator: until its first probe verdict it stays ready instead of leaving every load balancer at once.
+  const inherited = (c: ObservedContainer | undefined): boolean => c?.startedAt !== undefined && Date.parse(c.startedAt) < startedAt;
+  const effective = (h: ReplicaHealth | undefined, c: ObservedContainer | undefined): Pick<ReplicaHealth, 'ready'> | undefined =>
+    h && h.health === 'Progressing' && h.live && inherited(c) ? { ready: true } : h;
   return {
-    afterPass: (r) => { if (r.desired && r.observed) syncRegistry(registry, r.desired, r.observed, readiness); },
+    afterPass: (r) => {
+      if (!r.desired || !r.observed) return;
+      const byId = new Map(r.observed.containers.map((c) => [c.id, c]));
+      syncRegistry(registry, r.desired, r.observed, (id) => (drainer.draining(id) ? { ready: false } : effective(monitor.health(id), byId.get(id))));
+    },
     onHealthChange: (c) => {
-      if ((!c.before || c.before.ready !== c.after.ready) && !drainer.draining(c.containerId)) syncReplica(registry, c.container, c.desired, c.after);
+      const after = effective(c.after, c.container)!;
+      const before = effective(c.before, c.container);
+      if ((!before || before.ready !== after.ready) && !drainer.draining(c.containerId)) syncReplica(registry, c.container, c.desired, after);
     },
   };
 }
 
-/** The listeners of loadBalancer.publish and Routes follow the desired state of every pass. */
-export function proxiesListener(proxies: ProxyManager): PassListener {
-  return { afterPass: (r) => { if (r.desired) void proxies.sync(r.desired); } };
+/** The listeners of loadBalancer.publish and Routes (in the proxy process) follow the desired state of every pass. */
+export function proxiesListener(proxies: Dataplane): PassListener {
+  return { afterPass: (r) => { if (r.desired) proxies.setDesired(r.desired); } };
 }
 
 /** Logs health transitions of a replica. */

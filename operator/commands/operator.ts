@@ -3,7 +3,6 @@
  * reporter, review runner), registers them as listeners of the loop, the monitor and the reconciler, and closes
  * everything through one ordered list of closers.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { alertListener, drainListener, healthLogListener, healthWakeListener, metricsListener, proxiesListener, registryListener, reviewListener, syncReportListener } from './adapters.ts';
 import { createAlerter, type Alerter } from '../alerts/alerter.ts';
 import type { Flags } from '../settings/flags.ts';
@@ -12,11 +11,11 @@ import { Closers, OperatorListeners, appliedRevisionWatch, closer, type HealthLi
 import { loadDesired } from '../manifests/index.ts';
 import { BerthError } from '../model/errors.ts';
 import { createDrainer, type Drainer } from '../proxy/drain.ts';
-import { ProxyManager } from '../proxy/proxies.ts';
+import type { Dataplane } from '../dataplane/remote.ts';
+import { dataplaneOf, withProxyRoute } from './dataplane.ts';
 import { startLoop, type Loop } from '../reconciler/loop.ts';
 import type { PassResult, Reconciler } from '../reconciler/reconciler.ts';
 import { registryRoutes } from '../registry/api.ts';
-import { send } from '../registry/http-util.ts';
 import { Registry } from '../registry/registry.ts';
 import { createGitHubClient, type GitHubClient } from '../review/github.ts';
 import { Reviewer, type RoundReport } from '../review/reviewer.ts';
@@ -69,10 +68,11 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   pool.start();
   const listeners = new OperatorListeners();
   const alerter = s.alertWebhooks.length ? createAlerter({ urls: s.alertWebhooks, muteMs: s.alertMuteMs, log, instance: s.instance }) : null;
-  const limits = trafficLimits(s.traffic, log); // one connection budget for the API server and every proxy
+  const limits = trafficLimits(s.traffic, log); // the API server's budget; the proxy process gets the rest (dataplane.ts)
   const registry = new Registry({});
-  const proxies = new ProxyManager({ registry, defaultHost: s.proxyHost, log, ...limits.proxies });
-  const drainer = createDrainer({ registry, openTo: (address) => proxies.openTo(address), timeoutMs: s.drainTimeoutMs, log: (msg, fields) => log.info(msg, fields) });
+  const proxies = dataplaneOf(s, registry, log, limits); // the data plane is its own process: it outlives this one
+  await proxies.start();
+  const drainer = createDrainer({ registry, openTo: (address) => proxies.openTo(address), settled: () => proxies.flush(), timeoutMs: s.drainTimeoutMs, log: (msg, fields) => log.info(msg, fields) });
   const monitor = createMonitor(s.stateDir, runtime, log, (c) => listeners.onHealthChange(c));
   const github = s.github ? createGitHubClient({ ...s.github, log }) : null;
   const sync = github ? new SyncReporter({ github, instance: s.instance, log }) : null;
@@ -94,7 +94,7 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
     closer(() => pool.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
     closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)), closer(() => security.close()),
   );
-  const server = await serve(s, { log, metrics, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: limits.server, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
+  const server = await serve(s, { log, metrics, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
   closers.add(closer(() => server.close()));
   log.info('berth running', { repo: source.description, branch: s.branch, path: s.manifests.path, instance: s.instance, interval: formatDuration(s.intervalMs), listen: server.url, drift: s.drift });
   return {
@@ -119,7 +119,7 @@ interface Parts {
   reviews: ReviewRunner | null;
   metrics: Metrics;
   drainer: Drainer;
-  proxies: ProxyManager;
+  proxies: Dataplane;
   hooks: OperatorHooks;
 }
 
@@ -159,16 +159,5 @@ function webhookTrigger(loop: Loop, reviews: ReviewRunner | null, reviewBranches
     if (event === 'pull_request' && reviews) return reviews.trigger(reason);
     loop.trigger(reason);
     if (reviewBranches) reviews?.trigger(reason);
-  };
-}
-
-/** The registry API plus `GET /v1/proxies` (the listeners of loadBalancer.publish and Routes, with counters). */
-function withProxyRoute(registryApi: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>, proxies: ProxyManager) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    if (req.url === '/v1/proxies' && req.method === 'GET') {
-      send(res, 200, { proxies: proxies.list() });
-      return true;
-    }
-    return registryApi(req, res);
   };
 }

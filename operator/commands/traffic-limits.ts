@@ -19,7 +19,7 @@ export interface TrafficLimits {
   server: Required<Pick<ServerLimits, 'gate' | 'bodies' | 'deliveries' | 'gates'>>;
   /** For registryRoutes. */
   registry: Pick<RegistryRoutesOptions, 'maxWatchers' | 'maxBlockingQueries' | 'maxStreamsPerClient' | 'bodies'>;
-  /** For the ProxyManager. */
+  /** For a ProxyManager in this process (tests, benches); the proxy process of berth run gets its share as flags (dataplane.ts). */
   proxies: { guard: ConnectionGuard; idleTimeoutMs: number };
   /** The numbers in force, for the start-up log line. */
   summary: Record<string, number>;

@@ -11,6 +11,7 @@ import { loadInWorker } from './worker-client.ts';
 import type { YamlFile } from './yaml-source.ts';
 import { checkScripts, withRepoScriptPaths } from './script-check.ts';
 import { dockerSocketIssues, hostPathIssues } from './kinds/volume/checks.ts';
+import { tlsFileIssues } from './kinds/route/tls-checks.ts';
 import { securityWarnings } from './security-checks.ts';
 
 export interface LoadOptions {
@@ -18,7 +19,7 @@ export interface LoadOptions {
   instance: string;
   /** manifests root inside the repo, '' or '.' = repo root */
   path: string;
-  /** The operator's --allow-host-path prefixes: Volumes may mount host paths only below these (absent = none). */
+  /** The operator's --allow-host-path prefixes: Volumes may mount, and Routes read TLS files from, host paths only below these (absent = none). */
   allowHostPaths?: string[];
   /** The operator's --allow-docker-socket: a Volume may mount the Docker engine's socket (absent = refused). */
   allowDockerSocket?: boolean;
@@ -57,7 +58,8 @@ export async function loadFiles(files: readonly YamlFile[], snapshot: RepoSnapsh
   const root = normalizeRoot(opts.path);
   const { entries, issues } = parseEntries(files, { limits: resolveLimits(opts), onFile });
   const [builds, scripts] = await Promise.all([checkBuilds(snapshot, root, entries), checkScripts(snapshot, root, entries)]);
-  const hostPaths = [...hostPathIssues(entries, opts.allowHostPaths ?? []), ...dockerSocketIssues(entries, opts.allowDockerSocket === true)];
+  const allowed = opts.allowHostPaths ?? [];
+  const hostPaths = [...hostPathIssues(entries, allowed), ...dockerSocketIssues(entries, opts.allowDockerSocket === true), ...tlsFileIssues(entries, allowed)];
   const all = sortIssues([...issues, ...builds.issues, ...scripts, ...hostPaths]);
   if (all.length > 0) throw new ValidationError(capIssues(all), all.length);
   const manifests = entries.flatMap((e) => (e.manifest ? [withRepoScriptPaths(root, e.manifest)] : []));

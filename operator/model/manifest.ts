@@ -200,10 +200,29 @@ export interface RouteRule {
   backends: RouteBackend[];
 }
 
+/** One certificate of a TLS Route (`spec.tls[]`, like a Kubernetes Ingress's): PEM files on the operator host. */
+export interface RouteTls {
+  /** Names it serves (exact or `*.example.com`), each covered by one of the Route's rule hosts. */
+  hosts: string[];
+  /** Absolute paths under an --allow-host-path prefix; reloaded when the files change. */
+  cert: string;
+  key: string;
+}
+
+/** `spec.redirectToHttps`: a plain HTTP listener answering 301 to the same host and path on the TLS port. */
+export interface RouteRedirect {
+  port: number;
+  /** Listen address; default the Route's publish.host (else the operator's --proxy-host). */
+  host?: string;
+}
+
 /** `kind: Route`: external HTTP access with host / path-prefix rules and weighted backends (canaries). */
 export interface RouteSpec {
   publish: PublishSpec;
   rules: RouteRule[];
+  /** Set = the port serves HTTPS only, with these certificates (SNI); absent = plain HTTP. */
+  tls?: RouteTls[];
+  redirectToHttps?: RouteRedirect;
 }
 
 export interface RouteManifest extends ManifestBase {

@@ -9,8 +9,13 @@ import { upstreamAddress } from './upstreams.ts';
 
 export interface DrainDeps {
   registry: Registry;
-  /** Connections/requests the operator's proxies have open to `host:port`. */
-  openTo(address: string): number;
+  /** Connections/requests the proxies have open to `host:port` (asked of the proxy process). */
+  openTo(address: string): number | Promise<number>;
+  /**
+   * Resolves once the proxies have seen the endpoint leave: they run in another process, so until then a count of 0
+   * could be followed by a new connection to the replica about to stop. Default: at once.
+   */
+  settled?: () => Promise<void>;
   timeoutMs: number;
   /** Poll period while waiting; default 20 ms. */
   pollMs?: number;
@@ -37,11 +42,12 @@ export function createDrainer(deps: DrainDeps): Drainer {
       const ep = deps.registry.endpoints(service).find((e) => e.id === id);
       deps.registry.unready(service, id);
       if (!ep) return;
+      await deps.settled?.();
       const address = upstreamAddress(ep);
       const started = Date.now();
       const deadline = started + deps.timeoutMs;
-      while (deps.openTo(address) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, pollMs));
-      const left = deps.openTo(address);
+      while ((await deps.openTo(address)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, pollMs));
+      const left = await deps.openTo(address);
       deps.log?.(left > 0 ? 'drain timed out; stopping with connections open' : 'drained', { service, replica: ep.replica ?? ep.id, ms: Date.now() - started, open: left });
     },
     draining: (id) => drained.has(id),

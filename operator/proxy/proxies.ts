@@ -1,18 +1,19 @@
 /**
- * The operator's listeners: one embedded proxy per Service with `loadBalancer.publish`, one HTTP
- * router per port that Routes publish on. `sync(desired)` opens, reconfigures and closes listeners after each pass;
- * the registry's change notifications feed them the ready endpoints in between, so a replica that becomes ready or
- * drains is seen by the proxies at once. A port that cannot be opened is logged and retried on the next sync; it never
- * stops the operator.
+ * The listeners of the data plane (run by the proxy process, operator/dataplane/): one embedded proxy per Service with
+ * `loadBalancer.publish`, one HTTP router per port that Routes publish on. `sync(desired)` opens, reconfigures and
+ * closes listeners for each configuration the operator pushes; the registry's change notifications feed them the
+ * ready endpoints in between, so a replica that becomes ready or drains is seen by the proxies at once. A port that
+ * cannot be opened is logged and retried on the next sync; it never stops the process.
  */
-import type { HashKey, LbAlgorithm } from '../model/manifest.ts';
-import type { DesiredService, DesiredState } from '../model/state.ts';
+import type { HashKey, LbAlgorithm, LoadBalancerSpec } from '../model/manifest.ts';
+import type { DesiredRoute } from '../model/state.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { ConnectionGuard } from '../server/conn-guard.ts';
 import type { Logger } from '../util/log.ts';
 import type { Endpoint } from './lb/types.ts';
 import { startProxy, type Proxy, type ProxyStats } from './proxy.ts';
-import { startRouter, type Router, type RouterBackendPool, type RouterRule } from './router.ts';
+import { startRouter, type Router, type RouterBackendPool, type RouterRule, type RouterTlsOptions } from './router.ts';
+import { routerTls } from './route-tls.ts';
 import { toBalancerEndpoints } from './upstreams.ts';
 
 export interface ProxyManagerOptions {
@@ -24,6 +25,18 @@ export interface ProxyManagerOptions {
   guard?: ConnectionGuard;
   /** Inactivity timeout of proxied connections; default DEFAULT_IDLE_TIMEOUT_MS (5 min). */
   idleTimeoutMs?: number;
+}
+
+/** A Service as the listeners need it: its key and load-balancer block (a DesiredService is one). */
+export interface PublishedService {
+  key: string;
+  spec: { loadBalancer?: LoadBalancerSpec };
+}
+
+/** The parts of a desired state the listeners follow (a DesiredState is one). */
+export interface ListenerInputs {
+  services: readonly PublishedService[];
+  routes: readonly DesiredRoute[];
 }
 
 /** What `GET /v1/proxies` shows of one listener. */
@@ -56,6 +69,8 @@ interface Wanted {
   rules?: RouterRule[];
   /** Per backend service: how its endpoints are balanced (route listeners). */
   pools?: Record<string, Omit<RouterBackendPool, 'endpoints'>>;
+  /** Route listeners with tls: certificates and redirect (part of the signature; file contents reload in place). */
+  tls?: RouterTlsOptions;
 }
 
 interface Open {
@@ -78,7 +93,7 @@ export class ProxyManager {
   }
 
   /** Brings the listeners in line with `desired` (serialized: a sync waits for the previous one). */
-  sync(desired: DesiredState): Promise<void> {
+  sync(desired: ListenerInputs): Promise<void> {
     this.queue = this.queue.then(() => this.doSync(desired), (err) => this.opts.log.error('proxies: sync failed', { error: String(err) }));
     return this.queue;
   }
@@ -109,7 +124,7 @@ export class ProxyManager {
     this.open.clear();
   }
 
-  private async doSync(desired: DesiredState): Promise<void> {
+  private async doSync(desired: ListenerInputs): Promise<void> {
     if (this.closed) return;
     const wanted = wantedListeners(desired, this.opts.defaultHost);
     for (const [address, o] of [...this.open]) {
@@ -145,7 +160,10 @@ export class ProxyManager {
   private async start(w: Wanted): Promise<Open> {
     const limits = { idleTimeoutMs: this.opts.idleTimeoutMs, gate: this.opts.guard?.gate(`${w.kind} ${w.address}`) };
     try {
-      if (w.kind === 'route') return { wanted: w, router: await startRouter({ host: w.host, port: w.port, log: this.logFn(), ...limits }) };
+      if (w.kind === 'route') {
+        const warn = (msg: string, fields?: object): void => this.opts.log.warn(msg, fields as Record<string, unknown> | undefined);
+        return { wanted: w, router: await startRouter({ host: w.host, port: w.port, log: this.logFn(), warn, tls: w.tls, ...limits }) };
+      }
       const proxy = await startProxy({
         host: w.host, port: w.port, algorithm: w.algorithm ?? 'round-robin', mode: w.protocol, hashKey: w.hashKey,
         boundedLoad: w.boundedLoad, endpoints: this.endpoints(w.services[0]!), log: this.logFn(), ...limits,
@@ -215,7 +233,7 @@ function addressOf(host: string, port: number): string {
 }
 
 /** The listeners a desired state asks for, keyed by listen address (pure). */
-export function wantedListeners(desired: DesiredState, defaultHost: string): Map<string, Wanted> {
+export function wantedListeners(desired: ListenerInputs, defaultHost: string): Map<string, Wanted> {
   const out = new Map<string, Wanted>();
   const byKey = new Map(desired.services.map((s) => [s.key, s]));
   for (const svc of desired.services) {
@@ -245,11 +263,15 @@ export function wantedListeners(desired: DesiredState, defaultHost: string): Map
     });
     out.set(address, w);
   }
+  for (const w of out.values()) {
+    const tls = w.kind === 'route' ? routerTls(desired.routes.filter((r) => w.owners.includes(r.key)), defaultHost) : undefined;
+    if (tls) Object.assign(w, { tls, signature: `route-tls ${JSON.stringify(tls)}` });
+  }
   return out;
 }
 
 /** How a Route balances over one backend service: that service's loadBalancer settings, else round-robin. */
-function poolSettings(svc: DesiredService | undefined): Omit<RouterBackendPool, 'endpoints'> {
+function poolSettings(svc: PublishedService | undefined): Omit<RouterBackendPool, 'endpoints'> {
   const lb = svc?.spec.loadBalancer;
   if (!lb) return { algorithm: 'round-robin' };
   const out: Omit<RouterBackendPool, 'endpoints'> = { algorithm: lb.algorithm };

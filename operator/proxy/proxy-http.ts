@@ -1,16 +1,16 @@
 /**
  * HTTP forwarding, shared by the embedded proxy's HTTP mode and the Route router: one pick per request from an
  * UpstreamPool, keep-alive agents per upstream, retry on another upstream while nothing of the request reached one,
- * 502 when none works. Hot-path notes: headers go through as raw arrays (no object copies), a body-less request is
- * sent at once (nothing to lose on a failed connect), connect deadlines live on new sockets only (UpstreamPool's agent).
+ * 502 when none works; requests with ambiguous framing are refused first (request-guard.ts). Hot-path notes: headers
+ * go through as raw arrays (no object copies), a body-less request is sent at once (nothing to lose on a failed
+ * connect), connect deadlines live on new sockets only (UpstreamPool's agent).
  */
 import http, { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { clientResponseHeaders, upstreamRequestHeaders } from './forwarded.ts';
 import type { Endpoint } from './lb/types.ts';
 import { wasConnected, type UpstreamPool } from './proxy-pool.ts';
-
-/** Headers that describe one hop, never forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+import { framingProblem, refuseConnection, wasRefused } from './request-guard.ts';
 
 /** Counters a listener keeps (proxy or router). */
 export interface ForwardCounters {
@@ -26,6 +26,8 @@ export interface ForwardCounters {
 export interface HttpListenerContext {
   counters: ForwardCounters;
   maxBodyBytes: number;
+  /** The listener terminates TLS: upstreams get X-Forwarded-Proto https. Absent = false. */
+  tls?: boolean;
   log: (msg: string, fields?: object) => void;
 }
 
@@ -51,10 +53,12 @@ export interface Exchange {
 const noop = (): void => {};
 
 /**
- * Counts a new request and checks its declared body size (413). Returns the exchange to pass to `forward`, or
- * undefined when the request was already answered.
+ * Refuses a request with ambiguous framing (400, connection closed), then counts it and checks its declared body
+ * size (413). Returns the exchange to pass to `forward`, or undefined when the request was already answered (or
+ * dropped: pipelined behind a refused one).
  */
 export function beginExchange(req: IncomingMessage, res: ServerResponse, ctx: HttpListenerContext): Exchange | undefined {
+  if (!admitRequest(req, res, ctx)) return undefined;
   ctx.counters.total++;
   ctx.counters.active++;
   const headers = req.headers;
@@ -72,22 +76,60 @@ export function beginExchange(req: IncomingMessage, res: ServerResponse, ctx: Ht
   return x;
 }
 
+/**
+ * The smuggling check of one request: false when it was refused (answered 400 with Connection: close, which makes
+ * node close the connection after the answer and assign none of the requests pipelined behind it) or is one of
+ * those pipelined requests (left unanswered; the connection is closing).
+ */
+function admitRequest(req: IncomingMessage, res: ServerResponse, ctx: HttpListenerContext): boolean {
+  if (wasRefused(req.socket)) {
+    req.resume();
+    return false;
+  }
+  const problem = framingProblem(req);
+  if (problem === undefined) return true;
+  refuseConnection(req.socket);
+  ctx.log('proxy: request refused', { code: 'E_BAD_FRAMING', problem });
+  req.on('error', noop);
+  res.on('error', noop);
+  reply(res, 400, 'E_BAD_FRAMING', problem, true);
+  return false;
+}
+
 /** Forwards the exchange to an endpoint of `pool` picked for `key`. Never throws. */
 export function forward(x: Exchange, pool: UpstreamPool, key: string | undefined): void {
   x.key = key;
   attempt(x, pool);
 }
 
-/** Answers a request node's parser rejected: 431 for oversized headers, 408 for a timeout, 400 otherwise. */
+/**
+ * Answers a request node's parser rejected: 431 for oversized headers, 408 for a timeout, 400 otherwise, then closes
+ * the connection. The answer of an earlier pipelined request still being written goes out first, so the error is not
+ * taken for that request's answer. Bytes after a request that closes the connection (Connection: close, HTTP/1.0)
+ * are ignored, as nginx does: that request's answer still goes out, then the connection closes.
+ */
 export function handleClientError(err: NodeJS.ErrnoException, socket: Duplex, ctx: HttpListenerContext): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }
+  // a refused request's own answer closes the connection; the parser's complaint about what follows adds nothing
+  if (err.code === 'HPE_CLOSED_CONNECTION' || wasRefused(socket)) return;
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   ctx.log('proxy: malformed request', { code: err.code, status });
   const body = JSON.stringify({ error: STATUS_CODES[status], code: err.code ?? 'E_BAD_REQUEST' });
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  const send = () => socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  // node's own clientError default reads the same field: the response currently assigned to the connection
+  const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!inFlight || inFlight.writableFinished) return void send();
+  if (!inFlight.req.complete) {
+    // the error is in the body of the request being answered (e.g. a bad chunk): it can never be answered properly
+    if (inFlight.headersSent) socket.destroy();
+    else send();
+    return;
+  }
+  inFlight.once('finish', send);
+  inFlight.once('close', () => (inFlight.writableFinished ? undefined : socket.destroy()));
 }
 
 /** One attempt on one upstream; a failed connect (or a stale keep-alive socket, before any body) tries the next. */
@@ -170,7 +212,7 @@ function relay(upRes: IncomingMessage, res: ServerResponse, release: () => void)
     upRes.resume();
     return;
   }
-  res.writeHead(upRes.statusCode ?? 502, endToEnd(upRes.rawHeaders, upRes.headers.connection, undefined));
+  res.writeHead(upRes.statusCode ?? 502, clientResponseHeaders(upRes.rawHeaders, upRes.headers.connection));
   // A hand-written pipe: two listeners instead of pipe()'s bookkeeping; backpressure through pause/drain.
   upRes.on('data', (chunk: Buffer) => {
     if (!res.write(chunk)) {
@@ -181,34 +223,10 @@ function relay(upRes: IncomingMessage, res: ServerResponse, release: () => void)
   upRes.once('end', () => res.end());
 }
 
-/** The request headers to send upstream (raw name/value list): end-to-end ones plus X-Forwarded-For. */
+/** The request headers to send upstream (raw name/value list), noting whether the client sent a Host. */
 function upstreamHeaders(x: Exchange): string[] {
-  const { req } = x;
-  const prior: string[] = [];
-  const out = endToEnd(req.rawHeaders, req.headers.connection, prior);
-  x.hasHost = req.headers.host !== undefined;
-  const client = req.socket.remoteAddress ?? '';
-  out.push('x-forwarded-for', prior.length ? `${prior.join(', ')}, ${client}` : client);
-  return out;
-}
-
-/**
- * Drops hop-by-hop headers from a raw name/value list, including those the Connection header names. With `xff`,
- * X-Forwarded-For values are moved there instead of being copied.
- */
-function endToEnd(raw: readonly string[], connection: string | undefined, xff: string[] | undefined): string[] {
-  const named = connection === undefined ? undefined : new Set(connection.split(',').map((s) => s.trim().toLowerCase()));
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
-    if (xff && name === 'x-forwarded-for') {
-      xff.push(raw[i + 1]!);
-      continue;
-    }
-    out.push(raw[i]!, raw[i + 1]!);
-  }
-  return out;
+  x.hasHost = x.req.headers.host !== undefined;
+  return upstreamRequestHeaders(x.req, x.ctx.tls ?? false);
 }
 
 /** Sends a small JSON error answer, unless the client is gone. `close` asks the client to close the connection. */

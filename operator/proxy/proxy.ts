@@ -7,7 +7,9 @@
  * host/path rules) are served by router.ts.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import type { TlsOptions } from 'node:tls';
 import { BerthError } from '../model/errors.ts';
 import type { HashKey, LbAlgorithm } from '../model/manifest.ts';
 import type { ConnectionGate } from '../server/conn-guard.ts';
@@ -17,6 +19,7 @@ import { beginExchange, forward, handleClientError, type ForwardCounters, type H
 import { extractKey, needsHttp, validateHashKey } from './proxy-key.ts';
 import { UpstreamPool } from './proxy-pool.ts';
 import { handleTcpConnection } from './proxy-tcp.ts';
+import { handleUpgrades } from './upgrade.ts';
 
 /** Default time allowed for a TCP connect to an upstream before the next one is tried. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
@@ -93,6 +96,9 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const server = opts.mode === 'tcp'
     ? net.createServer({ allowHalfOpen: true }, (client) => handleTcpConnection(client, ctx, sockets))
     : createHttpServer(ctx, (req, res) => handleRequest(req, res, ctx), ctx.idleTimeoutMs);
+  if (opts.mode === 'http') {
+    handleUpgrades(server as http.Server, { ctx, connectTimeoutMs: ctx.connectTimeoutMs, tunnels: sockets, choose: (req) => ({ pool: ctx.pool, key: requestKey(req, ctx) }) });
+  }
   opts.gate?.protect(server);
   await listen(server, opts.host, opts.port).catch((err: unknown) => {
     opts.gate?.dispose();
@@ -122,8 +128,12 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
 function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext): void {
   const x = beginExchange(req, res, ctx);
   if (!x) return;
-  const key = ctx.hashKey === undefined ? undefined : extractKey(ctx.hashKey, { clientIp: req.socket.remoteAddress, headers: req.headers, url: req.url });
-  forward(x, ctx.pool, key);
+  forward(x, ctx.pool, requestKey(req, ctx));
+}
+
+/** The hash key of an HTTP request (or upgrade), as configured. */
+function requestKey(req: IncomingMessage, ctx: ProxyContext): string | undefined {
+  return ctx.hashKey === undefined ? undefined : extractKey(ctx.hashKey, { clientIp: req.socket.remoteAddress, headers: req.headers, url: req.url });
 }
 
 function checkHashKey(hashKey: HashKey | undefined, mode: ProxyOptions['mode']): void {
@@ -171,16 +181,22 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 /**
  * The HTTP server of the proxy and the router: keep-alive, malformed requests answered by handleClientError, headers
- * within HEADERS_TIMEOUT_MS (408), and a connection with no byte either way for `idleTimeoutMs` closed.
+ * within HEADERS_TIMEOUT_MS (408), and a connection with no byte either way for `idleTimeoutMs` closed. With `tls`
+ * (a TLS Route) the same server over TLS: https.Server runs the same HTTP/1.1 parser and options.
  */
-export function createHttpServer(ctx: HttpListenerContext, handler: (req: IncomingMessage, res: ServerResponse) => void, idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS): http.Server {
-  const server = http.createServer({
+export function createHttpServer(ctx: HttpListenerContext, handler: RequestHandler, idleTimeoutMs?: number): http.Server;
+export function createHttpServer(ctx: HttpListenerContext, handler: RequestHandler, idleTimeoutMs: number | undefined, tls: TlsOptions): https.Server;
+export function createHttpServer(ctx: HttpListenerContext, handler: RequestHandler, idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS, tls?: TlsOptions): http.Server | https.Server {
+  const options: http.ServerOptions = {
     keepAlive: true, noDelay: true, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1_000,
-  }, handler);
+  };
+  const server = tls ? https.createServer({ ...options, ...tls }, handler) : http.createServer(options, handler);
   server.timeout = idleTimeoutMs;
   server.on('clientError', (err, socket) => handleClientError(err, socket, ctx));
   return server;
 }
+
+type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Listens on host:port; rejects with the listen error (e.g. EADDRINUSE). */
 export function listen(server: net.Server, host: string, port: number): Promise<void> {
@@ -194,11 +210,14 @@ export function listen(server: net.Server, host: string, port: number): Promise<
   });
 }
 
-/** Stops listening and destroys every client connection (`sockets`: those a TCP server tracks itself). */
+/**
+ * Stops listening and destroys every client connection (`sockets`: those the HTTP server does not track itself: TCP
+ * mode connections and upgraded tunnels).
+ */
 export function closeServer(server: net.Server, sockets: ReadonlySet<net.Socket> = new Set()): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
-    if (server instanceof http.Server) server.closeAllConnections();
+    if (server instanceof http.Server || server instanceof https.Server) server.closeAllConnections();
     for (const s of sockets) s.destroy();
   });
 }

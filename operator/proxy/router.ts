@@ -9,7 +9,10 @@
  * and balancer state, removed endpoints and services drain, and keep-alive client connections are untouched, so the
  * next request on an open connection already sees the new rules and weights.
  */
+import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type https from 'node:https';
+import type net from 'node:net';
 import { BerthError } from '../model/errors.ts';
 import type { HashKey, LbAlgorithm } from '../model/manifest.ts';
 import type { ConnectionGate } from '../server/conn-guard.ts';
@@ -23,8 +26,12 @@ import { beginExchange, forward, reply, type HttpListenerContext } from './proxy
 import { extractKey, parseAddress, validateHashKey } from './proxy-key.ts';
 import { UpstreamPool } from './proxy-pool.ts';
 import { compileRoutes, matchRoute, normalizeHost, type CompiledRule, type RouteTable, type RouterRule } from './route-table.ts';
+import { MIN_TLS_VERSION, type CertificateStore } from './tls-certs.ts';
+import { startCertificates, startRedirect, tlsServerOptions, type RedirectListener, type RouterTlsOptions } from './tls-listener.ts';
+import { handleUpgrades, type UpstreamChoice } from './upgrade.ts';
 
 export type { RouterRule } from './route-table.ts';
+export type { RouterCertificate, RouterTlsOptions } from './tls-listener.ts';
 
 /** How one backend service's endpoints are balanced, and its ready endpoints ("host:port" addresses). */
 export interface RouterBackendPool {
@@ -45,7 +52,11 @@ export interface RouterOptions {
   idleTimeoutMs?: number;
   /** Admission of client connections (the operator's shared connection budget); absent = unbounded. */
   gate?: ConnectionGate;
+  /** TLS termination (https, SNI, certificate reloads, optional HTTP -> HTTPS redirect listener); absent = plain HTTP. */
+  tls?: RouterTlsOptions;
   log?: (msg: string, fields?: object) => void;
+  /** What an operator must see (a certificate that failed to reload); default `log`. */
+  warn?: (msg: string, fields?: object) => void;
 }
 
 /** Request counters (see ProxyStats) plus requests routed to each backend service since start. */
@@ -86,9 +97,14 @@ interface Snapshot {
 
 /** Starts a router with no rules (every request gets 404 until `update`). Rejects with the listen error. */
 export async function startRouter(opts: RouterOptions): Promise<Router> {
-  const router = new RouterListener(opts);
-  await router.listen(opts.host, opts.port).catch((err: unknown) => {
+  const log = opts.log ?? (() => {});
+  const certs = opts.tls && await startCertificates(opts.tls, { warn: opts.warn ?? log, info: log }).catch((err: unknown) => {
     opts.gate?.dispose();
+    throw err;
+  });
+  const router = new RouterListener(opts, certs);
+  await router.listen(opts.host, opts.port).catch(async (err: unknown) => {
+    await router.close();
     throw err;
   });
   return router;
@@ -98,7 +114,7 @@ class RouterListener implements Router {
   port = 0;
   private readonly ctx: HttpListenerContext;
   private readonly connectTimeoutMs: number;
-  private readonly server;
+  private readonly server: http.Server | https.Server;
   private snapshot: Snapshot = { table: compileRoutes([]), picks: new Map(), services: new Map(), empty: new Set() };
   /** WRR state per rule id, kept across updates so a weight change continues the smooth sequence. */
   private balancers = new Map<string, Balancer>();
@@ -106,15 +122,29 @@ class RouterListener implements Router {
   private readonly draining = new Set<UpstreamPool>();
   private readonly perService = new Map<string, number>();
   private readonly gate: ConnectionGate | undefined;
+  /** Upgraded connections (WebSocket tunnels), which the HTTP server no longer tracks: `close` destroys them. */
+  private readonly tunnels = new Set<net.Socket>();
+  private redirect: RedirectListener | undefined;
+  private readonly idleTimeoutMs: number;
 
-  constructor(opts: RouterOptions) {
+  constructor(private readonly opts: RouterOptions, private readonly certs?: CertificateStore) {
     this.connectTimeoutMs = checkConnectTimeout(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
     this.ctx = {
       counters: { active: 0, total: 0, failedConnects: 0 },
       maxBodyBytes: checkMaxBody(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
       log: opts.log ?? (() => {}),
+      tls: certs !== undefined,
     };
-    this.server = createHttpServer(this.ctx, (req, res) => this.handle(req, res), checkIdleTimeout(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS));
+    this.idleTimeoutMs = checkIdleTimeout(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
+    if (certs) {
+      const server = createHttpServer(this.ctx, handler, this.idleTimeoutMs, tlsServerOptions(certs));
+      certs.onDefault = (pair) => server.setSecureContext({ ...pair, minVersion: MIN_TLS_VERSION });
+      this.server = server;
+    } else {
+      this.server = createHttpServer(this.ctx, handler, this.idleTimeoutMs);
+    }
+    handleUpgrades(this.server, { ctx: this.ctx, connectTimeoutMs: this.connectTimeoutMs, tunnels: this.tunnels, choose: (req) => this.choose(req) });
     this.gate = opts.gate;
     this.gate?.protect(this.server);
   }
@@ -123,6 +153,8 @@ class RouterListener implements Router {
     await listen(this.server, host, port);
     const address = this.server.address();
     this.port = typeof address === 'object' && address ? address.port : port;
+    const r = this.opts.tls?.redirect;
+    if (r) this.redirect = await startRedirect({ ...r, tlsPort: () => this.port, ctx: this.ctx, idleTimeoutMs: this.idleTimeoutMs, gate: this.gate });
   }
 
   update(rules: readonly RouterRule[], pools: Readonly<Record<string, RouterBackendPool>>): void {
@@ -162,7 +194,8 @@ class RouterListener implements Router {
   }
 
   close(): Promise<void> {
-    const closed = closeServer(this.server);
+    const closed = Promise.all([closeServer(this.server, this.tunnels), this.redirect?.close()]).then(() => undefined);
+    this.certs?.close();
     for (const s of this.snapshot.services.values()) s.pool.close();
     for (const pool of this.draining) pool.close();
     this.draining.clear();
@@ -174,22 +207,23 @@ class RouterListener implements Router {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const x = beginExchange(req, res, this.ctx);
     if (!x) return;
+    const to = this.choose(req);
+    if ('status' in to) reply(res, to.status, to.code, to.message, false);
+    else forward(x, to.pool, to.key);
+  }
+
+  /** The service pool and hash key of a request or upgrade (counted per service), or its 404/503 answer. */
+  private choose(req: IncomingMessage): UpstreamChoice {
     const s = this.snapshot;
     const url = req.url ?? '/';
     const rule = matchRoute(s.table, req.headers.host, url);
-    if (!rule) {
-      reply(res, 404, 'E_NO_ROUTE', `no route for host ${normalizeHost(req.headers.host) ?? '(none)'} path ${url.split('?', 1)[0]}`, false);
-      return;
-    }
+    if (!rule) return { status: 404, code: 'E_NO_ROUTE', message: `no route for host ${normalizeHost(req.headers.host) ?? '(none)'} path ${url.split('?', 1)[0]}` };
     const picked = s.picks.get(rule)!.pick(undefined, s.empty.size ? s.empty : undefined);
-    if (!picked) {
-      reply(res, 503, 'E_NO_ENDPOINTS', `no ready endpoints behind ${rule.rule.source ?? `route ${rule.id}`}`, false);
-      return;
-    }
+    if (!picked) return { status: 503, code: 'E_NO_ENDPOINTS', message: `no ready endpoints behind ${rule.rule.source ?? `route ${rule.id}`}` };
     const svc = s.services.get(picked.id)!;
     this.perService.set(picked.id, (this.perService.get(picked.id) ?? 0) + 1);
     const key = svc.hashKey === undefined ? undefined : extractKey(svc.hashKey, { clientIp: req.socket.remoteAddress, headers: req.headers, url });
-    forward(x, svc.pool, key);
+    return { pool: svc.pool, key };
   }
 
   /** The WRR balancer of each rule (reused by rule id) and the services the picks must skip. */

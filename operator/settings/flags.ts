@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { BerthError } from '../model/errors.ts';
 import { TIMER_MAX_MS, formatDuration, parseDuration as parseManifestDuration, parseMemory } from '../manifests/quantity.ts';
 
-export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'status' | 'token' | 'audit';
-export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'status', 'token', 'audit'];
+export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'status' | 'token' | 'audit' | 'proxy';
+export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'status', 'token', 'audit', 'proxy'];
 
 interface FlagSpec {
   type: 'string' | 'boolean';
@@ -108,6 +108,17 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     expires: { type: 'string', help: 'create: lifetime, e.g. 90d, 12h (default: never)' },
     namespaces: { type: 'string', help: "create: namespaces an operator token may change, comma-separated ('*' = all)" },
     json: { type: 'boolean', help: 'list: print JSON' },
+  },
+  proxy: {
+    'state-dir': { ...SOURCE['state-dir']!, help: 'the state dir of berth run: the proxy keeps its socket, key, pid, log and last configuration there' },
+    instance: SOURCE.instance!,
+    'proxy-host': { type: 'string', default: '0.0.0.0', help: 'address the listeners of loadBalancer.publish and Routes use when the manifest names none' },
+    'proxy-idle-timeout': { type: 'string', default: '5m', help: 'a proxied connection (TCP or HTTP) with no byte either way for this long is closed' },
+    'max-connections': { type: 'string', default: 'auto', help: 'client connections all listeners hold together; auto: (ulimit -n minus max(256, 25%)) / 2, at most 16384' },
+    'max-connections-per-client': { type: 'string', default: '256', help: 'connections one client address may hold on one listener; beyond, new ones are closed at once' },
+    stop: { type: 'boolean', help: 'stop the running proxy process of --instance (its pid is in <state-dir>/proxy-<instance>.pid) and exit' },
+    'log-level': SOURCE['log-level']!,
+    'log-format': SOURCE['log-format']!,
   },
   audit: {
     ...CLIENT,
@@ -222,6 +233,7 @@ export function helpText(command?: Command): string {
       '  status    print the status of a running berth (or of the status branch with --repo)',
       '  token     create | list | revoke <name>: API tokens of the berth using --state-dir',
       '  audit     print the audit trail of a running berth (state-changing calls, applied actions)',
+      '  proxy     the data plane: the listeners of loadBalancer.publish and Routes (berth run starts it; --stop stops it)',
       '', 'Every flag can also be set as BERTH_<FLAG> (e.g. BERTH_REPO, BERTH_WEBHOOK_SECRET).', 'berth <command> --help shows its flags; berth --version the version.',
       '', 'exit codes: 0 ok; 1 failed (invalid manifests, not converged, not ready); 2 plan --detailed-exitcode: changes;',
       '            3 status: berth (or the status branch) could not be reached'].join('\n');

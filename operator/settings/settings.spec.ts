@@ -54,3 +54,14 @@ describe('settingsFor', () => {
     expect(configError(() => run({ repo: undefined })).message).toMatch(/^--repo is required/);
   });
 });
+
+describe('berth proxy settings', () => {
+  it('parses its flags and refuses a state dir too deep for the control socket', () => {
+    expect(settingsFor('proxy', flagsWith('proxy', { 'state-dir': '/s', 'proxy-idle-timeout': '2500ms', 'max-connections': '40' }))).toEqual({
+      stateDir: '/s', instance: 'default', proxyHost: '0.0.0.0', idleTimeoutMs: 2_500, maxConnections: 40, maxConnectionsPerClient: 256, stop: false,
+      log: { level: 'info', json: false },
+    });
+    expect(configError(() => settingsFor('proxy', flagsWith('proxy', { 'max-connections': '0' }))).message).toMatch(/--max-connections/);
+    expect(configError(() => run({ 'state-dir': `/${'d'.repeat(100)}` })).message).toMatch(/control socket path .* is 120 bytes, more than a unix socket allows/);
+  });
+});

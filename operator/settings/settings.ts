@@ -10,6 +10,8 @@ import { validateSchedule } from '../healing/gc-runner.ts';
 import { reviewBranchMatcher } from '../review/branches.ts';
 import type { DriftMode } from '../reconciler/reconciler.ts';
 import type { Level } from '../util/log.ts';
+import { dataplanePaths, socketPathProblem } from '../dataplane/protocol.ts';
+import { proxySettings, type ProxySettings } from './proxy-settings.ts';
 import { FLAGS, checkSourceFlags, manifestLimits, parseDuration, parseFraction, parseListen, type Command, type Flags } from './flags.ts';
 
 export interface LogSettings {
@@ -160,6 +162,7 @@ export interface SettingsOf {
   status: StatusSettings;
   token: TokenSettings;
   audit: AuditSettings;
+  proxy: ProxySettings;
 }
 
 type Parser<C extends Command> = (flags: Flags, env: NodeJS.ProcessEnv) => SettingsOf[C];
@@ -184,6 +187,7 @@ const PARSERS: { [C in Command]: Parser<C> } = {
     namespaces: text(flags, 'namespaces')?.split(',').map((x) => x.trim()).filter(Boolean), json: Boolean(flags.json),
   }),
   audit: (flags) => ({ client: clientSettings('audit', flags), since: textOr('audit', flags, 'since'), json: Boolean(flags.json) }),
+  proxy: proxySettings,
 };
 
 function clientSettings(command: 'status' | 'audit', flags: Flags): ClientSettings {
@@ -250,6 +254,8 @@ function manifestSettings(command: Command, flags: Flags): ManifestSettings {
 
 function runSettings(flags: Flags, env: NodeJS.ProcessEnv): RunSettings {
   const source = sourceSettings('run', flags);
+  const socketProblem = socketPathProblem(dataplanePaths(source.stateDir, source.instance)); // the proxy process's
+  if (socketProblem) throw new BerthError('E_CONFIG', socketProblem);
   const duration = (flag: string): number => parseDuration(textOr('run', flags, flag), flag);
   const reviewBranches = list(flags, 'review-branches') ?? [];
   if (reviewBranches.length) reviewBranchMatcher(reviewBranches); // a bad pattern is an E_CONFIG at start-up

@@ -8,6 +8,8 @@ import type Docker from 'dockerode';
 import { parse } from 'yaml';
 import { flagsWith, type Flags } from '../../operator/settings/flags.ts';
 import { startOperator, type Operator } from '../../operator/main.ts';
+import { alive as processAlive } from '../../operator/dataplane/files.ts';
+import { recordProxy } from './proxy-processes.ts';
 import type { PassResult } from '../../operator/reconciler/reconciler.ts';
 import type { StatusDoc } from '../../operator/status/report.ts';
 import { createLogger, silentLogger, type Logger } from '../../operator/util/log.ts';
@@ -15,6 +17,8 @@ import { createLogger, silentLogger, type Logger } from '../../operator/util/log
 const run = promisify(execFile);
 
 export interface TestOperator extends Operator {
+  /** Stops the operator only: its proxy process keeps serving and the state dir stays (a restart test). */
+  stopOperator(): Promise<void>;
   passes: PassResult[];
   /** The state dir's local admin token as a request header (the API needs credentials). */
   auth: { authorization: string };
@@ -23,11 +27,15 @@ export interface TestOperator extends Operator {
   waitPass(pred: (r: PassResult) => boolean, what: string, timeoutMs?: number): Promise<PassResult>;
 }
 
-/** Starts an operator with a long interval (tests drive it with triggers, events and webhooks). */
-export async function startTestOperator(repoUrl: string, instance: string, extra: Flags = {}, opts: { log?: Logger } = {}): Promise<TestOperator> {
-  const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-state-'));
+/**
+ * Starts an operator with a long interval (tests drive it with triggers, events and webhooks). `stateDir`: reuse one
+ * (an operator started again attaches to the proxy process left there); default a new temp dir.
+ */
+export async function startTestOperator(repoUrl: string, instance: string, extra: Flags = {}, opts: { log?: Logger; stateDir?: string } = {}): Promise<TestOperator> {
+  const stateDir = opts.stateDir ?? await fs.mkdtemp(path.join(os.tmpdir(), 'berth-state-'));
   const passes: PassResult[] = [];
   const waiters: { pred: (r: PassResult) => boolean; resolve: (r: PassResult) => void }[] = [];
+  recordProxy(stateDir, instance); // before the start: a start that fails half-way may have started the proxy process
   const log = opts.log ?? (process.env.BERTH_TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger);
   const op = await startOperator(flagsWith('run', { repo: repoUrl, instance, interval: '1h', listen: '127.0.0.1:0', 'state-dir': stateDir, ...extra }), log, {
     onPass: (r) => {
@@ -50,11 +58,39 @@ export async function startTestOperator(repoUrl: string, instance: string, extra
         waiters.push({ pred, resolve: (r) => { clearTimeout(timer); resolve(r); } });
       });
     },
+    stopOperator: () => op.stop(),
     async stop() {
-      await op.stop();
-      await fs.rm(stateDir, { recursive: true, force: true });
+      try {
+        await op.stop();
+      } finally {
+        await stopProxyProcess(stateDir, instance);
+        await fs.rm(stateDir, { recursive: true, force: true, maxRetries: 3 });
+      }
     },
   };
+}
+
+/** The pid the proxy process of `instance` wrote in `stateDir`, or null. */
+export async function proxyPid(stateDir: string, instance: string): Promise<number | null> {
+  const n = Number((await fs.readFile(path.join(stateDir, `proxy-${instance}.pid`), 'utf8').catch(() => '')).trim());
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+/** True while `pid` runs (a zombie, exited but not reaped, counts as gone). */
+export { processAlive };
+
+/**
+ * Stops the proxy process berth started detached for `instance` in `stateDir` (by its pid, SIGTERM then SIGKILL) and
+ * waits until it is gone: it outlives the operator by design, and would outlive the test worker too.
+ */
+export async function stopProxyProcess(stateDir: string, instance: string, timeoutMs = 10_000): Promise<void> {
+  const pid = await proxyPid(stateDir, instance);
+  if (pid === null || !processAlive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+  while (processAlive(pid)) await new Promise((r) => setTimeout(r, 25));
 }
 
 /** Containers of `instance` (optionally one service), running or not. */

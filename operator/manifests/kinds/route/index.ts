@@ -7,6 +7,7 @@ import { checkRoute } from '../../route-checks.ts';
 import { compareBy } from '../compare.ts';
 import type { KindDescriptor } from '../types.ts';
 import { toRouteSpec } from './defaults.ts';
+import { checkRouteTls, checkTlsPorts } from './tls-checks.ts';
 
 export const ROUTE: KindDescriptor<RouteManifest> = {
   kind: 'Route',
@@ -15,7 +16,11 @@ export const ROUTE: KindDescriptor<RouteManifest> = {
   objects: [],
   unlabelled: [],
   toSpec: (s) => toRouteSpec(s as Obj),
-  check: (doc, m, ctx, report) => checkRoute(doc, m, ctx.declared, (key) => ctx.services.get(key)?.m, report),
+  check: (doc, m, ctx, report) => {
+    checkRoute(doc, m, ctx.declared, (key) => ctx.services.get(key)?.m, report);
+    checkRouteTls(doc, m, report);
+  },
+  checkAll: (typed, ctx, report) => checkTlsPorts(typed, ctx, report),
   desired: (manifests) => ({ routes: manifests.map(desiredRoute).sort(compareBy('key')) }),
 };
 

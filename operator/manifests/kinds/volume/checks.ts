@@ -111,7 +111,8 @@ export function dockerSocketIssues(entries: readonly Entry[], allowDockerSocket:
   return issues;
 }
 
-function hostPathProblem(device: string, allowed: readonly string[]): string | undefined {
+/** Why `device` may not be read or mounted from the host (undefined: it may); `allowed` are normalised prefixes. Routes' TLS files use it too. */
+export function hostPathProblem(device: string, allowed: readonly string[]): string | undefined {
   if (device.includes('\0')) return undefined; // reported as a NUL
   if (!device.startsWith('/')) return 'a host path must be absolute';
   if (device.split('/').includes('..')) return 'a host path must not contain ".." segments';

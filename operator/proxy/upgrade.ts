@@ -1,0 +1,198 @@
+/**
+ * `Upgrade` pass-through (WebSocket and any other protocol switch) for the HTTP proxy and the Route router. The
+ * upstream is picked exactly as for a request (the listener's `choose`), connected with the same failover as TCP mode
+ * (a refused or timed-out connect tries the next endpoint), and sent the request head with Upgrade/Connection kept and
+ * X-Forwarded-* and Via added. A 101 answer turns the connection into a tunnel piped both ways until either side
+ * closes, closed after `server.timeout` (the listener's idle timeout) without a byte either way; any other answer is
+ * relayed and the connection closed. A tunnel counts as an active request in the listener's counters and as an open
+ * connection to its upstream (`openTo`) until it closes, so draining waits for it.
+ */
+import http, { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type net from 'node:net';
+import { endToEnd, upgradeRequestHeaders, VIA } from './forwarded.ts';
+import type { Endpoint } from './lb/types.ts';
+import type { HttpListenerContext } from './proxy-http.ts';
+import type { UpstreamPool } from './proxy-pool.ts';
+import { connect } from './proxy-tcp.ts';
+import { framingProblem, refuseConnection, wasRefused } from './request-guard.ts';
+
+/** Where a request (or upgrade) goes: a pool and the key it picks by; or the answer to give instead. */
+export type UpstreamChoice =
+  | { pool: UpstreamPool; key: string | undefined }
+  | { status: number; code: string; message: string };
+
+/** What upgrades need from the listener. */
+export interface UpgradeDeps {
+  ctx: HttpListenerContext;
+  connectTimeoutMs: number;
+  /** The listener's own sockets: tunnels (client and upstream side) are added while open, so closing destroys them. */
+  tunnels: Set<net.Socket>;
+  /** Picks the destination of a request, as for a plain request. */
+  choose(req: IncomingMessage): UpstreamChoice;
+}
+
+const noop = (): void => {};
+
+/** Serves the 'upgrade' requests of `server` (the node HTTP or HTTPS server of a proxy or router). */
+export function handleUpgrades(server: net.Server & Pick<http.Server, 'timeout'>, deps: UpgradeDeps): void {
+  server.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
+    upgrade(req, socket, head, deps, server.timeout).catch((err: unknown) => {
+      deps.ctx.log('proxy: upgrade failed', { error: (err as Error).message });
+      socket.destroy();
+    });
+  });
+}
+
+async function upgrade(req: IncomingMessage, client: net.Socket, head: Buffer, deps: UpgradeDeps, idleTimeoutMs: number): Promise<void> {
+  const { ctx } = deps;
+  client.on('error', noop);
+  if (!admit(req, client, ctx)) return;
+  ctx.counters.total++;
+  ctx.counters.active++;
+  deps.tunnels.add(client);
+  let upstream: net.Socket | undefined;
+  client.once('close', () => {
+    ctx.counters.active--;
+    deps.tunnels.delete(client);
+    upstream?.destroy();
+  });
+  // Re-armed by every byte either way: a tunnel is closed after idleTimeoutMs of silence, like a TCP-mode connection.
+  if (idleTimeoutMs > 0) {
+    client.setTimeout(idleTimeoutMs, () => {
+      ctx.log('proxy: idle connection closed', { idleMs: idleTimeoutMs });
+      client.destroy();
+    });
+  }
+  const choice = deps.choose(req);
+  if ('status' in choice) return answer(client, choice.status, choice.code, choice.message);
+  const dialed = await dial(choice.pool, choice.key, deps, client);
+  if (!dialed) return answer(client, 502, 'E_NO_UPSTREAM', 'no upstream accepted the connection');
+  if (client.destroyed) return void dialed.socket.destroy();
+  upstream = dialed.socket;
+  const { ep, socket: up } = dialed;
+  deps.tunnels.add(up);
+  choice.pool.acquire(ep);
+  up.on('error', (err) => ctx.log('proxy: upstream connection error', { endpoint: ep.id, error: err.message }));
+  up.once('close', () => {
+    deps.tunnels.delete(up);
+    choice.pool.release(ep);
+    // An answer being relayed or a tunnel the upstream half-closed has ended the client side already: let it flush.
+    if (!client.writableEnded) client.destroy();
+  });
+  const headers = upgradeRequestHeaders(req, ctx.tls ?? false);
+  if (req.headers.host === undefined) headers.push('host', ep.address);
+  const upReq = http.request({ method: req.method, path: req.url, headers, setHost: false, createConnection: () => up });
+  upReq.on('error', (err) => {
+    ctx.log('proxy: upstream upgrade failed', { endpoint: ep.id, error: err.message });
+    if (!client.destroyed) answer(client, 502, 'E_UPSTREAM', 'upstream failed before answering');
+    up.destroy();
+  });
+  let early: Buffer = Buffer.alloc(0);
+  upReq.once('upgrade', (res: IncomingMessage, socket: net.Socket, upHead: Buffer) => tunnel(client, socket, res, early, upHead));
+  upReq.once('response', (res: IncomingMessage) => relayRefusal(client, up, res));
+  sendBody(client, upReq, head, Number(req.headers['content-length'] ?? 0), (rest) => (early = rest));
+}
+
+/**
+ * The checks of a request before it is forwarded: ambiguous framing or a chunked body (which would have to be
+ * decoded off the raw socket) get 400 and the connection closed, a declared body over the limit 413. False when the
+ * request was answered, or is pipelined behind a refused one (whose answer closes the connection).
+ */
+function admit(req: IncomingMessage, client: net.Socket, ctx: HttpListenerContext): boolean {
+  if (wasRefused(client)) return false;
+  const problem = framingProblem(req) ?? (req.headers['transfer-encoding'] !== undefined ? 'an upgrade request cannot carry a chunked body' : undefined);
+  if (problem !== undefined) {
+    refuseConnection(client);
+    ctx.log('proxy: request refused', { code: 'E_BAD_FRAMING', problem });
+    answer(client, 400, 'E_BAD_FRAMING', problem);
+    return false;
+  }
+  if (Number(req.headers['content-length'] ?? 0) <= ctx.maxBodyBytes) return true;
+  answer(client, 413, 'E_BODY_TOO_LARGE', `request body over ${ctx.maxBodyBytes} bytes`);
+  return false;
+}
+
+/**
+ * Writes the upstream's 101 head to the client, then pipes both ways. As nginx does for upgraded connections, an end
+ * from either side closes the tunnel once what it sent is flushed to the other (a half-open tunnel would otherwise
+ * hold the connection, and a draining replica, until the idle timeout); a close on either side closes the other.
+ */
+function tunnel(client: net.Socket, up: net.Socket, res: IncomingMessage, head: Buffer, upHead: Buffer): void {
+  client.write(Buffer.from(statusLine(res) + rawLines([...res.rawHeaders, 'via', VIA]) + '\r\n', 'latin1'));
+  if (upHead.length) client.write(upHead);
+  if (head.length) up.write(head);
+  up.setNoDelay(true);
+  client.setNoDelay(true);
+  client.pipe(up, { end: false });
+  up.pipe(client, { end: false });
+  const closeOnEnd = (from: net.Socket, to: net.Socket) => from.once('end', () => to.end(() => {
+    to.destroy();
+    from.destroy();
+  }));
+  closeOnEnd(client, up);
+  closeOnEnd(up, client);
+}
+
+/** Relays a non-101 answer to an upgrade request (its body delimited by the close), then closes both connections. */
+function relayRefusal(client: net.Socket, up: net.Socket, res: IncomingMessage): void {
+  const headers = [...endToEnd(res.rawHeaders, res.headers.connection), 'via', VIA, 'connection', 'close'];
+  client.write(Buffer.from(statusLine(res) + rawLines(headers) + '\r\n', 'latin1'));
+  res.on('error', () => client.destroy());
+  res.pipe(client);
+  res.once('end', () => up.destroy());
+}
+
+/** Tries endpoints in the pool's order, each at most once, until one accepts; undefined when none does. */
+async function dial(pool: UpstreamPool, key: string | undefined, deps: UpgradeDeps, client: net.Socket): Promise<{ ep: Endpoint; socket: net.Socket } | undefined> {
+  const tried = new Set<string>();
+  for (;;) {
+    if (client.destroyed) return undefined;
+    const ep = pool.pick(key, tried);
+    if (!ep) return undefined;
+    tried.add(ep.id);
+    try {
+      return { ep, socket: await connect(pool.target(ep), deps.connectTimeoutMs) };
+    } catch (err) {
+      deps.ctx.counters.failedConnects++;
+      deps.ctx.log('proxy: upstream connect failed', { endpoint: ep.id, address: ep.address, error: (err as Error).message });
+    }
+  }
+}
+
+/**
+ * Sends the `length` body bytes an upgrade request declares (an h2c upgrade may carry one; node hands them over raw,
+ * first in `head`, then on the socket), then ends the upstream request. Bytes after the body belong to the tunnel:
+ * they are passed to `rest`, and the client is paused until the tunnel pipes it.
+ */
+function sendBody(client: net.Socket, upReq: http.ClientRequest, head: Buffer, length: number, rest: (early: Buffer) => void): void {
+  let left = length;
+  const take = (chunk: Buffer): void => {
+    const part = chunk.subarray(0, left);
+    left -= part.length;
+    if (part.length) upReq.write(part);
+    if (left > 0) return;
+    client.off('data', take);
+    client.pause();
+    if (chunk.length > part.length) rest(chunk.subarray(part.length));
+    upReq.end();
+  };
+  take(head);
+  if (left > 0) client.on('data', take);
+}
+
+function statusLine(res: IncomingMessage): string {
+  return `HTTP/1.1 ${res.statusCode ?? 502} ${res.statusMessage || STATUS_CODES[res.statusCode ?? 502] || ''}\r\n`;
+}
+
+function rawLines(raw: readonly string[]): string {
+  let out = '';
+  for (let i = 0; i < raw.length; i += 2) out += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return out;
+}
+
+/** A small JSON error answer on the raw client connection, which is then closed. */
+function answer(client: net.Socket, status: number, code: string, message: string): void {
+  if (client.destroyed || !client.writable) return void client.destroy();
+  const body = JSON.stringify({ error: message, code });
+  client.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}

@@ -190,6 +190,23 @@ describe('Reconciler', () => {
     expect((await rec.pass()).status.services['default/a']).toMatchObject({ desired: 2, running: 2 });
   });
 
+  it('asks for another pass when the head came in time but reading the new revision outlived the budget', async () => {
+    let late = 0;
+    const { source, rec } = setup({ gitBudgetMs: 20, onLateFetch: () => { late++; } });
+    source.push({ 'a.yaml': svc('a', 1) });
+    await rec.pass();
+    const snapshot = source.snapshot.bind(source);
+    let release: () => void = () => undefined;
+    source.snapshot = (rev) => new Promise((resolve) => { release = () => resolve(snapshot(rev)); });
+    source.push({ 'a.yaml': svc('a', 2) });
+    const r = await rec.pass(); // the head is new at once; its files are not read yet
+    expect(r.status.services['default/a']).toMatchObject({ desired: 1 });
+    source.snapshot = snapshot;
+    release();
+    await vi.waitFor(() => expect(late).toBe(1));
+    expect((await rec.pass()).status.services['default/a']).toMatchObject({ desired: 2, running: 2 });
+  });
+
   it('keeps healing while the newest revision cannot be read, without rejecting it', async () => {
     const { source, runtime, rec } = setup();
     source.push({ 'a.yaml': svc('a', 1) });

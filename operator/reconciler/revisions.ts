@@ -70,9 +70,11 @@ export class Revisions {
     clearTimeout(timer);
     if (!inTime) {
       this.deps.log.debug('fetch is slow; this pass keeps the revision in force', { revision: this.good.desired.revision.slice(0, 12) });
-      const before = this.latest;
-      // Another pass only when the fetch found something new (a slow forge must not double every pass).
-      void done.then(() => { if (this.latest !== before || error) this.deps.onLate?.(); });
+      // Another pass only when the fetch brought something this pass did not use (a slow forge must not double every
+      // pass). Compared by what got loaded, not by the head: the head may arrive in time and its files only later.
+      const good = this.good.desired.revision;
+      const rejected = this.rejected?.revision;
+      void done.then(() => { if (this.good?.desired.revision !== good || this.rejected?.revision !== rejected || error) this.deps.onLate?.(); });
     }
     return { error, late: !inTime };
   }

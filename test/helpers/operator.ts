@@ -12,7 +12,7 @@ import { alive as processAlive } from '../../operator/dataplane/files.ts';
 import { recordProxy } from './proxy-processes.ts';
 import type { PassResult } from '../../operator/reconciler/reconciler.ts';
 import type { StatusDoc } from '../../operator/status/report.ts';
-import { createLogger, silentLogger, type Logger } from '../../operator/util/log.ts';
+import { createLogger, type Logger } from '../../operator/util/log.ts';
 
 const run = promisify(execFile);
 
@@ -36,7 +36,13 @@ export async function startTestOperator(repoUrl: string, instance: string, extra
   const passes: PassResult[] = [];
   const waiters: { pred: (r: PassResult) => boolean; resolve: (r: PassResult) => void }[] = [];
   recordProxy(stateDir, instance); // before the start: a start that fails half-way may have started the proxy process
-  const log = opts.log ?? (process.env.BERTH_TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger);
+  // Without a logger of the test's own, the last lines are kept: a waitPass that times out shows what berth was doing.
+  const recent: string[] = [];
+  const log = opts.log ?? createLogger({ level: 'debug', write: (line) => {
+    if (process.env.BERTH_TEST_LOG) process.stderr.write(`${line}\n`);
+    recent.push(line);
+    if (recent.length > 60) recent.shift();
+  } });
   const op = await startOperator(flagsWith('run', { repo: repoUrl, instance, interval: '1h', listen: '127.0.0.1:0', 'state-dir': stateDir, ...extra }), log, {
     onPass: (r) => {
       passes.push(r);
@@ -54,7 +60,7 @@ export async function startTestOperator(repoUrl: string, instance: string, extra
     stateDir,
     waitPass(pred, what, timeoutMs = 60_000) {
       return new Promise<PassResult>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for a pass: ${what}; last status: ${JSON.stringify(passes.at(-1)?.status.conditions)}`)), timeoutMs);
+        const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for a pass: ${what}; last status: ${JSON.stringify(passes.at(-1)?.status.conditions)}${recent.length ? `\nlast log lines:\n${recent.join('\n')}` : ''}`)), timeoutMs);
         waiters.push({ pred, resolve: (r) => { clearTimeout(timer); resolve(r); } });
       });
     },

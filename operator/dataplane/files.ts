@@ -77,3 +77,18 @@ export function alive(pid: number): boolean {
     return true; // no /proc (not Linux): signal 0 is all there is
   }
 }
+
+/**
+ * True when `pid` runs `berth proxy` for `instance` (its command line says so). A pid remembered from a process that
+ * has exited may belong to anything by now: it is never signalled without this check.
+ */
+export function isProxyProcess(pid: number, instance: string): boolean {
+  let args: string[];
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return false;
+  }
+  const i = args.indexOf('--instance');
+  return args.includes('proxy') && i >= 0 && args[i + 1] === instance;
+}

@@ -11,7 +11,7 @@ import type { Registry } from '../registry/registry.ts';
 import type { GateStats } from '../server/conn-guard.ts';
 import type { Logger } from '../util/log.ts';
 import { controlRequest, type ControlTarget } from './control-client.ts';
-import { alive, ensureKey } from './files.ts';
+import { alive, ensureKey, isProxyProcess } from './files.ts';
 import { launchProxy } from './launch.ts';
 import { answering } from './process.ts';
 import { dataplanePaths, proxyArgs, settingsDiff, socketPathProblem, type DataplaneConfig, type DataplaneHealth, type DataplanePaths, type ProxyProcessSettings } from './protocol.ts';
@@ -247,7 +247,7 @@ export class Dataplane {
       return;
     }
     this.misses++;
-    const dead = this.pid === null || !alive(this.pid);
+    const dead = this.pid === null || !alive(this.pid) || !isProxyProcess(this.pid, this.opts.instance);
     if (!dead && this.misses < MAX_MISSES) return;
     if (!dead && this.pid !== null) {
       this.opts.log.error('proxy process does not answer; replacing it', { pid: this.pid });

@@ -8,7 +8,7 @@ import type Docker from 'dockerode';
 import { parse } from 'yaml';
 import { flagsWith, type Flags } from '../../operator/settings/flags.ts';
 import { startOperator, type Operator } from '../../operator/main.ts';
-import { alive as processAlive } from '../../operator/dataplane/files.ts';
+import { alive as processAlive, isProxyProcess } from '../../operator/dataplane/files.ts';
 import { recordProxy } from './proxy-processes.ts';
 import type { PassResult } from '../../operator/reconciler/reconciler.ts';
 import type { StatusDoc } from '../../operator/status/report.ts';
@@ -91,7 +91,8 @@ export { processAlive };
  */
 export async function stopProxyProcess(stateDir: string, instance: string, timeoutMs = 10_000): Promise<void> {
   const pid = await proxyPid(stateDir, instance);
-  if (pid === null || !processAlive(pid)) return;
+  // a pid file outlives its process: the pid may be another process's by now (a test worker, say)
+  if (pid === null || !processAlive(pid) || !isProxyProcess(pid, instance)) return;
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
   while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));

@@ -47,7 +47,7 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     interval: { type: 'string', default: '30s', help: 'resync interval (e.g. 30s, 2m)' },
     listen: { type: 'string', default: '127.0.0.1:7070', help: 'HTTP address for /healthz, /metrics, /v1/status and POST /hooks/git' },
     drift: { type: 'string', default: 'correct', help: 'correct | detect: fix drift on the engine, or only report it' },
-    'webhook-secret': { type: 'string', help: 'secret for X-Hub-Signature-256 on POST /hooks/git' },
+    'webhook-secret': { type: 'string', help: 'secret the forges sign POST /hooks/git with (prefer BERTH_WEBHOOK_SECRET: a flag shows in the process list)' },
     'gc-schedule': { type: 'string', default: '*/10 * * * *', help: 'cron schedule of garbage collection (exited berth containers, old berth images)' },
     'alert-webhook': { type: 'string', multiple: true, help: 'URL receiving JSON alerts (Slack-compatible `text`); repeatable' },
     'alert-mute': { type: 'string', default: '10m', help: 'repeats of the same alert within this window are muted' },

@@ -10,18 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenStore } from '../operator/auth/tokens.ts';
 import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
-import { startTestOperator, type TestOperator } from './helpers/operator.ts';
+import { idleService, startTestOperator, type TestOperator } from './helpers/operator.ts';
 
 const docker = testDocker();
 const instance = uniqueInstance('auth');
-const manifest = (name: string, ns: string) => `apiVersion: berth/v1
-kind: Service
-metadata: { name: ${name}, namespace: ${ns} }
-spec:
-  image: berth-local/busybox:1
-  replicas: 0
-  ports: [{ name: tcp, port: 9000 }]
-`;
+const manifest = idleService;
 
 let remote: Remote;
 let op: TestOperator;

@@ -12,20 +12,13 @@ import { flagsWith } from '../operator/settings/flags.ts';
 import { createLogger, silentLogger } from '../operator/util/log.ts';
 import { cleanupInstance, testDocker, uniqueInstance } from './helpers/docker.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
-import { startTestOperator, type TestOperator } from './helpers/operator.ts';
+import { idleService, startTestOperator, type TestOperator } from './helpers/operator.ts';
 import { makeCerts, request, type TestCerts } from './helpers/tls.ts';
 
 const docker = testDocker();
 const instances: string[] = [];
 const operators: TestOperator[] = [];
-const manifest = `apiVersion: berth/v1
-kind: Service
-metadata: { name: web, namespace: shop }
-spec:
-  image: berth-local/busybox:1
-  replicas: 0
-  ports: [{ name: tcp, port: 9000 }]
-`;
+const manifest = idleService('web', 'shop');
 const endpoint = JSON.stringify({ address: '127.0.0.1', port: 9, ttl: '1h' });
 
 let remote: Remote;

@@ -10,20 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berth } from './helpers/cli.ts';
 import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
-import { startTestOperator, type TestOperator } from './helpers/operator.ts';
+import { idleService, startTestOperator, type TestOperator } from './helpers/operator.ts';
 import { makeCerts, request, type TestCerts } from './helpers/tls.ts';
 
 const docker = testDocker();
 const instance = uniqueInstance('cliauth');
 const tlsInstance = uniqueInstance('clitls');
-const manifest = `apiVersion: berth/v1
-kind: Service
-metadata: { name: web, namespace: shop }
-spec:
-  image: berth-local/busybox:1
-  replicas: 0
-  ports: [{ name: tcp, port: 9000 }]
-`;
+const manifest = idleService('web', 'shop');
 
 let remote: Remote;
 let op: TestOperator;

@@ -1,30 +1,14 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rawConnection, startRecordingBackend, type RecordingBackend } from '../../test/doubles/recording-backend.ts';
-import { startProxy } from './proxy.ts';
-import { startRouter } from './router.ts';
+import { httpFronts, rawConnection, startRecordingBackend, type RecordingBackend } from '../../test/doubles/recording-backend.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** A listener of either kind in front of one backend. */
-type Front = (b: RecordingBackend) => Promise<{ port: number }>;
 
-const fronts: [string, Front][] = [
-  ['http-mode proxy', async (b) => {
-    const p = await startProxy({ host: '127.0.0.1', port: 0, algorithm: 'round-robin', mode: 'http', endpoints: [{ id: 'b', address: b.address, weight: 1 }] });
-    cleanups.push(() => p.close());
-    return p;
-  }],
-  ['router', async (b) => {
-    const r = await startRouter({ host: '127.0.0.1', port: 0 });
-    r.update([{ pathPrefix: '/', backends: [{ service: 'ns/b', weight: 1 }] }], { 'ns/b': { algorithm: 'round-robin', endpoints: [{ id: 'b', address: b.address, weight: 1 }] } });
-    cleanups.push(() => r.close());
-    return r;
-  }],
-];
+const fronts = httpFronts(cleanups);
 
 async function backend(): Promise<RecordingBackend> {
   const b = await startRecordingBackend();

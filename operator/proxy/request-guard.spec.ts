@@ -1,8 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { rawConnection, startRecordingBackend, type RecordingBackend } from '../../test/doubles/recording-backend.ts';
-import { startProxy } from './proxy.ts';
+import { httpFronts, rawConnection, startRecordingBackend } from '../../test/doubles/recording-backend.ts';
 import { framingProblem } from './request-guard.ts';
-import { startRouter } from './router.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -38,20 +36,7 @@ const cases: { name: string; bytes: string; node: boolean }[] = [
   { name: 'two Host headers', bytes: `GET /a HTTP/1.1\r\n${H}Host: y\r\n\r\n`, node: false },
 ];
 
-type Front = (b: RecordingBackend) => Promise<{ port: number; stats(): { total: number } }>;
-const fronts: [string, Front][] = [
-  ['http-mode proxy', async (b) => {
-    const p = await startProxy({ host: '127.0.0.1', port: 0, algorithm: 'round-robin', mode: 'http', endpoints: [{ id: 'b', address: b.address, weight: 1 }] });
-    cleanups.push(() => p.close());
-    return p;
-  }],
-  ['router', async (b) => {
-    const r = await startRouter({ host: '127.0.0.1', port: 0 });
-    r.update([{ pathPrefix: '/', backends: [{ service: 'ns/b', weight: 1 }] }], { 'ns/b': { algorithm: 'round-robin', endpoints: [{ id: 'b', address: b.address, weight: 1 }] } });
-    cleanups.push(() => r.close());
-    return r;
-  }],
-];
+const fronts = httpFronts(cleanups);
 
 describe.each(fronts)('%s refuses ambiguous framing', (_kind, front) => {
   it.each(cases)('$name: 400, connection closed, nothing (nor the pipelined request after it) forwarded', async ({ bytes }) => {

@@ -1,6 +1,8 @@
 /** An HTTP backend for the proxy's wire-level specs: records every request whole and answers with what it saw. */
 import http, { type IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
+import { startProxy } from '../../operator/proxy/proxy.ts';
+import { startRouter } from '../../operator/proxy/router.ts';
 
 /** One request as the backend received it. */
 export interface Recorded {
@@ -100,4 +102,24 @@ export async function rawConnection(port: number): Promise<RawConnection> {
     closed: () => wait(() => ended, 'connection not closed'),
     write: (bytes) => void socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes),
   };
+}
+
+/** A listener in front of one backend: the HTTP-mode proxy or a Route router, closed by the test through `cleanups`. */
+export type Front = (b: RecordingBackend) => Promise<{ port: number; stats(): { total: number } }>;
+
+/** Both HTTP listeners berth has, each in front of the backend it is given (round-robin, one endpoint). */
+export function httpFronts(cleanups: (() => Promise<void> | void)[]): [string, Front][] {
+  return [
+    ['http-mode proxy', async (b) => {
+      const p = await startProxy({ host: '127.0.0.1', port: 0, algorithm: 'round-robin', mode: 'http', endpoints: [{ id: 'b', address: b.address, weight: 1 }] });
+      cleanups.push(() => p.close());
+      return p;
+    }],
+    ['router', async (b) => {
+      const r = await startRouter({ host: '127.0.0.1', port: 0 });
+      r.update([{ pathPrefix: '/', backends: [{ service: 'ns/b', weight: 1 }] }], { 'ns/b': { algorithm: 'round-robin', endpoints: [{ id: 'b', address: b.address, weight: 1 }] } });
+      cleanups.push(() => r.close());
+      return r;
+    }],
+  ];
 }

@@ -149,3 +149,15 @@ export async function signedWebhook(url: string, secret: string, event: string, 
   const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
   return fetch(`${url}/hooks/git`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-hub-signature-256': signature } });
 }
+
+/** A Service with no replicas and one tcp port: its registry entry exists (endpoints may register) and nothing runs. */
+export function idleService(name: string, namespace: string): string {
+  return `apiVersion: berth/v1
+kind: Service
+metadata: { name: ${name}, namespace: ${namespace} }
+spec:
+  image: berth-local/busybox:1
+  replicas: 0
+  ports: [{ name: tcp, port: 9000 }]
+`;
+}

@@ -96,3 +96,20 @@ export async function engineCpuMs(): Promise<number | undefined> {
   }
   return found ? (total * 1000) / 100 : undefined; // /proc counts in clock ticks of 1/100 s
 }
+
+/** Spawns a node child that prints its port on the first stdout line; resolves with the child and that port. */
+export function spawnWithPort(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`bench: ${args.join(' ')} did not print a port`)), 15_000);
+    child.stdout!.on('data', (d) => {
+      out += d.toString();
+      const m = /^(\d+)\n/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve({ child, port: Number(m[1]) });
+    });
+    child.once('exit', (code) => reject(new Error(`bench: child exited early (${code})`)));
+  });
+}

@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import type { HashKey, LbAlgorithm } from '../operator/model/manifest.ts';
 import { startProxy } from '../operator/proxy/proxy.ts';
 import { freePort } from '../test/helpers/net.ts';
+import { spawnWithPort } from './lib.ts';
 
 const run = promisify(execFile);
 const WRK_ARGS = ['-t2', '-c50', '-d10s', '--latency'];
@@ -65,22 +66,6 @@ function has(cmd: string): boolean {
   }
 }
 
-/** Spawns a child that prints its port on the first stdout line; resolves with the child and that port. */
-function spawnWithPort(args: string[]): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`bench: ${args.join(' ')} did not print a port`)), 15_000);
-    child.stdout!.on('data', (d) => {
-      out += d.toString();
-      const m = /^(\d+)\n/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      resolve({ child, port: Number(m[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`bench: child exited early (${code})`)));
-  });
-}
 
 /** Child mode: runs berth's proxy over the given upstream ports and prints its port. */
 async function serveProxy(ports: number[], target: BerthTarget): Promise<void> {

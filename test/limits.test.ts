@@ -101,7 +101,7 @@ beforeAll(async () => {
   const log = createLogger({ level: 'debug', write: (line) => logs.push(line) });
   op = await startOperator(flagsWith('run', {
     repo: remote.url, instance, interval: '1h', listen: '127.0.0.1:0', 'state-dir': stateDir, 'webhook-secret': SECRET,
-    'max-connections': '40', 'max-connections-per-client': '12', 'max-watchers': '6', 'max-blocking-queries': '4',
+    'max-connections': '40', 'proxy-workers': '1' /* the caps hold per worker: one makes them exact */, 'max-connections-per-client': '12', 'max-watchers': '6', 'max-blocking-queries': '4',
     'max-streams-per-client': '3', 'proxy-idle-timeout': `${IDLE_MS}ms`,
   }), log, { onPass: (r, trigger) => passes.push({ trigger, r }) });
   auth = { authorization: `Bearer ${(await fs.readFile(path.join(stateDir, 'cli-token'), 'utf8')).trim()}` };

@@ -128,7 +128,7 @@ spec:
     expect(hosts.size).toBe(3);
     const [onE2] = await on(e2.docker, 'www');
     await e2.docker.getContainer(onE2!.Id).remove({ force: true }); // by hand, on the TLS engine: drift
-    await waitFor(async () => (await on(e2.docker, 'www')).length === 1 && (await on(e2.docker, 'www'))[0]!.Id !== onE2!.Id, { what: 'www recreated on e2', timeoutMs: 30_000 });
+    await waitFor(async () => (await on(e2.docker, 'www')).length === 1 && (await on(e2.docker, 'www'))[0]!.Id !== onE2!.Id, { what: 'www recreated on e2', timeoutMs: 30_000 }).catch((e: Error) => { throw new Error(`${e.message}\nlast log lines:\n${op.recentLog().join('\n')}`); });
     await push({ 'www.yaml': null });
   }, 120_000);
 

@@ -19,7 +19,7 @@ export function dataplaneOf(s: RunSettings, registry: Registry, log: Logger, lim
     proxyHost: s.proxyHost, idleTimeoutMs: s.traffic.proxyIdleTimeoutMs, maxConnectionsPerClient: s.traffic.maxConnectionsPerClient,
     maxConnections: s.traffic.maxConnections === 'auto' ? 'auto' as const : Math.max(1, maxConnections! - apiReserve!),
   };
-  const args = ['--log-level', s.log.level, '--log-format', s.log.json ? 'json' : 'text'];
+  const args = ['--proxy-workers', String(s.proxyWorkers), '--log-level', s.log.level, '--log-format', s.log.json ? 'json' : 'text'];
   return new Dataplane({ stateDir: s.stateDir, instance: s.instance, registry, log, settings, args });
 }
 

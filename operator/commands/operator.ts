@@ -26,6 +26,7 @@ import { createDockerGc } from '../runtime/docker-gc.ts';
 import { trafficLimits } from './traffic-limits.ts';
 import { apiSecurity } from './api-security.ts';
 import { Metrics } from '../server/metrics.ts';
+import { accessMetrics } from '../dataplane/access-metrics.ts';
 import { startServer, type Server, type ServerDeps } from '../server/server.ts';
 import { formatDuration } from '../manifests/quantity.ts';
 import { settingsFor, type RunSettings } from '../settings/settings.ts';
@@ -94,7 +95,7 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
     closer(() => pool.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
     closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)), closer(() => security.close()),
   );
-  const server = await serve(s, { log, metrics, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
+  const server = await serve(s, { log, metrics, moreMetrics: accessMetrics([proxies.paths]), status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
   closers.add(closer(() => server.close()));
   log.info('berth running', { repo: source.description, branch: s.branch, path: s.manifests.path, instance: s.instance, interval: formatDuration(s.intervalMs), listen: server.url, drift: s.drift });
   return {

@@ -1,7 +1,9 @@
 /** `berth proxy`: the data-plane process until SIGINT, SIGTERM or its pid file names another; `--stop` stops it. */
+import cluster from 'node:cluster';
 import type { Flags } from '../settings/flags.ts';
 import { settingsFor } from '../settings/settings.ts';
 import { startDataplaneProcess, stopDataplaneProcess } from '../dataplane/process.ts';
+import { runProxyWorker } from '../dataplane/worker.ts';
 import { logger, type Io } from './shared.ts';
 
 export async function proxy(flags: Flags, io: Io): Promise<number> {
@@ -12,6 +14,10 @@ export async function proxy(flags: Flags, io: Io): Promise<number> {
     return r.outcome === 'refused' ? 1 : 0; // nothing running is a successful stop (a unit's ExecStop, a script)
   }
   const log = logger(s.log);
+  if (cluster.isWorker) { // forked by the primary of --proxy-workers N with the same flags: serve until it says stop
+    await runProxyWorker(s, log);
+    process.exit(0); // whatever a closed listener still holds must not keep a stopped worker alive
+  }
   const dp = await startDataplaneProcess(s, log);
   const reason = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));

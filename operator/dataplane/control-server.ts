@@ -7,6 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { accessSnapshot } from '../proxy/access-stats.ts';
 import { send } from '../registry/http-util.ts';
 import { answerRefusal, BodyReader } from '../server/body-reader.ts';
 import type { GateStats } from '../server/conn-guard.ts';
@@ -20,9 +21,13 @@ export interface ControlDeps {
   log: Logger;
   /** Applies a configuration; resolves once the listeners follow it. */
   apply(config: DataplaneConfig): Promise<void>;
-  list(): ListenerInfo[];
-  openTo(address: string): number;
-  gates(): GateStats[];
+  list(): ListenerInfo[] | Promise<ListenerInfo[]>;
+  openTo(address: string): number | Promise<number>;
+  gates(): GateStats[] | Promise<GateStats[]>;
+  /** Per-worker listener stats of a proxy process with cluster workers (absent without workers). */
+  workers?(): Promise<unknown[]>;
+  /** The access counters summed over the cluster workers (absent without workers: this process's own are answered). */
+  metrics?(): Promise<unknown>;
   health(): DataplaneHealth;
 }
 
@@ -55,11 +60,12 @@ export async function startControlServer(deps: ControlDeps): Promise<ControlServ
     const url = new URL(req.url ?? '/', 'http://proxy');
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /healthz') return send(res, 200, deps.health());
-    if (route === 'GET /listeners') return send(res, 200, { listeners: deps.list(), gates: deps.gates() });
+    if (route === 'GET /metrics') return send(res, 200, deps.metrics ? await deps.metrics() : accessSnapshot());
+    if (route === 'GET /listeners') return send(res, 200, { listeners: await deps.list(), gates: await deps.gates(), ...(deps.workers ? { workers: await deps.workers() } : {}) });
     if (route === 'GET /connections') {
       const address = url.searchParams.get('address');
       if (!address || address.length > 300) return send(res, 400, { error: 'address=host:port is required' });
-      return send(res, 200, { address, open: deps.openTo(address) });
+      return send(res, 200, { address, open: await deps.openTo(address) });
     }
     if (route === 'PUT /config') return putConfig(req, res);
     send(res, 404, { error: `no route ${route}` });
@@ -77,7 +83,7 @@ export async function startControlServer(deps: ControlDeps): Promise<ControlServ
     const checked = checkConfig(parsed);
     if (!checked.ok) return send(res, 400, { error: checked.error });
     await deps.apply(checked.config);
-    send(res, 200, { listeners: deps.list().length });
+    send(res, 200, { listeners: (await deps.list()).length });
   }
 
   await fs.rm(deps.socket, { force: true });

@@ -25,26 +25,9 @@ export class DataplaneMirror {
 
   /** Serves the persisted configuration, if there is a readable one. False when there is none. */
   async load(): Promise<boolean> {
-    let text: string;
-    try {
-      text = await fs.readFile(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error('proxy: cannot read the persisted configuration', { file: this.file, error: String(err) });
-      return false;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      this.log.error('proxy: the persisted configuration is not JSON; waiting for the operator', { file: this.file });
-      return false;
-    }
-    const checked = checkConfig(parsed);
-    if (!checked.ok) {
-      this.log.error('proxy: the persisted configuration is invalid; waiting for the operator', { file: this.file, error: checked.error });
-      return false;
-    }
-    await this.apply(checked.config, false);
+    const config = await readConfigFile(this.file, this.log);
+    if (!config) return false;
+    await this.apply(config, false);
     this.log.info('proxy: serving the persisted configuration', { file: this.file, listeners: this.proxies.list().length });
     return true;
   }
@@ -81,4 +64,28 @@ export class DataplaneMirror {
 
 function toRegistry(service: string, e: MirrorEndpoint): RegistryEndpoint {
   return { id: e.id, service, node: 'mirror', address: e.address, port: e.port, weight: e.weight, ready: e.ready, source: 'replica', metadata: {} };
+}
+
+/** The persisted configuration in `file`, or null (logged) when there is none or it cannot be used. */
+export async function readConfigFile(file: string, log: Logger): Promise<DataplaneConfig | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.error('proxy: cannot read the persisted configuration', { file, error: String(err) });
+    return null;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    log.error('proxy: the persisted configuration is not JSON; waiting for the operator', { file });
+    return null;
+  }
+  const checked = checkConfig(parsed);
+  if (!checked.ok) {
+    log.error('proxy: the persisted configuration is invalid; waiting for the operator', { file, error: checked.error });
+    return null;
+  }
+  return checked.config;
 }

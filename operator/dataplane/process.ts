@@ -3,21 +3,22 @@
  * upgrading or killing the operator leaves every published port and Route serving. It serves the persisted
  * configuration at once, then whatever an operator pushes on the control socket. It stops on SIGTERM/SIGINT, and on
  * its own when its pid file no longer names it (the state dir was removed, or another proxy process took over): a
- * proxy nobody can find any more would only hold ports.
+ * proxy nobody can find any more would only hold ports. With --proxy-workers N > 1 the listeners live in N cluster
+ * workers (workers.ts) and this process keeps the socket, the pid file and the persisted configuration.
  */
 import fs from 'node:fs/promises';
 import { BerthError } from '../model/errors.ts';
-import { ProxyManager } from '../proxy/proxies.ts';
+import { ProxyManager, type ListenerInfo } from '../proxy/proxies.ts';
 import { Registry } from '../registry/registry.ts';
-import { ConnectionGuard } from '../server/conn-guard.ts';
+import { ConnectionGuard, type GateStats } from '../server/conn-guard.ts';
 import { connectionBudget, readNoFileLimit } from '../server/fd-budget.ts';
-import type { ProxySettings } from '../settings/proxy-settings.ts';
 import type { Logger } from '../util/log.ts';
 import { controlRequest } from './control-client.ts';
 import { startControlServer } from './control-server.ts';
 import { alive, ensureKey, readPid, writeAtomic } from './files.ts';
-import { DataplaneMirror } from './mirror.ts';
-import { dataplanePaths, socketPathProblem, type DataplaneHealth, type DataplanePaths } from './protocol.ts';
+import { DataplaneMirror, readConfigFile } from './mirror.ts';
+import { dataplanePaths, socketPathProblem, type DataplaneConfig, type DataplaneHealth, type DataplanePaths, type ProxySettings } from './protocol.ts';
+import { WorkerPool } from './workers.ts';
 
 export interface DataplaneProcess {
   /** Resolves with the reason when the process should stop on its own. */
@@ -37,30 +38,27 @@ export async function startDataplaneProcess(s: ProxySettings, log: Logger): Prom
   const key = await ensureKey(paths.key);
   const running = await answering(paths, key);
   if (running) throw new BerthError('E_CONFIG', `a proxy process of instance ${s.instance} is already running (pid ${running.pid})`);
-  const maxConnections = s.maxConnections === 'auto' ? connectionBudget(readNoFileLimit()) : s.maxConnections;
-  const guard = new ConnectionGuard({ maxConnections, maxPerClient: Math.min(s.maxConnectionsPerClient, maxConnections) });
-  const registry = new Registry();
-  const proxies = new ProxyManager({ registry, defaultHost: s.proxyHost, log, guard, idleTimeoutMs: s.idleTimeoutMs });
-  const mirror = new DataplaneMirror(registry, proxies, paths.config, log);
   await writeAtomic(paths.pid, String(process.pid)); // before the socket answers: whoever sees it answer finds this pid
-  await mirror.load();
+  const core = s.workers > 1 ? await clusterCore(s, paths.config, log) : await singleCore(s, paths.config, log);
   const startedAt = new Date().toISOString();
   const settings = { proxyHost: s.proxyHost, idleTimeoutMs: s.idleTimeoutMs, maxConnections: s.maxConnections, maxConnectionsPerClient: s.maxConnectionsPerClient };
-  const health = (): DataplaneHealth => ({ pid: process.pid, instance: s.instance, settings, startedAt, configuredAt: mirror.since(), listeners: proxies.list().length });
+  const health = (): DataplaneHealth => ({
+    pid: process.pid, instance: s.instance, settings, startedAt, configuredAt: core.since(), listeners: core.listenerCount(), workers: core.workers(),
+  });
   const control = await startControlServer({
-    socket: paths.socket, key, log, apply: (c) => mirror.apply(c), list: () => proxies.list(), openTo: (a) => proxies.openTo(a),
-    gates: () => guard.stats().listeners, health,
+    socket: paths.socket, key, log, apply: (c) => core.apply(c), list: () => core.list(), openTo: (a) => core.openTo(a), gates: () => core.gates(), health,
+    ...(core.workerStats ? { workers: core.workerStats } : {}), ...(core.metrics ? { metrics: core.metrics } : {}),
   }).catch(async (err: unknown) => {
-    await proxies.close(); // a data plane no operator can reach must not hold the ports
+    await core.close(); // a data plane no operator can reach must not hold the ports
     throw err;
   });
-  log.info('proxy process running', { instance: s.instance, pid: process.pid, socket: paths.socket, maxConnections, listeners: proxies.list().length });
+  log.info('proxy process running', { instance: s.instance, pid: process.pid, socket: paths.socket, workers: core.workers(), listeners: core.listenerCount() });
   let timer: NodeJS.Timeout | undefined;
   const done = new Promise<string>((resolve) => {
     timer = setInterval(() => {
       void readPid(paths.pid).then((pid) => {
         if (pid !== process.pid) return resolve(`the pid file ${paths.pid} no longer names this process`);
-        return mirror.retryFailed();
+        return core.retryFailed();
       });
     }, PID_CHECK_MS);
   });
@@ -69,10 +67,70 @@ export async function startDataplaneProcess(s: ProxySettings, log: Logger): Prom
     async close() {
       clearInterval(timer);
       await control.close();
-      await proxies.close();
+      await core.close();
       if ((await readPid(paths.pid)) === process.pid) await Promise.all([fs.rm(paths.pid, { force: true }), fs.rm(paths.socket, { force: true })]);
       log.info('proxy process stopped', { instance: s.instance, pid: process.pid });
     },
+  };
+}
+
+/** What serves the listeners: one ProxyManager in this process, or a pool of cluster workers (--proxy-workers > 1). */
+interface Core {
+  apply(config: DataplaneConfig): Promise<void>;
+  list(): ListenerInfo[] | Promise<ListenerInfo[]>;
+  openTo(address: string): number | Promise<number>;
+  gates(): GateStats[] | Promise<GateStats[]>;
+  since(): string | null;
+  /** Listeners open or failed (sync: /healthz must answer even when a worker is slow). */
+  listenerCount(): number;
+  /** The worker pids; empty when this process serves the listeners itself. */
+  workers(): number[];
+  /** Each worker's pid and listener stats (cluster only). */
+  workerStats?: () => Promise<unknown[]>;
+  /** The workers' access counters added up (cluster only). */
+  metrics?: () => Promise<unknown>;
+  retryFailed(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The listeners in this process, serving the persisted configuration at once (`--proxy-workers 1`, as before workers). */
+async function singleCore(s: ProxySettings, file: string, log: Logger): Promise<Core> {
+  const maxConnections = s.maxConnections === 'auto' ? connectionBudget(readNoFileLimit()) : s.maxConnections;
+  const guard = new ConnectionGuard({ maxConnections, maxPerClient: Math.min(s.maxConnectionsPerClient, maxConnections) });
+  const registry = new Registry();
+  const proxies = new ProxyManager({ registry, defaultHost: s.proxyHost, log, guard, idleTimeoutMs: s.idleTimeoutMs });
+  const mirror = new DataplaneMirror(registry, proxies, file, log);
+  await mirror.load();
+  return {
+    apply: (c) => mirror.apply(c), list: () => proxies.list(), openTo: (a) => proxies.openTo(a), gates: () => guard.stats().listeners,
+    since: () => mirror.since(), listenerCount: () => proxies.list().length, workers: () => [], retryFailed: () => mirror.retryFailed(), close: () => proxies.close(),
+  };
+}
+
+/** N cluster workers serving the same listeners; this process keeps the configuration and its file. */
+async function clusterCore(s: ProxySettings, file: string, log: Logger): Promise<Core> {
+  const pool = new WorkerPool(s.workers, log);
+  const initial = await readConfigFile(file, log);
+  await pool.start(initial);
+  let configuredAt = initial ? new Date() : null;
+  if (initial) log.info('proxy: serving the persisted configuration', { file, workers: pool.pids().length });
+  let queue: Promise<void> = Promise.resolve();
+  return {
+    apply(config) {
+      const run = async (): Promise<void> => {
+        await pool.apply(config);
+        configuredAt = new Date();
+        await writeAtomic(file, JSON.stringify(config));
+      };
+      queue = queue.then(run, run);
+      return queue;
+    },
+    workerStats: async () => (await pool.stats()).map((w) => ({ pid: w.pid, listeners: w.listeners.map((l) => ({ address: l.address, stats: l.stats })) })),
+    metrics: () => pool.metrics(),
+    list: () => pool.list(), openTo: (a) => pool.openTo(a), gates: () => pool.gates(),
+    since: () => configuredAt?.toISOString() ?? null, listenerCount: () => pool.listenerCount(), workers: () => pool.pids(),
+    retryFailed: () => Promise.resolve(), // each worker retries its own failed listeners
+    close: () => pool.close(),
   };
 }
 

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import type { DesiredRoute } from '../model/state.ts';
 import type { ListenerInputs, PublishedService } from '../proxy/proxies.ts';
+import type { Level } from '../util/log.ts';
 
 /** One endpoint of a service as the proxies balance over it: only what the load balancers read. */
 export interface MirrorEndpoint {
@@ -56,6 +57,8 @@ export interface DataplaneHealth {
   /** ISO time of the configuration in force (received or loaded from the file); null before the first. */
   configuredAt: string | null;
   listeners: number;
+  /** The pids of the cluster workers serving the listeners (--proxy-workers > 1); empty when the process serves them itself. */
+  workers?: number[];
 }
 
 /** Largest `PUT /config` body: a few thousand services and routes fit. */
@@ -116,4 +119,19 @@ export function checkConfig(v: unknown): { ok: true; config: DataplaneConfig } |
     if (!fine) return { ok: false, error: `endpoints of ${service} must be a list of { id, address, port, weight, ready }` };
   }
   return { ok: true, config: v as unknown as DataplaneConfig };
+}
+
+/** The settings of `berth proxy` (parsed from its flags by settings/proxy-settings.ts). */
+export interface ProxySettings {
+  stateDir: string;
+  instance: string;
+  proxyHost: string;
+  idleTimeoutMs: number;
+  maxConnections: number | 'auto';
+  maxConnectionsPerClient: number;
+  /** --proxy-workers: cluster workers serving the listeners; 1 serves them in the process itself, as without workers. */
+  workers: number;
+  /** --stop: stop the running proxy process of the instance and exit. */
+  stop: boolean;
+  log: { level: Level; json: boolean };
 }

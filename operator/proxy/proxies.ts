@@ -166,7 +166,7 @@ export class ProxyManager {
       }
       const proxy = await startProxy({
         host: w.host, port: w.port, algorithm: w.algorithm ?? 'round-robin', mode: w.protocol, hashKey: w.hashKey,
-        boundedLoad: w.boundedLoad, endpoints: this.endpoints(w.services[0]!), log: this.logFn(), ...limits,
+        boundedLoad: w.boundedLoad, endpoints: this.endpoints(w.services[0]!), log: this.logFn(), service: w.services[0], ...limits,
       });
       return { wanted: w, proxy };
     } catch (err) {

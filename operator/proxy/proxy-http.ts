@@ -7,6 +7,7 @@
  */
 import http, { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { ServiceAccess } from './access-stats.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forwarded.ts';
 import type { Endpoint } from './lb/types.ts';
 import { wasConnected, type UpstreamPool } from './proxy-pool.ts';
@@ -29,6 +30,8 @@ export interface HttpListenerContext {
   /** The listener terminates TLS: upstreams get X-Forwarded-Proto https. Absent = false. */
   tls?: boolean;
   log: (msg: string, fields?: object) => void;
+  /** Access counters of requests no service was chosen for yet (proxy: its service; router: ''); absent = not recorded. */
+  access?: ServiceAccess;
 }
 
 /** One client request on its way upstream, across retries. */
@@ -48,6 +51,14 @@ export interface Exchange {
   bodyBytes: number;
   /** The current upstream request, aborted when the client goes away. */
   up?: http.ClientRequest;
+  /** Where the request is counted (moved by `countFor` once a router chose a service). */
+  access: ServiceAccess | undefined;
+  /** performance.now() at the start, for the duration histogram. */
+  start: number;
+  /** The endpoint ("host:port") whose answer is relayed; set with the upstream's head, so unset = the proxy answered. */
+  endpoint?: string;
+  /** Response body bytes relayed from the upstream. */
+  outBytes: number;
 }
 
 const noop = (): void => {};
@@ -62,10 +73,20 @@ export function beginExchange(req: IncomingMessage, res: ServerResponse, ctx: Ht
   ctx.counters.total++;
   ctx.counters.active++;
   const headers = req.headers;
-  const x: Exchange = { req, res, ctx, hasBody: headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined, bodyBytes: 0 };
+  const access = ctx.access;
+  const x: Exchange = {
+    req, res, ctx, hasBody: headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined, bodyBytes: 0,
+    access, start: access ? performance.now() : 0, outBytes: 0,
+  };
+  if (access) access.inFlight++;
   res.once('close', () => {
     ctx.counters.active--;
     if (!res.writableFinished) x.up?.destroy();
+    const a = x.access;
+    if (!a) return;
+    a.inFlight--;
+    const source = x.endpoint === undefined ? 'proxy' : 'upstream';
+    a.record(res.headersSent ? res.statusCode : 0, source, performance.now() - x.start, x.bodyBytes, x.outBytes, x.endpoint);
   });
   req.on('error', noop);
   res.on('error', noop);
@@ -94,6 +115,14 @@ function admitRequest(req: IncomingMessage, res: ServerResponse, ctx: HttpListen
   res.on('error', noop);
   reply(res, 400, 'E_BAD_FRAMING', problem, true);
   return false;
+}
+
+/** Counts the exchange for `access` from now on (a router's chosen service); in flight moves with it. */
+export function countFor(x: Exchange, access: ServiceAccess | undefined): void {
+  if (!x.access || !access || access === x.access) return;
+  x.access.inFlight--;
+  access.inFlight++;
+  x.access = access;
 }
 
 /** Forwards the exchange to an endpoint of `pool` picked for `key`. Never throws. */
@@ -156,7 +185,7 @@ function attempt(x: Exchange, pool: UpstreamPool): void {
     released = true;
     pool.release(ep);
   };
-  up.once('response', (upRes: IncomingMessage) => relay(upRes, res, release));
+  up.once('response', (upRes: IncomingMessage) => relay(upRes, x, ep, release));
   up.once('close', release);
   up.on('error', (err) => onUpstreamError(x, pool, ep, up, err, release));
   if (!x.hasBody) up.end();
@@ -205,16 +234,19 @@ function sendBody(x: Exchange, up: http.ClientRequest): void {
 }
 
 /** Copies the upstream response (status, end-to-end headers, body) to the client. */
-function relay(upRes: IncomingMessage, res: ServerResponse, release: () => void): void {
+function relay(upRes: IncomingMessage, x: Exchange, ep: Endpoint, release: () => void): void {
+  const res = x.res;
   upRes.on('error', () => res.destroy());
   upRes.once('end', release);
   if (res.destroyed || res.headersSent) {
     upRes.resume();
     return;
   }
+  x.endpoint = ep.address;
   res.writeHead(upRes.statusCode ?? 502, clientResponseHeaders(upRes.rawHeaders, upRes.headers.connection));
   // A hand-written pipe: two listeners instead of pipe()'s bookkeeping; backpressure through pause/drain.
   upRes.on('data', (chunk: Buffer) => {
+    x.outBytes += chunk.length;
     if (!res.write(chunk)) {
       upRes.pause();
       res.once('drain', () => upRes.resume());

@@ -22,10 +22,20 @@ export function handleTcpConnection(client: net.Socket, ctx: ProxyContext, socke
   ctx.counters.total++;
   ctx.counters.active++;
   sockets.add(client);
+  const access = ctx.access;
+  const start = access ? performance.now() : 0;
+  let endpoint: string | undefined;
+  if (access) {
+    access.connections++;
+    access.inFlight++;
+  }
   client.on('error', (err) => ctx.log('proxy: client connection error', { error: err.message }));
   client.once('close', () => {
     sockets.delete(client);
     ctx.counters.active--;
+    if (!access) return;
+    access.inFlight--;
+    access.record(-1, 'upstream', performance.now() - start, client.bytesRead, client.bytesWritten, endpoint);
   });
   const key = extractKey(ctx.hashKey, { clientIp: client.remoteAddress });
   void dial(ctx, key, client).then((up) => {
@@ -38,6 +48,7 @@ export function handleTcpConnection(client: net.Socket, ctx: ProxyContext, socke
       return;
     }
     upstream = up.socket;
+    endpoint = up.ep.address;
     sockets.add(up.socket);
     splice(client, up.socket, up.ep, ctx);
     up.socket.once('close', () => sockets.delete(up.socket));

@@ -13,6 +13,7 @@ import type { TlsOptions } from 'node:tls';
 import { BerthError } from '../model/errors.ts';
 import type { HashKey, LbAlgorithm } from '../model/manifest.ts';
 import type { ConnectionGate } from '../server/conn-guard.ts';
+import { accessTable } from './access-stats.ts';
 import type { Endpoint } from './lb/types.ts';
 import type { ProxyContext } from './proxy-context.ts';
 import { beginExchange, forward, handleClientError, type ForwardCounters, type HttpListenerContext } from './proxy-http.ts';
@@ -52,6 +53,8 @@ export interface ProxyOptions {
   idleTimeoutMs?: number;
   /** Admission of client connections (the operator's shared connection budget); absent = unbounded. */
   gate?: ConnectionGate;
+  /** The service (`ns/name`) behind the listener, for the access counters (access-stats.ts); default ''. */
+  service?: string;
   log?: (msg: string, fields?: object) => void;
 }
 
@@ -105,8 +108,11 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     throw err;
   });
   const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  // known once listening (port 0); no request is read before this continuation runs
+  ctx.access = accessTable.listener(`${opts.host}:${port}`, opts.mode)?.service(opts.service ?? '');
   return {
-    port: typeof address === 'object' && address ? address.port : opts.port,
+    port,
     update: (endpoints) => ctx.pool.update(endpoints),
     configure: (config) => {
       checkHashKey(config.hashKey, opts.mode);

@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type https from 'node:https';
 import type net from 'node:net';
 import { BerthError } from '../model/errors.ts';
+import { accessTable, type ListenerAccess, type ServiceAccess } from './access-stats.ts';
 import type { HashKey, LbAlgorithm } from '../model/manifest.ts';
 import type { ConnectionGate } from '../server/conn-guard.ts';
 import { createBalancer } from './lb/create-balancer.ts';
@@ -22,7 +23,7 @@ import {
   checkConnectTimeout, checkIdleTimeout, checkMaxBody, closeServer, createHttpServer, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES, listen, type ProxyStats,
 } from './proxy.ts';
-import { beginExchange, forward, reply, type HttpListenerContext } from './proxy-http.ts';
+import { beginExchange, countFor, forward, reply, type HttpListenerContext } from './proxy-http.ts';
 import { extractKey, parseAddress, validateHashKey } from './proxy-key.ts';
 import { UpstreamPool } from './proxy-pool.ts';
 import { compileRoutes, matchRoute, normalizeHost, type CompiledRule, type RouteTable, type RouterRule } from './route-table.ts';
@@ -83,6 +84,7 @@ export interface Router {
 interface ServiceUpstream {
   pool: UpstreamPool;
   hashKey: HashKey | undefined;
+  access: ServiceAccess | undefined;
 }
 
 /** What a request reads; replaced whole by `update`. */
@@ -126,6 +128,7 @@ class RouterListener implements Router {
   private readonly tunnels = new Set<net.Socket>();
   private redirect: RedirectListener | undefined;
   private readonly idleTimeoutMs: number;
+  private access: ListenerAccess | undefined;
 
   constructor(private readonly opts: RouterOptions, private readonly certs?: CertificateStore) {
     this.connectTimeoutMs = checkConnectTimeout(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
@@ -153,6 +156,9 @@ class RouterListener implements Router {
     await listen(this.server, host, port);
     const address = this.server.address();
     this.port = typeof address === 'object' && address ? address.port : port;
+    // known once listening (port 0); the service counters are resolved by `update`, not per request
+    this.access = accessTable.listener(`${host}:${this.port}`, 'http');
+    this.ctx.access = this.access?.service('');
     const r = this.opts.tls?.redirect;
     if (r) this.redirect = await startRedirect({ ...r, tlsPort: () => this.port, ctx: this.ctx, idleTimeoutMs: this.idleTimeoutMs, gate: this.gate });
   }
@@ -169,7 +175,7 @@ class RouterListener implements Router {
         kept.hashKey = p.hashKey;
         services.set(service, kept);
       } else {
-        services.set(service, { pool: new UpstreamPool(p, p.endpoints, true, this.connectTimeoutMs), hashKey: p.hashKey });
+        services.set(service, { pool: new UpstreamPool(p, p.endpoints, true, this.connectTimeoutMs), hashKey: p.hashKey, access: this.access?.service(service) });
       }
     }
     for (const [service, gone] of this.snapshot.services) {
@@ -208,8 +214,9 @@ class RouterListener implements Router {
     const x = beginExchange(req, res, this.ctx);
     if (!x) return;
     const to = this.choose(req);
-    if ('status' in to) reply(res, to.status, to.code, to.message, false);
-    else forward(x, to.pool, to.key);
+    if ('status' in to) return reply(res, to.status, to.code, to.message, false);
+    countFor(x, to.access);
+    forward(x, to.pool, to.key);
   }
 
   /** The service pool and hash key of a request or upgrade (counted per service), or its 404/503 answer. */
@@ -223,7 +230,7 @@ class RouterListener implements Router {
     const svc = s.services.get(picked.id)!;
     this.perService.set(picked.id, (this.perService.get(picked.id) ?? 0) + 1);
     const key = svc.hashKey === undefined ? undefined : extractKey(svc.hashKey, { clientIp: req.socket.remoteAddress, headers: req.headers, url });
-    return { pool: svc.pool, key };
+    return { pool: svc.pool, key, access: svc.access };
   }
 
   /** The WRR balancer of each rule (reused by rule id) and the services the picks must skip. */

@@ -9,6 +9,7 @@
  */
 import http, { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type net from 'node:net';
+import type { ServiceAccess } from './access-stats.ts';
 import { endToEnd, upgradeRequestHeaders, VIA } from './forwarded.ts';
 import type { Endpoint } from './lb/types.ts';
 import type { HttpListenerContext } from './proxy-http.ts';
@@ -18,7 +19,7 @@ import { framingProblem, refuseConnection, wasRefused } from './request-guard.ts
 
 /** Where a request (or upgrade) goes: a pool and the key it picks by; or the answer to give instead. */
 export type UpstreamChoice =
-  | { pool: UpstreamPool; key: string | undefined }
+  | { pool: UpstreamPool; key: string | undefined; access?: ServiceAccess }
   | { status: number; code: string; message: string };
 
 /** What upgrades need from the listener. */
@@ -51,10 +52,19 @@ async function upgrade(req: IncomingMessage, client: net.Socket, head: Buffer, d
   ctx.counters.active++;
   deps.tunnels.add(client);
   let upstream: net.Socket | undefined;
+  // counted once, when the connection closes: the answer's status (101 for a tunnel) and who gave it
+  let access = ctx.access;
+  const start = access ? performance.now() : 0;
+  let status = 0;
+  let endpoint: string | undefined;
+  if (access) access.inFlight++;
   client.once('close', () => {
     ctx.counters.active--;
     deps.tunnels.delete(client);
     upstream?.destroy();
+    if (!access) return;
+    access.inFlight--;
+    access.record(status, endpoint === undefined ? 'proxy' : 'upstream', performance.now() - start, client.bytesRead, client.bytesWritten, endpoint);
   });
   // Re-armed by every byte either way: a tunnel is closed after idleTimeoutMs of silence, like a TCP-mode connection.
   if (idleTimeoutMs > 0) {
@@ -64,9 +74,19 @@ async function upgrade(req: IncomingMessage, client: net.Socket, head: Buffer, d
     });
   }
   const choice = deps.choose(req);
-  if ('status' in choice) return answer(client, choice.status, choice.code, choice.message);
+  if ('status' in choice) {
+    status = choice.status;
+    return answer(client, choice.status, choice.code, choice.message);
+  }
+  if (access && choice.access && choice.access !== access) {
+    access.inFlight--;
+    (access = choice.access).inFlight++;
+  }
   const dialed = await dial(choice.pool, choice.key, deps, client);
-  if (!dialed) return answer(client, 502, 'E_NO_UPSTREAM', 'no upstream accepted the connection');
+  if (!dialed) {
+    status = 502;
+    return answer(client, 502, 'E_NO_UPSTREAM', 'no upstream accepted the connection');
+  }
   if (client.destroyed) return void dialed.socket.destroy();
   upstream = dialed.socket;
   const { ep, socket: up } = dialed;
@@ -84,12 +104,23 @@ async function upgrade(req: IncomingMessage, client: net.Socket, head: Buffer, d
   const upReq = http.request({ method: req.method, path: req.url, headers, setHost: false, createConnection: () => up });
   upReq.on('error', (err) => {
     ctx.log('proxy: upstream upgrade failed', { endpoint: ep.id, error: err.message });
+    if (!client.destroyed && endpoint === undefined) status = 502;
     if (!client.destroyed) answer(client, 502, 'E_UPSTREAM', 'upstream failed before answering');
     up.destroy();
   });
   let early: Buffer = Buffer.alloc(0);
-  upReq.once('upgrade', (res: IncomingMessage, socket: net.Socket, upHead: Buffer) => tunnel(client, socket, res, early, upHead));
-  upReq.once('response', (res: IncomingMessage) => relayRefusal(client, up, res));
+  const answered = (res: IncomingMessage): void => {
+    status = res.statusCode ?? 502;
+    endpoint = ep.address;
+  };
+  upReq.once('upgrade', (res: IncomingMessage, socket: net.Socket, upHead: Buffer) => {
+    answered(res);
+    tunnel(client, socket, res, early, upHead);
+  });
+  upReq.once('response', (res: IncomingMessage) => {
+    answered(res);
+    relayRefusal(client, up, res);
+  });
   sendBody(client, upReq, head, Number(req.headers['content-length'] ?? 0), (rest) => (early = rest));
 }
 

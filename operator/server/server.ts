@@ -27,6 +27,8 @@ export interface ServerDeps {
   trigger(reason: string, event?: string): void;
   /** When set, webhooks must carry a valid X-Hub-Signature-256. */
   webhookSecret?: string;
+  /** More exposition text for /metrics (the proxy's access counters); must resolve in bounded time, '' for none. */
+  moreMetrics?: () => Promise<string>;
   /** More routes (the registry API); resolves true when it answered the request. */
   routes?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
   /** Bounds of this listener; each absent part gets its default (no connection gate). */
@@ -130,9 +132,10 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
   }
   if (req.method === 'GET' && path === '/healthz') return send(res, 200, { ok: true });
   if (req.method === 'GET' && path === '/metrics') {
+    const more = deps.moreMetrics ? await deps.moreMetrics().catch(() => '') : '';
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
     const gates = ctx.gates?.() ?? (ctx.gate ? [ctx.gate.stats()] : []);
-    res.end(deps.metrics.render() + renderLimitMetrics(ctx.bodies.stats(), gates) + (deps.guard?.renderMetrics() ?? ''));
+    res.end(deps.metrics.render() + renderLimitMetrics(ctx.bodies.stats(), gates) + (deps.guard?.renderMetrics() ?? '') + more);
     return;
   }
   if (path === '/v1/sync') {

@@ -1,19 +1,10 @@
 /** The settings of `berth proxy` (the data-plane process), parsed once from its flags. */
+import os from 'node:os';
 import { BerthError } from '../model/errors.ts';
 import { parseDuration, type Flags } from './flags.ts';
-import type { LogSettings } from './settings.ts';
+import type { ProxySettings } from '../dataplane/protocol.ts';
 
-export interface ProxySettings {
-  stateDir: string;
-  instance: string;
-  proxyHost: string;
-  idleTimeoutMs: number;
-  maxConnections: number | 'auto';
-  maxConnectionsPerClient: number;
-  /** --stop: stop the running proxy process of the instance and exit. */
-  stop: boolean;
-  log: LogSettings;
-}
+export type { ProxySettings } from '../dataplane/protocol.ts';
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -32,9 +23,16 @@ export function proxySettings(flags: Flags): ProxySettings {
     idleTimeoutMs: parseDuration(String(flags['proxy-idle-timeout'] ?? '5m'), 'proxy-idle-timeout'),
     maxConnections: max === 'auto' ? 'auto' : positive(max, 'max-connections'),
     maxConnectionsPerClient: positive(String(flags['max-connections-per-client'] ?? '256'), 'max-connections-per-client'),
+    workers: proxyWorkers(flags),
     stop: flags.stop === true,
     log: { level, json: format === 'json' },
   };
+}
+
+/** --proxy-workers as a count: `auto` (the default) is the number of cores this process may use. */
+export function proxyWorkers(flags: Flags): number {
+  const v = String(flags['proxy-workers'] ?? 'auto');
+  return v === 'auto' ? Math.max(1, os.availableParallelism()) : positive(v, 'proxy-workers');
 }
 
 function positive(v: string, flag: string): number {

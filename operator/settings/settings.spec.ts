@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { thrownBerthError } from '../../test/helpers/errors.ts';
 import { flagsWith, parseCommandLine, type Flags } from './flags.ts';
@@ -59,8 +60,10 @@ describe('berth proxy settings', () => {
   it('parses its flags and refuses a state dir too deep for the control socket', () => {
     expect(settingsFor('proxy', flagsWith('proxy', { 'state-dir': '/s', 'proxy-idle-timeout': '2500ms', 'max-connections': '40' }))).toEqual({
       stateDir: '/s', instance: 'default', proxyHost: '0.0.0.0', idleTimeoutMs: 2_500, maxConnections: 40, maxConnectionsPerClient: 256, stop: false,
-      log: { level: 'info', json: false },
+      workers: os.availableParallelism(), log: { level: 'info', json: false },
     });
+    expect(settingsFor('proxy', flagsWith('proxy', { 'state-dir': '/s', 'proxy-workers': '3' })).workers).toBe(3);
+    expect(configError(() => settingsFor('proxy', flagsWith('proxy', { 'proxy-workers': '0' }))).message).toMatch(/--proxy-workers/);
     expect(configError(() => settingsFor('proxy', flagsWith('proxy', { 'max-connections': '0' }))).message).toMatch(/--max-connections/);
     expect(configError(() => run({ 'state-dir': `/${'d'.repeat(100)}` })).message).toMatch(/control socket path .* is 120 bytes, more than a unix socket allows/);
   });

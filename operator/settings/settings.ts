@@ -11,7 +11,7 @@ import { reviewBranchMatcher } from '../review/branches.ts';
 import type { DriftMode } from '../reconciler/reconciler.ts';
 import type { Level } from '../util/log.ts';
 import { dataplanePaths, socketPathProblem } from '../dataplane/protocol.ts';
-import { proxySettings, type ProxySettings } from './proxy-settings.ts';
+import { proxySettings, proxyWorkers, type ProxySettings } from './proxy-settings.ts';
 import { FLAGS, checkSourceFlags, manifestLimits, parseDuration, parseFraction, parseListen, type Command, type Flags } from './flags.ts';
 
 export interface LogSettings {
@@ -140,6 +140,8 @@ export interface RunSettings extends SourceSettings {
   alertWebhooks: string[];
   alertMuteMs: number;
   proxyHost: string;
+  /** --proxy-workers of the proxy process this operator starts. */
+  proxyWorkers: number;
   traffic: TrafficSettings;
   /** --github-repo with its token; null without the flag. */
   github: GitHubSettings | null;
@@ -271,6 +273,7 @@ function runSettings(flags: Flags, env: NodeJS.ProcessEnv): RunSettings {
     alertWebhooks: list(flags, 'alert-webhook') ?? [],
     alertMuteMs: duration('alert-mute'),
     proxyHost: textOr('run', flags, 'proxy-host'),
+    proxyWorkers: proxyWorkers(flags),
     traffic: trafficSettings(flags),
     github: githubSettings(flags, tokenEnv, githubToken),
     githubToken,

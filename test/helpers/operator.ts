@@ -23,6 +23,8 @@ export interface TestOperator extends Operator {
   /** The state dir's local admin token as a request header (the API needs credentials). */
   auth: { authorization: string };
   stateDir: string;
+  /** The operator's last log lines (when the test gave no logger of its own). */
+  recentLog(): string[];
   /** Resolves with the first pass (after now) matching `pred`. */
   waitPass(pred: (r: PassResult) => boolean, what: string, timeoutMs?: number): Promise<PassResult>;
 }
@@ -41,9 +43,11 @@ export async function startTestOperator(repoUrl: string, instance: string, extra
   const log = opts.log ?? createLogger({ level: 'debug', write: (line) => {
     if (process.env.BERTH_TEST_LOG) process.stderr.write(`${line}\n`);
     recent.push(line);
-    if (recent.length > 60) recent.shift();
+    if (recent.length > 120) recent.shift();
   } });
-  const op = await startOperator(flagsWith('run', { repo: repoUrl, instance, interval: '1h', listen: '127.0.0.1:0', 'state-dir': stateDir, ...extra }), log, {
+  // One proxy worker unless a test asks for more: a suite of parallel operators on two cores must not fork a worker
+  // per core each (test/proxy-workers.test.ts covers workers).
+  const op = await startOperator(flagsWith('run', { repo: repoUrl, instance, interval: '1h', listen: '127.0.0.1:0', 'state-dir': stateDir, 'proxy-workers': '1', ...extra }), log, {
     onPass: (r) => {
       passes.push(r);
       for (const w of [...waiters]) if (w.pred(r)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(r); }
@@ -58,6 +62,7 @@ export async function startTestOperator(repoUrl: string, instance: string, extra
     passes,
     auth: { authorization: `Bearer ${token}` },
     stateDir,
+    recentLog: () => [...recent],
     waitPass(pred, what, timeoutMs = 60_000) {
       return new Promise<PassResult>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for a pass: ${what}; last status: ${JSON.stringify(passes.at(-1)?.status.conditions)}${recent.length ? `\nlast log lines:\n${recent.join('\n')}` : ''}`)), timeoutMs);

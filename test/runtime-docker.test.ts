@@ -220,6 +220,25 @@ describe('docker runtime: events and the observe cache', () => {
     expect(await costOfObserve()).toEqual({ lists: 1, inspects: 3 });
   });
 
+  it('with catchUp, a subscription asks for a catch-up once its stream is up (an engine watched only from now on)', async () => {
+    const id = await running(spec('catchup', { labels: labelsOf(instance) }));
+    const plain: RuntimeEvent[] = [];
+    const caught: RuntimeEvent[] = [];
+    let plainReconnects = 0;
+    let caughtReconnects = 0;
+    const offPlain = runtime.subscribe(instance, (e) => plain.push(e), () => { plainReconnects += 1; });
+    const offCaught = runtime.subscribe(instance, (e) => caught.push(e), () => { caughtReconnects += 1; }, { catchUp: true });
+    try {
+      await waitSubscribed(docker, plain, id);
+      await waitSubscribed(docker, caught, id);
+      expect(caughtReconnects).toBe(1);
+      expect(plainReconnects).toBe(0);
+    } finally {
+      offPlain();
+      offCaught();
+    }
+  });
+
   it('subscribing to an unreachable engine does not throw', async () => {
     const rt = createDockerRuntime(new Dockerode({ socketPath: join(tmpdir(), `${instance}-absent.sock`) }));
     const events: RuntimeEvent[] = [];

@@ -81,8 +81,8 @@ interface Stream extends NodeJS.ReadableStream {
 }
 
 /** Follows the event stream of `instance` until the returned function is called; never throws. */
-export function followEvents(docker: Dockerode, instance: string, hooks: SubscriptionHooks): () => void {
-  const follower = new EventFollower(docker, instance, hooks);
+export function followEvents(docker: Dockerode, instance: string, hooks: SubscriptionHooks, catchUp = false): () => void {
+  const follower = new EventFollower(docker, instance, hooks, catchUp);
   follower.connect();
   return () => follower.close();
 }
@@ -95,7 +95,10 @@ class EventFollower {
   /** True once a connection failed or broke: the next successful connection calls onReconnect. */
   private gap = false;
 
-  constructor(private readonly docker: Dockerode, private readonly instance: string, private readonly hooks: SubscriptionHooks) {}
+  /** `catchUp`: the first connection counts as after a gap too (events before it were not watched). */
+  constructor(private readonly docker: Dockerode, private readonly instance: string, private readonly hooks: SubscriptionHooks, catchUp: boolean) {
+    this.gap = catchUp;
+  }
 
   connect(): void {
     this.timer = undefined;

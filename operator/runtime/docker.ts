@@ -41,7 +41,7 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     memoryUsage: (ids) => memoryUsage(docker, ids),
     importImage: (tar) => importImage(docker, fail, tar),
     exec: (id, command, timeoutMs) => execInContainer(docker, fail, id, command, timeoutMs),
-    subscribe: (instance, onEvent, onReconnect) => {
+    subscribe: (instance, onEvent, onReconnect, opts) => {
       const sub = ++subscriptions;
       return followEvents(docker, instance, {
         onEvent,
@@ -50,7 +50,7 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
         onDisconnected: () => cache.disconnect(instance, sub),
         // exec_* events (every healthcheck) change nothing observe() reports.
         onRawEvent: (id, action) => { if (!action.startsWith('exec_')) cache.invalidate(instance, id); },
-      });
+      }, opts?.catchUp === true);
     },
   };
 }

@@ -198,14 +198,15 @@ export function createMultiRuntime(pool: NodePool, log: Logger): MultiRuntime {
     },
     subscribe(instance, onEvent: (e: RuntimeEvent) => void, onReconnect) {
       const subs = new Map<string, () => void>();
-      const attach = () => {
+      // A node that joins later is watched from its next check on: what happened on it before is caught up by a pass.
+      const attach = (catchUp: boolean) => {
         for (const n of pool.nodes()) {
           if (subs.has(n.name)) continue;
-          subs.set(n.name, n.runtime.subscribe(instance, onEvent, onReconnect));
+          subs.set(n.name, n.runtime.subscribe(instance, onEvent, onReconnect, { catchUp }));
         }
       };
-      attach();
-      const timer = setInterval(attach, 5_000); // nodes added by a later revision
+      attach(false);
+      const timer = setInterval(() => attach(true), 5_000); // nodes added by a later revision
       timer.unref();
       return () => {
         clearInterval(timer);

@@ -110,6 +110,10 @@ export interface ContainerRuntime {
    * Rejects with BerthError E_DOCKER (transient) when the engine fails.
    */
   exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult>;
-  /** Subscribes to events of containers of `instance`; reconnects by itself. `onReconnect` is called after a gap, since events may have been lost. Returns an unsubscribe function. */
-  subscribe(instance: string, onEvent: (e: RuntimeEvent) => void, onReconnect?: () => void): () => void;
+  /**
+   * Subscribes to events of containers of `instance`; reconnects by itself. `onReconnect` is called after a gap, since
+   * events may have been lost; with `catchUp`, also once the stream first connects (an engine that joined while it
+   * was not watched: whatever happened on it meanwhile was missed). Returns an unsubscribe function.
+   */
+  subscribe(instance: string, onEvent: (e: RuntimeEvent) => void, onReconnect?: () => void, opts?: { catchUp?: boolean }): () => void;
 }

@@ -317,10 +317,11 @@ export class FakeRuntime implements ContainerRuntime {
     }
   }
 
-  subscribe(instance: string, onEvent: (e: RuntimeEvent) => void, onReconnect?: () => void): () => void {
+  subscribe(instance: string, onEvent: (e: RuntimeEvent) => void, onReconnect?: () => void, opts?: { catchUp?: boolean }): () => void {
     this.injected('subscribe');
     const subscriber: Subscriber = { instance, onEvent, ...(onReconnect ? { onReconnect } : {}) };
     this.subscribers.add(subscriber);
+    if (opts?.catchUp) queueMicrotask(() => { if (this.subscribers.has(subscriber)) subscriber.onReconnect?.(); }); // connected at once
     return () => { this.subscribers.delete(subscriber); };
   }
 

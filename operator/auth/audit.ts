@@ -31,6 +31,8 @@ const MAX_FIELD = 512;
 
 export class AuditLog {
   readonly file: string;
+  /** Bytes in the file as this process knows it; null until first read. */
+  private size: number | null = null;
 
   constructor(stateDir: string, private readonly log?: Logger, private readonly limit = DEFAULT_AUDIT_LIMIT) {
     this.file = path.join(stateDir, 'audit.jsonl');
@@ -45,10 +47,12 @@ export class AuditLog {
     // What berth applied is logged already (`applied ...`); the trail's line for it is debug, an API call's is info.
     (entry.actor === 'berth' ? this.log?.debug : this.log?.info)?.call(this.log, 'audit', { actor: entry.actor, source: entry.source, action: entry.action, result: entry.result, ...(entry.revision ? { revision: entry.revision.slice(0, 12) } : {}) });
     try {
-      mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      const line = JSON.stringify(entry) + '\n';
       this.rollIfFull();
-      appendFileSync(this.file, JSON.stringify(entry) + '\n', { mode: 0o600 });
+      appendFileSync(this.file, line, { mode: 0o600 });
+      this.size! += Buffer.byteLength(line);
     } catch (err) {
+      this.size = null; // look at the file again next time
       this.log?.warn('audit: cannot write the audit file', { file: this.file, error: (err as Error).message });
     }
   }
@@ -79,15 +83,23 @@ export class AuditLog {
     return out.slice(-limit);
   }
 
+  /**
+   * Rolls the file over at its limit. Its size is read once and then counted as lines are appended (a `berth token`
+   * run appending meanwhile is noticed at the next start): no stat per entry.
+   */
   private rollIfFull(): void {
-    let size = 0;
-    try {
-      size = statSync(this.file).size;
-    } catch {
-      return;
+    if (this.size === null) {
+      mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+      try {
+        this.size = statSync(this.file).size;
+      } catch {
+        this.size = 0;
+      }
     }
-    if (size < this.limit) return;
+    if (this.size < this.limit) return;
     renameSync(this.file, `${this.file}.1`);
     chmodSync(`${this.file}.1`, 0o600);
+    this.size = 0;
   }
+
 }

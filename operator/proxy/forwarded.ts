@@ -3,7 +3,12 @@
  * `X-Forwarded-For` appended (`$proxy_add_x_forwarded_for`), `X-Forwarded-Proto` and `X-Forwarded-Host` replaced with
  * what this listener saw (a client must not choose them), `Via` appended. Shared by request forwarding and upgrades.
  */
-import type { IncomingMessage } from 'node:http';
+/** What the header rewriting reads of a request (a parsed head, or node's IncomingMessage). */
+export interface ForwardedRequest {
+  rawHeaders: readonly string[];
+  headers: { connection?: string; host?: string; upgrade?: string };
+  socket: { remoteAddress?: string };
+}
 
 /** Headers that describe one hop, never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
@@ -25,7 +30,7 @@ export interface Appended {
  * The request headers to send upstream (raw name/value list): end-to-end ones plus X-Forwarded-For/-Proto/-Host and
  * Via. `tls`: the listener terminates TLS (X-Forwarded-Proto https).
  */
-export function upstreamRequestHeaders(req: IncomingMessage, tls: boolean): string[] {
+export function upstreamRequestHeaders(req: ForwardedRequest, tls: boolean): string[] {
   const prior = { via: [] as string[], xff: [] as string[] };
   const out = endToEnd(req.rawHeaders, req.headers.connection, prior);
   out.push('x-forwarded-for', appended(prior.xff, req.socket.remoteAddress ?? ''));
@@ -40,7 +45,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, tls: boolean): stri
  * Connection naming it, and the headers the client's Connection names for the new protocol (h2c's HTTP2-Settings),
  * which the upstream needs to switch.
  */
-export function upgradeRequestHeaders(req: IncomingMessage, tls: boolean): string[] {
+export function upgradeRequestHeaders(req: ForwardedRequest, tls: boolean): string[] {
   const out = upstreamRequestHeaders(req, tls);
   const tokens = ['upgrade'];
   const named = new Set((req.headers.connection ?? '').split(',').map((t) => t.trim().toLowerCase()));

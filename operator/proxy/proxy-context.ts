@@ -1,12 +1,10 @@
-/** The state of one proxy listener that its TCP (proxy-tcp.ts) and HTTP (proxy.ts, proxy-http.ts) handlers share. */
+/** The state of one proxy listener that its TCP (proxy-tcp.ts) and HTTP (http-connection.ts) handlers share. */
 import type { HashKey } from '../model/manifest.ts';
-import type { HttpListenerContext } from './proxy-http.ts';
+import type { H1Listener } from './http-connection.ts';
 import type { UpstreamPool } from './proxy-pool.ts';
 
 /** What the TCP and HTTP handlers share. */
-export interface ProxyContext extends HttpListenerContext {
+export interface ProxyContext extends H1Listener {
   pool: UpstreamPool;
   hashKey: HashKey | undefined;
-  connectTimeoutMs: number;
-  idleTimeoutMs: number;
 }

@@ -1,54 +1,21 @@
 /**
  * The proxy's view of one set of upstreams: a balancer plus what the balancer does not track — parsed addresses, open
- * connections per upstream (for draining) and, in HTTP mode, one keep-alive agent per upstream address. An upstream
- * removed by `update` gets no new picks; its open connections continue, and its agent is destroyed once they finish.
+ * connections per upstream (for draining) and, in HTTP mode, the keep-alive connections of each upstream address
+ * (upstream-conn.ts). An upstream removed by `update` gets no new picks; its open connections continue, and its free
+ * keep-alive connections are closed once they finish.
  * `configure` swaps the algorithm in place (open connections are carried over to the new balancer).
  */
-import http from 'node:http';
-import net from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { LbAlgorithm } from '../model/manifest.ts';
+import { Upstream } from './upstream-conn.ts';
 import { createBalancer } from './lb/create-balancer.ts';
 import type { Balancer, Endpoint } from './lb/types.ts';
 import { parseAddress, type HostPort } from './proxy-key.ts';
-
-/** Free keep-alive sockets kept per upstream: enough for a busy listener, bounded so a burst does not pin thousands. */
-const MAX_FREE_SOCKETS = 256;
 
 /** How a pool picks: the algorithm and its options. */
 export interface PoolConfig {
   algorithm: LbAlgorithm;
   /** Bounded-load factor for consistent hashing (>= 1); absent = unbounded. */
   boundedLoad?: number;
-}
-
-/** Upstream sockets that completed their TCP connect (a failed request on any other socket never reached an upstream). */
-const connectedSockets = new WeakSet<object>();
-
-/** True when `socket` (an upstream socket of a pool's agent) finished connecting. */
-export function wasConnected(socket: object | null | undefined): boolean {
-  return socket != null && connectedSockets.has(socket);
-}
-
-/**
- * A keep-alive agent whose new sockets get Nagle off and a connect deadline; reused sockets cost no timer. The
- * deadline destroys the socket with an error, which fails the request on it (and the proxy tries the next upstream).
- */
-class UpstreamAgent extends http.Agent {
-  constructor(private readonly connectTimeoutMs: number) {
-    super({ keepAlive: true, maxFreeSockets: MAX_FREE_SOCKETS, scheduling: 'lifo' });
-  }
-
-  override createConnection(options: http.ClientRequestArgs): Duplex {
-    const socket = net.createConnection({ host: options.host ?? undefined, port: Number(options.port), noDelay: true });
-    const timer = setTimeout(() => socket.destroy(new Error(`connect timeout after ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      connectedSockets.add(socket);
-    });
-    socket.once('close', () => clearTimeout(timer));
-    return socket;
-  }
 }
 
 export class UpstreamPool {
@@ -62,10 +29,10 @@ export class UpstreamPool {
   private readonly open = new Map<string, number>();
   /** The same per endpoint id, to carry load over to a new balancer on `configure`. */
   private readonly openById = new Map<string, number>();
-  private readonly agents = new Map<string, UpstreamAgent>();
+  private readonly upstreams = new Map<string, Upstream>();
 
   /**
-   * `withAgents`: HTTP mode (keep-alive agents per address). `connectTimeoutMs` bounds the agents' TCP connects.
+   * `withAgents`: HTTP mode (keep-alive connections per address). `connectTimeoutMs` bounds their TCP connects.
    * Throws BerthError E_CONFIG for a bad address or balancer option.
    */
   constructor(config: PoolConfig, endpoints: readonly Endpoint[], private readonly withAgents: boolean, private readonly connectTimeoutMs: number) {
@@ -96,7 +63,7 @@ export class UpstreamPool {
     this.openById.set(ep.id, (this.openById.get(ep.id) ?? 0) + 1);
   }
 
-  /** Counts a connection to `ep` closed; the last one to a removed upstream frees its agent. */
+  /** Counts a connection to `ep` closed; the last one to a removed upstream closes its free connections. */
   release(ep: Endpoint): void {
     this.balancer.release(ep.id);
     const byId = (this.openById.get(ep.id) ?? 1) - 1;
@@ -123,13 +90,14 @@ export class UpstreamPool {
     return n;
   }
 
-  /** The keep-alive agent of `ep`'s address (HTTP mode). */
-  agent(ep: Endpoint): http.Agent {
-    let agent = this.agents.get(ep.address);
-    if (agent) return agent;
-    agent = new UpstreamAgent(this.connectTimeoutMs);
-    this.agents.set(ep.address, agent);
-    return agent;
+  /** The keep-alive connections of `ep`'s address (HTTP mode). */
+  upstream(ep: Endpoint): Upstream {
+    let u = this.upstreams.get(ep.address);
+    if (u) return u;
+    const { host, port } = this.target(ep);
+    u = new Upstream(host, port, this.connectTimeoutMs);
+    this.upstreams.set(ep.address, u);
+    return u;
   }
 
   /**
@@ -161,16 +129,16 @@ export class UpstreamPool {
     this.config = { ...config };
   }
 
-  /** Destroys every agent (and so every idle upstream socket). */
+  /** Closes every free keep-alive connection (those in use close with their client connections). */
   close(): void {
-    for (const agent of this.agents.values()) agent.destroy();
-    this.agents.clear();
+    for (const u of this.upstreams.values()) u.close();
+    this.upstreams.clear();
   }
 
   private retire(address: string): void {
     this.addresses.delete(address);
     if (!this.withAgents) return;
-    this.agents.get(address)?.destroy();
-    this.agents.delete(address);
+    this.upstreams.get(address)?.close();
+    this.upstreams.delete(address);
   }
 }

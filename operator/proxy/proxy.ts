@@ -6,21 +6,20 @@
  * publishes a port and calls `update` with its ready replicas from the registry. Routes (many services behind
  * host/path rules) are served by router.ts.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import type { TlsOptions } from 'node:tls';
 import { BerthError } from '../model/errors.ts';
 import type { HashKey, LbAlgorithm } from '../model/manifest.ts';
 import type { ConnectionGate } from '../server/conn-guard.ts';
 import { accessTable } from './access-stats.ts';
 import type { Endpoint } from './lb/types.ts';
+import { serveConnection, type ForwardCounters, type RequestHead } from './http-connection.ts';
 import type { ProxyContext } from './proxy-context.ts';
-import { beginExchange, forward, handleClientError, type ForwardCounters, type HttpListenerContext } from './proxy-http.ts';
 import { extractKey, needsHttp, validateHashKey } from './proxy-key.ts';
 import { UpstreamPool } from './proxy-pool.ts';
 import { handleTcpConnection } from './proxy-tcp.ts';
-import { handleUpgrades } from './upgrade.ts';
+import { serveUpgrade } from './upgrade.ts';
 
 /** Default time allowed for a TCP connect to an upstream before the next one is tried. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
@@ -31,8 +30,6 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
  * either way for this long and both sides are closed.
  */
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
-/** Time a client has to send a request's headers (HTTP mode and Routes). */
-export const HEADERS_TIMEOUT_MS = 20_000;
 
 export interface ProxyOptions {
   host: string;
@@ -95,13 +92,10 @@ export interface Proxy {
  */
 export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const ctx = buildContext(opts);
-  const sockets = new Set<net.Socket>();
+  const sockets = ctx.sockets;
   const server = opts.mode === 'tcp'
     ? net.createServer({ allowHalfOpen: true }, (client) => handleTcpConnection(client, ctx, sockets))
-    : createHttpServer(ctx, (req, res) => handleRequest(req, res, ctx), ctx.idleTimeoutMs);
-  if (opts.mode === 'http') {
-    handleUpgrades(server as http.Server, { ctx, connectTimeoutMs: ctx.connectTimeoutMs, tunnels: sockets, choose: (req) => ({ pool: ctx.pool, key: requestKey(req, ctx) }) });
-  }
+    : net.createServer((client) => serveConnection(client, ctx));
   opts.gate?.protect(server);
   await listen(server, opts.host, opts.port).catch((err: unknown) => {
     opts.gate?.dispose();
@@ -130,15 +124,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   };
 }
 
-/** HTTP mode: one pick per request, keyed as configured. */
-function handleRequest(req: IncomingMessage, res: ServerResponse, ctx: ProxyContext): void {
-  const x = beginExchange(req, res, ctx);
-  if (!x) return;
-  forward(x, ctx.pool, requestKey(req, ctx));
-}
-
 /** The hash key of an HTTP request (or upgrade), as configured. */
-function requestKey(req: IncomingMessage, ctx: ProxyContext): string | undefined {
+function requestKey(req: RequestHead, ctx: ProxyContext): string | undefined {
   return ctx.hashKey === undefined ? undefined : extractKey(ctx.hashKey, { clientIp: req.socket.remoteAddress, headers: req.headers, url: req.url });
 }
 
@@ -153,7 +140,7 @@ function buildContext(opts: ProxyOptions): ProxyContext {
   checkHashKey(opts.hashKey, opts.mode);
   const connectTimeoutMs = checkConnectTimeout(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
   const maxBodyBytes = checkMaxBody(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-  return {
+  const ctx: ProxyContext = {
     pool: new UpstreamPool({ algorithm: opts.algorithm, boundedLoad: opts.boundedLoad }, opts.endpoints, opts.mode === 'http', connectTimeoutMs),
     counters: { active: 0, total: 0, failedConnects: 0 },
     hashKey: opts.hashKey,
@@ -161,7 +148,11 @@ function buildContext(opts: ProxyOptions): ProxyContext {
     idleTimeoutMs: checkIdleTimeout(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS),
     maxBodyBytes,
     log: opts.log ?? (() => {}),
+    sockets: new Set(),
+    choose: (req) => ({ pool: ctx.pool, key: requestKey(req, ctx) }),
+    upgrade: (req, socket, rest) => serveUpgrade(req, socket, rest, ctx),
   };
+  return ctx;
 }
 
 /** Checks a connect timeout; throws BerthError E_CONFIG unless it is a positive number. */
@@ -182,28 +173,6 @@ export function checkMaxBody(bytes: number): number {
   return bytes;
 }
 
-/** Idle keep-alive client connections are closed after this long (nginx's keepalive_timeout is 75 s). */
-const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-
-/**
- * The HTTP server of the proxy and the router: keep-alive, malformed requests answered by handleClientError, headers
- * within HEADERS_TIMEOUT_MS (408), and a connection with no byte either way for `idleTimeoutMs` closed. With `tls`
- * (a TLS Route) the same server over TLS: https.Server runs the same HTTP/1.1 parser and options.
- */
-export function createHttpServer(ctx: HttpListenerContext, handler: RequestHandler, idleTimeoutMs?: number): http.Server;
-export function createHttpServer(ctx: HttpListenerContext, handler: RequestHandler, idleTimeoutMs: number | undefined, tls: TlsOptions): https.Server;
-export function createHttpServer(ctx: HttpListenerContext, handler: RequestHandler, idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS, tls?: TlsOptions): http.Server | https.Server {
-  const options: http.ServerOptions = {
-    keepAlive: true, noDelay: true, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1_000,
-  };
-  const server = tls ? https.createServer({ ...options, ...tls }, handler) : http.createServer(options, handler);
-  server.timeout = idleTimeoutMs;
-  server.on('clientError', (err, socket) => handleClientError(err, socket, ctx));
-  return server;
-}
-
-type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
-
 /** Listens on host:port; rejects with the listen error (e.g. EADDRINUSE). */
 export function listen(server: net.Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -217,8 +186,8 @@ export function listen(server: net.Server, host: string, port: number): Promise<
 }
 
 /**
- * Stops listening and destroys every client connection (`sockets`: those the HTTP server does not track itself: TCP
- * mode connections and upgraded tunnels).
+ * Stops listening and destroys every client connection (`sockets`: every connection and tunnel of a proxy or router
+ * listener; a node HTTP server's own connections are closed too).
  */
 export function closeServer(server: net.Server, sockets: ReadonlySet<net.Socket> = new Set()): Promise<void> {
   return new Promise((resolve) => {

@@ -18,9 +18,6 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Control bytes other than HTAB (CR, LF and NUL included); obs-text (0x80-0xff) stays allowed, as RFC 9110 allows it. */
 const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
-/** Client connections on which a request was refused: later requests pipelined on them are never forwarded. */
-const refused = new WeakSet<object>();
-
 /** Why a request's framing or header bytes are refused (a short message), or undefined when it may be forwarded. */
 export function framingProblem(req: Pick<IncomingMessage, 'rawHeaders' | 'httpVersion'>): string | undefined {
   const raw = req.rawHeaders;
@@ -56,14 +53,4 @@ export function framingProblem(req: Pick<IncomingMessage, 'rawHeaders' | 'httpVe
   if (te!.trim().toLowerCase() !== 'chunked') return `Transfer-Encoding ${JSON.stringify(te)} is not chunked`;
   if (req.httpVersion === '1.0') return 'Transfer-Encoding on an HTTP/1.0 request';
   return undefined;
-}
-
-/** Marks `socket` as refused: every later request on it is dropped unanswered while it closes. */
-export function refuseConnection(socket: object): void {
-  refused.add(socket);
-}
-
-/** True when a request on `socket` was refused (see refuseConnection). */
-export function wasRefused(socket: object): boolean {
-  return refused.has(socket);
 }

@@ -2,17 +2,16 @@
  * The Route router: one HTTP listener serving many host/path rules (route-table.ts), each with weighted
  * backend services. Per request: the most specific matching rule (none: 404), then a backend service by nginx's
  * smooth weighted round-robin over the rule's weights, skipping services with no ready endpoints (none left: 503),
- * then an endpoint of that service's pool by the service's own algorithm and hash key, forwarded by proxy-http.ts
- * (the embedded proxy's mechanism: failover on connect failure, 502, hop-by-hop removal, X-Forwarded-For).
+ * then an endpoint of that service's pool by the service's own algorithm and hash key, forwarded by
+ * http-connection.ts (the embedded proxy's mechanism: failover on connect failure, 502, hop-by-hop removal,
+ * X-Forwarded-For). With TLS the same path runs over node:tls sockets.
  *
- * `update` swaps rules and pools in one step, between two requests: pools of services that stay keep their agents
+ * `update` swaps rules and pools in one step, between two requests: pools of services that stay keep their connections
  * and balancer state, removed endpoints and services drain, and keep-alive client connections are untouched, so the
  * next request on an open connection already sees the new rules and weights.
  */
-import type http from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type https from 'node:https';
-import type net from 'node:net';
+import net from 'node:net';
+import tls from 'node:tls';
 import { BerthError } from '../model/errors.ts';
 import { accessTable, type ListenerAccess, type ServiceAccess } from './access-stats.ts';
 import type { HashKey, LbAlgorithm } from '../model/manifest.ts';
@@ -20,16 +19,16 @@ import type { ConnectionGate } from '../server/conn-guard.ts';
 import { createBalancer } from './lb/create-balancer.ts';
 import type { Balancer, Endpoint } from './lb/types.ts';
 import {
-  checkConnectTimeout, checkIdleTimeout, checkMaxBody, closeServer, createHttpServer, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS,
+  checkConnectTimeout, checkIdleTimeout, checkMaxBody, closeServer, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES, listen, type ProxyStats,
 } from './proxy.ts';
-import { beginExchange, countFor, forward, reply, type HttpListenerContext } from './proxy-http.ts';
+import { serveConnection, type H1Listener, type RequestHead, type UpstreamChoice } from './http-connection.ts';
 import { extractKey, parseAddress, validateHashKey } from './proxy-key.ts';
 import { UpstreamPool } from './proxy-pool.ts';
 import { compileRoutes, matchRoute, normalizeHost, type CompiledRule, type RouteTable, type RouterRule } from './route-table.ts';
 import { MIN_TLS_VERSION, type CertificateStore } from './tls-certs.ts';
 import { startCertificates, startRedirect, tlsServerOptions, type RedirectListener, type RouterTlsOptions } from './tls-listener.ts';
-import { handleUpgrades, type UpstreamChoice } from './upgrade.ts';
+import { serveUpgrade } from './upgrade.ts';
 
 export type { RouterRule } from './route-table.ts';
 export type { RouterCertificate, RouterTlsOptions } from './tls-listener.ts';
@@ -114,9 +113,9 @@ export async function startRouter(opts: RouterOptions): Promise<Router> {
 
 class RouterListener implements Router {
   port = 0;
-  private readonly ctx: HttpListenerContext;
+  private readonly ctx: H1Listener;
   private readonly connectTimeoutMs: number;
-  private readonly server: http.Server | https.Server;
+  private readonly server: net.Server;
   private snapshot: Snapshot = { table: compileRoutes([]), picks: new Map(), services: new Map(), empty: new Set() };
   /** WRR state per rule id, kept across updates so a weight change continues the smooth sequence. */
   private balancers = new Map<string, Balancer>();
@@ -124,30 +123,34 @@ class RouterListener implements Router {
   private readonly draining = new Set<UpstreamPool>();
   private readonly perService = new Map<string, number>();
   private readonly gate: ConnectionGate | undefined;
-  /** Upgraded connections (WebSocket tunnels), which the HTTP server no longer tracks: `close` destroys them. */
-  private readonly tunnels = new Set<net.Socket>();
   private redirect: RedirectListener | undefined;
   private readonly idleTimeoutMs: number;
   private access: ListenerAccess | undefined;
 
   constructor(private readonly opts: RouterOptions, private readonly certs?: CertificateStore) {
     this.connectTimeoutMs = checkConnectTimeout(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
-    this.ctx = {
+    this.idleTimeoutMs = checkIdleTimeout(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
+    const ctx: H1Listener = {
       counters: { active: 0, total: 0, failedConnects: 0 },
       maxBodyBytes: checkMaxBody(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
       log: opts.log ?? (() => {}),
       tls: certs !== undefined,
+      connectTimeoutMs: this.connectTimeoutMs,
+      idleTimeoutMs: this.idleTimeoutMs,
+      sockets: new Set(),
+      choose: (req) => this.choose(req),
+      upgrade: (req, socket, rest) => serveUpgrade(req, socket, rest, ctx),
     };
-    this.idleTimeoutMs = checkIdleTimeout(opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
-    const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
+    this.ctx = ctx;
     if (certs) {
-      const server = createHttpServer(this.ctx, handler, this.idleTimeoutMs, tlsServerOptions(certs));
+      const server = tls.createServer(tlsServerOptions(certs), (socket) => serveConnection(socket, ctx));
       certs.onDefault = (pair) => server.setSecureContext({ ...pair, minVersion: MIN_TLS_VERSION });
+      // a client that fails the handshake (or never finishes it) is closed; nothing was forwarded
+      server.on('tlsClientError', (_err, socket) => socket.destroy());
       this.server = server;
     } else {
-      this.server = createHttpServer(this.ctx, handler, this.idleTimeoutMs);
+      this.server = net.createServer((socket) => serveConnection(socket, ctx));
     }
-    handleUpgrades(this.server, { ctx: this.ctx, connectTimeoutMs: this.connectTimeoutMs, tunnels: this.tunnels, choose: (req) => this.choose(req) });
     this.gate = opts.gate;
     this.gate?.protect(this.server);
   }
@@ -200,7 +203,7 @@ class RouterListener implements Router {
   }
 
   close(): Promise<void> {
-    const closed = Promise.all([closeServer(this.server, this.tunnels), this.redirect?.close()]).then(() => undefined);
+    const closed = Promise.all([closeServer(this.server, this.ctx.sockets), this.redirect?.close()]).then(() => undefined);
     this.certs?.close();
     for (const s of this.snapshot.services.values()) s.pool.close();
     for (const pool of this.draining) pool.close();
@@ -209,18 +212,8 @@ class RouterListener implements Router {
     return closed;
   }
 
-  /** Routes one request: rule, then service, then endpoint. Never throws. */
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const x = beginExchange(req, res, this.ctx);
-    if (!x) return;
-    const to = this.choose(req);
-    if ('status' in to) return reply(res, to.status, to.code, to.message, false);
-    countFor(x, to.access);
-    forward(x, to.pool, to.key);
-  }
-
   /** The service pool and hash key of a request or upgrade (counted per service), or its 404/503 answer. */
-  private choose(req: IncomingMessage): UpstreamChoice {
+  private choose(req: RequestHead): UpstreamChoice {
     const s = this.snapshot;
     const url = req.url ?? '/';
     const rule = matchRoute(s.table, req.headers.host, url);

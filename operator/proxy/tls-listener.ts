@@ -3,16 +3,17 @@
  * and up) and the plain HTTP listener that answers every request with a 301 to the same host and path on the TLS
  * port. (X-Forwarded-Proto: https comes from the listener context's `tls`, set by the router.)
  *
- * HTTP/1.1 only (ALPN offers http/1.1): Node's http2 server with allowHTTP1 measured no faster for HTTP/1.1 clients,
- * and serving HTTP/2 clients through it would change the forwarding (proxy-http.ts), not just the listener: their
+ * HTTP/1.1 only (ALPN offers http/1.1): serving HTTP/2 clients would need a second forwarding path next to the
+ * llhttp one (http-connection.ts), through node:http2's streams, not just another listener: their
  * raw headers carry :authority / :path pseudo-headers and usually no Host (the rules match on Host), responses may not
  * carry Connection headers, and HTTP/1.1 upgrades (WebSocket) do not exist there.
  */
 import type http from 'node:http';
 import type { TlsOptions } from 'node:tls';
 import type { ConnectionGate } from '../server/conn-guard.ts';
-import { closeServer, createHttpServer, HEADERS_TIMEOUT_MS, listen } from './proxy.ts';
-import { reply, type HttpListenerContext } from './proxy-http.ts';
+import { HEADERS_TIMEOUT_MS, type HttpListenerContext } from './http-connection.ts';
+import { closeServer, listen } from './proxy.ts';
+import { createHttpServer, reply } from './proxy-http.ts';
 import { normalizeHost } from './route-table.ts';
 import { CertificateStore, certificateSource, MIN_TLS_VERSION, type RouterCertificate, type Warn } from './tls-certs.ts';
 
@@ -35,7 +36,7 @@ export async function startCertificates(opts: RouterTlsOptions, log: { warn: War
   return store;
 }
 
-/** TLS options of the listener's https server; the default context follows the store's reloads. */
+/** TLS options of the listener's TLS server; the default context follows the store's reloads. */
 export function tlsServerOptions(store: CertificateStore): TlsOptions {
   return { ...store.fallback, minVersion: MIN_TLS_VERSION, SNICallback: store.sniCallback, handshakeTimeout: HEADERS_TIMEOUT_MS, ALPNProtocols: ['http/1.1'] };
 }

@@ -9,48 +9,34 @@
  */
 import http, { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type net from 'node:net';
-import type { ServiceAccess } from './access-stats.ts';
+import type { H1Listener, HttpListenerContext, RequestHead } from './http-connection.ts';
 import { endToEnd, upgradeRequestHeaders, VIA } from './forwarded.ts';
 import type { Endpoint } from './lb/types.ts';
-import type { HttpListenerContext } from './proxy-http.ts';
 import type { UpstreamPool } from './proxy-pool.ts';
 import { connect } from './proxy-tcp.ts';
-import { framingProblem, refuseConnection, wasRefused } from './request-guard.ts';
-
-/** Where a request (or upgrade) goes: a pool and the key it picks by; or the answer to give instead. */
-export type UpstreamChoice =
-  | { pool: UpstreamPool; key: string | undefined; access?: ServiceAccess }
-  | { status: number; code: string; message: string };
-
-/** What upgrades need from the listener. */
-export interface UpgradeDeps {
-  ctx: HttpListenerContext;
-  connectTimeoutMs: number;
-  /** The listener's own sockets: tunnels (client and upstream side) are added while open, so closing destroys them. */
-  tunnels: Set<net.Socket>;
-  /** Picks the destination of a request, as for a plain request. */
-  choose(req: IncomingMessage): UpstreamChoice;
-}
+import { framingProblem } from './request-guard.ts';
 
 const noop = (): void => {};
 
-/** Serves the 'upgrade' requests of `server` (the node HTTP or HTTPS server of a proxy or router). */
-export function handleUpgrades(server: net.Server & Pick<http.Server, 'timeout'>, deps: UpgradeDeps): void {
-  server.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
-    upgrade(req, socket, head, deps, server.timeout).catch((err: unknown) => {
-      deps.ctx.log('proxy: upgrade failed', { error: (err as Error).message });
-      socket.destroy();
-    });
+/**
+ * Serves an upgrade request the forwarding path handed over (http-connection.ts): `client` is paused, `head` holds
+ * the bytes that followed the request head. The listener's `sockets` hold the tunnel (both sides) while it is open.
+ */
+export function serveUpgrade(req: RequestHead, client: net.Socket, head: Buffer, listener: H1Listener): void {
+  upgrade(req, client, head, listener).catch((err: unknown) => {
+    listener.log('proxy: upgrade failed', { error: (err as Error).message });
+    client.destroy();
   });
 }
 
-async function upgrade(req: IncomingMessage, client: net.Socket, head: Buffer, deps: UpgradeDeps, idleTimeoutMs: number): Promise<void> {
-  const { ctx } = deps;
+async function upgrade(req: RequestHead, client: net.Socket, head: Buffer, deps: H1Listener): Promise<void> {
+  const ctx = deps;
+  const idleTimeoutMs = deps.idleTimeoutMs;
   client.on('error', noop);
   if (!admit(req, client, ctx)) return;
   ctx.counters.total++;
   ctx.counters.active++;
-  deps.tunnels.add(client);
+  deps.sockets.add(client);
   let upstream: net.Socket | undefined;
   // counted once, when the connection closes: the answer's status (101 for a tunnel) and who gave it
   let access = ctx.access;
@@ -60,7 +46,7 @@ async function upgrade(req: IncomingMessage, client: net.Socket, head: Buffer, d
   if (access) access.inFlight++;
   client.once('close', () => {
     ctx.counters.active--;
-    deps.tunnels.delete(client);
+    deps.sockets.delete(client);
     upstream?.destroy();
     if (!access) return;
     access.inFlight--;
@@ -90,11 +76,11 @@ async function upgrade(req: IncomingMessage, client: net.Socket, head: Buffer, d
   if (client.destroyed) return void dialed.socket.destroy();
   upstream = dialed.socket;
   const { ep, socket: up } = dialed;
-  deps.tunnels.add(up);
+  deps.sockets.add(up);
   choice.pool.acquire(ep);
   up.on('error', (err) => ctx.log('proxy: upstream connection error', { endpoint: ep.id, error: err.message }));
   up.once('close', () => {
-    deps.tunnels.delete(up);
+    deps.sockets.delete(up);
     choice.pool.release(ep);
     // An answer being relayed or a tunnel the upstream half-closed has ended the client side already: let it flush.
     if (!client.writableEnded) client.destroy();
@@ -129,11 +115,9 @@ async function upgrade(req: IncomingMessage, client: net.Socket, head: Buffer, d
  * decoded off the raw socket) get 400 and the connection closed, a declared body over the limit 413. False when the
  * request was answered, or is pipelined behind a refused one (whose answer closes the connection).
  */
-function admit(req: IncomingMessage, client: net.Socket, ctx: HttpListenerContext): boolean {
-  if (wasRefused(client)) return false;
+function admit(req: RequestHead, client: net.Socket, ctx: HttpListenerContext): boolean {
   const problem = framingProblem(req) ?? (req.headers['transfer-encoding'] !== undefined ? 'an upgrade request cannot carry a chunked body' : undefined);
   if (problem !== undefined) {
-    refuseConnection(client);
     ctx.log('proxy: request refused', { code: 'E_BAD_FRAMING', problem });
     answer(client, 400, 'E_BAD_FRAMING', problem);
     return false;
@@ -174,7 +158,7 @@ function relayRefusal(client: net.Socket, up: net.Socket, res: IncomingMessage):
 }
 
 /** Tries endpoints in the pool's order, each at most once, until one accepts; undefined when none does. */
-async function dial(pool: UpstreamPool, key: string | undefined, deps: UpgradeDeps, client: net.Socket): Promise<{ ep: Endpoint; socket: net.Socket } | undefined> {
+async function dial(pool: UpstreamPool, key: string | undefined, deps: H1Listener, client: net.Socket): Promise<{ ep: Endpoint; socket: net.Socket } | undefined> {
   const tried = new Set<string>();
   for (;;) {
     if (client.destroyed) return undefined;
@@ -184,8 +168,8 @@ async function dial(pool: UpstreamPool, key: string | undefined, deps: UpgradeDe
     try {
       return { ep, socket: await connect(pool.target(ep), deps.connectTimeoutMs) };
     } catch (err) {
-      deps.ctx.counters.failedConnects++;
-      deps.ctx.log('proxy: upstream connect failed', { endpoint: ep.id, address: ep.address, error: (err as Error).message });
+      deps.counters.failedConnects++;
+      deps.log('proxy: upstream connect failed', { endpoint: ep.id, address: ep.address, error: (err as Error).message });
     }
   }
 }
@@ -208,7 +192,10 @@ function sendBody(client: net.Socket, upReq: http.ClientRequest, head: Buffer, l
     upReq.end();
   };
   take(head);
-  if (left > 0) client.on('data', take);
+  if (left > 0) {
+    client.on('data', take);
+    client.resume();
+  }
 }
 
 function statusLine(res: IncomingMessage): string {

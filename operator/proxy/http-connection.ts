@@ -713,7 +713,7 @@ function uncork(socket: net.Socket): void {
 }
 
 /** A small JSON answer of the proxy (head and body, latin1). */
-function jsonAnswer(status: number, code: string, message: string, close: boolean): string {
+export function jsonAnswer(status: number, code: string, message: string, close: boolean): string {
   const body = JSON.stringify({ error: message, code });
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body, 'latin1')}\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`;
 }

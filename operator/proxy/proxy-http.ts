@@ -6,7 +6,7 @@
  */
 import http, { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, type HttpListenerContext } from './http-connection.ts';
+import { HEADERS_TIMEOUT_MS, jsonAnswer, KEEP_ALIVE_TIMEOUT_MS, type HttpListenerContext } from './http-connection.ts';
 
 type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -35,8 +35,7 @@ export function handleClientError(err: NodeJS.ErrnoException, socket: Duplex, ct
   if (err.code === 'HPE_CLOSED_CONNECTION') return;
   const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   ctx.log('proxy: malformed request', { code: err.code, status });
-  const body = JSON.stringify({ error: STATUS_CODES[status], code: err.code ?? 'E_BAD_REQUEST' });
-  const send = () => socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  const send = () => socket.end(jsonAnswer(status, err.code ?? 'E_BAD_REQUEST', STATUS_CODES[status] ?? 'bad request', true), 'latin1');
   // node's own clientError default reads the same field: the response currently assigned to the connection
   const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
   if (!inFlight || inFlight.writableFinished) return void send();

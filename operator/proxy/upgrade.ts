@@ -9,7 +9,7 @@
  */
 import http, { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type net from 'node:net';
-import type { H1Listener, HttpListenerContext, RequestHead } from './http-connection.ts';
+import { jsonAnswer, type H1Listener, type HttpListenerContext, type RequestHead } from './http-connection.ts';
 import { endToEnd, upgradeRequestHeaders, VIA } from './forwarded.ts';
 import type { Endpoint } from './lb/types.ts';
 import type { UpstreamPool } from './proxy-pool.ts';
@@ -211,6 +211,5 @@ function rawLines(raw: readonly string[]): string {
 /** A small JSON error answer on the raw client connection, which is then closed. */
 function answer(client: net.Socket, status: number, code: string, message: string): void {
   if (client.destroyed || !client.writable) return void client.destroy();
-  const body = JSON.stringify({ error: message, code });
-  client.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  client.end(jsonAnswer(status, code, message, true), 'latin1');
 }

@@ -11,7 +11,7 @@ import net from 'node:net';
 import { ERR_OK, ERR_PAUSED, HttpParser, type ParserHandler } from './llhttp.ts';
 
 /** Free connections kept per upstream address. */
-export const MAX_FREE = 256;
+const MAX_FREE = 256;
 /** How long a free connection is kept when the upstream does not say (nginx's keepalive_timeout is 60 s). */
 const FREE_IDLE_MS = 30_000;
 
@@ -43,7 +43,6 @@ export class UpstreamConn implements ParserHandler {
   private informational = false;
   /** Seconds the upstream keeps an idle connection (its Keep-Alive: timeout), if it said. */
   private keepAliveHintS = 0;
-  private failed = false;
   /** performance.now() after which a free connection is not reused (closed instead). */
   freeUntil = 0;
 
@@ -132,8 +131,7 @@ export class UpstreamConn implements ParserHandler {
 
   private fail(err: Error): void {
     const sink = this.sink;
-    if (!sink || this.failed) return;
-    this.failed = true;
+    if (!sink) return;
     this.sink = undefined;
     sink.onUpstreamFailure(this, err);
   }

@@ -93,7 +93,8 @@ describe('git outage', () => {
     gitMode = 'hang';
     await docker.getContainer(first!.Id).kill();
     await waitFor(async () => (await docker.getContainer(first!.Id).inspect()).State.Running, { what: 'killed replica running again while git hangs', timeoutMs: 15_000 });
-    const during = await op.waitPass(() => true, 'a pass while git hangs');
+    // the first pass after the restart may have observed the replica before it was running again: wait for one that saw it
+    const during = await op.waitPass((p) => p.status.services['outage/app']?.running === 1, 'a pass while git hangs that sees the replica running', 30_000);
     expect(during.status.services['outage/app']?.running).toBe(1);
 
     await remote.server.close();

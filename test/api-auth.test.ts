@@ -48,8 +48,9 @@ beforeAll(async () => {
   tokens.admin = (await store.create({ name: 'root', role: 'admin' })).token;
   tokens.expired = (await store.create({ name: 'old', role: 'admin', expiresAt: new Date(Date.now() - 1000) })).token;
   tokens.revoked = (await store.create({ name: 'gone', role: 'admin' })).token;
-  // the operator re-reads the file within a second
-  await waitFor(async () => (await call('GET', '/v1/status', tokens.admin)).status === 200 || undefined, { what: 'new tokens in force' });
+  // the operator re-reads the file within a second; wait for the last token written, so every one is in force (waiting for
+  // an earlier one could see a read that predates the expired and revoked tokens, and both would then answer `unknown`)
+  await waitFor(async () => (await call('GET', '/v1/status', tokens.revoked)).status === 200 || undefined, { what: 'new tokens in force' });
 }, 120_000);
 
 afterAll(async () => {

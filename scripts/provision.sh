@@ -20,6 +20,9 @@ command -v git >/dev/null 2>&1 || need+=(git)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# test/helpers/registry.ts (a real image registry for the registry tests and benches): distribution and htpasswd.
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 
 # Root runs apt and dockerd itself; another user needs passwordless sudo (as on GitHub's runners).
 SUDO=""

@@ -7,7 +7,7 @@ import type { Action, Plan, ReplaceAction } from '../model/plan.ts';
 import type { DesiredService } from '../model/state.ts';
 import { containerSpec } from '../diff/container-spec.ts';
 import { actionView } from '../diff/render.ts';
-import type { BuildFile, ContainerRuntime } from '../runtime/runtime.ts';
+import type { BuildFile, ContainerRuntime, EngineAuth, PullProgress, PullResult } from '../runtime/runtime.ts';
 import { limiter, type Limiter } from '../util/limit.ts';
 import { rollingUpdate, type Gate, type RolloutOutcome } from './rolling.ts';
 
@@ -27,6 +27,10 @@ export interface ApplyDeps {
   stopGraceSeconds?: number;
   /** Health gate of rolling updates (absent: no gating). */
   gate?: Gate;
+  /** Credentials for the registry of an image (X-Registry-Auth); absent: pulls go without. */
+  pullAuth?: (ref: string) => Promise<EngineAuth | undefined>;
+  /** Progress of a pull (logged at most once a second per pull). */
+  onPullProgress?: (service: string, p: PullProgress) => void;
   /** Called before a replica's container is stopped (replaced, scaled down, pruned), e.g. to drain it from the proxies; a failure does not stop the removal. */
   beforeStop?: (containerId: string) => Promise<void>;
 }
@@ -43,11 +47,13 @@ export interface ApplyResult {
   /** Failures other than health-gate failures (those are in `rollouts`) and deferred cleanup. */
   errors: BerthError[];
   rollouts: RolloutOutcome[];
+  /** What each pull-image did, per node. */
+  pulls: (PullResult & { service: string })[];
 }
 
 /** Runs every action; a failed action does not stop unrelated ones, and is reported in the result. */
 export async function applyPlan(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
-  const ctx: Ctx = { ...deps, revision: plan.revision, limit: limiter(deps.concurrency ?? 8), outcomes: [], failedServices: new Set(), rollouts: [] };
+  const ctx: Ctx = { ...deps, revision: plan.revision, limit: limiter(deps.concurrency ?? 8), outcomes: [], failedServices: new Map(), rollouts: [], pulls: [] };
   const first = plan.actions.filter((a) => a.type === 'create-volume' || a.type === 'create-network' || a.type === 'build-image');
   const isFirst = new Set<Action>(first);
   const prunes = plan.actions.filter(isPrune);
@@ -59,16 +65,17 @@ export async function applyPlan(plan: Plan, deps: ApplyDeps): Promise<ApplyResul
   for (const a of prunes.filter((x) => x.type === 'remove-volume')) await run(ctx, a);
   for (const a of prunes.filter((x) => x.type === 'remove-network')) await run(ctx, a);
   const errors = ctx.outcomes.flatMap((o) => (o.error && !o.deferred && o.error.code !== 'E_ROLLOUT' ? [o.error] : []));
-  return { outcomes: ctx.outcomes, errors, rollouts: ctx.rollouts };
+  return { outcomes: ctx.outcomes, errors, rollouts: ctx.rollouts, pulls: ctx.pulls };
 }
 
 interface Ctx extends ApplyDeps {
   revision: string;
   limit: Limiter;
   outcomes: ActionOutcome[];
-  /** Services whose image build failed: their container actions are skipped. */
-  failedServices: Set<string>;
+  /** Services whose image build or pull failed, with which: their container actions are skipped. */
+  failedServices: Map<string, 'build' | 'pull'>;
   rollouts: RolloutOutcome[];
+  pulls: (PullResult & { service: string })[];
 }
 
 /** Removals of whole services, volumes and networks, done after every service is in place. */
@@ -115,9 +122,16 @@ async function runServices(ctx: Ctx, actions: Action[]): Promise<void> {
 
 /** One service: creates, starts and updates at once; replaces in batches of update.parallelism; removals last. */
 async function runService(ctx: Ctx, actions: Action[]): Promise<void> {
+  for (const a of actions) if (a.type === 'pull-image') await run(ctx, a, actions);
+  // No image: nothing of the service is touched, not even a stop-first replacement or a scale-down.
+  const failed = actions[0]?.service ? ctx.failedServices.get(actions[0].service) : undefined;
+  if (failed) {
+    for (const a of actions) if (a.type !== 'pull-image') skip(ctx, a, failed);
+    return;
+  }
   const replaces = actions.filter((a): a is ReplaceAction => a.type === 'replace');
   const removes = actions.filter((a) => a.type === 'remove');
-  const rest = actions.filter((a) => a.type !== 'replace' && a.type !== 'remove');
+  const rest = actions.filter((a) => a.type !== 'replace' && a.type !== 'remove' && a.type !== 'pull-image');
   await Promise.all(rest.map((a) => run(ctx, a)));
   const stopped = await rollingReplace(ctx, replaces);
   if (!stopped) await Promise.all(removes.map((a) => run(ctx, a)));
@@ -141,18 +155,23 @@ function desiredOf(a: Action): DesiredService | undefined {
   return 'desired' in a ? a.desired : undefined;
 }
 
-async function run(ctx: Ctx, a: Action): Promise<void> {
-  if (a.service && ctx.failedServices.has(a.service) && a.type !== 'remove') {
-    ctx.outcomes.push({ action: a, error: asBerthError(new Error(`skipped: image build of ${a.service} failed`), 'E_BUILD') });
-    return;
-  }
+function skip(ctx: Ctx, a: Action, failed: 'build' | 'pull'): void {
+  ctx.outcomes.push({ action: a, error: asBerthError(new Error(`skipped: image ${failed} of ${a.service} failed`), failed === 'build' ? 'E_BUILD' : 'E_PULL') });
+}
+
+async function run(ctx: Ctx, a: Action, serviceActions: Action[] = []): Promise<void> {
+  const failed = a.service ? ctx.failedServices.get(a.service) : undefined;
+  if (failed && a.type !== 'remove') return skip(ctx, a, failed);
   const t0 = performance.now();
   try {
-    await ctx.limit.run(() => execute(ctx, a));
+    // A pull holds no container slot: it may take minutes, and creates of other services go on meanwhile.
+    if (a.type === 'pull-image') await pullForService(ctx, a, serviceActions);
+    else await ctx.limit.run(() => execute(ctx, a));
     record(ctx, a, undefined, performance.now() - t0);
   } catch (err) {
     const error = asBerthError(err);
-    if (a.type === 'build-image') ctx.failedServices.add(a.service);
+    if (a.type === 'build-image') ctx.failedServices.set(a.service, 'build');
+    if (a.type === 'pull-image') ctx.failedServices.set(a.service, 'pull');
     if (a.type === 'remove-network' && !error.terminal) return defer(ctx, a, error);
     record(ctx, a, error);
   }
@@ -190,6 +209,8 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
       await rt.buildImage(img.ref, files, img.dockerfile, { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.kind]: 'Service', [LABELS.namespace]: a.desired.namespace, [LABELS.service]: a.desired.name, [LABELS.revision]: ctx.revision });
       return;
     }
+    case 'pull-image':
+      throw new BerthError('E_INTERNAL', 'pull-image actions run through pullForService');
     case 'create':
       await createAndStart(ctx, a.desired, a.replica, a.node);
       return;
@@ -206,6 +227,29 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
     case 'remove':
       return stopAndRemove(ctx, a.container.id);
   }
+}
+
+/**
+ * Pulls the image of `a` on every node the service's creates and replacements of this plan go to (the default node
+ * when they name none), all before any of its containers is touched; one failure fails the action.
+ */
+async function pullForService(ctx: Ctx, a: Extract<Action, { type: 'pull-image' }>, serviceActions: Action[]): Promise<void> {
+  const nodes = new Set<string | undefined>();
+  for (const x of serviceActions) {
+    if (x.type === 'create') nodes.add(x.node);
+    if (x.type === 'replace') nodes.add(x.old.node);
+  }
+  if (!nodes.size) nodes.add(undefined);
+  const auth = await ctx.pullAuth?.(a.ref);
+  const onProgress = ctx.onPullProgress ? (p: PullProgress) => ctx.onPullProgress!(a.service, p) : undefined;
+  const results = await Promise.allSettled([...nodes].map((node) => ctx.runtime.pullImage(a.ref, { ...(auth ? { auth } : {}), ...(node ? { node } : {}), ...(onProgress ? { onProgress } : {}) })));
+  for (const r of results) {
+    if (r.status !== 'fulfilled') continue;
+    ctx.pulls.push({ ...r.value, service: a.service });
+    if (r.value.action === 'pulled') ctx.log.info('image pulled', { service: a.service, image: a.ref, ...(r.value.node ? { node: r.value.node } : {}), layers: r.value.layers, bytes: r.value.bytes, ms: Math.round(r.value.ms) });
+  }
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 /** Drains (beforeStop, best effort), stops and removes a container. */

@@ -7,7 +7,7 @@ function svc(update: Partial<DesiredService['spec']['update']> = {}): DesiredSer
   return {
     key: 'ns/web', namespace: 'ns', name: 'web', labels: {}, specHash: 'new', image: { type: 'ref', ref: 'img' }, source: { file: 'w.yaml', line: 1, col: 1 },
     network: 'berth.t.ns', env: {},
-    spec: { env: {}, replicas: 3, ports: [], resources: {}, restart: { policy: 'always' }, health: {}, volumes: [], dependsOn: [], placement: { strategy: 'spread', constraints: [], priority: 0 },
+    spec: { env: {}, pullPolicy: 'IfNotPresent', replicas: 3, ports: [], resources: {}, restart: { policy: 'always' }, health: {}, volumes: [], dependsOn: [], placement: { strategy: 'spread', constraints: [], priority: 0 },
       update: { order: 'start-first', parallelism: 1, monitorMs: 10, failureAction: 'rollback', maxFailureRatio: 0, ...update } },
   };
 }

@@ -33,7 +33,8 @@ import { settingsFor, type RunSettings } from '../settings/settings.ts';
 import type { GitSource } from '../source/source.ts';
 import type { Logger } from '../util/log.ts';
 import type { Redactor } from '../util/redact.ts';
-import { clusterOf, connectEngine, connectSource, createMonitor, loadOptions, reconciler, secretsOf, type Engines } from './shared.ts';
+import type { ImageAccess } from '../images/access.ts';
+import { clusterOf, connectEngine, connectSource, createMonitor, loadOptions, reconciler, registryAccess, secretsOf, type Engines } from './shared.ts';
 
 /** A running operator: loop, HTTP server and the reconciler behind them. */
 export interface Operator {
@@ -64,7 +65,8 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const security = await apiSecurity(s, log, redact); // refuses an exposed listener before anything starts
   let loop: Loop | null = null;
   const wake = (reason: string): void => loop?.trigger(reason);
-  const [source, engines] = await Promise.all([connectSource(s), connectEngine(s, s.nodeGraceMs, log, () => wake('node state changed'))]);
+  const images = registryAccess(s, log, redact);
+  const [source, engines] = await Promise.all([connectSource(s), connectEngine(s, s.nodeGraceMs, log, () => wake('node state changed'), images)]);
   const { docker, runtime, pool } = engines;
   pool.start();
   const listeners = new OperatorListeners();
@@ -79,10 +81,10 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const sync = github ? new SyncReporter({ github, instance: s.instance, log }) : null;
   const cluster = clusterOf(pool, runtime, { usage: (ids) => runtime.memoryUsage(ids), memoryHighMark: s.memoryHighMark });
   const rec = reconciler(s, source, runtime, log, {
-    keepLastGood: true, drift: s.drift, statusIntervalMs: s.statusIntervalMs, monitor, cluster, redact,
+    keepLastGood: true, drift: s.drift, statusIntervalMs: s.statusIntervalMs, monitor, cluster, redact, images,
     notify: (e) => listeners.onReconcilerEvent(e), beforeStop: (id) => drainer.drain(id), onLateFetch: () => wake('late fetch finished'),
   });
-  const reviews = github || s.reviewBranches.length ? startReviews(s, source, engines, log, { github, sync, onRound: hooks.onReview }) : null;
+  const reviews = github || s.reviewBranches.length ? startReviews(s, source, engines, log, { github, sync, onRound: hooks.onReview, images }) : null;
   const gc = startGc({ runtime: createDockerGc(docker), instance: s.instance, log, schedule: s.gcSchedule, protect: (id) => rec.protects(id) });
   const metrics = new Metrics();
   const ttlTimer = setInterval(() => registry.tick(), 1000);
@@ -136,12 +138,13 @@ function registerListeners(listeners: OperatorListeners, p: Parts): void {
 }
 
 /** The review runner: pull request plans (with --github-repo) and plain-git review branches. */
-function startReviews(s: RunSettings, source: GitSource, { runtime, pool }: Engines, log: Logger, extra: { github: GitHubClient | null; sync: SyncReporter | null; onRound?: OperatorHooks['onReview'] }): ReviewRunner {
+function startReviews(s: RunSettings, source: GitSource, { runtime, pool }: Engines, log: Logger, extra: { github: GitHubClient | null; sync: SyncReporter | null; onRound?: OperatorHooks['onReview']; images: ImageAccess }): ReviewRunner {
   const reviewer = new Reviewer({
     source, runtime, instance: s.instance, log, github: extra.github ?? undefined, reviewBranches: s.reviewBranches, baseBranch: s.branch,
     load: (snapshot) => loadDesired(snapshot, loadOptions(s.manifests, s.instance)),
     // The nodes in force, never a pull request's own Node manifests: planning connects to nothing a head names.
     cluster: async () => clusterView(pool, runtime),
+    images: extra.images.resolver,
   });
   return startReviewRunner(reviewer, log, { onRound: extra.onRound, before: async () => extra.sync?.idle(), intervalMs: s.intervalMs });
 }

@@ -11,11 +11,13 @@ import { clusterView } from '../runtime/cluster.ts';
 import { settingsFor, type ManifestSettings } from '../settings/settings.ts';
 import type { GitSource } from '../source/source.ts';
 import { readStatusDoc } from '../status/read.ts';
-import { DEFAULT_NODE_GRACE_MS, connectEngine, connectSource, loadOptions, type Io } from './shared.ts';
+import { DEFAULT_NODE_GRACE_MS, connectEngine, connectSource, loadOptions, registryAccess, type Io } from './shared.ts';
+import { silentLogger } from '../util/log.ts';
 
 export async function plan(flags: Flags, io: Io): Promise<number> {
   const s = settingsFor('plan', flags);
-  const [source, { runtime, pool }] = await Promise.all([connectSource(s), connectEngine(s, DEFAULT_NODE_GRACE_MS)]);
+  const images = registryAccess(s, silentLogger);
+  const [source, { runtime, pool }] = await Promise.all([connectSource(s), connectEngine(s, DEFAULT_NODE_GRACE_MS, undefined, undefined, images)]);
   const revision = s.revision ? await source.resolve(s.revision) : await source.head();
   const { format, instance } = s;
   const loaded = await loadOrIssues(source, revision, s.manifests, instance);
@@ -33,7 +35,7 @@ export async function plan(flags: Flags, io: Io): Promise<number> {
   };
   const status = await readStatusDoc(source, instance).catch(() => null);
   const load = (snap: Parameters<typeof loadDesired>[0]) => loadDesired(snap, loadOptions(s.manifests, instance));
-  const { plan: result, unschedulable } = await planRevision({ source, runtime, instance, load, cluster }, desired, status);
+  const { plan: result, unschedulable } = await planRevision({ source, runtime, instance, load, cluster, images: images.resolver }, desired, status);
   pool.stop();
   const waiting = [...unschedulable].map(([svc, why]) => `${svc}: ${why}`);
   if (format === 'json') io.out(JSON.stringify({ ...(JSON.parse(renderJson(result)) as object), unschedulable: Object.fromEntries(unschedulable) }, null, 2));

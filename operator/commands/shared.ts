@@ -17,6 +17,7 @@ import { openGitSource } from '../source/git-source.ts';
 import type { GitSource } from '../source/source.ts';
 import { createLogger, silentLogger, type Logger } from '../util/log.ts';
 import { Redactor } from '../util/redact.ts';
+import { imageAccess, type ImageAccess } from '../images/access.ts';
 
 export interface Io {
   /** Writes a line to standard output. */
@@ -40,7 +41,7 @@ export interface Engines {
  * Connects to the engines: the node pool (the --docker engine as node `local` until the revision declares Nodes) and
  * one runtime over all of them. An unreachable engine at start-up is a one-line E_DOCKER error.
  */
-export async function connectEngine(s: SourceSettings, graceMs: number, log: Logger = silentLogger, onNodeChange?: () => void): Promise<Engines> {
+export async function connectEngine(s: SourceSettings, graceMs: number, log: Logger = silentLogger, onNodeChange?: () => void, images?: ImageAccess): Promise<Engines> {
   const endpoint = s.docker;
   const docker = new Docker(dockerOptionsFromEndpoint(endpoint));
   const local: NodeSpec = { endpoint: endpoint ?? process.env.DOCKER_HOST ?? `unix://${DEFAULT_SOCKET}`, labels: {}, capacity: {}, unschedulable: false };
@@ -50,10 +51,15 @@ export async function connectEngine(s: SourceSettings, graceMs: number, log: Log
     connect: (name, spec) => dockerNodeConnection(spec === local ? docker : new Docker(nodeDockerOptions(name, spec))),
     onChange: () => onNodeChange?.(),
   });
-  const runtime = createMultiRuntime(pool, log);
+  const runtime = createMultiRuntime(pool, log, { pullConcurrency: s.images.pullConcurrency, ...(images ? { pullAuth: (ref) => images.pullAuth(ref) } : {}) });
   await createDockerRuntime(docker).ping();
   await pool.pingAll();
   return { docker, runtime, pool };
+}
+
+/** The registries of plan, apply and run, from the settings; credentials it hands out are registered with `redact`. */
+export function registryAccess(s: SourceSettings, log: Logger, redact?: Redactor): ImageAccess {
+  return imageAccess(s.images, log, (secret) => redact?.add(secret));
 }
 
 /** The node grace of plan and apply (berth run has --node-grace). */
@@ -91,6 +97,8 @@ export interface ReconcilerExtra {
   cluster?: Cluster;
   onLateFetch?: () => void;
   redact?: Redactor;
+  /** Registry access: tags resolved to digests each pass, credentials for pulls. */
+  images?: ImageAccess;
 }
 
 export function reconciler(s: SourceSettings, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: ReconcilerExtra): Reconciler {
@@ -98,6 +106,7 @@ export function reconciler(s: SourceSettings, source: GitSource, runtime: Contai
     cluster: extra.cluster,
     onLateFetch: extra.onLateFetch,
     redact: extra.redact,
+    ...(extra.images ? { images: extra.images.resolver, pullAuth: (ref: string) => extra.images!.pullAuth(ref) } : {}),
     statusIntervalMs: extra.statusIntervalMs,
     beforeStop: extra.beforeStop,
     monitor: extra.monitor,

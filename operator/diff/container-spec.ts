@@ -1,7 +1,7 @@
 /** What a replica's container must look like: the single source for creating it (apply) and for checking drift (diff). */
 import { LABELS, containerName, volumeName } from '../model/keys.ts';
 import type { RestartPolicy, SecurityContext } from '../model/manifest.ts';
-import type { DesiredService } from '../model/state.ts';
+import { runRef, type DesiredService } from '../model/state.ts';
 import type { ContainerSecurity, CreateContainerSpec } from '../runtime/runtime.ts';
 
 /**
@@ -24,6 +24,7 @@ export function replicaLabels(instance: string, revision: string, svc: DesiredSe
     [LABELS.replica]: String(replica),
     [LABELS.revision]: revision,
     [LABELS.specHash]: svc.specHash,
+    ...(svc.image.type === 'ref' && svc.image.digest ? { [LABELS.image]: svc.image.ref, [LABELS.imageDigest]: svc.image.digest } : {}),
   };
 }
 
@@ -64,7 +65,7 @@ export function containerSpec(instance: string, revision: string, svc: DesiredSe
   return {
     ...(node ? { node } : {}),
     name: containerName(instance, svc.namespace, svc.name, replica, svc.specHash),
-    image: svc.image.ref,
+    image: runRef(svc.image),
     command: spec.command,
     env: { ...svc.env },
     labels: replicaLabels(instance, revision, svc, replica),

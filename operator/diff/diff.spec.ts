@@ -10,7 +10,7 @@ const NET = 'berth.unit.ns';
 
 function svc(name: string, over: Partial<DesiredService['spec']> = {}, specHash = `${name}hash000000000`.slice(0, 16)): DesiredService {
   const spec: DesiredService['spec'] = {
-    image: 'img:1', env: { A: '1' }, command: ['sleep', '1'], replicas: 2, ports: [], resources: {},
+    image: 'img:1', pullPolicy: 'IfNotPresent', env: { A: '1' }, command: ['sleep', '1'], replicas: 2, ports: [], resources: {},
     restart: { policy: 'always' }, update: { order: 'start-first', parallelism: 1, monitorMs: 0, failureAction: 'rollback', maxFailureRatio: 0 }, health: {}, volumes: [], dependsOn: [], placement: { strategy: 'spread', constraints: [], priority: 0 }, ...over,
   };
   return {

@@ -1,7 +1,7 @@
 /** plan = diff(desired, observed): a pure function; every action carries a reason and a cause. */
 import { LABELS } from '../model/keys.ts';
 import type { Action, Cause, Plan, PlanSummary } from '../model/plan.ts';
-import type { DesiredService, DesiredState, ObservedContainer, ObservedState } from '../model/state.ts';
+import { runRef, type DesiredService, type DesiredState, type ObservedContainer, type ObservedState } from '../model/state.ts';
 import { containerDrift, shouldRestart, specChangeReason } from './drift.ts';
 import { claims } from '../manifests/kinds/index.ts';
 
@@ -48,7 +48,10 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
       built.add(svc.image.ref);
       actions.push({ type: 'build-image', service: svc.key, desired: svc, reason: `image ${svc.image.ref} not built yet (context ${svc.image.context})`, cause: 'change' });
     }
-    actions.push(...diffService(svc, byService.get(svc.key) ?? [], observed, opts));
+    const serviceActions = diffService(svc, byService.get(svc.key) ?? [], observed, opts);
+    const pull = pullAction(svc, observed, serviceActions);
+    if (pull) actions.push(pull);
+    actions.push(...serviceActions);
     byService.delete(svc.key);
   }
   for (const [key, containers] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
@@ -64,6 +67,21 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
   }
   actions.push(...networkRemovals(desired, observed));
   return { revision: desired.revision, actions };
+}
+
+/**
+ * A registry image missing on every node, needed by a create or replacement: pulled first (pullPolicy Never: never;
+ * the create then fails with the engine's "not on the engine"). Each service pulls for its own nodes; the runtime
+ * shares one pull per image and node.
+ */
+function pullAction(svc: DesiredService, observed: ObservedState, serviceActions: Action[]): Action | undefined {
+  if (svc.image.type !== 'ref' || svc.spec.pullPolicy === 'Never') return undefined;
+  const ref = runRef(svc.image);
+  if (observed.images[ref] !== undefined) return undefined;
+  const needs = serviceActions.find((a) => a.type === 'create' || a.type === 'replace');
+  if (!needs) return undefined;
+  const what = svc.image.digest ? `${svc.image.ref} (${svc.image.digest})` : svc.image.ref;
+  return { type: 'pull-image', service: svc.key, desired: svc, ref, reason: `image ${what} is not on the node`, cause: needs.cause };
 }
 
 /**
@@ -97,7 +115,7 @@ function serviceActions(svc: DesiredService, containers: ObservedContainer[], ob
   const cause: Cause = settled ? 'drift' : 'change';
   const slots = groupBySlot(containers);
   const actions: Action[] = [];
-  const imageId = observed.images[svc.image.ref];
+  const imageId = observed.images[runRef(svc.image)];
   for (let replica = 1; replica <= svc.spec.replicas; replica++) {
     actions.push(...diffSlot(svc, replica, slots.get(replica) ?? [], imageId, cause, opts));
     slots.delete(replica);

@@ -1,6 +1,6 @@
 /** Compares what the engine reports for one container with what the spec asks for. Pure. */
 import { LABELS } from '../model/keys.ts';
-import type { DesiredService, ObservedContainer } from '../model/state.ts';
+import { runRef, type DesiredService, type ObservedContainer } from '../model/state.ts';
 import { dockerRestartPolicy, nanoCpus } from './container-spec.ts';
 
 export interface Drift {
@@ -14,7 +14,7 @@ export interface Drift {
 export function containerDrift(instance: string, svc: DesiredService, replica: number, c: ObservedContainer, imageId: string | undefined): Drift {
   const replace: string[] = [];
   const update: string[] = [];
-  if (imageId && c.imageId !== imageId) replace.push(`image ${svc.image.ref} now resolves to ${short(imageId)}, container runs ${short(c.imageId)}`);
+  if (imageId && c.imageId !== imageId) replace.push(`image ${runRef(svc.image)} now resolves to ${short(imageId)}, container runs ${short(c.imageId)}`);
   if (svc.spec.command && !sameList(c.command, svc.spec.command)) replace.push(`command is ${JSON.stringify(c.command)}, spec says ${JSON.stringify(svc.spec.command)}`);
   for (const [k, v] of Object.entries(svc.env)) {
     if (c.env[k] !== v) replace.push(c.env[k] === undefined ? `env ${k} missing` : `env ${k} differs`);
@@ -51,7 +51,11 @@ function networkDrift(svc: DesiredService, c: ObservedContainer): string | undef
 /** Why a container of an older spec gets replaced: a short summary of what changed. */
 export function specChangeReason(svc: DesiredService, old: ObservedContainer): string {
   const changes: string[] = [];
-  if (old.image && old.image !== svc.image.ref) changes.push(`image ${old.image} -> ${svc.image.ref}`);
+  const oldDigest = old.labels[LABELS.imageDigest];
+  const digest = svc.image.type === 'ref' ? svc.image.digest : undefined;
+  if (digest && oldDigest && old.labels[LABELS.image] === svc.image.ref) {
+    if (oldDigest !== digest) changes.push(`image ${svc.image.ref} now ${shortDigest(digest)} was ${shortDigest(oldDigest)}`);
+  } else if (old.image && old.image !== runRef(svc.image)) changes.push(`image ${old.labels[LABELS.image] ?? old.image} -> ${svc.image.ref}${digest ? ` (${shortDigest(digest)})` : ''}`);
   if (svc.spec.command && !sameList(old.command, svc.spec.command)) changes.push('command changed');
   const envChanged = Object.keys(svc.env).filter((k) => old.env[k] !== svc.env[k]);
   if (envChanged.length) changes.push(`env ${envChanged.join(', ')} changed`);
@@ -65,6 +69,11 @@ export function specChangeReason(svc: DesiredService, old: ObservedContainer): s
   const oldHash = old.labels[LABELS.specHash] ?? '?';
   // Ports, volumes and probes are not all readable back from the engine: the hash still tells that they moved.
   return `spec changed (${changes.length ? changes.join('; ') : `ports, volumes or probes: spec-hash ${oldHash} -> ${svc.specHash}`})`;
+}
+
+/** `sha256:ab12cd34ef56...`: enough of a digest to tell two apart in a reason. */
+export function shortDigest(digest: string): string {
+  return `${digest.slice(0, digest.indexOf(':') + 13)}...`;
 }
 
 /** Whether berth should start a container that is not running, per the restart policy. */

@@ -1,5 +1,6 @@
 /** Plan rendering: the same value printed as text (CLI) or JSON (machines). */
 import type { Action, Plan } from '../model/plan.ts';
+import type { ImageSource } from '../model/state.ts';
 import { summarize } from './diff.ts';
 
 /** A plain action record without embedded specs, stable for JSON output. */
@@ -19,8 +20,9 @@ export function actionView(a: Action): ActionView {
   const v: ActionView = { type: a.type, cause: a.cause, reason: a.reason };
   if (a.service) v.service = a.service;
   switch (a.type) {
-    case 'create': v.replica = a.replica; v.image = a.desired.image.ref; break;
-    case 'replace': v.replica = a.replica; v.container = a.old.name; v.image = a.desired.image.ref; break;
+    case 'create': v.replica = a.replica; v.image = imageLabel(a.desired.image); break;
+    case 'replace': v.replica = a.replica; v.container = a.old.name; v.image = imageLabel(a.desired.image); break;
+    case 'pull-image': v.image = imageLabel(a.desired.image); break;
     case 'start': case 'unpause': case 'remove': case 'update': v.container = a.container.name; break;
     case 'build-image': v.image = a.desired.image.ref; break;
     case 'create-volume': v.volume = a.volume.dockerName; break;
@@ -29,6 +31,11 @@ export function actionView(a: Action): ActionView {
     case 'remove-network': v.network = a.name; break;
   }
   return v;
+}
+
+/** The image as written, with the digest its tag resolved to: `shop/api:2.3 (sha256:...)`. */
+export function imageLabel(image: ImageSource): string {
+  return image.type === 'ref' && image.digest ? `${image.ref} (${image.digest})` : image.ref;
 }
 
 /** One line: `3 to create, 1 to replace, 0 to update, 2 to remove`. */
@@ -41,7 +48,7 @@ export function summaryLine(plan: Plan): string {
 
 const SIGILS: Record<Action['type'], string> = {
   'create': '+', 'replace': '~', 'update': '~', 'start': '>', 'unpause': '>', 'remove': '-',
-  'build-image': '*', 'create-volume': '+', 'remove-volume': '-', 'create-network': '+', 'remove-network': '-',
+  'build-image': '*', 'pull-image': '*', 'create-volume': '+', 'remove-volume': '-', 'create-network': '+', 'remove-network': '-',
 };
 
 /** Human-readable plan, one action per line with its reason. */

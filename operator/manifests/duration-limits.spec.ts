@@ -33,6 +33,7 @@ function serviceWith(path: PathSegment[], value: string): string {
     spec: { image: 'web', ports: [{ port: 80 }], health: { startup: { tcp: { port: 80 } }, readiness: { tcp: { port: 80 } }, liveness: { tcp: { port: 80 } } }, update: {} },
   };
   let cur = doc;
+  if (path[1] === 'imagePolicy') (doc.spec as Record<string, unknown>).imagePolicy = { semver: '>=1' };
   for (const seg of path.slice(0, -1)) cur = cur[seg] as Record<string, unknown>;
   cur[path.at(-1) as string] = value;
   return JSON.stringify(doc);
@@ -44,6 +45,7 @@ describe('maximum of every duration field', () => {
   it('finds the duration fields of the schemas (a new one needs a maximum here)', () => {
     expect(paths.sort()).toEqual([
       ...['liveness', 'readiness', 'startup'].flatMap((k) => ['initialDelay', 'interval', 'timeout'].map((f) => `spec.health.${k}.${f}`)),
+      'spec.imagePolicy.interval',
       'spec.update.monitor',
     ]);
     for (const kind of ['volume', 'route', 'node']) expect(durationPaths(schemas[kind] as SchemaNode)).toEqual([]);
@@ -53,8 +55,9 @@ describe('maximum of every duration field', () => {
     const { issues } = parseManifests([{ path: 'a.yaml', content: serviceWith(path, '720h') }]);
     // (A timeout also exceeds the default interval, which is reported too.)
     const own = issues.filter((i) => i.field === field && i.message.includes('at most'));
-    expect(own).toMatchObject([{ code: 'E_SEMANTIC', file: 'a.yaml', line: 1, message: 'must be at most 1h, got 720h' }]);
-    const atMax = parseManifests([{ path: 'a.yaml', content: serviceWith(path, '1h') }]).issues;
+    const max = field === 'spec.imagePolicy.interval' ? '24h' : '1h';
+    expect(own).toMatchObject([{ code: 'E_SEMANTIC', file: 'a.yaml', line: 1, message: `must be at most ${max}, got 720h` }]);
+    const atMax = parseManifests([{ path: 'a.yaml', content: serviceWith(path, max) }]).issues;
     expect(atMax.filter((i) => i.field === field && i.message.includes('at most'))).toEqual([]);
   });
 

@@ -39,7 +39,7 @@ describe('parseManifests: positions', () => {
       ['E_SCHEMA', 7, 3, 'spec.imagePullPolicy'],
     ]);
     expect(issues[0]?.message).toBe('is required');
-    expect(issues[1]?.message).toMatch(/^unknown field \(allowed: image, build, /);
+    expect(issues[1]?.message).toMatch(/^unknown field \(allowed: image, pullPolicy, imagePolicy, build, /);
   });
 
   it('locates an empty value at its key', () => {
@@ -83,6 +83,7 @@ describe('parseManifests: values', () => {
         { name: 'web', namespace: 'default', labels: {} },
         {
           image: 'x',
+          pullPolicy: 'Always',
           env: {},
           replicas: 1,
           ports: [],

@@ -6,6 +6,7 @@ import type { SpecHashInput } from './spec-hash.ts';
 function spec(overrides: Partial<ServiceSpec> = {}): ServiceSpec {
   return {
     image: 'shop/web:1.4',
+    pullPolicy: 'IfNotPresent',
     command: ['httpd', '-f'],
     env: { A: '1', B: '2' },
     replicas: 3,

@@ -9,11 +9,12 @@ export type ErrorCode =
   | 'E_EMPTY_REVISION'  // the revision holds no manifests: refuse to prune everything
   | 'E_PATH_MISSING'    // --path does not exist at the revision
   | 'E_BUILD'           // an image build from the repository failed
-  | 'E_IMAGE_MISSING'   // an image is not present on the engine (berth never pulls from the internet)
+  | 'E_IMAGE_MISSING'   // an image is not present on the engine (a create found none; registry images are pulled first)
   | 'E_GIT'             // repository unreachable, ref missing, push rejected
   | 'E_DOCKER'          // engine unreachable or an API call failed
   | 'E_CONFIG'          // bad flag or setting
   | 'E_REGISTRY'        // a registry API request refused (bad registration, unknown service, a limit)
+  | 'E_PULL'            // an image registry refused or failed: resolving a tag, pulling, listing tags (ErrImagePull)
   | 'E_GITHUB'          // the GitHub API failed (rate limit beyond the wait cap, 5xx after retries, bad credentials)
   | 'E_ROLLOUT'         // a new replica failed its health gate during an update
   | 'E_INTERNAL';       // a defect in berth itself (logged with its stack); never mistaken for an outage
@@ -74,7 +75,7 @@ export function formatWarning(w: ManifestWarning): string {
 }
 
 function isTerminalCode(code: ErrorCode): boolean {
-  return code !== 'E_GIT' && code !== 'E_DOCKER' && code !== 'E_ROLLOUT' && code !== 'E_GITHUB';
+  return code !== 'E_GIT' && code !== 'E_DOCKER' && code !== 'E_ROLLOUT' && code !== 'E_GITHUB' && code !== 'E_PULL';
 }
 
 /**

@@ -13,6 +13,9 @@ export const LABELS = {
   volume: 'berth.volume',
   /** On volumes: 'false' when the Volume may be deleted once it leaves the revision. */
   retain: 'berth.retain',
+  /** On replicas of a registry image: the manifest digest its tag resolved to (images/pin.ts), and the tag as written. */
+  imageDigest: 'berth.image.digest',
+  image: 'berth.image',
 } as const;
 
 export const STATUS_BRANCH = 'berth/status';

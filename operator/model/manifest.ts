@@ -137,8 +137,25 @@ export interface PlacementSpec {
   priority: number;
 }
 
+/** When berth asks the image's registry (images/resolver.ts): `Never` runs only what the node has. */
+export type PullPolicy = 'IfNotPresent' | 'Always' | 'Never';
+
+/** spec.imagePolicy: which newer tag of spec.image berth commits to git (images/image-policy.ts, images/automation.ts). */
+export interface ImagePolicySpec {
+  semver?: string;
+  pattern?: string;
+  order?: 'numerical' | 'alphabetical';
+  extract?: string;
+  /** How often the registry's tag list is read, ms (default 5 min). */
+  intervalMs: number;
+}
+
 export interface ServiceSpec {
   image?: string;
+  /** Defaulted: Always for `:latest` or no tag, IfNotPresent otherwise (as Kubernetes); not in the spec hash. */
+  pullPolicy: PullPolicy;
+  /** Not in the spec hash: it changes git, never a replica by itself. */
+  imagePolicy?: ImagePolicySpec;
   build?: BuildSpec;
   command?: string[];
   env: Record<string, string>;

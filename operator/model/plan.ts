@@ -11,6 +11,11 @@ interface ActionBase {
 }
 
 export interface BuildImageAction extends ActionBase { type: 'build-image'; service: string; desired: DesiredService }
+/**
+ * Pulls a service's registry image onto the nodes its creates and replacements of this plan go to, before any of its
+ * containers is touched: a failed pull leaves the running replicas as they are (apply skips the service's actions).
+ */
+export interface PullImageAction extends ActionBase { type: 'pull-image'; service: string; desired: DesiredService; /** What is pulled: `name@digest` once pinned. */ ref: string }
 export interface CreateVolumeAction extends ActionBase { type: 'create-volume'; volume: DesiredVolume }
 export interface RemoveVolumeAction extends ActionBase { type: 'remove-volume'; name: string }
 /** Creates a namespace's network (before any replica of that namespace). */
@@ -29,7 +34,7 @@ export interface UpdateAction extends ActionBase { type: 'update'; container: Ob
 export interface RemoveAction extends ActionBase { type: 'remove'; container: ObservedContainer; prune?: boolean }
 
 export type Action =
-  | BuildImageAction | CreateVolumeAction | RemoveVolumeAction | CreateNetworkAction | RemoveNetworkAction
+  | BuildImageAction | PullImageAction | CreateVolumeAction | RemoveVolumeAction | CreateNetworkAction | RemoveNetworkAction
   | CreateAction | ReplaceAction | StartAction | UnpauseAction | UpdateAction | RemoveAction;
 export type ActionType = Action['type'];
 

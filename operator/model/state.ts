@@ -4,8 +4,35 @@ import type { ManifestWarning, SourceLocation } from './errors.ts';
 
 /** The image a service runs: a reference on the engine, or one berth builds from the repository. */
 export type ImageSource =
-  | { type: 'ref'; ref: string }
+  | RefImage
   | { type: 'build'; ref: string; context: string; dockerfile: string; contentHash: string };
+
+/** An image named by reference (`spec.image`), from the node or from a registry. */
+export interface RefImage {
+  type: 'ref';
+  /** As written in the manifest (`shop/api:2.3`). */
+  ref: string;
+  /**
+   * The manifest digest the tag resolved to in its registry this pass (images/pin.ts); replicas then run
+   * `name@digest`, and the spec hash covers it. Absent for an image the node has without a registry digest (built or
+   * loaded there), for pullPolicy Never, and while the registry was never reached.
+   */
+  digest?: string;
+}
+
+/** The reference replicas are created with and observed by: `name@digest` once pinned, else the reference as written. */
+export function runRef(image: ImageSource): string {
+  if (image.type !== 'ref' || !image.digest) return image.ref;
+  return `${imageNameOf(image.ref)}@${image.digest}`;
+}
+
+/** `host:5000/shop/api:2.3@sha256:..` -> `host:5000/shop/api`: the repository without tag or digest, spelled as written. */
+export function imageNameOf(ref: string): string {
+  const at = ref.indexOf('@');
+  const named = at >= 0 ? ref.slice(0, at) : ref;
+  const colon = named.lastIndexOf(':');
+  return colon > named.lastIndexOf('/') ? named.slice(0, colon) : named;
+}
 
 export interface DesiredService {
   key: string;               // namespace/name
@@ -24,6 +51,20 @@ export interface DesiredService {
    * `<DEP>_SERVICE_PORT`, Kubernetes-style, DEP upper-cased with '-' -> '_') overlaid by spec.env (user wins).
    */
   env: Record<string, string>;
+}
+
+/** What the status says of one image reference (images/resolver.ts). */
+export interface ImageState {
+  ref: string;
+  /** The digest replicas of this reference run (absent: they run the reference as written). */
+  digest?: string;
+  /** registry: resolved this pass; last-known: the registry failed, the last digest holds; local: on a node, never pulled; never: pullPolicy Never. */
+  source: 'registry' | 'last-known' | 'local' | 'never' | 'unresolved';
+  /** ErrImagePull on a failure, ImagePullBackOff while waiting to ask again. */
+  reason?: 'ErrImagePull' | 'ImagePullBackOff';
+  message?: string;
+  /** ISO time of the last successful resolution. */
+  resolvedAt?: string;
 }
 
 /** One Docker network per namespace that has services. */
@@ -122,4 +163,6 @@ export interface ObservedState {
   networks: ObservedNetwork[];
   /** Image reference -> image ID currently on the engine; a reference absent here is not on the engine. */
   images: Record<string, string>;
+  /** References of `images` that some node has without a registry digest: built or loaded there, never pulled. */
+  localImages?: string[];
 }

@@ -7,7 +7,9 @@ import { asBerthError, type BerthError } from '../model/errors.ts';
 import { LABELS } from '../model/keys.ts';
 import { claimedBy } from '../manifests/kinds/index.ts';
 import type { CreateAction, Plan } from '../model/plan.ts';
-import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
+import { runRef, type DesiredService, type DesiredState, type ObservedState } from '../model/state.ts';
+import { pinImages } from '../images/pin.ts';
+import type { ImageState } from '../model/state.ts';
 import type { ClusterView } from '../runtime/cluster.ts';
 import { appliedServices, buildStatus, type StatusDoc } from '../status/report.ts';
 import { StatusWriter, statusPath } from '../status/writer.ts';
@@ -51,6 +53,11 @@ export class Reconciler {
   private readonly writer: StatusWriter;
   private readonly pressure: PressureGuard;
   private current = new Set<string>();
+  /** Services of the last pin(), for imageRefs(). */
+  private pinned: DesiredService[] = [];
+  /** The image references the last observe() looked up (a digest pinned after it is observed again within its pass). */
+  private queried = new Set<string>();
+  private imageStates: ReadonlyMap<string, ImageState> = new Map();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.pressure = new PressureGuard(deps.cluster, deps.log);
@@ -93,9 +100,26 @@ export class Reconciler {
     return this.lastStatus;
   }
 
-  /** Image references the current desired state uses (for drift checks on image IDs). */
+  /** Image references the current desired state uses, as written and as pinned last (for drift checks on image IDs). */
   private imageRefs(): string[] {
-    return [...new Set((this.good?.desired.services ?? []).map((s) => s.image.ref))];
+    const services = [...(this.good?.desired.services ?? []), ...(this.previous?.services ?? []), ...this.pinned];
+    return [...new Set(services.flatMap((s) => [s.image.ref, runRef(s.image)]))];
+  }
+
+  /**
+   * The desired state (and the previous one a rollback holds) with registry tags pinned to their digests of this pass
+   * (images/resolver.ts, images/pin.ts). A digest not yet looked up on the engines is observed again.
+   */
+  private async pin(good: Loaded, observed: ObservedState, observe: () => Promise<ObservedState>): Promise<{ desired: DesiredState; previous: DesiredState | null; observed: ObservedState }> {
+    const images = this.deps.images;
+    if (!images) return { desired: good.desired, previous: this.previous, observed };
+    const { digests, states } = await images.resolve([...good.desired.services, ...(this.previous?.services ?? [])], observed);
+    this.imageStates = states;
+    const desired = pinImages(good.desired, digests);
+    const previous = this.previous && pinImages(this.previous, digests);
+    this.pinned = [...desired.services, ...(previous?.services ?? [])];
+    const unseen = this.pinned.some((s) => !this.queried.has(runRef(s.image)));
+    return { desired, previous, observed: unseen ? await observe() : observed };
   }
 
   /** Runs one pass. `revision` pins a ref instead of the branch head (berth apply/plan --revision). */
@@ -126,14 +150,21 @@ export class Reconciler {
 
   /** observe -> plan -> apply -> observe, for the desired state in force. */
   private async converge(good: Loaded, r: PassState): Promise<void> {
-    const desired = this.healing.effective(good.desired, this.previous);
+    const look = () => {
+      const refs = this.imageRefs();
+      this.queried = new Set(refs);
+      return this.deps.runtime.observe(this.deps.instance, refs);
+    };
+    const pinned = await this.pin(good, await look(), look);
+    const desired = this.healing.effective(pinned.desired, pinned.previous);
     r.effective = desired;
     const observe = async () => {
-      const o = await this.deps.runtime.observe(this.deps.instance, this.imageRefs());
+      const o = await look();
       this.syncMonitor(good, desired, o);
       return o;
     };
-    r.observed = await observe();
+    r.observed = pinned.observed;
+    this.syncMonitor(good, desired, r.observed);
     // Scheduling only when the revision declares Nodes; otherwise the single --docker engine takes everything.
     if (desired.nodes.length) await this.deps.cluster?.settle?.();
     const view = desired.nodes.length ? this.deps.cluster?.view() : undefined;
@@ -141,8 +172,8 @@ export class Reconciler {
     r.cluster = cluster?.view;
     // One planner for every caller (run, apply, plan, pull requests): see plan-pass.ts.
     const planned = (o: ObservedState, evictions = cluster?.evictions) => planPass({
-      desired: good.desired, observed: o, instance: this.deps.instance, applied: this.applied, held: this.healing.held,
-      previous: this.previous, unhealthy: this.unhealthy(o), cluster: cluster?.view, evictions, drift: this.deps.drift,
+      desired: pinned.desired, observed: o, instance: this.deps.instance, applied: this.applied, held: this.healing.held,
+      previous: pinned.previous, unhealthy: this.unhealthy(o), cluster: cluster?.view, evictions, drift: this.deps.drift,
     });
     const p = planned(r.observed);
     r.plan = p.plan;
@@ -154,7 +185,7 @@ export class Reconciler {
     if (gated.actions.length && !this.deps.dryRun) {
       if (gated.actions.some((a) => a.cause === 'change')) this.deps.notify?.({ kind: 'applying', revision: desired.revision, plan: { ...r.plan, actions: gated.actions } });
       r.applied = await applyPlan({ ...r.plan, actions: gated.actions }, this.applyDeps(good));
-      this.afterRollouts(r.applied, good.desired, r);
+      this.afterRollouts(r.applied, pinned.desired, r);
       r.observed = await observe();
       r.pending = planned(r.observed, []).pending;
       r.error = r.error ?? r.applied.errors[0] ?? null;
@@ -260,6 +291,8 @@ export class Reconciler {
       concurrency: this.deps.concurrency,
       stopGraceSeconds: this.deps.stopGraceSeconds,
       beforeStop: this.deps.beforeStop,
+      pullAuth: this.deps.pullAuth,
+      onPullProgress: (service, p) => this.deps.log.info('pulling image', { service, image: p.ref, layers: `${p.layersDone}/${p.layers}`, bytes: p.bytes, totalBytes: p.totalBytes, ms: Math.round(p.ms) }),
       buildContext: (svc: DesiredService) => readBuildContext(loaded.snapshot, svc),
       gate: monitor ? createGate({ monitor, runtime, instance, track }) : undefined,
     };
@@ -276,6 +309,8 @@ export class Reconciler {
       health: (id) => this.deps.monitor?.health(id),
       ...(r.cluster ? { nodes: r.cluster.states, lostNodes: r.cluster.lost } : {}),
       ...(r.unschedulable ? { unschedulable: r.unschedulable } : {}),
+      images: this.imageStates,
+      pullErrors: new Map((r.applied?.outcomes ?? []).flatMap((o) => (o.action.type === 'pull-image' && o.error ? [[o.action.service, o.error.message] as [string, string]] : []))),
       crashes: this.healing.crashes,
       held: this.healing.held,
       pending: r.pending,

@@ -6,7 +6,8 @@ import type { CrashLoopInfo } from '../model/healing.ts';
 import type { Plan } from '../model/plan.ts';
 import type { DesiredState, ObservedState } from '../model/state.ts';
 import type { ClusterView } from '../runtime/cluster.ts';
-import type { ContainerRuntime } from '../runtime/runtime.ts';
+import type { ContainerRuntime, EngineAuth } from '../runtime/runtime.ts';
+import type { ImageResolver } from '../images/resolver.ts';
 import type { GitSource, RepoSnapshot } from '../source/source.ts';
 import type { StatusDoc } from '../status/report.ts';
 import type { Logger } from '../util/log.ts';
@@ -50,6 +51,10 @@ export interface ReconcilerDeps {
   onLateFetch?: () => void;
   /** Removes secrets from what leaves the process (status documents, status commits). */
   redact?: Redactor;
+  /** Resolves registry tags to digests each pass (absent: images run as written, never pulled). */
+  images?: ImageResolver;
+  /** Credentials for an image's registry, for pulls (X-Registry-Auth). */
+  pullAuth?: (ref: string) => Promise<EngineAuth | undefined>;
 }
 
 /** The nodes of the cluster as a pass needs them. */

@@ -8,7 +8,7 @@ import { renderPlanMarkdown, reviewSummary } from './markdown.ts';
 
 function svc(name: string, over: Partial<DesiredService> = {}): DesiredService {
   const spec: DesiredService['spec'] = {
-    image: 'img:1', env: {}, command: ['sleep', '1'], replicas: 2, ports: [], resources: {},
+    image: 'img:1', pullPolicy: 'IfNotPresent', env: {}, command: ['sleep', '1'], replicas: 2, ports: [], resources: {},
     restart: { policy: 'always' }, update: { order: 'start-first', parallelism: 1, monitorMs: 0, failureAction: 'rollback', maxFailureRatio: 0 }, health: {}, volumes: [], dependsOn: [], placement: { strategy: 'spread', constraints: [], priority: 0 },
   };
   return {

@@ -28,7 +28,7 @@ export interface PlanMarkdownInput {
 
 const LABEL: Record<Action['type'], string> = {
   'create': 'create', 'replace': 'replace', 'update': 'update', 'start': 'start', 'unpause': 'unpause',
-  'remove': 'delete', 'build-image': 'build', 'create-volume': 'create volume', 'remove-volume': 'delete volume',
+  'remove': 'delete', 'build-image': 'build', 'pull-image': 'pull', 'create-volume': 'create volume', 'remove-volume': 'delete volume',
   'create-network': 'create network', 'remove-network': 'delete network',
 };
 

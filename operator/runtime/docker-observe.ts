@@ -32,14 +32,14 @@ export async function observeState(docker: Dockerode, cache: InspectCache, fail:
       throw fail(err, `list containers of instance ${instance}`);
     });
     listed = new Set(list.map((c) => c.Id));
-    const [found, volumes, networks, images] = await Promise.all([
+    const [found, volumes, networks, { images, localImages }] = await Promise.all([
       mapLimit(list, INSPECT_CONCURRENCY, (entry) => observeContainer(docker, cache, fail, instance, entry, live)),
       observeVolumes(docker, fail, instance),
       observeNetworks(docker, fail, instance),
       observeImages(docker, fail, imageRefs),
     ]);
     const containers = found.filter((c): c is ObservedContainer => c !== undefined);
-    return { containers, volumes, networks, images };
+    return { containers, volumes, networks, images, localImages };
   } finally {
     cache.end(instance, listed);
   }
@@ -159,15 +159,28 @@ async function observeNetworks(docker: Dockerode, fail: FailFn, instance: string
   }
 }
 
-async function observeImages(docker: Dockerode, fail: FailFn, refs: string[]): Promise<Record<string, string>> {
+/** Image IDs of `refs` present, and which of them carry no registry digest (built or loaded on this engine). */
+async function observeImages(docker: Dockerode, fail: FailFn, refs: string[]): Promise<{ images: Record<string, string>; localImages: string[] }> {
   const unique = [...new Set(refs)];
-  const ids = await mapLimit(unique, INSPECT_CONCURRENCY, (ref) => imageId(docker, fail, ref));
+  const found = await mapLimit(unique, INSPECT_CONCURRENCY, (ref) => inspectImage(docker, fail, ref));
   const images: Record<string, string> = {};
+  const localImages: string[] = [];
   unique.forEach((ref, i) => {
-    const id = ids[i];
-    if (id) images[ref] = id;
+    const info = found[i];
+    if (!info) return;
+    images[ref] = info.Id;
+    if (!info.RepoDigests?.length) localImages.push(ref);
   });
-  return images;
+  return { images, localImages };
+}
+
+async function inspectImage(docker: Dockerode, fail: FailFn, ref: string): Promise<{ Id: string; RepoDigests?: string[] } | undefined> {
+  try {
+    return await docker.getImage(ref).inspect();
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw fail(err, `inspect image ${ref}`);
+  }
 }
 
 /** The image ID of `ref` on the engine, or undefined when it is absent. */

@@ -3,6 +3,7 @@ import type Dockerode from 'dockerode';
 import { BerthError } from '../model/errors.ts';
 import type { ContainerRuntime, ContainerSecurity, CreateContainerSpec, ExecResult } from './runtime.ts';
 import { buildImage } from './docker-build.ts';
+import { pullImage } from './docker-pull.ts';
 import { InspectCache } from './docker-cache.ts';
 import { dockerError, engineMessage, liftedLimitError, statusOf } from './docker-errors.ts';
 import { followEvents } from './docker-events.ts';
@@ -37,6 +38,7 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     createNetwork,
     removeNetwork: (name) => removeNetwork(docker, fail, name),
     buildImage: (ref, files, dockerfile, labels) => buildImage(docker, fail, ref, files, dockerfile, labels),
+    pullImage: (ref, opts) => pullImage(docker, fail, ref, opts),
     exportImage: (ref) => exportImage(docker, fail, ref),
     memoryUsage: (ids) => memoryUsage(docker, ids),
     importImage: (tar) => importImage(docker, fail, tar),
@@ -153,7 +155,7 @@ async function createContainer(docker: Dockerode, fail: FailFn, spec: CreateCont
 async function missingOnCreate(docker: Dockerode, fail: FailFn, spec: CreateContainerSpec, err: unknown): Promise<BerthError> {
   const present = spec.network ? await imageId(docker, fail, spec.image) : undefined;
   if (present === undefined) {
-    return new BerthError('E_IMAGE_MISSING', `image ${spec.image} is not on the engine (berth never pulls; build or load it first)`, { terminal: true, cause: err });
+    return new BerthError('E_IMAGE_MISSING', `image ${spec.image} is not on the engine (pull it, or build or load it first)`, { terminal: true, cause: err });
   }
   return new BerthError('E_DOCKER', `create container ${spec.name}: network ${spec.network?.name} does not exist (yet): ${engineMessage(err)}`, { cause: err });
 }

@@ -4,14 +4,24 @@
  * chose, and volumes and networks exist on every reachable node. An engine that does not answer keeps its last observed
  * containers (so nothing is recreated while it may only be slow) until the pool declares it NotReady.
  *
- * Images reach the node that needs them: a create that finds its image missing streams it from a node that has it
- * (`docker save` | `docker load`, never a pull from the internet), then creates again.
+ * Images reach the node that needs them: a create that finds its image missing pulls it there when it is a registry
+ * image pinned to a digest (`name@sha256:..`), and otherwise, or when that pull fails (the node cannot reach the
+ * registry), streams it from a node that has it (`docker save` | `docker load`); then creates again. At most
+ * `pullConcurrency` pulls run on one node at once, and one pull of an image per node is ever in flight.
  */
 import { BerthError, asBerthError } from '../model/errors.ts';
 import type { ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume } from '../model/state.ts';
 import type { Logger } from '../util/log.ts';
 import type { NodePool, PoolNode } from './node-pool.ts';
-import type { ContainerRuntime, CreateContainerSpec, RuntimeEvent } from './runtime.ts';
+import type { ContainerRuntime, CreateContainerSpec, EngineAuth, PullResult, RuntimeEvent } from './runtime.ts';
+import { limiter, type Limiter } from '../util/limit.ts';
+
+export interface MultiRuntimeOptions {
+  /** Pulls in flight on one node at most (default 3). */
+  pullConcurrency?: number;
+  /** Credentials for the registry of `ref` (images/credentials.ts), for pulls the runtime starts by itself. */
+  pullAuth?: (ref: string) => Promise<EngineAuth | undefined>;
+}
 
 export interface MultiRuntime extends ContainerRuntime {
   /** Nodes whose containers observe() served from the last answer (engine silent right now). */
@@ -20,7 +30,9 @@ export interface MultiRuntime extends ContainerRuntime {
   transfers(): { ref: string; from: string; to: string; ms: number }[];
 }
 
-export function createMultiRuntime(pool: NodePool, log: Logger): MultiRuntime {
+export function createMultiRuntime(pool: NodePool, log: Logger, opts: MultiRuntimeOptions = {}): MultiRuntime {
+  const pullLimits = new Map<string, Limiter>(); // node -> its pull slots
+  const pulling = new Map<string, Promise<PullResult>>(); // `${ref}\0${node}` -> pull in flight
   const where = new Map<string, string>(); // container id -> node
   const lastSeen = new Map<string, ObservedState>(); // node -> its last observe()
   const staleNodes = new Set<string>();
@@ -77,7 +89,7 @@ export function createMultiRuntime(pool: NodePool, log: Logger): MultiRuntime {
         log.info('image delivered', { image: ref, from: source.name, to: target.name, ms: Math.round(ms) });
         return;
       }
-      throw new BerthError('E_IMAGE_MISSING', `image ${ref} is on no node (berth never pulls; build or load it on one node)`, { terminal: true });
+      throw new BerthError('E_IMAGE_MISSING', `image ${ref} is on no node (a registry image is pulled before its replicas are created; a built or loaded one must be on some node)`, { terminal: true });
     })();
     delivering.set(key, run);
     try {
@@ -87,8 +99,45 @@ export function createMultiRuntime(pool: NodePool, log: Logger): MultiRuntime {
     }
   }
 
+  /** One pull of `ref` on `node` at a time (a second caller shares it), within the node's pull slots. */
+  function pullOn(ref: string, node: PoolNode, pullOpts: Parameters<ContainerRuntime['pullImage']>[1] = {}): Promise<PullResult> {
+    const key = `${ref}\0${node.name}`;
+    const inFlight = pulling.get(key);
+    if (inFlight) return inFlight;
+    let slots = pullLimits.get(node.name);
+    if (!slots) pullLimits.set(node.name, (slots = limiter(opts.pullConcurrency ?? 3)));
+    const run = slots.run(async () => ({ ...(await track(node, () => node.runtime.pullImage(ref, pullOpts))), node: node.name }));
+    pulling.set(key, run);
+    void run.then(() => pulling.delete(key), () => pulling.delete(key));
+    return run;
+  }
+
+  /** A create's image is missing on `node`: pulled when pinned to a registry digest, else (or failing that) streamed from another node. */
+  async function bringImage(ref: string, node: PoolNode): Promise<void> {
+    if (!ref.includes('@')) return deliver(ref, node);
+    try {
+      const auth = await opts.pullAuth?.(ref);
+      const r = await pullOn(ref, node, auth ? { auth } : {});
+      log.info('image pulled', { image: ref, node: node.name, layers: r.layers, bytes: r.bytes, ms: Math.round(r.ms) });
+    } catch (err) {
+      const pullError = asBerthError(err);
+      log.warn('pull failed; streaming the image from another node', { image: ref, node: node.name, error: pullError.message });
+      try {
+        await deliver(ref, node);
+      } catch (deliverError) {
+        if (asBerthError(deliverError).code === 'E_IMAGE_MISSING') throw pullError;
+        throw deliverError;
+      }
+    }
+  }
+
   return {
     stale: () => staleNodes,
+    async pullImage(ref, pullOpts = {}) {
+      const node = pullOpts.node ? pool.get(pullOpts.node) : pool.defaultNode();
+      if (!node) throw new BerthError('E_DOCKER', `node ${pullOpts.node ?? '(default)'} is not known`);
+      return pullOn(ref, node, pullOpts);
+    },
     transfers: () => [...transfers],
 
     async ping() {
@@ -123,6 +172,7 @@ export function createMultiRuntime(pool: NodePool, log: Logger): MultiRuntime {
       const volumes = new Map<string, ObservedVolume>();
       const networkCount = new Map<string, { n: ObservedNetwork; count: number }>();
       const images: Record<string, string> = {};
+      const localImages = new Set<string>();
       let fresh = 0;
       for (const a of answers) {
         if (!a) continue;
@@ -135,10 +185,11 @@ export function createMultiRuntime(pool: NodePool, log: Logger): MultiRuntime {
         for (const v of a.o.volumes) volumes.set(v.name, v);
         for (const n of a.o.networks) networkCount.set(n.name, { n, count: (networkCount.get(n.name)?.count ?? 0) + 1 });
         for (const [ref, id] of Object.entries(a.o.images)) images[ref] ??= id;
+        for (const ref of a.o.localImages ?? []) localImages.add(ref);
       }
       // A network counts as present only when every answering node has it (create-network then fills the gaps).
       const networks = [...networkCount.values()].filter((x) => x.count === fresh).map((x) => x.n);
-      return { containers, volumes: [...volumes.values()], networks, images };
+      return { containers, volumes: [...volumes.values()], networks, images, localImages: [...localImages] };
     },
 
     async createContainer(spec: CreateContainerSpec) {
@@ -150,7 +201,7 @@ export function createMultiRuntime(pool: NodePool, log: Logger): MultiRuntime {
         id = await create();
       } catch (err) {
         if (asBerthError(err).code !== 'E_IMAGE_MISSING') throw err;
-        await deliver(spec.image, node);
+        await bringImage(spec.image, node);
         id = await create();
       }
       where.set(id, node.name);

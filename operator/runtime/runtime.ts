@@ -67,6 +67,39 @@ export interface ExecResult {
   output: string;
 }
 
+/**
+ * Credentials for one registry in the engine's X-Registry-Auth form (dockerode's `authconfig`). Secret: never logged,
+ * never in an error, a status or a spec object.
+ */
+export interface EngineAuth {
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+  registrytoken?: string;
+  serveraddress: string;
+}
+
+/** How far a pull is: layers seen and done, bytes downloaded of the layers' total. */
+export interface PullProgress {
+  ref: string;
+  layers: number;
+  layersDone: number;
+  bytes: number;
+  totalBytes: number;
+  ms: number;
+}
+
+/** What a pull did: `present` when the engine had the image (nothing asked of the registry). */
+export interface PullResult {
+  ref: string;
+  action: 'present' | 'pulled';
+  layers: number;
+  bytes: number;
+  ms: number;
+  /** The node it ran on (several engines). */
+  node?: string;
+}
+
 export interface ContainerRuntime {
   /** Resolves when the engine answers; rejects with BerthError E_DOCKER otherwise. */
   ping(): Promise<void>;
@@ -100,6 +133,11 @@ export interface ContainerRuntime {
   exportImage(ref: string): Promise<NodeJS.ReadableStream>;
   /** Loads a `docker save` tar stream (`docker load`); resolves once the engine has loaded it. */
   importImage(tar: NodeJS.ReadableStream): Promise<void>;
+  /**
+   * Pulls `ref` from its registry onto the engine (`node`: that node's, several engines), unless it is there already.
+   * Rejects with BerthError E_PULL carrying the engine's message (the registry's answer) when the pull fails.
+   */
+  pullImage(ref: string, opts?: { auth?: EngineAuth; node?: string; onProgress?: (p: PullProgress) => void }): Promise<PullResult>;
   /** Builds an image from in-memory context files and tags it `ref`; never pulls base images from a registry. Returns the image ID. */
   buildImage(ref: string, files: BuildFile[], dockerfile: string, labels: Record<string, string>): Promise<string>;
   /**

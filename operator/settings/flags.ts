@@ -29,6 +29,10 @@ const SOURCE: Record<string, FlagSpec> = {
   'allow-docker-socket': { type: 'boolean', help: 'a Volume may mount the Docker engine socket (a path ending in docker.sock, or a directory holding it such as /var/run); it still needs --allow-host-path (default: refused)' },
   'max-file-size': { type: 'string', default: '1Mi', help: 'a manifest file larger than this rejects the revision (checked before parsing)' },
   'max-revision-size': { type: 'string', default: '16Mi', help: 'manifest files larger than this all together reject the revision (checked before parsing)' },
+  'registry-config': { type: 'string', default: path.join(os.homedir(), '.docker', 'config.json'), help: 'Docker config.json with the image registries\' credentials (auths, credHelpers, credsStore), as `docker login` writes it' },
+  'registry-certs-dir': { type: 'string', default: '/etc/docker/certs.d', help: 'CA certificates of image registries, <dir>/<host:port>/*.crt, as dockerd reads them' },
+  'insecure-registry': { type: 'string', multiple: true, help: 'an image registry (host:port) spoken to over plain HTTP; repeatable (loopback ones fall back to HTTP by themselves)' },
+  'pull-concurrency': { type: 'string', default: '3', help: 'image pulls running at once on one node' },
 };
 
 /** How the CLI reaches a running berth: address, credentials, the CA of its certificate. */

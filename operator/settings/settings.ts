@@ -39,6 +39,15 @@ export interface SourceSettings {
   stateDir: string;
   log: LogSettings;
   manifests: ManifestSettings;
+  images: ImageSettings;
+}
+
+/** Image registries: where credentials and CAs are, which registries speak plain HTTP, pulls per node. */
+export interface ImageSettings {
+  registryConfig: string;
+  certsDir: string;
+  insecure: string[];
+  pullConcurrency: number;
 }
 
 export interface ValidateSettings {
@@ -247,7 +256,14 @@ function sourceSettings(command: 'run' | 'plan' | 'apply', flags: Flags): Source
     docker: text(flags, 'docker'), stateDir: textOr(command, flags, 'state-dir'),
     log: { level: oneOf(textOr(command, flags, 'log-level'), ['debug', 'info', 'warn', 'error'] as const), json: flags['log-format'] === 'json' },
     manifests: manifestSettings(command, flags),
+    images: imageSettings(command, flags),
   };
+}
+
+function imageSettings(command: 'run' | 'plan' | 'apply', flags: Flags): ImageSettings {
+  const concurrency = Number(textOr(command, flags, 'pull-concurrency'));
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new BerthError('E_CONFIG', `--pull-concurrency must be an integer from 1 to 64, got ${textOr(command, flags, 'pull-concurrency')}`);
+  return { registryConfig: textOr(command, flags, 'registry-config'), certsDir: textOr(command, flags, 'registry-certs-dir'), insecure: list(flags, 'insecure-registry') ?? [], pullConcurrency: concurrency };
 }
 
 function manifestSettings(command: Command, flags: Flags): ManifestSettings {

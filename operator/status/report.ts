@@ -4,7 +4,7 @@ import type { BerthError } from '../model/errors.ts';
 import { claimantOf, KIND_TABLE, type KindStatusEntry, type ServiceStatus } from '../manifests/kinds/index.ts';
 import type { Action, Plan } from '../model/plan.ts';
 import type { NodeStatus } from '../model/cluster.ts';
-import type { DesiredState, ObservedState } from '../model/state.ts';
+import type { DesiredState, ImageState, ObservedState } from '../model/state.ts';
 import type { Health, ReplicaHealth } from '../health/health.ts';
 import type { CrashLoopInfo, HeldUpdate } from '../model/healing.ts';
 import { actionView } from '../diff/render.ts';
@@ -65,6 +65,8 @@ export interface ReportInput {
   lostNodes?: ReadonlySet<string>;
   /** Service key -> why some replicas wait for a node. */
   unschedulable?: ReadonlyMap<string, string>;
+  images?: ReadonlyMap<string, ImageState>;
+  pullErrors?: ReadonlyMap<string, string>;
 }
 
 /** Builds the status document; `previous` keeps transition times of unchanged conditions. */
@@ -153,6 +155,7 @@ function kindSections(input: ReportInput): Map<string, Record<string, KindStatus
     out.set(d.status.section, d.status.report({
       desired: input.desired, containers, health: input.health, crashes: input.crashes, held: input.held,
       multiNode: input.nodes !== undefined, lostNodes: input.lostNodes, unschedulable: input.unschedulable,
+      images: input.images, pullErrors: input.pullErrors,
     }));
   }
   return out;
@@ -160,6 +163,7 @@ function kindSections(input: ReportInput): Map<string, Record<string, KindStatus
 
 function degradedReason(all: readonly KindStatusEntry[]): string {
   if (all.some((s) => s.replicas.some((r) => r.health === 'CrashLoop'))) return 'CrashLoop';
+  if (all.some((s) => /^(ErrImagePull|ImagePullBackOff)\b/.test(s.message ?? ''))) return 'ErrImagePull';
   if (all.some((s) => s.message?.startsWith('update rolled back'))) return 'RolledBack';
   if (all.some((s) => s.message?.startsWith('update paused'))) return 'UpdatePaused';
   if (all.some((s) => s.replicas.some((r) => !r.ready && r.health !== 'Progressing'))) return 'ReplicasUnhealthy';
@@ -173,7 +177,7 @@ function withTransition(c: Omit<Condition, 'lastTransitionTime'>, previous: Stat
 }
 
 function reasonOf(code: string): string {
-  const map: Record<string, string> = { E_YAML: 'InvalidYAML', E_SCHEMA: 'ValidationFailed', E_SEMANTIC: 'ValidationFailed', E_UNKNOWN_KIND: 'ValidationFailed', E_EMPTY_REVISION: 'EmptyRevision', E_PATH_MISSING: 'PathMissing', E_BUILD: 'BuildFailed', E_IMAGE_MISSING: 'ImageMissing', E_CONFIG: 'InvalidConfig', E_TOO_LARGE: 'TooLarge', E_INTERNAL: 'InternalError' };
+  const map: Record<string, string> = { E_YAML: 'InvalidYAML', E_SCHEMA: 'ValidationFailed', E_SEMANTIC: 'ValidationFailed', E_UNKNOWN_KIND: 'ValidationFailed', E_EMPTY_REVISION: 'EmptyRevision', E_PATH_MISSING: 'PathMissing', E_BUILD: 'BuildFailed', E_IMAGE_MISSING: 'ImageMissing', E_PULL: 'ErrImagePull', E_CONFIG: 'InvalidConfig', E_TOO_LARGE: 'TooLarge', E_INTERNAL: 'InternalError' };
   return map[code] ?? 'Failed';
 }
 

@@ -10,7 +10,7 @@ import { BerthError } from '../../operator/model/errors.ts';
 import { LABELS } from '../../operator/model/keys.ts';
 import type { ObservedContainer, ObservedState } from '../../operator/model/state.ts';
 import { liftedLimitError } from '../../operator/runtime/docker-errors.ts';
-import type { BuildFile, ContainerRuntime, CreateContainerSpec, ExecResult, RuntimeEvent } from '../../operator/runtime/runtime.ts';
+import type { BuildFile, ContainerRuntime, CreateContainerSpec, ExecResult, PullResult, RuntimeEvent } from '../../operator/runtime/runtime.ts';
 
 /** One recorded mutating call. */
 export interface FakeCall {
@@ -60,6 +60,7 @@ export class FakeRuntime implements ContainerRuntime {
   private readonly volumes = new Map<string, FakeVolume>();
   private readonly networks = new Map<string, FakeNetwork>();
   private readonly images = new Map<string, string>();
+  private readonly registry = new Map<string, string>();
   private readonly failures = new Map<keyof ContainerRuntime, Error[]>();
   private readonly subscribers = new Set<Subscriber>();
   private readonly execs = new Map<string, FakeExecHandler>();
@@ -177,7 +178,7 @@ export class FakeRuntime implements ContainerRuntime {
     const existing = [...this.containers.values()].find((c) => c.observed.name === spec.name);
     if (existing) return existing.observed.id;
     const imageId = this.imageIdOf(spec.image);
-    if (!imageId) throw new BerthError('E_IMAGE_MISSING', `image ${spec.image} is not on the engine (berth never pulls; build or load it first)`, { terminal: true });
+    if (!imageId) throw new BerthError('E_IMAGE_MISSING', `image ${spec.image} is not on the engine (pull it, or build or load it first)`, { terminal: true });
     if (spec.network && !this.networks.has(spec.network.name)) {
       throw new BerthError('E_DOCKER', `create container ${spec.name}: network ${spec.network.name} does not exist (yet)`);
     }
@@ -273,6 +274,20 @@ export class FakeRuntime implements ContainerRuntime {
     const id = `sha256:${contentHash(files, dockerfile, labels)}`;
     this.images.set(ref, id);
     return id;
+  }
+
+  /** Puts `ref` into the fake's registry: pullImage() can fetch it from then on. */
+  publish(ref: string, id: string): void {
+    this.registry.set(ref, id);
+  }
+
+  async pullImage(ref: string): Promise<PullResult> {
+    this.record('pullImage', [ref]);
+    if (this.imageIdOf(ref)) return { ref, action: 'present', layers: 0, bytes: 0, ms: 0 };
+    const id = this.registry.get(ref);
+    if (!id) throw new BerthError('E_PULL', `pull ${ref} on fake: manifest unknown`);
+    this.images.set(ref, id);
+    return { ref, action: 'pulled', layers: 1, bytes: 1, ms: 0 };
   }
 
   /** Memory use memoryUsage() reports for container `id` (default 0). */

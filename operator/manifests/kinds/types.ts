@@ -1,7 +1,7 @@
 /** What berth knows about one manifest kind: the contract every entry of the kind table (kinds/index.ts) fulfils. */
 import type { ManifestIssue } from '../../model/errors.ts';
 import type { Manifest, NodeManifest, ServiceManifest } from '../../model/manifest.ts';
-import type { DesiredState, ObservedContainer } from '../../model/state.ts';
+import type { DesiredState, ImageState, ObservedContainer } from '../../model/state.ts';
 import type { CrashLoopInfo, HeldUpdate } from '../../model/healing.ts';
 import type { Health, ReplicaHealth } from '../../model/health.ts';
 import type { ResolvedBuild } from '../build-context.ts';
@@ -68,6 +68,10 @@ export interface StatusContext {
   lostNodes?: ReadonlySet<string>;
   /** Resource key -> why some of its containers wait for a node. */
   unschedulable?: ReadonlyMap<string, string>;
+  /** Image reference -> what its registry said this pass (images/resolver.ts). */
+  images?: ReadonlyMap<string, ImageState>;
+  /** Resource key -> why its image pull failed this pass. */
+  pullErrors?: ReadonlyMap<string, string>;
 }
 
 /** The part every kind's status entry has; the status conditions (Ready, Degraded) are computed from these. */

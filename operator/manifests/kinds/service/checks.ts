@@ -14,6 +14,7 @@ import { checkEngineLimits } from '../../engine-checks.ts';
 import { checkMountPaths, normalizeMountPath } from '../../mount-checks.ts';
 import { checkNamespaceSizes } from '../../namespace-checks.ts';
 import { checkSecurityContext } from '../../security-checks.ts';
+import { checkImageFields } from '../../image-checks.ts';
 import { probeKindIssues } from '../../probes.ts';
 import type { CheckContext, Declared, DocumentIssues, Report } from '../types.ts';
 
@@ -70,6 +71,7 @@ function checkService(doc: RawDoc, m: ServiceManifest, declared: Declared, repor
   checkMountPaths(doc, m, report);
   checkEngineLimits(doc, m, report);
   checkSecurityContext(doc, m, report);
+  checkImageFields(doc, m, report);
   spec.dependsOn.forEach((dep, i) => {
     if (dep === metadata.name) report(doc, ['spec', 'dependsOn', i], 'a service cannot depend on itself');
     else if (!declared.has(`Service\0${resourceKey(metadata.namespace, dep)}`)) {

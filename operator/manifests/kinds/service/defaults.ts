@@ -1,7 +1,7 @@
 /** kind Service: defaults (schema-valid data -> model). */
-import type { PortSpec, ResourceSpec, SecurityContext, ServiceSpec, VolumeMount } from '../../../model/manifest.ts';
+import type { ImagePolicySpec, PortSpec, PullPolicy, ResourceSpec, SecurityContext, ServiceSpec, VolumeMount } from '../../../model/manifest.ts';
 import type { RawDoc } from '../../yaml-source.ts';
-import { parseCpu, parseMemory } from '../../quantity.ts';
+import { parseCpu, parseDuration, parseMemory } from '../../quantity.ts';
 import { toHealth, toUpdate } from '../../probes.ts';
 import { toLoadBalancer } from '../../load-balancer.ts';
 import { toPlacement } from '../../placement.ts';
@@ -21,14 +21,38 @@ export function toServiceSpec(s: Obj, doc: RawDoc): ServiceSpec {
     volumes: ((s.volumes ?? []) as Obj[]).map(toMount),
     dependsOn: [...((s.dependsOn ?? []) as string[])],
     placement: toPlacement(s.placement as Obj | undefined),
+    pullPolicy: (s.pullPolicy as PullPolicy | undefined) ?? defaultPullPolicy(typeof s.image === 'string' ? s.image : undefined),
   };
   if (typeof s.image === 'string') spec.image = s.image;
+  if (isObj(s.imagePolicy)) spec.imagePolicy = toImagePolicySpec(s.imagePolicy);
   if (isObj(s.build)) spec.build = { context: s.build.context as string, dockerfile: (s.build.dockerfile as string | undefined) ?? 'Dockerfile' };
   if (Array.isArray(s.command)) spec.command = [...(s.command as string[])];
   if (isObj(s.loadBalancer)) spec.loadBalancer = toLoadBalancer(s.loadBalancer, spec.ports);
   // Only when written: an absent securityContext keeps the spec hash (and the replicas) of a berth without the field.
   if (isObj(s.securityContext)) spec.securityContext = toSecurityContext(s.securityContext);
   return spec;
+}
+
+/** Kubernetes' rule: a reference without a tag, or with :latest, is always asked of its registry; a digest never needs it. */
+export function defaultPullPolicy(image: string | undefined): PullPolicy {
+  if (image === undefined || image.includes('@')) return 'IfNotPresent';
+  const colon = image.lastIndexOf(':');
+  const tag = colon > image.lastIndexOf('/') ? image.slice(colon + 1) : undefined;
+  return tag === undefined || tag === 'latest' ? 'Always' : 'IfNotPresent';
+}
+
+/** Default interval of spec.imagePolicy: 5 minutes. */
+export const IMAGE_POLICY_INTERVAL_MS = 5 * 60_000;
+
+function toImagePolicySpec(p: Obj): ImagePolicySpec {
+  const out: ImagePolicySpec = {
+    intervalMs: p.interval === undefined ? IMAGE_POLICY_INTERVAL_MS : convertAt(['spec', 'imagePolicy', 'interval'], () => parseDuration(p.interval as string | number)),
+  };
+  if (typeof p.semver === 'string') out.semver = p.semver;
+  if (typeof p.pattern === 'string') out.pattern = p.pattern;
+  if (p.order === 'numerical' || p.order === 'alphabetical') out.order = p.order;
+  if (typeof p.extract === 'string') out.extract = p.extract;
+  return out;
 }
 
 /** Defaults of spec.securityContext: not privileged, nothing added or dropped besides NET_RAW, escalation as privileged. */

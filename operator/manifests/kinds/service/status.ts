@@ -21,7 +21,10 @@ export interface ServiceStatus {
   ready: number;
   /** worstOf the replicas' health, Degraded when fewer are ready than desired. */
   health: Health;
+  /** As written in the manifest. */
   image: string;
+  /** The registry digest the replicas run (absent: the image as the node has it). */
+  digest?: string;
   specHash: string;
   /** Why the service is not Healthy (crash loop, failed probe, rolled-back update). */
   message?: string;
@@ -48,8 +51,20 @@ function serviceStatus(s: DesiredService, ctx: StatusContext): ServiceStatus {
   if (held) health = worstOf(health, 'Degraded');
   const problem = replicas.find((r) => r.health !== 'Healthy' && r.message);
   const waiting = ctx.unschedulable?.get(s.key);
-  const message = held ? `update ${held.action === 'rollback' ? 'rolled back' : 'paused'} at ${held.revision.slice(0, 7)}: ${held.reason}` : waiting ?? (problem ? `#${problem.replica} ${problem.message}` : undefined);
-  return { desired: s.spec.replicas, running, ready, health, image: s.image.ref, specHash: s.specHash, ...(message ? { message } : {}), replicas };
+  const pull = imageProblem(s, ctx);
+  if (pull && ready < s.spec.replicas) health = worstOf(health, 'Degraded');
+  const message = held ? `update ${held.action === 'rollback' ? 'rolled back' : 'paused'} at ${held.revision.slice(0, 7)}: ${held.reason}` : pull ?? waiting ?? (problem ? `#${problem.replica} ${problem.message}` : undefined);
+  const digest = s.image.type === 'ref' ? s.image.digest : undefined;
+  return { desired: s.spec.replicas, running, ready, health, image: s.image.ref, ...(digest ? { digest } : {}), specHash: s.specHash, ...(message ? { message } : {}), replicas };
+}
+
+/** ErrImagePull / ImagePullBackOff with the registry's answer, from this pass's pull or tag resolution. */
+function imageProblem(s: DesiredService, ctx: StatusContext): string | undefined {
+  // The registry's own answer (from resolving the tag) says more than the engine's pull error that follows it.
+  const state = ctx.images?.get(s.image.ref);
+  if (state?.reason) return `${state.reason}: ${state.message ?? 'registry failed'}${state.digest ? ` (replicas keep ${state.digest})` : ''}`;
+  const pulled = ctx.pullErrors?.get(s.key);
+  return pulled ? `ErrImagePull: ${pulled}` : undefined;
 }
 
 function replicaStatus(c: ObservedContainer, ctx: StatusContext): ReplicaStatus {

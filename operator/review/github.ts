@@ -89,12 +89,23 @@ export interface GitHubClient {
   pullForCommit(sha: string): Promise<MergedPull | null>;
 }
 
+/** What image automation's pull-request mode needs (kept apart from GitHubClient so review fakes need not implement it). */
+export interface PullOpener {
+  /**
+   * Ensures an open pull request from branch `head` (of this repository) into `base`: lists the open ones with
+   * `head=<owner>:<head>` and `base` first (1 call), creates one only when there is none (1 more). An existing one whose
+   * title or body differ is updated to them (1 more) and still reported as `exists`. Two berths racing to create it:
+   * the loser's 422 "already exists" is answered by listing again.
+   */
+  openPull(head: string, base: string, title: string, body: string): Promise<{ number: number; action: 'created' | 'exists' }>;
+}
+
 interface CachedComment { commentId: number; digest: string }
 interface Counter { calls: number }
 type Comment = { id: number; body?: string | null; user?: { type?: string } | null };
 
 /** A client for one repository. Throws E_CONFIG for a repository not `owner/name` or an empty token. */
-export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
+export function createGitHubClient(opts: GitHubClientOptions): GitHubClient & PullOpener {
   const [owner, repo] = opts.repo.split('/');
   if (!owner || !repo || opts.repo.split('/').length !== 2) throw new BerthError('E_CONFIG', `GitHub repository must be owner/name, got "${opts.repo}"`);
   if (!opts.token) throw new BerthError('E_CONFIG', 'a GitHub token is required');
@@ -137,6 +148,33 @@ export function createGitHubClient(opts: GitHubClientOptions): GitHubClient {
     async commentOnPull(pr, body) {
       const { data } = await octokit.rest.issues.createComment({ ...where, issue_number: pr, body }).catch(fail(`comment on #${pr}`));
       return { id: data.id, url: data.html_url };
+    },
+
+    async openPull(head, base, title, body) {
+      const what = `open a pull request from ${head} into ${base}`;
+      const find = async (): Promise<{ number: number; title: string; body?: string | null } | undefined> => {
+        const { data } = await octokit.rest.pulls.list({ ...where, state: 'open', head: `${owner}:${head}`, base, per_page: 100 }).catch(fail(what));
+        return data.find((p) => p.head.ref === head && p.base.ref === base) ?? data[0];
+      };
+      const existing = await find();
+      if (existing) {
+        if (existing.title !== title || (existing.body ?? '') !== body) {
+          await octokit.rest.pulls.update({ ...where, pull_number: existing.number, title, body }).catch(fail(`update pull request #${existing.number}`));
+        }
+        return { number: existing.number, action: 'exists' };
+      }
+      try {
+        const { data } = await octokit.rest.pulls.create({ ...where, head, base, title, body });
+        log.info('github pull request created', { number: data.number, head, base });
+        return { number: data.number, action: 'created' };
+      } catch (err) {
+        // Created meanwhile by another writer: GitHub answers 422 "A pull request already exists for owner:head".
+        if (err instanceof RequestError && err.status === 422) {
+          const raced = await find();
+          if (raced) return { number: raced.number, action: 'exists' };
+        }
+        return fail(what)(err);
+      }
     },
 
     async pullForCommit(sha) {

@@ -69,6 +69,7 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     'github-repo': { type: 'string', help: 'owner/name on GitHub: plan comments and berth/plan statuses on pull requests, berth/sync after merges' },
     'github-token-env': { type: 'string', default: 'GITHUB_TOKEN', help: 'environment variable holding the GitHub token (never logged)' },
     'github-api-url': { type: 'string', default: 'https://api.github.com', help: 'GitHub API root (GitHub Enterprise: https://host/api/v3)' },
+    'image-updates': { type: 'string', default: 'branch', help: 'where berth commits a newer tag chosen by a spec.imagePolicy: branch (the tracked branch), pr (a branch berth/image-updates/<ns>/<name> and a pull request; needs --github-repo) or off' },
     'review-branches': { type: 'string', multiple: true, help: "glob of plain-git review branches (e.g. 'review/*'); their plans go to the status branch; repeatable" },
     'memory-high-mark': { type: 'string', default: '90%', help: "a node whose containers use more of its memory capacity than this stops its lowest-priority replicas first" },
     'node-grace': { type: 'string', default: '10s', help: 'a node (engine) silent this long is NotReady and its replicas are rescheduled elsewhere' },

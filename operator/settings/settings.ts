@@ -154,6 +154,8 @@ export interface RunSettings extends SourceSettings {
   traffic: TrafficSettings;
   /** --github-repo with its token; null without the flag. */
   github: GitHubSettings | null;
+  /** --image-updates: where spec.imagePolicy's newer tags are committed. */
+  imageUpdates: 'branch' | 'pr' | 'off';
   /** The token in the variable --github-token-env names, if set (redacted from every output, with or without --github-repo). */
   githubToken: string | undefined;
   reviewBranches: string[];
@@ -260,6 +262,12 @@ function sourceSettings(command: 'run' | 'plan' | 'apply', flags: Flags): Source
   };
 }
 
+function imageUpdatesMode(flags: Flags): 'branch' | 'pr' | 'off' {
+  const mode = oneOf(textOr('run', flags, 'image-updates'), ['branch', 'pr', 'off'] as const);
+  if (mode === 'pr' && !text(flags, 'github-repo')) throw new BerthError('E_CONFIG', '--image-updates pr needs --github-repo (the pull requests are opened there)');
+  return mode;
+}
+
 function imageSettings(command: 'run' | 'plan' | 'apply', flags: Flags): ImageSettings {
   const concurrency = Number(textOr(command, flags, 'pull-concurrency'));
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new BerthError('E_CONFIG', `--pull-concurrency must be an integer from 1 to 64, got ${textOr(command, flags, 'pull-concurrency')}`);
@@ -292,6 +300,7 @@ function runSettings(flags: Flags, env: NodeJS.ProcessEnv): RunSettings {
     proxyWorkers: proxyWorkers(flags),
     traffic: trafficSettings(flags),
     github: githubSettings(flags, tokenEnv, githubToken),
+    imageUpdates: imageUpdatesMode(flags),
     githubToken,
     reviewBranches,
     memoryHighMark: parseFraction(textOr('run', flags, 'memory-high-mark'), 'memory-high-mark'),

@@ -171,18 +171,55 @@ class IsoGitSource implements GitSource {
 
   /** Commits `files` onto the status branch and publishes it, rebuilding on the new tip when a push is rejected. */
   writeStatus(files: Record<string, string | null>, message: string): Promise<string | null> {
-    return this.lock.exclusive(async () => {
+    return this.lock.exclusive(() => {
       const changes = changeTree(files);
-      for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-        const tip = await this.sync.branchTip(STATUS_BRANCH);
-        const base = tip ? await this.trees.rootOf(tip) : null;
-        const tree = await applyChanges(this.trees, base, changes);
-        if (tree === (base ?? EMPTY_TREE)) return null;
-        const commit = await this.commit(tree, tip, message);
-        if (await this.sync.publish(STATUS_BRANCH, commit, tip)) return commit;
-      }
-      throw new BerthError('E_GIT', `could not update '${STATUS_BRANCH}' of ${this.description}: rejected ${MAX_WRITE_ATTEMPTS} times by concurrent writers`);
+      return this.commitLoop(STATUS_BRANCH, async () => changes, message, null);
     });
+  }
+
+  /** Commits what `edit` returns for the tip of `branch` (created from `opts.createFrom` when absent) and pushes it. */
+  commitFiles(
+    branch: string,
+    edit: (tip: RepoSnapshot | null) => Promise<Record<string, string | null> | null>,
+    message: string,
+    opts: { createFrom?: string } = {},
+  ): Promise<string | null> {
+    if (!isBranchName(branch)) return Promise.reject(new BerthError('E_GIT', `invalid branch name '${branch}'`, { terminal: true }));
+    return this.lock.exclusive(() =>
+      this.commitLoop(branch, async (tip) => {
+        const files = await edit(tip ? await createSnapshot(this.trees, tip, (task) => task()) : null);
+        return files ? changeTree(files) : null;
+      }, message, opts.createFrom ?? null),
+    );
+  }
+
+  /**
+   * The write loop shared by the status branch and commitFiles (run inside an exclusive task): read the branch tip
+   * (or `createFrom` when the branch is absent), build the tree with `changesFor(tip)` applied, commit, publish
+   * without force; a rejected publish starts over on the new tip.
+   */
+  private async commitLoop(
+    branch: string,
+    changesFor: (tip: string | null) => Promise<ReturnType<typeof changeTree> | null>,
+    message: string,
+    createFrom: string | null,
+  ): Promise<string | null> {
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const tip = await this.sync.branchTip(branch);
+      let parent = tip;
+      if (!parent && createFrom) parent = isOid(createFrom) ? await this.sync.ensureCommit(createFrom) : await this.sync.resolve(createFrom);
+      if (!parent && branch !== STATUS_BRANCH) {
+        throw new BerthError('E_GIT', `branch '${branch}' not found in ${this.description} (and no commit to create it from)`);
+      }
+      const changes = await changesFor(parent);
+      if (!changes) return null;
+      const base = parent ? await this.trees.rootOf(parent) : null;
+      const tree = await applyChanges(this.trees, base, changes);
+      if (tree === (base ?? EMPTY_TREE)) return null;
+      const commit = await this.commit(tree, parent, message);
+      if (await this.sync.publish(branch, commit, tip)) return commit;
+    }
+    throw new BerthError('E_GIT', `could not update '${branch}' of ${this.description}: rejected ${MAX_WRITE_ATTEMPTS} times by concurrent writers`);
   }
 
   private async commit(tree: string, parent: string | null, message: string): Promise<string> {
@@ -194,6 +231,14 @@ class IsoGitSource implements GitSource {
       commit: { message: message.endsWith('\n') ? message : `${message}\n`, tree, parent: parent ? [parent] : [], author: who, committer: who },
     });
   }
+}
+
+/** A plausible git branch name (git check-ref-format's main rules): no `..`, no control or special characters, no `.lock` ends. */
+function isBranchName(name: string): boolean {
+  if (name === '' || name.length > 255 || name.startsWith('-') || name.startsWith('/') || name.endsWith('/') || name.endsWith('.')) return false;
+  if (name.includes('..') || name.includes('//') || name.includes('@{') || name === '@') return false;
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return false;
+  return name.split('/').every((part) => part !== '' && !part.startsWith('.') && !part.endsWith('.lock'));
 }
 
 /** null for E_PATH_MISSING; any other error is rethrown. */

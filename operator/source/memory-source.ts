@@ -15,6 +15,14 @@ export class MemorySource implements GitSource {
   /** The message of each status commit made, in order. */
   readonly statusMessages: string[] = [];
 
+  /** Every commit made by commitFiles, in order. */
+  readonly commitLog: Array<{ branch: string; commit: string; parent: string; message: string; files: Record<string, string | null> }> = [];
+  /**
+   * Called by commitFiles after `edit` and before it moves the branch (tests simulate a concurrent push here, e.g. with
+   * push or pushBranch): when the branch moved meanwhile, the commit is dropped and `edit` runs again on the new tip.
+   */
+  beforePublish?: (branch: string, attempt: number) => void;
+
   /** Adds a commit with exactly `files` and moves the branch to it; returns its id. */
   push(files: Record<string, string>): string {
     const id = createHash('sha1').update(JSON.stringify([this.tip, files])).digest('hex');
@@ -79,6 +87,56 @@ export class MemorySource implements GitSource {
     this.statusMessages.push(message);
     return createHash('sha1').update(String(this.statusCommits)).digest('hex');
   }
+
+  /** As GitSource.commitFiles, on the file maps: `main` is the tracked branch, any other name lives in `branches`. */
+  async commitFiles(
+    branch: string,
+    edit: (tip: RepoSnapshot | null) => Promise<Record<string, string | null> | null>,
+    message: string,
+    opts: { createFrom?: string } = {},
+  ): Promise<string | null> {
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const tip = this.branchTip(branch);
+      const parent = tip ?? (opts.createFrom !== undefined ? await this.resolve(opts.createFrom) : undefined);
+      if (parent === undefined) throw new BerthError('E_GIT', `branch '${branch}' not found in ${this.description} (and no commit to create it from)`);
+      const base = this.commits.get(parent) ?? {};
+      const changes = await edit(memorySnapshot(base, parent));
+      if (!changes) return null;
+      const files: Record<string, string> = { ...base };
+      for (const [path, content] of Object.entries(changes)) {
+        if (path === '' || path.startsWith('/') || path.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) {
+          throw new BerthError('E_GIT', `invalid file path '${path}'`, { terminal: true });
+        }
+        if (content === null) delete files[path];
+        else files[path] = content;
+      }
+      if (JSON.stringify(sorted(files)) === JSON.stringify(sorted(base))) return null;
+      this.beforePublish?.(branch, attempt);
+      if (this.branchTip(branch) !== tip) continue; // someone pushed meanwhile: edit again on the new tip
+      const id = createHash('sha1').update(JSON.stringify([branch, parent, sorted(files), message, this.commitLog.length])).digest('hex');
+      this.commits.set(id, files);
+      if (branch === 'main') this.tip = id;
+      else this.branches.set(branch, id);
+      this.commitLog.push({ branch, commit: id, parent, message, files: changes });
+      return id;
+    }
+    throw new BerthError('E_GIT', `could not update '${branch}' of ${this.description}: rejected 5 times by concurrent writers`);
+  }
+
+  /** The files of `branch` at its tip, or undefined when the branch does not exist (tests). */
+  filesOf(branch: string): Record<string, string> | undefined {
+    const tip = this.branchTip(branch);
+    return tip === undefined ? undefined : { ...(this.commits.get(tip) ?? {}) };
+  }
+
+  private branchTip(branch: string): string | undefined {
+    if (branch === 'main') return this.tip || undefined;
+    return this.branches.get(branch);
+  }
+}
+
+function sorted(files: Record<string, string>): Array<[string, string]> {
+  return Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** A RepoSnapshot over a file map. */

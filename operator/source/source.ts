@@ -49,4 +49,19 @@ export interface GitSource {
    * Retries on a rejected push by rebuilding the commit on the new tip.
    */
   writeStatus(files: Record<string, string | null>, message: string): Promise<string | null>;
+  /**
+   * Commits onto `branch` what `edit` returns for its tip (path -> content, null deletes; null = nothing to commit) and pushes.
+   * When the branch does not exist it starts from commit `opts.createFrom` (required then; `edit` then sees that commit).
+   * A rejected push (someone pushed meanwhile) calls `edit` again on the new tip, at most a few times. Returns the new
+   * commit id, or null when edit returned null / nothing changed (no empty commits).
+   * `edit` runs while the source is locked: it may read the snapshot it is given but must not call this source.
+   * Throws E_GIT when the branch is absent without `createFrom`, on a path that leaves the repository, or when every
+   * attempt was rejected.
+   */
+  commitFiles(
+    branch: string,
+    edit: (tip: RepoSnapshot | null) => Promise<Record<string, string | null> | null>,
+    message: string,
+    opts?: { createFrom?: string },
+  ): Promise<string | null>;
 }

@@ -248,8 +248,14 @@ async function pullForService(ctx: Ctx, a: Extract<Action, { type: 'pull-image' 
     ctx.pulls.push({ ...r.value, service: a.service });
     if (r.value.action === 'pulled') ctx.log.info('image pulled', { service: a.service, image: a.ref, ...(r.value.node ? { node: r.value.node } : {}), layers: r.value.layers, bytes: r.value.bytes, ms: Math.round(r.value.ms) });
   }
-  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failure) throw failure.reason;
+  const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ node: [...nodes][i], error: asBerthError(r.reason) }] : []));
+  if (!failures.length) return;
+  // One node has it: a node that could not pull gets it streamed from there when its replica is created (runtime/multi.ts).
+  if (failures.length < results.length) {
+    for (const f of failures) ctx.log.warn('pull failed on a node; its replicas get the image from another node', { service: a.service, image: a.ref, node: f.node ?? 'default', error: f.error.message });
+    return;
+  }
+  throw failures[0]!.error;
 }
 
 /** Drains (beforeStop, best effort), stops and removes a container. */

@@ -48,7 +48,7 @@ spec:
 });
 
 /** Digest label per node of the running replicas of regn/web. */
-async function placement(): Promise<Record<string, string[]>> {
+async function placement(): Promise<{ main: string[]; e1: string[] }> {
   const list = async (d: Docker) => (await d.listContainers({ filters: { label: [`${LABELS.instance}=${instance}`, `${LABELS.service}=web`], status: ['running'] } }))
     .map((c) => c.Labels[LABELS.imageDigest] ?? 'none').sort();
   return { main: await list(docker), e1: await list(e1.docker) };

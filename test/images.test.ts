@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABELS } from '../operator/model/keys.ts';
 import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
+import { berth } from './helpers/cli.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
 import { runningOf, startTestOperator, statusFromBranch, type TestOperator } from './helpers/operator.ts';
 import { startTestRegistry, type TestRegistry } from './helpers/registry.ts';
@@ -147,6 +148,21 @@ describe('images from a registry', () => {
     const file = await remote.git(['--git-dir', remote.bareDir, 'show', 'main:api.yaml']);
     expect(file).toBe(manifest.replace('shop/api:3.0.0', 'shop/api:3.1.0').trimEnd()); // git() trims its output
     expect(await runningDigests()).toEqual([digests.v310, digests.v310]);
+    await remote.git(['pull', '--quiet', '--ff-only', 'origin', 'main']); // the work tree takes berth's commit
+  });
+
+  it('shows the digest each tag resolves to in berth plan, with no credential', async () => {
+    const next = api('3.1.0', 3).replace('  update: { monitor: 0s }\n', '  update: { monitor: 0s }\n  imagePolicy: { semver: ">=3 <4", interval: 10s }\n');
+    await remote.commit({ 'api.yaml': next }, 'three replicas');
+    const planned = await berth(['plan', '--repo', remote.url, '--instance', instance, '--state-dir', op.stateDir, '--registry-config', configFile, '--format', 'json']);
+    expect(planned.code, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain(`${registry.host}/shop/api:3.1.0 (${digests.v310})`);
+    const text = await berth(['plan', '--repo', remote.url, '--instance', instance, '--state-dir', op.stateDir, '--registry-config', configFile]);
+    expect(text.stdout).toMatch(/1 to create/);
+    for (const out of [planned.stdout, planned.stderr, text.stdout, text.stderr]) {
+      expect(out).not.toContain(registry.password);
+      expect(out).not.toContain(Buffer.from(`${registry.username}:${registry.password}`).toString('base64'));
+    }
   });
 
   it('never lets the registry password out: logs, status, status branch, errors', async () => {

@@ -80,6 +80,8 @@ describe('images from a registry', () => {
     expect(running.map((c) => c.Image)).toEqual([`${registry.host}/shop/api@${digests.one}`, `${registry.host}/shop/api@${digests.one}`]);
     const status = pass.status.services['reg/api'];
     expect(status).toMatchObject({ image: `${registry.host}/shop/api:1`, digest: digests.one, ready: 2 });
+    expect(status?.pulled).toMatchObject({ image: `${registry.host}/shop/api@${digests.one}`, nodes: [{ action: 'pulled', layers: expect.any(Number) }] });
+    expect(status?.pulled?.nodes[0]?.bytes).toBeGreaterThan(1_000_000); // the 1 MB layer, at least
     const requests = await registry.settledRequests();
     // the engine pulled once (one manifest GET by digest, with the credentials: 200), berth resolved by HEAD
     expect(requests.filter((r) => r.method === 'GET' && r.path === `/v2/shop/api/manifests/${digests.one}` && r.status === 200)).toHaveLength(1);

@@ -67,6 +67,14 @@ export interface ImageState {
   resolvedAt?: string;
 }
 
+/** The last pull of a service's image, per node (status: `pulled`). */
+export interface LastPull {
+  image: string;
+  /** ISO time the pull finished. */
+  at: string;
+  nodes: { node?: string; action: 'present' | 'pulled'; layers: number; bytes: number; ms: number }[];
+}
+
 /** One Docker network per namespace that has services. */
 export interface DesiredNetwork {
   namespace: string;

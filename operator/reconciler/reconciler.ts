@@ -7,9 +7,9 @@ import { asBerthError, type BerthError } from '../model/errors.ts';
 import { LABELS } from '../model/keys.ts';
 import { claimedBy } from '../manifests/kinds/index.ts';
 import type { CreateAction, Plan } from '../model/plan.ts';
-import { runRef, type DesiredService, type DesiredState, type ObservedState } from '../model/state.ts';
+import { imageNameOf, runRef, type DesiredService, type DesiredState, type ObservedState } from '../model/state.ts';
 import { pinImages } from '../images/pin.ts';
-import type { ImageState } from '../model/state.ts';
+import type { ImageState, LastPull } from '../model/state.ts';
 import type { ClusterView } from '../runtime/cluster.ts';
 import { appliedServices, buildStatus, type StatusDoc } from '../status/report.ts';
 import { StatusWriter, statusPath } from '../status/writer.ts';
@@ -58,6 +58,8 @@ export class Reconciler {
   /** The image references the last observe() looked up (a digest pinned after it is observed again within its pass). */
   private queried = new Set<string>();
   private imageStates: ReadonlyMap<string, ImageState> = new Map();
+  /** Service key -> the last pull of its image (kept until another pull of that service). */
+  private readonly lastPulls = new Map<string, LastPull>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.pressure = new PressureGuard(deps.cluster, deps.log);
@@ -93,6 +95,20 @@ export class Reconciler {
   /** Whether a container is a current replica of the desired state (garbage collection keeps those, even exited). */
   protects(containerId: string): boolean {
     return this.current.has(containerId);
+  }
+
+  /**
+   * The Services of the desired state in force whose images berth pulls (by reference, pullPolicy not Never), by key:
+   * the repository as written and the digests pinned last (garbage collection collects their older pulled images).
+   */
+  pulledRepositories(): Map<string, { repository: string; digests: string[] }> {
+    const out = new Map<string, { repository: string; digests: string[] }>();
+    for (const s of this.good?.desired.services ?? []) {
+      if (s.image.type !== 'ref' || s.spec.pullPolicy === 'Never') continue;
+      const refs = [s, ...this.pinned.filter((p) => p.key === s.key)].map((p) => runRef(p.image)).filter((r) => r.includes('@'));
+      out.set(s.key, { repository: imageNameOf(s.image.ref), digests: [...new Set(refs.map((r) => r.slice(r.indexOf('@') + 1)))] });
+    }
+    return out;
   }
 
   /** The latest status document (null before the first pass). */
@@ -186,6 +202,7 @@ export class Reconciler {
       if (gated.actions.some((a) => a.cause === 'change')) this.deps.notify?.({ kind: 'applying', revision: desired.revision, plan: { ...r.plan, actions: gated.actions } });
       r.applied = await applyPlan({ ...r.plan, actions: gated.actions }, this.applyDeps(good));
       this.afterRollouts(r.applied, pinned.desired, r);
+      this.recordPulls(r.applied);
       r.observed = await observe();
       r.pending = planned(r.observed, []).pending;
       r.error = r.error ?? r.applied.errors[0] ?? null;
@@ -195,6 +212,17 @@ export class Reconciler {
     this.healing.prune((id) => running.has(id) || !present.has(id));
     for (const c of this.healing.crashes.values()) if (c.crashLoop) this.deps.notify?.({ kind: 'crashloop', crash: c });
     if (!this.deps.dryRun && (r.applied === null || r.applied.errors.length === 0)) this.markApplied(desired);
+  }
+
+  private recordPulls(applied: ApplyResult): void {
+    const at = (this.deps.now?.() ?? new Date()).toISOString();
+    const byService = new Map<string, LastPull>();
+    for (const p of applied.pulls) {
+      const entry = byService.get(p.service) ?? { image: p.ref, at, nodes: [] };
+      entry.nodes.push({ ...(p.node ? { node: p.node } : {}), action: p.action, layers: p.layers, bytes: p.bytes, ms: Math.round(p.ms) });
+      byService.set(p.service, entry);
+    }
+    for (const [k, v] of byService) this.lastPulls.set(k, v);
   }
 
   /** Records failed health gates: rollback/pause hold the service; a rollback converges again at once. */
@@ -310,6 +338,7 @@ export class Reconciler {
       ...(r.cluster ? { nodes: r.cluster.states, lostNodes: r.cluster.lost } : {}),
       ...(r.unschedulable ? { unschedulable: r.unschedulable } : {}),
       images: this.imageStates,
+      pulls: this.lastPulls,
       pullErrors: new Map((r.applied?.outcomes ?? []).flatMap((o) => (o.action.type === 'pull-image' && o.error ? [[o.action.service, o.error.message] as [string, string]] : []))),
       crashes: this.healing.crashes,
       held: this.healing.held,

@@ -4,7 +4,7 @@ import type { BerthError } from '../model/errors.ts';
 import { claimantOf, KIND_TABLE, type KindStatusEntry, type ServiceStatus } from '../manifests/kinds/index.ts';
 import type { Action, Plan } from '../model/plan.ts';
 import type { NodeStatus } from '../model/cluster.ts';
-import type { DesiredState, ImageState, ObservedState } from '../model/state.ts';
+import type { DesiredState, ImageState, LastPull, ObservedState } from '../model/state.ts';
 import type { Health, ReplicaHealth } from '../health/health.ts';
 import type { CrashLoopInfo, HeldUpdate } from '../model/healing.ts';
 import { actionView } from '../diff/render.ts';
@@ -67,6 +67,7 @@ export interface ReportInput {
   unschedulable?: ReadonlyMap<string, string>;
   images?: ReadonlyMap<string, ImageState>;
   pullErrors?: ReadonlyMap<string, string>;
+  pulls?: ReadonlyMap<string, LastPull>;
 }
 
 /** Builds the status document; `previous` keeps transition times of unchanged conditions. */
@@ -155,7 +156,7 @@ function kindSections(input: ReportInput): Map<string, Record<string, KindStatus
     out.set(d.status.section, d.status.report({
       desired: input.desired, containers, health: input.health, crashes: input.crashes, held: input.held,
       multiNode: input.nodes !== undefined, lostNodes: input.lostNodes, unschedulable: input.unschedulable,
-      images: input.images, pullErrors: input.pullErrors,
+      images: input.images, pullErrors: input.pullErrors, pulls: input.pulls,
     }));
   }
   return out;

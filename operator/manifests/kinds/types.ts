@@ -1,7 +1,7 @@
 /** What berth knows about one manifest kind: the contract every entry of the kind table (kinds/index.ts) fulfils. */
 import type { ManifestIssue } from '../../model/errors.ts';
 import type { Manifest, NodeManifest, ServiceManifest } from '../../model/manifest.ts';
-import type { DesiredState, ImageState, ObservedContainer } from '../../model/state.ts';
+import type { DesiredState, ImageState, LastPull, ObservedContainer } from '../../model/state.ts';
 import type { CrashLoopInfo, HeldUpdate } from '../../model/healing.ts';
 import type { Health, ReplicaHealth } from '../../model/health.ts';
 import type { ResolvedBuild } from '../build-context.ts';
@@ -72,6 +72,8 @@ export interface StatusContext {
   images?: ReadonlyMap<string, ImageState>;
   /** Resource key -> why its image pull failed this pass. */
   pullErrors?: ReadonlyMap<string, string>;
+  /** Resource key -> its image's last pull. */
+  pulls?: ReadonlyMap<string, LastPull>;
 }
 
 /** The part every kind's status entry has; the status conditions (Ready, Degraded) are computed from these. */

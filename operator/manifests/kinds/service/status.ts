@@ -1,6 +1,6 @@
 /** How a Service is reported in the status document: desired, running and ready replicas and the worst replica's health. */
 import { LABELS } from '../../../model/keys.ts';
-import type { DesiredService, ObservedContainer } from '../../../model/state.ts';
+import { runRef, type DesiredService, type LastPull, type ObservedContainer } from '../../../model/state.ts';
 import { worstOf, type Health } from '../../../model/health.ts';
 import type { StatusContext } from '../types.ts';
 
@@ -25,6 +25,8 @@ export interface ServiceStatus {
   image: string;
   /** The registry digest the replicas run (absent: the image as the node has it). */
   digest?: string;
+  /** The last pull of the image: when, and per node what it moved. */
+  pulled?: LastPull;
   specHash: string;
   /** Why the service is not Healthy (crash loop, failed probe, rolled-back update). */
   message?: string;
@@ -55,7 +57,8 @@ function serviceStatus(s: DesiredService, ctx: StatusContext): ServiceStatus {
   if (pull && ready < s.spec.replicas) health = worstOf(health, 'Degraded');
   const message = held ? `update ${held.action === 'rollback' ? 'rolled back' : 'paused'} at ${held.revision.slice(0, 7)}: ${held.reason}` : pull ?? waiting ?? (problem ? `#${problem.replica} ${problem.message}` : undefined);
   const digest = s.image.type === 'ref' ? s.image.digest : undefined;
-  return { desired: s.spec.replicas, running, ready, health, image: s.image.ref, ...(digest ? { digest } : {}), specHash: s.specHash, ...(message ? { message } : {}), replicas };
+  const pulled = ctx.pulls?.get(s.key);
+  return { desired: s.spec.replicas, running, ready, health, image: s.image.ref, ...(digest ? { digest } : {}), ...(pulled && pulled.image === runRef(s.image) ? { pulled } : {}), specHash: s.specHash, ...(message ? { message } : {}), replicas };
 }
 
 /** ErrImagePull / ImagePullBackOff with the registry's answer, from this pass's pull or tag resolution. */

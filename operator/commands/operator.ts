@@ -86,7 +86,7 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
     notify: (e) => listeners.onReconcilerEvent(e), beforeStop: (id) => drainer.drain(id), onLateFetch: () => wake('late fetch finished'),
   });
   const reviews = github || s.reviewBranches.length ? startReviews(s, source, engines, log, { github, sync, onRound: hooks.onReview, images }) : null;
-  const gc = startGc({ runtime: createDockerGc(docker), instance: s.instance, log, schedule: s.gcSchedule, protect: (id) => rec.protects(id) });
+  const gc = startGc({ runtime: createDockerGc(docker), instance: s.instance, log, schedule: s.gcSchedule, protect: (id) => rec.protects(id), pulledRepositories: () => rec.pulledRepositories() });
   const metrics = new Metrics();
   const ttlTimer = setInterval(() => registry.tick(), 1000);
   ttlTimer.unref();

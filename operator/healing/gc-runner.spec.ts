@@ -3,7 +3,7 @@ import { BerthError } from '../model/errors.ts';
 import type { GcRuntime, RemoveOutcome } from './gc.ts';
 import { createLogger, type Level, type Logger } from '../util/log.ts';
 import type { DiskUsage, GcInventory } from './gc.ts';
-import { resolvePolicy, startGc, validateSchedule, type GcHandle } from './gc-runner.ts';
+import { resolvePolicy, startGc, validateSchedule, type GcHandle, type GcOptions } from './gc-runner.ts';
 
 const INSTANCE = 'prod';
 const ours = (service: string): Record<string, string> => ({
@@ -24,8 +24,9 @@ class FakeGcRuntime implements GcRuntime {
   inventoryError: Error | undefined;
   constructor(public inv: GcInventory) {}
 
-  async inventory(instance: string): Promise<GcInventory> {
+  async inventory(instance: string, repositories?: readonly string[]): Promise<GcInventory> {
     this.inventories += 1;
+    this.repositoriesAsked.push(repositories);
     this.active += 1;
     this.maxActive = Math.max(this.maxActive, this.active);
     try {
@@ -39,6 +40,16 @@ class FakeGcRuntime implements GcRuntime {
   }
   async removeContainer(id: string): Promise<RemoveOutcome> { return this.remove(id); }
   async removeImage(id: string): Promise<RemoveOutcome> { return this.remove(id); }
+  /** Refs in `others` keep their image (untagged); otherwise as remove(ref). */
+  others = new Set<string>();
+  repositoriesAsked: (readonly string[] | undefined)[] = [];
+  async untagImage(ref: string): Promise<RemoveOutcome> {
+    if (this.others.has(ref) && !this.inUse.has(ref) && !this.failing.has(ref)) {
+      this.removed.push(ref);
+      return 'untagged';
+    }
+    return this.remove(ref);
+  }
   async diskUsage(): Promise<DiskUsage> {
     this.diskChecks += 1;
     if (this.disk instanceof Error) throw this.disk;
@@ -70,6 +81,7 @@ function inventory(): GcInventory {
     instance: INSTANCE,
     containers: [exited('c1', 1), exited('c2', 2), exited('c3', 3), exited('c4', 4), { ...exited('r', 5), state: 'running' }],
     images: [1, 2, 3, 4, 5].map((n) => ({ id: `i${n}`, tags: [`berth.local/shop/web:${n}`], labels: ours('web'), created: n, inUse: false })),
+    pulled: [],
     dangling: [{ id: 'd1', created: 1, labels: ours('web'), inUse: false }],
   };
 }
@@ -85,7 +97,7 @@ async function until(cond: () => boolean, what: string, timeoutMs = 5_000): Prom
 let handle: GcHandle | undefined;
 afterEach(() => handle?.stop());
 
-function start(rt: FakeGcRuntime, log: Logger, extra: { diskCheckMs?: number; policy?: Parameters<typeof resolvePolicy>[0] } = {}): GcHandle {
+function start(rt: FakeGcRuntime, log: Logger, extra: Partial<Pick<GcOptions, 'diskCheckMs' | 'policy' | 'pulledRepositories'>> = {}): GcHandle {
   handle = startGc({ runtime: rt, instance: INSTANCE, log, schedule: '0 0 1 1 *', ...extra });
   return handle;
 }
@@ -159,6 +171,54 @@ describe('startGc: runOnce', () => {
     await expect(gc.runOnce('test')).rejects.toMatchObject({ code: 'E_DOCKER' });
     rt.inventoryError = undefined;
     expect((await gc.runOnce('again')).removedContainers).toHaveLength(2);
+  });
+});
+
+describe('startGc: pulled images', () => {
+  const REG = 'reg.example:5000/shop/web';
+  const ref = (n: number): string => `${REG}@sha256:${String(n).repeat(64)}`;
+  const withPulled = (): GcInventory => ({
+    ...inventory(), containers: [], images: [], dangling: [],
+    pulled: [1, 2, 3, 4, 5].map((n) => ({ id: `p${n}`, repository: REG, digestRefs: n === 1 ? [ref(1), ref(9)] : [ref(n)], created: n, inUse: false })),
+  });
+
+  it('asks the inventory for the managed repositories (normalised) and removes old pulled images by their references', async () => {
+    const rt = new FakeGcRuntime(withPulled());
+    const { log, entries } = capture();
+    const repos = new Map([['shop/web', { repository: `${REG}`, digests: [] }], ['shop/proxy', { repository: 'nginx' }]]);
+    const report = await start(rt, log, { pulledRepositories: () => repos }).runOnce('test');
+    expect(rt.repositoriesAsked).toEqual([['docker.io/library/nginx', REG]]);
+    expect(rt.removed).toEqual([ref(2), ref(1), ref(9)]);
+    expect(report.removedImages.map((r) => [r.id, r.name])).toEqual([['p2', ref(2)], ['p1', `${ref(1)},${ref(9)}`]]);
+    expect(entries.filter((e) => e.msg === 'gc removed image').map((e) => e.fields.id)).toEqual(['p2', 'p1']);
+  });
+
+  it('without pulledRepositories asks for none and removes no pulled image', async () => {
+    const rt = new FakeGcRuntime(withPulled());
+    const report = await start(rt, capture().log).runOnce('test');
+    expect(rt.repositoriesAsked).toEqual([[]]);
+    expect(report.removedImages).toEqual([]);
+  });
+
+  it('records a refused reference as in use (the remaining refs untouched) and one other names keep as untagged', async () => {
+    const rt = new FakeGcRuntime(withPulled());
+    rt.inUse.add(ref(1));
+    rt.others.add(ref(2));
+    const { log, entries } = capture();
+    const report = await start(rt, log, { pulledRepositories: () => new Map([['shop/web', { repository: REG }]]) }).runOnce('test');
+    expect(rt.removed).toEqual([ref(2)]);
+    expect(report.skipped).toEqual([{ id: 'p1', kind: 'remove-image', reason: 'in use' }]);
+    expect(report.removedImages).toEqual([expect.objectContaining({ id: 'p2', name: ref(2), untagged: true })]);
+    expect(entries.find((e) => e.msg === 'gc untagged image')?.fields.reason).toContain('other references keep the image');
+  });
+
+  it('a throwing pulledRepositories leaves pulled images alone with a warning, and the run goes on', async () => {
+    const rt = new FakeGcRuntime({ ...withPulled(), dangling: inventory().dangling });
+    const { log, entries } = capture();
+    const report = await start(rt, log, { pulledRepositories: () => { throw new Error('not ready'); } }).runOnce('test');
+    expect(rt.removed).toEqual(['d1']);
+    expect(report.removedImages.map((r) => r.id)).toEqual(['d1']);
+    expect(entries.find((e) => e.level === 'warn' && e.msg.includes('pulled repositories'))).toBeDefined();
   });
 });
 

@@ -2,7 +2,10 @@
 import cron from 'node-cron';
 import { asBerthError, BerthError } from '../model/errors.ts';
 import type { Logger } from '../util/log.ts';
-import { DEFAULT_GC_POLICY, diskPressure, planGc, type GcDecision, type GcPolicy, type GcRuntime, type RemoveOutcome } from './gc.ts';
+import {
+  DEFAULT_GC_POLICY, diskPressure, planGc, pulledRepositories, type GcDecision, type GcPolicy, type GcRuntime, type PulledRepository,
+  type PulledService, type RemoveOutcome,
+} from './gc.ts';
 
 export const DEFAULT_GC_SCHEDULE = '*/10 * * * *';
 export const DEFAULT_DISK_CHECK_MS = 60_000;
@@ -10,9 +13,11 @@ export const DEFAULT_DISK_CHECK_MS = 60_000;
 /** One object GC removed. */
 export interface GcRemoval {
   id: string;
-  /** Container name, or the image's tags joined by ','; '' for a dangling image. */
+  /** Container name, or the image's tags (a pulled image: the references removed) joined by ','; '' for a dangling image. */
   name: string;
   reason: string;
+  /** A pulled image whose references in the managed repository were removed while other references keep the image. */
+  untagged?: true;
 }
 
 /** One planned removal that did not happen. */
@@ -47,6 +52,12 @@ export interface GcOptions {
   diskCheckMs?: number;
   /** Containers GC must keep even when exited: the current replicas berth restarts (with backoff) or keeps on purpose. */
   protect?: (containerId: string) => boolean;
+  /**
+   * The Services whose images berth pulls in the desired state in force (service key `ns/name` -> repository and
+   * pinned digests), read at the start of every run: their older pulled images are collected like built images.
+   * Absent or empty: pulled images are never touched.
+   */
+  pulledRepositories?: () => ReadonlyMap<string, PulledService>;
 }
 
 /** A started GC loop. */
@@ -71,7 +82,15 @@ export function startGc(opts: GcOptions): GcHandle {
     return next;
   };
   const protect = opts.protect ?? (() => false);
-  const serial = serialize((trigger) => runGc({ runtime, instance, log, policy, trigger, pressure: state.pressure, setPressure, protect }));
+  const pulled = (): PulledRepository[] => {
+    try {
+      return pulledRepositories(opts.pulledRepositories?.() ?? new Map());
+    } catch (err) {
+      log.warn('gc cannot read the pulled repositories; pulled images are left alone this run', { instance, error: asBerthError(err).message });
+      return [];
+    }
+  };
+  const serial = serialize((trigger) => runGc({ runtime, instance, log, policy, trigger, pressure: state.pressure, setPressure, protect, pulled: pulled() }));
   const background = (trigger: string): Promise<void> => serial(trigger).then(
     () => undefined,
     (err: unknown) => log.error('gc run failed', { instance, trigger, code: asBerthError(err).code, error: asBerthError(err).message }),
@@ -153,13 +172,14 @@ interface RunContext {
   pressure: boolean;
   setPressure(next: boolean): boolean;
   protect(containerId: string): boolean;
+  pulled: PulledRepository[];
 }
 
 async function runGc(ctx: RunContext): Promise<GcReport> {
   const { runtime, instance, log, trigger } = ctx;
-  const inv = await runtime.inventory(instance);
+  const inv = await runtime.inventory(instance, ctx.pulled.map((r) => r.name));
   const pressure = ctx.setPressure(diskPressure(inv.disk, ctx.pressure, ctx.policy));
-  const decisions = planGc(inv, { ...ctx.policy, pressure }).filter((d) => d.kind !== 'remove-container' || !ctx.protect(d.id));
+  const decisions = planGc(inv, { ...ctx.policy, pressure }, ctx.pulled).filter((d) => d.kind !== 'remove-container' || !ctx.protect(d.id));
   const report: GcReport = { trigger, pressure, removedContainers: [], removedImages: [], freedBytes: 0, skipped: [] };
   for (const decision of decisions) await execute(ctx, decision, report); // in order: containers free their images first
   if (inv.disk && decisions.length > 0) {
@@ -180,7 +200,7 @@ async function execute(ctx: RunContext, d: GcDecision, report: GcReport): Promis
   const what = d.kind === 'remove-container' ? 'container' : 'image';
   let outcome: RemoveOutcome;
   try {
-    outcome = d.kind === 'remove-container' ? await runtime.removeContainer(d.id) : await runtime.removeImage(d.id);
+    outcome = d.kind === 'remove-container' ? await runtime.removeContainer(d.id) : d.refs ? await untagAll(runtime, d.refs) : await runtime.removeImage(d.id);
   } catch (err) {
     const e = asBerthError(err);
     log.error(`gc could not remove ${what}`, { instance, trigger, id: d.id, name, reason: d.reason, code: e.code, error: e.message });
@@ -197,8 +217,29 @@ async function execute(ctx: RunContext, d: GcDecision, report: GcReport): Promis
     report.skipped.push({ id: d.id, kind: d.kind, reason: 'already gone' });
     return;
   }
+  if (outcome === 'untagged') {
+    log.info('gc untagged image', { instance, trigger, id: d.id, name, reason: `${d.reason}; other references keep the image` });
+    report.removedImages.push({ id: d.id, name, reason: d.reason, untagged: true });
+    return;
+  }
   log.info(`gc removed ${what}`, { instance, trigger, id: d.id, name, reason: d.reason });
   (d.kind === 'remove-container' ? report.removedContainers : report.removedImages).push({ id: d.id, name, reason: d.reason });
+}
+
+/**
+ * Removes the references of a pulled image one by one (the last one takes the image, unless other names keep it):
+ * `in-use` at the first refusal (the rest are left), `removed` if the image went, `untagged` if it stays, `gone` if
+ * every reference was already gone.
+ */
+async function untagAll(runtime: GcRuntime, refs: readonly string[]): Promise<RemoveOutcome> {
+  let result: RemoveOutcome = 'gone';
+  for (const ref of refs) {
+    const outcome = await runtime.untagImage(ref);
+    if (outcome === 'in-use') return 'in-use';
+    if (outcome === 'removed') result = 'removed';
+    else if (outcome === 'untagged' && result !== 'removed') result = 'untagged';
+  }
+  return result;
 }
 
 function cronLogger(log: Logger): { info(m: string): void; warn(m: string): void; error(m: string | Error, e?: Error): void; debug(m: string | Error, e?: Error): void } {

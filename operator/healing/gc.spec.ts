@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerStatus } from '../model/state.ts';
-import { DEFAULT_GC_POLICY, diskPressure, planGc, type GcContainer, type GcDanglingImage, type GcImage, type GcInventory, type GcPolicy } from './gc.ts';
+import {
+  canonicalRepository, DEFAULT_GC_POLICY, diskPressure, planGc, pulledRepositories, type GcContainer, type GcDanglingImage, type GcImage,
+  type GcInventory, type GcPolicy, type GcPulledImage, type PulledRepository,
+} from './gc.ts';
 
 const INSTANCE = 'prod';
 
@@ -21,7 +24,7 @@ function dangling(id: string, created: number, over: Partial<GcDanglingImage> = 
 }
 
 function inventory(over: Partial<GcInventory> = {}): GcInventory {
-  return { instance: INSTANCE, containers: [], images: [], dangling: [], ...over };
+  return { instance: INSTANCE, containers: [], images: [], pulled: [], dangling: [], ...over };
 }
 
 function policy(over: Partial<GcPolicy> = {}): GcPolicy {
@@ -122,6 +125,87 @@ describe('planGc: built images', () => {
   it('breaks equal creation times by id', () => {
     const images = [image('b', 7), image('a', 7), image('c', 7)];
     expect(ids(inventory({ images }), policy({ keepImages: 1 }))).toEqual(['b', 'c']);
+  });
+});
+
+const REG = 'reg.example:5000/shop/web';
+const digest = (id: string): string => `sha256:${id.padEnd(64, '0')}`;
+
+function pulled(id: string, created: number, over: Partial<GcPulledImage> = {}): GcPulledImage {
+  return { id, repository: REG, digestRefs: [`${REG}@${digest(id)}`], created, inUse: false, ...over };
+}
+
+function repos(entries: [string, string, string[]?][]): PulledRepository[] {
+  return pulledRepositories(new Map(entries.map(([key, repository, digests]) => [key, { repository, ...(digests ? { digests } : {}) }])));
+}
+
+describe('planGc: pulled images', () => {
+  const web = repos([['shop/web', REG]]);
+
+  it('keeps the newest `keepImages` per managed repository and removes older ones not in use, through their digest refs', () => {
+    const list = [pulled('p1', 1), pulled('p2', 2, { inUse: true }), pulled('p3', 3), pulled('p4', 4), pulled('p5', 5), pulled('p6', 6)];
+    const plan = planGc(inventory({ pulled: list }), policy(), web);
+    expect(plan.map((d) => d.id)).toEqual(['p3', 'p1']);
+    expect(plan[0]).toMatchObject({ kind: 'remove-image', tags: [`${REG}@${digest('p3')}`], refs: [`${REG}@${digest('p3')}`] });
+    expect(plan[0]?.reason).toBe(`pulled image of shop/web (${REG}) beyond the newest 3 kept (4 of 6)`);
+  });
+
+  it('never touches pulled images when no repository is managed, nor images of a repository not asked for', () => {
+    const list = [pulled('p1', 1), pulled('p2', 2), pulled('o1', 1, { repository: 'reg.example:5000/other', digestRefs: ['reg.example:5000/other@sha256:1'] })];
+    expect(ids(inventory({ pulled: list }), policy({ keepImages: 0 }))).toEqual([]);
+    expect(planGc(inventory({ pulled: list }), policy({ keepImages: 0 }), web).map((d) => d.id)).toEqual(['p2', 'p1']);
+  });
+
+  it('keeps the digests pinned now whatever their age, and never an image in use, even under pressure', () => {
+    const pinned = repos([['shop/web', REG, [digest('p1')]]]);
+    const list = [pulled('p1', 1), pulled('p2', 2), pulled('p3', 3, { inUse: true }), pulled('p4', 4)];
+    expect(planGc(inventory({ pulled: list }), policy({ keepImages: 1 }), pinned).map((d) => d.id)).toEqual(['p2']);
+    const plan = planGc(inventory({ pulled: list }), policy({ pressure: true }), pinned);
+    expect(plan.map((d) => d.id)).toEqual(['p2']);
+    expect(plan[0]?.reason).toContain('disk pressure');
+  });
+
+  it('removes every digest ref of the managed repository an image has, and none of another repository', () => {
+    const refs = [`${REG}@${digest('b')}`, `${REG}@${digest('a')}`];
+    const plan = planGc(inventory({ pulled: [pulled('x', 1, { digestRefs: refs }), pulled('y', 2)] }), policy({ keepImages: 1 }), web);
+    expect(plan).toEqual([expect.objectContaining({ id: 'x', refs: [...refs].sort() })]);
+  });
+
+  it('groups services sharing a repository (however spelled) into one history, and repositories apart', () => {
+    const hub = 'docker.io/library/nginx';
+    const shared = repos([['shop/web', REG], ['blog/web', `${REG}`], ['a/proxy', 'nginx'], ['b/proxy', 'index.docker.io/library/nginx']]);
+    expect(shared.map((r) => [r.name, r.services])).toEqual([[hub, ['a/proxy', 'b/proxy']], [REG, ['blog/web', 'shop/web']]]);
+    const list = [
+      pulled('w1', 1), pulled('w2', 2), pulled('w3', 3),
+      pulled('n1', 1, { repository: hub, digestRefs: [`nginx@${digest('n1')}`] }), pulled('n2', 2, { repository: hub, digestRefs: [`nginx@${digest('n2')}`] }),
+    ];
+    const plan = planGc(inventory({ pulled: list }), policy({ keepImages: 1 }), shared);
+    expect(plan.map((d) => d.id)).toEqual(['n1', 'w2', 'w1']);
+    expect(plan[0]?.reason).toContain('a/proxy, b/proxy (nginx)');
+  });
+
+  it('orders pulled images after built images and before dangling ones', () => {
+    const inv = inventory({ images: [image('i1', 1), image('i2', 2)], pulled: [pulled('p1', 1), pulled('p2', 2)], dangling: [dangling('d1', 1)] });
+    expect(planGc(inv, policy({ keepImages: 1 }), web).map((d) => d.id)).toEqual(['i1', 'p1', 'd1']);
+  });
+});
+
+describe('canonicalRepository / pulledRepositories', () => {
+  it.each([
+    ['nginx', 'docker.io/library/nginx'],
+    ['library/nginx:1', 'docker.io/library/nginx'],
+    ['index.docker.io/library/nginx', 'docker.io/library/nginx'],
+    ['shop/api@sha256:' + '0'.repeat(64), 'docker.io/shop/api'],
+    ['10.98.0.1:5000/gc/app', '10.98.0.1:5000/gc/app'],
+    ['localhost/x', 'localhost/x'],
+  ])('%s -> %s', (name, expected) => {
+    expect(canonicalRepository(name)).toBe(expected);
+  });
+
+  it('leaves out what is not a name (an image ID) and merges pinned digests without duplicates', () => {
+    expect(canonicalRepository('0'.repeat(64))).toBeUndefined();
+    const got = repos([['a/x', '0'.repeat(64)], ['b/y', REG, ['sha256:1', 'sha256:2']], ['c/z', REG, ['sha256:2']]]);
+    expect(got).toEqual([{ name: REG, spelled: REG, services: ['b/y', 'c/z'], pinned: ['sha256:1', 'sha256:2'] }]);
   });
 });
 

@@ -1,7 +1,7 @@
 /** The narrow engine interface garbage collection needs (GcRuntime) and its dockerode adapter. Volumes are never touched. */
 import { statfs } from 'node:fs/promises';
 import type Dockerode from 'dockerode';
-import type { DiskUsage, GcContainer, GcDanglingImage, GcImage, GcInventory, GcRuntime, RemoveOutcome } from '../healing/gc.ts';
+import { canonicalRepository, type DiskUsage, type GcContainer, type GcDanglingImage, type GcImage, type GcInventory, type GcPulledImage, type GcRuntime, type RemoveOutcome } from '../healing/gc.ts';
 
 export type { GcRuntime, RemoveOutcome } from '../healing/gc.ts';
 import { BerthError } from '../model/errors.ts';
@@ -27,9 +27,10 @@ export function createDockerGc(docker: Dockerode): GcRuntime {
     return measure(rootDir);
   };
   return {
-    inventory: (instance) => inventory(docker, fail, instance, diskUsage),
+    inventory: (instance, repositories = []) => inventory(docker, fail, instance, repositories, diskUsage),
     removeContainer: (id) => removal(docker.getContainer(id).remove({ v: false, force: false }), fail, `remove container ${id}`),
     removeImage: (id) => removal(docker.getImage(id).remove({ force: false }), fail, `remove image ${id}`),
+    untagImage: (ref) => untag(docker, fail, ref),
     diskUsage,
   };
 }
@@ -55,6 +56,21 @@ async function removal(call: Promise<unknown>, fail: Fail, what: string): Promis
   }
 }
 
+/** DELETE /images/<ref> without force: the engine answers what it untagged and deleted; no `Deleted` = the image stays. */
+async function untag(docker: Dockerode, fail: Fail, ref: string): Promise<RemoveOutcome> {
+  let answer: unknown;
+  try {
+    answer = await docker.getImage(ref).remove({ force: false, noprune: false });
+  } catch (err) {
+    const status = statusOf(err);
+    if (status === 404) return 'gone';
+    if (status === 409) return 'in-use';
+    throw fail(err, `remove image reference ${ref}`);
+  }
+  const items = Array.isArray(answer) ? answer as { Deleted?: string }[] : [];
+  return items.some((i) => typeof i?.Deleted === 'string' && i.Deleted !== '') ? 'removed' : 'untagged';
+}
+
 async function measure(dir: string): Promise<DiskUsage> {
   if (!dir) throw new BerthError('E_DOCKER', 'docker info did not report DockerRootDir');
   try {
@@ -67,23 +83,28 @@ async function measure(dir: string): Promise<DiskUsage> {
   }
 }
 
-async function inventory(docker: Dockerode, fail: Fail, instance: string, diskUsage: () => Promise<DiskUsage>): Promise<GcInventory> {
+async function inventory(docker: Dockerode, fail: Fail, instance: string, repositories: readonly string[], diskUsage: () => Promise<DiskUsage>): Promise<GcInventory> {
   const filters = instanceFilters(instance);
-  const [ours, everyone, labelled, danglingList, disk] = await Promise.all([
+  // Pulled images carry no label: one unfiltered list (the engine's reference filter matches familiar names with globs,
+  // one call per repository) read only when some repository is managed, matched by normalised name below.
+  const [ours, everyone, labelled, danglingList, all, disk] = await Promise.all([
     docker.listContainers({ all: true, filters }).catch((err: unknown) => { throw fail(err, `list containers of instance ${instance}`); }),
     docker.listContainers({ all: true }).catch((err: unknown) => { throw fail(err, 'list containers'); }),
     docker.listImages({ filters }).catch((err: unknown) => { throw fail(err, `list images of instance ${instance}`); }),
     docker.listImages({ filters: { ...filters, dangling: ['true'] } }).catch((err: unknown) => { throw fail(err, `list dangling images of instance ${instance}`); }),
+    repositories.length ? docker.listImages().catch((err: unknown) => { throw fail(err, 'list images'); }) : Promise.resolve([]),
     diskUsage().catch(() => undefined),
   ]);
   const used = new Set(everyone.map((c) => c.ImageID));
   const containers = (await mapLimit(ours, INSPECT_CONCURRENCY, (c) => toGcContainer(docker, fail, c))).filter((c): c is GcContainer => c !== undefined);
   const tagged = labelled.filter((i) => tagsOf(i).length > 0);
   const images = (await mapLimit(tagged, INSPECT_CONCURRENCY, (i) => toGcImage(docker, fail, i, used))).filter((i): i is GcImage => i !== undefined);
+  const candidates = pulledCandidates(all, new Set(repositories));
+  const pulled = (await mapLimit(candidates, INSPECT_CONCURRENCY, (c) => toGcPulled(docker, fail, c, used))).filter((i): i is GcPulledImage => i !== undefined);
   const dangling: GcDanglingImage[] = danglingList
     .filter((i) => tagsOf(i).length === 0)
     .map((i) => ({ id: i.Id, created: i.Created * 1000, labels: { ...(i.Labels ?? {}) }, inUse: used.has(i.Id) }));
-  return { instance, containers, images, dangling, ...(disk ? { disk } : {}) };
+  return { instance, containers, images, pulled, dangling, ...(disk ? { disk } : {}) };
 }
 
 /** Exited and dead containers are inspected for FinishedAt; others need no time. A container gone meanwhile is dropped. */
@@ -111,6 +132,43 @@ async function toGcImage(docker: Dockerode, fail: Fail, i: Dockerode.ImageInfo, 
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
     throw fail(err, `inspect image ${i.Id}`);
+  }
+}
+
+interface PulledCandidate {
+  image: Dockerode.ImageInfo;
+  repository: string;
+  digestRefs: string[];
+}
+
+/** One candidate per (image, managed repository naming it by digest); references of other repositories are ignored. */
+export function pulledCandidates(images: readonly Dockerode.ImageInfo[], repositories: ReadonlySet<string>): PulledCandidate[] {
+  if (!repositories.size) return [];
+  const out: PulledCandidate[] = [];
+  for (const image of images) {
+    const byRepo = new Map<string, string[]>();
+    for (const ref of image.RepoDigests ?? []) {
+      const at = ref.indexOf('@');
+      if (at <= 0 || ref.endsWith('@<none>')) continue;
+      const repo = canonicalRepository(ref.slice(0, at));
+      if (!repo || !repositories.has(repo)) continue;
+      byRepo.set(repo, [...(byRepo.get(repo) ?? []), ref]);
+    }
+    for (const [repository, digestRefs] of byRepo) out.push({ image, repository, digestRefs });
+  }
+  return out;
+}
+
+/** Pulled images are inspected for a creation time finer than the list's seconds, as built ones. */
+async function toGcPulled(docker: Dockerode, fail: Fail, c: PulledCandidate, used: Set<string>): Promise<GcPulledImage | undefined> {
+  const base = { id: c.image.Id, repository: c.repository, digestRefs: c.digestRefs, inUse: used.has(c.image.Id) };
+  try {
+    const info = await docker.getImage(c.image.Id).inspect();
+    const created = Date.parse(info.Created);
+    return { ...base, created: Number.isNaN(created) ? c.image.Created * 1000 : created };
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw fail(err, `inspect image ${c.image.Id}`);
   }
 }
 

@@ -113,3 +113,8 @@ export function spawnWithPort(args: string[], env: NodeJS.ProcessEnv = process.e
     child.once('exit', (code) => reject(new Error(`bench: child exited early (${code})`)));
   });
 }
+
+/** `min / median / max` of `xs` in whole ms, e.g. `812 / 845 / 910 ms`. */
+export function fmtSpread(xs: number[]): string {
+  return `${Math.round(Math.min(...xs))} / ${Math.round(median(xs))} / ${Math.round(Math.max(...xs))} ms`;
+}

@@ -23,7 +23,7 @@ export interface ApplyDeps {
   buildContext(svc: DesiredService): Promise<BuildFile[]>;
   /** Container operations in flight at once (default 8). */
   concurrency?: number;
-  /** Seconds a replaced or removed container gets to stop (default 10). */
+  /** Seconds every replaced or removed container gets to stop (default: each replica's spec.stopGracePeriod, 10 s unless set). */
   stopGraceSeconds?: number;
   /** Health gate of rolling updates (absent: no gating). */
   gate?: Gate;
@@ -263,7 +263,7 @@ async function stopAndRemove(ctx: Ctx, id: string): Promise<void> {
   if (ctx.beforeStop) {
     await ctx.beforeStop(id).catch((err: unknown) => ctx.log.warn('beforeStop failed; stopping anyway', { container: id, error: asBerthError(err).message }));
   }
-  await ctx.runtime.stopContainer(id, ctx.stopGraceSeconds ?? 10);
+  await ctx.runtime.stopContainer(id, ctx.stopGraceSeconds); // absent: the replica's own stopGracePeriod (StopTimeout)
   await ctx.runtime.removeContainer(id);
 }
 

@@ -28,6 +28,11 @@ export function replicaLabels(instance: string, revision: string, svc: DesiredSe
   };
 }
 
+/** The engine's stop timeout of a replica: spec.stopGracePeriod rounded up to seconds, default 10 (Docker's). */
+export function stopTimeoutSeconds(ms: number | undefined): number {
+  return ms === undefined ? 10 : Math.ceil(ms / 1000);
+}
+
 /** Docker NanoCPUs for a cpu request (0.25 -> 250000000). */
 export function nanoCpus(cpu: number | undefined): number | undefined {
   return cpu === undefined ? undefined : Math.round(cpu * 1e9);
@@ -78,5 +83,7 @@ export function containerSpec(instance: string, revision: string, svc: DesiredSe
     network: { name: svc.network, aliases: [svc.name] },
     extraHosts: [...EXTRA_HOSTS],
     security: replicaSecurity(spec.securityContext),
+    ...(spec.container ? { settings: spec.container } : {}),
+    stopTimeoutSeconds: stopTimeoutSeconds(spec.container?.stopGracePeriodMs),
   };
 }

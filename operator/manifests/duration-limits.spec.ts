@@ -46,6 +46,7 @@ describe('maximum of every duration field', () => {
     expect(paths.sort()).toEqual([
       ...['liveness', 'readiness', 'startup'].flatMap((k) => ['initialDelay', 'interval', 'timeout'].map((f) => `spec.health.${k}.${f}`)),
       'spec.imagePolicy.interval',
+      'spec.stopGracePeriod',
       'spec.update.monitor',
     ]);
     for (const kind of ['volume', 'route', 'node']) expect(durationPaths(schemas[kind] as SchemaNode)).toEqual([]);

@@ -41,6 +41,7 @@ export function checkEngineLimits(doc: RawDoc, m: ServiceManifest, report: Engin
     if (bytes > ARG_MAX_BYTES) report(doc, ['spec', 'env', name], `${name}=... is ${bytes} bytes; one environment entry of a process is at most ${ARG_MAX_BYTES} (128 KiB, NUL included)`);
   }
   checkArgs(doc, ['spec', 'command'], spec.command ?? [], report);
+  checkArgs(doc, ['spec', 'entrypoint'], spec.container?.entrypoint ?? [], report);
   for (const kind of PROBE_KINDS) {
     const probe = spec.health[kind];
     if (probe) checkProbe(doc, ['spec', 'health', kind], probe, report);

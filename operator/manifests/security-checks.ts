@@ -30,7 +30,14 @@ export function checkSecurityContext(doc: RawDoc, m: ServiceManifest, report: Se
 export function securityWarnings(entries: readonly Entry[]): ManifestWarning[] {
   const warnings: ManifestWarning[] = [];
   for (const { doc, manifest } of entries) {
-    if (manifest?.kind !== 'Service' || !manifest.spec.securityContext?.privileged) continue;
+    if (manifest?.kind !== 'Service') continue;
+    const unconfined = manifest.spec.container?.securityOpt?.indexOf('seccomp=unconfined') ?? -1;
+    if (unconfined >= 0) {
+      const path: PathSegment[] = ['spec', 'securityOpt', unconfined];
+      const { file, line, col } = doc.loc.at(path);
+      warnings.push({ file, line, col, field: formatPath(path), message: `Service ${manifest.metadata.namespace}/${manifest.metadata.name} runs without a seccomp filter: every system call reaches the host kernel` });
+    }
+    if (!manifest.spec.securityContext?.privileged) continue;
     const path = [...CONTEXT, 'privileged'];
     const { file, line, col } = doc.loc.at(path);
     const message = `Service ${manifest.metadata.namespace}/${manifest.metadata.name} runs privileged: every capability and every host device, enough to take over the Docker host`;

@@ -42,6 +42,12 @@ export function specHash(input: SpecHashInput): string {
     labels: input.labels,
     network: input.network,
     // undefined members are left out of the canonical JSON: absent = the hash of before the field existed
+    container: spec.container && {
+      ...spec.container,
+      tmpfs: spec.container.tmpfs && [...spec.container.tmpfs].sort((a, b) => cmp(a.path, b.path)),
+      extraHosts: spec.container.extraHosts && [...spec.container.extraHosts].sort(cmp),
+      securityOpt: spec.container.securityOpt && [...new Set(spec.container.securityOpt)].sort(cmp),
+    },
     securityContext: spec.securityContext && {
       ...spec.securityContext,
       capAdd: [...new Set(spec.securityContext.capAdd)].sort(cmp),

@@ -150,8 +150,28 @@ export interface ImagePolicySpec {
   intervalMs: number;
 }
 
+/**
+ * How each replica's process runs, besides image and command (docker run's flags; compose's service fields). Only the
+ * fields the manifest sets are present: absent ones keep the spec hash of a berth without them.
+ */
+export interface ContainerSettings {
+  entrypoint?: string[];
+  user?: string;
+  workingDir?: string;
+  readOnly?: boolean;
+  tmpfs?: { path: string; sizeBytes?: number; mode?: string }[];
+  ulimits?: Record<string, { soft: number; hard: number }>;
+  sysctls?: Record<string, string>;
+  extraHosts?: string[];
+  stopSignal?: string;
+  stopGracePeriodMs?: number;
+  securityOpt?: string[];
+}
+
 export interface ServiceSpec {
   image?: string;
+  /** Set only when the manifest sets one of its fields (spec.entrypoint, user, workingDir, readOnly, tmpfs, ...). */
+  container?: ContainerSettings;
   /** Defaulted: Always for `:latest` or no tag, IfNotPresent otherwise (as Kubernetes); not in the spec hash. */
   pullPolicy: PullPolicy;
   /** Not in the spec hash: it changes git, never a replica by itself. */

@@ -2,6 +2,7 @@
 import type Dockerode from 'dockerode';
 import { BerthError } from '../model/errors.ts';
 import type { ContainerRuntime, ContainerSecurity, CreateContainerSpec, ExecResult } from './runtime.ts';
+import type { ContainerSettings } from '../model/manifest.ts';
 import { buildImage } from './docker-build.ts';
 import { pullImage } from './docker-pull.ts';
 import { InspectCache } from './docker-cache.ts';
@@ -25,7 +26,7 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     observe: (instance, imageRefs) => observeState(docker, cache, fail, instance, imageRefs),
     createContainer: (spec) => createContainer(docker, fail, spec),
     startContainer: (id) => tolerate(docker.getContainer(id).start(), [304], fail, `start container ${id}`),
-    stopContainer: (id, grace) => tolerate(docker.getContainer(id).stop({ t: grace }), [304, 404], fail, `stop container ${id}`),
+    stopContainer: (id, grace) => tolerate(docker.getContainer(id).stop(grace === undefined ? {} : { t: grace }), [304, 404], fail, `stop container ${id}`),
     // 409: a removal of this container is already in progress.
     removeContainer: (id) => tolerate(docker.getContainer(id).remove({ force: true, v: false }), [404, 409], fail, `remove container ${id}`),
     unpauseContainer: (id) => unpauseContainer(docker, fail, id),
@@ -110,6 +111,8 @@ export function createOptions(spec: CreateContainerSpec): Dockerode.ContainerCre
     Labels: { ...spec.labels },
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     ...(spec.command ? { Cmd: [...spec.command] } : {}),
+    ...settingsOptions(spec.settings),
+    ...(spec.stopTimeoutSeconds !== undefined ? { StopTimeout: spec.stopTimeoutSeconds } : {}),
     ExposedPorts: Object.fromEntries(spec.exposedPorts.map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])),
     HostConfig: {
       ...memory,
@@ -118,10 +121,37 @@ export function createOptions(spec: CreateContainerSpec): Dockerode.ContainerCre
       ...(spec.init ? { Init: true } : {}),
       Mounts: spec.mounts.map((m) => ({ Type: 'volume' as const, Source: m.volume, Target: m.target, ReadOnly: m.readOnly })),
       ...(spec.network ? { NetworkMode: spec.network.name } : {}),
-      ...(spec.extraHosts?.length ? { ExtraHosts: [...spec.extraHosts] } : {}),
-      ...(spec.security ? securityOptions(spec.security) : {}),
+      ...hostSettings(spec),
     },
     ...(spec.network ? { NetworkingConfig: { EndpointsConfig: { [spec.network.name]: { Aliases: [...spec.network.aliases] } } } } : {}),
+  };
+}
+
+/** Config fields of the container settings (entrypoint, user, working dir, stop signal). */
+function settingsOptions(s: ContainerSettings | undefined): Partial<Dockerode.ContainerCreateOptions> {
+  if (!s) return {};
+  return {
+    ...(s.entrypoint ? { Entrypoint: [...s.entrypoint] } : {}),
+    ...(s.user !== undefined ? { User: s.user } : {}),
+    ...(s.workingDir !== undefined ? { WorkingDir: s.workingDir } : {}),
+    ...(s.stopSignal !== undefined ? { StopSignal: s.stopSignal } : {}),
+  };
+}
+
+/** HostConfig of the extra hosts, the privileges and the container settings (security options add to no-new-privileges). */
+function hostSettings(spec: CreateContainerSpec): Partial<Dockerode.HostConfig> {
+  const s = spec.settings;
+  const security = spec.security ? securityOptions(spec.security) : {};
+  const extraHosts = [...(spec.extraHosts ?? []), ...(s?.extraHosts ?? [])];
+  const securityOpt = [...(security.SecurityOpt ?? []), ...(s?.securityOpt ?? [])];
+  return {
+    ...security,
+    ...(securityOpt.length ? { SecurityOpt: securityOpt } : {}),
+    ...(extraHosts.length ? { ExtraHosts: extraHosts } : {}),
+    ...(s?.readOnly ? { ReadonlyRootfs: true } : {}),
+    ...(s?.tmpfs?.length ? { Tmpfs: Object.fromEntries(s.tmpfs.map((t) => [t.path, [t.sizeBytes !== undefined ? `size=${t.sizeBytes}` : '', t.mode ? `mode=${t.mode}` : ''].filter(Boolean).join(',')])) } : {}),
+    ...(s?.ulimits ? { Ulimits: Object.entries(s.ulimits).map(([Name, l]) => ({ Name, Soft: l.soft, Hard: l.hard })) } : {}),
+    ...(s?.sysctls ? { Sysctls: { ...s.sysctls } } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 /** The narrow interface through which berth touches a container engine. One real adapter (docker.ts), one fake (fake.ts). */
 import type { ObservedState } from '../model/state.ts';
+import type { ContainerSettings } from '../model/manifest.ts';
 
 export interface CreateContainerSpec {
   /** Deterministic name (see model/keys.ts containerName). */
@@ -28,6 +29,10 @@ export interface CreateContainerSpec {
   node?: string;
   /** Privileges of the container (every replica has them, see diff/container-spec.ts); absent = the engine's defaults. */
   security?: ContainerSecurity;
+  /** Entrypoint, user, working dir, read-only root, tmpfs, ulimits, sysctls, extra hosts, stop signal, security options. */
+  settings?: ContainerSettings;
+  /** Seconds between the stop signal and SIGKILL when the container is stopped without a grace of its own (default 10). */
+  stopTimeoutSeconds?: number;
 }
 
 /** How a container is confined, in the engine's terms. */
@@ -109,8 +114,8 @@ export interface ContainerRuntime {
   createContainer(spec: CreateContainerSpec): Promise<string>;
   /** Starts a container; already running is not an error. */
   startContainer(id: string): Promise<void>;
-  /** Stops a container with a grace period in seconds; already stopped is not an error. */
-  stopContainer(id: string, graceSeconds: number): Promise<void>;
+  /** Stops a container with a grace period in seconds (absent: the container's own, set at create); already stopped is not an error. */
+  stopContainer(id: string, graceSeconds?: number): Promise<void>;
   /** Force-removes a container; already gone is not an error. */
   removeContainer(id: string): Promise<void>;
   /** Renames a container (frees its deterministic name for a same-spec replacement started before it goes). */

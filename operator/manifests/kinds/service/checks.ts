@@ -15,6 +15,7 @@ import { checkMountPaths, normalizeMountPath } from '../../mount-checks.ts';
 import { checkNamespaceSizes } from '../../namespace-checks.ts';
 import { checkSecurityContext } from '../../security-checks.ts';
 import { checkImageFields } from '../../image-checks.ts';
+import { checkContainerSettings } from '../../container-checks.ts';
 import { probeKindIssues } from '../../probes.ts';
 import type { CheckContext, Declared, DocumentIssues, Report } from '../types.ts';
 
@@ -72,6 +73,7 @@ function checkService(doc: RawDoc, m: ServiceManifest, declared: Declared, repor
   checkEngineLimits(doc, m, report);
   checkSecurityContext(doc, m, report);
   checkImageFields(doc, m, report);
+  checkContainerSettings(doc, m, report);
   spec.dependsOn.forEach((dep, i) => {
     if (dep === metadata.name) report(doc, ['spec', 'dependsOn', i], 'a service cannot depend on itself');
     else if (!declared.has(`Service\0${resourceKey(metadata.namespace, dep)}`)) {

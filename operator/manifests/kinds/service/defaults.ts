@@ -1,5 +1,5 @@
 /** kind Service: defaults (schema-valid data -> model). */
-import type { ImagePolicySpec, PortSpec, PullPolicy, ResourceSpec, SecurityContext, ServiceSpec, VolumeMount } from '../../../model/manifest.ts';
+import type { ContainerSettings, ImagePolicySpec, PortSpec, PullPolicy, ResourceSpec, SecurityContext, ServiceSpec, VolumeMount } from '../../../model/manifest.ts';
 import type { RawDoc } from '../../yaml-source.ts';
 import { parseCpu, parseDuration, parseMemory } from '../../quantity.ts';
 import { toHealth, toUpdate } from '../../probes.ts';
@@ -25,6 +25,8 @@ export function toServiceSpec(s: Obj, doc: RawDoc): ServiceSpec {
   };
   if (typeof s.image === 'string') spec.image = s.image;
   if (isObj(s.imagePolicy)) spec.imagePolicy = toImagePolicySpec(s.imagePolicy);
+  const container = toContainerSettings(s);
+  if (container) spec.container = container;
   if (isObj(s.build)) spec.build = { context: s.build.context as string, dockerfile: (s.build.dockerfile as string | undefined) ?? 'Dockerfile' };
   if (Array.isArray(s.command)) spec.command = [...(s.command as string[])];
   if (isObj(s.loadBalancer)) spec.loadBalancer = toLoadBalancer(s.loadBalancer, spec.ports);
@@ -39,6 +41,31 @@ export function defaultPullPolicy(image: string | undefined): PullPolicy {
   const colon = image.lastIndexOf(':');
   const tag = colon > image.lastIndexOf('/') ? image.slice(colon + 1) : undefined;
   return tag === undefined || tag === 'latest' ? 'Always' : 'IfNotPresent';
+}
+
+/** spec.entrypoint, user, workingDir, readOnly, tmpfs, ulimits, sysctls, extraHosts, stopSignal, stopGracePeriod, securityOpt; undefined when none is set. */
+function toContainerSettings(s: Obj): ContainerSettings | undefined {
+  const c: ContainerSettings = {};
+  if (Array.isArray(s.entrypoint)) c.entrypoint = [...(s.entrypoint as string[])];
+  if (typeof s.user === 'string') c.user = s.user;
+  if (typeof s.workingDir === 'string') c.workingDir = s.workingDir;
+  if (typeof s.readOnly === 'boolean') c.readOnly = s.readOnly;
+  if (Array.isArray(s.tmpfs)) {
+    c.tmpfs = (s.tmpfs as Obj[]).map((t, i) => ({
+      path: t.path as string,
+      ...(t.size !== undefined ? { sizeBytes: convertAt(['spec', 'tmpfs', i, 'size'], () => parseMemory(t.size as string | number)) } : {}),
+      ...(typeof t.mode === 'string' ? { mode: t.mode } : {}),
+    }));
+  }
+  if (isObj(s.ulimits)) {
+    c.ulimits = Object.fromEntries(Object.entries(s.ulimits).map(([k, v]) => [k, typeof v === 'number' ? { soft: v, hard: v } : { soft: (v as Obj).soft as number, hard: (v as Obj).hard as number }]));
+  }
+  if (isObj(s.sysctls)) c.sysctls = Object.fromEntries(Object.entries(s.sysctls).map(([k, v]) => [k, String(v)]));
+  if (Array.isArray(s.extraHosts)) c.extraHosts = [...(s.extraHosts as string[])];
+  if (typeof s.stopSignal === 'string') c.stopSignal = /^[0-9]+$/.test(s.stopSignal) || s.stopSignal.startsWith('SIG') ? s.stopSignal : `SIG${s.stopSignal}`;
+  if (s.stopGracePeriod !== undefined) c.stopGracePeriodMs = convertAt(['spec', 'stopGracePeriod'], () => parseDuration(s.stopGracePeriod as string | number));
+  if (Array.isArray(s.securityOpt)) c.securityOpt = [...(s.securityOpt as string[])];
+  return Object.keys(c).length ? c : undefined;
 }
 
 /** Default interval of spec.imagePolicy: 5 minutes. */

@@ -1,0 +1,71 @@
+/**
+ * A Service's container settings on the real engine: entrypoint, user, working dir, read-only root with a tmpfs,
+ * ulimits, sysctls, extra hosts, stop signal and grace, security options; the replica runs with each of them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupInstance, testDocker, uniqueInstance } from './helpers/docker.ts';
+import { makeRemote, type Remote } from './helpers/git.ts';
+import { runningOf, startTestOperator, type TestOperator } from './helpers/operator.ts';
+
+const docker = testDocker();
+const instance = uniqueInstance('settings');
+let remote: Remote;
+let op: TestOperator;
+
+const manifest = `apiVersion: berth/v1
+kind: Service
+metadata: { name: app, namespace: cs }
+spec:
+  image: berth-local/busybox:1
+  entrypoint: [sh, -c]
+  command: ["echo up > /scratch/state; exec sleep 3600"]
+  user: "1000:1000"
+  workingDir: /bin
+  readOnly: true
+  tmpfs: [{ path: /scratch, size: 8Mi, mode: "1777" }]
+  ulimits: { nofile: { soft: 512, hard: 1024 }, nproc: 256 }
+  sysctls: { net.ipv4.ip_unprivileged_port_start: "80" }
+  extraHosts: ["db.internal:10.1.2.3"]
+  stopSignal: USR1
+  stopGracePeriod: 3s
+  securityOpt: ["apparmor=unconfined"]
+`;
+
+beforeAll(async () => {
+  remote = await makeRemote({ 'app.yaml': manifest });
+  op = await startTestOperator(remote.url, instance);
+}, 60_000);
+
+afterAll(async () => {
+  await op?.stop();
+  await remote?.close();
+  await cleanupInstance(docker, instance);
+});
+
+describe('container settings', () => {
+  it('creates the replica with every setting, and it runs with them', async () => {
+    await op.waitPass((p) => p.converged, 'converged', 60_000);
+    const [c] = await runningOf(docker, instance, 'app');
+    const info = await docker.getContainer(c!.Id).inspect();
+    expect(info.Config).toMatchObject({ Entrypoint: ['sh', '-c'], User: '1000:1000', WorkingDir: '/bin', StopSignal: 'SIGUSR1', StopTimeout: 3 });
+    expect(info.HostConfig).toMatchObject({
+      ReadonlyRootfs: true,
+      Tmpfs: { '/scratch': 'size=8388608,mode=1777' },
+      Ulimits: [{ Name: 'nofile', Soft: 512, Hard: 1024 }, { Name: 'nproc', Soft: 256, Hard: 256 }],
+      Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '80' },
+    });
+    expect(info.HostConfig.ExtraHosts).toEqual(expect.arrayContaining(['db.internal:10.1.2.3', 'host.docker.internal:host-gateway']));
+    expect(info.HostConfig.SecurityOpt).toEqual(['no-new-privileges:true', 'apparmor=unconfined']);
+    const run = async (cmd: string[]) => {
+      const exec = await docker.getContainer(c!.Id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+      const stream = await exec.start({});
+      let out = '';
+      await new Promise<void>((resolve) => { stream.on('data', (d: Buffer) => { out += d.toString('latin1'); }); stream.on('end', () => resolve()); });
+      return out;
+    };
+    expect(await run(['id', '-u'])).toContain('1000');
+    expect(await run(['cat', '/scratch/state'])).toContain('up'); // the tmpfs is writable by the user
+    expect(await run(['sh', '-c', 'touch /rootfs-write 2>&1 || echo refused'])).toContain('refused'); // the root is read-only
+    expect(await run(['sh', '-c', 'ulimit -n'])).toContain('512');
+  });
+});

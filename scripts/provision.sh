@@ -23,6 +23,9 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 # test/helpers/registry.ts (a real image registry for the registry tests and benches): distribution and htpasswd.
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+# operator/secrets specs (age-encrypted secrets in git): the age CLI makes their keys and encrypted files.
+command -v age >/dev/null 2>&1 || need+=(age)
+command -v age-keygen >/dev/null 2>&1 || need+=(age)
 
 # Root runs apt and dockerd itself; another user needs passwordless sudo (as on GitHub's runners).
 SUDO=""

@@ -35,6 +35,7 @@ import type { Logger } from '../util/log.ts';
 import type { Redactor } from '../util/redact.ts';
 import type { ImageAccess } from '../images/access.ts';
 import { startImageUpdates } from './image-updates.ts';
+import { externalsFile, persistExternals } from '../registry/persist.ts';
 import { clusterOf, connectEngine, connectSource, createMonitor, loadOptions, reconciler, registryAccess, secretsOf, type Engines } from './shared.ts';
 
 /** A running operator: loop, HTTP server and the reconciler behind them. */
@@ -96,11 +97,14 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   }, wake);
   if (imageUpdates) listeners.onPass(imageUpdates);
   registerListeners(listeners, { log, wake, registry: registryListener(registry, drainer, monitor), alerter, redact, sync, reviews, metrics, drainer, proxies, hooks });
+  // after the registry listener: the first applied revision tells the registry which services take external endpoints
+  const externals = persistExternals(registry, externalsFile(s.stateDir, s.instance), log);
+  listeners.onPass({ afterPass: (r) => { if (r.desired && r.observed) void externals.restore(); } });
   const started = startLoop(rec, { intervalMs: s.intervalMs, log, runtime, instance: s.instance, onPass: (r, trigger, ms) => listeners.afterPass(r, trigger, ms) });
   loop = started;
   const closers = new Closers().add(
     closer(() => pool.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
-    closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => imageUpdates?.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)), closer(() => security.close()),
+    closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => imageUpdates?.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)), closer(() => externals.close()), closer(() => security.close()),
   );
   const server = await serve(s, { log, metrics, moreMetrics: accessMetrics([proxies.paths]), status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
   closers.add(closer(() => server.close()));

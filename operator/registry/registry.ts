@@ -173,6 +173,16 @@ export class Registry {
     return copy(endpoint);
   }
 
+  /** The registrations of every external endpoint, sorted by service and id (what a restart must restore). */
+  registrations(): ExternalRegistration[] {
+    const out: ExternalRegistration[] = [];
+    for (const service of [...this.entries.keys()].sort(compare)) {
+      const externals = [...this.entries.get(service)!.externals.values()].sort((a, b) => compare(a.id, b.id));
+      for (const e of externals) out.push({ service, id: e.id, address: e.address, port: e.port, weight: e.weight, metadata: { ...e.metadata }, ttlMs: e.ttlMs ?? 0 });
+    }
+    return out;
+  }
+
   /** Removes an external endpoint. Returns false when there is no external endpoint `id` in `service`. */
   deregister(service: string, id: string): boolean {
     const entry = this.entries.get(service);

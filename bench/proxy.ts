@@ -298,14 +298,14 @@ async function split(port: number, n = 200): Promise<string> {
   return counts.map((c) => `${Math.round((100 * c) / n)}`).join('/');
 }
 
-function parseCli(): { runs: number; wrkArgs: string[] } {
+function parseCli(): { runs: number; wrkArgs: string[]; only?: Scenario[] } {
   const usage = (why: string): never => {
-    console.error(`bench/proxy: ${why}\nusage: npx tsx bench/proxy.ts [--runs N] [--duration 10s]`);
+    console.error(`bench/proxy: ${why}\nusage: npx tsx bench/proxy.ts [--runs N] [--duration 10s] [--only http,weighted,hash,tcp]`);
     process.exit(2);
   };
-  let values: { runs: string; duration: string } = { runs: '3', duration: '10s' };
+  let values: { runs: string; duration: string; only?: string } = { runs: '3', duration: '10s' };
   try {
-    values = parseArgs({ options: { runs: { type: 'string', default: '3' }, duration: { type: 'string', default: '10s' } } }).values;
+    values = parseArgs({ options: { runs: { type: 'string', default: '3' }, duration: { type: 'string', default: '10s' }, only: { type: 'string' } } }).values;
   } catch (err) {
     usage((err as Error).message);
   }
@@ -313,7 +313,10 @@ function parseCli(): { runs: number; wrkArgs: string[] } {
   if (!Number.isInteger(runs) || runs < 1) usage(`--runs must be a positive integer, got ${values.runs}`);
   const duration = /^\d+$/.test(values.duration) ? `${values.duration}s` : values.duration;
   if (!/^\d+[sm]$/.test(duration) || parseInt(duration, 10) < 1) usage(`--duration must be like 10s or 1m, got ${values.duration}`);
-  return { runs, wrkArgs: ['-t2', '-c50', `-d${duration}`, '--latency'] };
+  const only = values.only?.split(',').map((x) => x.trim()) as Scenario[] | undefined;
+  const unknown = only?.find((x) => !SCENARIOS.includes(x));
+  if (unknown !== undefined) usage(`--only takes ${SCENARIOS.join(', ')}; got ${unknown}`);
+  return { runs, wrkArgs: ['-t2', '-c50', `-d${duration}`, '--latency'], ...(only ? { only } : {}) };
 }
 
 async function main(): Promise<void> {
@@ -323,7 +326,7 @@ async function main(): Promise<void> {
     return;
   }
   const stream = streamModule();
-  const scenarios = SCENARIOS.filter((s) => s !== 'tcp' || stream !== undefined);
+  const scenarios = SCENARIOS.filter((s) => (s !== 'tcp' || stream !== undefined) && (!cli.only || cli.only.includes(s)));
   const cores = os.availableParallelism();
   const settings = [1, cores];
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-bench-proxy-'));

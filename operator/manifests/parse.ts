@@ -1,5 +1,5 @@
 /** The pure pipeline: file contents -> YAML documents -> kind -> schema -> typed manifests -> semantic checks. */
-import type { ManifestIssue } from '../model/errors.ts';
+import type { ManifestIssue, ManifestWarning } from '../model/errors.ts';
 import type { Manifest, ManifestKind } from '../model/manifest.ts';
 import { DocCache, parseYamlFile } from './yaml-source.ts';
 import type { RawDoc, YamlFile } from './yaml-source.ts';
@@ -12,10 +12,13 @@ import { descriptorOf } from './kinds/index.ts';
 import type { Entry } from './semantic.ts';
 import { DEFAULT_LIMITS, resolveLimits } from './limits.ts';
 import type { ManifestLimits } from './limits.ts';
+import { dotEnvPathOf, isComposeFile, isDotEnvFile, parseComposeFile } from '../compose/index.ts';
 
 export interface ParseResult {
   entries: Entry[];
   issues: ManifestIssue[];
+  /** Worth a reviewer's attention, not rejecting the revision (a compose variable that is not set); absent when none. */
+  warnings?: ManifestWarning[];
 }
 
 export interface ParseOptions {
@@ -38,11 +41,17 @@ export function parseEntries(files: readonly YamlFile[], opts: ParseOptions = {}
   const cache = new DocCache(Math.max(2 * DEFAULT_LIMITS.maxFileSize, limits.maxFileSize));
   const entries: Entry[] = [];
   const issues: ManifestIssue[] = [];
-  const sorted = [...files].sort((a, b) => compare(a.path, b.path));
+  const warnings: ManifestWarning[] = [];
+  // `.env` files come along only for the compose files beside them (read-manifests.ts): variables, not manifests.
+  const dotEnvs = new Map(files.filter((f) => isDotEnvFile(f.path)).map((f) => [f.path, f]));
+  const sorted = files.filter((f) => !isDotEnvFile(f.path)).sort((a, b) => compare(a.path, b.path));
   for (const file of sorted) {
     opts.onFile?.(file.path);
-    const parsed = parseYamlFile(file, { limits, cache });
+    const parsed: { docs: RawDoc[]; issues: ManifestIssue[]; warnings?: ManifestWarning[] } = isComposeFile(file.path)
+      ? parseComposeFile(file, { limits, cache, dotEnv: dotEnvs.get(dotEnvPathOf(file.path)) })
+      : parseYamlFile(file, { limits, cache });
     append(issues, parsed.issues);
+    if (parsed.warnings) append(warnings, parsed.warnings);
     if (parsed.issues.some((i) => i.code === 'E_TOO_LARGE')) return { entries: [], issues: sortIssues(issues) };
     for (const doc of parsed.docs) {
       const kind = identifyKind(doc);
@@ -57,7 +66,7 @@ export function parseEntries(files: readonly YamlFile[], opts: ParseOptions = {}
   // A document that could not be read may hold what others refer to: no knock-on "missing" errors then.
   const unreadable = issues.some((i) => i.code === 'E_YAML' || i.code === 'E_UNKNOWN_KIND');
   append(issues, semanticIssues(entries, { unreadable }));
-  return { entries, issues: sortIssues(issues) };
+  return warnings.length > 0 ? { entries, issues: sortIssues(issues), warnings } : { entries, issues: sortIssues(issues) };
 }
 
 /** Pure: parse+validate file contents into manifests (with defaults) and issues (capped). Paths are repository-relative. */

@@ -8,6 +8,7 @@ import type { ManifestIssue } from '../model/errors.ts';
 import type { RepoSnapshot, TreeEntry } from '../source/source.ts';
 import { formatSize, tooLarge } from './limits.ts';
 import type { ManifestLimits } from './limits.ts';
+import { dotEnvPathOf, isComposeFile } from '../compose/index.ts';
 
 /** One manifest file's content, as read from the snapshot. */
 export interface ManifestFile {
@@ -23,13 +24,22 @@ export function isManifestFile(root: string, path: string): boolean {
   return /\.ya?ml$/i.test(rel);
 }
 
+/** The manifest files of `entries`, and the `.env` beside each compose file among them (its interpolation variables). */
+function manifestEntries(root: string, entries: readonly TreeEntry[]): TreeEntry[] {
+  const manifests = entries.filter((e) => isManifestFile(root, e.path));
+  const dotEnvs = new Set(manifests.filter((e) => isComposeFile(e.path)).map((e) => dotEnvPathOf(e.path)));
+  if (dotEnvs.size === 0) return manifests;
+  return entries.filter((e) => dotEnvs.has(e.path) || isManifestFile(root, e.path));
+}
+
 /**
- * The manifest files under `root` (normalised), sorted by path. Throws ValidationError with E_TOO_LARGE issues (at
+ * The manifest files under `root` (normalised), sorted by path, with the `.env` files beside compose files (within the
+ * same size limits). Throws ValidationError with E_TOO_LARGE issues (at
  * `file:1:1`) when a file is over `maxFileSize` or the files together are over `maxRevisionSize`; lets
  * snapshot.list's E_PATH_MISSING propagate.
  */
 export async function readManifests(snapshot: RepoSnapshot, root: string, limits: Pick<ManifestLimits, 'maxFileSize' | 'maxRevisionSize'>): Promise<ManifestFile[]> {
-  const listed = (await snapshot.list(root)).filter((e) => isManifestFile(root, e.path));
+  const listed = manifestEntries(root, await snapshot.list(root));
   const read = async (e: TreeEntry): Promise<ManifestFile> => ({ path: e.path, bytes: await snapshot.read(e.path) });
   if (listed.every((e) => e.size !== undefined)) {
     const listedIssues = sizeIssues(listed.map((e) => ({ path: e.path, size: e.size ?? 0 })), limits);

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { composeToYaml } from './convert.ts';
+import { parseEntries } from '../manifests/parse.ts';
+
+describe('composeToYaml', () => {
+  it('prints the berth manifests, which parse back into the same manifests', () => {
+    const out = composeToYaml('/repo/shop/compose.yaml', 'services:\n  web:\n    image: "web:${TAG}"\n    ports: ["8080:80"]\nvolumes:\n  data:\n', 'TAG=2\n');
+    expect(out.errors).toEqual([]);
+    expect(out.yaml.split('\n')[0]).toBe('# berth manifests converted from shop/compose.yaml by berth convert');
+    const docs = parseAllDocuments(out.yaml) as { toJS(): unknown }[];
+    expect(docs.map((d) => (d.toJS() as { kind: string }).kind)).toEqual(['Volume', 'Service']);
+    const back = parseEntries([{ path: 'shop/berth.yaml', content: out.yaml }]);
+    expect(back.issues).toEqual([]);
+    expect(back.entries.map((e) => e.manifest?.spec)).toEqual(parseEntries([{ path: 'shop/compose.yaml', content: 'services:\n  web:\n    image: "web:2"\n    ports: ["8080:80"]\nvolumes:\n  data:\n' }]).entries.map((e) => e.manifest?.spec));
+  });
+
+  it('gives the errors and warnings instead', () => {
+    const out = composeToYaml('/repo/shop/compose.yaml', 'services:\n  web:\n    image: "web${TAG}"\n    hostname: x\n');
+    expect(out.yaml).toBe('');
+    expect(out.errors).toEqual(['shop/compose.yaml:4:5: services.web.hostname: compose field services.web.hostname is not supported by berth']);
+    expect(out.warnings).toEqual(['shop/compose.yaml:3: warning: variable TAG is not set: it is an empty string (as compose does) (services.web.image)']);
+  });
+});

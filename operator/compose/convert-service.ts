@@ -1,0 +1,237 @@
+/**
+ * One compose service -> the spec and labels of a berth Service, with `docker compose up` semantics. Every field of
+ * the service is either mapped, refused as "not supported yet" (berth will have it), or refused as "not supported by
+ * berth": never dropped silently. Each handler gets the service's (interpolated, schema-valid) value of its field.
+ */
+import { posix } from 'node:path';
+import type { PathSegment } from '../manifests/yaml-source.ts';
+import { isObj } from '../manifests/raw.ts';
+import type { Obj } from '../manifests/raw.ts';
+import { listOrDict } from './context.ts';
+import type { ServiceContext } from './context.ts';
+import { convertDeploy, convertHealthcheck, convertRestart } from './convert-deploy.ts';
+import { convertPorts } from './convert-ports.ts';
+import { convertServiceVolumes, convertTmpfs } from './convert-volumes.ts';
+import { shellSplit } from './shell-split.ts';
+import { composeBool, composeDuration, composeInt } from './units.ts';
+
+type Handler = (ctx: ServiceContext, v: unknown, svc: Obj) => void;
+
+/** Fields berth will support in a later task: the message's subject and a hint. */
+const NOT_YET: Record<string, [string, string?]> = {
+  container_name: ['container_name is', 'berth names the containers of a Service itself'],
+  secrets: ['secrets are'],
+  configs: ['configs are'],
+  env_file: ['env_file is', 'write the variables under environment, or in the .env beside the compose file'],
+  stdin_open: ['stdin_open is'],
+  tty: ['tty is'],
+};
+
+const PULL_POLICIES: Record<string, string> = { always: 'Always', never: 'Never', missing: 'IfNotPresent', if_not_present: 'IfNotPresent' };
+
+const HANDLERS: Record<string, Handler> = {
+  image: (ctx, v, svc) => {
+    if (svc.build !== undefined) return ctx.notYet(['image'], 'image together with build is', 'berth tags the images it builds itself: drop image');
+    ctx.set(['image'], v, ['image']);
+  },
+  build: build,
+  command: (ctx, v) => words(ctx, 'command', v),
+  entrypoint: (ctx, v) => words(ctx, 'entrypoint', v),
+  environment: (ctx, v) => {
+    ctx.mapTo(['env'], ['environment']);
+    const env: Obj = {};
+    for (const e of listOrDict(v)) {
+      // `A` alone (or `A:` with no value) takes A from the interpolation variables; absent there, it is left out.
+      const value = e.value ?? ctx.project.env[e.key];
+      if (value === undefined) continue;
+      env[e.key] = value;
+      ctx.mapTo(['env', e.key], ['environment', e.seg]);
+    }
+    ctx.spec.env = env;
+  },
+  ports: (ctx, v, svc) => convertPorts(ctx, v, svc.expose),
+  expose: (ctx, v, svc) => {
+    if (svc.ports === undefined) convertPorts(ctx, undefined, v);
+  },
+  volumes: convertServiceVolumes,
+  tmpfs: convertTmpfs,
+  depends_on: dependsOn,
+  healthcheck: convertHealthcheck,
+  restart: convertRestart,
+  deploy: convertDeploy,
+  labels: (ctx, v) => {
+    for (const e of listOrDict(v)) {
+      ctx.labels[e.key] = e.value ?? '';
+      ctx.map.add(['metadata', 'labels', e.key], ctx.at(['labels', e.seg]));
+    }
+  },
+  user: (ctx, v) => ctx.set(['user'], String(v), ['user']),
+  working_dir: (ctx, v) => ctx.set(['workingDir'], v, ['working_dir']),
+  read_only: (ctx, v) => ctx.set(['readOnly'], composeBool(v) ?? v, ['read_only']),
+  cap_add: (ctx, v) => capabilities(ctx, 'cap_add', 'capAdd', v),
+  cap_drop: (ctx, v) => capabilities(ctx, 'cap_drop', 'capDrop', v),
+  privileged: (ctx, v) => ctx.set(['securityContext', 'privileged'], composeBool(v) ?? v, ['privileged']),
+  security_opt: securityOpt,
+  ulimits: (ctx, v) => {
+    if (!isObj(v)) return;
+    const out: Obj = {};
+    for (const [k, x] of Object.entries(v)) {
+      out[k] = isObj(x) ? { soft: composeInt(x.soft) ?? x.soft, hard: composeInt(x.hard) ?? x.hard } : (composeInt(x) ?? x);
+      ctx.mapTo(['ulimits', k], ['ulimits', k]);
+    }
+    ctx.set(['ulimits'], out, ['ulimits']);
+  },
+  sysctls: (ctx, v) => {
+    const out: Obj = {};
+    for (const e of listOrDict(v)) {
+      out[e.key] = e.value ?? '';
+      ctx.mapTo(['sysctls', e.key], ['sysctls', e.seg]);
+    }
+    ctx.set(['sysctls'], out, ['sysctls']);
+  },
+  extra_hosts: (ctx, v) => {
+    const entries = Array.isArray(v) ? v.map((s, i) => ({ s: String(s), seg: i as PathSegment })) : listOrDict(v).map((e) => ({ s: `${e.key}=${e.value ?? ''}`, seg: e.seg }));
+    for (const { s, seg } of entries) {
+      const at = /^([^:=]+)[:=](.*)$/.exec(s);
+      if (!at) {
+        ctx.error(['extra_hosts', seg], 'must be host:ip or host=ip');
+        continue;
+      }
+      ctx.push(['extraHosts'], `${at[1]}:${(at[2] as string).replace(/^\[(.*)\]$/, '$1')}`, ['extra_hosts', seg]);
+    }
+  },
+  init: (ctx, v) => {
+    if (composeBool(v) === false) ctx.error(['init'], 'berth always runs an init process in its containers: init: false is not possible');
+  },
+  stop_grace_period: (ctx, v) => {
+    const d = composeDuration(v);
+    if (d === undefined) return ctx.error(['stop_grace_period'], 'must be a duration such as 10s or 1m30s');
+    ctx.set(['stopGracePeriod'], d, ['stop_grace_period']);
+  },
+  stop_signal: (ctx, v) => ctx.set(['stopSignal'], v, ['stop_signal']),
+  pull_policy: (ctx, v) => {
+    const policy = PULL_POLICIES[String(v)];
+    if (!policy) return ctx.notYet(['pull_policy'], `pull_policy ${String(v)} is`, 'always, never, missing and if_not_present are');
+    ctx.set(['pullPolicy'], policy, ['pull_policy']);
+  },
+  scale: (ctx, v, svc) => {
+    if (isObj(svc.deploy) && svc.deploy.replicas !== undefined) return ctx.error(['scale'], 'set deploy.replicas or scale, not both');
+    ctx.set(['replicas'], composeInt(v) ?? v, ['scale']);
+  },
+  networks: (ctx, v) => {
+    const names = Array.isArray(v) ? v.map((n, i) => ({ name: String(n), seg: i as PathSegment })) : isObj(v) ? Object.keys(v).map((n) => ({ name: n, seg: n as PathSegment })) : [];
+    for (const { name, seg } of names) {
+      if (name !== 'default') ctx.notYet(['networks', seg], 'networks other than the default are', "a stack's services share one network");
+      else if (isObj(v) && v.default !== null && !(isObj(v.default) && Object.keys(v.default).length === 0)) ctx.notYet(['networks', 'default'], 'settings of the default network are');
+    }
+  },
+  // Compose itself ignores its `x-` extension fields; x-berth is read by convertService, profiles before it.
+  profiles: () => undefined,
+};
+
+/** Maps every field of `svc` into ctx (spec, labels, problems). */
+export function convertService(ctx: ServiceContext, svc: Obj): void {
+  for (const [key, value] of Object.entries(svc)) {
+    if (key === 'x-berth' || key.startsWith('x-')) continue;
+    const notYet = NOT_YET[key];
+    if (notYet) ctx.notYet([key], notYet[0], notYet[1]);
+    else if (HANDLERS[key]) (HANDLERS[key] as Handler)(ctx, value, svc);
+    else ctx.unsupported([key]);
+  }
+  if (svc.restart === undefined && !(isObj(svc.deploy) && isObj(svc.deploy.restart_policy))) convertRestart(ctx, undefined);
+  if (svc['x-berth'] !== undefined) xBerth(ctx, svc['x-berth']);
+}
+
+/** `command` / `entrypoint`: a list as is; a string split with shell rules (compose does not run it with sh -c). */
+function words(ctx: ServiceContext, field: 'command' | 'entrypoint', v: unknown): void {
+  if (v === null) return;
+  if (Array.isArray(v)) return ctx.set([field], v.map(String), [field]);
+  const split = shellSplit(String(v));
+  if ('error' in split) return ctx.error([field], split.error);
+  ctx.set([field], split, [field]);
+}
+
+/** `build`: a context directory, or {context, dockerfile}; relative to the compose file's directory, as compose resolves it. */
+function build(ctx: ServiceContext, v: unknown): void {
+  const b: Obj = typeof v === 'string' ? { context: v } : isObj(v) ? v : {};
+  for (const k of Object.keys(b)) {
+    if (k === 'args' || k === 'target') ctx.notYet(['build', k], `build.${k} is`);
+    else if (k !== 'context' && k !== 'dockerfile' && !k.startsWith('x-')) ctx.unsupported(['build', k]);
+  }
+  const context = String(b.context ?? '.');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(context) || context.startsWith('git@')) return ctx.notYet(['build', 'context'], 'a remote build context is');
+  if (posix.isAbsolute(context)) return ctx.error(typeof v === 'string' ? ['build'] : ['build', 'context'], 'must be a directory relative to the compose file');
+  // TODO(compose): berth resolves spec.build.context against the manifests root (--path); this joins the compose file's
+  // repository-relative directory, which equals it when --path is the repository root. parseEntries needs the root to
+  // make it exact for a subdirectory --path.
+  const dir = posix.dirname(ctx.project.file);
+  const out: Obj = { context: posix.normalize(posix.join(dir, context)) };
+  if (b.dockerfile !== undefined) out.dockerfile = b.dockerfile;
+  ctx.set(['build'], out, ['build']);
+  if (typeof v !== 'string') {
+    ctx.mapTo(['build', 'context'], ['build', 'context']);
+    ctx.mapTo(['build', 'dockerfile'], ['build', 'dockerfile']);
+  }
+}
+
+/** `depends_on`: a list, or a map of conditions. berth orders by dependsOn and starts a service once its dependencies are ready. */
+function dependsOn(ctx: ServiceContext, v: unknown): void {
+  const entries = Array.isArray(v) ? v.map((n, i) => ({ name: String(n), seg: i as PathSegment, opts: {} as Obj })) : isObj(v) ? Object.entries(v).map(([n, o]) => ({ name: n, seg: n as PathSegment, opts: isObj(o) ? o : {} })) : [];
+  for (const { name, seg, opts } of entries) {
+    const rel: PathSegment[] = ['depends_on', seg];
+    // service_started and service_healthy both become dependsOn: berth orders by dependsOn (a dependency is created
+    // first, and its address reaches the dependent as <NAME>_SERVICE_HOST/PORT); it does not hold the dependent until
+    // the dependency's healthcheck passes, so service_healthy is kept as ordering only. Traffic is gated by each
+    // service's own readiness (its healthcheck).
+    if (opts.condition === 'service_completed_successfully') {
+      ctx.notYet([...rel, 'condition'], 'condition service_completed_successfully is', 'berth has no run-to-completion services yet');
+      continue;
+    }
+    if (opts.restart !== undefined && composeBool(opts.restart)) ctx.notYet([...rel, 'restart'], 'depends_on.restart is');
+    if (opts.required !== undefined && composeBool(opts.required) === false) ctx.notYet([...rel, 'required'], 'required: false is');
+    ctx.push(['dependsOn'], name, rel);
+  }
+}
+
+function capabilities(ctx: ServiceContext, field: string, berth: string, v: unknown): void {
+  if (!Array.isArray(v)) return;
+  v.forEach((cap, i) => ctx.push(['securityContext', berth], String(cap).toUpperCase().replace(/^CAP_/, ''), [field, i]));
+  ctx.mapTo(['securityContext'], [field]);
+}
+
+/** no-new-privileges[:true|false] -> securityContext.allowPrivilegeEscalation; apparmor/seccomp/label -> spec.securityOpt (key=value). */
+function securityOpt(ctx: ServiceContext, v: unknown): void {
+  if (!Array.isArray(v)) return;
+  v.forEach((raw, i) => {
+    const opt = String(raw);
+    const nnp = /^no-new-privileges(?:[:=](true|false))?$/.exec(opt);
+    if (nnp) return ctx.set(['securityContext', 'allowPrivilegeEscalation'], nnp[1] === 'false', ['security_opt', i]);
+    ctx.push(['securityOpt'], opt.replace(/^(apparmor|seccomp|label):/, '$1='), ['security_opt', i]);
+  });
+}
+
+const X_BERTH_FIELDS = ['health', 'loadBalancer', 'placement'];
+
+/** `x-berth: { health, loadBalancer, placement }`, berth's own syntax, merged over what the compose fields gave. */
+function xBerth(ctx: ServiceContext, v: unknown): void {
+  if (!isObj(v)) return ctx.error(['x-berth'], 'must be a mapping with health, loadBalancer or placement');
+  for (const [key, x] of Object.entries(v)) {
+    if (!X_BERTH_FIELDS.includes(key)) {
+      ctx.error(['x-berth', key], `unknown x-berth field (allowed: ${X_BERTH_FIELDS.join(', ')})`, 'key');
+      continue;
+    }
+    if (!isObj(x)) {
+      ctx.set([key], x, ['x-berth', key]);
+      continue;
+    }
+    const generated = isObj(ctx.spec[key]) ? (ctx.spec[key] as Obj) : undefined;
+    const merged: Obj = { ...generated };
+    for (const [k, val] of Object.entries(x)) {
+      merged[k] = val;
+      ctx.mapTo([key, k], ['x-berth', key, k]);
+    }
+    ctx.spec[key] = merged;
+    // Wholly from x-berth: the field itself is located there (else at the compose field it was made from).
+    if (!generated) ctx.mapTo([key], ['x-berth', key]);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Service `volumes` and `tmpfs` -> spec.volumes (named volumes of the stack) and spec.tmpfs; the top-level `volumes`
+ * -> berth Volumes. Bind mounts, anonymous volumes and external volumes are refused (later tasks add them).
+ */
+import type { PathSegment } from '../manifests/yaml-source.ts';
+import { isObj } from '../manifests/raw.ts';
+import type { Obj } from '../manifests/raw.ts';
+import type { ServiceContext } from './context.ts';
+import { composeBool, composeBytes } from './units.ts';
+
+/** Maps the service's `volumes` into spec.volumes / spec.tmpfs. */
+export function convertServiceVolumes(ctx: ServiceContext, volumes: unknown): void {
+  if (!Array.isArray(volumes)) return;
+  volumes.forEach((raw, i) => {
+    const rel: PathSegment[] = ['volumes', i];
+    if (typeof raw === 'string') return shortVolume(ctx, raw, rel);
+    if (isObj(raw)) return longVolume(ctx, raw, rel);
+    ctx.error(rel, 'must be SOURCE:TARGET[:MODE] or a mapping with type, source and target');
+  });
+}
+
+const isHostPath = (src: string): boolean => /^([./~]|[A-Za-z]:[\\/])/.test(src);
+
+function shortVolume(ctx: ServiceContext, spec: string, rel: PathSegment[]): void {
+  const parts = spec.split(':');
+  if (parts.length === 1) return ctx.notYet(rel, 'anonymous volumes are', 'name the volume and declare it in the top-level volumes');
+  const [source = '', target = '', mode, ...more] = parts;
+  if (source === '') return ctx.error(rel, 'the volume source is empty (an unset variable?)');
+  if (isHostPath(source)) return ctx.notYet(rel, 'bind mounts are');
+  if (more.length > 0) return ctx.error(rel, 'must be SOURCE:TARGET[:MODE]');
+  let readOnly = false;
+  if (mode !== undefined) {
+    if (mode !== 'ro' && mode !== 'rw') return ctx.notYet(rel, `volume mode ${JSON.stringify(mode)} is`, 'ro and rw are');
+    readOnly = mode === 'ro';
+  }
+  mount(ctx, source, target, readOnly, rel, rel, rel);
+}
+
+function longVolume(ctx: ServiceContext, v: Obj, rel: PathSegment[]): void {
+  const type = String(v.type);
+  if (type === 'bind') return ctx.notYet(rel, 'bind mounts are');
+  if (type === 'tmpfs') {
+    for (const k of Object.keys(v)) if (!['type', 'target', 'tmpfs', 'read_only'].includes(k) && !k.startsWith('x-')) ctx.unsupported([...rel, k]);
+    if (composeBool(v.read_only)) return ctx.error([...rel, 'read_only'], 'a tmpfs cannot be read-only');
+    const t = isObj(v.tmpfs) ? v.tmpfs : {};
+    for (const k of Object.keys(t)) if (k !== 'size' && k !== 'mode' && !k.startsWith('x-')) ctx.unsupported([...rel, 'tmpfs', k]);
+    return tmpfsEntry(ctx, String(v.target ?? ''), t.size, t.mode, rel);
+  }
+  if (type !== 'volume') return ctx.notYet([...rel, 'type'], `volume type ${type} is`);
+  for (const k of Object.keys(v)) {
+    if (k === 'volume' && isObj(v.volume)) for (const o of Object.keys(v.volume)) ctx.notYet([...rel, 'volume', o], `volume.${o} is`);
+    else if (!['type', 'source', 'target', 'read_only', 'volume'].includes(k) && !k.startsWith('x-')) ctx.unsupported([...rel, k]);
+  }
+  if (typeof v.source !== 'string' || v.source === '') return ctx.notYet(rel, 'anonymous volumes are', 'set source to a volume of the top-level volumes');
+  mount(ctx, v.source, String(v.target ?? ''), composeBool(v.read_only) ?? false, [...rel, 'source'], [...rel, 'target'], [...rel, 'read_only']);
+}
+
+function mount(ctx: ServiceContext, source: string, target: string, readOnly: boolean, rel: PathSegment[], targetRel: PathSegment[], roRel: PathSegment[]): void {
+  const volume = ctx.project.volumes.get(source);
+  if (volume === undefined) return ctx.error(rel, `volume ${JSON.stringify(source)} is not declared in the top-level volumes`);
+  ctx.push(['volumes'], { volume, mountPath: target, readOnly }, rel);
+  const i = (ctx.spec.volumes as unknown[]).length - 1;
+  ctx.mapTo(['volumes', i, 'volume'], rel);
+  ctx.mapTo(['volumes', i, 'mountPath'], targetRel);
+  ctx.mapTo(['volumes', i, 'readOnly'], roRel);
+}
+
+function tmpfsEntry(ctx: ServiceContext, path: string, size: unknown, mode: unknown, rel: PathSegment[]): void {
+  const entry: Obj = { path };
+  if (size !== undefined) {
+    const bytes = composeBytes(size);
+    if (bytes === undefined) return ctx.error(rel, `tmpfs size ${JSON.stringify(size)} must be bytes or a size such as 64m`);
+    entry.size = bytes;
+  }
+  // `mode: 1777` is written in octal digits (a YAML integer read as decimal): its digits are the mode.
+  if (mode !== undefined) entry.mode = String(mode);
+  ctx.push(['tmpfs'], entry, rel);
+}
+
+/** Maps the service's `tmpfs` (a path or a list of `path[:size=..,mode=..]`) into spec.tmpfs. */
+export function convertTmpfs(ctx: ServiceContext, tmpfs: unknown): void {
+  const list = typeof tmpfs === 'string' ? [tmpfs] : Array.isArray(tmpfs) ? tmpfs : [];
+  list.forEach((raw, i) => {
+    const rel: PathSegment[] = typeof tmpfs === 'string' ? ['tmpfs'] : ['tmpfs', i];
+    const [path = '', opts] = String(raw).split(/:(.*)/s);
+    let size: unknown;
+    let mode: unknown;
+    for (const opt of opts ? opts.split(',') : []) {
+      const [k, val] = opt.split('=');
+      if (k === 'size') size = val;
+      else if (k === 'mode') mode = val;
+      else if (k !== 'rw') return ctx.notYet(rel, `tmpfs option ${JSON.stringify(opt)} is`, 'size and mode are');
+    }
+    tmpfsEntry(ctx, path, size, mode, rel);
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * A compose project (one interpolated, schema-valid compose document) -> berth Service and Volume documents as plain
+ * data, each with the PathMap that locates its berth paths in the compose file.
+ */
+import { API_VERSION } from '../model/manifest.ts';
+import type { PathSegment } from '../manifests/yaml-source.ts';
+import { isObj } from '../manifests/raw.ts';
+import type { Obj } from '../manifests/raw.ts';
+import { NAME_PATTERN } from '../manifests/schema.ts';
+import { ServiceContext, listOrDict } from './context.ts';
+import type { Problem, ProjectInfo } from './context.ts';
+import { convertService } from './convert-service.ts';
+import { PathMap } from './locator.ts';
+import type { ComposeEnv } from './interpolate.ts';
+import { directoryName, sanitizeNamespace } from './detect.ts';
+
+/** One berth document converted from the compose file. */
+export interface ConvertedDoc {
+  value: Obj;
+  map: PathMap;
+  /** Where unmapped berth paths are located: the service's or volume's node. */
+  base: PathSegment[];
+}
+
+export interface Converted {
+  docs: ConvertedDoc[];
+  problems: Problem[];
+}
+
+const NAME_RE = new RegExp(NAME_PATTERN);
+
+/** Top-level fields berth will support later. */
+const TOP_NOT_YET: Record<string, string> = { secrets: 'secrets are', configs: 'configs are' };
+
+/** Converts `project` (the compose document of `file`) with the interpolation variables `env`. */
+export function convertProject(file: string, project: Obj, env: ComposeEnv): Converted {
+  const problems: Problem[] = [];
+  const namespace = projectNamespace(file, project, problems);
+  for (const key of Object.keys(project)) {
+    if (key === 'version' || key === 'name' || key === 'services' || key === 'volumes' || key === 'networks' || key.startsWith('x-')) continue;
+    if (TOP_NOT_YET[key]) problems.push({ path: [key], message: `${TOP_NOT_YET[key]} not supported yet`, severity: 'error', target: 'key' });
+    else problems.push({ path: [key], message: `compose field ${key} is not supported by berth`, severity: 'error', target: 'key' });
+  }
+  if (isObj(project.networks)) {
+    for (const [name, net] of Object.entries(project.networks)) {
+      const plain = net === null || (isObj(net) && Object.keys(net).length === 0);
+      if (name !== 'default' || !plain) problems.push({ path: ['networks', name], message: 'networks other than the default are not supported yet (a stack\'s services share one network)', severity: 'error', target: 'key' });
+    }
+  }
+  const docs: ConvertedDoc[] = [];
+  const volumes = convertVolumes(project.volumes, namespace, docs, problems);
+  const info: ProjectInfo = { file, env, volumes, problems };
+  for (const [name, raw] of Object.entries(isObj(project.services) ? project.services : {})) {
+    const svc = isObj(raw) ? raw : {};
+    const base: PathSegment[] = ['services', name];
+    if (Array.isArray(svc.profiles) && svc.profiles.length > 0) {
+      // Active profiles (COMPOSE_PROFILES) would be read from the variables once the host's enter (see composeEnv in index.ts).
+      problems.push({ path: [...base, 'profiles'], message: `service ${name} is skipped: it has profiles (${svc.profiles.join(', ')}) and none is active, as with docker compose up`, severity: 'warning' });
+      continue;
+    }
+    if (!NAME_RE.test(name)) {
+      problems.push({ path: base, message: `service name ${JSON.stringify(name)} cannot be a berth Service name (a DNS label: lowercase letters, digits and "-", at most 63 characters); rename the service`, severity: 'error', target: 'key' });
+      continue;
+    }
+    const ctx = new ServiceContext(name, info);
+    convertService(ctx, svc);
+    docs.push({ value: document('Service', name, namespace, ctx.labels, ctx.spec), map: withMetadata(ctx.map, base, project), base });
+  }
+  return { docs, problems };
+}
+
+/** `name:`, else the compose file's directory name sanitised; a file at the repository root needs `name:`. */
+function projectNamespace(file: string, project: Obj, problems: Problem[]): string {
+  if (typeof project.name === 'string' && project.name !== '') return project.name;
+  const dir = directoryName(file);
+  const ns = dir === undefined ? '' : sanitizeNamespace(dir);
+  if (ns === '') {
+    const why = dir === undefined ? 'the compose file is at the repository root' : `its directory name ${JSON.stringify(dir)} has no usable character`;
+    problems.push({ path: [], message: `${file}: set name: (the project name, the berth namespace of its services): ${why}`, severity: 'error' });
+  }
+  return ns || 'default';
+}
+
+/** The top-level volumes -> berth Volumes; returns compose name -> berth name (`db_data` -> `db-data`: volumes are not addressed by name from outside). */
+function convertVolumes(raw: unknown, namespace: string, docs: ConvertedDoc[], problems: Problem[]): Map<string, string> {
+  const names = new Map<string, string>();
+  const taken = new Map<string, string>();
+  for (const [name, v] of Object.entries(isObj(raw) ? raw : {})) {
+    const base: PathSegment[] = ['volumes', name];
+    const berth = name.toLowerCase().replace(/[_.]/g, '-');
+    if (!NAME_RE.test(berth)) {
+      problems.push({ path: base, message: `volume name ${JSON.stringify(name)} cannot be a berth Volume name (a DNS label; "_" and "." become "-")`, severity: 'error', target: 'key' });
+      continue;
+    }
+    const clash = taken.get(berth);
+    if (clash !== undefined) {
+      problems.push({ path: base, message: `volumes ${clash} and ${name} are both the berth Volume ${berth}: rename one`, severity: 'error', target: 'key' });
+      continue;
+    }
+    taken.set(berth, name);
+    names.set(name, berth);
+    const map = new PathMap();
+    map.add(['metadata', 'name'], base);
+    const spec: Obj = {};
+    const labels: Record<string, string> = {};
+    for (const [k, x] of Object.entries(isObj(v) ? v : {})) {
+      const at = [...base, k];
+      if (k === 'driver') {
+        spec.driver = x;
+        map.add(['spec', 'driver'], at);
+      } else if (k === 'driver_opts' && isObj(x)) {
+        spec.driverOpts = Object.fromEntries(Object.entries(x).map(([o, val]) => [o, String(val)]));
+        map.add(['spec', 'driverOpts'], at);
+      } else if (k === 'labels') {
+        for (const e of listOrDict(x)) {
+          labels[e.key] = e.value ?? '';
+          map.add(['metadata', 'labels', e.key], [...at, e.seg]);
+        }
+      } else if (k === 'external') {
+        if (x === true || x === 'true' || isObj(x)) problems.push({ path: at, message: 'external volumes are not supported yet', severity: 'error', target: 'key' });
+      } else if (k === 'name') problems.push({ path: at, message: 'a custom Docker volume name is not supported yet (berth names its volumes)', severity: 'error', target: 'key' });
+      else if (!k.startsWith('x-')) problems.push({ path: at, message: `compose field volumes.${name}.${k} is not supported by berth`, severity: 'error', target: 'key' });
+    }
+    docs.push({ value: document('Volume', berth, namespace, labels, spec), map, base });
+  }
+  return names;
+}
+
+function document(kind: string, name: string, namespace: string, labels: Record<string, string>, spec: Obj): Obj {
+  const metadata: Obj = { name, namespace };
+  if (Object.keys(labels).length > 0) metadata.labels = labels;
+  return { apiVersion: API_VERSION, kind, metadata, spec };
+}
+
+function withMetadata(map: PathMap, base: PathSegment[], project: Obj): PathMap {
+  map.add(['metadata'], base);
+  map.add(['metadata', 'name'], base);
+  map.add(['metadata', 'namespace'], typeof project.name === 'string' ? ['name'] : base);
+  return map;
+}

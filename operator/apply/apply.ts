@@ -10,6 +10,7 @@ import { actionView } from '../diff/render.ts';
 import type { BuildFile, ContainerRuntime, EngineAuth, PullProgress, PullResult } from '../runtime/runtime.ts';
 import { limiter, type Limiter } from '../util/limit.ts';
 import { rollingUpdate, type Gate, type RolloutOutcome } from './rolling.ts';
+import { secretDelivery, type SecretResolver } from './secret-files.ts';
 
 export type { Gate, RolloutOutcome } from './rolling.ts';
 import type { Logger } from '../util/log.ts';
@@ -31,6 +32,8 @@ export interface ApplyDeps {
   pullAuth?: (ref: string) => Promise<EngineAuth | undefined>;
   /** Progress of a pull (logged at most once a second per pull). */
   onPullProgress?: (service: string, p: PullProgress) => void;
+  /** Decrypts the Secrets replicas name in spec.secrets, at create (absent: a service with secrets fails its creates). */
+  secrets?: SecretResolver;
   /** Called before a replica's container is stopped (replaced, scaled down, pruned), e.g. to drain it from the proxies; a failure does not stop the removal. */
   beforeStop?: (containerId: string) => Promise<void>;
 }
@@ -267,8 +270,14 @@ async function stopAndRemove(ctx: Ctx, id: string): Promise<void> {
   await ctx.runtime.removeContainer(id);
 }
 
+/**
+ * Creates (with its secret files written in between: decrypted here, on the operator, and never part of the plan) and
+ * starts a replica. A Secret that cannot be decrypted fails this create only; a rolling update keeps the old replica.
+ */
 async function createAndStart(ctx: Ctx, svc: DesiredService, replica: number, node?: string): Promise<string> {
-  const id = await ctx.runtime.createContainer(containerSpec(ctx.instance, ctx.revision, svc, replica, node));
+  const spec = containerSpec(ctx.instance, ctx.revision, svc, replica, node);
+  const secrets = await secretDelivery(ctx.instance, spec.name, svc, ctx.secrets);
+  const id = await ctx.runtime.createContainer(secrets ? { ...spec, secrets } : spec);
   await ctx.runtime.startContainer(id);
   return id;
 }

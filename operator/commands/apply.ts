@@ -4,7 +4,7 @@ import { renderText } from '../diff/render.ts';
 import { ValidationError, formatIssue } from '../model/errors.ts';
 import { settingsFor } from '../settings/settings.ts';
 import { renderStatusText } from '../status/render.ts';
-import { DEFAULT_NODE_GRACE_MS, clusterOf, connectEngine, connectSource, createMonitor, logger, reconciler, registryAccess, secretsOf, type Io } from './shared.ts';
+import { DEFAULT_NODE_GRACE_MS, clusterOf, connectEngine, connectSource, createMonitor, logger, reconciler, registryAccess, secretStore, secretsOf, type Io } from './shared.ts';
 
 export async function apply(flags: Flags, io: Io): Promise<number> {
   const s = settingsFor('apply', flags);
@@ -15,7 +15,7 @@ export async function apply(flags: Flags, io: Io): Promise<number> {
   const monitor = createMonitor(s.stateDir, runtime, log);
   // One pass: the revision's Nodes are pinged once before placement (berth run's pool pings them every second).
   const cluster = clusterOf(pool, runtime, { settle: () => pool.pingAll() });
-  const rec = reconciler(s, source, runtime, log, { keepLastGood: false, drift: s.drift, monitor, redact, cluster, images });
+  const rec = reconciler(s, source, runtime, log, { keepLastGood: false, drift: s.drift, monitor, redact, cluster, images, secrets: secretStore(s, redact) });
   const r = await rec.pass({ revision: s.revision });
   await rec.flushStatus();
   monitor.stop();

@@ -1,8 +1,7 @@
 /**
  * `berth convert <compose file>`: prints the berth manifests a compose file becomes (YAML documents), after every
  * check `berth validate` makes of it; exit 1 with file:line:col errors. Warnings (unset variables, skipped profiled
- * services) go to stderr. Not registered yet: it needs a `convert` entry in settings/flags.ts (COMMANDS, FLAGS with
- * positionals), settings/settings.ts (PARSERS) and main.ts (the dispatch).
+ * services) go to stderr.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';

@@ -36,7 +36,7 @@ import type { Redactor } from '../util/redact.ts';
 import type { ImageAccess } from '../images/access.ts';
 import { startImageUpdates } from './image-updates.ts';
 import { externalsFile, persistExternals } from '../registry/persist.ts';
-import { clusterOf, connectEngine, connectSource, createMonitor, loadOptions, reconciler, registryAccess, secretsOf, type Engines } from './shared.ts';
+import { clusterOf, connectEngine, connectSource, createMonitor, loadOptions, reconciler, registryAccess, secretStore, secretsOf, type Engines } from './shared.ts';
 
 /** A running operator: loop, HTTP server and the reconciler behind them. */
 export interface Operator {
@@ -83,7 +83,7 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const sync = github ? new SyncReporter({ github, instance: s.instance, log }) : null;
   const cluster = clusterOf(pool, runtime, { usage: (ids) => runtime.memoryUsage(ids), memoryHighMark: s.memoryHighMark });
   const rec = reconciler(s, source, runtime, log, {
-    keepLastGood: true, drift: s.drift, statusIntervalMs: s.statusIntervalMs, monitor, cluster, redact, images,
+    keepLastGood: true, drift: s.drift, statusIntervalMs: s.statusIntervalMs, monitor, cluster, redact, images, secrets: secretStore(s, redact),
     notify: (e) => listeners.onReconcilerEvent(e), beforeStop: (id) => drainer.drain(id), onLateFetch: () => wake('late fetch finished'),
   });
   const reviews = github || s.reviewBranches.length ? startReviews(s, source, engines, log, { github, sync, onRound: hooks.onReview, images }) : null;

@@ -18,6 +18,7 @@ import type { GitSource } from '../source/source.ts';
 import { createLogger, silentLogger, type Logger } from '../util/log.ts';
 import { Redactor } from '../util/redact.ts';
 import { imageAccess, type ImageAccess } from '../images/access.ts';
+import { SecretStore } from '../apply/secret-resolver.ts';
 
 export interface Io {
   /** Writes a line to standard output. */
@@ -82,6 +83,7 @@ export function loadOptions(m: ManifestSettings, instance: string): LoadOptions 
 /** Every secret the operator holds, so that no log line, status or alert carries one. */
 export function secretsOf(s: SourceSettings, run?: RunSettings): Redactor {
   const r = new Redactor().add(run?.webhookSecret).addUrlCredentials(s.repo);
+  for (const line of (s.secrets?.env.SOPS_AGE_KEY ?? '').split(/\s+/)) r.add(line); // age identities
   if (run) r.add(run.githubToken);
   for (const url of run?.alertWebhooks ?? []) r.add(url);
   return r;
@@ -99,6 +101,13 @@ export interface ReconcilerExtra {
   redact?: Redactor;
   /** Registry access: tags resolved to digests each pass, credentials for pulls. */
   images?: ImageAccess;
+  /** Decrypts kind: Secret files at create (secretStore). */
+  secrets?: SecretStore;
+}
+
+/** The resolver of kind: Secret files: identities from --age-key-file (or the SOPS variables), every value registered with `redact`. */
+export function secretStore(s: SourceSettings, redact: Redactor): SecretStore {
+  return new SecretStore({ ...(s.secrets.ageKeyFile ? { keyFile: s.secrets.ageKeyFile } : {}), env: s.secrets.env, redact: (value) => redact.add(value) });
 }
 
 export function reconciler(s: SourceSettings, source: GitSource, runtime: ContainerRuntime, log: Logger, extra: ReconcilerExtra): Reconciler {
@@ -106,6 +115,7 @@ export function reconciler(s: SourceSettings, source: GitSource, runtime: Contai
     cluster: extra.cluster,
     onLateFetch: extra.onLateFetch,
     redact: extra.redact,
+    ...(extra.secrets ? { secrets: extra.secrets } : {}),
     ...(extra.images ? { images: extra.images.resolver, pullAuth: (ref: string) => extra.images!.pullAuth(ref) } : {}),
     statusIntervalMs: extra.statusIntervalMs,
     beforeStop: extra.beforeStop,

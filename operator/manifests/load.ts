@@ -13,6 +13,7 @@ import { checkScripts, withRepoScriptPaths } from './script-check.ts';
 import { dockerSocketIssues, hostPathIssues } from './kinds/volume/checks.ts';
 import { tlsFileIssues } from './kinds/route/tls-checks.ts';
 import { securityWarnings } from './security-checks.ts';
+import { checkSecretFiles } from './kinds/secret/files.ts';
 
 export interface LoadOptions {
   /** berth instance name (part of Docker volume names and spec hashes). */
@@ -56,18 +57,19 @@ export async function loadDesired(snapshot: RepoSnapshot, opts: LoadOptions): Pr
 /** The stages after reading: parse, validate, check against the snapshot, build the desired state. */
 export async function loadFiles(files: readonly YamlFile[], snapshot: RepoSnapshot, opts: LoadOptions, onFile?: (path: string) => void): Promise<DesiredState> {
   const root = normalizeRoot(opts.path);
-  const { entries, issues } = parseEntries(files, { limits: resolveLimits(opts), onFile });
-  const [builds, scripts] = await Promise.all([checkBuilds(snapshot, root, entries), checkScripts(snapshot, root, entries)]);
+  const { entries, issues, warnings: parseWarnings } = parseEntries(files, { limits: resolveLimits(opts), onFile });
+  const [builds, scripts, secrets] = await Promise.all([checkBuilds(snapshot, root, entries), checkScripts(snapshot, root, entries), checkSecretFiles(snapshot, root, entries)]);
   const allowed = opts.allowHostPaths ?? [];
   const hostPaths = [...hostPathIssues(entries, allowed), ...dockerSocketIssues(entries, opts.allowDockerSocket === true), ...tlsFileIssues(entries, allowed)];
-  const all = sortIssues([...issues, ...builds.issues, ...scripts, ...hostPaths]);
+  const all = sortIssues([...issues, ...builds.issues, ...scripts, ...secrets.issues, ...hostPaths]);
   if (all.length > 0) throw new ValidationError(capIssues(all), all.length);
   const manifests = entries.flatMap((e) => (e.manifest ? [withRepoScriptPaths(root, e.manifest)] : []));
   if (manifests.length === 0) {
     throw new BerthError('E_EMPTY_REVISION', `no manifests under ${root || 'the repository root'} at revision ${snapshot.revision}; refusing to treat it as "delete everything"`);
   }
-  const desired = buildDesired(opts.instance, snapshot.revision, manifests, builds.builds);
-  const warnings = securityWarnings(entries);
+  const desired = buildDesired(opts.instance, snapshot.revision, manifests, builds.builds, secrets.secrets);
+  // compose: unset variables, services skipped for their profiles; then privileged replicas and the like
+  const warnings = [...(parseWarnings ?? []), ...securityWarnings(entries)];
   return warnings.length > 0 ? { ...desired, warnings } : desired;
 }
 

@@ -170,3 +170,12 @@ describe('parseManifests: root errors only', () => {
     expect(alone.map((i) => `${i.file}:${i.line}:${i.col}: ${i.field}: ${i.message}`)).toEqual(['api.yaml:6:15: spec.dependsOn[0]: no Service "web" in namespace "default"']);
   });
 });
+
+describe('parseManifests: encrypted data under the path', () => {
+  it('skips a SOPS-encrypted YAML file (a Secret\'s data), and still reads the manifests beside it', () => {
+    const sops = ['password: ENC[AES256_GCM,data:abc=,iv:def=,tag:ghi=,type:str]', 'sops:', '  mac: ENC[AES256_GCM,data:x=,iv:y=,tag:z=,type:str]', '  lastmodified: "2026-12-01T00:00:00Z"', '  version: 3.9.0'].join('\n');
+    const { manifests, issues } = parseManifests([{ path: 'secrets/db.yaml', content: sops }, { path: 'web.yaml', content: [...SERVICE, 'spec: { image: x }'].join('\n') }]);
+    expect(issues).toEqual([]);
+    expect(manifests.map((m) => m.kind)).toEqual(['Service']);
+  });
+});

@@ -31,6 +31,13 @@ export interface ParseOptions {
 /** At most this many issues are reported per revision; one more says how many were left out. */
 export const MAX_REPORTED_ISSUES = 100;
 
+/** A document with SOPS's metadata block (`sops: { mac, lastmodified, ... }`) and no kind. */
+function isSopsData(value: unknown): boolean {
+  if (!isObj(value) || value.kind !== undefined || value.apiVersion !== undefined) return false;
+  const sops = value.sops;
+  return isObj(sops) && typeof sops.mac === 'string' && sops.lastmodified !== undefined;
+}
+
 /**
  * Parses and validates file contents; entries keep their YAML positions for later checks. Issues are sorted by file,
  * line, col. A file over a limit stops the parse: the revision is rejected on its E_TOO_LARGE issue alone.
@@ -54,6 +61,8 @@ export function parseEntries(files: readonly YamlFile[], opts: ParseOptions = {}
     if (parsed.warnings) append(warnings, parsed.warnings);
     if (parsed.issues.some((i) => i.code === 'E_TOO_LARGE')) return { entries: [], issues: sortIssues(issues) };
     for (const doc of parsed.docs) {
+      // a SOPS-encrypted file (a Secret's data) under the manifests path is data, not a manifest
+      if (isSopsData(doc.value)) continue;
       const kind = identifyKind(doc);
       if (typeof kind !== 'string') {
         issues.push(kind);

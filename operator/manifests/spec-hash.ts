@@ -1,7 +1,7 @@
 /** The spec hash: identity of what shapes a replica's container. A change means the containers are replaced. */
 import { createHash } from 'node:crypto';
 import type { ServiceSpec } from '../model/manifest.ts';
-import type { ImageSource } from '../model/state.ts';
+import type { DesiredSecretMount, ImageSource } from '../model/state.ts';
 import { volumeName } from '../model/keys.ts';
 
 export interface SpecHashInput {
@@ -15,6 +15,8 @@ export interface SpecHashInput {
   env: Record<string, string>;
   /** Docker network the replicas join. */
   network: string;
+  /** spec.secrets resolved: each with its Secret's content hash (never a value); absent or empty = none. */
+  secrets?: readonly DesiredSecretMount[];
 }
 
 /**
@@ -48,6 +50,10 @@ export function specHash(input: SpecHashInput): string {
       extraHosts: spec.container.extraHosts && [...spec.container.extraHosts].sort(cmp),
       securityOpt: spec.container.securityOpt && [...new Set(spec.container.securityOpt)].sort(cmp),
     },
+    // The content hash of each file, never a value: a new ciphertext in git (a rotation) replaces the replicas using it.
+    secrets: input.secrets?.length
+      ? input.secrets.map((s) => ({ secret: s.secret, key: s.key ?? null, target: s.target, mode: s.mode, uid: s.uid ?? null, gid: s.gid ?? null, contentHash: s.contentHash })).sort((a, b) => cmp(a.target, b.target))
+      : undefined,
     securityContext: spec.securityContext && {
       ...spec.securityContext,
       capAdd: [...new Set(spec.securityContext.capAdd)].sort(cmp),

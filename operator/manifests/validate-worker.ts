@@ -48,7 +48,7 @@ async function load(req: LoadRequest): Promise<void> {
     const files = req.files.map((f) => ({ path: f.path, content: bytes.toString('utf8', f.start, f.end) }));
     const desired = await loadFiles(files, remoteSnapshot(req.revision), req.opts, (file) => post({ type: 'progress', file }));
     for (const list of RESULT_LISTS) {
-      const all: unknown[] = desired[list];
+      const all: unknown[] = desired[list] ?? [];
       for (let i = 0; i < all.length; i += ITEMS_PER_MESSAGE) {
         const items = all.slice(i, i + ITEMS_PER_MESSAGE);
         await request((id) => ({ type: 'part', id, list, items }));

@@ -137,7 +137,7 @@ function run(w: Worker, snapshot: RepoSnapshot, files: readonly ManifestFile[], 
       if (m.type === 'call') serve(w, snapshot, m);
       else if (m.type === 'progress') current = m.file;
       else if (m.type === 'part') {
-        const list: unknown[] = result[m.list];
+        const list: unknown[] = (result[m.list] ??= []);
         for (const item of m.items) list.push(item);
         setImmediate(() => w.postMessage({ type: 'reply', id: m.id, ok: true, value: null }));
       } else if (m.type === 'done') finish({ value: { ...result, revision: m.revision, ...(m.warnings ? { warnings: m.warnings } : {}) } }, true);

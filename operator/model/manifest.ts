@@ -194,6 +194,35 @@ export interface ServiceSpec {
   placement: PlacementSpec;
   /** Set only when the manifest has spec.securityContext: absent keeps the spec hash of a berth without the field. */
   securityContext?: SecurityContext;
+  /** Files of `kind: Secret`s delivered into each replica (spec.secrets); set only when the manifest has some. */
+  secrets?: ServiceSecretRef[];
+}
+
+/** One entry of a Service's spec.secrets: items of a Secret of its namespace, delivered as files. */
+export interface ServiceSecretRef {
+  /** Name of a Secret in the Service's namespace. */
+  secret: string;
+  /** One item of it; absent = every item, each a file named by its key. */
+  key?: string;
+  /** Absolute path in the container: the file (with key) or the directory (without); default /run/secrets/<secret>[/<key>]. */
+  target: string;
+  /** Octal file mode, default "0400". */
+  mode: string;
+  uid?: number;
+  gid?: number;
+}
+
+/** `kind: Secret`: a file of the repository, encrypted (SOPS or age); decrypted only on the operator at apply time. */
+export interface SecretSpec {
+  /** Relative to the manifests root, inside the repository. */
+  file: string;
+  /** sops | age; absent = detected from the content. */
+  format?: 'sops' | 'age';
+}
+
+export interface SecretManifest extends ManifestBase {
+  kind: 'Secret';
+  spec: SecretSpec;
 }
 
 export interface VolumeSpec {
@@ -294,6 +323,7 @@ export interface ManifestsByKind {
   Volume: VolumeManifest;
   Route: RouteManifest;
   Node: NodeManifest;
+  Secret: SecretManifest;
 }
 
 export type Manifest = ManifestsByKind[keyof ManifestsByKind];

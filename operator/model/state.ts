@@ -51,6 +51,38 @@ export interface DesiredService {
    * `<DEP>_SERVICE_PORT`, Kubernetes-style, DEP upper-cased with '-' -> '_') overlaid by spec.env (user wins).
    */
   env: Record<string, string>;
+  /** The files of spec.secrets, resolved (references and content hashes, never values); absent = none. */
+  secrets?: DesiredSecretMount[];
+}
+
+/** A Secret of the revision: its ciphertext as read from git (never decrypted by the loader). */
+export interface DesiredSecret {
+  key: string;
+  namespace: string;
+  name: string;
+  /** Repository-relative path of the encrypted file. */
+  file: string;
+  format: 'sops-yaml' | 'sops-json' | 'age';
+  /** sha256 hex of the file's bytes. */
+  contentHash: string;
+  /** The encrypted file, base64. */
+  ciphertext: string;
+  source: SourceLocation;
+}
+
+/** One entry of a service's spec.secrets with what the replica's files depend on: the Secret's content hash. */
+export interface DesiredSecretMount {
+  secret: string;
+  key?: string;
+  /** The file (with key) or directory (without) in the container. */
+  target: string;
+  /** Octal, e.g. "0400". */
+  mode: string;
+  uid?: number;
+  gid?: number;
+  /** Repository-relative path of the Secret's file (for messages). */
+  file: string;
+  contentHash: string;
 }
 
 /** What the status says of one image reference (images/resolver.ts). */
@@ -116,6 +148,8 @@ export interface DesiredState {
   routes: DesiredRoute[];
   /** Sorted by name; empty = the single local engine, node `local`. */
   nodes: DesiredNode[];
+  /** Sorted by key; absent = none (a revision without Secrets). */
+  secrets?: DesiredSecret[];
   /** What validation found worth a warning without rejecting the revision (berth validate prints them); absent = none. */
   warnings?: ManifestWarning[];
 }

@@ -309,6 +309,8 @@ export class Reconciler {
   private applyDeps(loaded: Loaded): ApplyDeps {
     const { monitor, runtime, instance } = this.deps;
     const readFile = this.repoReader(loaded);
+    // The Secrets creates may need: the revision in force and the one a rollback returns to (ciphertexts, by content hash).
+    this.deps.secrets?.remember(loaded.desired, this.revisions.previous);
     const track = async (id: string, svc: DesiredService): Promise<void> => {
       const c = (await runtime.observe(instance, [])).containers.find((x) => x.id === id);
       if (c) monitor?.track({ container: c, service: svc, readFile });
@@ -320,6 +322,7 @@ export class Reconciler {
       stopGraceSeconds: this.deps.stopGraceSeconds,
       beforeStop: this.deps.beforeStop,
       pullAuth: this.deps.pullAuth,
+      ...(this.deps.secrets ? { secrets: this.deps.secrets } : {}),
       onPullProgress: (service, p) => this.deps.log.info('pulling image', { service, image: p.ref, layers: `${p.layersDone}/${p.layers}`, bytes: p.bytes, totalBytes: p.totalBytes, ms: Math.round(p.ms) }),
       buildContext: (svc: DesiredService) => readBuildContext(loaded.snapshot, svc),
       gate: monitor ? createGate({ monitor, runtime, instance, track }) : undefined,

@@ -1,6 +1,7 @@
 /** What the reconciler takes and gives: its dependencies, the cluster it plans over, its events and a pass's result. */
 import type { ApplyResult, RolloutOutcome } from '../apply/apply.ts';
 import type { HealthMonitor } from '../health/monitor.ts';
+import type { SecretResolver } from '../apply/secret-files.ts';
 import type { BerthError } from '../model/errors.ts';
 import type { CrashLoopInfo } from '../model/healing.ts';
 import type { Plan } from '../model/plan.ts';
@@ -55,6 +56,8 @@ export interface ReconcilerDeps {
   images?: ImageResolver;
   /** Credentials for an image's registry, for pulls (X-Registry-Auth). */
   pullAuth?: (ref: string) => Promise<EngineAuth | undefined>;
+  /** Decrypts the Secrets replicas name, at create; told before each apply which desired states are in force. */
+  secrets?: SecretResolver & { remember(...states: (DesiredState | null | undefined)[]): void };
 }
 
 /** The nodes of the cluster as a pass needs them. */

@@ -1,4 +1,5 @@
 /** The narrow engine interface garbage collection needs (GcRuntime) and its dockerode adapter. Volumes are never touched. */
+import { removeSecretDirs, secretDirsOf } from './docker-secrets.ts';
 import { statfs } from 'node:fs/promises';
 import type Dockerode from 'dockerode';
 import { canonicalRepository, type DiskUsage, type GcContainer, type GcDanglingImage, type GcImage, type GcInventory, type GcPulledImage, type GcRuntime, type RemoveOutcome } from '../healing/gc.ts';
@@ -28,7 +29,12 @@ export function createDockerGc(docker: Dockerode): GcRuntime {
   };
   return {
     inventory: (instance, repositories = []) => inventory(docker, fail, instance, repositories, diskUsage),
-    removeContainer: (id) => removal(docker.getContainer(id).remove({ v: false, force: false }), fail, `remove container ${id}`),
+    removeContainer: async (id) => {
+      const dirs = await secretDirsOf(docker, id); // an exited replica's secret files go with it (local engine)
+      const result = await removal(docker.getContainer(id).remove({ v: false, force: false }), fail, `remove container ${id}`);
+      if (result === 'removed') await removeSecretDirs(endpoint, dirs).catch(() => undefined);
+      return result;
+    },
     removeImage: (id) => removal(docker.getImage(id).remove({ force: false }), fail, `remove image ${id}`),
     untagImage: (ref) => untag(docker, fail, ref),
     diskUsage,

@@ -11,6 +11,7 @@ import { followEvents } from './docker-events.ts';
 import { imageId, observeState, type FailFn } from './docker-observe.ts';
 import { describeEndpoint } from './docker-options.ts';
 import { networkCreator, removeNetwork } from './docker-network.ts';
+import { removeSecretDirs, secretBinds, secretDirsOf, writeSecretFiles } from './docker-secrets.ts';
 
 export { dockerOptionsFromEndpoint, describeEndpoint } from './docker-options.ts';
 
@@ -28,7 +29,11 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     startContainer: (id) => tolerate(docker.getContainer(id).start(), [304], fail, `start container ${id}`),
     stopContainer: (id, grace) => tolerate(docker.getContainer(id).stop(grace === undefined ? {} : { t: grace }), [304, 404], fail, `stop container ${id}`),
     // 409: a removal of this container is already in progress.
-    removeContainer: (id) => tolerate(docker.getContainer(id).remove({ force: true, v: false }), [404, 409], fail, `remove container ${id}`),
+    removeContainer: async (id) => {
+      const dirs = await secretDirsOf(docker, id);
+      await tolerate(docker.getContainer(id).remove({ force: true, v: false }), [404, 409], fail, `remove container ${id}`);
+      await removeSecretDirs(endpoint, dirs).catch(() => undefined); // best effort: tmpfs, gone at the node's reboot anyway
+    },
     unpauseContainer: (id) => unpauseContainer(docker, fail, id),
     renameContainer: (id, name) => docker.getContainer(id).rename({ name }).then(() => undefined, (err: unknown) => { throw fail(err, `rename container ${id} to ${name}`); }),
     updateContainer: (id, update) => updateContainer(docker, fail, id, update),
@@ -120,6 +125,7 @@ export function createOptions(spec: CreateContainerSpec): Dockerode.ContainerCre
       RestartPolicy: { Name: spec.restartPolicy, MaximumRetryCount: 0 },
       ...(spec.init ? { Init: true } : {}),
       Mounts: spec.mounts.map((m) => ({ Type: 'volume' as const, Source: m.volume, Target: m.target, ReadOnly: m.readOnly })),
+      ...(spec.secrets?.binds.length ? { Binds: secretBinds(spec.secrets) } : {}),
       ...(spec.network ? { NetworkMode: spec.network.name } : {}),
       ...hostSettings(spec),
     },
@@ -166,7 +172,20 @@ export function securityOptions(security: ContainerSecurity): Pick<Dockerode.Hos
   };
 }
 
+/** Creates the container, then writes its secret files (before anyone starts it); a failed write removes the container. */
 async function createContainer(docker: Dockerode, fail: FailFn, spec: CreateContainerSpec): Promise<string> {
+  const id = await createOnly(docker, fail, spec);
+  if (!spec.secrets?.files.length) return id;
+  try {
+    await writeSecretFiles(docker, fail, id, spec.secrets);
+  } catch (err) {
+    await docker.getContainer(id).remove({ force: true, v: false }).catch(() => undefined);
+    throw err;
+  }
+  return id;
+}
+
+async function createOnly(docker: Dockerode, fail: FailFn, spec: CreateContainerSpec): Promise<string> {
   try {
     return (await docker.createContainer(createOptions(spec))).id;
   } catch (err) {

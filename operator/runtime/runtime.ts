@@ -33,6 +33,28 @@ export interface CreateContainerSpec {
   settings?: ContainerSettings;
   /** Seconds between the stop signal and SIGKILL when the container is stopped without a grace of its own (default 10). */
   stopTimeoutSeconds?: number;
+  /**
+   * Files of `kind: Secret`s: each bind is a directory on tmpfs of the node (created by the engine), bound read-write at
+   * `target`; the files are written through the engine's archive API into the created container before it is started.
+   * Secret: never logged, never in an error or a status (the runtime reports paths, never contents).
+   */
+  secrets?: SecretDelivery;
+}
+
+/** Directories on tmpfs of the node and the decrypted files written into them between create and start. */
+export interface SecretDelivery {
+  binds: { source: string; target: string }[];
+  files: ContainerFile[];
+}
+
+/** One file written into a container (absolute path under one of the delivery's bind targets). */
+export interface ContainerFile {
+  path: string;
+  content: Buffer;
+  /** Permission bits, e.g. 0o400. */
+  mode: number;
+  uid: number;
+  gid: number;
 }
 
 /** How a container is confined, in the engine's terms. */

@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { BerthError } from '../model/errors.ts';
 import { TIMER_MAX_MS, formatDuration, parseDuration as parseManifestDuration, parseMemory } from '../manifests/quantity.ts';
 
-export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'status' | 'token' | 'audit' | 'proxy';
-export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'status', 'token', 'audit', 'proxy'];
+export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'convert' | 'status' | 'token' | 'audit' | 'proxy';
+export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'convert', 'status', 'token', 'audit', 'proxy'];
 
 interface FlagSpec {
   type: 'string' | 'boolean';
@@ -33,6 +33,7 @@ const SOURCE: Record<string, FlagSpec> = {
   'registry-certs-dir': { type: 'string', default: '/etc/docker/certs.d', help: 'CA certificates of image registries, <dir>/<host:port>/*.crt, as dockerd reads them' },
   'insecure-registry': { type: 'string', multiple: true, help: 'an image registry (host:port) spoken to over plain HTTP; repeatable (loopback ones fall back to HTTP by themselves)' },
   'pull-concurrency': { type: 'string', default: '3', help: 'image pulls running at once on one node' },
+  'age-key-file': { type: 'string', help: 'age identities (age-keygen output) that decrypt kind: Secret files at apply time; only this file is read (default: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and ~/.config/sops/age/keys.txt, as sops reads them)' },
 };
 
 /** How the CLI reaches a running berth: address, credentials, the CA of its certificate. */
@@ -94,6 +95,7 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     revision: { type: 'string', help: 'apply this ref or commit instead of the branch head' },
     drift: { type: 'string', default: 'correct', help: 'correct | detect' },
   },
+  convert: {},
   validate: {
     path: { type: 'string', default: '.', help: 'directory of the manifests inside <dir>' },
     'allow-host-path': SOURCE['allow-host-path']!,
@@ -158,7 +160,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate' || command === 'token', strict: true }));
+    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate' || command === 'token' || command === 'convert', strict: true }));
   } catch (err) {
     throw new BerthError('E_CONFIG', `${command}: ${(err as Error).message.split('\n')[0]} (see berth ${command} --help)`);
   }
@@ -237,6 +239,7 @@ export function helpText(command?: Command): string {
       '  plan      print what applying a revision would change',
       '  apply     one pass: apply a revision; exit 0 only when converged',
       '  validate  check a manifests directory; exit 1 with file:line:col errors',
+      '  convert   print the berth manifests a compose file becomes (after the checks validate makes)',
       '  status    print the status of a running berth (or of the status branch with --repo)',
       '  token     create | list | revoke <name>: API tokens of the berth using --state-dir',
       '  audit     print the audit trail of a running berth (state-changing calls, applied actions)',
@@ -245,7 +248,7 @@ export function helpText(command?: Command): string {
       '', 'exit codes: 0 ok; 1 failed (invalid manifests, not converged, not ready); 2 plan --detailed-exitcode: changes;',
       '            3 status: berth (or the status branch) could not be reached'].join('\n');
   }
-  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : command === 'token' ? 'berth token create --role <role> --name <name> | list | revoke <name> [flags]' : `berth ${command} [flags]`;
+  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : command === 'convert' ? 'berth convert <compose file>' : command === 'token' ? 'berth token create --role <role> --name <name> | list | revoke <name> [flags]' : `berth ${command} [flags]`;
   const lines = Object.entries(FLAGS[command]).map(([k, s]) => `  --${(k + (s.type === 'string' ? ' <v>' : '')).padEnd(24)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);
   return [`usage: ${usage}`, '', 'flags:', ...lines, '  --help, -h'.padEnd(28) + ' show this help'].join('\n');
 }

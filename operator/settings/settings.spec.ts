@@ -9,6 +9,12 @@ const configError = thrownBerthError;
 const run = (overrides: Flags, env: NodeJS.ProcessEnv = {}) => settingsFor('run', flagsWith('run', { repo: '/r', ...overrides }), env);
 
 describe('settingsFor', () => {
+  it('takes --age-key-file, else hands the SOPS variables (and only those) to the secrets layer', () => {
+    expect(run({ 'age-key-file': '/etc/berth/age.txt' }, { SOPS_AGE_KEY: 'AGE-SECRET-KEY-1X' }).secrets).toEqual({ ageKeyFile: '/etc/berth/age.txt', env: { SOPS_AGE_KEY: 'AGE-SECRET-KEY-1X' } });
+    expect(run({}, { SOPS_AGE_KEY_FILE: '/k.txt', XDG_CONFIG_HOME: '/cfg', HOME: '/root', SOPS_AGE_RECIPIENTS: 'x' }).secrets).toEqual({ ageKeyFile: undefined, env: { SOPS_AGE_KEY_FILE: '/k.txt', XDG_CONFIG_HOME: '/cfg' } });
+    expect(settingsFor('apply', flagsWith('apply', { repo: '/r', 'age-key-file': '/a' }), {}).secrets.ageKeyFile).toBe('/a');
+  });
+
   it('parses the defaults of berth run into milliseconds, bytes, unions and lists', () => {
     const s = run({});
     expect(s).toMatchObject({

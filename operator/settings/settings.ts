@@ -40,6 +40,15 @@ export interface SourceSettings {
   log: LogSettings;
   manifests: ManifestSettings;
   images: ImageSettings;
+  secrets: SecretSettings;
+}
+
+/** Where the age identities that decrypt `kind: Secret` files come from (read at the first create that needs them). */
+export interface SecretSettings {
+  /** --age-key-file: only this file; undefined: the SOPS variables of `env` and the default keys file. */
+  ageKeyFile: string | undefined;
+  /** The variables sops honours, taken from the environment here (the secrets module never reads process.env). */
+  env: { SOPS_AGE_KEY?: string; SOPS_AGE_KEY_FILE?: string; XDG_CONFIG_HOME?: string };
 }
 
 /** Image registries: where credentials and CAs are, which registries speak plain HTTP, pulls per node. */
@@ -172,6 +181,7 @@ export interface SettingsOf {
   plan: PlanSettings;
   apply: ApplySettings;
   validate: ValidateSettings;
+  convert: Record<string, never>;
   status: StatusSettings;
   token: TokenSettings;
   audit: AuditSettings;
@@ -182,14 +192,15 @@ type Parser<C extends Command> = (flags: Flags, env: NodeJS.ProcessEnv) => Setti
 
 const PARSERS: { [C in Command]: Parser<C> } = {
   run: runSettings,
-  plan: (flags) => ({
-    ...sourceSettings('plan', flags),
+  plan: (flags, env) => ({
+    ...sourceSettings('plan', flags, env),
     revision: text(flags, 'revision'),
     format: flags.json ? 'json' : oneOf(text(flags, 'format') ?? 'text', ['text', 'json', 'markdown'] as const),
     detailedExitcode: Boolean(flags['detailed-exitcode']),
   }),
-  apply: (flags) => ({ ...sourceSettings('apply', flags), revision: text(flags, 'revision'), drift: drift(flags) }),
+  apply: (flags, env) => ({ ...sourceSettings('apply', flags, env), revision: text(flags, 'revision'), drift: drift(flags) }),
   validate: (flags) => ({ manifests: manifestSettings('validate', flags) }),
+  convert: () => ({}),
   status: (flags) => ({
     server: textOr('status', flags, 'server'), client: clientSettings('status', flags), repo: text(flags, 'repo') || undefined, instance: textOr('status', flags, 'instance'),
     stateDir: textOr('status', flags, 'state-dir'), json: Boolean(flags.json),
@@ -251,7 +262,7 @@ export function settingsFor<C extends Command>(command: C, flags: Flags, env: No
   return parse(flags, env);
 }
 
-function sourceSettings(command: 'run' | 'plan' | 'apply', flags: Flags): SourceSettings {
+function sourceSettings(command: 'run' | 'plan' | 'apply', flags: Flags, env: NodeJS.ProcessEnv): SourceSettings {
   checkSourceFlags(flags);
   return {
     repo: textOr(command, flags, 'repo'), branch: textOr(command, flags, 'branch'), instance: textOr(command, flags, 'instance'),
@@ -259,7 +270,13 @@ function sourceSettings(command: 'run' | 'plan' | 'apply', flags: Flags): Source
     log: { level: oneOf(textOr(command, flags, 'log-level'), ['debug', 'info', 'warn', 'error'] as const), json: flags['log-format'] === 'json' },
     manifests: manifestSettings(command, flags),
     images: imageSettings(command, flags),
+    secrets: secretSettings(flags, env),
   };
+}
+
+function secretSettings(flags: Flags, env: NodeJS.ProcessEnv): SecretSettings {
+  const pick = (name: 'SOPS_AGE_KEY' | 'SOPS_AGE_KEY_FILE' | 'XDG_CONFIG_HOME') => (env[name] ? { [name]: env[name] } : {});
+  return { ageKeyFile: text(flags, 'age-key-file') || undefined, env: { ...pick('SOPS_AGE_KEY'), ...pick('SOPS_AGE_KEY_FILE'), ...pick('XDG_CONFIG_HOME') } };
 }
 
 function imageUpdatesMode(flags: Flags): 'branch' | 'pr' | 'off' {
@@ -279,7 +296,7 @@ function manifestSettings(command: Command, flags: Flags): ManifestSettings {
 }
 
 function runSettings(flags: Flags, env: NodeJS.ProcessEnv): RunSettings {
-  const source = sourceSettings('run', flags);
+  const source = sourceSettings('run', flags, env);
   const socketProblem = socketPathProblem(dataplanePaths(source.stateDir, source.instance)); // the proxy process's
   if (socketProblem) throw new BerthError('E_CONFIG', socketProblem);
   const duration = (flag: string): number => parseDuration(textOr('run', flags, flag), flag);

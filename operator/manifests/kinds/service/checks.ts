@@ -74,6 +74,7 @@ function checkService(doc: RawDoc, m: ServiceManifest, declared: Declared, repor
   checkSecurityContext(doc, m, report);
   checkImageFields(doc, m, report);
   checkContainerSettings(doc, m, report);
+  checkSecretRefs(doc, m, declared, report);
   spec.dependsOn.forEach((dep, i) => {
     if (dep === metadata.name) report(doc, ['spec', 'dependsOn', i], 'a service cannot depend on itself');
     else if (!declared.has(`Service\0${resourceKey(metadata.namespace, dep)}`)) {
@@ -110,3 +111,28 @@ function checkMounts(doc: RawDoc, m: ServiceManifest, declared: Declared, report
   });
 }
 
+
+/** spec.secrets: each names a Secret of the namespace; targets are absolute, normalised, unique and not a mount point of spec.volumes. */
+function checkSecretRefs(doc: RawDoc, m: ServiceManifest, declared: Declared, report: Report): void {
+  const targets = new Map<string, number>();
+  const mounts = new Set(m.spec.volumes.map((v) => normalizeMountPath(v.mountPath)));
+  (m.spec.secrets ?? []).forEach((r, i) => {
+    if (!declared.has(`Secret\0${resourceKey(m.metadata.namespace, r.secret)}`)) {
+      report(doc, ['spec', 'secrets', i, 'secret'], `no Secret "${r.secret}" in namespace "${m.metadata.namespace}"`);
+    }
+    const at: PathSegment[] = ['spec', 'secrets', i, 'target']; // absent (the default): located at the entry
+    const segments = r.target.split('/').slice(1);
+    if (r.target === '/' || segments.some((s) => s === '' || s === '.' || s === '..')) {
+      report(doc, at, `target ${JSON.stringify(r.target)} must be an absolute, normalised path (no ".", ".." or empty segments, no trailing "/")`);
+      return;
+    }
+    if (['/dev', '/proc', '/sys', '/etc', '/sbin', '/bin', '/usr', '/lib'].some((p) => r.target === p)) {
+      report(doc, at, `target ${r.target} would hide a system directory of the container`);
+      return;
+    }
+    const prev = targets.get(r.target);
+    if (prev !== undefined) report(doc, at, `duplicate target ${r.target} (also spec.secrets[${prev}])`);
+    else targets.set(r.target, i);
+    if (mounts.has(r.target)) report(doc, at, `target ${r.target} is also a mountPath of spec.volumes`);
+  });
+}

@@ -1,5 +1,5 @@
 /** kind Service: defaults (schema-valid data -> model). */
-import type { ContainerSettings, ImagePolicySpec, PortSpec, PullPolicy, ResourceSpec, SecurityContext, ServiceSpec, VolumeMount } from '../../../model/manifest.ts';
+import type { ContainerSettings, ImagePolicySpec, PortSpec, PullPolicy, ResourceSpec, SecurityContext, ServiceSecretRef, ServiceSpec, VolumeMount } from '../../../model/manifest.ts';
 import type { RawDoc } from '../../yaml-source.ts';
 import { parseCpu, parseDuration, parseMemory } from '../../quantity.ts';
 import { toHealth, toUpdate } from '../../probes.ts';
@@ -24,6 +24,7 @@ export function toServiceSpec(s: Obj, doc: RawDoc): ServiceSpec {
     pullPolicy: (s.pullPolicy as PullPolicy | undefined) ?? defaultPullPolicy(typeof s.image === 'string' ? s.image : undefined),
   };
   if (typeof s.image === 'string') spec.image = s.image;
+  if (Array.isArray(s.secrets) && s.secrets.length) spec.secrets = (s.secrets as Obj[]).map(toSecretRef);
   if (isObj(s.imagePolicy)) spec.imagePolicy = toImagePolicySpec(s.imagePolicy);
   const container = toContainerSettings(s);
   if (container) spec.container = container;
@@ -117,4 +118,21 @@ function toResources(r: Obj): ResourceSpec {
 
 function toMount(v: Obj): VolumeMount {
   return { volume: v.volume as string, mountPath: v.mountPath as string, readOnly: (v.readOnly as boolean | undefined) ?? false };
+}
+
+/** The directory secrets go to by default: /run/secrets/<secret>[/<key>]. */
+export const SECRETS_DIR = '/run/secrets';
+
+function toSecretRef(r: Obj): ServiceSecretRef {
+  const secret = r.secret as string;
+  const key = r.key as string | undefined;
+  const mode = (r.mode as string | undefined) ?? '0400';
+  return {
+    secret,
+    ...(key !== undefined ? { key } : {}),
+    target: (r.target as string | undefined) ?? (key !== undefined ? `${SECRETS_DIR}/${secret}/${key}` : `${SECRETS_DIR}/${secret}`),
+    mode: mode.length === 3 ? `0${mode}` : mode,
+    ...(typeof r.uid === 'number' ? { uid: r.uid } : {}),
+    ...(typeof r.gid === 'number' ? { gid: r.gid } : {}),
+  };
 }

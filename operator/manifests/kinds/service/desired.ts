@@ -1,6 +1,6 @@
 /** kind Service: desired services and one network per namespace with services (moved from manifests/desired.ts). */
 import type { ServiceManifest } from '../../../model/manifest.ts';
-import type { DesiredNetwork, DesiredService, ImageSource } from '../../../model/state.ts';
+import type { DesiredNetwork, DesiredSecret, DesiredSecretMount, DesiredService, ImageSource } from '../../../model/state.ts';
 import { buildImageTag, networkName, resourceKey } from '../../../model/keys.ts';
 import type { ResolvedBuild } from '../../build-context.ts';
 import { serviceEnv } from '../../discovery.ts';
@@ -11,13 +11,15 @@ import type { DesiredContext, DesiredPart } from '../types.ts';
 /** Services sorted by key, one network per namespace with services (sorted by docker name). */
 export function desiredServices(manifests: readonly ServiceManifest[], ctx: DesiredContext): DesiredPart {
   const byKey = new Map(manifests.map((m) => [resourceKey(m.metadata.namespace, m.metadata.name), m]));
-  const services = manifests.map((m) => desiredService(ctx.instance, m, byKey, ctx.builds.get(resourceKey(m.metadata.namespace, m.metadata.name))));
+  const services = manifests.map((m) => desiredService(ctx.instance, m, byKey, ctx.builds.get(resourceKey(m.metadata.namespace, m.metadata.name)), ctx.secrets ?? new Map()));
   const namespaces = new Set(services.map((s) => s.namespace));
   const networks: DesiredNetwork[] = [...namespaces].map((namespace) => ({ namespace, dockerName: networkName(ctx.instance, namespace) }));
   return { services: services.sort(compareBy('key')), networks: networks.sort(compareBy('dockerName')) };
 }
 
-function desiredService(instance: string, m: ServiceManifest, services: ReadonlyMap<string, ServiceManifest>, build: ResolvedBuild | undefined): DesiredService {
+function desiredService(
+  instance: string, m: ServiceManifest, services: ReadonlyMap<string, ServiceManifest>, build: ResolvedBuild | undefined, secrets: ReadonlyMap<string, DesiredSecret>,
+): DesiredService {
   const { name, namespace, labels } = m.metadata;
   const image = imageSource(m, build);
   const network = networkName(instance, namespace);
@@ -25,6 +27,7 @@ function desiredService(instance: string, m: ServiceManifest, services: Readonly
     const found = services.get(resourceKey(namespace, dep));
     return found && { name: dep, spec: found.spec };
   });
+  const mounts = secretMounts(m, secrets);
   return {
     key: resourceKey(namespace, name),
     namespace,
@@ -32,10 +35,11 @@ function desiredService(instance: string, m: ServiceManifest, services: Readonly
     labels,
     spec: m.spec,
     image,
-    specHash: specHash({ instance, namespace, labels, spec: m.spec, image, env, network }),
+    specHash: specHash({ instance, namespace, labels, spec: m.spec, image, env, network, ...(mounts.length ? { secrets: mounts } : {}) }),
     source: m.source,
     network,
     env,
+    ...(mounts.length ? { secrets: mounts } : {}),
   };
 }
 
@@ -46,3 +50,12 @@ function imageSource(m: ServiceManifest, build: ResolvedBuild | undefined): Imag
   return { type: 'build', ref, context: build.context, dockerfile: build.dockerfile, contentHash: build.contentHash };
 }
 
+
+/** spec.secrets with the content hash of each Secret's file (checked to exist by the semantic checks). */
+function secretMounts(m: ServiceManifest, secrets: ReadonlyMap<string, DesiredSecret>): DesiredSecretMount[] {
+  return (m.spec.secrets ?? []).map((r) => {
+    const found = secrets.get(resourceKey(m.metadata.namespace, r.secret));
+    if (!found) throw new Error(`internal: service ${m.metadata.namespace}/${m.metadata.name} names Secret ${r.secret}, which was not resolved`);
+    return { ...r, file: found.file, contentHash: found.contentHash };
+  });
+}

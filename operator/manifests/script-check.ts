@@ -1,6 +1,6 @@
 /** Checks of probe scripts (spec.health.<probe>.script.file) against the repository snapshot, and their resolved paths. */
+import { directoryLister } from './repo-files.ts';
 import { posix } from 'node:path';
-import { BerthError } from '../model/errors.ts';
 import type { ManifestIssue } from '../model/errors.ts';
 import type { HealthSpec, Manifest, ProbeKind } from '../model/manifest.ts';
 import type { RepoSnapshot, TreeEntry } from '../source/source.ts';
@@ -24,17 +24,7 @@ interface ScriptRef {
  * issues located at the `file` field. Each directory is listed at most once.
  */
 export async function checkScripts(snapshot: RepoSnapshot, root: string, entries: readonly Entry[]): Promise<ManifestIssue[]> {
-  const lists = new Map<string, Promise<TreeEntry[]>>();
-  const list = (dir: string): Promise<TreeEntry[]> => {
-    const hit = lists.get(dir);
-    if (hit) return hit;
-    const p = snapshot.list(dir).catch((err: unknown) => {
-      if (err instanceof BerthError && err.code === 'E_PATH_MISSING') return [];
-      throw err;
-    });
-    lists.set(dir, p);
-    return p;
-  };
+  const list = directoryLister(snapshot);
   const found = await Promise.all(scriptRefs(entries).map((ref) => checkOne(ref, root, snapshot.revision, list)));
   return found.flatMap((issue) => (issue ? [issue] : []));
 }

@@ -1,5 +1,5 @@
 /** Desired state (from git at a revision) and observed state (from the Docker engine's labels). */
-import type { NodeSpec, RouteSpec, ServiceSpec, VolumeSpec } from './manifest.ts';
+import type { NodeSpec, RouteSpec, ServiceSecretRef, ServiceSpec, VolumeSpec } from './manifest.ts';
 import type { ManifestWarning, SourceLocation } from './errors.ts';
 
 /** The image a service runs: a reference on the engine, or one berth builds from the repository. */
@@ -71,15 +71,7 @@ export interface DesiredSecret {
 }
 
 /** One entry of a service's spec.secrets with what the replica's files depend on: the Secret's content hash. */
-export interface DesiredSecretMount {
-  secret: string;
-  key?: string;
-  /** The file (with key) or directory (without) in the container. */
-  target: string;
-  /** Octal, e.g. "0400". */
-  mode: string;
-  uid?: number;
-  gid?: number;
+export interface DesiredSecretMount extends ServiceSecretRef {
   /** Repository-relative path of the Secret's file (for messages). */
   file: string;
   contentHash: string;

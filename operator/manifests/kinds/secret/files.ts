@@ -3,9 +3,9 @@
  * revision (relative to the manifests root, inside the repository, like probe scripts) and encrypted (a SOPS document or
  * an age file). Its bytes and their sha256 go into the desired state; nothing here decrypts.
  */
+import { directoryLister } from '../../repo-files.ts';
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { BerthError } from '../../../model/errors.ts';
 import type { ManifestIssue } from '../../../model/errors.ts';
 import { resourceKey } from '../../../model/keys.ts';
 import type { DesiredSecret } from '../../../model/state.ts';
@@ -30,17 +30,7 @@ export interface SecretCheckResult {
 
 /** Reads and checks the file of every typed Secret; issues are E_SEMANTIC at spec.file. */
 export async function checkSecretFiles(snapshot: RepoSnapshot, root: string, entries: readonly Entry[]): Promise<SecretCheckResult> {
-  const lists = new Map<string, Promise<TreeEntry[]>>();
-  const list = (dir: string): Promise<TreeEntry[]> => {
-    const hit = lists.get(dir);
-    if (hit) return hit;
-    const p = snapshot.list(dir).catch((err: unknown) => {
-      if (err instanceof BerthError && err.code === 'E_PATH_MISSING') return [];
-      throw err;
-    });
-    lists.set(dir, p);
-    return p;
-  };
+  const list = directoryLister(snapshot);
   const issues: ManifestIssue[] = [];
   const secrets = new Map<string, DesiredSecret>();
   await Promise.all(entries.map(async (e) => {

@@ -118,7 +118,7 @@ describe('berth validate on a compose file', () => {
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split('\n')).toEqual([
         'shop/compose.yaml:5:17: spec.replicas: must be >= 0',
-        'shop/compose.yaml:7:9: services.web.volumes[0]: bind mounts are not supported yet',
+        'shop/compose.yaml:7:9: services.web.volumes[0]: a relative bind source is a path of the repository, which the engine cannot mount; use an absolute host path',
       ]);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { isObj } from '../manifests/raw.ts';
 import { formatPath } from '../manifests/path.ts';
 import { PathMap } from './locator.ts';
 import type { ComposeEnv } from './interpolate.ts';
+import type { ComposeSecret } from './convert-secrets.ts';
 
 /** A problem at a path of the compose document. */
 export interface Problem {
@@ -21,6 +22,10 @@ export interface ProjectInfo {
   env: ComposeEnv;
   /** Declared top-level volumes: compose name -> berth Volume name. */
   volumes: ReadonlyMap<string, string>;
+  /** Declared top-level secrets: compose name -> berth Secret name and format. */
+  secrets: ReadonlyMap<string, ComposeSecret | null>;
+  /** The berth Volume that bind-mounts the absolute host path `hostPath` (made by the first mount of it, located at `at`). */
+  bindVolume: (hostPath: string, at: readonly PathSegment[]) => string | undefined;
   problems: Problem[];
 }
 

@@ -11,6 +11,7 @@ import { listOrDict } from './context.ts';
 import type { ServiceContext } from './context.ts';
 import { convertDeploy, convertHealthcheck, convertRestart } from './convert-deploy.ts';
 import { convertPorts } from './convert-ports.ts';
+import { convertServiceSecrets } from './convert-secrets.ts';
 import { convertServiceVolumes, convertTmpfs } from './convert-volumes.ts';
 import { shellSplit } from './shell-split.ts';
 import { composeBool, composeDuration, composeInt } from './units.ts';
@@ -20,7 +21,6 @@ type Handler = (ctx: ServiceContext, v: unknown, svc: Obj) => void;
 /** Fields berth will support in a later task: the message's subject and a hint. */
 const NOT_YET: Record<string, [string, string?]> = {
   container_name: ['container_name is', 'berth names the containers of a Service itself'],
-  secrets: ['secrets are'],
   configs: ['configs are'],
   env_file: ['env_file is', 'write the variables under environment, or in the .env beside the compose file'],
   stdin_open: ['stdin_open is'],
@@ -54,6 +54,7 @@ const HANDLERS: Record<string, Handler> = {
     if (svc.ports === undefined) convertPorts(ctx, undefined, v);
   },
   volumes: convertServiceVolumes,
+  secrets: convertServiceSecrets,
   tmpfs: convertTmpfs,
   depends_on: dependsOn,
   healthcheck: convertHealthcheck,

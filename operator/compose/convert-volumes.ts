@@ -1,7 +1,11 @@
 /**
  * Service `volumes` and `tmpfs` -> spec.volumes (named volumes of the stack) and spec.tmpfs; the top-level `volumes`
- * -> berth Volumes. Bind mounts, anonymous volumes and external volumes are refused (later tasks add them).
+ * -> berth Volumes. A bind mount of an absolute host path -> a berth Volume of the local driver that binds it
+ * (convert.ts makes it; the host-path checks, --allow-host-path, apply to it as to any Volume). Relative bind sources,
+ * anonymous volumes and external volumes are refused.
  */
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
 import type { PathSegment } from '../manifests/yaml-source.ts';
 import { isObj } from '../manifests/raw.ts';
 import type { Obj } from '../manifests/raw.ts';
@@ -26,8 +30,9 @@ function shortVolume(ctx: ServiceContext, spec: string, rel: PathSegment[]): voi
   if (parts.length === 1) return ctx.notYet(rel, 'anonymous volumes are', 'name the volume and declare it in the top-level volumes');
   const [source = '', target = '', mode, ...more] = parts;
   if (source === '') return ctx.error(rel, 'the volume source is empty (an unset variable?)');
-  if (isHostPath(source)) return ctx.notYet(rel, 'bind mounts are');
   if (more.length > 0) return ctx.error(rel, 'must be SOURCE:TARGET[:MODE]');
+  if (isHostPath(source) && mode !== undefined && mode !== 'ro' && mode !== 'rw') return ctx.notYet(rel, `bind mode ${JSON.stringify(mode)} is`, 'ro and rw are');
+  if (isHostPath(source)) return bind(ctx, source, target, mode === 'ro', rel, rel, rel, rel);
   let readOnly = false;
   if (mode !== undefined) {
     if (mode !== 'ro' && mode !== 'rw') return ctx.notYet(rel, `volume mode ${JSON.stringify(mode)} is`, 'ro and rw are');
@@ -38,7 +43,14 @@ function shortVolume(ctx: ServiceContext, spec: string, rel: PathSegment[]): voi
 
 function longVolume(ctx: ServiceContext, v: Obj, rel: PathSegment[]): void {
   const type = String(v.type);
-  if (type === 'bind') return ctx.notYet(rel, 'bind mounts are');
+  if (type === 'bind') {
+    for (const k of Object.keys(v)) {
+      if (k === 'bind' && isObj(v.bind)) for (const o of Object.keys(v.bind)) ctx.notYet([...rel, 'bind', o], `bind.${o} is`);
+      else if (!['type', 'source', 'target', 'read_only', 'bind'].includes(k) && !k.startsWith('x-')) ctx.unsupported([...rel, k]);
+    }
+    if (typeof v.source !== 'string' || v.source === '') return ctx.error(rel, 'a bind mount needs source: an absolute host path');
+    return bind(ctx, v.source, String(v.target ?? ''), composeBool(v.read_only) ?? false, [...rel, 'source'], [...rel, 'target'], [...rel, 'read_only'], rel);
+  }
   if (type === 'tmpfs') {
     for (const k of Object.keys(v)) if (!['type', 'target', 'tmpfs', 'read_only'].includes(k) && !k.startsWith('x-')) ctx.unsupported([...rel, k]);
     if (composeBool(v.read_only)) return ctx.error([...rel, 'read_only'], 'a tmpfs cannot be read-only');
@@ -55,8 +67,34 @@ function longVolume(ctx: ServiceContext, v: Obj, rel: PathSegment[]): void {
   mount(ctx, v.source, String(v.target ?? ''), composeBool(v.read_only) ?? false, [...rel, 'source'], [...rel, 'target'], [...rel, 'read_only']);
 }
 
-function mount(ctx: ServiceContext, source: string, target: string, readOnly: boolean, rel: PathSegment[], targetRel: PathSegment[], roRel: PathSegment[]): void {
-  const volume = ctx.project.volumes.get(source);
+/**
+ * A bind mount: an absolute host path -> the berth Volume that binds it. A relative source would be a directory of the
+ * repository's work tree beside the compose file, which does not exist on the engine's host (berth reads git objects).
+ */
+function bind(ctx: ServiceContext, source: string, target: string, readOnly: boolean, rel: PathSegment[], targetRel: PathSegment[], roRel: PathSegment[], entryRel: PathSegment[]): void {
+  if (source.startsWith('~')) return ctx.error(rel, 'a bind source under ~ is a path of the home directory of whoever runs compose; use an absolute host path');
+  if (!source.startsWith('/')) return ctx.error(rel, 'a relative bind source is a path of the repository, which the engine cannot mount; use an absolute host path');
+  if (source.split('/').includes('..')) return ctx.error(rel, 'a bind source must not contain ".." segments');
+  const hostPath = normalizeHostPath(source);
+  const volume = ctx.project.bindVolume(hostPath, ctx.at(entryRel));
+  if (volume === undefined) return;
+  mount(ctx, volume, target, readOnly, rel, targetRel, roRel, true);
+}
+
+function normalizeHostPath(p: string): string {
+  const n = posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
+/** `bind-<sanitised path>-<8 hex of sha256(path)>`, a DNS label of at most 63 characters. */
+export function bindVolumeName(hostPath: string): string {
+  const hash = createHash('sha256').update(hostPath).digest('hex').slice(0, 8);
+  const clean = hostPath.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63 - 'bind--'.length - hash.length).replace(/-+$/, '');
+  return clean === '' ? `bind-${hash}` : `bind-${clean}-${hash}`;
+}
+
+function mount(ctx: ServiceContext, source: string, target: string, readOnly: boolean, rel: PathSegment[], targetRel: PathSegment[], roRel: PathSegment[], berthName = false): void {
+  const volume = berthName ? source : ctx.project.volumes.get(source);
   if (volume === undefined) return ctx.error(rel, `volume ${JSON.stringify(source)} is not declared in the top-level volumes`);
   ctx.push(['volumes'], { volume, mountPath: target, readOnly }, rel);
   const i = (ctx.spec.volumes as unknown[]).length - 1;

@@ -68,7 +68,7 @@ describe('a compose file as manifests', () => {
       'bad/compose.yaml:6:17: spec.replicas: must be >= 0',
       'bad/compose.yaml:7:5: services.web.hostname: compose field services.web.hostname is not supported by berth',
       'bad/compose.yaml:8:21: services.web.container_name: container_name is not supported yet (berth names the containers of a Service itself)',
-      'bad/compose.yaml:10:9: services.web.volumes[0]: bind mounts are not supported yet',
+      'bad/compose.yaml:10:9: services.web.volumes[0]: a relative bind source is a path of the repository, which the engine cannot mount; use an absolute host path',
       'bad/compose.yaml:13:9: services.web.ports[1]: more than one published port is not supported yet (berth publishes one port per service; use a Route for more)',
     ]);
   });
@@ -80,8 +80,9 @@ describe('a compose file as manifests', () => {
     ['ports: ["127.0.0.1:80:80"]', /publishing on a host_ip is not supported yet/],
     ['ports: [{ target: 80, published: 8080, mode: host }]', /mode: host is not supported yet/],
     ['ports: ["8000-8010:8000-8010"]', /port ranges are not supported yet/],
-    ['volumes: ["/srv:/srv"]', /bind mounts are not supported yet/],
-    ['volumes: [{ type: bind, source: ., target: /x }]', /bind mounts are not supported yet/],
+    ['volumes: ["./srv:/srv"]', /a relative bind source is a path of the repository/],
+    ['volumes: [{ type: bind, source: ., target: /x }]', /a relative bind source is a path of the repository/],
+    ['volumes: ["/srv:/srv:shared"]', /bind mode "shared" is not supported yet/],
     ['volumes: ["/anon"]', /anonymous volumes are not supported yet/],
     ['volumes: ["nope:/x"]', /volume "nope" is not declared in the top-level volumes/],
     ['depends_on: { db: { condition: service_completed_successfully } }', /service_completed_successfully is not supported yet/],
@@ -92,7 +93,7 @@ describe('a compose file as manifests', () => {
     ['deploy: { mode: global }', /deploy\.mode global is not supported yet/],
     ['networks: [backend]', /networks other than the default are not supported yet/],
     ['container_name: web', /container_name is not supported yet/],
-    ['secrets: [token]', /secrets are not supported yet/],
+    ['secrets: [token]', /secret "token" is not declared in the top-level secrets/],
     ['configs: [conf]', /configs are not supported yet/],
     ['env_file: .env.web', /env_file is not supported yet/],
     ['stdin_open: true', /stdin_open is not supported yet/],
@@ -109,12 +110,13 @@ describe('a compose file as manifests', () => {
     expect(issues.every((i) => /^stack\/compose\.yaml:(\d+):\d+: /.test(i))).toBe(true);
   });
 
-  it('refuses top-level secrets, configs, extra networks and external volumes', () => {
-    const issues = issuesOf('services:\n  web: { image: web }\nnetworks:\n  back: {}\nvolumes:\n  ext: { external: true }\nsecrets:\n  s: { file: ./s }\n');
+  it('refuses top-level configs, external secrets, extra networks and external volumes', () => {
+    const issues = issuesOf('services:\n  web: { image: web }\nnetworks:\n  back: {}\nvolumes:\n  ext: { external: true }\nsecrets:\n  s: { external: true }\nconfigs:\n  c: { file: ./c }\n');
     expect(issues).toEqual([
       "stack/compose.yaml:4:3: networks.back: networks other than the default are not supported yet (a stack's services share one network)",
       'stack/compose.yaml:6:10: volumes.ext.external: external volumes are not supported yet',
-      'stack/compose.yaml:7:1: secrets: secrets are not supported yet',
+      'stack/compose.yaml:8:8: secrets.s.external: external secrets are not supported yet (use file: an encrypted file of the repository)',
+      'stack/compose.yaml:9:1: configs: configs are not supported yet',
     ]);
   });
 
@@ -187,9 +189,9 @@ describe('docker/awesome-compose samples', () => {
     expect(issues.every((i) => /networks/.test(i.message))).toBe(true);
   });
 
-  it('prometheus-grafana is refused for container_name and bind mounts', () => {
+  it('prometheus-grafana is refused for container_name and relative bind mounts', () => {
     const messages = parseEntries([fixture('awesome/prometheus-grafana/compose.yaml')]).issues.map((i) => i.message);
     expect(messages.filter((m) => m.startsWith('container_name'))).toHaveLength(2);
-    expect(messages.filter((m) => m.startsWith('bind mounts'))).toHaveLength(2);
+    expect(messages.filter((m) => m.startsWith('a relative bind source is a path of the repository'))).toHaveLength(2);
   });
 });

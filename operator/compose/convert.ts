@@ -13,6 +13,9 @@ import { convertService } from './convert-service.ts';
 import { PathMap } from './locator.ts';
 import type { ComposeEnv } from './interpolate.ts';
 import { directoryName, sanitizeNamespace } from './detect.ts';
+import { convertTopSecrets } from './convert-secrets.ts';
+import type { SecretDoc } from './convert-secrets.ts';
+import { bindVolumeName } from './convert-volumes.ts';
 
 /** One berth document converted from the compose file. */
 export interface ConvertedDoc {
@@ -30,14 +33,14 @@ export interface Converted {
 const NAME_RE = new RegExp(NAME_PATTERN);
 
 /** Top-level fields berth will support later. */
-const TOP_NOT_YET: Record<string, string> = { secrets: 'secrets are', configs: 'configs are' };
+const TOP_NOT_YET: Record<string, string> = { configs: 'configs are' };
 
 /** Converts `project` (the compose document of `file`) with the interpolation variables `env`. */
 export function convertProject(file: string, project: Obj, env: ComposeEnv): Converted {
   const problems: Problem[] = [];
   const namespace = projectNamespace(file, project, problems);
   for (const key of Object.keys(project)) {
-    if (key === 'version' || key === 'name' || key === 'services' || key === 'volumes' || key === 'networks' || key.startsWith('x-')) continue;
+    if (key === 'version' || key === 'name' || key === 'services' || key === 'volumes' || key === 'secrets' || key === 'networks' || key.startsWith('x-')) continue;
     if (TOP_NOT_YET[key]) problems.push({ path: [key], message: `${TOP_NOT_YET[key]} not supported yet`, severity: 'error', target: 'key' });
     else problems.push({ path: [key], message: `compose field ${key} is not supported by berth`, severity: 'error', target: 'key' });
   }
@@ -49,7 +52,11 @@ export function convertProject(file: string, project: Obj, env: ComposeEnv): Con
   }
   const docs: ConvertedDoc[] = [];
   const volumes = convertVolumes(project.volumes, namespace, docs, problems);
-  const info: ProjectInfo = { file, env, volumes, problems };
+  const secretDocs: SecretDoc[] = [];
+  const secrets = convertTopSecrets(project.secrets, file, secretDocs, problems);
+  for (const s of secretDocs) docs.push({ value: document('Secret', s.name, namespace, s.labels, s.spec), map: s.map, base: s.base });
+  const bindVolume = bindVolumes(namespace, new Set(volumes.values()), docs, problems);
+  const info: ProjectInfo = { file, env, volumes, secrets, bindVolume, problems };
   for (const [name, raw] of Object.entries(isObj(project.services) ? project.services : {})) {
     const svc = isObj(raw) ? raw : {};
     const base: PathSegment[] = ['services', name];
@@ -124,6 +131,29 @@ function convertVolumes(raw: unknown, namespace: string, docs: ConvertedDoc[], p
     docs.push({ value: document('Volume', berth, namespace, labels, spec), map, base });
   }
   return names;
+}
+
+/**
+ * Bind mounts of absolute host paths -> one berth Volume per path (local driver, `type: none, o: bind, device: <path>`,
+ * retained), shared by every mount of that path; the Volume is located at the first mount, so the host-path check
+ * (--allow-host-path) reports that compose line.
+ */
+function bindVolumes(namespace: string, named: ReadonlySet<string>, docs: ConvertedDoc[], problems: Problem[]): (hostPath: string, at: readonly PathSegment[]) => string | undefined {
+  const made = new Map<string, string>();
+  return (hostPath, at) => {
+    const known = made.get(hostPath);
+    if (known !== undefined) return known;
+    const name = bindVolumeName(hostPath);
+    if (named.has(name)) {
+      problems.push({ path: [...at], message: `the bind mount of ${hostPath} is the berth Volume ${name}, which a top-level volume is already named: rename that volume`, severity: 'error' });
+      return undefined;
+    }
+    made.set(hostPath, name);
+    const map = new PathMap();
+    map.add([], at);
+    docs.push({ value: document('Volume', name, namespace, {}, { driver: 'local', driverOpts: { type: 'none', o: 'bind', device: hostPath }, retain: true }), map, base: [...at] });
+    return name;
+  };
 }
 
 function document(kind: string, name: string, namespace: string, labels: Record<string, string>, spec: Obj): Obj {

@@ -1,4 +1,5 @@
 /** What converting one compose service accumulates: the berth spec, its path map, and problems at compose paths. */
+import { posix } from 'node:path';
 import type { PathSegment } from '../manifests/yaml-source.ts';
 import type { Obj } from '../manifests/raw.ts';
 import { isObj } from '../manifests/raw.ts';
@@ -16,9 +17,17 @@ export interface Problem {
 }
 
 /** What the services of one compose file share. */
+/** `repoPath` (repository-relative) as a path relative to the manifests root `root` ('' = the repository root). */
+export function fromRoot(root: string, repoPath: string): string {
+  const rel = posix.relative(root === '' ? '.' : root, posix.normalize(repoPath));
+  return rel === '' ? '.' : rel;
+}
+
 export interface ProjectInfo {
   /** The compose file's repository-relative path. */
   file: string;
+  /** The manifests root (--path), repository-relative ('' = the repository root): berth resolves paths against it. */
+  root: string;
   env: ComposeEnv;
   /** Declared top-level volumes: compose name -> berth Volume name. */
   volumes: ReadonlyMap<string, string>;

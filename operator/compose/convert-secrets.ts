@@ -12,7 +12,7 @@ import type { PathSegment } from '../manifests/yaml-source.ts';
 import { isObj } from '../manifests/raw.ts';
 import type { Obj } from '../manifests/raw.ts';
 import { NAME_PATTERN } from '../manifests/schema.ts';
-import { listOrDict } from './context.ts';
+import { fromRoot, listOrDict } from './context.ts';
 import type { Problem, ServiceContext } from './context.ts';
 import { PathMap } from './locator.ts';
 
@@ -46,7 +46,7 @@ export function secretFormatOf(file: string): 'age' | 'sops' {
 }
 
 /** The top-level `secrets` -> berth Secret parts; returns compose name -> secret (null: refused, already reported). */
-export function convertTopSecrets(raw: unknown, composeFile: string, out: SecretDoc[], problems: Problem[]): Map<string, ComposeSecret | null> {
+export function convertTopSecrets(raw: unknown, composeFile: string, out: SecretDoc[], problems: Problem[], root = ''): Map<string, ComposeSecret | null> {
   const names = new Map<string, ComposeSecret | null>();
   const taken = new Map<string, string>();
   for (const [name, v] of Object.entries(isObj(raw) ? raw : {})) {
@@ -96,9 +96,8 @@ export function convertTopSecrets(raw: unknown, composeFile: string, out: Secret
       error(fileAt, 'must be a file of the repository, relative to the compose file (berth reads secrets from git, encrypted), not an absolute path');
       continue;
     }
-    // TODO(compose): as build contexts (convert-service.ts), spec.file is relative to the manifests root (--path); the
-    // compose file's repository-relative directory is joined here, which equals it when --path is the repository root.
-    const file = posix.normalize(posix.join(posix.dirname(composeFile), secret.file));
+    // spec.file of a Secret is relative to the manifests root (--path); the compose path is relative to the compose file
+    const file = fromRoot(root, posix.join(posix.dirname(composeFile), secret.file));
     const format = secretFormatOf(file);
     map.add(['spec'], base);
     map.add(['spec', 'file'], fileAt);

@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import type { PathSegment } from '../manifests/yaml-source.ts';
 import { isObj } from '../manifests/raw.ts';
 import type { Obj } from '../manifests/raw.ts';
-import { listOrDict } from './context.ts';
+import { fromRoot, listOrDict } from './context.ts';
 import type { ServiceContext } from './context.ts';
 import { convertDeploy, convertHealthcheck, convertRestart } from './convert-deploy.ts';
 import { convertPorts } from './convert-ports.ts';
@@ -162,11 +162,8 @@ function build(ctx: ServiceContext, v: unknown): void {
   const context = String(b.context ?? '.');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(context) || context.startsWith('git@')) return ctx.notYet(['build', 'context'], 'a remote build context is');
   if (posix.isAbsolute(context)) return ctx.error(typeof v === 'string' ? ['build'] : ['build', 'context'], 'must be a directory relative to the compose file');
-  // TODO(compose): berth resolves spec.build.context against the manifests root (--path); this joins the compose file's
-  // repository-relative directory, which equals it when --path is the repository root. parseEntries needs the root to
-  // make it exact for a subdirectory --path.
-  const dir = posix.dirname(ctx.project.file);
-  const out: Obj = { context: posix.normalize(posix.join(dir, context)) };
+  // berth resolves spec.build.context against the manifests root (--path); compose, against the compose file's directory
+  const out: Obj = { context: fromRoot(ctx.project.root, posix.join(posix.dirname(ctx.project.file), context)) };
   if (b.dockerfile !== undefined) out.dockerfile = b.dockerfile;
   ctx.set(['build'], out, ['build']);
   if (typeof v !== 'string') {

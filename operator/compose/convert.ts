@@ -36,7 +36,7 @@ const NAME_RE = new RegExp(NAME_PATTERN);
 const TOP_NOT_YET: Record<string, string> = { configs: 'configs are' };
 
 /** Converts `project` (the compose document of `file`) with the interpolation variables `env`. */
-export function convertProject(file: string, project: Obj, env: ComposeEnv): Converted {
+export function convertProject(file: string, project: Obj, env: ComposeEnv, root = ''): Converted {
   const problems: Problem[] = [];
   const namespace = projectNamespace(file, project, problems);
   for (const key of Object.keys(project)) {
@@ -53,10 +53,10 @@ export function convertProject(file: string, project: Obj, env: ComposeEnv): Con
   const docs: ConvertedDoc[] = [];
   const volumes = convertVolumes(project.volumes, namespace, docs, problems);
   const secretDocs: SecretDoc[] = [];
-  const secrets = convertTopSecrets(project.secrets, file, secretDocs, problems);
+  const secrets = convertTopSecrets(project.secrets, file, secretDocs, problems, root);
   for (const s of secretDocs) docs.push({ value: document('Secret', s.name, namespace, s.labels, s.spec), map: s.map, base: s.base });
   const bindVolume = bindVolumes(namespace, new Set(volumes.values()), docs, problems);
-  const info: ProjectInfo = { file, env, volumes, secrets, bindVolume, problems };
+  const info: ProjectInfo = { file, root, env, volumes, secrets, bindVolume, problems };
   for (const [name, raw] of Object.entries(isObj(project.services) ? project.services : {})) {
     const svc = isObj(raw) ? raw : {};
     const base: PathSegment[] = ['services', name];

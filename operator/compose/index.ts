@@ -23,6 +23,8 @@ export { COMPOSE_FILE_NAMES, dotEnvPathOf, isComposeFile, isDotEnvFile } from '.
 export interface ComposeOptions extends YamlOptions {
   /** The `.env` file in the compose file's directory, when there is one. */
   dotEnv?: YamlFile;
+  /** The manifests root (--path), repository-relative; default the repository root. */
+  root?: string;
 }
 
 export interface ComposeResult {
@@ -48,7 +50,7 @@ export function parseComposeFile(file: YamlFile, opts: ComposeOptions = {}): Com
     const schema = composeSchemaIssues(value, doc.loc);
     issues.push(...schema);
     if (schema.length === 0) {
-      const converted = convertProject(file.path, value, env);
+      const converted = convertProject(file.path, value, env, opts.root ?? '');
       problems.push(...converted.problems);
       const docs = converted.docs.map((c) => ({ file: file.path, value: c.value, loc: mappedLocator(doc.loc, c.map, c.base) }));
       collect(problems, doc.loc, issues, warnings);

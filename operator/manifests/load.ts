@@ -57,7 +57,7 @@ export async function loadDesired(snapshot: RepoSnapshot, opts: LoadOptions): Pr
 /** The stages after reading: parse, validate, check against the snapshot, build the desired state. */
 export async function loadFiles(files: readonly YamlFile[], snapshot: RepoSnapshot, opts: LoadOptions, onFile?: (path: string) => void): Promise<DesiredState> {
   const root = normalizeRoot(opts.path);
-  const { entries, issues, warnings: parseWarnings } = parseEntries(files, { limits: resolveLimits(opts), onFile });
+  const { entries, issues, warnings: parseWarnings } = parseEntries(files, { limits: resolveLimits(opts), onFile, root });
   const [builds, scripts, secrets] = await Promise.all([checkBuilds(snapshot, root, entries), checkScripts(snapshot, root, entries), checkSecretFiles(snapshot, root, entries)]);
   const allowed = opts.allowHostPaths ?? [];
   const hostPaths = [...hostPathIssues(entries, allowed), ...dockerSocketIssues(entries, opts.allowDockerSocket === true), ...tlsFileIssues(entries, allowed)];

@@ -26,6 +26,8 @@ export interface ParseOptions {
   limits?: Partial<ManifestLimits>;
   /** Called before each file is parsed (progress, for a timeout's message). */
   onFile?: (path: string) => void;
+  /** The manifests root (--path), repository-relative: compose paths are rebased onto it. Default the repository root. */
+  root?: string;
 }
 
 /** At most this many issues are reported per revision; one more says how many were left out. */
@@ -55,7 +57,7 @@ export function parseEntries(files: readonly YamlFile[], opts: ParseOptions = {}
   for (const file of sorted) {
     opts.onFile?.(file.path);
     const parsed: { docs: RawDoc[]; issues: ManifestIssue[]; warnings?: ManifestWarning[] } = isComposeFile(file.path)
-      ? parseComposeFile(file, { limits, cache, dotEnv: dotEnvs.get(dotEnvPathOf(file.path)) })
+      ? parseComposeFile(file, { limits, cache, dotEnv: dotEnvs.get(dotEnvPathOf(file.path)), root: opts.root ?? '' })
       : parseYamlFile(file, { limits, cache });
     append(issues, parsed.issues);
     if (parsed.warnings) append(warnings, parsed.warnings);

@@ -13,7 +13,7 @@ import { checkScripts, withRepoScriptPaths } from './script-check.ts';
 import { dockerSocketIssues, hostPathIssues } from './kinds/volume/checks.ts';
 import { tlsFileIssues } from './kinds/route/tls-checks.ts';
 import { securityWarnings } from './security-checks.ts';
-import { checkSecretFiles } from './kinds/secret/files.ts';
+import { checkSecretFiles, secretKeyIssues } from './kinds/secret/files.ts';
 
 export interface LoadOptions {
   /** berth instance name (part of Docker volume names and spec hashes). */
@@ -32,6 +32,10 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** 'worker' validates even a small revision in the worker thread (tests); default: revisions over 32 KiB only. */
   isolation?: 'auto' | 'worker';
+  /** --compose-profiles: services of compose files with one of these profiles are started too. */
+  composeProfiles?: string[];
+  /** --compose-env FILE, read by the caller: the host's variables for compose interpolation, over each `.env` (never logged). */
+  composeEnv?: Record<string, string>;
 }
 
 /**
@@ -48,7 +52,7 @@ const IN_PROCESS_MAX_BYTES = 32 * 1024;
  * run in a worker thread (bounded memory and time, the event loop stays free) unless the revision is small.
  */
 export async function loadDesired(snapshot: RepoSnapshot, opts: LoadOptions): Promise<DesiredState> {
-  const files = await readManifests(snapshot, normalizeRoot(opts.path), resolveLimits(opts));
+  const files = await readManifests(snapshot, normalizeRoot(opts.path), resolveLimits(opts), opts.composeEnv);
   const size = files.reduce((n, f) => n + f.bytes.length, 0);
   if (opts.isolation === 'worker' || size > IN_PROCESS_MAX_BYTES) return loadInWorker(snapshot, files, opts);
   return loadFiles(files.map((f) => ({ path: f.path, content: f.bytes.toString('utf8') })), snapshot, opts);
@@ -57,11 +61,11 @@ export async function loadDesired(snapshot: RepoSnapshot, opts: LoadOptions): Pr
 /** The stages after reading: parse, validate, check against the snapshot, build the desired state. */
 export async function loadFiles(files: readonly YamlFile[], snapshot: RepoSnapshot, opts: LoadOptions, onFile?: (path: string) => void): Promise<DesiredState> {
   const root = normalizeRoot(opts.path);
-  const { entries, issues, warnings: parseWarnings } = parseEntries(files, { limits: resolveLimits(opts), onFile, root });
+  const { entries, issues, warnings: parseWarnings } = parseEntries(files, { limits: resolveLimits(opts), onFile, root, ...(opts.composeProfiles ? { composeProfiles: opts.composeProfiles } : {}), ...(opts.composeEnv ? { composeEnv: opts.composeEnv } : {}) });
   const [builds, scripts, secrets] = await Promise.all([checkBuilds(snapshot, root, entries), checkScripts(snapshot, root, entries), checkSecretFiles(snapshot, root, entries)]);
   const allowed = opts.allowHostPaths ?? [];
   const hostPaths = [...hostPathIssues(entries, allowed), ...dockerSocketIssues(entries, opts.allowDockerSocket === true), ...tlsFileIssues(entries, allowed)];
-  const all = sortIssues([...issues, ...builds.issues, ...scripts, ...secrets.issues, ...hostPaths]);
+  const all = sortIssues([...issues, ...builds.issues, ...scripts, ...secrets.issues, ...secretKeyIssues(entries, secrets.secrets), ...hostPaths]);
   if (all.length > 0) throw new ValidationError(capIssues(all), all.length);
   const manifests = entries.flatMap((e) => (e.manifest ? [withRepoScriptPaths(root, e.manifest)] : []));
   if (manifests.length === 0) {

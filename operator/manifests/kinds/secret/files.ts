@@ -6,6 +6,7 @@
 import { directoryLister } from '../../repo-files.ts';
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { ManifestIssue } from '../../../model/errors.ts';
 import { resourceKey } from '../../../model/keys.ts';
 import type { DesiredSecret } from '../../../model/state.ts';
@@ -84,4 +85,46 @@ export function detectFormat(bytes: Buffer, path: string, declared: 'sops' | 'ag
   }
   const expected = declared === 'age' ? 'an age file' : declared === 'sops' ? 'a SOPS document (no "sops" metadata with a mac)' : 'a SOPS document or an age file';
   return { message: `not encrypted: ${path} is not ${expected}; encrypt it (sops --encrypt --age <recipient>, or age -r <recipient>) before committing it` };
+}
+
+/**
+ * The item names of a Secret, read without decrypting: SOPS keeps every key in clear (only values are encrypted), so
+ * its leaves' dotted paths (`a.b`, list items `a.0`) are known from the file; an age file has the one item `value`.
+ * Undefined when the SOPS document cannot be read here (the decryption at apply time reports it then).
+ */
+export function secretItemNames(secret: DesiredSecret): string[] | undefined {
+  if (secret.format === 'age') return ['value'];
+  let doc: unknown;
+  try {
+    doc = parseYaml(Buffer.from(secret.ciphertext, 'base64').toString('utf8'), { maxAliasCount: 0 });
+  } catch {
+    return undefined;
+  }
+  if (typeof doc !== 'object' || doc === null) return undefined;
+  const names: string[] = [];
+  const walk = (v: unknown, path: string[]): void => {
+    if (names.length > 20_000) return;
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, String(i)]));
+    else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+    else names.push(path.join('.'));
+  };
+  for (const [k, v] of Object.entries(doc)) if (k !== 'sops') walk(v, [k]);
+  return names;
+}
+
+/** A Service's `spec.secrets[i].key` that its Secret does not have: an error at that field, before anything runs. */
+export function secretKeyIssues(entries: readonly Entry[], secrets: ReadonlyMap<string, DesiredSecret>): ManifestIssue[] {
+  const issues: ManifestIssue[] = [];
+  for (const e of entries) {
+    if (e.manifest?.kind !== 'Service') continue;
+    e.manifest.spec.secrets?.forEach((ref, i) => {
+      const secret = ref.key === undefined ? undefined : secrets.get(resourceKey(e.namespace, ref.secret));
+      const names = secret && secretItemNames(secret);
+      if (!names || names.includes(ref.key!)) return;
+      const path: PathSegment[] = ['spec', 'secrets', i, 'key'];
+      const shown = names.length > 20 ? `${names.slice(0, 20).join(', ')}, ... (${names.length})` : names.join(', ') || 'none';
+      issues.push({ ...e.doc.loc.at(path), code: 'E_SEMANTIC', field: formatPath(path), message: `Secret ${e.namespace}/${ref.secret} (${secret!.file}) has no item "${ref.key}" (items: ${shown})` });
+    });
+  }
+  return issues;
 }

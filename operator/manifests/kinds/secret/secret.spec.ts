@@ -145,4 +145,14 @@ describe('kind Secret (loader)', () => {
     await loadDesired(snap, { instance: 'i', path: '.' });
     expect(snap.reads.filter((p) => !p.endsWith('.yaml'))).toEqual(['token.age']);
   });
+
+  it('refuses a key the Secret does not have, at spec.secrets[i].key, read from the SOPS keys in clear (no decryption)', async () => {
+    const files = { 'db.yaml': secret('db', 'secrets/db.enc.yaml'), 'tok.yaml': secret('tok', 'secrets/token.age'), 'secrets/db.enc.yaml': SOPS, 'secrets/token.age': AGE };
+    expect(await issues({ ...files, 'web.yaml': service('[{ secret: db, key: complex.nope }, { secret: tok, key: password }]') })).toEqual([
+      'web.yaml:6:32: spec.secrets[0].key: Secret shop/db (secrets/db.enc.yaml) has no item "complex.nope" (items: secret, string, int, float, boolean, complex.value, complex.array.0, complex.array.1, complex.array.2)',
+      'web.yaml:6:68: spec.secrets[1].key: Secret shop/tok (secrets/token.age) has no item "password" (items: value)',
+    ]);
+    const ok = await loadDesired(snapshot({ ...files, 'web.yaml': service('[{ secret: db, key: complex.array.1 }, { secret: tok, key: value }]') }), { instance: 'i', path: '.' });
+    expect(ok.services[0]?.secrets?.map((m) => m.key)).toEqual(['complex.array.1', 'value']);
+  });
 });

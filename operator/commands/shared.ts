@@ -19,6 +19,7 @@ import { createLogger, silentLogger, type Logger } from '../util/log.ts';
 import { Redactor } from '../util/redact.ts';
 import { imageAccess, type ImageAccess } from '../images/access.ts';
 import { SecretStore } from '../apply/secret-resolver.ts';
+import { readComposeEnv } from '../compose/host-env.ts';
 
 export interface Io {
   /** Writes a line to standard output. */
@@ -75,9 +76,16 @@ export async function connectSource(s: SourceSettings): Promise<GitSource> {
   return openGitSource({ repo: s.repo, branch: s.branch, cacheDir: s.stateDir });
 }
 
-/** How every command loads a revision: the manifests path, the size limits and the host paths Volumes may mount. */
+/**
+ * How every command loads a revision: the manifests path, the size limits, the host paths Volumes may mount, the
+ * compose profiles, and the --compose-env variables (the file read here, once per load).
+ */
 export function loadOptions(m: ManifestSettings, instance: string): LoadOptions {
-  return { instance, path: m.path, allowHostPaths: m.allowHostPaths, allowDockerSocket: m.allowDockerSocket, maxFileSize: m.maxFileSize, maxRevisionSize: m.maxRevisionSize };
+  return {
+    instance, path: m.path, allowHostPaths: m.allowHostPaths, allowDockerSocket: m.allowDockerSocket, maxFileSize: m.maxFileSize, maxRevisionSize: m.maxRevisionSize,
+    ...(m.composeProfiles?.length ? { composeProfiles: m.composeProfiles } : {}),
+    ...(m.composeEnvFile ? { composeEnv: readComposeEnv(m.composeEnvFile) } : {}),
+  };
 }
 
 /** Every secret the operator holds, so that no log line, status or alert carries one. */

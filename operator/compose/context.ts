@@ -1,6 +1,7 @@
 /** What converting one compose service accumulates: the berth spec, its path map, and problems at compose paths. */
 import { posix } from 'node:path';
-import type { PathSegment } from '../manifests/yaml-source.ts';
+import type { PathSegment, YamlFile } from '../manifests/yaml-source.ts';
+import type { ManifestIssue } from '../model/errors.ts';
 import type { Obj } from '../manifests/raw.ts';
 import { isObj } from '../manifests/raw.ts';
 import { formatPath } from '../manifests/path.ts';
@@ -36,6 +37,10 @@ export interface ProjectInfo {
   /** The berth Volume that bind-mounts the absolute host path `hostPath` (made by the first mount of it, located at `at`). */
   bindVolume: (hostPath: string, at: readonly PathSegment[]) => string | undefined;
   problems: Problem[];
+  /** The files env_file entries may name, by repository-relative path. */
+  envFiles: ReadonlyMap<string, YamlFile>;
+  /** Problems of the env_file files' lines, at those files. */
+  envFileIssues: ManifestIssue[];
 }
 
 export class ServiceContext {

@@ -14,6 +14,7 @@ import { convertPorts } from './convert-ports.ts';
 import { convertServiceSecrets } from './convert-secrets.ts';
 import { convertServiceVolumes, convertTmpfs } from './convert-volumes.ts';
 import { shellSplit } from './shell-split.ts';
+import { envFileVars } from './env-file.ts';
 import { composeBool, composeDuration, composeInt } from './units.ts';
 
 type Handler = (ctx: ServiceContext, v: unknown, svc: Obj) => void;
@@ -22,7 +23,6 @@ type Handler = (ctx: ServiceContext, v: unknown, svc: Obj) => void;
 const NOT_YET: Record<string, [string, string?]> = {
   container_name: ['container_name is', 'berth names the containers of a Service itself'],
   configs: ['configs are'],
-  env_file: ['env_file is', 'write the variables under environment, or in the .env beside the compose file'],
   stdin_open: ['stdin_open is'],
   tty: ['tty is'],
 };
@@ -39,7 +39,8 @@ const HANDLERS: Record<string, Handler> = {
   entrypoint: (ctx, v) => words(ctx, 'entrypoint', v),
   environment: (ctx, v) => {
     ctx.mapTo(['env'], ['environment']);
-    const env: Obj = {};
+    // over the env_file variables (convertService reads env_file first)
+    const env: Obj = isObj(ctx.spec.env) ? ctx.spec.env : {};
     for (const e of listOrDict(v)) {
       // `A` alone (or `A:` with no value) takes A from the interpolation variables; absent there, it is left out.
       const value = e.value ?? ctx.project.env[e.key];
@@ -128,10 +129,12 @@ const HANDLERS: Record<string, Handler> = {
   },
   // Compose itself ignores its `x-` extension fields; x-berth is read by convertService, profiles before it.
   profiles: () => undefined,
+  env_file: () => undefined,
 };
 
 /** Maps every field of `svc` into ctx (spec, labels, problems). */
 export function convertService(ctx: ServiceContext, svc: Obj): void {
+  if (svc.env_file !== undefined) envFile(ctx, svc.env_file);
   for (const [key, value] of Object.entries(svc)) {
     if (key === 'x-berth' || key.startsWith('x-')) continue;
     const notYet = NOT_YET[key];
@@ -141,6 +144,15 @@ export function convertService(ctx: ServiceContext, svc: Obj): void {
   }
   if (svc.restart === undefined && !(isObj(svc.deploy) && isObj(svc.deploy.restart_policy))) convertRestart(ctx, undefined);
   if (svc['x-berth'] !== undefined) xBerth(ctx, svc['x-berth']);
+}
+
+/** `env_file`: the files' variables as spec.env, each located at the env_file entry it came from; `environment` goes over them. */
+function envFile(ctx: ServiceContext, v: unknown): void {
+  const p = ctx.project;
+  const { vars, from } = envFileVars(p.file, ctx.base, v, p.envFiles, p.env, p.problems, p.envFileIssues);
+  ctx.mapTo(['env'], ['env_file']);
+  for (const [k, at] of from) ctx.map.add(['spec', 'env', k], at);
+  ctx.spec.env = vars;
 }
 
 /** `command` / `entrypoint`: a list as is; a string split with shell rules (compose does not run it with sh -c). */

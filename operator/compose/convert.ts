@@ -3,7 +3,8 @@
  * data, each with the PathMap that locates its berth paths in the compose file.
  */
 import { API_VERSION } from '../model/manifest.ts';
-import type { PathSegment } from '../manifests/yaml-source.ts';
+import type { PathSegment, YamlFile } from '../manifests/yaml-source.ts';
+import type { ManifestIssue } from '../model/errors.ts';
 import { isObj } from '../manifests/raw.ts';
 import type { Obj } from '../manifests/raw.ts';
 import { NAME_PATTERN } from '../manifests/schema.ts';
@@ -28,6 +29,14 @@ export interface ConvertedDoc {
 export interface Converted {
   docs: ConvertedDoc[];
   problems: Problem[];
+  /** Problems of the lines of env_file files, at those files. */
+  envFileIssues: ManifestIssue[];
+}
+
+/** What the conversion needs beyond the document: the env_file files read, the active profiles. */
+export interface ConvertExtra {
+  envFiles?: ReadonlyMap<string, YamlFile>;
+  profiles?: ReadonlySet<string>;
 }
 
 const NAME_RE = new RegExp(NAME_PATTERN);
@@ -36,8 +45,10 @@ const NAME_RE = new RegExp(NAME_PATTERN);
 const TOP_NOT_YET: Record<string, string> = { configs: 'configs are' };
 
 /** Converts `project` (the compose document of `file`) with the interpolation variables `env`. */
-export function convertProject(file: string, project: Obj, env: ComposeEnv, root = ''): Converted {
+export function convertProject(file: string, project: Obj, env: ComposeEnv, root = '', extra: ConvertExtra = {}): Converted {
   const problems: Problem[] = [];
+  const envFileIssues: ManifestIssue[] = [];
+  const active = extra.profiles ?? new Set<string>();
   const namespace = projectNamespace(file, project, problems);
   for (const key of Object.keys(project)) {
     if (key === 'version' || key === 'name' || key === 'services' || key === 'volumes' || key === 'secrets' || key === 'networks' || key.startsWith('x-')) continue;
@@ -56,12 +67,12 @@ export function convertProject(file: string, project: Obj, env: ComposeEnv, root
   const secrets = convertTopSecrets(project.secrets, file, secretDocs, problems, root);
   for (const s of secretDocs) docs.push({ value: document('Secret', s.name, namespace, s.labels, s.spec), map: s.map, base: s.base });
   const bindVolume = bindVolumes(namespace, new Set(volumes.values()), docs, problems);
-  const info: ProjectInfo = { file, root, env, volumes, secrets, bindVolume, problems };
+  const info: ProjectInfo = { file, root, env, volumes, secrets, bindVolume, problems, envFiles: extra.envFiles ?? new Map(), envFileIssues };
   for (const [name, raw] of Object.entries(isObj(project.services) ? project.services : {})) {
     const svc = isObj(raw) ? raw : {};
     const base: PathSegment[] = ['services', name];
-    if (Array.isArray(svc.profiles) && svc.profiles.length > 0) {
-      // Active profiles (COMPOSE_PROFILES) would be read from the variables once the host's enter (see composeEnv in index.ts).
+    // A service with profiles starts only when one of them is active (--compose-profiles, else COMPOSE_PROFILES).
+    if (Array.isArray(svc.profiles) && svc.profiles.length > 0 && !svc.profiles.some((p) => active.has(String(p)))) {
       problems.push({ path: [...base, 'profiles'], message: `service ${name} is skipped: it has profiles (${svc.profiles.join(', ')}) and none is active, as with docker compose up`, severity: 'warning' });
       continue;
     }
@@ -73,7 +84,7 @@ export function convertProject(file: string, project: Obj, env: ComposeEnv, root
     convertService(ctx, svc);
     docs.push({ value: document('Service', name, namespace, ctx.labels, ctx.spec), map: withMetadata(ctx.map, base, project), base });
   }
-  return { docs, problems };
+  return { docs, problems, envFileIssues };
 }
 
 /** `name:`, else the compose file's directory name sanitised; a file at the repository root needs `name:`. */

@@ -20,6 +20,17 @@ export function dotEnvPathOf(composePath: string): string {
   return dir === '.' ? '.env' : `${dir}/.env`;
 }
 
+/**
+ * The repository-relative path of an `env_file` entry `ref` of the compose file `composePath` (relative to its
+ * directory), or undefined when it is absolute or leaves the repository.
+ */
+export function envFilePath(composePath: string, ref: string): string | undefined {
+  if (ref === '' || posix.isAbsolute(ref)) return undefined;
+  const p = posix.normalize(posix.join(posix.dirname(composePath), ref));
+  if (p === '..' || p.startsWith('../') || p === '.' || p.startsWith('/')) return undefined;
+  return p;
+}
+
 /** The directory name of a repository-relative path, or undefined for a file at the root. */
 export function directoryName(path: string): string | undefined {
   const dir = posix.dirname(path);

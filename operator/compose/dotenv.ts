@@ -1,7 +1,8 @@
 /**
  * The `.env` file beside a compose file, read as compose reads it: `KEY=value` lines, optional `export `, `#`
  * comments (whole lines, or after a space in an unquoted value), single quotes literal, double quotes with \n \t \"
- * \\ escapes; unquoted and double-quoted values may use ${VAR} of the lines above.
+ * \\ escapes; unquoted and double-quoted values may use ${VAR} of the lines above, else of `lookup` (the project's
+ * variables, for an `env_file`; the host's, for the `.env`).
  */
 import { interpolateString } from './interpolate.ts';
 
@@ -11,7 +12,7 @@ export interface DotEnvProblem {
   message: string;
 }
 
-export function parseDotEnv(text: string): { vars: Record<string, string>; problems: DotEnvProblem[] } {
+export function parseDotEnv(text: string, lookup: Readonly<Record<string, string>> = {}): { vars: Record<string, string>; problems: DotEnvProblem[] } {
   const vars: Record<string, string> = {};
   const problems: DotEnvProblem[] = [];
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
@@ -45,18 +46,18 @@ export function parseDotEnv(text: string): { vars: Record<string, string>; probl
         out += e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e === '"' || e === '\\' || e === '$' ? e : `\\${e}`;
       }
       if (i >= value.length) problems.push({ line: n + 1, message: `${key}: unterminated double quote` });
-      vars[key] = expand(out, vars);
+      vars[key] = expand(out, vars, lookup);
       continue;
     }
     const hash = value.search(/\s#/);
     if (hash >= 0) value = value.slice(0, hash);
-    vars[key] = expand(value.trim(), vars);
+    vars[key] = expand(value.trim(), vars, lookup);
   }
   return { vars, problems };
 }
 
-function expand(value: string, vars: Record<string, string>): string {
+function expand(value: string, vars: Record<string, string>, lookup: Readonly<Record<string, string>>): string {
   if (!value.includes('$')) return value;
-  const r = interpolateString(value, vars);
+  const r = interpolateString(value, { ...lookup, ...vars });
   return 'error' in r ? value : r.value;
 }

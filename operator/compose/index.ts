@@ -17,14 +17,25 @@ import { interpolateTree } from './interpolate.ts';
 import type { ComposeEnv } from './interpolate.ts';
 import { mappedLocator } from './locator.ts';
 import type { Problem } from './context.ts';
+import { resolveMergeKeys } from './merge-keys.ts';
 
-export { COMPOSE_FILE_NAMES, dotEnvPathOf, isComposeFile, isDotEnvFile } from './detect.ts';
+export { resolveMergeKeys } from './merge-keys.ts';
+
+export { COMPOSE_FILE_NAMES, dotEnvPathOf, envFilePath, isComposeFile, isDotEnvFile } from './detect.ts';
+export { envFileRefs } from './env-file.ts';
+export { parseDotEnv } from './dotenv.ts';
 
 export interface ComposeOptions extends YamlOptions {
   /** The `.env` file in the compose file's directory, when there is one. */
   dotEnv?: YamlFile;
   /** The manifests root (--path), repository-relative; default the repository root. */
   root?: string;
+  /** Files the services' `env_file` entries name, by repository-relative path (read beside the manifests). */
+  envFiles?: ReadonlyMap<string, YamlFile>;
+  /** Active profiles (--compose-profiles); empty or absent: COMPOSE_PROFILES of the variables, as compose reads it. */
+  profiles?: readonly string[];
+  /** The operator host's variables (--compose-env FILE): over the `.env` values, as a shell's environment is for compose. */
+  hostEnv?: ComposeEnv;
 }
 
 export interface ComposeResult {
@@ -42,7 +53,7 @@ export function parseComposeFile(file: YamlFile, opts: ComposeOptions = {}): Com
   if (!doc) return { docs: [], issues: [{ file: file.path, line: 1, col: 1, code: 'E_SEMANTIC', field: '', message: 'the compose file is empty (it needs services)' }], warnings };
   if (second) return { docs: [], issues: [{ ...second.loc.start, code: 'E_SEMANTIC', field: '', message: 'a compose file holds one YAML document (found a second one)' }], warnings };
   if (!isObj(doc.value)) return { docs: [], issues: [{ ...doc.loc.start, code: 'E_SCHEMA', field: '', message: 'a compose file must be a mapping (services, volumes, ...)' }], warnings };
-  const { env, issues } = composeEnv(opts.dotEnv);
+  const { env, issues } = composeEnv(opts.dotEnv, opts.hostEnv);
   const interpolated = interpolateTree(resolveMergeKeys(doc.value), env);
   const problems: Problem[] = interpolated.problems.map((p) => ({ ...p, target: 'value' }));
   const value = interpolated.value as Obj;
@@ -50,7 +61,8 @@ export function parseComposeFile(file: YamlFile, opts: ComposeOptions = {}): Com
     const schema = composeSchemaIssues(value, doc.loc);
     issues.push(...schema);
     if (schema.length === 0) {
-      const converted = convertProject(file.path, value, env, opts.root ?? '');
+      const converted = convertProject(file.path, value, env, opts.root ?? '', { envFiles: opts.envFiles ?? new Map(), profiles: activeProfiles(opts.profiles, env) });
+      for (const p of converted.envFileIssues) issues.push(p);
       problems.push(...converted.problems);
       const docs = converted.docs.map((c) => ({ file: file.path, value: c.value, loc: mappedLocator(doc.loc, c.map, c.base) }));
       collect(problems, doc.loc, issues, warnings);
@@ -62,15 +74,21 @@ export function parseComposeFile(file: YamlFile, opts: ComposeOptions = {}): Com
 }
 
 /**
- * The variables the compose file is interpolated with: its `.env` file.
- * TODO(compose): the operator host's variables (`--compose-env FILE`) enter here, over the `.env` values, as a
- * shell's environment does for docker compose.
+ * The variables the compose file is interpolated with: its `.env` file, with the operator host's variables
+ * (`--compose-env FILE`) over them, as a shell's environment is over the `.env` for docker compose (`${VAR}` in the
+ * `.env` sees them too).
  */
-function composeEnv(dotEnv: YamlFile | undefined): { env: ComposeEnv; issues: ManifestIssue[] } {
-  if (!dotEnv) return { env: {}, issues: [] };
-  const { vars, problems } = parseDotEnv(dotEnv.content);
+function composeEnv(dotEnv: YamlFile | undefined, hostEnv: ComposeEnv = {}): { env: ComposeEnv; issues: ManifestIssue[] } {
+  if (!dotEnv) return { env: { ...hostEnv }, issues: [] };
+  const { vars, problems } = parseDotEnv(dotEnv.content, hostEnv);
   const issues = problems.map((p): ManifestIssue => ({ file: dotEnv.path, line: p.line, col: 1, code: 'E_SEMANTIC', field: '', message: p.message }));
-  return { env: vars, issues };
+  return { env: { ...vars, ...hostEnv }, issues };
+}
+
+/** The active profiles: the given ones, else COMPOSE_PROFILES (comma-separated) of the variables. */
+function activeProfiles(given: readonly string[] | undefined, env: ComposeEnv): ReadonlySet<string> {
+  const list = given && given.length > 0 ? given : (env.COMPOSE_PROFILES ?? '').split(',');
+  return new Set(list.map((p) => p.trim()).filter(Boolean));
 }
 
 function collect(problems: readonly Problem[], loc: DocLocator, issues: ManifestIssue[], warnings: ManifestWarning[]): void {
@@ -79,20 +97,4 @@ function collect(problems: readonly Problem[], loc: DocLocator, issues: Manifest
     if (p.severity === 'warning') warnings.push({ ...at, field: formatPath(p.path), message: p.message });
     else issues.push({ ...at, code: 'E_SEMANTIC', field: formatPath(p.path), message: p.message });
   }
-}
-
-/** YAML merge keys (`<<: *defaults`, `<<: [*a, *b]`), which compose files use with `x-` anchors: keys of the mapping itself win, then the first merged. */
-export function resolveMergeKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(resolveMergeKeys);
-  if (!isObj(v)) return v;
-  const out: Obj = {};
-  for (const [k, x] of Object.entries(v)) if (k !== '<<') out[k] = resolveMergeKeys(x);
-  const merge = v['<<'];
-  if (merge !== undefined) {
-    for (const src of Array.isArray(merge) ? merge : [merge]) {
-      if (!isObj(src)) continue;
-      for (const [k, x] of Object.entries(resolveMergeKeys(src) as Obj)) if (!(k in out)) out[k] = x;
-    }
-  }
-  return out;
 }

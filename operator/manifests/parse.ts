@@ -28,10 +28,19 @@ export interface ParseOptions {
   onFile?: (path: string) => void;
   /** The manifests root (--path), repository-relative: compose paths are rebased onto it. Default the repository root. */
   root?: string;
+  /** Active compose profiles (--compose-profiles). */
+  composeProfiles?: readonly string[];
+  /** The operator host's compose variables (--compose-env FILE), over each `.env`. */
+  composeEnv?: Readonly<Record<string, string>>;
 }
 
 /** At most this many issues are reported per revision; one more says how many were left out. */
 export const MAX_REPORTED_ISSUES = 100;
+
+/** A `.env`, or another file that is not YAML (an env_file): read for compose files, never parsed as manifests. */
+function isDataFile(path: string): boolean {
+  return isDotEnvFile(path) || !/\.ya?ml$/i.test(path);
+}
 
 /** A document with SOPS's metadata block (`sops: { mac, lastmodified, ... }`) and no kind. */
 function isSopsData(value: unknown): boolean {
@@ -51,13 +60,15 @@ export function parseEntries(files: readonly YamlFile[], opts: ParseOptions = {}
   const entries: Entry[] = [];
   const issues: ManifestIssue[] = [];
   const warnings: ManifestWarning[] = [];
-  // `.env` files come along only for the compose files beside them (read-manifests.ts): variables, not manifests.
-  const dotEnvs = new Map(files.filter((f) => isDotEnvFile(f.path)).map((f) => [f.path, f]));
-  const sorted = files.filter((f) => !isDotEnvFile(f.path)).sort((a, b) => compare(a.path, b.path));
+  // `.env` files and the files of env_file entries (any file that is not *.yaml / *.yml) come along only for the
+  // compose files that use them (read-manifests.ts): variables, not manifests.
+  const data = new Map(files.filter((f) => isDataFile(f.path)).map((f) => [f.path, f]));
+  const sorted = files.filter((f) => !isDataFile(f.path)).sort((a, b) => compare(a.path, b.path));
+  const compose = { limits, cache, root: opts.root ?? '', envFiles: data, ...(opts.composeProfiles ? { profiles: opts.composeProfiles } : {}), ...(opts.composeEnv ? { hostEnv: opts.composeEnv } : {}) };
   for (const file of sorted) {
     opts.onFile?.(file.path);
     const parsed: { docs: RawDoc[]; issues: ManifestIssue[]; warnings?: ManifestWarning[] } = isComposeFile(file.path)
-      ? parseComposeFile(file, { limits, cache, dotEnv: dotEnvs.get(dotEnvPathOf(file.path)), root: opts.root ?? '' })
+      ? parseComposeFile(file, { ...compose, dotEnv: data.get(dotEnvPathOf(file.path)) })
       : parseYamlFile(file, { limits, cache });
     append(issues, parsed.issues);
     if (parsed.warnings) append(warnings, parsed.warnings);

@@ -6,9 +6,9 @@
 import { ValidationError } from '../model/errors.ts';
 import type { ManifestIssue } from '../model/errors.ts';
 import type { RepoSnapshot, TreeEntry } from '../source/source.ts';
-import { formatSize, tooLarge } from './limits.ts';
+import { DEFAULT_LIMITS, formatSize, tooLarge } from './limits.ts';
 import type { ManifestLimits } from './limits.ts';
-import { dotEnvPathOf, isComposeFile } from '../compose/index.ts';
+import { dotEnvPathOf, envFileRefs, isComposeFile, parseDotEnv } from '../compose/index.ts';
 
 /** One manifest file's content, as read from the snapshot. */
 export interface ManifestFile {
@@ -38,7 +38,49 @@ function manifestEntries(root: string, entries: readonly TreeEntry[]): TreeEntry
  * `file:1:1`) when a file is over `maxFileSize` or the files together are over `maxRevisionSize`; lets
  * snapshot.list's E_PATH_MISSING propagate.
  */
-export async function readManifests(snapshot: RepoSnapshot, root: string, limits: Pick<ManifestLimits, 'maxFileSize' | 'maxRevisionSize'>): Promise<ManifestFile[]> {
+export async function readManifests(snapshot: RepoSnapshot, root: string, limits: Pick<ManifestLimits, 'maxFileSize' | 'maxRevisionSize'> & Partial<ManifestLimits>, hostEnv?: Readonly<Record<string, string>>): Promise<ManifestFile[]> {
+  const files = await readListed(snapshot, root, limits);
+  return withEnvFiles(snapshot, files, limits, hostEnv ?? {});
+}
+
+/**
+ * `files` and the files the `env_file` entries of its compose files name (found by reading each compose file's YAML
+ * within the manifest limits), read within the same size limits, the revision total counting all. A file that cannot
+ * be read is left out: the parse reports a required one at its env_file entry.
+ */
+async function withEnvFiles(snapshot: RepoSnapshot, files: ManifestFile[], limits: Pick<ManifestLimits, 'maxFileSize' | 'maxRevisionSize'> & Partial<ManifestLimits>, hostEnv: Readonly<Record<string, string>>): Promise<ManifestFile[]> {
+  const composeFiles = files.filter((f) => isComposeFile(f.path) && f.bytes.includes('env_file'));
+  if (composeFiles.length === 0) return files;
+  const have = new Map(files.map((f) => [f.path, f]));
+  const yamlLimits = { ...DEFAULT_LIMITS, ...limits };
+  const wanted = new Set<string>();
+  for (const f of composeFiles) {
+    const dotEnv = have.get(dotEnvPathOf(f.path));
+    const env = { ...(dotEnv ? parseDotEnv(dotEnv.bytes.toString('utf8'), hostEnv).vars : {}), ...hostEnv };
+    for (const path of envFileRefs({ path: f.path, content: f.bytes.toString('utf8') }, yamlLimits, env)) {
+      // a *.yaml env_file would be parsed as a manifest: not read as data (the parse reports it missing)
+      if (!have.has(path) && !/\.ya?ml$/i.test(path)) wanted.add(path);
+    }
+  }
+  if (wanted.size === 0) return files;
+  let total = files.reduce((n, f) => n + f.bytes.length, 0);
+  const out = [...files];
+  for (const path of [...wanted].sort()) {
+    let bytes: Buffer;
+    try {
+      bytes = await snapshot.read(path);
+    } catch {
+      continue;
+    }
+    total += bytes.length;
+    const issue = sizeIssue(path, bytes.length, total, limits);
+    if (issue) throw new ValidationError([issue]);
+    out.push({ path, bytes });
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+async function readListed(snapshot: RepoSnapshot, root: string, limits: Pick<ManifestLimits, 'maxFileSize' | 'maxRevisionSize'>): Promise<ManifestFile[]> {
   const listed = manifestEntries(root, await snapshot.list(root));
   const read = async (e: TreeEntry): Promise<ManifestFile> => ({ path: e.path, bytes: await snapshot.read(e.path) });
   if (listed.every((e) => e.size !== undefined)) {

@@ -29,3 +29,14 @@ describe('--allow-host-path', () => {
     expect(parseCommandLine(['run'], {}).flags['allow-host-path']).toBeUndefined();
   });
 });
+
+describe('--compose-profiles and --compose-env', () => {
+  it('are flags of run, plan, apply and validate, and read from BERTH_COMPOSE_PROFILES / BERTH_COMPOSE_ENV', () => {
+    for (const cmd of ['run', 'plan', 'apply', 'validate']) {
+      const flags = parseCommandLine([cmd, '--compose-profiles', 'a,b', '--compose-env', '/etc/berth/compose.env'], {}).flags;
+      expect(flags['compose-profiles']).toBe('a,b');
+      expect(flags['compose-env']).toBe('/etc/berth/compose.env');
+      expect(parseCommandLine([cmd], { BERTH_COMPOSE_PROFILES: 'debug', BERTH_COMPOSE_ENV: '/e.env' }).flags).toMatchObject({ 'compose-profiles': 'debug', 'compose-env': '/e.env' });
+    }
+  });
+});

@@ -33,6 +33,8 @@ const SOURCE: Record<string, FlagSpec> = {
   'registry-certs-dir': { type: 'string', default: '/etc/docker/certs.d', help: 'CA certificates of image registries, <dir>/<host:port>/*.crt, as dockerd reads them' },
   'insecure-registry': { type: 'string', multiple: true, help: 'an image registry (host:port) spoken to over plain HTTP; repeatable (loopback ones fall back to HTTP by themselves)' },
   'pull-concurrency': { type: 'string', default: '3', help: 'image pulls running at once on one node' },
+  'compose-profiles': { type: 'string', help: 'compose profiles that are active, comma-separated: services with profiles start only when one of theirs is (default: COMPOSE_PROFILES of the .env, else none)' },
+  'compose-env': { type: 'string', help: 'dotenv file on this host whose variables compose files are interpolated with, over the .env beside each (read at every load; at most 1 MiB; values never logged)' },
   'age-key-file': { type: 'string', help: 'age identities (age-keygen output) that decrypt kind: Secret files at apply time; only this file is read (default: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and ~/.config/sops/age/keys.txt, as sops reads them)' },
 };
 
@@ -102,6 +104,8 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     'allow-docker-socket': SOURCE['allow-docker-socket']!,
     'max-file-size': SOURCE['max-file-size']!,
     'max-revision-size': SOURCE['max-revision-size']!,
+    'compose-profiles': SOURCE['compose-profiles']!,
+    'compose-env': SOURCE['compose-env']!,
   },
   status: {
     ...CLIENT,

@@ -74,3 +74,20 @@ describe('berth proxy settings', () => {
     expect(configError(() => run({ 'state-dir': `/${'d'.repeat(100)}` })).message).toMatch(/control socket path .* is 120 bytes, more than a unix socket allows/);
   });
 });
+
+describe('compose settings', () => {
+  it('splits --compose-profiles on commas and checks --compose-env at start-up, naming the file', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const dir = mkdtempSync(`${os.tmpdir()}/berth-settings-`);
+    writeFileSync(`${dir}/ok.env`, 'TAG=1\n');
+    writeFileSync(`${dir}/bad.env`, 'TAG=1\nhunter2\n');
+    expect(run({}).manifests).toMatchObject({ composeProfiles: [], composeEnvFile: undefined });
+    expect(run({ 'compose-profiles': ' a, b,,c ', 'compose-env': `${dir}/ok.env` }).manifests).toMatchObject({ composeProfiles: ['a', 'b', 'c'], composeEnvFile: `${dir}/ok.env` });
+    expect(settingsFor('validate', flagsWith('validate', { 'compose-profiles': 'x' })).manifests.composeProfiles).toEqual(['x']);
+    const missing = configError(() => settingsFor('validate', flagsWith('validate', { 'compose-env': `${dir}/none.env` })));
+    expect([missing.code, missing.message]).toEqual(['E_CONFIG', `--compose-env ${dir}/none.env: cannot read it (ENOENT)`]);
+    const bad = configError(() => run({ 'compose-env': `${dir}/bad.env` }));
+    expect(bad.message).toBe(`--compose-env ${dir}/bad.env: line 2: expected KEY=value`);
+    expect(bad.message).not.toContain('hunter2');
+  });
+});

@@ -11,6 +11,7 @@ import { reviewBranchMatcher } from '../review/branches.ts';
 import type { DriftMode } from '../reconciler/reconciler.ts';
 import type { Level } from '../util/log.ts';
 import { dataplanePaths, socketPathProblem } from '../dataplane/protocol.ts';
+import { readComposeEnv } from '../compose/host-env.ts';
 import { proxySettings, proxyWorkers, type ProxySettings } from './proxy-settings.ts';
 import { FLAGS, checkSourceFlags, manifestLimits, parseDuration, parseFraction, parseListen, type Command, type Flags } from './flags.ts';
 
@@ -27,6 +28,10 @@ export interface ManifestSettings {
   allowDockerSocket: boolean;
   maxFileSize: number;
   maxRevisionSize: number;
+  /** --compose-profiles, split on commas (empty: none given). */
+  composeProfiles: string[];
+  /** --compose-env: the dotenv file read at every load (checked readable at start-up). */
+  composeEnvFile: string | undefined;
 }
 
 /** The settings run, plan and apply share. */
@@ -292,7 +297,10 @@ function imageSettings(command: 'run' | 'plan' | 'apply', flags: Flags): ImageSe
 }
 
 function manifestSettings(command: Command, flags: Flags): ManifestSettings {
-  return { path: textOr(command, flags, 'path'), allowHostPaths: list(flags, 'allow-host-path'), allowDockerSocket: flags['allow-docker-socket'] === true, ...manifestLimits(flags) };
+  const composeProfiles = (list(flags, 'compose-profiles') ?? []).flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
+  const composeEnvFile = text(flags, 'compose-env') || undefined;
+  if (composeEnvFile) readComposeEnv(composeEnvFile); // a missing or malformed file is an E_CONFIG at start-up (values dropped)
+  return { path: textOr(command, flags, 'path'), allowHostPaths: list(flags, 'allow-host-path'), allowDockerSocket: flags['allow-docker-socket'] === true, ...manifestLimits(flags), composeProfiles, composeEnvFile };
 }
 
 function runSettings(flags: Flags, env: NodeJS.ProcessEnv): RunSettings {

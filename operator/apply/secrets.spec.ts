@@ -134,7 +134,14 @@ describe('secret files at apply', () => {
     rt.addImage('img:1', 'sha256:1');
     const files = manifests(fixture('age/secret.txt.age'));
     files['deploy/all.yaml'] = String(files['deploy/all.yaml']).replace('key: value', 'key: nope');
-    const { errors } = await pass(rt, store, files, 'r2');
+    // validation refuses it first (SOPS and age item names are known without decrypting) ...
+    await expect(loadDesired(snapshot(files, 'r2'), { instance: 't', path: 'deploy' })).rejects.toThrow(/spec\.secrets\[0\]\.key: Secret default\/token \(secrets\/token\.age\) has no item "nope"/);
+    // ... and apply still guards a desired state that names one
+    const stale: DesiredState = { ...desired, services: desired.services.map((s) => ({ ...s, secrets: s.secrets?.map((m) => (m.secret === 'token' ? { ...m, key: 'nope' } : m)) })) };
+    store.remember(stale);
+    const plan = diff(stale, await rt.observe('t', ['img:1']), { instance: 't' });
+    const r = await applyPlan(plan, { runtime: rt, instance: 't', log: silentLogger, buildContext: async () => [], secrets: store });
+    const errors = r.outcomes.flatMap((o) => (o.error ? [`${o.error.code}: ${o.error.message}`] : []));
     expect(errors).toEqual(['E_SECRET: Secret default/token (secrets/token.age) has no item "nope" (items: value)']);
   });
 });

@@ -8,6 +8,7 @@ import type { Io } from './commands/shared.ts';
 import { status } from './commands/status.ts';
 import { validate } from './commands/validate.ts';
 import { convert } from './commands/convert.ts';
+import { secret } from './commands/secret.ts';
 import { token } from './commands/token.ts';
 import { audit } from './commands/audit.ts';
 import { proxy } from './commands/proxy.ts';
@@ -32,6 +33,7 @@ export async function main(p: Parsed, io: Io): Promise<number> {
   switch (p.command) {
     case 'validate': return validate(p.flags, p.positionals, io);
     case 'convert': return convert(p.flags, p.positionals, io);
+    case 'secret': return secret(p.flags, p.positionals, io);
     case 'status': return status(p.flags, io);
     case 'plan': return plan(p.flags, io);
     case 'apply': return apply(p.flags, io);

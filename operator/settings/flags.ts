@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { BerthError } from '../model/errors.ts';
 import { TIMER_MAX_MS, formatDuration, parseDuration as parseManifestDuration, parseMemory } from '../manifests/quantity.ts';
 
-export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'convert' | 'status' | 'token' | 'audit' | 'proxy';
-export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'convert', 'status', 'token', 'audit', 'proxy'];
+export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'convert' | 'secret' | 'status' | 'token' | 'audit' | 'proxy';
+export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'convert', 'secret', 'status', 'token', 'audit', 'proxy'];
 
 interface FlagSpec {
   type: 'string' | 'boolean';
@@ -98,6 +98,10 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     drift: { type: 'string', default: 'correct', help: 'correct | detect' },
   },
   convert: {},
+  secret: {
+    recipient: { type: 'string', multiple: true, help: 'encrypt: an age recipient (age1...); repeatable (default: the age recipients of the first matching creation rule of the nearest .sops.yaml)' },
+    output: { type: 'string', help: 'encrypt: where to write the armored age file (default <file>.age)' },
+  },
   validate: {
     path: { type: 'string', default: '.', help: 'directory of the manifests inside <dir>' },
     'allow-host-path': SOURCE['allow-host-path']!,
@@ -164,7 +168,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate' || command === 'token' || command === 'convert', strict: true }));
+    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate' || command === 'token' || command === 'convert' || command === 'secret', strict: true }));
   } catch (err) {
     throw new BerthError('E_CONFIG', `${command}: ${(err as Error).message.split('\n')[0]} (see berth ${command} --help)`);
   }
@@ -244,6 +248,7 @@ export function helpText(command?: Command): string {
       '  apply     one pass: apply a revision; exit 0 only when converged',
       '  validate  check a manifests directory; exit 1 with file:line:col errors',
       '  convert   print the berth manifests a compose file becomes (after the checks validate makes)',
+      '  secret    encrypt <file>: write <file>.age for age recipients (--recipient, or the nearest .sops.yaml), for a kind: Secret',
       '  status    print the status of a running berth (or of the status branch with --repo)',
       '  token     create | list | revoke <name>: API tokens of the berth using --state-dir',
       '  audit     print the audit trail of a running berth (state-changing calls, applied actions)',
@@ -252,7 +257,7 @@ export function helpText(command?: Command): string {
       '', 'exit codes: 0 ok; 1 failed (invalid manifests, not converged, not ready); 2 plan --detailed-exitcode: changes;',
       '            3 status: berth (or the status branch) could not be reached'].join('\n');
   }
-  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : command === 'convert' ? 'berth convert <compose file>' : command === 'token' ? 'berth token create --role <role> --name <name> | list | revoke <name> [flags]' : `berth ${command} [flags]`;
+  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : command === 'convert' ? 'berth convert <compose file>' : command === 'secret' ? 'berth secret encrypt <file> [flags]' : command === 'token' ? 'berth token create --role <role> --name <name> | list | revoke <name> [flags]' : `berth ${command} [flags]`;
   const lines = Object.entries(FLAGS[command]).map(([k, s]) => `  --${(k + (s.type === 'string' ? ' <v>' : '')).padEnd(24)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);
   return [`usage: ${usage}`, '', 'flags:', ...lines, '  --help, -h'.padEnd(28) + ' show this help'].join('\n');
 }

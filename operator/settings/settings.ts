@@ -187,6 +187,7 @@ export interface SettingsOf {
   apply: ApplySettings;
   validate: ValidateSettings;
   convert: Record<string, never>;
+  secret: { recipients: string[]; output: string | undefined };
   status: StatusSettings;
   token: TokenSettings;
   audit: AuditSettings;
@@ -206,6 +207,7 @@ const PARSERS: { [C in Command]: Parser<C> } = {
   apply: (flags, env) => ({ ...sourceSettings('apply', flags, env), revision: text(flags, 'revision'), drift: drift(flags) }),
   validate: (flags) => ({ manifests: manifestSettings('validate', flags) }),
   convert: () => ({}),
+  secret: (flags) => ({ recipients: list(flags, 'recipient') ?? [], output: text(flags, 'output') }),
   status: (flags) => ({
     server: textOr('status', flags, 'server'), client: clientSettings('status', flags), repo: text(flags, 'repo') || undefined, instance: textOr('status', flags, 'instance'),
     stateDir: textOr('status', flags, 'state-dir'), json: Boolean(flags.json),

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berth } from './helpers/cli.ts';
-import { cleanupInstance, testDocker, uniqueInstance } from './helpers/docker.ts';
+import { cleanupInstance, testDocker, uniqueInstance, execIn } from './helpers/docker.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
 import { runningOf, startTestOperator, type TestOperator } from './helpers/operator.ts';
 
@@ -42,13 +42,7 @@ secrets:
     file: ./db_password.age
 `;
 
-async function exec(id: string, cmd: string[]): Promise<string> {
-  const e = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await e.start({});
-  let out = '';
-  await new Promise<void>((resolve) => { stream.on('data', (d: Buffer) => { out += d.toString('latin1'); }); stream.on('end', () => resolve()); });
-  return out.replace(/[\x00-\x08]\x00\x00\x00[\s\S]{4}/g, ''); // the stream's frame headers
-}
+const exec = (id: string, cmd: string[]): Promise<string> => execIn(docker, id, cmd);
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'berth-compose-secrets-'));

@@ -3,7 +3,7 @@
  * ulimits, sysctls, extra hosts, stop signal and grace, security options; the replica runs with each of them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupInstance, testDocker, uniqueInstance } from './helpers/docker.ts';
+import { cleanupInstance, execIn, testDocker, uniqueInstance } from './helpers/docker.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
 import { runningOf, startTestOperator, type TestOperator } from './helpers/operator.ts';
 
@@ -56,13 +56,7 @@ describe('container settings', () => {
     });
     expect(info.HostConfig.ExtraHosts).toEqual(expect.arrayContaining(['db.internal:10.1.2.3', 'host.docker.internal:host-gateway']));
     expect(info.HostConfig.SecurityOpt).toEqual(['no-new-privileges:true', 'apparmor=unconfined']);
-    const run = async (cmd: string[]) => {
-      const exec = await docker.getContainer(c!.Id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-      const stream = await exec.start({});
-      let out = '';
-      await new Promise<void>((resolve) => { stream.on('data', (d: Buffer) => { out += d.toString('latin1'); }); stream.on('end', () => resolve()); });
-      return out;
-    };
+    const run = (cmd: string[]) => execIn(docker, c!.Id, cmd);
     expect(await run(['id', '-u'])).toContain('1000');
     expect(await run(['cat', '/scratch/state'])).toContain('up'); // the tmpfs is writable by the user
     expect(await run(['sh', '-c', 'touch /rootfs-write 2>&1 || echo refused'])).toContain('refused'); // the root is read-only

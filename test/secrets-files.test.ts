@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
+import { cleanupInstance, testDocker, uniqueInstance, waitFor, execIn } from './helpers/docker.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
 import { runningOf, startTestOperator, statusFromBranch, type TestOperator } from './helpers/operator.ts';
 
@@ -49,13 +49,7 @@ spec:
     - { secret: db, uid: 1000, gid: 1000 }
 `;
 
-async function exec(id: string, cmd: string[]): Promise<string> {
-  const e = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await e.start({});
-  let out = '';
-  await new Promise<void>((resolve) => { stream.on('data', (d: Buffer) => { out += d.toString('latin1'); }); stream.on('end', () => resolve()); });
-  return out.replace(/[\x00-\x08]\x00\x00\x00[\s\S]{4}/g, ''); // the stream's frame headers
-}
+const exec = (id: string, cmd: string[]): Promise<string> => execIn(docker, id, cmd);
 
 beforeAll(async () => {
   keyDir = await mkdtemp(join(tmpdir(), 'berth-age-'));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MAX_AGE_INPUT_BYTES, decryptAge, isAgeEncrypted } from './age.ts';
-import { SecretError } from './errors.ts';
+import { secretErrorCatcher } from '../../test/doubles/secret-errors.ts';
 import { readAgeKeyFile } from './keys.ts';
 
 const FIX = fileURLToPath(new URL('../../test/fixtures/secrets/age/', import.meta.url));
@@ -14,16 +14,7 @@ const OTHER_FILE = join(FIX, 'other-key.txt');
 const fx = (name: string): Buffer => readFileSync(join(FIX, name));
 
 const messages: string[] = [];
-async function caught(p: Promise<unknown>): Promise<SecretError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SecretError);
-    messages.push((e as Error).message);
-    return e as SecretError;
-  }
-  throw new Error('expected a SecretError');
-}
+const caught = secretErrorCatcher(messages);
 
 describe('decryptAge', () => {
   it('decrypts binary and armored files made by the age CLI (fixtures)', async () => {

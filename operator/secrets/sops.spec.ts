@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { armor, Encrypter } from 'age-encryption';
 import { stringify } from 'yaml';
-import { SecretError } from './errors.ts';
+import { secretErrorCatcher } from '../../test/doubles/secret-errors.ts';
 import { readAgeKeyFile } from './keys.ts';
 import { MAX_SOPS_BYTES, decryptSops, goFormatFloat, isSopsDocument, type SopsFormat } from './sops.ts';
 
@@ -122,16 +122,7 @@ async function sopsEncrypt(tree: Record<string, Plain>, format: SopsFormat, o: E
 }
 
 const messages: string[] = [];
-async function refused(p: Promise<unknown>): Promise<SecretError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SecretError);
-    messages.push((e as Error).message);
-    return e as SecretError;
-  }
-  throw new Error('expected a SecretError');
-}
+const refused = secretErrorCatcher(messages);
 
 const NESTED: Record<string, Plain> = {
   db: { user: 'admin', password: DISTINCT, port: 5432, ratio: 0.75, big: 2 ** 53, tls: true, off: false, none: null, empty: '' },

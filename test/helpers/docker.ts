@@ -95,6 +95,20 @@ export function demuxLogs(buf: Buffer): { stdout: string; stderr: string } {
   return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
 
+/** Runs `cmd` in container `id` (docker exec, no TTY) and resolves with its stdout followed by its stderr. */
+export async function execIn(docker: Dockerode, id: string, cmd: string[]): Promise<string> {
+  const exec = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({});
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (d: Buffer) => chunks.push(d));
+    stream.on('end', () => resolve());
+    stream.on('error', reject);
+  });
+  const { stdout, stderr } = demuxLogs(Buffer.concat(chunks));
+  return stdout + stderr;
+}
+
 /** Counts the engine requests a Dockerode client sends (method and path), by wrapping its modem's dial. */
 export interface RequestLog {
   /** `GET /containers/json?`, `GET /containers/<id>/json?`, ... in order. */

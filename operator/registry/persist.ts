@@ -6,7 +6,7 @@
  * a client that is alive heartbeats within its TTL, one that is gone turns critical and is removed as usual. Until the
  * restore, nothing is written, so a start that fails early never empties the file.
  */
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { asBerthError } from '../model/errors.ts';
 import type { Logger } from '../util/log.ts';
@@ -86,12 +86,12 @@ export function persistExternals(registry: Registry, file: string, log: Logger):
 async function readSaved(file: string, log: Logger): Promise<ExternalRegistration[]> {
   let text: string;
   try {
-    const buf = await readFile(file);
-    if (buf.length > MAX_EXTERNALS_FILE_BYTES) {
-      log.warn('saved external endpoints not read: file too large', { file, bytes: buf.length, max: MAX_EXTERNALS_FILE_BYTES });
+    const { size } = await stat(file); // checked before reading: an oversized file is never loaded whole
+    if (size > MAX_EXTERNALS_FILE_BYTES) {
+      log.warn('saved external endpoints not read: file too large', { file, bytes: size, max: MAX_EXTERNALS_FILE_BYTES });
       return [];
     }
-    text = buf.toString('utf8');
+    text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn('saved external endpoints not read', { file, error: (err as Error).message });
     return [];

@@ -3,7 +3,7 @@
  * first creation rule of the nearest `.sops.yaml` whose `path_regex` matches the file (the file SOPS users already
  * keep), as `sops` picks them. The output is an armored age file, which a `kind: Secret` (or a compose secret) reads.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { armor, Encrypter } from 'age-encryption';
 import { RE2JS } from 're2js';
@@ -13,6 +13,7 @@ import { BerthError } from '../model/errors.ts';
 /** Larger plaintexts are refused (a Secret's file is at most 1 MiB once encrypted). */
 export const MAX_PLAINTEXT_BYTES = 512 * 1024;
 const AGE_RECIPIENT = /^age1[0-9a-z]{58}$/;
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export async function encryptForRecipients(plaintext: Buffer, recipients: readonly string[]): Promise<string> {
   if (plaintext.length > MAX_PLAINTEXT_BYTES) throw new BerthError('E_CONFIG', `the file is ${plaintext.length} bytes; a secret holds at most ${MAX_PLAINTEXT_BYTES}`);
@@ -40,6 +41,8 @@ export function sopsConfigRecipients(file: string, stop = path.parse(path.resolv
 
 function ruleRecipients(config: string, rel: string): string[] {
   let doc: { creation_rules?: { path_regex?: string; age?: string | string[] }[] };
+  const size = statSync(config).size;
+  if (size > MAX_CONFIG_BYTES) throw new BerthError('E_CONFIG', `${config} is ${size} bytes; a .sops.yaml is read up to ${MAX_CONFIG_BYTES}`);
   try {
     doc = parse(readFileSync(config, 'utf8'), { maxAliasCount: 0 }) as typeof doc;
   } catch (err) {

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { ManifestIssue } from '../model/errors.ts';
+import type { BuildSpec } from '../model/manifest.ts';
 import type { RepoSnapshot, TreeEntry } from '../source/source.ts';
 import type { Entry } from './semantic.ts';
 import type { PathSegment } from './yaml-source.ts';
@@ -13,7 +14,7 @@ export interface ResolvedBuild {
   context: string;
   /** Dockerfile path relative to the context, as written (default `Dockerfile`). */
   dockerfile: string;
-  /** sha256 hex of `${treeId(context)}\0${dockerfile}`. */
+  /** sha256 hex of `${treeId(context)}\0${dockerfile}`, then `\0` and buildInputs() when args or target are set. */
   contentHash: string;
 }
 
@@ -70,13 +71,20 @@ export async function checkBuilds(snapshot: RepoSnapshot, root: string, entries:
   return { issues, builds };
 }
 
+/** The build arguments (sorted by name) and target as canonical JSON; undefined when neither is set. */
+export function buildInputs(build: Pick<BuildSpec, 'args' | 'target'>): string | undefined {
+  if (build.args === undefined && build.target === undefined) return undefined;
+  const args = Object.entries(build.args ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify({ args, target: build.target ?? null });
+}
+
 interface SnapshotIo {
   revision: string;
   treeId(dir: string): Promise<string | null>;
   list(dir: string): Promise<TreeEntry[]>;
 }
 
-async function checkOne(io: SnapshotIo, root: string, build: { context: string; dockerfile: string }, e: Entry): Promise<ResolvedBuild | { issues: ManifestIssue[] }> {
+async function checkOne(io: SnapshotIo, root: string, build: BuildSpec, e: Entry): Promise<ResolvedBuild | { issues: ManifestIssue[] }> {
   const fail = (path: PathSegment[], message: string): { issues: ManifestIssue[] } => ({
     issues: [{ ...e.doc.loc.at(path), code: 'E_SEMANTIC', field: formatPath(path), message }],
   });
@@ -89,6 +97,7 @@ async function checkOne(io: SnapshotIo, root: string, build: { context: string; 
   const dfPath = ctx.path === '.' ? df : `${ctx.path}/${df}`;
   const files = await io.list(ctx.path);
   if (!files.some((f) => f.path === dfPath)) return fail(['spec', 'build', 'dockerfile'], `${dfPath} not found in the build context`);
-  const contentHash = createHash('sha256').update(`${tree}\0${build.dockerfile}`).digest('hex');
+  const inputs = buildInputs(build);
+  const contentHash = createHash('sha256').update(`${tree}\0${build.dockerfile}${inputs === undefined ? '' : `\0${inputs}`}`).digest('hex');
   return { context: ctx.path, dockerfile: build.dockerfile, contentHash };
 }

@@ -21,6 +21,8 @@ export const ROUTE_HOST_PATTERN = '^(\\*\\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?
 const PATTERN_MESSAGES: Record<string, string> = {
   [NAME_PATTERN]: 'must be a DNS label: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters',
   '^/': 'must be an absolute path',
+  '^[^=\\s]+$': 'must be a build argument name (no "=" and no white space)',
+  '^[A-Za-z0-9][A-Za-z0-9._-]*$': 'must be a build stage name: letters, digits, ".", "_" and "-", starting with a letter or digit',
   '^/\\S*$': "must be a URL path starting with '/' (no spaces)",
   '^[0-9]+(\\.[0-9]+)?(k|Ki|M|Mi|G|Gi|T|Ti)?$': 'must be a number of bytes or a quantity such as 64Mi, 1Gi, 512M, 1G, 100k',
   '^([0-9]+m|[0-9]+(\\.[0-9]+)?)$': "must be a number of CPUs (0.5) or millicores ('250m')",
@@ -54,7 +56,8 @@ export function schemaIssues(kind: ManifestKind, doc: RawDoc): ManifestIssue[] {
   if (validate(doc.value)) return [];
   const seen = new Set<string>();
   const issues: ManifestIssue[] = [];
-  for (const err of validate.errors ?? []) {
+  const errors = withoutOtherBranches(validate.errors ?? []);
+  for (const err of errors) {
     // Wrappers that only repeat the failure of a subschema, which is reported itself.
     if (err.keyword === 'if' || err.keyword === 'propertyNames') continue;
     const issue = toIssue(err, doc);
@@ -64,6 +67,37 @@ export function schemaIssues(kind: ManifestKind, doc: RawDoc): ManifestIssue[] {
     issues.push(issue);
   }
   return issues;
+}
+
+/** The JSON type of a value, as a schema's `type` names it. */
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+/**
+ * A failed oneOf whose value has the type of exactly one branch (a name or an object): only that branch's
+ * errors say what is wrong, so the oneOf itself and the other branches' type errors are dropped.
+ */
+function withoutOtherBranches(errors: ErrorObject[]): ErrorObject[] {
+  const dropped = new Set<string>();
+  const wrappers = new Set<ErrorObject>();
+  for (const err of errors) {
+    if (err.keyword !== 'oneOf' || !Array.isArray(err.schema)) continue;
+    const type = jsonType(err.data);
+    const matches = (err.schema as { type?: unknown }[]).map((branch, i) => ({ i, types: [branch.type].flat() }))
+      .filter(({ types }) => types.includes(type) || (type === 'integer' && types.includes('number')));
+    if (matches.length !== 1) continue;
+    wrappers.add(err);
+    (err.schema as unknown[]).forEach((_, i) => { if (i !== matches[0]!.i) dropped.add(`${err.instancePath}\0${err.schemaPath}/${i}/`); });
+  }
+  if (wrappers.size === 0) return errors;
+  return errors.filter((e) => !wrappers.has(e) && ![...dropped].some((d) => {
+    const [path, schema] = d.split('\0') as [string, string];
+    return e.instancePath.startsWith(path) && `${e.schemaPath}/`.startsWith(schema);
+  }));
 }
 
 function toIssue(err: ErrorObject, doc: RawDoc): ManifestIssue {

@@ -1,7 +1,8 @@
 /**
- * `ports` and `expose` -> spec.ports (container ports) and the FIRST published tcp port -> spec.loadBalancer.publish
- * (berth's proxy listens on it and forwards to the container port). More published ports, udp, host_ip, ranges and
- * `mode: host` are refused, each at its item.
+ * `ports` and `expose` -> spec.ports (container ports). Published tcp ports go through berth's proxy: the first as
+ * spec.loadBalancer.publish + targetPort, the others as spec.ports[].publish (a listener forwarding to that container
+ * port). Published udp ports, `mode: host` and items with a host_ip become the engine's own port bindings
+ * (spec.ports[].hostPort / hostIp). Ranges are refused, at their item.
  */
 import type { PathSegment } from '../manifests/yaml-source.ts';
 import { isObj } from '../manifests/raw.ts';
@@ -55,15 +56,25 @@ function parseLong(v: Record<string, unknown>): PortItem {
   };
 }
 
+/** One spec.ports entry made from a compose item: the item itself (filled in later) and its index. */
+interface Entry {
+  item: Record<string, unknown>;
+  index: number;
+}
+
 /** Maps `ports` and `expose` of the service into ctx.spec. */
 export function convertPorts(ctx: ServiceContext, ports: unknown, expose: unknown): void {
-  const seen = new Set<string>();
+  const entries = new Map<string, Entry>();
   let published = false;
-  const add = (port: number, protocol: string, rel: PathSegment[], name?: string): void => {
+  const add = (port: number, protocol: string, rel: PathSegment[], name?: string): Entry => {
     const id = `${port}/${protocol}`;
-    if (seen.has(id)) return;
-    seen.add(id);
-    ctx.push(['ports'], { ...(name ? { name } : {}), port, protocol }, rel);
+    const seen = entries.get(id);
+    if (seen) return seen;
+    const item: Record<string, unknown> = { ...(name ? { name } : {}), port, protocol };
+    ctx.push(['ports'], item, rel);
+    const entry = { item, index: (ctx.spec.ports as unknown[]).length - 1 };
+    entries.set(id, entry);
+    return entry;
   };
   (Array.isArray(ports) ? ports : []).forEach((raw, i) => {
     const rel: PathSegment[] = ['ports', i];
@@ -75,19 +86,35 @@ export function convertPorts(ctx: ServiceContext, ports: unknown, expose: unknow
     if (item.target.includes('-') || (item.published ?? '').includes('-')) return ctx.notYet(rel, 'port ranges are');
     if (target === undefined || target < 1 || target > 65535) return ctx.error(long ? [...rel, 'target'] : rel, `container port ${JSON.stringify(item.target)} must be an integer from 1 to 65535`);
     if (item.protocol !== 'tcp' && item.protocol !== 'udp') return ctx.notYet(long ? [...rel, 'protocol'] : rel, `protocol ${item.protocol} is`);
-    add(target, item.protocol, rel, item.name);
+    if (item.mode !== undefined && item.mode !== 'host' && item.mode !== 'ingress') return ctx.error([...rel, 'mode'], `mode must be host or ingress, got ${JSON.stringify(item.mode)}`);
+    const entry = add(target, item.protocol, rel, item.name);
     if (item.published === undefined) return;
-    if (item.hostIp !== undefined) return ctx.notYet(long ? [...rel, 'host_ip'] : rel, 'publishing on a host_ip is', 'berth listens on --proxy-host; set x-berth.loadBalancer.publish.host');
-    if (item.mode === 'host') return ctx.notYet([...rel, 'mode'], 'mode: host is', "berth's proxy publishes the port");
-    if (item.protocol === 'udp') return ctx.notYet(rel, 'publishing a udp port is');
-    if (published) return ctx.notYet(rel, 'more than one published port is', 'berth publishes one port per service; use a Route for more');
-    published = true;
-    const port = composeInt(item.published);
+    const port = composeInt(item.published) ?? item.published;
     const publishRel = long ? [...rel, 'published'] : rel;
-    ctx.set(['loadBalancer', 'targetPort'], target, long ? [...rel, 'target'] : rel);
-    ctx.set(['loadBalancer', 'publish', 'port'], port ?? item.published, publishRel);
-    ctx.mapTo(['loadBalancer'], rel);
-    ctx.mapTo(['loadBalancer', 'publish'], rel);
+    const id = `${target}/${item.protocol}`;
+    // udp, mode: host and a host_ip: the engine's own port binding on the replica's node
+    if (item.protocol === 'udp' || item.mode === 'host' || item.hostIp !== undefined) {
+      if (entry.item.hostPort !== undefined) return ctx.notYet(rel, `binding container port ${id} to a second host port is`);
+      entry.item.hostPort = port;
+      ctx.mapTo(['ports', entry.index, 'hostPort'], publishRel);
+      if (item.hostIp === undefined) return;
+      entry.item.hostIp = item.hostIp;
+      ctx.mapTo(['ports', entry.index, 'hostIp'], long ? [...rel, 'host_ip'] : rel);
+      return;
+    }
+    // tcp: berth's proxy; the first through loadBalancer.publish (as before), the others through ports[].publish
+    if (!published) {
+      published = true;
+      ctx.set(['loadBalancer', 'targetPort'], target, long ? [...rel, 'target'] : rel);
+      ctx.set(['loadBalancer', 'publish', 'port'], port, publishRel);
+      ctx.mapTo(['loadBalancer'], rel);
+      ctx.mapTo(['loadBalancer', 'publish'], rel);
+      return;
+    }
+    if (entry.item.publish !== undefined) return ctx.notYet(rel, `publishing container port ${id} on one more port of berth's proxy is`);
+    entry.item.publish = { port };
+    ctx.mapTo(['ports', entry.index, 'publish'], rel);
+    ctx.mapTo(['ports', entry.index, 'publish', 'port'], publishRel);
   });
   (Array.isArray(expose) ? expose : []).forEach((raw, i) => {
     const rel: PathSegment[] = ['expose', i];

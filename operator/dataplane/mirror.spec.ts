@@ -82,4 +82,36 @@ describe('DataplaneMirror', () => {
     await fs.writeFile(file, '{"services": 3}');
     expect(await (await mirror(file)).mirror.load()).toBe(false);
   });
+
+  it('keeps external endpoints apart, so a ports[].publish listener leaves them out', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-mirror-'));
+    closers.push(() => fs.rm(dir, { recursive: true, force: true }));
+    // tcp servers that answer their name; the external one on 127.0.0.2, where the second port would be refused
+    const [first, second, external] = await Promise.all([['first', '127.0.0.1'], ['second', '127.0.0.1'], ['external', '127.0.0.2']].map(async (pair) => {
+      const [name, host] = pair as [string, string];
+      const server = net.createServer((s) => s.end(name));
+      await new Promise<void>((r) => server.listen(0, host, r));
+      closers.push(() => new Promise((r) => server.close(r)));
+      return (server.address() as net.AddressInfo).port;
+    })) as [number, number, number];
+    const m = await mirror(path.join(dir, 'proxy-t.json'));
+    const [main, extra] = [await freePort(), await freePort()];
+    await m.mirror.apply({
+      services: [{ key: 'ns/echo', spec: { loadBalancer: { algorithm: 'round-robin', protocol: 'tcp', targetPort: first, weight: 1, publish: { port: main } }, ports: [{ port: second, protocol: 'tcp', publish: { port: extra } }] } }],
+      routes: [],
+      endpoints: { 'ns/echo': [{ id: 'r', address: '127.0.0.1', port: first, weight: 1, ready: true }, { id: 'x', address: '127.0.0.2', port: external, weight: 1, ready: true, external: true }] },
+    });
+    const read = (port: number): Promise<string> => new Promise((resolve, reject) => {
+      let text = '';
+      net.connect(port, '127.0.0.1').on('data', (d) => { text += String(d); }).on('end', () => resolve(text)).on('error', reject);
+    });
+    const answers = async (port: number): Promise<Set<string>> => {
+      const out = new Set<string>();
+      for (let i = 0; i < 4; i++) out.add(await read(port));
+      return out;
+    };
+    expect(await answers(main)).toEqual(new Set(['first', 'external']));
+    expect(await answers(extra)).toEqual(new Set(['second']));
+    expect(m.proxies.list().find((l) => l.address === `127.0.0.1:${extra}`)!.stats).toMatchObject({ total: 4, failedConnects: 0 });
+  });
 });

@@ -63,7 +63,8 @@ export class DataplaneMirror {
 }
 
 function toRegistry(service: string, e: MirrorEndpoint): RegistryEndpoint {
-  return { id: e.id, service, node: 'mirror', address: e.address, port: e.port, weight: e.weight, ready: e.ready, source: 'replica', metadata: {} };
+  // the registry sets every endpoint as a replica: an external one keeps node `external` (what ports[].publish listeners leave out)
+  return { id: e.id, service, node: e.external ? 'external' : 'mirror', address: e.address, port: e.port, weight: e.weight, ready: e.ready, source: 'replica', metadata: {} };
 }
 
 /** The persisted configuration in `file`, or null (logged) when there is none or it cannot be used. */

@@ -16,6 +16,8 @@ export interface MirrorEndpoint {
   port: number;
   weight: number;
   ready: boolean;
+  /** An external endpoint (registered with its own port): a listener of ports[].publish leaves it out. Absent = a replica. */
+  external?: true;
 }
 
 /**

@@ -187,10 +187,15 @@ export class Dataplane {
 
   private config(): DataplaneConfig {
     const d = this.desired!;
-    const services = d.services.filter((s) => s.spec.loadBalancer).map((s) => ({ key: s.key, spec: { loadBalancer: s.spec.loadBalancer } }));
+    // each service's loadBalancer and its ports[].publish (as port, protocol, publish): nothing else of its spec
+    const services = d.services.flatMap((s) => {
+      const ports = (s.spec.ports ?? []).filter((p) => p.publish).map((p) => ({ port: p.port, protocol: p.protocol, publish: p.publish }));
+      if (!s.spec.loadBalancer && ports.length === 0) return [];
+      return [{ key: s.key, spec: { ...(s.spec.loadBalancer ? { loadBalancer: s.spec.loadBalancer } : {}), ...(ports.length ? { ports } : {}) } }];
+    });
     const endpoints: DataplaneConfig['endpoints'] = {};
     for (const { name } of this.opts.registry.services()) {
-      endpoints[name] = this.opts.registry.endpoints(name).map((e) => ({ id: e.id, address: e.address, port: e.port, weight: e.weight, ready: e.ready }));
+      endpoints[name] = this.opts.registry.endpoints(name).map((e) => ({ id: e.id, address: e.address, port: e.port, weight: e.weight, ready: e.ready, ...(e.source === 'external' ? { external: true as const } : {}) }));
     }
     return { services, routes: [...d.routes], endpoints };
   }

@@ -113,4 +113,35 @@ describe('ProxyManager and draining', () => {
     expect(list.find((l) => l.address === `127.0.0.1:${taken}`)?.error).toMatch(/EADDRINUSE/);
     expect(list.find((l) => l.address === `127.0.0.1:${free}`)?.error).toBeUndefined();
   });
+
+  it("forwards a ports[].publish listener to that port of the replicas, leaving out external endpoints", async () => {
+    // the external endpoint listens on 127.0.0.2: dialled on the second port it would fail (and be counted)
+    const servers = await Promise.all([['first-port', '127.0.0.1'], ['second-port', '127.0.0.1'], ['external', '127.0.0.2']].map(async ([body, host]) => {
+      const server = http.createServer((_req, res) => res.end(body));
+      await new Promise<void>((r) => server.listen(0, host, r));
+      closers.push(() => new Promise((r) => { server.closeAllConnections(); server.close(r); }));
+      return (server.address() as net.AddressInfo).port;
+    }));
+    const [first, second, external] = servers as [number, number, number];
+    const [main, extra] = [await freePort(), await freePort()];
+    const registry = new Registry();
+    const manager = new ProxyManager({ registry, defaultHost: '127.0.0.1', log: silentLogger });
+    closers.push(() => manager.close());
+    const yaml = `apiVersion: berth/v1
+kind: Service
+metadata: { name: a, namespace: ns }
+spec: { image: x, ports: [{ port: ${first} }, { port: ${second}, publish: { port: ${extra} } }], loadBalancer: { protocol: http, publish: { port: ${main} } } }
+`;
+    await manager.sync(desired(yaml));
+    // the registry holds the replica on the service's port (loadBalancer.targetPort) and an external endpoint of its own
+    registry.setDesired(['ns/a']);
+    registry.setReplicas('ns/a', [endpoint('c1', first)]);
+    registry.register({ service: 'ns/a', id: 'ext', address: '127.0.0.2', port: external, ttlMs: 60_000 });
+    const bodies = async (port: number): Promise<string[]> => Promise.all([1, 2, 3, 4].map(async () => (await fetch(`http://127.0.0.1:${port}/`)).text()));
+    expect(new Set(await bodies(main))).toEqual(new Set(['first-port', 'external']));
+    expect(new Set(await bodies(extra))).toEqual(new Set(['second-port']));
+    const list = manager.list();
+    expect(list.map((l) => [l.address, l.backends['ns/a']])).toEqual([[`127.0.0.1:${main}`, 2], [`127.0.0.1:${extra}`, 2]].sort());
+    expect(list.find((l) => l.address === `127.0.0.1:${extra}`)!.stats).toMatchObject({ total: 4, failedConnects: 0 });
+  });
 });

@@ -5,9 +5,9 @@
  * ready endpoints in between, so a replica that becomes ready or drains is seen by the proxies at once. A port that
  * cannot be opened is logged and retried on the next sync; it never stops the process.
  */
-import type { HashKey, LbAlgorithm, LoadBalancerSpec } from '../model/manifest.ts';
+import type { HashKey, LbAlgorithm, LoadBalancerSpec, PortSpec } from '../model/manifest.ts';
 import type { DesiredRoute } from '../model/state.ts';
-import type { Registry } from '../registry/registry.ts';
+import type { Registry, RegistryEndpoint } from '../registry/registry.ts';
 import type { ConnectionGuard } from '../server/conn-guard.ts';
 import type { Logger } from '../util/log.ts';
 import type { Endpoint } from './lb/types.ts';
@@ -27,10 +27,10 @@ export interface ProxyManagerOptions {
   idleTimeoutMs?: number;
 }
 
-/** A Service as the listeners need it: its key and load-balancer block (a DesiredService is one). */
+/** A Service as the listeners need it: its key, load-balancer block and ports (ports[].publish) (a DesiredService is one). */
 export interface PublishedService {
   key: string;
-  spec: { loadBalancer?: LoadBalancerSpec };
+  spec: { loadBalancer?: LoadBalancerSpec; ports?: readonly PortSpec[] };
 }
 
 /** The parts of a desired state the listeners follow (a DesiredState is one). */
@@ -63,6 +63,11 @@ interface Wanted {
   /** What needs a new listener when it changes: the protocol (algorithm and hash key switch in place). */
   signature: string;
   services: string[];
+  /**
+   * Service listeners of spec.ports[].publish: the container port they forward to, instead of the registry's (the
+   * service's loadBalancer.targetPort); only the replicas' endpoints, an external endpoint registers one port.
+   */
+  targetPort?: number;
   algorithm?: LbAlgorithm;
   hashKey?: HashKey;
   boundedLoad?: number;
@@ -166,7 +171,7 @@ export class ProxyManager {
       }
       const proxy = await startProxy({
         host: w.host, port: w.port, algorithm: w.algorithm ?? 'round-robin', mode: w.protocol, hashKey: w.hashKey,
-        boundedLoad: w.boundedLoad, endpoints: this.endpoints(w.services[0]!), log: this.logFn(), service: w.services[0], ...limits,
+        boundedLoad: w.boundedLoad, endpoints: this.endpoints(w.services[0]!, w.targetPort), log: this.logFn(), service: w.services[0], ...limits,
       });
       return { wanted: w, proxy };
     } catch (err) {
@@ -179,8 +184,10 @@ export class ProxyManager {
     return (msg, fields) => this.opts.log.debug(msg, fields as Record<string, unknown> | undefined);
   }
 
-  private endpoints(service: string): Endpoint[] {
-    return toBalancerEndpoints(this.opts.registry.ready(service));
+  private endpoints(service: string, targetPort?: number): Endpoint[] {
+    const ready = this.opts.registry.ready(service);
+    if (targetPort === undefined) return toBalancerEndpoints(ready);
+    return toBalancerEndpoints(ready.filter((e) => !isExternal(e)).map((e) => ({ ...e, port: targetPort })));
   }
 
   /** A published service's algorithm or hash key changed: switched on the same listener, connections stay. */
@@ -198,7 +205,7 @@ export class ProxyManager {
   private push(o: Open): void {
     const w = o.wanted;
     try {
-      if (o.proxy) o.proxy.update(this.endpoints(w.services[0]!));
+      if (o.proxy) o.proxy.update(this.endpoints(w.services[0]!, w.targetPort));
       if (o.router) {
         const pools: Record<string, RouterBackendPool> = {};
         for (const [svc, p] of Object.entries(w.pools ?? {})) pools[svc] = { ...p, endpoints: this.endpoints(svc) };
@@ -212,6 +219,14 @@ export class ProxyManager {
   private refreshService(service: string): void {
     for (const o of this.open.values()) if (o.wanted.services.includes(service)) this.push(o);
   }
+}
+
+/**
+ * An endpoint registered from outside (one address and port of its own): source external in the operator's registry;
+ * in the proxy process's mirror, where every endpoint is set as a replica, node `external` without a replica slot.
+ */
+function isExternal(e: RegistryEndpoint): boolean {
+  return e.source === 'external' || (e.node === 'external' && e.replica === undefined);
 }
 
 function settingsOf(w: Wanted): string {
@@ -246,6 +261,21 @@ export function wantedListeners(desired: ListenerInputs, defaultHost: string): M
       address, host, port: lb.publish.port, kind: 'service', owners: [svc.key], protocol: lb.protocol,
       signature: lb.protocol, services: [svc.key], ...settings,
     });
+  }
+  for (const svc of desired.services) {
+    const lb = svc.spec.loadBalancer;
+    for (const p of svc.spec.ports ?? []) {
+      if (!p.publish || p.protocol !== 'tcp') continue;
+      const host = p.publish.host ?? defaultHost;
+      const address = addressOf(host, p.publish.port);
+      const protocol = lb?.protocol ?? 'tcp';
+      const settings = { algorithm: lb?.algorithm ?? 'round-robin', hashKey: lb?.hashKey, boundedLoad: lb?.boundedLoad };
+      if (out.has(address)) continue; // the manifests stage rejects a port published twice; never reached
+      out.set(address, {
+        address, host, port: p.publish.port, kind: 'service', owners: [svc.key], protocol,
+        signature: `${protocol} ${p.port}`, services: [svc.key], targetPort: p.port, ...settings,
+      });
+    }
   }
   for (const route of desired.routes) {
     const host = route.spec.publish.host ?? defaultHost;

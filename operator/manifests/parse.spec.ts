@@ -179,3 +179,18 @@ describe('parseManifests: encrypted data under the path', () => {
     expect(manifests.map((m) => m.kind)).toEqual(['Service']);
   });
 });
+
+describe('parseManifests: files a Service copies are data', () => {
+  const web = [...SERVICE, 'spec:', '  image: x', '  files:', '    - { source: conf, target: /etc/app }', '    - { source: prometheus.yml, target: /etc/prometheus.yml }'].join('\n');
+  it('a YAML file under a spec.files source, or the source itself, is not read as a manifest; any other still is', () => {
+    const { manifests, issues } = parseManifests([
+      { path: 'web.yaml', content: web },
+      { path: 'conf/datasource.yml', content: 'apiVersion: 1\ndatasources: [{ name: p }]\n' },
+      { path: 'conf/sub/x.yaml', content: 'a: [' },
+      { path: 'prometheus.yml', content: 'scrape_configs: []\n' },
+      { path: 'confx/other.yaml', content: 'scrape_configs: []\n' },
+    ]);
+    expect(manifests.map((m) => m.kind)).toEqual(['Service']);
+    expect(issues.map((i) => i.file)).toEqual(['confx/other.yaml']);
+  });
+});

@@ -12,6 +12,7 @@ import { descriptorOf } from './kinds/index.ts';
 import type { Entry } from './semantic.ts';
 import { DEFAULT_LIMITS, resolveLimits } from './limits.ts';
 import type { ManifestLimits } from './limits.ts';
+import { resolveContext } from './build-context.ts';
 import { dotEnvPathOf, isComposeFile, isDotEnvFile, parseComposeFile } from '../compose/index.ts';
 
 export interface ParseResult {
@@ -85,10 +86,33 @@ export function parseEntries(files: readonly YamlFile[], opts: ParseOptions = {}
       if (entry) entries.push(entry);
     }
   }
+  dropDataFiles(issues, entries, opts.root ?? '');
   // A document that could not be read may hold what others refer to: no knock-on "missing" errors then.
   const unreadable = issues.some((i) => i.code === 'E_YAML' || i.code === 'E_UNKNOWN_KIND');
   append(issues, semanticIssues(entries, { unreadable }));
   return warnings.length > 0 ? { entries, issues: sortIssues(issues), warnings } : { entries, issues: sortIssues(issues) };
+}
+
+/**
+ * A YAML file that no manifest comes from and that a Service copies into its replicas (a spec.files source, a compose
+ * bind source or config file: prometheus.yml next to the compose file) is the application's data, not a manifest that
+ * failed to parse: its issues are dropped, in place. A file or directory source covers the files under it.
+ */
+function dropDataFiles(issues: ManifestIssue[], entries: readonly Entry[], root: string): void {
+  const sources: string[] = [];
+  for (const e of entries) {
+    if (e.manifest?.kind !== 'Service') continue;
+    for (const f of e.manifest.spec.files ?? []) {
+      if (f.source === undefined) continue;
+      const r = resolveContext(root, f.source);
+      if ('path' in r) sources.push(r.path);
+    }
+  }
+  if (sources.length === 0) return;
+  const manifestFiles = new Set(entries.map((e) => e.doc.file));
+  const isData = (file: string): boolean => !manifestFiles.has(file) && sources.some((s) => s === '.' || file === s || file.startsWith(`${s}/`));
+  const kept = issues.filter((i) => !isData(i.file));
+  issues.splice(0, issues.length, ...kept);
 }
 
 /** Pure: parse+validate file contents into manifests (with defaults) and issues (capped). Paths are repository-relative. */

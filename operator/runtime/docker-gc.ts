@@ -31,7 +31,7 @@ export function createDockerGc(docker: Dockerode): GcRuntime {
     inventory: (instance, repositories = []) => inventory(docker, fail, instance, repositories, diskUsage),
     removeContainer: async (id) => {
       const dirs = await secretDirsOf(docker, id); // an exited replica's secret files go with it (local engine)
-      const result = await removal(docker.getContainer(id).remove({ v: false, force: false }), fail, `remove container ${id}`);
+      const result = await removal(docker.getContainer(id).remove({ v: true, force: false }), fail, `remove container ${id}`); // v: its anonymous volumes, never a named one
       if (result === 'removed') await removeSecretDirs(endpoint, dirs).catch(() => undefined);
       return result;
     },

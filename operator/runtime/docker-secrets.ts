@@ -22,12 +22,25 @@ export function secretBinds(d: SecretDelivery | undefined): string[] {
 
 /** A tar of the files below `dir` (paths relative to it), with their modes and owners, and the directories between. */
 export function secretTar(dir: string, files: readonly ContainerFile[]): NodeJS.ReadableStream {
+  return filesTar(dir, files, true);
+}
+
+/**
+ * A tar of `files` below `dir`. With `dirEntries` the directories between are entries (0755, root) of their own;
+ * without, they are left to the engine, which makes the missing ones (0755, root) and leaves existing ones as the image
+ * has them (an entry for /etc or /tmp would reset its mode, owner and times).
+ */
+function filesTar(dir: string, files: readonly ContainerFile[], dirEntries: boolean): NodeJS.ReadableStream {
   const tar = pack();
   const dirs = new Set<string>();
   for (const f of files) {
     const rel = posix.relative(dir, f.path);
+    if (f.link !== undefined) {
+      tar.entry({ name: rel, type: 'symlink', linkname: f.link, mode: 0o777, uid: f.uid, gid: f.gid, mtime: new Date(0) });
+      continue;
+    }
     const parts = rel.split('/');
-    for (let i = 1; i < parts.length; i++) {
+    for (let i = 1; dirEntries && i < parts.length; i++) {
       const sub = parts.slice(0, i).join('/');
       if (dirs.has(sub)) continue;
       dirs.add(sub);
@@ -39,8 +52,23 @@ export function secretTar(dir: string, files: readonly ContainerFile[]): NodeJS.
   return tar as unknown as NodeJS.ReadableStream;
 }
 
+/**
+ * Writes files into created container `id` before it starts, the one way berth puts files into a replica: the secret
+ * files one archive per bind (on the node's tmpfs), the repository files (spec.files) one archive into the container's
+ * own filesystem at `/`. Errors name paths, never contents.
+ */
+export async function writeContainerFiles(docker: Dockerode, fail: FailFn, id: string, d: SecretDelivery | undefined, files: readonly ContainerFile[] = []): Promise<void> {
+  if (d?.files.length) await writeSecretFiles(docker, fail, id, d);
+  if (!files.length) return;
+  try {
+    await docker.getContainer(id).putArchive(filesTar('/', files, false), { path: '/' });
+  } catch (err) {
+    throw fail(err, `write ${files.length} file(s) of the repository into container ${id}`);
+  }
+}
+
 /** Writes the delivery's files into created container `id`, one archive per bind. Errors name paths, never contents. */
-export async function writeSecretFiles(docker: Dockerode, fail: FailFn, id: string, d: SecretDelivery): Promise<void> {
+async function writeSecretFiles(docker: Dockerode, fail: FailFn, id: string, d: SecretDelivery): Promise<void> {
   for (const b of d.binds) {
     const files = d.files.filter((f) => f.path.startsWith(`${b.target}/`));
     if (!files.length) continue;

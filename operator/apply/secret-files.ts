@@ -35,9 +35,11 @@ export function usableItemName(key: string): boolean {
 
 /** The delivery of `svc`'s replica `containerName`: binds, and every file with its resolved value. */
 export async function secretDelivery(instance: string, containerName: string, svc: DesiredService, resolver: SecretResolver | undefined): Promise<SecretDelivery | undefined> {
-  const mounts = svc.secrets ?? [];
-  if (!mounts.length) return undefined;
+  const all = svc.secrets ?? [];
+  if (!all.length) return undefined;
   if (!resolver) throw new BerthError('E_SECRET', `service ${svc.key} uses Secrets, but this berth has no secret resolver`, { terminal: true });
+  const env = await secretEnv(svc, all.filter((m) => m.env !== undefined), resolver);
+  const mounts = all.filter((m) => m.env === undefined);
   const base = replicaSecretDir(instance, containerName);
   const binds = bindTargets(mounts).map((target, i) => ({ source: `${base}/${i}`, target }));
   const files: ContainerFile[] = [];
@@ -55,5 +57,24 @@ export async function secretDelivery(instance: string, containerName: string, sv
       files.push({ path: `${m.target}/${key}`, content: value, ...own });
     }
   }
-  return { binds, files };
+  return { binds, files, ...(env ? { env } : {}) };
+}
+
+/** spec.secrets entries with env: each the Secret's one item (or `key`), as text without NUL (an environment string cannot hold one) and without its trailing newline. */
+async function secretEnv(svc: DesiredService, refs: readonly DesiredSecretMount[], resolver: SecretResolver): Promise<Record<string, string> | undefined> {
+  if (!refs.length) return undefined;
+  const env: Record<string, string> = {};
+  for (const m of refs) {
+    const items = await resolver.resolve(svc.namespace, m.secret, m.contentHash);
+    const what = `Secret ${svc.namespace}/${m.secret} (${m.file})`;
+    if (m.key === undefined && items.size !== 1) {
+      throw new BerthError('E_SECRET', `${what} has ${items.size} items (${[...items.keys()].join(', ') || 'none'}): name the one for ${m.env} with spec.secrets[].key`, { terminal: true });
+    }
+    const value = m.key === undefined ? [...items.values()][0] : items.get(m.key);
+    if (value === undefined) throw new BerthError('E_SECRET', `${what} has no item "${m.key}" (items: ${[...items.keys()].join(', ') || 'none'})`, { terminal: true });
+    if (value.includes(0)) throw new BerthError('E_SECRET', `${what}: the item for ${m.env} holds a NUL byte, which an environment variable cannot; deliver it as a file`, { terminal: true });
+    // One trailing newline (an `echo secret | age` file has one) is dropped, as `$(cat file)` would: a variable is a value, not a file.
+    env[m.env as string] = value.toString('utf8').replace(/\r?\n$/, '');
+  }
+  return env;
 }

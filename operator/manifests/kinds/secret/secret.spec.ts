@@ -156,3 +156,23 @@ describe('kind Secret (loader)', () => {
     expect(ok.services[0]?.secrets?.map((m) => m.key)).toEqual(['complex.array.1', 'value']);
   });
 });
+
+describe('spec.secrets[].env (loader)', () => {
+  const files = { 'secrets.yaml': `${secret('tok', 'token.age')}`, 'token.age': AGE };
+  it('is a reference without target; its variable name is in the spec hash', async () => {
+    const asEnv = await loadDesired(snapshot({ ...files, 'web.yaml': service('[{ secret: tok, env: API_TOKEN }]') }), { instance: 'i', path: '.' });
+    expect(asEnv.services[0]?.secrets?.map((m) => m.env)).toEqual(['API_TOKEN']);
+    const renamed = await loadDesired(snapshot({ ...files, 'web.yaml': service('[{ secret: tok, env: TOKEN }]') }), { instance: 'i', path: '.' });
+    expect(renamed.services[0]!.specHash).not.toBe(asEnv.services[0]!.specHash);
+  });
+
+  it('refuses file fields with env, a variable spec.env sets too, and one variable twice, at the field', async () => {
+    const web = `apiVersion: berth/v1\nkind: Service\nmetadata: { name: web, namespace: shop }\nspec:\n  image: busybox:1\n  env: { API_TOKEN: x }\n  secrets:\n    - { secret: tok, env: API_TOKEN }\n    - { secret: tok, env: OTHER, target: /run/x, mode: "0440" }\n    - { secret: tok, env: OTHER }\n`;
+    expect(await issues({ ...files, 'web.yaml': web })).toEqual([
+      'web.yaml:8:27: spec.secrets[0].env: API_TOKEN is also set in spec.env',
+      'web.yaml:9:42: spec.secrets[1].target: a Secret delivered as the environment variable OTHER has no target (it is not a file)',
+      'web.yaml:9:56: spec.secrets[1].mode: a Secret delivered as the environment variable OTHER has no mode (it is not a file)',
+      'web.yaml:10:27: spec.secrets[2].env: OTHER is also the env of spec.secrets[1]',
+    ]);
+  });
+});

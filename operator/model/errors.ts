@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'E_GITHUB'          // the GitHub API failed (rate limit beyond the wait cap, 5xx after retries, bad credentials)
   | 'E_ROLLOUT'         // a new replica failed its health gate during an update
   | 'E_SECRET'          // a Secret could not be decrypted for a replica (no key, MAC mismatch, ...): that create fails
+  | 'E_DEPENDENCY'      // a dependency with condition healthy is not ready: the dependent's starts wait for a later pass
   | 'E_INTERNAL';       // a defect in berth itself (logged with its stack); never mistaken for an outage
 
 /** Where in the repository a problem is. */
@@ -76,7 +77,7 @@ export function formatWarning(w: ManifestWarning): string {
 }
 
 function isTerminalCode(code: ErrorCode): boolean {
-  return code !== 'E_GIT' && code !== 'E_DOCKER' && code !== 'E_ROLLOUT' && code !== 'E_GITHUB' && code !== 'E_PULL' && code !== 'E_SECRET';
+  return code !== 'E_GIT' && code !== 'E_DOCKER' && code !== 'E_ROLLOUT' && code !== 'E_GITHUB' && code !== 'E_PULL' && code !== 'E_SECRET' && code !== 'E_DEPENDENCY';
 }
 
 /**

@@ -22,8 +22,31 @@ function failing(h: ReplicaHealth | undefined): boolean {
 }
 
 /** The update gate over the health monitor: `track` makes the monitor probe a new container before waiting. */
-export function createGate(deps: { monitor: HealthMonitor; runtime: ContainerRuntime; instance: string; track: (id: string, svc: DesiredService) => Promise<void> }): Gate {
+export function createGate(deps: {
+  monitor: HealthMonitor;
+  runtime: ContainerRuntime;
+  instance: string;
+  track: (id: string, svc: DesiredService) => Promise<void>;
+  /** The desired service of a key at the revision being applied (for dependencyReady). */
+  desired?: (key: string) => DesiredService | undefined;
+}): Gate {
   return {
+    async dependencyReady(key, wait) {
+      const svc = deps.desired?.(key);
+      if (!svc) return { ok: true, reason: 'not in the revision' };
+      const replicas = (await deps.runtime.observe(deps.instance, [])).containers.filter((c) =>
+        `${c.labels[LABELS.namespace]}/${c.labels[LABELS.service]}` === key && c.status === 'running');
+      if (replicas.length === 0) return { ok: false, reason: `${key} has no running replica` };
+      const deadline = wait ? readyDeadlineMs(svc) : 0;
+      const results = await Promise.all(replicas.map(async (c) => {
+        await deps.track(c.id, svc);
+        if (!wait) return deps.monitor.health(c.id)?.ready ? undefined : `${c.name}: ${deps.monitor.health(c.id)?.message ?? 'not probed yet'}`;
+        const r = await deps.monitor.waitFor(c.id, (h) => (h?.ready ? 'ok' : failing(h) ? 'fail' : undefined), deadline);
+        return r.verdict === 'ok' ? undefined : `${c.name}: ${r.verdict === 'timeout' ? `not ready within ${deadline} ms (${r.reason})` : r.reason}`;
+      }));
+      const bad = results.filter((r): r is string => r !== undefined);
+      return bad.length ? { ok: false, reason: `${key} is not healthy: ${bad.join('; ')}` } : { ok: true, reason: 'ready' };
+    },
     async ready(id, svc) {
       await deps.track(id, svc);
       const deadline = readyDeadlineMs(svc);

@@ -311,6 +311,7 @@ export class Reconciler {
     const readFile = this.repoReader(loaded);
     // The Secrets creates may need: the revision in force and the one a rollback returns to (ciphertexts, by content hash).
     this.deps.secrets?.remember(loaded.desired, this.revisions.previous);
+    const services = new Map(loaded.desired.services.map((s) => [s.key, s]));
     const track = async (id: string, svc: DesiredService): Promise<void> => {
       const c = (await runtime.observe(instance, [])).containers.find((x) => x.id === id);
       if (c) monitor?.track({ container: c, service: svc, readFile });
@@ -325,7 +326,7 @@ export class Reconciler {
       ...(this.deps.secrets ? { secrets: this.deps.secrets } : {}),
       onPullProgress: (service, p) => this.deps.log.info('pulling image', { service, image: p.ref, layers: `${p.layersDone}/${p.layers}`, bytes: p.bytes, totalBytes: p.totalBytes, ms: Math.round(p.ms) }),
       buildContext: (svc: DesiredService) => readBuildContext(loaded.snapshot, svc),
-      gate: monitor ? createGate({ monitor, runtime, instance, track }) : undefined,
+      gate: monitor ? createGate({ monitor, runtime, instance, track, desired: (key) => services.get(key) }) : undefined,
     };
   }
 
@@ -339,7 +340,7 @@ export class Reconciler {
       observed: r.observed,
       health: (id) => this.deps.monitor?.health(id),
       ...(r.cluster ? { nodes: r.cluster.states, lostNodes: r.cluster.lost } : {}),
-      ...(r.unschedulable ? { unschedulable: r.unschedulable } : {}),
+      ...waitingOf(r),
       images: this.imageStates,
       pulls: this.lastPulls,
       pullErrors: new Map((r.applied?.outcomes ?? []).flatMap((o) => (o.action.type === 'pull-image' && o.error ? [[o.action.service, o.error.message] as [string, string]] : []))),
@@ -359,4 +360,13 @@ export class Reconciler {
     const converged = r.error === null && this.good !== null && (r.pending?.actions.length ?? 0) === 0;
     return { revision: this.revisions.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, fetchError: r.fetchError ?? null, status, converged, wakeAt: r.wakeAt, desired: r.effective ?? this.good?.desired ?? null, observed: r.observed };
   }
+}
+
+/** Services some of whose replicas wait: for a node (unschedulable), or for a dependency with condition healthy. */
+function waitingOf(r: PassState): { unschedulable?: Map<string, string> } {
+  const out = new Map(r.unschedulable ?? []);
+  for (const o of r.applied?.outcomes ?? []) {
+    if (o.deferred && o.error?.code === 'E_DEPENDENCY' && o.action.service && !out.has(o.action.service)) out.set(o.action.service, o.error.message);
+  }
+  return out.size ? { unschedulable: out } : {};
 }

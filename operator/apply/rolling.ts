@@ -23,6 +23,11 @@ export interface Gate {
   ready(containerId: string, svc: DesiredService): Promise<GateResult>;
   /** Resolves once the replica stayed healthy for update.monitor, or failed during it. */
   hold(containerId: string, svc: DesiredService): Promise<GateResult>;
+  /**
+   * A dependency with `condition: healthy` (spec.healthyDependencies): ok once every running replica of it is
+   * ready. `wait` false (the dependency had nothing to do this pass) answers from the health seen now, without waiting.
+   */
+  dependencyReady?(key: string, wait: boolean): Promise<GateResult>;
 }
 
 export interface RolloutOutcome {
@@ -81,8 +86,10 @@ export async function rollingUpdate(ctx: RollingCtx, replaces: ReplaceAction[]):
   return verdict();
 }
 
-/** A same-spec replacement (healing, drift) would take the old container's deterministic name. */
+/** A same-spec replacement (healing, drift) would take the old container's deterministic name; a spec.containerName, always. */
 function sameName(a: ReplaceAction): boolean {
+  const custom = a.desired.spec.container?.containerName;
+  if (custom !== undefined) return a.old.name.replace(/^\//, '') === custom;
   return a.old.labels[LABELS.specHash] === a.desired.specHash;
 }
 

@@ -14,6 +14,18 @@ export type ContainerReport = (doc: RawDoc, path: PathSegment[], message: string
 /** Longest stopGracePeriod: a replica that needs longer holds every rolling update that long. */
 export const STOP_GRACE_MAX_MS = 3_600_000;
 
+/** Across Services: a spec.containerName is the Docker name of one container, so one Service of the instance has it. */
+export function checkContainerNames(services: Iterable<{ doc: RawDoc; m: ServiceManifest }>, report: ContainerReport): void {
+  const seen = new Map<string, ServiceManifest>();
+  for (const { doc, m } of services) {
+    const name = m.spec.container?.containerName;
+    if (name === undefined) continue;
+    const first = seen.get(name);
+    if (first) report(doc, ['spec', 'containerName'], `container name ${name} is also the containerName of Service ${first.metadata.namespace}/${first.metadata.name}`);
+    else seen.set(name, m);
+  }
+}
+
 export function checkContainerSettings(doc: RawDoc, m: ServiceManifest, report: ContainerReport): void {
   const c = m.spec.container;
   if (!c) return;
@@ -39,6 +51,10 @@ export function checkContainerSettings(doc: RawDoc, m: ServiceManifest, report: 
     const ip = h.slice(h.indexOf(':') + 1);
     if (ip !== 'host-gateway' && !isIP(ip)) report(doc, ['spec', 'extraHosts', i], `${JSON.stringify(ip)} is not an IP address (host:ip, or host:host-gateway)`);
   });
+  if (c.containerName !== undefined) {
+    if (c.containerName.startsWith('berth.')) report(doc, ['spec', 'containerName'], 'names starting with "berth." are berth\'s own container names');
+    if (m.spec.replicas > 1) report(doc, ['spec', 'containerName'], `a container name is one container: a Service with containerName runs at most 1 replica (replicas is ${m.spec.replicas})`);
+  }
   if (c.stopGracePeriodMs !== undefined) {
     if (c.stopGracePeriodMs < 0) report(doc, ['spec', 'stopGracePeriod'], `must not be negative, got ${formatDuration(c.stopGracePeriodMs)}`);
     if (c.stopGracePeriodMs > STOP_GRACE_MAX_MS) report(doc, ['spec', 'stopGracePeriod'], `must be at most 1h, got ${formatDuration(c.stopGracePeriodMs)}`);

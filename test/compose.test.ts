@@ -1,7 +1,7 @@
 /**
  * Compose files as manifests on the real engine: a two-service stack (web: busybox httpd published through berth's
- * proxy; cache: a sleeper whose healthcheck is a file) converges in the namespace of its project name, the cache's
- * healthcheck gates web (depends_on: service_healthy), the published port answers; and `berth validate` names a bad
+ * proxy; cache: a sleeper whose healthcheck is a file) converges in the namespace of its project name, web is created only once the
+ * cache's healthcheck passes (depends_on: service_healthy), the published port answers; and `berth validate` names a bad
  * compose file's file:line:col and field.
  */
 import fs from 'node:fs/promises';
@@ -83,19 +83,30 @@ async function touch(service: string, file: string): Promise<void> {
 }
 
 describe('a compose stack', () => {
-  it('runs both services in the project namespace; healthchecks gate readiness and the published port', async () => {
-    await waitStatus((s) => s.running === 1, 'both services running');
-    for (const name of ['web', 'cache']) {
-      const [c] = await runningOf(docker, instance, name);
-      expect(c!.Labels['berth.namespace']).toBe('compose-e2e');
+  it('runs both services in the project namespace; service_healthy holds web until cache is healthy; healthchecks gate readiness and the published port', async () => {
+    // cache runs, but its healthcheck does not pass: web (depends_on cache: service_healthy) is not created.
+    const timer = setInterval(() => op.trigger('test'), 300);
+    try {
+      await op.waitPass((p) => p.status.services['compose-e2e/cache']?.running === 1, 'cache running', 60_000);
+      const [cache] = await runningOf(docker, instance, 'cache');
+      expect(cache!.Labels['berth.namespace']).toBe('compose-e2e');
+      // Several passes later web still has no container, and the pass says why.
+      const from = op.passes.length;
+      const held = await op.waitPass((p) => op.passes.length >= from + 3 && p.status.services['compose-e2e/web'] !== undefined, 'three more passes', 60_000);
+      expect(await runningOf(docker, instance, 'web')).toEqual([]);
+      expect(held.status.services['compose-e2e/web']?.message).toMatch(/^waiting for dependencies with condition healthy: compose-e2e\/cache is not healthy: /);
+    } finally {
+      clearInterval(timer);
     }
-    // Neither healthcheck passes yet: no replica is ready, and the proxy has no endpoint for the published port.
-    await new Promise((r) => setTimeout(r, 1500));
+    await touch('cache', '/ready');
+    await waitStatus((s) => s.running === 1, 'both services running once cache is healthy');
+    const [web] = await runningOf(docker, instance, 'web');
+    expect(web!.Labels['berth.namespace']).toBe('compose-e2e');
+    // web's own healthcheck does not pass yet: not ready, and the proxy has no endpoint for the published port.
     const before = op.passes.at(-1)!.status.services;
-    expect([before['compose-e2e/web']?.ready, before['compose-e2e/cache']?.ready]).toEqual([0, 0]);
+    expect(before['compose-e2e/web']?.ready).toBe(0);
     const early = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text(), () => null);
     expect(early).not.toBe('hello-compose\n');
-    await touch('cache', '/ready');
     await touch('web', '/www/ok');
     await waitStatus((s) => s.ready === 1, 'both services ready');
     const body = await waitFor(async () => {
@@ -113,12 +124,12 @@ describe('berth validate on a compose file', () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-compose-validate-'));
     try {
       await fs.mkdir(path.join(dir, 'shop'));
-      await fs.writeFile(path.join(dir, 'shop', 'compose.yaml'), 'services:\n  web:\n    image: busybox\n    deploy:\n      replicas: -1\n    volumes:\n      - ./html:/www\n');
+      await fs.writeFile(path.join(dir, 'shop', 'compose.yaml'), 'services:\n  web:\n    image: busybox\n    deploy:\n      replicas: -1\n    volumes:\n      - ~/html:/www\n');
       const r = await berth(['validate', dir]);
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split('\n')).toEqual([
         'shop/compose.yaml:5:17: spec.replicas: must be >= 0',
-        'shop/compose.yaml:7:9: services.web.volumes[0]: a relative bind source is a path of the repository, which the engine cannot mount; use an absolute host path',
+        'shop/compose.yaml:7:9: services.web.volumes[0]: a bind source under ~ is a path of the home directory of whoever runs compose; use an absolute host path, or a path of the repository relative to the compose file',
       ]);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });

@@ -4,10 +4,10 @@
  */
 import { BerthError, asBerthError } from '../model/errors.ts';
 import type { Action, Plan, ReplaceAction } from '../model/plan.ts';
-import type { DesiredService } from '../model/state.ts';
+import type { DesiredNetwork, DesiredService } from '../model/state.ts';
 import { containerSpec } from '../diff/container-spec.ts';
 import { actionView } from '../diff/render.ts';
-import type { BuildFile, ContainerRuntime, EngineAuth, PullProgress, PullResult } from '../runtime/runtime.ts';
+import type { BuildFile, BuildProgress, ContainerRuntime, EngineAuth, PullProgress, PullResult } from '../runtime/runtime.ts';
 import { limiter, type Limiter } from '../util/limit.ts';
 import { rollingUpdate, type Gate, type RolloutOutcome } from './rolling.ts';
 import { secretDelivery, type SecretResolver } from './secret-files.ts';
@@ -117,10 +117,33 @@ async function runServices(ctx: Ctx, actions: Action[]): Promise<void> {
       stack.pop();
       active.delete(f.key);
       const before = f.deps.flatMap((k) => done.get(k) ?? []);
-      done.set(f.key, Promise.all(before).then(() => runService(ctx, groups.get(f.key) ?? [])));
+      const actions = groups.get(f.key) ?? [];
+      done.set(f.key, Promise.all(before).then(async () => runService(ctx, await healthyDependencies(ctx, actions, groups))));
     }
   }
   await Promise.all(done.values());
+}
+
+/** Actions that make a replica run: they wait for the dependencies with `condition: healthy`. */
+const STARTS = new Set<Action['type']>(['create', 'replace', 'start', 'unpause']);
+
+/**
+ * compose's `service_healthy`: a service's creates, starts and replacements run once every replica of each of its
+ * healthy dependencies is ready. A dependency that had actions this pass is waited for (within its probes' ready
+ * deadline); one that had none is asked as it is now. One not ready: those actions are deferred (a warning; the next
+ * pass plans them again), the service's other actions (updates, removals) run.
+ */
+async function healthyDependencies(ctx: Ctx, actions: Action[], groups: ReadonlyMap<string, Action[]>): Promise<Action[]> {
+  const svc = actions.map(desiredOf).find(Boolean);
+  const deps = svc?.spec.healthyDependencies;
+  const gate = ctx.gate?.dependencyReady?.bind(ctx.gate);
+  if (!svc || !deps?.length || !gate || !actions.some((a) => STARTS.has(a.type))) return actions;
+  const results = await Promise.all(deps.map((d) => `${svc.namespace}/${d}`).filter((k) => k !== svc.key).map((k) => gate(k, groups.has(k))));
+  const bad = results.filter((r) => !r.ok);
+  if (bad.length === 0) return actions;
+  const error = new BerthError('E_DEPENDENCY', `waiting for dependencies with condition healthy: ${bad.map((r) => r.reason).join('; ')}`);
+  for (const a of actions.filter((x) => STARTS.has(x.type))) defer(ctx, a, error);
+  return actions.filter((a) => !STARTS.has(a.type));
 }
 
 /** One service: creates, starts and updates at once; replaces in batches of update.parallelism; removals last. */
@@ -180,7 +203,7 @@ async function run(ctx: Ctx, a: Action, serviceActions: Action[] = []): Promise<
   }
 }
 
-/** A cleanup that could not run yet (a network still in use): a warning now, the next pass plans it again. */
+/** An action that could not run yet (a network still in use, a dependency not healthy): a warning now, the next pass plans it again. */
 function defer(ctx: Ctx, a: Action, error: BerthError): void {
   ctx.log.warn(`deferred: ${a.type}`, { ...actionView(a), code: error.code, error: error.message });
   ctx.outcomes.push({ action: a, error, deferred: true });
@@ -202,14 +225,16 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
     case 'remove-volume':
       return rt.removeVolume(a.name);
     case 'create-network':
-      return rt.createNetwork(a.network.dockerName, { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.kind]: 'Service', [LABELS.namespace]: a.network.namespace });
+      return rt.createNetwork(a.network.dockerName, networkLabels(ctx.instance, a.network), a.network.internal ? { internal: true } : undefined);
     case 'remove-network':
       return rt.removeNetwork(a.name);
     case 'build-image': {
       const img = a.desired.image;
       if (img.type !== 'build') return;
       const files = await ctx.buildContext(a.desired);
-      await rt.buildImage(img.ref, files, img.dockerfile, { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.kind]: 'Service', [LABELS.namespace]: a.desired.namespace, [LABELS.service]: a.desired.name, [LABELS.revision]: ctx.revision });
+      const labels = { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.kind]: 'Service', [LABELS.namespace]: a.desired.namespace, [LABELS.service]: a.desired.name, [LABELS.revision]: ctx.revision };
+      const onProgress = (p: BuildProgress) => ctx.log.info('building image', { service: a.desired.key, image: p.ref, builder: p.builder, step: p.step, steps: `${p.done}/${p.steps}`, cached: p.cached, ms: Math.round(p.ms) });
+      await rt.buildImage(img.ref, files, img.dockerfile, labels, { ...(img.args ? { args: img.args } : {}), ...(img.target ? { target: img.target } : {}), onProgress });
       return;
     }
     case 'pull-image':
@@ -284,4 +309,11 @@ async function createAndStart(ctx: Ctx, svc: DesiredService, replica: number, no
 
 function volumeLabels(ctx: Ctx, namespace: string, name: string, retain: boolean): Record<string, string> {
   return { [LABELS.managed]: 'true', [LABELS.instance]: ctx.instance, [LABELS.kind]: 'Volume', [LABELS.namespace]: namespace, [LABELS.volume]: name, [LABELS.retain]: String(retain) };
+}
+
+/** Labels of a network: a namespace's own is claimed by Service; a berth Network's by Network, with its name and spec.labels. */
+function networkLabels(instance: string, n: DesiredNetwork): Record<string, string> {
+  const base = { [LABELS.managed]: 'true', [LABELS.instance]: instance, [LABELS.namespace]: n.namespace };
+  if (n.name === undefined) return { ...base, [LABELS.kind]: 'Service' };
+  return { ...n.labels, ...base, [LABELS.kind]: 'Network', [LABELS.network]: n.name };
 }

@@ -16,9 +16,9 @@ describe('composeToYaml', () => {
   });
 
   it('gives the errors and warnings instead', () => {
-    const out = composeToYaml('/repo/shop/compose.yaml', 'services:\n  web:\n    image: "web${TAG}"\n    hostname: x\n');
+    const out = composeToYaml('/repo/shop/compose.yaml', 'services:\n  web:\n    image: "web${TAG}"\n    domainname: x\n');
     expect(out.yaml).toBe('');
-    expect(out.errors).toEqual(['shop/compose.yaml:4:5: services.web.hostname: compose field services.web.hostname is not supported by berth']);
+    expect(out.errors).toEqual(['shop/compose.yaml:4:5: services.web.domainname: compose field services.web.domainname is not supported by berth']);
     expect(out.warnings).toEqual(['shop/compose.yaml:3: warning: variable TAG is not set: it is an empty string (as compose does) (services.web.image)']);
   });
 });

@@ -8,6 +8,7 @@ import { formatPath } from '../manifests/path.ts';
 import { PathMap } from './locator.ts';
 import type { ComposeEnv } from './interpolate.ts';
 import type { ComposeSecret } from './convert-secrets.ts';
+import type { ComposeConfig } from './convert-configs.ts';
 
 /** A problem at a path of the compose document. */
 export interface Problem {
@@ -32,8 +33,12 @@ export interface ProjectInfo {
   env: ComposeEnv;
   /** Declared top-level volumes: compose name -> berth Volume name. */
   volumes: ReadonlyMap<string, string>;
+  /** Declared top-level networks and `default`: compose name -> berth Network name (`default`: the namespace's; null: refused). */
+  networks?: ReadonlyMap<string, string | null>;
   /** Declared top-level secrets: compose name -> berth Secret name and format. */
   secrets: ReadonlyMap<string, ComposeSecret | null>;
+  /** Declared top-level configs: compose name -> a file of the repository or inline content (null: refused); absent = none. */
+  configs?: ReadonlyMap<string, ComposeConfig | null>;
   /** The berth Volume that bind-mounts the absolute host path `hostPath` (made by the first mount of it, located at `at`). */
   bindVolume: (hostPath: string, at: readonly PathSegment[]) => string | undefined;
   problems: Problem[];

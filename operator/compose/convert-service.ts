@@ -12,6 +12,8 @@ import type { ServiceContext } from './context.ts';
 import { convertDeploy, convertHealthcheck, convertRestart } from './convert-deploy.ts';
 import { convertPorts } from './convert-ports.ts';
 import { convertServiceSecrets } from './convert-secrets.ts';
+import { convertServiceNetworks } from './convert-networks.ts';
+import { convertServiceConfigs } from './convert-configs.ts';
 import { convertServiceVolumes, convertTmpfs } from './convert-volumes.ts';
 import { shellSplit } from './shell-split.ts';
 import { envFileVars } from './env-file.ts';
@@ -21,10 +23,6 @@ type Handler = (ctx: ServiceContext, v: unknown, svc: Obj) => void;
 
 /** Fields berth will support in a later task: the message's subject and a hint. */
 const NOT_YET: Record<string, [string, string?]> = {
-  container_name: ['container_name is', 'berth names the containers of a Service itself'],
-  configs: ['configs are'],
-  stdin_open: ['stdin_open is'],
-  tty: ['tty is'],
 };
 
 const PULL_POLICIES: Record<string, string> = { always: 'Always', never: 'Never', missing: 'IfNotPresent', if_not_present: 'IfNotPresent' };
@@ -56,6 +54,7 @@ const HANDLERS: Record<string, Handler> = {
   },
   volumes: convertServiceVolumes,
   secrets: convertServiceSecrets,
+  configs: (ctx, v) => convertServiceConfigs(ctx, v, ctx.project.configs ?? new Map()),
   tmpfs: convertTmpfs,
   depends_on: dependsOn,
   healthcheck: convertHealthcheck,
@@ -69,6 +68,11 @@ const HANDLERS: Record<string, Handler> = {
   },
   user: (ctx, v) => ctx.set(['user'], String(v), ['user']),
   working_dir: (ctx, v) => ctx.set(['workingDir'], v, ['working_dir']),
+  // berth's check refuses it with more than 1 replica (deploy.replicas / scale), as compose does, at this line
+  container_name: (ctx, v) => ctx.set(['containerName'], v, ['container_name']),
+  hostname: (ctx, v) => ctx.set(['hostname'], v, ['hostname']),
+  stdin_open: (ctx, v) => ctx.set(['stdinOpen'], composeBool(v) ?? v, ['stdin_open']),
+  tty: (ctx, v) => ctx.set(['tty'], composeBool(v) ?? v, ['tty']),
   read_only: (ctx, v) => ctx.set(['readOnly'], composeBool(v) ?? v, ['read_only']),
   cap_add: (ctx, v) => capabilities(ctx, 'cap_add', 'capAdd', v),
   cap_drop: (ctx, v) => capabilities(ctx, 'cap_drop', 'capDrop', v),
@@ -120,13 +124,7 @@ const HANDLERS: Record<string, Handler> = {
     if (isObj(svc.deploy) && svc.deploy.replicas !== undefined) return ctx.error(['scale'], 'set deploy.replicas or scale, not both');
     ctx.set(['replicas'], composeInt(v) ?? v, ['scale']);
   },
-  networks: (ctx, v) => {
-    const names = Array.isArray(v) ? v.map((n, i) => ({ name: String(n), seg: i as PathSegment })) : isObj(v) ? Object.keys(v).map((n) => ({ name: n, seg: n as PathSegment })) : [];
-    for (const { name, seg } of names) {
-      if (name !== 'default') ctx.notYet(['networks', seg], 'networks other than the default are', "a stack's services share one network");
-      else if (isObj(v) && v.default !== null && !(isObj(v.default) && Object.keys(v.default).length === 0)) ctx.notYet(['networks', 'default'], 'settings of the default network are');
-    }
-  },
+  networks: convertServiceNetworks,
   // Compose itself ignores its `x-` extension fields; x-berth is read by convertService, profiles before it.
   profiles: () => undefined,
   env_file: () => undefined,
@@ -143,6 +141,9 @@ export function convertService(ctx: ServiceContext, svc: Obj): void {
     else ctx.unsupported([key]);
   }
   if (svc.restart === undefined && !(isObj(svc.deploy) && isObj(svc.deploy.restart_policy))) convertRestart(ctx, undefined);
+  // compose's default pull_policy is `missing` (pull only when the node lacks the image), even for :latest, where
+  // berth's own default would be Always
+  if (svc.pull_policy === undefined && svc.image !== undefined && svc.build === undefined) ctx.set(['pullPolicy'], 'IfNotPresent', ['image']);
   if (svc['x-berth'] !== undefined) xBerth(ctx, svc['x-berth']);
 }
 
@@ -168,8 +169,7 @@ function words(ctx: ServiceContext, field: 'command' | 'entrypoint', v: unknown)
 function build(ctx: ServiceContext, v: unknown): void {
   const b: Obj = typeof v === 'string' ? { context: v } : isObj(v) ? v : {};
   for (const k of Object.keys(b)) {
-    if (k === 'args' || k === 'target') ctx.notYet(['build', k], `build.${k} is`);
-    else if (k !== 'context' && k !== 'dockerfile' && !k.startsWith('x-')) ctx.unsupported(['build', k]);
+    if (k !== 'context' && k !== 'dockerfile' && k !== 'args' && k !== 'target' && !k.startsWith('x-')) ctx.unsupported(['build', k]);
   }
   const context = String(b.context ?? '.');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(context) || context.startsWith('git@')) return ctx.notYet(['build', 'context'], 'a remote build context is');
@@ -177,29 +177,43 @@ function build(ctx: ServiceContext, v: unknown): void {
   // berth resolves spec.build.context against the manifests root (--path); compose, against the compose file's directory
   const out: Obj = { context: fromRoot(ctx.project.root, posix.join(posix.dirname(ctx.project.file), context)) };
   if (b.dockerfile !== undefined) out.dockerfile = b.dockerfile;
+  // args: `KEY` alone (or `KEY:` with no value) takes KEY from the interpolation variables; absent there, it is left
+  // out (the Dockerfile's ARG default applies), as compose does
+  const args: Obj = {};
+  const argMaps: [string, PathSegment][] = [];
+  for (const e of listOrDict(b.args)) {
+    const value = e.value ?? ctx.project.env[e.key];
+    if (value === undefined) continue;
+    args[e.key] = value;
+    argMaps.push([e.key, e.seg]);
+  }
+  if (Object.keys(args).length) out.args = args;
+  if (b.target !== undefined) out.target = b.target;
   ctx.set(['build'], out, ['build']);
   if (typeof v !== 'string') {
     ctx.mapTo(['build', 'context'], ['build', 'context']);
     ctx.mapTo(['build', 'dockerfile'], ['build', 'dockerfile']);
+    if (b.args !== undefined) ctx.mapTo(['build', 'args'], ['build', 'args']);
+    for (const [key, seg] of argMaps) ctx.mapTo(['build', 'args', key], ['build', 'args', seg]);
+    if (b.target !== undefined) ctx.mapTo(['build', 'target'], ['build', 'target']);
   }
 }
 
-/** `depends_on`: a list, or a map of conditions. berth orders by dependsOn and starts a service once its dependencies are ready. */
+/** `depends_on`: a list, or a map of conditions (service_started, service_healthy). */
 function dependsOn(ctx: ServiceContext, v: unknown): void {
   const entries = Array.isArray(v) ? v.map((n, i) => ({ name: String(n), seg: i as PathSegment, opts: {} as Obj })) : isObj(v) ? Object.entries(v).map(([n, o]) => ({ name: n, seg: n as PathSegment, opts: isObj(o) ? o : {} })) : [];
   for (const { name, seg, opts } of entries) {
     const rel: PathSegment[] = ['depends_on', seg];
-    // service_started and service_healthy both become dependsOn: berth orders by dependsOn (a dependency is created
-    // first, and its address reaches the dependent as <NAME>_SERVICE_HOST/PORT); it does not hold the dependent until
-    // the dependency's healthcheck passes, so service_healthy is kept as ordering only. Traffic is gated by each
-    // service's own readiness (its healthcheck).
+    // service_started: ordering (a dependency is created first; its address reaches the dependent as
+    // <NAME>_SERVICE_HOST/PORT). service_healthy: also holds the dependent's new replicas until every replica of the
+    // dependency is ready (its healthcheck is its readiness probe).
     if (opts.condition === 'service_completed_successfully') {
       ctx.notYet([...rel, 'condition'], 'condition service_completed_successfully is', 'berth has no run-to-completion services yet');
       continue;
     }
     if (opts.restart !== undefined && composeBool(opts.restart)) ctx.notYet([...rel, 'restart'], 'depends_on.restart is');
     if (opts.required !== undefined && composeBool(opts.required) === false) ctx.notYet([...rel, 'required'], 'required: false is');
-    ctx.push(['dependsOn'], name, rel);
+    ctx.push(['dependsOn'], opts.condition === 'service_healthy' ? { service: name, condition: 'healthy' } : name, rel);
   }
 }
 

@@ -15,6 +15,9 @@ import { PathMap } from './locator.ts';
 import type { ComposeEnv } from './interpolate.ts';
 import { directoryName, sanitizeNamespace } from './detect.ts';
 import { convertTopSecrets } from './convert-secrets.ts';
+import { convertTopNetworks } from './convert-networks.ts';
+import type { NetworkDoc } from './convert-networks.ts';
+import { convertTopConfigs } from './convert-configs.ts';
 import type { SecretDoc } from './convert-secrets.ts';
 import { bindVolumeName } from './convert-volumes.ts';
 
@@ -42,7 +45,7 @@ export interface ConvertExtra {
 const NAME_RE = new RegExp(NAME_PATTERN);
 
 /** Top-level fields berth will support later. */
-const TOP_NOT_YET: Record<string, string> = { configs: 'configs are' };
+const TOP_NOT_YET: Record<string, string> = {};
 
 /** Converts `project` (the compose document of `file`) with the interpolation variables `env`. */
 export function convertProject(file: string, project: Obj, env: ComposeEnv, root = '', extra: ConvertExtra = {}): Converted {
@@ -51,23 +54,21 @@ export function convertProject(file: string, project: Obj, env: ComposeEnv, root
   const active = extra.profiles ?? new Set<string>();
   const namespace = projectNamespace(file, project, problems);
   for (const key of Object.keys(project)) {
-    if (key === 'version' || key === 'name' || key === 'services' || key === 'volumes' || key === 'secrets' || key === 'networks' || key.startsWith('x-')) continue;
+    if (key === 'version' || key === 'name' || key === 'services' || key === 'volumes' || key === 'secrets' || key === 'configs' || key === 'networks' || key.startsWith('x-')) continue;
     if (TOP_NOT_YET[key]) problems.push({ path: [key], message: `${TOP_NOT_YET[key]} not supported yet`, severity: 'error', target: 'key' });
     else problems.push({ path: [key], message: `compose field ${key} is not supported by berth`, severity: 'error', target: 'key' });
   }
-  if (isObj(project.networks)) {
-    for (const [name, net] of Object.entries(project.networks)) {
-      const plain = net === null || (isObj(net) && Object.keys(net).length === 0);
-      if (name !== 'default' || !plain) problems.push({ path: ['networks', name], message: 'networks other than the default are not supported yet (a stack\'s services share one network)', severity: 'error', target: 'key' });
-    }
-  }
   const docs: ConvertedDoc[] = [];
   const volumes = convertVolumes(project.volumes, namespace, docs, problems);
+  const networkDocs: NetworkDoc[] = [];
+  const networks = convertTopNetworks(project.networks, networkDocs, problems);
+  for (const n of networkDocs) docs.push({ value: document('Network', n.name, namespace, {}, n.spec), map: n.map, base: n.base });
   const secretDocs: SecretDoc[] = [];
   const secrets = convertTopSecrets(project.secrets, file, secretDocs, problems, root);
   for (const s of secretDocs) docs.push({ value: document('Secret', s.name, namespace, s.labels, s.spec), map: s.map, base: s.base });
   const bindVolume = bindVolumes(namespace, new Set(volumes.values()), docs, problems);
-  const info: ProjectInfo = { file, root, env, volumes, secrets, bindVolume, problems, envFiles: extra.envFiles ?? new Map(), envFileIssues };
+  const configs = convertTopConfigs(project.configs, file, problems, root);
+  const info: ProjectInfo = { file, root, env, volumes, networks, secrets, configs, bindVolume, problems, envFiles: extra.envFiles ?? new Map(), envFileIssues };
   for (const [name, raw] of Object.entries(isObj(project.services) ? project.services : {})) {
     const svc = isObj(raw) ? raw : {};
     const base: PathSegment[] = ['services', name];

@@ -1,8 +1,8 @@
 /** What a replica's container must look like: the single source for creating it (apply) and for checking drift (diff). */
 import { LABELS, containerName, volumeName } from '../model/keys.ts';
-import type { RestartPolicy, SecurityContext } from '../model/manifest.ts';
-import { runRef, type DesiredService } from '../model/state.ts';
-import type { ContainerSecurity, CreateContainerSpec } from '../runtime/runtime.ts';
+import type { PortSpec, RestartPolicy, SecurityContext } from '../model/manifest.ts';
+import { runRef, type DesiredFileMount, type DesiredService } from '../model/state.ts';
+import type { ContainerFile, ContainerSecurity, CreateContainerSpec } from '../runtime/runtime.ts';
 
 /**
  * Docker's restart policy for every replica: `no`. berth itself restarts exited replicas per `spec.restart.policy`,
@@ -25,6 +25,8 @@ export function replicaLabels(instance: string, revision: string, svc: DesiredSe
     [LABELS.revision]: revision,
     [LABELS.specHash]: svc.specHash,
     ...(svc.image.type === 'ref' && svc.image.digest ? { [LABELS.image]: svc.image.ref, [LABELS.imageDigest]: svc.image.digest } : {}),
+    // With spec.networks: the network the operator reaches the replica on (its observed address), see DesiredService.network.
+    ...(svc.networks ? { [LABELS.network]: svc.network } : {}),
   };
 }
 
@@ -69,21 +71,53 @@ export function containerSpec(instance: string, revision: string, svc: DesiredSe
   const { spec } = svc;
   return {
     ...(node ? { node } : {}),
-    name: containerName(instance, svc.namespace, svc.name, replica, svc.specHash),
+    name: spec.container?.containerName ?? containerName(instance, svc.namespace, svc.name, replica, svc.specHash),
     image: runRef(svc.image),
     command: spec.command,
     env: { ...svc.env },
     labels: replicaLabels(instance, revision, svc, replica),
     exposedPorts: spec.ports.map((p) => `${p.port}/${p.protocol}`),
+    ...portBindings(spec.ports),
     memory: spec.resources.memory,
     nanoCpus: nanoCpus(spec.resources.cpu),
     restartPolicy: dockerRestartPolicy(spec.restart.policy),
     mounts: spec.volumes.map((m) => ({ volume: volumeName(instance, svc.namespace, m.volume), target: m.mountPath, readOnly: m.readOnly })),
     init: true,
-    network: { name: svc.network, aliases: [svc.name] },
+    ...attachments(svc),
     extraHosts: [...EXTRA_HOSTS],
     security: replicaSecurity(spec.securityContext),
     ...(spec.container ? { settings: spec.container } : {}),
     stopTimeoutSeconds: stopTimeoutSeconds(spec.container?.stopGracePeriodMs),
+    ...(spec.anonymousVolumes?.length ? { anonymousVolumes: [...spec.anonymousVolumes] } : {}),
+    ...(svc.files?.length ? { files: repoFiles(svc.files) } : {}),
   };
+}
+
+/** spec.files as read from the revision -> the files written into the created container (root-owned unless spec.files says otherwise: git has no owners). */
+export function repoFiles(mounts: readonly DesiredFileMount[]): ContainerFile[] {
+  return mounts.flatMap((m) => m.entries.map((e): ContainerFile => ({
+    path: e.path,
+    content: e.content !== undefined ? Buffer.from(e.content, 'base64') : Buffer.alloc(0),
+    mode: e.mode,
+    uid: e.uid ?? 0,
+    gid: e.gid ?? 0,
+    ...(e.link !== undefined ? { link: e.link } : {}),
+  })));
+}
+
+/** spec.ports[].hostPort as the engine's port bindings; none = no field (the create body of before). */
+function portBindings(ports: readonly PortSpec[]): Pick<CreateContainerSpec, 'portBindings'> {
+  const out = ports.flatMap((p) => (p.hostPort === undefined ? [] : [{ containerPort: `${p.port}/${p.protocol}`, hostPort: p.hostPort, ...(p.hostIp !== undefined ? { hostIp: p.hostIp } : {}) }]));
+  return out.length ? { portBindings: out } : {};
+}
+
+/**
+ * The networks of a replica: created on svc.network (the namespace's, or with spec.networks its primary), the others
+ * of spec.networks joined before it starts; the service name and the entry's aliases are its DNS names on each.
+ */
+function attachments(svc: DesiredService): Pick<CreateContainerSpec, 'network' | 'moreNetworks'> {
+  if (!svc.networks) return { network: { name: svc.network, aliases: [svc.name] } };
+  const primary = svc.networks.find((n) => n.name === svc.network) ?? { name: svc.network, aliases: [svc.name] };
+  const more = svc.networks.filter((n) => n.name !== svc.network).map((n) => ({ name: n.name, aliases: [...n.aliases] }));
+  return { network: { name: primary.name, aliases: [...primary.aliases] }, ...(more.length ? { moreNetworks: more } : {}) };
 }

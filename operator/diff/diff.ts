@@ -40,7 +40,8 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
   // Networks come before every replica: a container is created attached to its namespace's network.
   const networks = new Set(observed.networks.map((n) => n.name));
   for (const n of desired.networks) {
-    if (!networks.has(n.dockerName)) actions.push({ type: 'create-network', network: n, reason: `network ${n.dockerName} of namespace ${n.namespace} missing`, cause: 'change' });
+    const what = n.name === undefined ? `of namespace ${n.namespace}` : `of Network ${n.key}`;
+    if (!networks.has(n.dockerName)) actions.push({ type: 'create-network', network: n, reason: `network ${n.dockerName} ${what} missing`, cause: 'change' });
   }
   const built = new Set<string>();
   for (const svc of orderByDependencies(desired.services)) {
@@ -91,7 +92,8 @@ function pullAction(svc: DesiredService, observed: ObservedState, serviceActions
 function networkRemovals(desired: DesiredState, observed: ObservedState): Action[] {
   if (desired.services.length === 0) return [];
   const wanted = new Set(desired.networks.map((n) => n.dockerName));
-  const ours = observed.networks.filter((n) => claims('Service', 'network', n.labels));
+  // A namespace's network (claimed by Service) or a Network's (claimed by Network): one mechanism, deferred while in use.
+  const ours = observed.networks.filter((n) => claims('Service', 'network', n.labels) || claims('Network', 'network', n.labels));
   const names = [...new Set(ours.map((n) => n.name))].filter((name) => !wanted.has(name)).sort();
   return names.map((name) => ({ type: 'remove-network', name, reason: `network ${name} is not used by any service of revision ${desired.revision.slice(0, 7)}`, cause: 'change' }));
 }

@@ -41,11 +41,17 @@ export function containerDrift(instance: string, svc: DesiredService, replica: n
   return { replace, update };
 }
 
-/** A running replica that is not attached to its service's network (someone disconnected it by hand) cannot be reached by name. */
+/**
+ * A running replica that is not attached to one of its service's networks (someone disconnected it by hand) cannot be
+ * reached by name there: it is replaced (a new replica joins all of them with its aliases), as for every drift of its shape.
+ */
 function networkDrift(svc: DesiredService, c: ObservedContainer): string | undefined {
-  if (c.status !== 'running' || c.networks === undefined || c.networks.includes(svc.network)) return undefined;
-  const on = c.networks.length ? `attached to ${c.networks.join(', ')}` : 'attached to no network';
-  return `not attached to network ${svc.network} (${on}), so ${svc.name} does not resolve to it`;
+  if (c.status !== 'running' || c.networks === undefined) return undefined;
+  const attached = c.networks;
+  const missing = (svc.networks?.map((n) => n.name) ?? [svc.network]).filter((n) => !attached.includes(n));
+  if (missing.length === 0) return undefined;
+  const on = attached.length ? `attached to ${attached.join(', ')}` : 'attached to no network';
+  return `not attached to network ${missing.join(', ')} (${on}), so ${svc.name} does not resolve to it`;
 }
 
 /** Why a container of an older spec gets replaced: a short summary of what changed. */
@@ -59,7 +65,8 @@ export function specChangeReason(svc: DesiredService, old: ObservedContainer): s
   if (svc.spec.command && !sameList(old.command, svc.spec.command)) changes.push('command changed');
   const envChanged = Object.keys(svc.env).filter((k) => old.env[k] !== svc.env[k]);
   if (envChanged.length) changes.push(`env ${envChanged.join(', ')} changed`);
-  if (old.networks && !old.networks.includes(svc.network)) changes.push(`network ${old.networks.join(', ') || 'none'} -> ${svc.network}`);
+  const wanted = svc.networks?.map((n) => n.name) ?? [svc.network];
+  if (old.networks && !wanted.every((n) => old.networks?.includes(n))) changes.push(`network ${old.networks.join(', ') || 'none'} -> ${wanted.join(', ')}`);
   const mem = svc.spec.resources.memory ?? 0;
   if (old.memory !== mem) changes.push(`memory ${old.memory || 'unlimited'} -> ${mem || 'unlimited'}`);
   const cpu = nanoCpus(svc.spec.resources.cpu) ?? 0;

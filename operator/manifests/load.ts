@@ -14,6 +14,7 @@ import { dockerSocketIssues, hostPathIssues } from './kinds/volume/checks.ts';
 import { tlsFileIssues } from './kinds/route/tls-checks.ts';
 import { securityWarnings } from './security-checks.ts';
 import { checkSecretFiles, secretKeyIssues } from './kinds/secret/files.ts';
+import { checkServiceFiles } from './kinds/service/files.ts';
 
 export interface LoadOptions {
   /** berth instance name (part of Docker volume names and spec hashes). */
@@ -62,16 +63,17 @@ export async function loadDesired(snapshot: RepoSnapshot, opts: LoadOptions): Pr
 export async function loadFiles(files: readonly YamlFile[], snapshot: RepoSnapshot, opts: LoadOptions, onFile?: (path: string) => void): Promise<DesiredState> {
   const root = normalizeRoot(opts.path);
   const { entries, issues, warnings: parseWarnings } = parseEntries(files, { limits: resolveLimits(opts), onFile, root, ...(opts.composeProfiles ? { composeProfiles: opts.composeProfiles } : {}), ...(opts.composeEnv ? { composeEnv: opts.composeEnv } : {}) });
-  const [builds, scripts, secrets] = await Promise.all([checkBuilds(snapshot, root, entries), checkScripts(snapshot, root, entries), checkSecretFiles(snapshot, root, entries)]);
+  const manifestBytes = files.reduce((n, f) => n + Buffer.byteLength(f.content), 0);
+  const [builds, scripts, secrets, repoFiles] = await Promise.all([checkBuilds(snapshot, root, entries), checkScripts(snapshot, root, entries), checkSecretFiles(snapshot, root, entries), checkServiceFiles(snapshot, root, entries, resolveLimits(opts), manifestBytes)]);
   const allowed = opts.allowHostPaths ?? [];
   const hostPaths = [...hostPathIssues(entries, allowed), ...dockerSocketIssues(entries, opts.allowDockerSocket === true), ...tlsFileIssues(entries, allowed)];
-  const all = sortIssues([...issues, ...builds.issues, ...scripts, ...secrets.issues, ...secretKeyIssues(entries, secrets.secrets), ...hostPaths]);
+  const all = sortIssues([...issues, ...builds.issues, ...scripts, ...secrets.issues, ...repoFiles.issues, ...secretKeyIssues(entries, secrets.secrets), ...hostPaths]);
   if (all.length > 0) throw new ValidationError(capIssues(all), all.length);
   const manifests = entries.flatMap((e) => (e.manifest ? [withRepoScriptPaths(root, e.manifest)] : []));
   if (manifests.length === 0) {
     throw new BerthError('E_EMPTY_REVISION', `no manifests under ${root || 'the repository root'} at revision ${snapshot.revision}; refusing to treat it as "delete everything"`);
   }
-  const desired = buildDesired(opts.instance, snapshot.revision, manifests, builds.builds, secrets.secrets);
+  const desired = buildDesired(opts.instance, snapshot.revision, manifests, builds.builds, secrets.secrets, repoFiles.files);
   // compose: unset variables, services skipped for their profiles; then privileged replicas and the like
   const warnings = [...(parseWarnings ?? []), ...securityWarnings(entries)];
   return warnings.length > 0 ? { ...desired, warnings } : desired;

@@ -109,8 +109,12 @@ function checkRules(pub: Publisher, seen: Map<string, RuleSeen>, report: RouteRe
 function publisherOf({ doc, manifest: m }: Located): Publisher[] {
   const key = resourceKey(m.metadata.namespace, m.metadata.name);
   if (m.kind === 'Route') return [{ kind: 'Route', key, doc, path: ['spec', 'publish'], publish: m.spec.publish, rules: m.spec.rules }];
-  const publish = m.kind === 'Service' ? m.spec.loadBalancer?.publish : undefined;
-  return publish ? [{ kind: 'Service', key, doc, path: ['spec', 'loadBalancer', 'publish'], publish, rules: [] }] : [];
+  if (m.kind !== 'Service') return [];
+  const publish = m.spec.loadBalancer?.publish;
+  const out: Publisher[] = publish ? [{ kind: 'Service', key, doc, path: ['spec', 'loadBalancer', 'publish'], publish, rules: [] }] : [];
+  // ports[].publish: the further proxy listeners of the service, one per container port
+  m.spec.ports.forEach((p, i) => { if (p.publish) out.push({ kind: 'Service', key, doc, path: ['spec', 'ports', i, 'publish'], publish: p.publish, rules: [] }); });
+  return out;
 }
 
 function where(loc: SourceLocation): string {

@@ -5,6 +5,7 @@ import { resourceKey } from '../model/keys.ts';
 import type { RawDoc } from './yaml-source.ts';
 import { formatPath } from './path.ts';
 import { checkPublishedPorts } from './route-checks.ts';
+import { checkHostPorts } from './host-port-checks.ts';
 import { nulIssues } from './string-checks.ts';
 import { KIND_TABLE, descriptorOf } from './kinds/index.ts';
 import type { CheckContext, Declared, Report, Typed } from './kinds/index.ts';
@@ -40,6 +41,7 @@ export function semanticIssues(entries: readonly Entry[], opts: { unreadable?: b
   }
   for (const d of KIND_TABLE) d.checkAll?.(typed.filter((t) => t.manifest.kind === d.kind), ctx, report);
   checkPublishedPorts(typed, report);
+  checkHostPorts(typed, report);
   return issues;
 }
 

@@ -1,7 +1,7 @@
 /** The spec hash: identity of what shapes a replica's container. A change means the containers are replaced. */
 import { createHash } from 'node:crypto';
 import type { ServiceSpec } from '../model/manifest.ts';
-import type { DesiredSecretMount, ImageSource } from '../model/state.ts';
+import type { DesiredFileMount, DesiredAttachment, DesiredSecretMount, ImageSource } from '../model/state.ts';
 import { volumeName } from '../model/keys.ts';
 
 export interface SpecHashInput {
@@ -15,8 +15,12 @@ export interface SpecHashInput {
   env: Record<string, string>;
   /** Docker network the replicas join. */
   network: string;
+  /** With spec.networks only: every network the replicas join with their aliases; absent = the hash of a berth without the field. */
+  networks?: readonly DesiredAttachment[];
   /** spec.secrets resolved: each with its Secret's content hash (never a value); absent or empty = none. */
   secrets?: readonly DesiredSecretMount[];
+  /** spec.files read from the revision: each target with its content hash (paths, modes, contents); absent or empty = none. */
+  files?: readonly DesiredFileMount[];
 }
 
 /**
@@ -35,7 +39,8 @@ export function specHash(input: SpecHashInput): string {
     image: input.image.ref,
     command: spec.command ?? null,
     env: input.env,
-    ports: spec.ports.map((p) => ({ name: p.name ?? null, port: p.port, protocol: p.protocol })).sort((a, b) => a.port - b.port || cmp(a.protocol, b.protocol)),
+    // hostPort / hostIp (the engine's binding) only when set; ports[].publish is the proxy's, never the container's
+    ports: spec.ports.map((p) => ({ name: p.name ?? null, port: p.port, protocol: p.protocol, hostPort: p.hostPort, hostIp: p.hostIp })).sort((a, b) => a.port - b.port || cmp(a.protocol, b.protocol)),
     resources: { cpu: spec.resources.cpu ?? null, memory: spec.resources.memory ?? null },
     restart: spec.restart.policy,
     volumes: spec.volumes
@@ -43,6 +48,7 @@ export function specHash(input: SpecHashInput): string {
       .sort((a, b) => cmp(a.mountPath, b.mountPath)),
     labels: input.labels,
     network: input.network,
+    networks: input.networks?.map((n) => ({ name: n.name, aliases: [...n.aliases].sort(cmp) })).sort((a, b) => cmp(a.name, b.name)),
     // undefined members are left out of the canonical JSON: absent = the hash of before the field existed
     container: spec.container && {
       ...spec.container,
@@ -52,8 +58,11 @@ export function specHash(input: SpecHashInput): string {
     },
     // The content hash of each file, never a value: a new ciphertext in git (a rotation) replaces the replicas using it.
     secrets: input.secrets?.length
-      ? input.secrets.map((s) => ({ secret: s.secret, key: s.key ?? null, target: s.target, mode: s.mode, uid: s.uid ?? null, gid: s.gid ?? null, contentHash: s.contentHash })).sort((a, b) => cmp(a.target, b.target))
+      ? input.secrets.map((s) => ({ secret: s.secret, key: s.key ?? null, ...(s.env !== undefined ? { env: s.env } : {}), target: s.target, mode: s.mode, uid: s.uid ?? null, gid: s.gid ?? null, contentHash: s.contentHash })).sort((a, b) => cmp(a.target, b.target))
       : undefined,
+    // Files of the repository by content: a change in git (content, mode, a file added) replaces the replicas using it.
+    files: input.files?.length ? input.files.map((f) => ({ target: f.target, contentHash: f.contentHash })).sort((a, b) => cmp(a.target, b.target)) : undefined,
+    anonymousVolumes: spec.anonymousVolumes?.length ? [...spec.anonymousVolumes].sort(cmp) : undefined,
     securityContext: spec.securityContext && {
       ...spec.securityContext,
       capAdd: [...new Set(spec.securityContext.capAdd)].sort(cmp),

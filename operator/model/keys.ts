@@ -16,6 +16,8 @@ export const LABELS = {
   /** On replicas of a registry image: the manifest digest its tag resolved to (images/pin.ts), and the tag as written. */
   imageDigest: 'berth.image.digest',
   image: 'berth.image',
+  /** On networks of kind Network: the Network's name in its namespace. On replicas with spec.networks: the Docker network the operator reaches them on. */
+  network: 'berth.network',
 } as const;
 
 export const STATUS_BRANCH = 'berth/status';
@@ -38,6 +40,15 @@ export function volumeName(instance: string, namespace: string, name: string): s
 /** Docker network of a namespace: every replica of the namespace's services joins it, aliased by its service name. */
 export function networkName(instance: string, namespace: string): string {
   return `berth.${instance}.${namespace}`;
+}
+
+/**
+ * Docker network of a berth Network: `berth.<instance>.<namespace>.<name>.<hash>`, where `hash` (8 hex) covers what the
+ * engine cannot change on an existing network (driver, internal, labels): a changed Network is a new Docker network,
+ * its replicas are replaced onto it and the old one is pruned once unused.
+ */
+export function stackNetworkName(instance: string, namespace: string, name: string, specHash: string): string {
+  return `berth.${instance}.${namespace}.${name}.${specHash.slice(0, 8)}`;
 }
 
 /** Tag of an image built from the repository: named by the content hash of its build context. */

@@ -12,6 +12,12 @@ export interface PortSpec {
   name?: string;
   port: number;
   protocol: 'tcp' | 'udp';
+  /** The engine's own port binding: this host port of the replica's node forwards to `port` (any protocol). */
+  hostPort?: number;
+  /** Host address of the binding (an IP literal); absent = every address. Only with hostPort. */
+  hostIp?: string;
+  /** tcp only: berth's proxy also listens here and forwards to `port` of the ready replicas (spec.loadBalancer's algorithm). */
+  publish?: PublishSpec;
 }
 
 export interface ResourceSpec {
@@ -26,6 +32,10 @@ export interface BuildSpec {
   context: string;
   /** Dockerfile path relative to the context. Default `Dockerfile`. */
   dockerfile: string;
+  /** Build arguments (`--build-arg`); not secret: they stay in the image history. In the image's content hash. */
+  args?: Record<string, string>;
+  /** The stage to build (`--target`); default the last one. In the image's content hash. */
+  target?: string;
 }
 
 export interface VolumeMount {
@@ -158,6 +168,14 @@ export interface ContainerSettings {
   entrypoint?: string[];
   user?: string;
   workingDir?: string;
+  /** The Docker container name of the (single) replica instead of berth's own (compose container_name); replicas <= 1. */
+  containerName?: string;
+  /** The container's host name (docker run --hostname, compose hostname); default the container id's first 12 digits. */
+  hostname?: string;
+  /** Keep STDIN open (docker run -i, compose stdin_open). */
+  stdinOpen?: boolean;
+  /** Allocate a pseudo-TTY (docker run -t, compose tty). */
+  tty?: boolean;
   readOnly?: boolean;
   tmpfs?: { path: string; sizeBytes?: number; mode?: string }[];
   ulimits?: Record<string, { soft: number; hard: number }>;
@@ -187,7 +205,13 @@ export interface ServiceSpec {
   /** Operator-side probes; not part of the spec hash (changing a probe does not replace containers). */
   health: HealthSpec;
   volumes: VolumeMount[];
+  /** Names of the services this one depends on (spec.dependsOn, as names whatever the condition). */
   dependsOn: string[];
+  /**
+   * Those of dependsOn with `condition: healthy` (compose's service_healthy): a create, start or replacement of this
+   * service waits until every replica of each is ready. Absent = none. Not in the spec hash, like dependsOn.
+   */
+  healthyDependencies?: string[];
   /** Operator-side load balancing; not part of the spec hash (changing it never replaces containers). */
   loadBalancer?: LoadBalancerSpec;
   /** Scheduling across nodes; not part of the spec hash (a change moves nothing that runs, it applies to new placements). */
@@ -196,6 +220,37 @@ export interface ServiceSpec {
   securityContext?: SecurityContext;
   /** Files of `kind: Secret`s delivered into each replica (spec.secrets); set only when the manifest has some. */
   secrets?: ServiceSecretRef[];
+  /** Files or directories of the repository copied into each replica before it starts (spec.files); set only when the manifest has some. */
+  files?: ServiceFile[];
+  /** Mount paths of anonymous engine volumes, one per replica, removed with it (spec.anonymousVolumes); set only when the manifest has some. */
+  anonymousVolumes?: string[];
+  /**
+   * Networks of the namespace the replicas join (spec.networks), each with the service name and `aliases` as DNS names;
+   * `default` is the namespace's own network. Set only when the manifest has spec.networks: absent = the namespace's
+   * network alone, with the spec hash of a berth without the field.
+   */
+  networks?: ServiceNetworkRef[];
+}
+
+/** One entry of a Service's spec.networks: a Network of its namespace (or `default`) and extra DNS aliases on it. */
+export interface ServiceNetworkRef {
+  name: string;
+  aliases: string[];
+}
+
+/** One entry of a Service's spec.files: a file or directory of the repository, copied into each replica. */
+export interface ServiceFile {
+  /** Relative to the manifests root, inside the repository; exactly one of source and content. */
+  source?: string;
+  /** The content of the file itself (compose configs with `content:`), instead of a source. */
+  content?: string;
+  /** Absolute path in the container: the file, or the directory the tree is copied to. */
+  target: string;
+  /** Owner and group of the files (default 0). */
+  uid?: number;
+  gid?: number;
+  /** Octal mode of the files ("0644"); absent = each file's git mode (0644, or 0755 for executables). */
+  mode?: string;
 }
 
 /** One entry of a Service's spec.secrets: items of a Secret of its namespace, delivered as files. */
@@ -206,6 +261,11 @@ export interface ServiceSecretRef {
   key?: string;
   /** Absolute path in the container: the file (with key) or the directory (without); default /run/secrets/<secret>[/<key>]. */
   target: string;
+  /**
+   * Delivered as this environment variable instead of a file (the Secret's one item, or `key`); target, mode and
+   * owner are then unused. Visible in `docker inspect`, unlike a file.
+   */
+  env?: string;
   /** Octal file mode, default "0400". */
   mode: string;
   uid?: number;
@@ -223,6 +283,21 @@ export interface SecretSpec {
 export interface SecretManifest extends ManifestBase {
   kind: 'Secret';
   spec: SecretSpec;
+}
+
+/** `kind: Network`: a bridge network of a namespace; replicas of the Services that list it in spec.networks join it. */
+export interface NetworkSpec {
+  /** Only `bridge` (the engines berth runs on have no swarm for overlay networks). */
+  driver: string;
+  /** No route out of the host (Docker's Internal): its replicas reach each other only. Default false. */
+  internal: boolean;
+  /** Labels of the Docker network; keys starting with berth. are reserved. */
+  labels: Record<string, string>;
+}
+
+export interface NetworkManifest extends ManifestBase {
+  kind: 'Network';
+  spec: NetworkSpec;
 }
 
 export interface VolumeSpec {
@@ -324,6 +399,7 @@ export interface ManifestsByKind {
   Route: RouteManifest;
   Node: NodeManifest;
   Secret: SecretManifest;
+  Network: NetworkManifest;
 }
 
 export type Manifest = ManifestsByKind[keyof ManifestsByKind];

@@ -5,7 +5,7 @@ import type { ManifestWarning, SourceLocation } from './errors.ts';
 /** The image a service runs: a reference on the engine, or one berth builds from the repository. */
 export type ImageSource =
   | RefImage
-  | { type: 'build'; ref: string; context: string; dockerfile: string; contentHash: string };
+  | { type: 'build'; ref: string; context: string; dockerfile: string; contentHash: string; args?: Record<string, string>; target?: string };
 
 /** An image named by reference (`spec.image`), from the node or from a registry. */
 export interface RefImage {
@@ -44,8 +44,14 @@ export interface DesiredService {
   /** Hash of everything that shapes a replica's container; a change means replace. */
   specHash: string;
   source: SourceLocation;
-  /** Docker network of the service's namespace (see keys.networkName); replicas join it with the service name as alias. */
+  /**
+   * The Docker network replicas are created on and the operator reaches them on (their observed address): the
+   * namespace's (keys.networkName) without spec.networks; with it, the first listed network that is not internal, else
+   * the first listed. Replicas join it with the service name as alias.
+   */
   network: string;
+  /** With spec.networks only: every network the replicas join (spec order, Docker names) with their DNS aliases (service name first). */
+  networks?: DesiredAttachment[];
   /**
    * The container environment: discovery variables of every service in spec.dependsOn (`<DEP>_SERVICE_HOST`,
    * `<DEP>_SERVICE_PORT`, Kubernetes-style, DEP upper-cased with '-' -> '_') overlaid by spec.env (user wins).
@@ -53,6 +59,39 @@ export interface DesiredService {
   env: Record<string, string>;
   /** The files of spec.secrets, resolved (references and content hashes, never values); absent = none. */
   secrets?: DesiredSecretMount[];
+  /** The files of spec.files, read from the revision (content included); absent = none. */
+  files?: DesiredFileMount[];
+}
+
+/** One network a replica joins, with its DNS aliases there. */
+export interface DesiredAttachment {
+  /** Docker network name. */
+  name: string;
+  aliases: string[];
+}
+
+/** One entry of a service's spec.files, read from the repository at the revision. */
+export interface DesiredFileMount {
+  /** Repository-relative path of the file or directory. */
+  source: string;
+  target: string;
+  /** sha256 hex over the paths, modes and contents of its files: what the spec hash covers. */
+  contentHash: string;
+  /** Every file of it: absolute path in the container, permission bits, content (base64) or a symbolic link's target. */
+  entries: DesiredFileEntry[];
+}
+
+/** One file written into a replica from the repository. */
+export interface DesiredFileEntry {
+  path: string;
+  mode: number;
+  /** Owner and group (absent: 0). */
+  uid?: number;
+  gid?: number;
+  /** base64 of the content (absent for a symbolic link). */
+  content?: string;
+  /** A symbolic link's target, as git records it. */
+  link?: string;
 }
 
 /** A Secret of the revision: its ciphertext as read from git (never decrypted by the loader). */
@@ -99,10 +138,21 @@ export interface LastPull {
   nodes: { node?: string; action: 'present' | 'pulled'; layers: number; bytes: number; ms: number }[];
 }
 
-/** One Docker network per namespace that has services. */
+/**
+ * A Docker network of the desired state: one per namespace that has services (without `name`), and one per berth
+ * Network (kind Network: `name`, `key`, its options).
+ */
 export interface DesiredNetwork {
   namespace: string;
   dockerName: string;
+  /** kind Network only: its name in the namespace. */
+  name?: string;
+  key?: string;
+  /** kind Network only: Docker's Internal (no route out of the host). */
+  internal?: boolean;
+  /** kind Network only: spec.labels. */
+  labels?: Record<string, string>;
+  source?: SourceLocation;
 }
 
 /** A node of the desired state (cluster-scoped: Node manifests ignore metadata.namespace). */

@@ -100,8 +100,13 @@ export interface AttachmentsView {
   HostConfig?: { NetworkMode?: string } | null;
 }
 
-/** The berth network a container of these labels belongs on (undefined without instance / namespace labels). */
+/**
+ * The berth network the operator reaches a container of these labels on: its `berth.network` label (a replica with
+ * spec.networks: its primary network), else its namespace's (undefined without instance / namespace labels).
+ */
 export function berthNetworkOf(labels: Record<string, string>): string | undefined {
+  const primary = labels[LABELS.network];
+  if (primary) return primary;
   const instance = labels[LABELS.instance];
   const namespace = labels[LABELS.namespace];
   return instance && namespace ? networkName(instance, namespace) : undefined;

@@ -1,6 +1,7 @@
 /** The dockerode adapter of ContainerRuntime. It receives its Dockerode instance (constructed in main.ts only). */
 import type Dockerode from 'dockerode';
 import { BerthError } from '../model/errors.ts';
+import { LABELS } from '../model/keys.ts';
 import type { ContainerRuntime, ContainerSecurity, CreateContainerSpec, ExecResult } from './runtime.ts';
 import type { ContainerSettings } from '../model/manifest.ts';
 import { buildImage } from './docker-build.ts';
@@ -10,8 +11,8 @@ import { dockerError, engineMessage, liftedLimitError, statusOf } from './docker
 import { followEvents } from './docker-events.ts';
 import { imageId, observeState, type FailFn } from './docker-observe.ts';
 import { describeEndpoint } from './docker-options.ts';
-import { networkCreator, removeNetwork } from './docker-network.ts';
-import { removeSecretDirs, secretBinds, secretDirsOf, writeSecretFiles } from './docker-secrets.ts';
+import { connectNetworks, networkCreator, removeNetwork } from './docker-network.ts';
+import { removeSecretDirs, secretBinds, secretDirsOf, writeContainerFiles } from './docker-secrets.ts';
 
 export { dockerOptionsFromEndpoint, describeEndpoint } from './docker-options.ts';
 
@@ -31,7 +32,8 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     // 409: a removal of this container is already in progress.
     removeContainer: async (id) => {
       const dirs = await secretDirsOf(docker, id);
-      await tolerate(docker.getContainer(id).remove({ force: true, v: false }), [404, 409], fail, `remove container ${id}`);
+      // v: the container's anonymous volumes (spec.anonymousVolumes) go with it; the engine never removes a named one this way
+      await tolerate(docker.getContainer(id).remove({ force: true, v: true }), [404, 409], fail, `remove container ${id}`);
       await removeSecretDirs(endpoint, dirs).catch(() => undefined); // best effort: tmpfs, gone at the node's reboot anyway
     },
     unpauseContainer: (id) => unpauseContainer(docker, fail, id),
@@ -43,7 +45,7 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     removeVolume: (name) => removeVolume(docker, fail, name),
     createNetwork,
     removeNetwork: (name) => removeNetwork(docker, fail, name),
-    buildImage: (ref, files, dockerfile, labels) => buildImage(docker, fail, ref, files, dockerfile, labels),
+    buildImage: (ref, files, dockerfile, labels, opts) => buildImage(docker, fail, ref, files, dockerfile, labels, opts),
     pullImage: (ref, opts) => pullImage(docker, fail, ref, opts),
     exportImage: (ref) => exportImage(docker, fail, ref),
     memoryUsage: (ids) => memoryUsage(docker, ids),
@@ -114,7 +116,7 @@ export function createOptions(spec: CreateContainerSpec): Dockerode.ContainerCre
     name: spec.name,
     Image: spec.image,
     Labels: { ...spec.labels },
-    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Env: Object.entries({ ...spec.env, ...spec.secrets?.env }).map(([k, v]) => `${k}=${v}`),
     ...(spec.command ? { Cmd: [...spec.command] } : {}),
     ...settingsOptions(spec.settings),
     ...(spec.stopTimeoutSeconds !== undefined ? { StopTimeout: spec.stopTimeoutSeconds } : {}),
@@ -124,13 +126,25 @@ export function createOptions(spec: CreateContainerSpec): Dockerode.ContainerCre
       ...(spec.nanoCpus ? { NanoCpus: spec.nanoCpus } : {}),
       RestartPolicy: { Name: spec.restartPolicy, MaximumRetryCount: 0 },
       ...(spec.init ? { Init: true } : {}),
-      Mounts: spec.mounts.map((m) => ({ Type: 'volume' as const, Source: m.volume, Target: m.target, ReadOnly: m.readOnly })),
+      Mounts: [
+        ...spec.mounts.map((m) => ({ Type: 'volume' as const, Source: m.volume, Target: m.target, ReadOnly: m.readOnly })),
+        // no Source: an anonymous volume of this container, which the engine removes with it (remove with v)
+        ...(spec.anonymousVolumes ?? []).map((target) => ({ Type: 'volume' as const, Source: '', Target: target })),
+      ],
       ...(spec.secrets?.binds.length ? { Binds: secretBinds(spec.secrets) } : {}),
       ...(spec.network ? { NetworkMode: spec.network.name } : {}),
+      ...(spec.portBindings?.length ? { PortBindings: dockerPortBindings(spec.portBindings) } : {}),
       ...hostSettings(spec),
     },
     ...(spec.network ? { NetworkingConfig: { EndpointsConfig: { [spec.network.name]: { Aliases: [...spec.network.aliases] } } } } : {}),
   };
+}
+
+/** HostConfig.PortBindings: per container port, its host bindings (HostIp '' = every address). */
+function dockerPortBindings(bindings: NonNullable<CreateContainerSpec['portBindings']>): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const b of bindings) (out[b.containerPort] ??= []).push({ HostIp: b.hostIp ?? '', HostPort: String(b.hostPort) });
+  return out;
 }
 
 /** Config fields of the container settings (entrypoint, user, working dir, stop signal). */
@@ -141,6 +155,9 @@ function settingsOptions(s: ContainerSettings | undefined): Partial<Dockerode.Co
     ...(s.user !== undefined ? { User: s.user } : {}),
     ...(s.workingDir !== undefined ? { WorkingDir: s.workingDir } : {}),
     ...(s.stopSignal !== undefined ? { StopSignal: s.stopSignal } : {}),
+    ...(s.hostname !== undefined ? { Hostname: s.hostname } : {}),
+    ...(s.stdinOpen ? { OpenStdin: true } : {}),
+    ...(s.tty ? { Tty: true } : {}),
   };
 }
 
@@ -172,14 +189,15 @@ export function securityOptions(security: ContainerSecurity): Pick<Dockerode.Hos
   };
 }
 
-/** Creates the container, then writes its secret files (before anyone starts it); a failed write removes the container. */
+/** Creates the container, then joins its further networks and writes its secret and repository files (before anyone starts it); a failure there removes the container. */
 async function createContainer(docker: Dockerode, fail: FailFn, spec: CreateContainerSpec): Promise<string> {
   const id = await createOnly(docker, fail, spec);
-  if (!spec.secrets?.files.length) return id;
+  if (!spec.secrets?.files.length && !spec.files?.length && !spec.moreNetworks?.length) return id;
   try {
-    await writeSecretFiles(docker, fail, id, spec.secrets);
+    await connectNetworks(docker, fail, id, spec.moreNetworks ?? []);
+    await writeContainerFiles(docker, fail, id, spec.secrets, spec.files);
   } catch (err) {
-    await docker.getContainer(id).remove({ force: true, v: false }).catch(() => undefined);
+    await docker.getContainer(id).remove({ force: true, v: true }).catch(() => undefined); // v: its anonymous volumes only, never a named one
     throw err;
   }
   return id;
@@ -193,11 +211,16 @@ async function createOnly(docker: Dockerode, fail: FailFn, spec: CreateContainer
     if (status === 404) throw await missingOnCreate(docker, fail, spec, err);
     if (status !== 409) throw fail(err, `create container ${spec.name}`);
   }
+  let found: Dockerode.ContainerInspectInfo;
   try {
-    return (await docker.getContainer(spec.name).inspect()).Id; // a retried create: the name is taken by our own container
+    found = await docker.getContainer(spec.name).inspect(); // a retried create: the name is taken by our own container
   } catch (err) {
     throw fail(err, `find existing container ${spec.name}`);
   }
+  // ...unless it is someone else's (a containerName another container already has): never adopt it.
+  const mine = [LABELS.instance, LABELS.namespace, LABELS.service, LABELS.replica, LABELS.specHash].every((k) => found.Config.Labels?.[k] === spec.labels[k]);
+  if (!mine) throw new BerthError('E_DOCKER', `create container ${spec.name}: the name is taken by container ${found.Id.slice(0, 12)}, which is not this replica; rename or remove it, or change spec.containerName`);
+  return found.Id;
 }
 
 /** A create answered 404: the image is missing (terminal) or, when the image is there, the network (transient: created by the next pass). */

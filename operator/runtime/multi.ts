@@ -225,12 +225,12 @@ export function createMultiRuntime(pool: NodePool, log: Logger, opts: MultiRunti
     },
     createVolume: (name, labels, driver, opts) => everywhere(`create volume ${name}`, (rt) => rt.createVolume(name, labels, driver, opts)),
     removeVolume: (name) => everywhere(`remove volume ${name}`, (rt) => rt.removeVolume(name)),
-    createNetwork: (name, labels) => everywhere(`create network ${name}`, (rt) => rt.createNetwork(name, labels)),
+    createNetwork: (name, labels, options) => everywhere(`create network ${name}`, (rt) => rt.createNetwork(name, labels, options)),
     removeNetwork: (name) => everywhere(`remove network ${name}`, (rt) => rt.removeNetwork(name)),
-    async buildImage(ref, files, dockerfile, labels) {
+    async buildImage(ref, files, dockerfile, labels, opts) {
       const node = pool.defaultNode();
       if (!node) throw new BerthError('E_DOCKER', 'no node to build on');
-      return track(node, () => node.runtime.buildImage(ref, files, dockerfile, labels));
+      return track(node, () => node.runtime.buildImage(ref, files, dockerfile, labels, opts));
     },
     async exportImage(ref) {
       for (const n of pool.nodes().filter((x) => x.state === 'Ready')) {

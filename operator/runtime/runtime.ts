@@ -12,6 +12,8 @@ export interface CreateContainerSpec {
   labels: Record<string, string>;
   /** Container ports to expose, e.g. `8080/tcp`. */
   exposedPorts: string[];
+  /** The engine's port bindings: host port (on hostIp, absent = every address) -> container port `8080/tcp`. Absent = none. */
+  portBindings?: { containerPort: string; hostPort: number; hostIp?: string }[];
   /** Bytes, undefined = unlimited. */
   memory?: number;
   /** Docker NanoCPUs, undefined = unlimited. */
@@ -23,6 +25,8 @@ export interface CreateContainerSpec {
   init?: boolean;
   /** Network to attach to (instead of the default bridge), with DNS aliases on it (the service name). */
   network?: { name: string; aliases: string[] };
+  /** Further networks (spec.networks) joined after create and before start, each with its DNS aliases. */
+  moreNetworks?: { name: string; aliases: string[] }[];
   /** Extra /etc/hosts entries, `host:ip`; Docker's `host-gateway` ip is the host (for host.docker.internal). */
   extraHosts?: string[];
   /** The node (engine) to create it on, when the runtime spans several; absent = the runtime's default node. */
@@ -39,12 +43,21 @@ export interface CreateContainerSpec {
    * Secret: never logged, never in an error or a status (the runtime reports paths, never contents).
    */
   secrets?: SecretDelivery;
+  /**
+   * Files of the repository (spec.files): written into the created container's own filesystem (absolute paths, missing
+   * directories made 0755) through the same archive write as the secret files, before it is started.
+   */
+  files?: ContainerFile[];
+  /** Mount paths of anonymous volumes of the engine, made at create and removed with the container. */
+  anonymousVolumes?: string[];
 }
 
 /** Directories on tmpfs of the node and the decrypted files written into them between create and start. */
 export interface SecretDelivery {
   binds: { source: string; target: string }[];
   files: ContainerFile[];
+  /** Items delivered as environment variables (spec.secrets[].env), over the spec's env; absent = none. */
+  env?: Record<string, string>;
 }
 
 /** One file written into a container (absolute path under one of the delivery's bind targets). */
@@ -55,6 +68,8 @@ export interface ContainerFile {
   mode: number;
   uid: number;
   gid: number;
+  /** A symbolic link to this target instead of a file (content ignored). */
+  link?: string;
 }
 
 /** How a container is confined, in the engine's terms. */
@@ -116,6 +131,25 @@ export interface PullProgress {
   ms: number;
 }
 
+/** Build arguments (`--build-arg`, not secret: they stay in the image history), the target stage, and progress. */
+export interface BuildOptions {
+  args?: Record<string, string>;
+  target?: string;
+  /** Called at most once a second while steps start, and once at the end. */
+  onProgress?: (p: BuildProgress) => void;
+}
+
+/** A build under way: the step that started last, how many steps are known / done / taken from the cache. */
+export interface BuildProgress {
+  ref: string;
+  builder: 'buildkit' | 'classic';
+  step: string;
+  steps: number;
+  done: number;
+  cached: number;
+  ms: number;
+}
+
 /** What a pull did: `present` when the engine had the image (nothing asked of the registry). */
 export interface PullResult {
   ref: string;
@@ -125,6 +159,11 @@ export interface PullResult {
   ms: number;
   /** The node it ran on (several engines). */
   node?: string;
+}
+
+/** Options of a network that the engine cannot change once it exists. */
+export interface NetworkOptions {
+  internal?: boolean;
 }
 
 export interface ContainerRuntime {
@@ -150,8 +189,8 @@ export interface ContainerRuntime {
   createVolume(name: string, labels: Record<string, string>, driver: string, driverOpts: Record<string, string>): Promise<void>;
   /** Removes a named volume; already gone is not an error. */
   removeVolume(name: string): Promise<void>;
-  /** Creates a bridge network if none of that name exists. */
-  createNetwork(name: string, labels: Record<string, string>): Promise<void>;
+  /** Creates a bridge network if none of that name exists; `internal`: no route out of the host (Docker's Internal). */
+  createNetwork(name: string, labels: Record<string, string>, options?: NetworkOptions): Promise<void>;
   /** Removes a network; already gone is not an error. */
   removeNetwork(name: string): Promise<void>;
   /** Memory in use (bytes, page cache excluded, like `docker stats`) of each running container of `ids`; absent ones are skipped. */
@@ -165,8 +204,12 @@ export interface ContainerRuntime {
    * Rejects with BerthError E_PULL carrying the engine's message (the registry's answer) when the pull fails.
    */
   pullImage(ref: string, opts?: { auth?: EngineAuth; node?: string; onProgress?: (p: PullProgress) => void }): Promise<PullResult>;
-  /** Builds an image from in-memory context files and tags it `ref`; never pulls base images from a registry. Returns the image ID. */
-  buildImage(ref: string, files: BuildFile[], dockerfile: string, labels: Record<string, string>): Promise<string>;
+  /**
+   * Builds an image from in-memory context files and tags it `ref` (BuildKit where the engine has it, with `opts.args`
+   * and `opts.target`); never pulls base images from a registry. Returns the image ID. Rejects with BerthError E_BUILD
+   * (the failing step and the tail of its output) or E_IMAGE_MISSING (a base image not on the engine).
+   */
+  buildImage(ref: string, files: BuildFile[], dockerfile: string, labels: Record<string, string>, opts?: BuildOptions): Promise<string>;
   /**
    * Runs `command` (no shell) inside running container `id` and waits at most `timeoutMs` for it to exit.
    * Resolves `{ exitCode: -1, output: 'timeout after N ms' }` on timeout (the stream is closed; the engine cannot kill

@@ -179,8 +179,8 @@ export class FakeRuntime implements ContainerRuntime {
     if (existing) return existing.observed.id;
     const imageId = this.imageIdOf(spec.image);
     if (!imageId) throw new BerthError('E_IMAGE_MISSING', `image ${spec.image} is not on the engine (pull it, or build or load it first)`, { terminal: true });
-    if (spec.network && !this.networks.has(spec.network.name)) {
-      throw new BerthError('E_DOCKER', `create container ${spec.name}: network ${spec.network.name} does not exist (yet)`);
+    for (const n of [...(spec.network ? [spec.network] : []), ...(spec.moreNetworks ?? [])]) {
+      if (!this.networks.has(n.name)) throw new BerthError('E_DOCKER', `create container ${spec.name}: network ${n.name} does not exist (yet)`);
     }
     const observed = this.newContainer(spec, imageId);
     this.containers.set(observed.id, { observed, spec: structuredClone(spec) });
@@ -382,7 +382,7 @@ export class FakeRuntime implements ContainerRuntime {
       restartPolicy: spec.restartPolicy,
       nanoCpus: spec.nanoCpus ?? 0,
       memory: spec.memory ?? 0,
-      networks: [spec.network?.name ?? 'bridge'],
+      networks: [spec.network?.name ?? 'bridge', ...(spec.moreNetworks ?? []).map((n) => n.name)],
       restartCount: 0,
       createdAt: this.now(),
     };

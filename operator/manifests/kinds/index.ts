@@ -10,11 +10,12 @@ import { VOLUME } from './volume/index.ts';
 import { ROUTE } from './route/index.ts';
 import { NODE } from './node/index.ts';
 import { SECRET } from './secret/index.ts';
+import { NETWORK } from './network/index.ts';
 
 export type { CheckContext, Declared, DesiredContext, DesiredPart, DocumentIssues, KindDescriptor, KindStatus, KindStatusEntry, ObjectType, Report, StatusContext, Typed } from './types.ts';
 export type { ReplicaStatus, ServiceStatus } from './service/status.ts';
 
-export const KIND_TABLE: readonly KindDescriptor[] = [SERVICE, VOLUME, ROUTE, NODE, SECRET];
+export const KIND_TABLE: readonly KindDescriptor[] = [SERVICE, VOLUME, ROUTE, NODE, SECRET, NETWORK];
 
 /** Names of the known kinds, in table order. */
 export const KINDS: readonly ManifestKind[] = KIND_TABLE.map((d) => d.kind);

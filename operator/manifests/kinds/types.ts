@@ -1,7 +1,7 @@
 /** What berth knows about one manifest kind: the contract every entry of the kind table (kinds/index.ts) fulfils. */
 import type { ManifestIssue } from '../../model/errors.ts';
 import type { Manifest, NodeManifest, ServiceManifest } from '../../model/manifest.ts';
-import type { DesiredSecret, DesiredState, ImageState, LastPull, ObservedContainer } from '../../model/state.ts';
+import type { DesiredFileMount, DesiredNetwork, DesiredSecret, DesiredState, ImageState, LastPull, ObservedContainer } from '../../model/state.ts';
 import type { CrashLoopInfo, HeldUpdate } from '../../model/healing.ts';
 import type { Health, ReplicaHealth } from '../../model/health.ts';
 import type { ResolvedBuild } from '../build-context.ts';
@@ -50,6 +50,10 @@ export interface DesiredContext {
   builds: ReadonlyMap<string, ResolvedBuild>;
   /** Secrets whose files were read and checked against the snapshot, keyed by resource key (absent: none). */
   secrets?: ReadonlyMap<string, DesiredSecret>;
+  /** The revision's berth Networks (kind Network), keyed by resource key (absent: none). */
+  networks?: ReadonlyMap<string, DesiredNetwork>;
+  /** spec.files of each Service read from the snapshot, keyed by service key (absent: none). */
+  files?: ReadonlyMap<string, DesiredFileMount[]>;
 }
 
 /** The parts of the desired state a kind contributes (each list sorted by the kind). */

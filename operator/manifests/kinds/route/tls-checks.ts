@@ -95,12 +95,13 @@ export function checkTlsPorts(typed: readonly Typed<RouteManifest>[], ctx: Check
   }
 }
 
-/** The first publisher of each port: Services' loadBalancer.publish and Routes' publish. */
+/** The first publisher of each port: Services' loadBalancer.publish and ports[].publish, and Routes' publish. */
 function publishedPorts(typed: readonly Typed<RouteManifest>[], ctx: CheckContext): Map<number, Seen> {
   const out = new Map<number, Seen>();
   for (const [key, { doc, m }] of ctx.services) {
     const p = m.spec.loadBalancer?.publish;
     if (p && !out.has(p.port)) out.set(p.port, { key: `Service ${key}`, doc, path: ['spec', 'loadBalancer', 'publish', 'port'] });
+    m.spec.ports.forEach((q, i) => { if (q.publish && !out.has(q.publish.port)) out.set(q.publish.port, { key: `Service ${key}`, doc, path: ['spec', 'ports', i, 'publish', 'port'] }); });
   }
   for (const { doc, manifest: m } of typed) {
     if (!out.has(m.spec.publish.port)) out.set(m.spec.publish.port, { key: `Route ${resourceKey(m.metadata.namespace, m.metadata.name)}`, doc, path: ['spec', 'publish', 'port'] });

@@ -5,7 +5,7 @@ import { resourceKey } from '../../../model/keys.ts';
 import type { PathSegment, RawDoc } from '../../yaml-source.ts';
 import { formatPath } from '../../path.ts';
 import { MIN_MEMORY_BYTES } from '../../quantity.ts';
-import { isObj } from '../../raw.ts';
+import { isObj, type Obj } from '../../raw.ts';
 import { checkHealth } from '../../health-checks.ts';
 import { checkLoadBalancer } from '../../load-balancer-checks.ts';
 import { checkPlacement } from '../../placement-checks.ts';
@@ -15,9 +15,11 @@ import { checkMountPaths, normalizeMountPath } from '../../mount-checks.ts';
 import { checkNamespaceSizes } from '../../namespace-checks.ts';
 import { checkSecurityContext } from '../../security-checks.ts';
 import { checkImageFields } from '../../image-checks.ts';
-import { checkContainerSettings } from '../../container-checks.ts';
+import { checkContainerNames, checkContainerSettings } from '../../container-checks.ts';
 import { probeKindIssues } from '../../probes.ts';
 import type { CheckContext, Declared, DocumentIssues, Report } from '../types.ts';
+import { checkDependencyNetworks, checkNetworkRefs } from './network-checks.ts';
+import { checkFileTargets } from './file-checks.ts';
 
 /**
  * Raw-document checks of a Service: a probe without exactly one kind blocks typing (as malformed as a schema
@@ -30,13 +32,16 @@ export function serviceDocumentIssues(doc: RawDoc): DocumentIssues {
 /** Per Service: the checks of checkService, then placement against the declared Nodes when all of them are typed. */
 export function checkServiceManifest(doc: RawDoc, m: ServiceManifest, ctx: CheckContext, report: Report): void {
   checkService(doc, m, ctx.declared, report);
+  checkNetworkRefs(doc, m, ctx, report);
+  checkDependencyNetworks(doc, m, ctx, report);
   if (ctx.placementNodes) checkPlacement(doc, m, ctx.placementNodes, report);
 }
 
-/** Across Services: dependsOn cycles and depth, containers per namespace. */
+/** Across Services: dependsOn cycles and depth, containers per namespace, container names. */
 export function checkServices(ctx: CheckContext, report: Report): void {
   checkDependencies(ctx.services, report);
   checkNamespaceSizes([...ctx.services.values()], report);
+  checkContainerNames(ctx.services.values(), report);
 }
 
 /**
@@ -75,7 +80,12 @@ function checkService(doc: RawDoc, m: ServiceManifest, declared: Declared, repor
   checkImageFields(doc, m, report);
   checkContainerSettings(doc, m, report);
   checkSecretRefs(doc, m, declared, report);
+  checkFileTargets(doc, m, report);
+  const seenDeps = new Map<string, number>();
   spec.dependsOn.forEach((dep, i) => {
+    const first = seenDeps.get(dep);
+    if (first !== undefined) return report(doc, ['spec', 'dependsOn', i], `"${dep}" is listed twice (also spec.dependsOn[${first}])`);
+    seenDeps.set(dep, i);
     if (dep === metadata.name) report(doc, ['spec', 'dependsOn', i], 'a service cannot depend on itself');
     else if (!declared.has(`Service\0${resourceKey(metadata.namespace, dep)}`)) {
       report(doc, ['spec', 'dependsOn', i], `no Service "${dep}" in namespace "${metadata.namespace}"`);
@@ -91,11 +101,30 @@ function checkPorts(doc: RawDoc, m: ServiceManifest, report: Report): void {
     const prev = ports.get(id);
     if (prev !== undefined) report(doc, ['spec', 'ports', i, 'port'], `duplicate port ${id} (also spec.ports[${prev}])`);
     else ports.set(id, i);
+    checkPortBinding(doc, m, i, report);
     if (p.name === undefined) return;
     const prevName = names.get(p.name);
     if (prevName !== undefined) report(doc, ['spec', 'ports', i, 'name'], `duplicate port name "${p.name}" (also spec.ports[${prevName}])`);
     else names.set(p.name, i);
   });
+}
+
+/**
+ * spec.ports[i]: a proxy listener (publish) is tcp; an engine binding (hostPort) is held by one container of one node,
+ * so it needs replicas <= 1 and stop-first updates (a start-first replacement would find the port taken).
+ */
+function checkPortBinding(doc: RawDoc, m: ServiceManifest, i: number, report: Report): void {
+  const p = m.spec.ports[i]!;
+  const at: PathSegment[] = ['spec', 'ports', i];
+  if (p.publish && p.protocol !== 'tcp') report(doc, [...at, 'publish'], `berth's proxy publishes tcp ports only; bind a ${p.protocol} port with hostPort (the engine's port binding)`, 'key');
+  if (p.hostIp !== undefined && p.hostPort === undefined) report(doc, [...at, 'hostIp'], 'hostIp needs a hostPort', 'key');
+  if (p.hostPort === undefined) return;
+  if (m.spec.replicas > 1) {
+    report(doc, [...at, 'hostPort'], `a host port is bound on one node by one container: a service with hostPort runs at most 1 replica (replicas is ${m.spec.replicas}); publish through berth's proxy (publish) to spread over replicas`);
+  }
+  if (m.spec.update.order === 'start-first' && m.spec.ports.findIndex((q) => q.hostPort !== undefined) === i) {
+    report(doc, ['spec', 'update', 'order'], `start-first would start the new replica while the old one holds host port ${p.hostPort} (spec.ports[${i}].hostPort): use stop-first (the default with a hostPort)`);
+  }
 }
 
 function checkMounts(doc: RawDoc, m: ServiceManifest, declared: Declared, report: Report): void {
@@ -113,6 +142,18 @@ function checkMounts(doc: RawDoc, m: ServiceManifest, declared: Declared, report
 
 
 /** spec.secrets: each names a Secret of the namespace; targets are absolute, normalised, unique and not a mount point of spec.volumes. */
+/** spec.secrets[i] with env: a variable no other source sets, and none of the file fields. */
+function checkSecretEnv(doc: RawDoc, m: ServiceManifest, i: number, report: Report): void {
+  const raw = (isObj(doc.value) && isObj(doc.value.spec) && Array.isArray(doc.value.spec.secrets) ? doc.value.spec.secrets[i] : undefined) as Obj | undefined;
+  for (const k of ['target', 'mode', 'uid', 'gid']) {
+    if (raw?.[k] !== undefined) report(doc, ['spec', 'secrets', i, k], `a Secret delivered as the environment variable ${m.spec.secrets![i]!.env} has no ${k} (it is not a file)`);
+  }
+  const name = m.spec.secrets![i]!.env!;
+  if (m.spec.env[name] !== undefined) report(doc, ['spec', 'secrets', i, 'env'], `${name} is also set in spec.env`);
+  const first = m.spec.secrets!.findIndex((r) => r.env === name);
+  if (first < i) report(doc, ['spec', 'secrets', i, 'env'], `${name} is also the env of spec.secrets[${first}]`);
+}
+
 function checkSecretRefs(doc: RawDoc, m: ServiceManifest, declared: Declared, report: Report): void {
   const targets = new Map<string, number>();
   const mounts = new Set(m.spec.volumes.map((v) => normalizeMountPath(v.mountPath)));
@@ -120,6 +161,7 @@ function checkSecretRefs(doc: RawDoc, m: ServiceManifest, declared: Declared, re
     if (!declared.has(`Secret\0${resourceKey(m.metadata.namespace, r.secret)}`)) {
       report(doc, ['spec', 'secrets', i, 'secret'], `no Secret "${r.secret}" in namespace "${m.metadata.namespace}"`);
     }
+    if (r.env !== undefined) return checkSecretEnv(doc, m, i, report);
     const at: PathSegment[] = ['spec', 'secrets', i, 'target']; // absent (the default): located at the entry
     const segments = r.target.split('/').slice(1);
     if (r.target === '/' || segments.some((s) => s === '' || s === '.' || s === '..')) {

@@ -1,9 +1,9 @@
 /** kind Service: defaults (schema-valid data -> model). */
-import type { ContainerSettings, ImagePolicySpec, PortSpec, PullPolicy, ResourceSpec, SecurityContext, ServiceSecretRef, ServiceSpec, VolumeMount } from '../../../model/manifest.ts';
+import type { BuildSpec, ContainerSettings, ImagePolicySpec, PortSpec, PullPolicy, ResourceSpec, SecurityContext, ServiceFile, ServiceSecretRef, ServiceSpec, VolumeMount } from '../../../model/manifest.ts';
 import type { RawDoc } from '../../yaml-source.ts';
 import { parseCpu, parseDuration, parseMemory } from '../../quantity.ts';
 import { toHealth, toUpdate } from '../../probes.ts';
-import { toLoadBalancer } from '../../load-balancer.ts';
+import { toLoadBalancer, toPublish } from '../../load-balancer.ts';
 import { toPlacement } from '../../placement.ts';
 import { convertAt, isObj } from '../../raw.ts';
 import type { Obj } from '../../raw.ts';
@@ -19,16 +19,25 @@ export function toServiceSpec(s: Obj, doc: RawDoc): ServiceSpec {
     update: toUpdate(s.update),
     health: toHealth(s.health),
     volumes: ((s.volumes ?? []) as Obj[]).map(toMount),
-    dependsOn: [...((s.dependsOn ?? []) as string[])],
+    dependsOn: ((s.dependsOn ?? []) as (string | Obj)[]).map((d) => (typeof d === 'string' ? d : (d.service as string))),
     placement: toPlacement(s.placement as Obj | undefined),
     pullPolicy: (s.pullPolicy as PullPolicy | undefined) ?? defaultPullPolicy(typeof s.image === 'string' ? s.image : undefined),
   };
+  // A host port is held by one container at a time: a service binding one replaces its replica stop-first unless told otherwise.
+  if (spec.ports.some((p) => p.hostPort !== undefined) && !(isObj(s.update) && s.update.order !== undefined)) spec.update.order = 'stop-first';
   if (typeof s.image === 'string') spec.image = s.image;
+  // Only when one dependency is `condition: healthy`: the others keep the model (and plan) of a berth without conditions.
+  const healthy = ((s.dependsOn ?? []) as (string | Obj)[]).flatMap((d) => (isObj(d) && d.condition === 'healthy' ? [d.service as string] : []));
+  if (healthy.length) spec.healthyDependencies = healthy;
   if (Array.isArray(s.secrets) && s.secrets.length) spec.secrets = (s.secrets as Obj[]).map(toSecretRef);
+  // Only when written: absent = the namespace's own network, with the spec hash of a berth without the field.
+  if (Array.isArray(s.networks)) spec.networks = (s.networks as (string | Obj)[]).map((n) => (typeof n === 'string' ? { name: n, aliases: [] } : { name: n.name as string, aliases: [...((n.aliases as string[] | undefined) ?? [])] }));
+  if (Array.isArray(s.files) && s.files.length) spec.files = (s.files as Obj[]).map(toServiceFile);
+  if (Array.isArray(s.anonymousVolumes) && s.anonymousVolumes.length) spec.anonymousVolumes = [...(s.anonymousVolumes as string[])];
   if (isObj(s.imagePolicy)) spec.imagePolicy = toImagePolicySpec(s.imagePolicy);
   const container = toContainerSettings(s);
   if (container) spec.container = container;
-  if (isObj(s.build)) spec.build = { context: s.build.context as string, dockerfile: (s.build.dockerfile as string | undefined) ?? 'Dockerfile' };
+  if (isObj(s.build)) spec.build = toBuild(s.build, doc);
   if (Array.isArray(s.command)) spec.command = [...(s.command as string[])];
   if (isObj(s.loadBalancer)) spec.loadBalancer = toLoadBalancer(s.loadBalancer, spec.ports);
   // Only when written: an absent securityContext keeps the spec hash (and the replicas) of a berth without the field.
@@ -50,6 +59,10 @@ function toContainerSettings(s: Obj): ContainerSettings | undefined {
   if (Array.isArray(s.entrypoint)) c.entrypoint = [...(s.entrypoint as string[])];
   if (typeof s.user === 'string') c.user = s.user;
   if (typeof s.workingDir === 'string') c.workingDir = s.workingDir;
+  if (typeof s.containerName === 'string') c.containerName = s.containerName;
+  if (typeof s.hostname === 'string') c.hostname = s.hostname;
+  if (typeof s.stdinOpen === 'boolean') c.stdinOpen = s.stdinOpen;
+  if (typeof s.tty === 'boolean') c.tty = s.tty;
   if (typeof s.readOnly === 'boolean') c.readOnly = s.readOnly;
   if (Array.isArray(s.tmpfs)) {
     c.tmpfs = (s.tmpfs as Obj[]).map((t, i) => ({
@@ -95,6 +108,16 @@ export function toSecurityContext(c: Obj): SecurityContext {
 }
 
 /** Env values are strings; a number keeps its YAML spelling (`1.0` stays "1.0", not "1"). */
+/** spec.build; args and target only when written (absent: the content hash of a berth without them). */
+function toBuild(b: Obj, doc: RawDoc): BuildSpec {
+  const build: BuildSpec = { context: b.context as string, dockerfile: (b.dockerfile as string | undefined) ?? 'Dockerfile' };
+  if (isObj(b.args) && Object.keys(b.args).length) {
+    build.args = Object.fromEntries(Object.entries(b.args).map(([k, v]) => [k, typeof v === 'number' ? (doc.loc.plainText(['spec', 'build', 'args', k]) ?? String(v)) : String(v)]));
+  }
+  if (typeof b.target === 'string') build.target = b.target;
+  return build;
+}
+
 function toEnv(env: Obj, doc: RawDoc): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
@@ -106,6 +129,9 @@ function toEnv(env: Obj, doc: RawDoc): Record<string, string> {
 function toPort(p: Obj): PortSpec {
   const port: PortSpec = { port: p.port as number, protocol: (p.protocol as PortSpec['protocol'] | undefined) ?? 'tcp' };
   if (typeof p.name === 'string') port.name = p.name;
+  if (typeof p.hostPort === 'number') port.hostPort = p.hostPort;
+  if (typeof p.hostIp === 'string') port.hostIp = p.hostIp;
+  if (isObj(p.publish)) port.publish = toPublish(p.publish);
   return port;
 }
 
@@ -130,9 +156,21 @@ function toSecretRef(r: Obj): ServiceSecretRef {
   return {
     secret,
     ...(key !== undefined ? { key } : {}),
+    ...(typeof r.env === 'string' ? { env: r.env } : {}),
     target: (r.target as string | undefined) ?? (key !== undefined ? `${SECRETS_DIR}/${secret}/${key}` : `${SECRETS_DIR}/${secret}`),
     mode: mode.length === 3 ? `0${mode}` : mode,
     ...(typeof r.uid === 'number' ? { uid: r.uid } : {}),
     ...(typeof r.gid === 'number' ? { gid: r.gid } : {}),
   };
+}
+
+/** One spec.files entry as written (the schema checked the types; file-checks.ts that exactly one of source and content is set). */
+function toServiceFile(f: Obj): ServiceFile {
+  const out: ServiceFile = { target: f.target as string };
+  if (typeof f.source === 'string') out.source = f.source;
+  if (typeof f.content === 'string') out.content = f.content;
+  if (typeof f.mode === 'string') out.mode = f.mode;
+  if (typeof f.uid === 'number') out.uid = f.uid;
+  if (typeof f.gid === 'number') out.gid = f.gid;
+  return out;
 }

@@ -234,11 +234,11 @@ function securityOpt(ctx: ServiceContext, v: unknown): void {
   });
 }
 
-const X_BERTH_FIELDS = ['health', 'loadBalancer', 'placement'];
+const X_BERTH_FIELDS = ['health', 'loadBalancer', 'placement', 'autoscale'];
 
 /** `x-berth: { health, loadBalancer, placement }`, berth's own syntax, merged over what the compose fields gave. */
 function xBerth(ctx: ServiceContext, v: unknown): void {
-  if (!isObj(v)) return ctx.error(['x-berth'], 'must be a mapping with health, loadBalancer or placement');
+  if (!isObj(v)) return ctx.error(['x-berth'], 'must be a mapping with health, loadBalancer, placement or autoscale');
   for (const [key, x] of Object.entries(v)) {
     if (!X_BERTH_FIELDS.includes(key)) {
       ctx.error(['x-berth', key], `unknown x-berth field (allowed: ${X_BERTH_FIELDS.join(', ')})`, 'key');

@@ -34,6 +34,10 @@ function serviceWith(path: PathSegment[], value: string): string {
   };
   let cur = doc;
   if (path[1] === 'imagePolicy') (doc.spec as Record<string, unknown>).imagePolicy = { semver: '>=1' };
+  if (path[1] === 'autoscale') {
+    Object.assign(doc.spec as Record<string, unknown>, { loadBalancer: { publish: { port: 18080 } } });
+    (doc.spec as Record<string, unknown>).autoscale = { min: 0, max: 2, metrics: [{ requestsPerSecond: 1 }], behavior: { scaleUp: {}, scaleDown: {} }, scaleToZero: {} };
+  }
   for (const seg of path.slice(0, -1)) cur = cur[seg] as Record<string, unknown>;
   cur[path.at(-1) as string] = value;
   return JSON.stringify(doc);
@@ -44,6 +48,8 @@ describe('maximum of every duration field', () => {
 
   it('finds the duration fields of the schemas (a new one needs a maximum here)', () => {
     expect(paths.sort()).toEqual([
+      ...['scaleDown', 'scaleUp'].flatMap((k) => ['period', 'stabilization'].map((f) => `spec.autoscale.behavior.${k}.${f}`)),
+      'spec.autoscale.scaleToZero.after',
       ...['liveness', 'readiness', 'startup'].flatMap((k) => ['initialDelay', 'interval', 'timeout'].map((f) => `spec.health.${k}.${f}`)),
       'spec.imagePolicy.interval',
       'spec.stopGracePeriod',

@@ -66,7 +66,8 @@ function checkReadyWindow(doc: RawDoc, health: HealthSpec, report: HealthReport)
 }
 
 /** A duration above its field's maximum is reported, naming the maximum (nothing is clamped). */
-function checkMax(doc: RawDoc, path: PathSegment[], ms: number, max: number, report: HealthReport): void {
+/** A duration field above its maximum, reported at the field. */
+export function checkMax(doc: RawDoc, path: PathSegment[], ms: number, max: number, report: HealthReport): void {
   if (ms > max) report(doc, path, `must be at most ${formatDuration(max)}, got ${formatDuration(ms)}`);
 }
 

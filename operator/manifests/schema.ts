@@ -22,6 +22,7 @@ const PATTERN_MESSAGES: Record<string, string> = {
   [NAME_PATTERN]: 'must be a DNS label: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters',
   '^/': 'must be an absolute path',
   '^[^=\\s]+$': 'must be a build argument name (no "=" and no white space)',
+  '^[0-9]+(\\.[0-9]+)?%$': 'must be a percentage such as 70%',
   '^[A-Za-z0-9][A-Za-z0-9._-]*$': 'must be a build stage name: letters, digits, ".", "_" and "-", starting with a letter or digit',
   '^/\\S*$': "must be a URL path starting with '/' (no spaces)",
   '^[0-9]+(\\.[0-9]+)?(k|Ki|M|Mi|G|Gi|T|Ti)?$': 'must be a number of bytes or a quantity such as 64Mi, 1Gi, 512M, 1G, 100k',

@@ -53,7 +53,8 @@ function checkContext(entries: readonly Entry[], typed: readonly Typed[], unread
   // Placement is checked against the declared Nodes only when all of them are typed (a Node with its own schema error
   // would make a constraint look impossible); the revision is rejected for that Node anyway.
   const allNodesTyped = entries.every((e) => e.kind !== 'Node' || e.manifest !== undefined);
-  return { declared, services: servicesByKey(typed), ...(allNodesTyped ? { placementNodes: uniqueNodes(nodes) } : {}) };
+  const routeBackends = new Set(typed.flatMap(({ manifest: m }) => (m.kind === 'Route' ? m.spec.rules.flatMap((r) => r.backends.map((b) => resourceKey(m.metadata.namespace, b.service))) : [])));
+  return { declared, services: servicesByKey(typed), routeBackends, ...(allNodesTyped ? { placementNodes: uniqueNodes(nodes) } : {}) };
 }
 
 interface TypedService {

@@ -107,6 +107,33 @@ export interface PublishSpec {
   host?: string;
 }
 
+/** One target of spec.autoscale.metrics. */
+export type AutoscaleMetric =
+  | { type: 'cpu'; percent: number }
+  | { type: 'memory'; percent: number }
+  | { type: 'requestsPerSecond'; value: number }
+  | { type: 'concurrency'; value: number }
+  | { type: 'latencyP95'; ms: number };
+
+/** spec.autoscale.behavior.scaleUp / scaleDown: the change allowed per period is the larger of the two steps. */
+export interface AutoscaleStep {
+  stabilizationMs: number;
+  maxStepPercent: number;
+  maxStepReplicas: number;
+  periodMs: number;
+}
+
+/** `spec.autoscale` with its defaults (the Kubernetes HPA's behavior). */
+export interface AutoscaleSpec {
+  min: number;
+  max: number;
+  metrics: AutoscaleMetric[];
+  scaleUp: AutoscaleStep;
+  scaleDown: AutoscaleStep;
+  /** With min 0: idle this long at the proxy -> 0 replicas (default 5 min). */
+  scaleToZeroAfterMs?: number;
+}
+
 /** `spec.loadBalancer` of a Service: how the embedded proxy (and Routes) spread traffic over its ready replicas. */
 export interface LoadBalancerSpec {
   algorithm: LbAlgorithm;
@@ -212,6 +239,8 @@ export interface ServiceSpec {
    * service waits until every replica of each is ready. Absent = none. Not in the spec hash, like dependsOn.
    */
   healthyDependencies?: string[];
+  /** The autoscaler's bounds and targets (spec.autoscale); not in the spec hash. While set, replicas is the starting count. */
+  autoscale?: AutoscaleSpec;
   /** Operator-side load balancing; not part of the spec hash (changing it never replaces containers). */
   loadBalancer?: LoadBalancerSpec;
   /** Scheduling across nodes; not part of the spec hash (a change moves nothing that runs, it applies to new placements). */

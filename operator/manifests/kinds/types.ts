@@ -31,6 +31,8 @@ export interface CheckContext {
   declared: Declared;
   /** Typed Services by key, the first definition winning (a duplicate is reported elsewhere). */
   services: ReadonlyMap<string, { doc: RawDoc; m: ServiceManifest }>;
+  /** `ns/name` of every Service a typed Route names as a backend (traffic reaching it through berth's router). */
+  routeBackends: ReadonlySet<string>;
   /** Typed Nodes sorted by name, first definition winning; undefined while some Node failed its schema. */
   placementNodes?: readonly NodeManifest[];
 }

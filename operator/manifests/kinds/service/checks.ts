@@ -20,6 +20,7 @@ import { probeKindIssues } from '../../probes.ts';
 import type { CheckContext, Declared, DocumentIssues, Report } from '../types.ts';
 import { checkDependencyNetworks, checkNetworkRefs } from './network-checks.ts';
 import { checkFileTargets } from './file-checks.ts';
+import { checkAutoscale, hasProxyInFront } from './autoscale.ts';
 
 /**
  * Raw-document checks of a Service: a probe without exactly one kind blocks typing (as malformed as a schema
@@ -34,6 +35,8 @@ export function checkServiceManifest(doc: RawDoc, m: ServiceManifest, ctx: Check
   checkService(doc, m, ctx.declared, report);
   checkNetworkRefs(doc, m, ctx, report);
   checkDependencyNetworks(doc, m, ctx, report);
+  const key = resourceKey(m.metadata.namespace, m.metadata.name);
+  checkAutoscale(doc, m, hasProxyInFront(m, ctx.routeBackends, key), report);
   if (ctx.placementNodes) checkPlacement(doc, m, ctx.placementNodes, report);
 }
 

@@ -5,6 +5,7 @@ import { parseCpu, parseDuration, parseMemory } from '../../quantity.ts';
 import { toHealth, toUpdate } from '../../probes.ts';
 import { toLoadBalancer, toPublish } from '../../load-balancer.ts';
 import { toPlacement } from '../../placement.ts';
+import { toAutoscale } from './autoscale.ts';
 import { convertAt, isObj } from '../../raw.ts';
 import type { Obj } from '../../raw.ts';
 
@@ -40,6 +41,7 @@ export function toServiceSpec(s: Obj, doc: RawDoc): ServiceSpec {
   if (isObj(s.build)) spec.build = toBuild(s.build, doc);
   if (Array.isArray(s.command)) spec.command = [...(s.command as string[])];
   if (isObj(s.loadBalancer)) spec.loadBalancer = toLoadBalancer(s.loadBalancer, spec.ports);
+  if (isObj(s.autoscale)) spec.autoscale = toAutoscale(s.autoscale);
   // Only when written: an absent securityContext keeps the spec hash (and the replicas) of a berth without the field.
   if (isObj(s.securityContext)) spec.securityContext = toSecurityContext(s.securityContext);
   return spec;

@@ -2,7 +2,7 @@
 import type Dockerode from 'dockerode';
 import { BerthError } from '../model/errors.ts';
 import { LABELS } from '../model/keys.ts';
-import type { ContainerRuntime, ContainerSecurity, CreateContainerSpec, ExecResult } from './runtime.ts';
+import type { ContainerRuntime, ContainerSecurity, ContainerStats, CreateContainerSpec, ExecResult } from './runtime.ts';
 import type { ContainerSettings } from '../model/manifest.ts';
 import { buildImage } from './docker-build.ts';
 import { pullImage } from './docker-pull.ts';
@@ -48,7 +48,8 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     buildImage: (ref, files, dockerfile, labels, opts) => buildImage(docker, fail, ref, files, dockerfile, labels, opts),
     pullImage: (ref, opts) => pullImage(docker, fail, ref, opts),
     exportImage: (ref) => exportImage(docker, fail, ref),
-    memoryUsage: (ids) => memoryUsage(docker, ids),
+    memoryUsage: async (ids) => Object.fromEntries(Object.entries(await containerStats(docker, ids)).map(([id, st]) => [id, st.memoryBytes])),
+    containerStats: (ids) => containerStats(docker, ids),
     importImage: (tar) => importImage(docker, fail, tar),
     exec: (id, command, timeoutMs) => execInContainer(docker, fail, id, command, timeoutMs),
     subscribe: (instance, onEvent, onReconnect, opts) => {
@@ -65,21 +66,41 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
   };
 }
 
-/** One-shot stats of each container (no 1 s sampling wait): usage minus inactive page cache, as `docker stats` shows. */
-async function memoryUsage(docker: Dockerode, ids: string[]): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
+/** The bound of one stats read: a container that does not answer in time is left out of this round. */
+const STATS_TIMEOUT_MS = 5_000;
+
+interface EngineStats {
+  read?: string;
+  cpu_stats?: { cpu_usage?: { total_usage?: number } };
+  memory_stats?: { usage?: number; stats?: Record<string, number> };
+}
+
+/**
+ * One-shot stats of each container (no 1 s sampling wait, API 1.41): CPU total and memory minus inactive page cache,
+ * as `docker stats` shows. Stopped, gone or silent containers are skipped.
+ */
+async function containerStats(docker: Dockerode, ids: string[]): Promise<Record<string, ContainerStats>> {
+  const out: Record<string, ContainerStats> = {};
   await Promise.all(ids.map(async (id) => {
     try {
-      const s = (await docker.getContainer(id).stats({ stream: false, 'one-shot': true } as { stream: false })) as { memory_stats?: { usage?: number; stats?: Record<string, number> } };
+      const s = (await withTimeout(docker.getContainer(id).stats({ stream: false, 'one-shot': true } as { stream: false }), STATS_TIMEOUT_MS)) as EngineStats;
       const m = s.memory_stats;
-      if (m?.usage === undefined) return;
+      const cpu = s.cpu_stats?.cpu_usage?.total_usage;
+      if (m?.usage === undefined || cpu === undefined) return;
       const cache = m.stats?.total_inactive_file ?? m.stats?.inactive_file ?? 0;
-      out[id] = Math.max(0, m.usage - cache);
+      const readAt = s.read ? Date.parse(s.read) : NaN;
+      out[id] = { cpuNs: cpu, memoryBytes: Math.max(0, m.usage - cache), readAt: Number.isFinite(readAt) && readAt > 0 ? readAt : Date.now() };
     } catch {
-      // gone or not running: no usage
+      // gone, not running or not answering: no stats this round
     }
   }));
   return out;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms); });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** `docker save <ref>` as a stream; a missing image is E_IMAGE_MISSING. */

@@ -45,6 +45,19 @@ export function createMultiRuntime(pool: NodePool, log: Logger, opts: MultiRunti
     if (!node) throw new BerthError('E_DOCKER', `container ${id} is not on any known node`);
     return node;
   };
+  /** Runs `fn` once per node for its containers of `ids` and merges the answers; a node that fails adds nothing. */
+  const perNode = async <T>(ids: string[], fn: (rt: ContainerRuntime, list: string[]) => Promise<Record<string, T>>): Promise<Record<string, T>> => {
+    const byNode = new Map<string, string[]>();
+    for (const id of ids) {
+      const node = where.get(id);
+      if (node) byNode.set(node, [...(byNode.get(node) ?? []), id]);
+    }
+    const parts = await Promise.all([...byNode].map(([node, list]) => {
+      const rt = pool.get(node)?.runtime;
+      return rt ? fn(rt, list).catch(() => ({})) : {};
+    }));
+    return Object.assign({}, ...parts) as Record<string, T>;
+  };
   /** Runs `fn` on the node of container `id`, telling the pool whether the engine answered. */
   const onContainer = async <T>(id: string, fn: (rt: ContainerRuntime) => Promise<T>): Promise<T> => {
     const node = nodeOf(id);
@@ -214,15 +227,8 @@ export function createMultiRuntime(pool: NodePool, log: Logger, opts: MultiRunti
     unpauseContainer: (id) => onContainer(id, (rt) => rt.unpauseContainer(id)),
     updateContainer: (id, update) => onContainer(id, (rt) => rt.updateContainer(id, update)),
     exec: (id, command, timeoutMs) => onContainer(id, (rt) => rt.exec(id, command, timeoutMs)),
-    async memoryUsage(ids) {
-      const byNode = new Map<string, string[]>();
-      for (const id of ids) {
-        const node = where.get(id);
-        if (node) byNode.set(node, [...(byNode.get(node) ?? []), id]);
-      }
-      const parts = await Promise.all([...byNode].map(([node, list]) => pool.get(node)?.runtime.memoryUsage(list).catch(() => ({})) ?? {}));
-      return Object.assign({}, ...parts) as Record<string, number>;
-    },
+    memoryUsage: (ids) => perNode(ids, (rt, list) => rt.memoryUsage(list)),
+    containerStats: (ids) => perNode(ids, (rt, list) => rt.containerStats(list)),
     createVolume: (name, labels, driver, opts) => everywhere(`create volume ${name}`, (rt) => rt.createVolume(name, labels, driver, opts)),
     removeVolume: (name) => everywhere(`remove volume ${name}`, (rt) => rt.removeVolume(name)),
     createNetwork: (name, labels, options) => everywhere(`create network ${name}`, (rt) => rt.createNetwork(name, labels, options)),

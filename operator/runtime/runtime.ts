@@ -162,6 +162,16 @@ export interface PullResult {
 }
 
 /** Options of a network that the engine cannot change once it exists. */
+/** A container's counters at one read: CPU as a running total, so two reads give a rate. */
+export interface ContainerStats {
+  /** CPU time used since the container started, nanoseconds (cgroup cpuacct total). */
+  cpuNs: number;
+  /** Memory in use, bytes, inactive page cache excluded (as `docker stats`). */
+  memoryBytes: number;
+  /** When the engine read the counters, ms since the epoch. */
+  readAt: number;
+}
+
 export interface NetworkOptions {
   internal?: boolean;
 }
@@ -195,6 +205,8 @@ export interface ContainerRuntime {
   removeNetwork(name: string): Promise<void>;
   /** Memory in use (bytes, page cache excluded, like `docker stats`) of each running container of `ids`; absent ones are skipped. */
   memoryUsage(ids: string[]): Promise<Record<string, number>>;
+  /** One-shot CPU and memory counters of each running container of `ids` (the autoscaler's source); absent ones are skipped. */
+  containerStats(ids: string[]): Promise<Record<string, ContainerStats>>;
   /** The image `ref` as a `docker save` tar stream; rejects with E_IMAGE_MISSING when the engine does not have it. */
   exportImage(ref: string): Promise<NodeJS.ReadableStream>;
   /** Loads a `docker save` tar stream (`docker load`); resolves once the engine has loaded it. */

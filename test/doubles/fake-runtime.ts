@@ -10,7 +10,7 @@ import { BerthError } from '../../operator/model/errors.ts';
 import { LABELS } from '../../operator/model/keys.ts';
 import type { ObservedContainer, ObservedState } from '../../operator/model/state.ts';
 import { liftedLimitError } from '../../operator/runtime/docker-errors.ts';
-import type { BuildFile, ContainerRuntime, CreateContainerSpec, ExecResult, PullResult, RuntimeEvent } from '../../operator/runtime/runtime.ts';
+import type { BuildFile, ContainerRuntime, ContainerStats, CreateContainerSpec, ExecResult, PullResult, RuntimeEvent } from '../../operator/runtime/runtime.ts';
 
 /** One recorded mutating call. */
 export interface FakeCall {
@@ -65,6 +65,7 @@ export class FakeRuntime implements ContainerRuntime {
   private readonly subscribers = new Set<Subscriber>();
   private readonly execs = new Map<string, FakeExecHandler>();
   private readonly usage = new Map<string, number>();
+  private readonly cpu = new Map<string, number>();
   private nextId = 1;
   private nextNetworkId = 1;
   private clock: number;
@@ -299,6 +300,20 @@ export class FakeRuntime implements ContainerRuntime {
     this.injected('memoryUsage');
     const out: Record<string, number> = {};
     for (const id of ids) if (this.containers.get(id)?.observed.status === 'running') out[id] = this.usage.get(id) ?? 0;
+    return out;
+  }
+
+  /** CPU time containerStats() reports for container `id` (default 0 ns). */
+  setCpuNs(id: string, ns: number): void {
+    this.cpu.set(id, ns);
+  }
+
+  async containerStats(ids: string[]): Promise<Record<string, ContainerStats>> {
+    this.injected('containerStats');
+    const out: Record<string, ContainerStats> = {};
+    for (const id of ids) {
+      if (this.containers.get(id)?.observed.status === 'running') out[id] = { cpuNs: this.cpu.get(id) ?? 0, memoryBytes: this.usage.get(id) ?? 0, readAt: Date.now() };
+    }
     return out;
   }
 

@@ -26,7 +26,8 @@ import { createDockerGc } from '../runtime/docker-gc.ts';
 import { trafficLimits } from './traffic-limits.ts';
 import { apiSecurity } from './api-security.ts';
 import { Metrics } from '../server/metrics.ts';
-import { accessMetrics } from '../dataplane/access-metrics.ts';
+import { accessMetrics, fetchAccess } from '../dataplane/access-metrics.ts';
+import { Autoscaler } from '../autoscale/controller.ts';
 import { startServer, type Server, type ServerDeps } from '../server/server.ts';
 import { formatDuration } from '../manifests/quantity.ts';
 import { settingsFor, type RunSettings } from '../settings/settings.ts';
@@ -82,8 +83,13 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const github = s.github ? createGitHubClient({ ...s.github, log }) : null;
   const sync = github ? new SyncReporter({ github, instance: s.instance, log }) : null;
   const cluster = clusterOf(pool, runtime, { usage: (ids) => runtime.memoryUsage(ids), memoryHighMark: s.memoryHighMark });
+  const autoscaler = new Autoscaler({
+    stats: (ids) => runtime.containerStats(ids), traffic: () => fetchAccess(proxies.paths), health: (id) => monitor.health(id),
+    trigger: wake, log, intervalMs: s.autoscaleIntervalMs,
+  });
+  autoscaler.start();
   const rec = reconciler(s, source, runtime, log, {
-    keepLastGood: true, drift: s.drift, statusIntervalMs: s.statusIntervalMs, monitor, cluster, redact, images, secrets: secretStore(s, redact),
+    keepLastGood: true, drift: s.drift, statusIntervalMs: s.statusIntervalMs, monitor, cluster, redact, images, secrets: secretStore(s, redact), autoscaler,
     notify: (e) => listeners.onReconcilerEvent(e), beforeStop: (id) => drainer.drain(id), onLateFetch: () => wake('late fetch finished'),
   });
   const reviews = github || s.reviewBranches.length ? startReviews(s, source, engines, log, { github, sync, onRound: hooks.onReview, images }) : null;
@@ -103,7 +109,7 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const started = startLoop(rec, { intervalMs: s.intervalMs, log, runtime, instance: s.instance, onPass: (r, trigger, ms) => listeners.afterPass(r, trigger, ms) });
   loop = started;
   const closers = new Closers().add(
-    closer(() => pool.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
+    closer(() => pool.stop()), closer(() => autoscaler.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
     closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => imageUpdates?.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)), closer(() => externals.close()), closer(() => security.close()),
   );
   const server = await serve(s, { log, metrics, moreMetrics: accessMetrics([proxies.paths]), status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);

@@ -5,6 +5,7 @@ import { HealthMonitor, type HealthChange } from '../health/monitor.ts';
 import { loadDesired, type LoadOptions } from '../manifests/index.ts';
 import type { NodeSpec } from '../model/manifest.ts';
 import { Reconciler, type Cluster, type DriftMode, type ReconcilerEvent } from '../reconciler/reconciler.ts';
+import type { ReconcilerDeps } from '../reconciler/types.ts';
 import { clusterView } from '../runtime/cluster.ts';
 import { createDockerRuntime, dockerOptionsFromEndpoint } from '../runtime/docker.ts';
 import { DEFAULT_SOCKET } from '../runtime/docker-options.ts';
@@ -111,6 +112,8 @@ export interface ReconcilerExtra {
   images?: ImageAccess;
   /** Decrypts kind: Secret files at create (secretStore). */
   secrets?: SecretStore;
+  /** The replica counts of autoscaled services (berth run). */
+  autoscaler?: ReconcilerDeps['autoscaler'];
 }
 
 /** The resolver of kind: Secret files: identities from --age-key-file (or the SOPS variables), every value registered with `redact`. */
@@ -124,6 +127,7 @@ export function reconciler(s: SourceSettings, source: GitSource, runtime: Contai
     onLateFetch: extra.onLateFetch,
     redact: extra.redact,
     ...(extra.secrets ? { secrets: extra.secrets } : {}),
+    ...(extra.autoscaler ? { autoscaler: extra.autoscaler } : {}),
     ...(extra.images ? { images: extra.images.resolver, pullAuth: (ref: string) => extra.images!.pullAuth(ref) } : {}),
     statusIntervalMs: extra.statusIntervalMs,
     beforeStop: extra.beforeStop,

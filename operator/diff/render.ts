@@ -60,10 +60,15 @@ export function renderText(plan: Plan): string {
       .filter(Boolean).join(' ');
     return `  ${SIGILS[a.type]} ${a.type.padEnd(14)} ${target}\n      ${a.cause === 'drift' ? '[drift] ' : ''}${a.reason}`;
   });
-  return [head, ...lines].join('\n');
+  return [head, ...lines, ...autoscaledLines(plan)].join('\n');
+}
+
+/** `  autoscaled shop/web: 1..10, at 3`: a count the autoscaler keeps, which the plan does not change. */
+function autoscaledLines(plan: Plan): string[] {
+  return (plan.autoscaled ?? []).map((a) => `  = autoscaled     ${a.service}: ${a.min}..${a.max}, at ${a.replicas}`);
 }
 
 /** Machine-readable plan. */
 export function renderJson(plan: Plan): string {
-  return JSON.stringify({ revision: plan.revision, summary: summarize(plan), actions: plan.actions.map(actionView) }, null, 2);
+  return JSON.stringify({ revision: plan.revision, summary: summarize(plan), actions: plan.actions.map(actionView), ...(plan.autoscaled ? { autoscaled: plan.autoscaled } : {}) }, null, 2);
 }

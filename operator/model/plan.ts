@@ -41,6 +41,8 @@ export type ActionType = Action['type'];
 export interface Plan {
   revision: string;
   actions: Action[];
+  /** Services whose count is the autoscaler's (spec.autoscale): their range and the count the plan holds them at. Absent = none. */
+  autoscaled?: { service: string; min: number; max: number; replicas: number }[];
 }
 
 export interface PlanSummary {

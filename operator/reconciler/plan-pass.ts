@@ -9,6 +9,7 @@ import type { Action, CreateAction, Plan, RemoveAction } from '../model/plan.ts'
 import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
 import type { SchedNode } from '../scheduler/types.ts';
 import { placeCreates } from './placement.ts';
+import { autoscaledReplicas } from '../autoscale/replicas.ts';
 
 /** The nodes as a plan needs them (absent: one engine, no scheduling). */
 export interface PlanCluster {
@@ -37,6 +38,8 @@ export interface PassInput {
   /** Removals the nodes need (memory pressure), added unless the plan removes the container anyway. */
   evictions?: readonly RemoveAction[];
   drift: 'correct' | 'detect';
+  /** The autoscaler's counts by service key; an autoscaled service without one runs what runs (autoscale/replicas.ts). */
+  autoscaled?: ReadonlyMap<string, number>;
 }
 
 export interface PassPlan {
@@ -55,17 +58,18 @@ export interface PassPlan {
 
 /** Computes the plan of a pass. */
 export function planPass(input: PassInput): PassPlan {
-  const desired = effectiveDesired(input.desired, input.held, input.previous ?? null);
+  const desired = effectiveDesired(autoscaledReplicas(input.desired, input.observed, input.autoscaled), input.held, input.previous ?? null);
   const scheduling = desired.nodes.length > 0 ? input.cluster : undefined;
   const diffed = diff(desired, input.observed, {
     instance: input.instance, applied: input.applied, unhealthy: input.unhealthy,
     ...(scheduling ? { nodes: { unreachable: scheduling.unreachable, lost: scheduling.lost } } : {}),
   });
-  let plan = diffed;
+  const autoscaled = desired.services.flatMap((s) => (s.spec.autoscale ? [{ service: s.key, min: s.spec.autoscale.min, max: s.spec.autoscale.max, replicas: s.spec.replicas }] : []));
+  let plan: Plan = autoscaled.length ? { ...diffed, autoscaled } : diffed;
   let unschedulable = new Map<string, string>();
   let waiting: CreateAction[] = [];
   if (scheduling) {
-    const placed = placeCreates(diffed, desired, input.observed, scheduling.nodes, scheduling.lost);
+    const placed = placeCreates(plan, desired, input.observed, scheduling.nodes, scheduling.lost);
     const removing = new Set(placed.plan.actions.flatMap((a) => (a.type === 'remove' ? [a.container.id] : [])));
     plan = { ...placed.plan, actions: [...placed.plan.actions, ...(input.evictions ?? []).filter((a) => !removing.has(a.container.id))] };
     ({ unschedulable, waiting } = placed);

@@ -21,6 +21,7 @@ import { currentReplicas } from './replicas.ts';
 import { readBuildContext } from '../apply/build-context.ts';
 import { Revisions, type Loaded } from './revisions.ts';
 import type { PassResult, ReconcilerDeps } from './types.ts';
+import { autoscaledReplicas } from '../autoscale/replicas.ts';
 
 export type { Cluster, ClusterView, DriftMode, PassResult, ReconcilerDeps, ReconcilerEvent } from './types.ts';
 
@@ -172,6 +173,9 @@ export class Reconciler {
       return this.deps.runtime.observe(this.deps.instance, refs);
     };
     const pinned = await this.pin(good, await look(), look);
+    // Autoscaled services run the autoscaler's count: the planner, the status and the applied record all see it.
+    const autoscaled = this.deps.autoscaler?.counts(pinned.desired, pinned.observed);
+    pinned.desired = autoscaledReplicas(pinned.desired, pinned.observed, autoscaled);
     const desired = this.healing.effective(pinned.desired, pinned.previous);
     r.effective = desired;
     const observe = async () => {
@@ -190,6 +194,7 @@ export class Reconciler {
     const planned = (o: ObservedState, evictions = cluster?.evictions) => planPass({
       desired: pinned.desired, observed: o, instance: this.deps.instance, applied: this.applied, held: this.healing.held,
       previous: pinned.previous, unhealthy: this.unhealthy(o), cluster: cluster?.view, evictions, drift: this.deps.drift,
+      ...(autoscaled ? { autoscaled } : {}),
     });
     const p = planned(r.observed);
     r.plan = p.plan;
@@ -346,6 +351,7 @@ export class Reconciler {
       pullErrors: new Map((r.applied?.outcomes ?? []).flatMap((o) => (o.action.type === 'pull-image' && o.error ? [[o.action.service, o.error.message] as [string, string]] : []))),
       crashes: this.healing.crashes,
       held: this.healing.held,
+      ...(this.deps.autoscaler ? { autoscale: this.deps.autoscaler.status() } : {}),
       pending: r.pending,
       error: r.error,
       errorRevision: r.error ? (this.revisions.rejected?.revision ?? this.revisions.latest) : null,

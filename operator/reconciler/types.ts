@@ -12,6 +12,7 @@ import type { ImageResolver } from '../images/resolver.ts';
 import type { GitSource, RepoSnapshot } from '../source/source.ts';
 import type { StatusDoc } from '../status/report.ts';
 import type { Logger } from '../util/log.ts';
+import type { AutoscaleStatus } from '../autoscale/controller.ts';
 import type { Redactor } from '../util/redact.ts';
 
 export type { ClusterView } from '../runtime/cluster.ts';
@@ -58,6 +59,11 @@ export interface ReconcilerDeps {
   pullAuth?: (ref: string) => Promise<EngineAuth | undefined>;
   /** Decrypts the Secrets replicas name, at create; told before each apply which desired states are in force. */
   secrets?: SecretResolver & { remember(...states: (DesiredState | null | undefined)[]): void };
+  /** The replica counts of autoscaled services, and what status shows of them (absent: what runs, clamped). */
+  autoscaler?: {
+    counts(desired: DesiredState, observed: ObservedState): Map<string, number>;
+    status(): ReadonlyMap<string, AutoscaleStatus>;
+  };
 }
 
 /** The nodes of the cluster as a pass needs them. */

@@ -43,7 +43,9 @@ export function renderPlanMarkdown(input: PlanMarkdownInput): string {
   if (!input.plan) return [...out, '_No plan available for this revision._'].join('\n');
   for (const w of input.warnings ?? []) out.push(`⚠️ **warning** ${code(`${w.file}:${w.line}`)} ${code(w.field)}: ${escapeText(w.message)}`, '');
   const plan = input.plan;
-  if (plan.actions.length === 0) return [...out, `**no changes**: the engines already match revision ${code(shortRev(input.revision))}`].join('\n');
+  const autoscaled = (plan.autoscaled ?? []).map((a) => `↕️ ${code(a.service)} is autoscaled between ${a.min} and ${a.max} replicas, now ${a.replicas}`);
+  if (plan.actions.length === 0) return [...out, `**no changes**: the engines already match revision ${code(shortRev(input.revision))}`, ...(autoscaled.length ? ['', ...autoscaled] : [])].join('\n');
+  if (autoscaled.length) out.push(...autoscaled, '');
   out.push(`**${reviewSummary(plan)}**`, '');
   const { services, infra } = group(plan.actions);
   for (const [service, actions] of services) out.push(`#### ${code(service)}`, '', ...serviceTable(actions), '');

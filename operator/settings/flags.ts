@@ -83,6 +83,7 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     'tls-client-policy': { type: 'string', help: 'YAML file mapping client certificate subjects (CN or SAN) to roles and namespaces' },
     'insecure-listen': { type: 'boolean', help: 'listen on a non-loopback --listen address without TLS or without credentials (warned at every start)' },
     'metrics-public': { type: 'boolean', help: 'serve GET /metrics without credentials (scrapers that cannot send a token)' },
+    'autoscale-interval': { type: 'string', default: '15s', help: 'how often autoscaled services are measured and their replica counts decided (the HPA\'s sync period)' },
     'status-interval': { type: 'string', default: '30s', help: 'status commits of changes that are not transitions (revision, Ready, Stalled) are made at most this often; /v1/status is always live' },
   },
   plan: {

@@ -178,6 +178,8 @@ export interface RunSettings extends SourceSettings {
   nodeGraceMs: number;
   drainTimeoutMs: number;
   statusIntervalMs: number;
+  /** --autoscale-interval: the autoscaler's sync period. */
+  autoscaleIntervalMs: number;
   api: ApiSettings;
 }
 
@@ -334,6 +336,7 @@ function runSettings(flags: Flags, env: NodeJS.ProcessEnv): RunSettings {
     nodeGraceMs: duration('node-grace'),
     drainTimeoutMs: duration('drain-timeout'),
     statusIntervalMs: duration('status-interval'),
+    autoscaleIntervalMs: duration('autoscale-interval'),
     api: apiSettings(flags),
   };
 }

@@ -1,4 +1,5 @@
 /** The status report: a pure function of what the pass saw and did. Written to git, served by the API, printed by `berth status`. */
+import type { AutoscaleStatus } from '../autoscale/controller.ts';
 import { stringify } from 'yaml';
 import type { BerthError } from '../model/errors.ts';
 import { claimantOf, KIND_TABLE, type KindStatusEntry, type ServiceStatus } from '../manifests/kinds/index.ts';
@@ -68,6 +69,8 @@ export interface ReportInput {
   images?: ReadonlyMap<string, ImageState>;
   pullErrors?: ReadonlyMap<string, string>;
   pulls?: ReadonlyMap<string, LastPull>;
+  /** Autoscaled services: their bounds, count and last decisions. */
+  autoscale?: ReadonlyMap<string, AutoscaleStatus>;
 }
 
 /** Builds the status document; `previous` keeps transition times of unchanged conditions. */
@@ -156,7 +159,7 @@ function kindSections(input: ReportInput): Map<string, Record<string, KindStatus
     out.set(d.status.section, d.status.report({
       desired: input.desired, containers, health: input.health, crashes: input.crashes, held: input.held,
       multiNode: input.nodes !== undefined, lostNodes: input.lostNodes, unschedulable: input.unschedulable,
-      images: input.images, pullErrors: input.pullErrors, pulls: input.pulls,
+      images: input.images, pullErrors: input.pullErrors, pulls: input.pulls, autoscale: input.autoscale,
     }));
   }
   return out;

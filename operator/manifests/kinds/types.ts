@@ -1,4 +1,5 @@
 /** What berth knows about one manifest kind: the contract every entry of the kind table (kinds/index.ts) fulfils. */
+import type { AutoscaleStatus } from '../../autoscale/controller.ts';
 import type { ManifestIssue } from '../../model/errors.ts';
 import type { Manifest, NodeManifest, ServiceManifest } from '../../model/manifest.ts';
 import type { DesiredFileMount, DesiredNetwork, DesiredSecret, DesiredState, ImageState, LastPull, ObservedContainer } from '../../model/state.ts';
@@ -82,6 +83,8 @@ export interface StatusContext {
   pullErrors?: ReadonlyMap<string, string>;
   /** Resource key -> its image's last pull. */
   pulls?: ReadonlyMap<string, LastPull>;
+  /** Service key -> what the autoscaler shows of it. */
+  autoscale?: ReadonlyMap<string, AutoscaleStatus>;
 }
 
 /** The part every kind's status entry has; the status conditions (Ready, Degraded) are computed from these. */

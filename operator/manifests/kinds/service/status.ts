@@ -1,4 +1,5 @@
 /** How a Service is reported in the status document: desired, running and ready replicas and the worst replica's health. */
+import type { AutoscaleStatus } from '../../../autoscale/controller.ts';
 import { LABELS } from '../../../model/keys.ts';
 import { runRef, type DesiredService, type LastPull, type ObservedContainer } from '../../../model/state.ts';
 import { worstOf, type Health } from '../../../model/health.ts';
@@ -30,6 +31,8 @@ export interface ServiceStatus {
   specHash: string;
   /** Why the service is not Healthy (crash loop, failed probe, rolled-back update). */
   message?: string;
+  /** spec.autoscale: bounds, count, each metric's value and target, the last decisions and when it may scale down. */
+  autoscale?: AutoscaleStatus;
   replicas: ReplicaStatus[];
 }
 
@@ -58,7 +61,8 @@ function serviceStatus(s: DesiredService, ctx: StatusContext): ServiceStatus {
   const message = held ? `update ${held.action === 'rollback' ? 'rolled back' : 'paused'} at ${held.revision.slice(0, 7)}: ${held.reason}` : pull ?? waiting ?? (problem ? `#${problem.replica} ${problem.message}` : undefined);
   const digest = s.image.type === 'ref' ? s.image.digest : undefined;
   const pulled = ctx.pulls?.get(s.key);
-  return { desired: s.spec.replicas, running, ready, health, image: s.image.ref, ...(digest ? { digest } : {}), ...(pulled && pulled.image === runRef(s.image) ? { pulled } : {}), specHash: s.specHash, ...(message ? { message } : {}), replicas };
+  const autoscale = ctx.autoscale?.get(s.key);
+  return { desired: s.spec.replicas, running, ready, health, image: s.image.ref, ...(digest ? { digest } : {}), ...(pulled && pulled.image === runRef(s.image) ? { pulled } : {}), specHash: s.specHash, ...(message ? { message } : {}), ...(autoscale ? { autoscale } : {}), replicas };
 }
 
 /** ErrImagePull / ImagePullBackOff with the registry's answer, from this pass's pull or tag resolution. */

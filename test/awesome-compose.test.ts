@@ -14,24 +14,15 @@
  * database stand-ins' own tools (mysqladmin ping, pg_isready, redis-cli ping), which samples with healthchecks call,
  * are run in their containers.
  */
-import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildStandin, publishOn, removeStandin, sampleFiles } from './helpers/awesome.ts';
 import { cleanupInstance, execIn, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
-import { freePort } from './helpers/net.ts';
 import { runningOf, startTestOperator, type TestOperator } from './helpers/operator.ts';
 
-const run = promisify(execFile);
 const docker = testDocker();
 const instance = uniqueInstance('awesome');
-const FIXTURES = fileURLToPath(new URL('fixtures/compose/', import.meta.url));
-/** The label every stand-in image carries: an image of one of these names without it is a real one, never touched. */
-const STANDIN_LABEL = 'berth.test.standin';
 
 /** The stand-in images: the name a sample uses, its build directory, and the version it reports. */
 const STANDINS = [
@@ -103,30 +94,6 @@ const SAMPLES: Sample[] = [
   },
 ];
 
-/**
- * The sample's compose file with each published port item `- HOST:CONTAINER` (quoted or not) given a free host port
- * instead of HOST; nothing else changes. Returns the text and the host port of each container port.
- */
-async function publishOn(compose: string): Promise<{ text: string; ports: Map<number, number> }> {
-  const ports = new Map<number, number>();
-  const items = [...compose.matchAll(/^(\s*-\s*)(["']?)(\d+):(\d+)\2[ \t]*$/gm)];
-  for (const m of items) ports.set(Number(m[4]), await freePort());
-  const text = compose.replace(/^(\s*-\s*)(["']?)(\d+):(\d+)\2[ \t]*$/gm, (_m, lead: string, _q: string, _host: string, target: string) => `${lead}"${ports.get(Number(target))}:${target}"`);
-  if (ports.size !== items.length) throw new Error('two published items of one container port');
-  return { text, ports };
-}
-
-/** Every file of the sample's fixture directory, by path relative to it. */
-function sampleFiles(sample: string, dir = join(FIXTURES, 'awesome', sample), prefix = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of readdirSync(dir)) {
-    const full = join(dir, f);
-    if (statSync(full).isDirectory()) Object.assign(out, sampleFiles(sample, full, `${prefix}${f}/`));
-    else out[`${prefix}${f}`] = readFileSync(full, 'utf8');
-  }
-  return out;
-}
-
 let remote: Remote | undefined;
 let op: TestOperator | undefined;
 const published = new Map<string, Map<number, number>>();
@@ -134,20 +101,12 @@ const published = new Map<string, Map<number, number>>();
 const tagged: string[] = [];
 const realImages: string[] = [];
 
-/** null: no such image; undefined: an image without the stand-in label (a real one); else the label. */
-async function labelOf(image: string): Promise<string | undefined | null> {
-  const info = await docker.getImage(image).inspect().catch(() => null);
-  if (!info) return null;
-  return info.Config?.Labels?.[STANDIN_LABEL];
-}
-
 beforeAll(async () => {
   for (const s of STANDINS) {
-    if ((await labelOf(s.image)) === undefined) {
+    if (!(await buildStandin(docker, s))) {
       realImages.push(s.image); // the machine has the real image: never tag over it
       continue;
     }
-    await run('docker', ['build', '-q', '-f', `standins/${s.dir}/Dockerfile`, '--build-arg', `VERSION=${s.version}`, '-t', s.image, 'standins'], { cwd: FIXTURES, env: { ...process.env, DOCKER_BUILDKIT: '0' }, timeout: 120_000 });
     tagged.push(s.image);
   }
   const files: Record<string, string> = {};
@@ -166,7 +125,7 @@ afterAll(async () => {
   await remote?.close();
   await cleanupInstance(docker, instance);
   // only while the name still points at a stand-in (another run may have replaced it since)
-  for (const image of tagged) if (typeof (await labelOf(image)) === 'string') await docker.getImage(image).remove().catch(() => undefined);
+  for (const image of tagged) await removeStandin(docker, image);
 }, 120_000);
 
 describe('docker/awesome-compose samples on the engine, with stand-in images', () => {

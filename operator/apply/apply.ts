@@ -135,9 +135,18 @@ const STARTS = new Set<Action['type']>(['create', 'replace', 'start', 'unpause']
  */
 async function healthyDependencies(ctx: Ctx, actions: Action[], groups: ReadonlyMap<string, Action[]>): Promise<Action[]> {
   const svc = actions.map(desiredOf).find(Boolean);
-  const deps = svc?.spec.healthyDependencies;
+  if (!svc || !actions.some((a) => STARTS.has(a.type))) return actions;
+  // condition started: a dependency whose own replicas were held back this pass (waiting for theirs) has not started.
+  const held = svc.spec.dependsOn.map((d) => `${svc.namespace}/${d}`).filter((k) => k !== svc.key && groups.has(k)
+    && ctx.outcomes.some((o) => o.deferred && o.action.service === k && STARTS.has(o.action.type)));
+  if (held.length) {
+    const error = new BerthError('E_DEPENDENCY', `waiting for dependencies: ${held.map((k) => `${k} has not started (its replicas wait for their own dependencies)`).join('; ')}`);
+    for (const a of actions.filter((x) => STARTS.has(x.type))) defer(ctx, a, error);
+    return actions.filter((a) => !STARTS.has(a.type));
+  }
+  const deps = svc.spec.healthyDependencies;
   const gate = ctx.gate?.dependencyReady?.bind(ctx.gate);
-  if (!svc || !deps?.length || !gate || !actions.some((a) => STARTS.has(a.type))) return actions;
+  if (!deps?.length || !gate) return actions;
   const results = await Promise.all(deps.map((d) => `${svc.namespace}/${d}`).filter((k) => k !== svc.key).map((k) => gate(k, groups.has(k))));
   const bad = results.filter((r) => !r.ok);
   if (bad.length === 0) return actions;

@@ -89,4 +89,19 @@ describe('dependsOn condition healthy', () => {
     expect(events).toEqual([]);
     expect(created(rt, 'web')).toBe(2);
   });
+  it("a plain dependent of a service whose starts were held back waits too (compose's service_started: it has not started)", async () => {
+    const events: string[] = [];
+    const rt = new FakeRuntime();
+    rt.addImage('img:1', 'sha256:1');
+    const snap = memorySnapshot({ ...files(', condition: healthy'), 'proxy.yaml': 'apiVersion: berth/v1\nkind: Service\nmetadata: { name: proxy }\nspec: { image: img:1, dependsOn: [web] }\n' }, 'r1');
+    const desired = await loadDesired(snap, { instance: 't', path: '.' });
+    const plan = diff(desired, await rt.observe('t', ['img:1']), { instance: 't' });
+    const gate = gateOf(rt, () => ({ ok: false, reason: 'default/db is not healthy: not yet' }), events);
+    const result = await applyPlan(plan, { runtime: rt, instance: 't', log: silentLogger, buildContext: (s) => readBuildContext(snap, s), gate });
+    expect([created(rt, 'db'), created(rt, 'web'), created(rt, 'proxy')]).toEqual([1, 0, 0]);
+    const proxy = result.outcomes.find((o) => o.action.service === 'default/proxy');
+    expect(proxy).toMatchObject({ deferred: true, error: { code: 'E_DEPENDENCY' } });
+    expect(proxy!.error!.message).toBe('waiting for dependencies: default/web has not started (its replicas wait for their own dependencies)');
+    expect(result.errors).toEqual([]);
+  });
 });

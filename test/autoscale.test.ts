@@ -105,6 +105,9 @@ describe('autoscale', () => {
       const status = op.passes.at(-1)!.status.services['test/burn']!;
       expect(status.autoscale).toMatchObject({ min: 1, max: 4 });
       expect(status.autoscale!.lastScale!.reason).toMatch(/^cpu \d+ % of target 50 %/);
+      const metrics = await (await fetch(`${op.url}/metrics`)).text();
+      expect(metrics).toMatch(/^berth_autoscale_replicas\{service="test\/burn"\} [2-4]$/m);
+      expect(metrics).toMatch(/^berth_autoscale_metric_target\{service="test\/burn",metric="cpu"\} 50$/m);
     } finally {
       const r = await traffic.stop();
       expect(r.failed).toEqual([]);

@@ -27,7 +27,7 @@ import { trafficLimits } from './traffic-limits.ts';
 import { apiSecurity } from './api-security.ts';
 import { Metrics } from '../server/metrics.ts';
 import { accessMetrics, fetchAccess } from '../dataplane/access-metrics.ts';
-import { Autoscaler } from '../autoscale/controller.ts';
+import { Autoscaler, renderAutoscaleMetrics } from '../autoscale/controller.ts';
 import { startServer, type Server, type ServerDeps } from '../server/server.ts';
 import { formatDuration } from '../manifests/quantity.ts';
 import { settingsFor, type RunSettings } from '../settings/settings.ts';
@@ -112,7 +112,7 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
     closer(() => pool.stop()), closer(() => autoscaler.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
     closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => imageUpdates?.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)), closer(() => externals.close()), closer(() => security.close()),
   );
-  const server = await serve(s, { log, metrics, moreMetrics: accessMetrics([proxies.paths]), status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
+  const server = await serve(s, { log, metrics, moreMetrics: withAutoscaleMetrics(accessMetrics([proxies.paths]), autoscaler), status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
   closers.add(closer(() => server.close()));
   log.info('berth running', { repo: source.description, branch: s.branch, path: s.manifests.path, instance: s.instance, interval: formatDuration(s.intervalMs), listen: server.url, drift: s.drift });
   return {
@@ -179,4 +179,9 @@ function webhookTrigger(loop: Loop, reviews: ReviewRunner | null, reviewBranches
     loop.trigger(reason);
     if (reviewBranches) reviews?.trigger(reason);
   };
+}
+
+/** The proxies' access metrics followed by the autoscalers' (read live: they change between passes). */
+function withAutoscaleMetrics(access: () => Promise<string>, autoscaler: Autoscaler): () => Promise<string> {
+  return async () => (await access()) + renderAutoscaleMetrics(autoscaler.status());
 }

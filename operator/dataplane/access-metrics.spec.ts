@@ -61,6 +61,14 @@ describe('proxy access metrics (operator side)', () => {
     ]);
   });
 
+  it('sums and renders the held gauge of services with a wake queue, and nothing of it for the others', () => {
+    const merged = mergeAccess([snap([service({ held: 2 })]), snap([service({ held: 1 }), service({ service: 'ns/api' })])]);
+    expect(merged.listeners[0]!.services.map((s) => [s.service, s.held])).toEqual([['ns/web', 3], ['ns/api', undefined]]);
+    const text = renderAccessMetrics(merged);
+    expect(text).toContain('# TYPE berth_proxy_held gauge\nberth_proxy_held{listener="0.0.0.0:80",service="ns/web"} 3\n');
+    expect(text).not.toContain('berth_proxy_held{listener="0.0.0.0:80",service="ns/api"}');
+  });
+
   it('fetches the snapshot from the proxy control server (GET /metrics)', async () => {
     const paths = dataplanePaths(await stateDir(), 'spec');
     const key = await ensureKey(paths.key);

@@ -71,12 +71,14 @@ export function mergeAccess(snapshots: readonly AccessSnapshot[]): AccessSnapsho
 }
 
 function addService(a: ServiceAccessSnapshot, b: ServiceAccessSnapshot): ServiceAccessSnapshot {
-  return {
+  const out: ServiceAccessSnapshot = {
     service: a.service, inFlight: a.inFlight + b.inFlight, connections: a.connections + b.connections,
     requests: addRecords(a.requests, b.requests),
     duration: { buckets: a.duration.buckets.map((n, i) => n + (b.duration.buckets[i] ?? 0)), sum: a.duration.sum + b.duration.sum, count: a.duration.count + b.duration.count },
     bytes: { in: a.bytes.in + b.bytes.in, out: a.bytes.out + b.bytes.out }, endpoints: addRecords(a.endpoints, b.endpoints),
   };
+  if (a.held !== undefined || b.held !== undefined) out.held = (a.held ?? 0) + (b.held ?? 0);
+  return out;
 }
 
 function addRecords(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
@@ -94,11 +96,13 @@ export function renderAccessMetrics(snap: AccessSnapshot): string {
   const bytes: string[] = [];
   const connections: string[] = [];
   const inFlight: string[] = [];
+  const held: string[] = [];
   const endpoints: string[] = [];
   for (const l of snap.listeners) {
     for (const s of l.services) {
       const ls = `listener="${esc(l.listener)}",service="${esc(s.service)}"`;
       inFlight.push(`berth_proxy_in_flight{${ls}} ${s.inFlight}`);
+      if (s.held !== undefined) held.push(`berth_proxy_held{${ls}} ${s.held}`);
       for (const [endpoint, n] of Object.entries(s.endpoints)) endpoints.push(`berth_proxy_upstream_requests_total{${ls},endpoint="${esc(endpoint)}"} ${n}`);
       bytes.push(`berth_proxy_bytes_total{${ls},direction="in"} ${s.bytes.in}`, `berth_proxy_bytes_total{${ls},direction="out"} ${s.bytes.out}`);
       if (l.mode === 'tcp') {
@@ -127,6 +131,8 @@ export function renderAccessMetrics(snap: AccessSnapshot): string {
     ...connections,
     '# HELP berth_proxy_in_flight Requests (TCP mode: connections) open now.', '# TYPE berth_proxy_in_flight gauge',
     ...inFlight,
+    '# HELP berth_proxy_held Requests (TCP mode: connections) held while the service wakes from zero replicas.', '# TYPE berth_proxy_held gauge',
+    ...held,
     '# HELP berth_proxy_upstream_requests_total Requests (TCP mode: connections) answered by each upstream endpoint.', '# TYPE berth_proxy_upstream_requests_total counter',
     ...endpoints,
   ];

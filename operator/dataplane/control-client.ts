@@ -27,8 +27,11 @@ function checkOwner(socket: string): void {
   if (uid !== undefined && st.uid !== uid) throw Object.assign(new Error(`${socket} belongs to uid ${st.uid}, not to this user (${uid}); not sending the key`), { code: 'E_FOREIGN_SOCKET' });
 }
 
-/** Sends one request; rejects on a connection error (ENOENT, ECONNREFUSED: nothing listens), a timeout or a bad answer. */
-export function controlRequest(target: ControlTarget, method: 'GET' | 'PUT' | 'POST', urlPath: string, body?: unknown, timeoutMs = CONTROL_TIMEOUT_MS): Promise<ControlAnswer> {
+/**
+ * Sends one request; rejects on a connection error (ENOENT, ECONNREFUSED: nothing listens), a timeout, a bad answer,
+ * or `signal` aborting it (a long poll being stopped).
+ */
+export function controlRequest(target: ControlTarget, method: 'GET' | 'PUT' | 'POST', urlPath: string, body?: unknown, timeoutMs = CONTROL_TIMEOUT_MS, signal?: AbortSignal): Promise<ControlAnswer> {
   return new Promise((resolve, reject) => {
     try {
       checkOwner(target.socket);
@@ -38,7 +41,8 @@ export function controlRequest(target: ControlTarget, method: 'GET' | 'PUT' | 'P
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string | number> = { [KEY_HEADER]: keyHeader(target.key) };
     if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
-    const req = http.request({ socketPath: target.socket, method, path: urlPath, headers, agent: false }, (res) => {
+    if (signal?.aborted) return reject(Object.assign(new Error(`${method} ${urlPath}: aborted`), { code: 'ABORT_ERR' }));
+    const req = http.request({ socketPath: target.socket, method, path: urlPath, headers, agent: false, ...(signal ? { signal } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

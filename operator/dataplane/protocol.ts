@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { DesiredRoute } from '../model/state.ts';
 import type { ListenerInputs, PublishedService } from '../proxy/proxies.ts';
 import type { Level } from '../util/log.ts';
+import { wakeProblem } from '../proxy/wake.ts';
 
 /** One endpoint of a service as the proxies balance over it: only what the load balancers read. */
 export interface MirrorEndpoint {
@@ -23,6 +24,8 @@ export interface MirrorEndpoint {
 /**
  * The body of `PUT /config`: the listener inputs of the desired state (services reduced to their key and
  * loadBalancer, so no environment or secret reaches the proxy process or its file) and the endpoints of every service.
+ * A service with `wake` ({ queue, timeoutMs }) may be at zero replicas: its listeners and Route backends hold what
+ * finds no endpoint, and report the wake on `GET /wakeups` (WakeupsAnswer).
  */
 export interface DataplaneConfig extends ListenerInputs {
   services: PublishedService[];
@@ -61,6 +64,11 @@ export interface DataplaneHealth {
   listeners: number;
   /** The pids of the cluster workers serving the listeners (--proxy-workers > 1); empty when the process serves them itself. */
   workers?: number[];
+}
+
+/** What `GET /wakeups?wait=<ms>` answers: the services a request is waiting for since the last answer (each once). */
+export interface WakeupsAnswer {
+  services: string[];
 }
 
 /** Largest `PUT /config` body: a few thousand services and routes fit. */
@@ -110,6 +118,10 @@ export function checkConfig(v: unknown): { ok: true; config: DataplaneConfig } |
   if (!isObject(v)) return { ok: false, error: 'config must be a JSON object' };
   if (!Array.isArray(v.services) || !v.services.every((s) => isObject(s) && typeof s.key === 'string' && isObject(s.spec))) {
     return { ok: false, error: 'services must be a list of { key, spec }' };
+  }
+  for (const s of v.services as Record<string, unknown>[]) {
+    const problem = s.wake === undefined ? null : wakeProblem(s.wake);
+    if (problem) return { ok: false, error: `service ${String(s.key)}: ${problem}` };
   }
   if (!Array.isArray(v.routes) || !v.routes.every((r) => isObject(r) && typeof r.key === 'string' && isObject(r.spec) && isObject(r.spec.publish) && Array.isArray(r.spec.rules))) {
     return { ok: false, error: 'routes must be a list of { key, namespace, spec: { publish, rules } }' };

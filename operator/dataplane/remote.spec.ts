@@ -88,6 +88,19 @@ describe('Dataplane (the operator side)', () => {
     expect(f.dp.info()).toMatchObject({ state: 'running', restarts: 1 });
   });
 
+  it('pushes the wake of a service, and keeps a Route backend that has only a wake', async () => {
+    const f = await fixture();
+    await f.dp.start();
+    const wake = { queue: 3, timeoutMs: 1_000 };
+    f.dp.setDesired({ services: [{ key: 'ns/web', spec: { loadBalancer: { algorithm: 'round-robin', protocol: 'tcp', publish: { port: 1 } } }, wake }, { key: 'ns/api', spec: {}, wake }, { key: 'ns/none', spec: {} }], routes: [] } as never);
+    await f.dp.flush();
+    const last = f.applied.at(-1)!;
+    expect(last.services).toEqual([
+      { key: 'ns/web', spec: { loadBalancer: expect.objectContaining({ publish: { port: 1 } }) }, wake },
+      { key: 'ns/api', spec: {}, wake },
+    ]);
+  });
+
   it('answers 0 connections and an empty list while nothing answers', async () => {
     const f = await fixture();
     const dp = new Dataplane({ stateDir: f.dir, instance: 'other', registry: new Registry(), log: silentLogger, settings: SETTINGS });
@@ -132,6 +145,11 @@ describe('protocol and launch helpers', () => {
     expect(checkConfig(null).ok).toBe(false);
     expect(checkConfig({ services: [], routes: [], endpoints: { 'a/b': [{ id: 'x', address: 'h', port: 'p', weight: 1, ready: true }] } }).ok).toBe(false);
     expect(checkConfig({ services: [], routes: [{ key: 'r' }], endpoints: {} }).ok).toBe(false);
+    const withWake = (wake: unknown) => checkConfig({ services: [{ key: 'a/b', spec: {}, wake }], routes: [], endpoints: {} });
+    expect(withWake({ queue: 5, timeoutMs: 30_000 }).ok).toBe(true);
+    expect(withWake({ queue: 0, timeoutMs: 30_000 })).toMatchObject({ ok: false, error: expect.stringMatching(/a\/b: wake.queue/) });
+    expect(withWake({ queue: 5, timeoutMs: 'x' }).ok).toBe(false);
+    expect(withWake({ queue: 1e9, timeoutMs: 1 }).ok).toBe(false);
   });
 
   it('keeps a tsx loader, adds one otherwise, drops inspector flags; keeps credentials out of the environment', () => {

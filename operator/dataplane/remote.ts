@@ -187,11 +187,13 @@ export class Dataplane {
 
   private config(): DataplaneConfig {
     const d = this.desired!;
-    // each service's loadBalancer and its ports[].publish (as port, protocol, publish): nothing else of its spec
+    // each service's loadBalancer and its ports[].publish (as port, protocol, publish), and its wake (a Route backend
+    // that may be at zero is kept for it): nothing else of its spec
     const services = d.services.flatMap((s) => {
       const ports = (s.spec.ports ?? []).filter((p) => p.publish).map((p) => ({ port: p.port, protocol: p.protocol, publish: p.publish }));
-      if (!s.spec.loadBalancer && ports.length === 0) return [];
-      return [{ key: s.key, spec: { ...(s.spec.loadBalancer ? { loadBalancer: s.spec.loadBalancer } : {}), ...(ports.length ? { ports } : {}) } }];
+      if (!s.spec.loadBalancer && ports.length === 0 && !s.wake) return [];
+      const wake = s.wake ? { wake: { queue: s.wake.queue, timeoutMs: s.wake.timeoutMs } } : {};
+      return [{ key: s.key, spec: { ...(s.spec.loadBalancer ? { loadBalancer: s.spec.loadBalancer } : {}), ...(ports.length ? { ports } : {}) }, ...wake }];
     });
     const endpoints: DataplaneConfig['endpoints'] = {};
     for (const { name } of this.opts.registry.services()) {

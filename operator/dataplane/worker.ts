@@ -7,6 +7,7 @@
  */
 import { accessSnapshot } from '../proxy/access-stats.ts';
 import { ProxyManager } from '../proxy/proxies.ts';
+import { wakeSignals } from '../proxy/wake.ts';
 import { Registry } from '../registry/registry.ts';
 import { ConnectionGuard } from '../server/conn-guard.ts';
 import { connectionBudget, readNoFileLimit } from '../server/fd-budget.ts';
@@ -22,10 +23,11 @@ export type ToWorker =
   | { id: number; op: 'metrics' }
   | { id: number; op: 'close' };
 
-/** A worker's answer (`id` 0 with `ready` once it listens for questions). */
+/** A worker's answer (`id` 0 with `ready` once it listens for questions, or with `wake`: a request waits for that service). */
 export interface FromWorker {
   id: number;
   ready?: boolean;
+  wake?: string;
   ok?: boolean;
   value?: unknown;
   error?: string;
@@ -45,6 +47,8 @@ export function runProxyWorker(s: ProxySettings, log: Logger): Promise<void> {
   const send = (m: FromWorker): void => {
     if (process.connected) process.send!(m);
   };
+  // Held requests' wakes go to the primary, which answers GET /wakeups for every worker.
+  wakeSignals.sink = (service) => send({ id: 0, wake: service });
   // A Ctrl-C reaches the whole process group: the primary decides when the workers stop, not the terminal.
   process.on('SIGINT', () => undefined);
   const timer = setInterval(() => void mirror.retryFailed(), RETRY_MS);

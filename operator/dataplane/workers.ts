@@ -12,6 +12,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { accessSnapshot, type AccessSnapshot } from '../proxy/access-stats.ts';
 import type { ListenerInfo } from '../proxy/proxies.ts';
+import { wakeSignals } from '../proxy/wake.ts';
 import type { GateStats } from '../server/conn-guard.ts';
 import type { Logger } from '../util/log.ts';
 import { mergeAccess } from './access-metrics.ts';
@@ -134,6 +135,7 @@ export class WorkerPool {
     this.members.set(worker.id, member);
     return new Promise<void>((resolve) => {
       worker.on('message', (m: FromWorker) => {
+        if (typeof m.wake === 'string') return void wakeSignals.note(m.wake); // answered on this process's GET /wakeups
         if (m.ready) {
           const config = this.current;
           // Configured before it counts as ready: a PUT /config racing with this start is sent after, in order.

@@ -25,6 +25,10 @@ export const OTHER_ENDPOINT = 'other';
 /** Counters of one (listener, service); `service` is '' for a router's answers given before a service was chosen (404, 503, 413). */
 export class ServiceAccess {
   inFlight = 0;
+  /** Connections or requests held now while the service wakes (wake.ts); in the snapshot once `wakes` is set. */
+  held = 0;
+  /** The service may be held for (a listener has a wake queue for it): the snapshot shows `held`. */
+  wakes = false;
   /** TCP mode: accepted client connections. */
   connections = 0;
   /** Answers: index source * 6 + class (source 0 = upstream, 1 = proxy). */
@@ -83,6 +87,8 @@ export class ListenerAccess {
 export interface ServiceAccessSnapshot {
   service: string;
   inFlight: number;
+  /** Connections or requests held now while the service wakes from zero; absent = the service has no wake queue. */
+  held?: number;
   connections: number;
   /** Answers by "class/source" (e.g. "2xx/upstream", "5xx/proxy"); absent = 0. */
   requests: Record<string, number>;
@@ -133,10 +139,12 @@ function serviceSnapshot(s: ServiceAccess): ServiceAccessSnapshot {
   }
   let cumulative = 0;
   const buckets = s.buckets.map((n) => (cumulative += n));
-  return {
+  const out: ServiceAccessSnapshot = {
     service: s.service, inFlight: s.inFlight, connections: s.connections, requests,
     duration: { buckets, sum: s.durationSum, count: s.count }, bytes: { in: s.bytesIn, out: s.bytesOut }, endpoints: Object.fromEntries(s.endpoints),
   };
+  if (s.wakes) out.held = s.held;
+  return out;
 }
 
 /** The table of this process (one per proxy process; several processes' snapshots are summed by the operator). */

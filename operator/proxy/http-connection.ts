@@ -17,6 +17,11 @@
  * until the connect, bounded by pausing the client); a kept-alive connection the upstream closed before answering
  * retries a request whose body had not started. Timers: a per-socket inactivity timeout (both ways), and one
  * sweep per second over every connection for the head deadline (408) and the keep-alive idle limit.
+ *
+ * Hold-and-wake: when the listener's choice is a wake queue (a service with `wake` at zero, wake.ts), the parsed
+ * request waits there, nothing sent upstream; released, it is chosen again and forwarded as any other; over the
+ * queue or past its timeout it gets 503 with Retry-After. Its body is not forwarded meanwhile (at most HOLD_BYTES of
+ * it are read before the client is paused, and maxBodyBytes applies as always); a client that closes leaves the queue.
  */
 import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
 import type net from 'node:net';
@@ -27,6 +32,7 @@ import type { UpstreamPool } from './proxy-pool.ts';
 import { framingProblem } from './request-guard.ts';
 import { ERR_OK, ERR_PAUSED, ERR_PAUSED_UPGRADE, ERR_USER, HttpParser, type ParserHandler } from './llhttp.ts';
 import type { ResponseSink, UpstreamConn } from './upstream-conn.ts';
+import { WAKE_RETRY_AFTER_S, type WakeHold } from './wake.ts';
 
 /** Counters a listener keeps (proxy or router). */
 export interface ForwardCounters {
@@ -49,10 +55,14 @@ export interface RequestHead {
   socket: { remoteAddress?: string };
 }
 
-/** Where a request (or upgrade) goes: a pool and the key it picks by; or the answer to give instead. */
+/**
+ * Where a request (or upgrade) goes: a pool and the key it picks by; or the answer to give instead; or, for a service
+ * with `wake` and no ready endpoint, the queue to wait in (wake.ts): the request is chosen again once released.
+ */
 export type UpstreamChoice =
   | { pool: UpstreamPool; key: string | undefined; access?: ServiceAccess }
-  | { status: number; code: string; message: string };
+  | { status: number; code: string; message: string; retryAfterS?: number }
+  | { hold: WakeHold };
 
 /** What forwarding needs from the listener (proxy or router). */
 export interface HttpListenerContext {
@@ -302,13 +312,7 @@ class ClientConnection implements ParserHandler {
         return ERR_USER;
       }
     }
-    const choice = this.listener.choose(head);
-    if ('status' in choice) {
-      x.reply(choice.status, choice.code, choice.message, false);
-      return 0;
-    }
-    if (expect !== undefined && !x.finished) this.write(CONTINUE);
-    x.forward(choice);
+    x.route(expect !== undefined);
     return 0;
   }
 
@@ -427,6 +431,8 @@ class Exchange implements ResponseSink {
   closeAfter: boolean;
   /** Run once the answer is out (a parse error found behind this request). */
   afterFinish: (() => void) | undefined;
+  /** Takes the request out of its wake queue (wake.ts) while it is held there. */
+  private unhold: (() => void) | undefined;
 
   constructor(private readonly conn: ClientConnection, readonly head: RequestHead, keepAlive: boolean) {
     const h = head.headers;
@@ -441,6 +447,46 @@ class Exchange implements ResponseSink {
     this.access = this.countedFor = ctx.access;
     this.start = this.access ? performance.now() : 0;
     if (this.access) this.access.inFlight++;
+  }
+
+  /**
+   * Chooses where the request goes (again, after a hold) and sends it there, answers it, or holds it while its
+   * service wakes. A held request keeps its parsed head; its body is not forwarded (what arrives meanwhile waits in
+   * `held`, the client paused past HOLD_BYTES, within maxBodyBytes), and `Expect: 100-continue` is only answered once
+   * it leaves the queue, so a client that waits sends no body while held.
+   */
+  route(expectContinue: boolean, deadline?: number): void {
+    if (this.finished) return;
+    const choice = this.conn.listener.choose(this.head);
+    if ('status' in choice) {
+      this.reply(choice.status, choice.code, choice.message, false, choice.retryAfterS);
+      return;
+    }
+    if ('hold' in choice) {
+      this.holdIn(choice.hold, expectContinue, deadline);
+      return;
+    }
+    if (expectContinue) this.conn.write(CONTINUE);
+    this.forward(choice);
+  }
+
+  private holdIn(hold: WakeHold, expectContinue: boolean, deadline?: number): void {
+    const at = deadline ?? Date.now() + hold.timeoutMs;
+    const unhold = hold.hold({
+      forward: () => {
+        this.unhold = undefined;
+        this.route(expectContinue, at);
+      },
+      expire: () => {
+        this.unhold = undefined;
+        this.reply(503, 'E_WAKE_TIMEOUT', `no endpoint of ${hold.service} became ready within ${hold.timeoutMs} ms`, false, WAKE_RETRY_AFTER_S);
+      },
+    }, at);
+    if (!unhold) {
+      this.reply(503, 'E_WAKE_QUEUE_FULL', `${hold.service} is starting; its queue of waiting requests is full`, false, WAKE_RETRY_AFTER_S);
+      return;
+    }
+    this.unhold = unhold;
   }
 
   /** Forwards the request to an endpoint of the chosen pool. */
@@ -657,7 +703,7 @@ class Exchange implements ResponseSink {
   }
 
   /** Answers from the proxy (a small JSON body); `close` asks the client to close the connection. */
-  reply(status: number, code: string, message: string, close: boolean): void {
+  reply(status: number, code: string, message: string, close: boolean, retryAfterS?: number): void {
     if (this.finished) return;
     if (this.responseStarted) {
       this.conn.socket.destroy();
@@ -668,7 +714,7 @@ class Exchange implements ResponseSink {
     this.responseStarted = true;
     // a body still coming is not read for an answer the proxy gives: the connection closes after it
     if (close || (this.hasBody && !this.requestDone)) this.closeAfter = true;
-    this.conn.write(jsonAnswer(status, code, message, this.closeAfter));
+    this.conn.write(jsonAnswer(status, code, message, this.closeAfter, retryAfterS));
     this.finish();
   }
 
@@ -697,6 +743,10 @@ class Exchange implements ResponseSink {
   private finish(): void {
     this.finished = true;
     this.held = undefined;
+    if (this.unhold) {
+      this.unhold();
+      this.unhold = undefined;
+    }
     const ctx = this.conn.listener;
     ctx.counters.active--;
     const a = this.countedFor;
@@ -713,9 +763,10 @@ function uncork(socket: net.Socket): void {
 }
 
 /** A small JSON answer of the proxy (head and body, latin1). */
-export function jsonAnswer(status: number, code: string, message: string, close: boolean): string {
+export function jsonAnswer(status: number, code: string, message: string, close: boolean, retryAfterS?: number): string {
   const body = JSON.stringify({ error: message, code });
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body, 'latin1')}\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`;
+  const retry = retryAfterS === undefined ? '' : `retry-after: ${retryAfterS}\r\n`;
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body, 'latin1')}\r\n${retry}${close ? 'connection: close\r\n' : ''}\r\n${body}`;
 }
 
 /** The answer to a request that could not be parsed, then the close. */

@@ -15,6 +15,7 @@ import { startProxy, type Proxy, type ProxyStats } from './proxy.ts';
 import { startRouter, type Router, type RouterBackendPool, type RouterRule, type RouterTlsOptions } from './router.ts';
 import { routerTls } from './route-tls.ts';
 import { toBalancerEndpoints } from './upstreams.ts';
+import type { WakeSettings } from './wake.ts';
 
 export interface ProxyManagerOptions {
   registry: Registry;
@@ -31,6 +32,12 @@ export interface ProxyManagerOptions {
 export interface PublishedService {
   key: string;
   spec: { loadBalancer?: LoadBalancerSpec; ports?: readonly PortSpec[] };
+  /**
+   * The service may be at zero replicas (an autoscaler scales it to zero): a connection or request finding no ready
+   * endpoint is held (at most `queue` of them, each for at most `timeoutMs`) and the wake reported on the control
+   * socket (`GET /wakeups`), instead of being refused. Absent = refused as always (503 E_NO_ENDPOINTS, TCP close).
+   */
+  wake?: WakeSettings;
 }
 
 /** The parts of a desired state the listeners follow (a DesiredState is one). */
@@ -71,6 +78,8 @@ interface Wanted {
   algorithm?: LbAlgorithm;
   hashKey?: HashKey;
   boundedLoad?: number;
+  /** Service listeners: hold-and-wake of the service (PublishedService.wake). */
+  wake?: WakeSettings;
   rules?: RouterRule[];
   /** Per backend service: how its endpoints are balanced (route listeners). */
   pools?: Record<string, Omit<RouterBackendPool, 'endpoints'>>;
@@ -171,7 +180,7 @@ export class ProxyManager {
       }
       const proxy = await startProxy({
         host: w.host, port: w.port, algorithm: w.algorithm ?? 'round-robin', mode: w.protocol, hashKey: w.hashKey,
-        boundedLoad: w.boundedLoad, endpoints: this.endpoints(w.services[0]!, w.targetPort), log: this.logFn(), service: w.services[0], ...limits,
+        boundedLoad: w.boundedLoad, endpoints: this.endpoints(w.services[0]!, w.targetPort), log: this.logFn(), service: w.services[0], wake: w.wake, ...limits,
       });
       return { wanted: w, proxy };
     } catch (err) {
@@ -194,7 +203,7 @@ export class ProxyManager {
   private reconfigure(o: Open): void {
     const w = o.wanted;
     try {
-      o.proxy!.configure({ algorithm: w.algorithm ?? 'round-robin', hashKey: w.hashKey, boundedLoad: w.boundedLoad });
+      o.proxy!.configure({ algorithm: w.algorithm ?? 'round-robin', hashKey: w.hashKey, boundedLoad: w.boundedLoad, wake: w.wake });
       this.opts.log.info('proxy reconfigured', { address: w.address, algorithm: w.algorithm, hashKey: w.hashKey });
     } catch (err) {
       this.opts.log.error('proxy reconfigure failed', { address: w.address, error: String(err) });
@@ -230,7 +239,7 @@ function isExternal(e: RegistryEndpoint): boolean {
 }
 
 function settingsOf(w: Wanted): string {
-  return JSON.stringify([w.algorithm, w.hashKey, w.boundedLoad]);
+  return JSON.stringify([w.algorithm, w.hashKey, w.boundedLoad, w.wake?.queue, w.wake?.timeoutMs]);
 }
 
 function closeOpen(o: Open): Promise<void> {
@@ -256,7 +265,7 @@ export function wantedListeners(desired: ListenerInputs, defaultHost: string): M
     if (!lb?.publish) continue;
     const host = lb.publish.host ?? defaultHost;
     const address = addressOf(host, lb.publish.port);
-    const settings = { algorithm: lb.algorithm, hashKey: lb.hashKey, boundedLoad: lb.boundedLoad };
+    const settings = { algorithm: lb.algorithm, hashKey: lb.hashKey, boundedLoad: lb.boundedLoad, ...wakeOf(svc) };
     out.set(address, {
       address, host, port: lb.publish.port, kind: 'service', owners: [svc.key], protocol: lb.protocol,
       signature: lb.protocol, services: [svc.key], ...settings,
@@ -269,7 +278,7 @@ export function wantedListeners(desired: ListenerInputs, defaultHost: string): M
       const host = p.publish.host ?? defaultHost;
       const address = addressOf(host, p.publish.port);
       const protocol = lb?.protocol ?? 'tcp';
-      const settings = { algorithm: lb?.algorithm ?? 'round-robin', hashKey: lb?.hashKey, boundedLoad: lb?.boundedLoad };
+      const settings = { algorithm: lb?.algorithm ?? 'round-robin', hashKey: lb?.hashKey, boundedLoad: lb?.boundedLoad, ...wakeOf(svc) };
       if (out.has(address)) continue; // the manifests stage rejects a port published twice; never reached
       out.set(address, {
         address, host, port: p.publish.port, kind: 'service', owners: [svc.key], protocol,
@@ -303,9 +312,14 @@ export function wantedListeners(desired: ListenerInputs, defaultHost: string): M
 /** How a Route balances over one backend service: that service's loadBalancer settings, else round-robin. */
 function poolSettings(svc: PublishedService | undefined): Omit<RouterBackendPool, 'endpoints'> {
   const lb = svc?.spec.loadBalancer;
-  if (!lb) return { algorithm: 'round-robin' };
-  const out: Omit<RouterBackendPool, 'endpoints'> = { algorithm: lb.algorithm };
+  if (!lb) return { algorithm: 'round-robin', ...wakeOf(svc) };
+  const out: Omit<RouterBackendPool, 'endpoints'> = { algorithm: lb.algorithm, ...wakeOf(svc) };
   if (lb.hashKey) out.hashKey = lb.hashKey;
   if (lb.boundedLoad !== undefined) out.boundedLoad = lb.boundedLoad;
   return out;
+}
+
+/** `{ wake }` of a service that may be at zero, else nothing (so listeners without it look exactly as before). */
+function wakeOf(svc: PublishedService | undefined): { wake?: WakeSettings } {
+  return svc?.wake ? { wake: { queue: svc.wake.queue, timeoutMs: svc.wake.timeoutMs } } : {};
 }

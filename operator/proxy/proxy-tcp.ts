@@ -3,11 +3,13 @@ import net from 'node:net';
 import type { Endpoint } from './lb/types.ts';
 import type { ProxyContext } from './proxy-context.ts';
 import { extractKey, type HostPort } from './proxy-key.ts';
+import type { WakeHold } from './wake.ts';
 
 /**
  * Serves one accepted client connection: picks an upstream (skipping those that fail to connect), then pipes both
  * ways until both sides have ended. With no reachable upstream the client is closed. A connection with no byte in
- * either direction for `ctx.idleTimeoutMs` is closed, both sides. Never throws; a client the listener's gate already
+ * either direction for `ctx.idleTimeoutMs` is closed, both sides. A service waking from zero (`ctx.hold`, no endpoint)
+ * holds the connection until one is ready (holdConnection). Never throws; a client the listener's gate already
  * refused (destroyed) is ignored.
  */
 export function handleTcpConnection(client: net.Socket, ctx: ProxyContext, sockets: Set<net.Socket>): void {
@@ -38,7 +40,7 @@ export function handleTcpConnection(client: net.Socket, ctx: ProxyContext, socke
     access.record(-1, 'upstream', performance.now() - start, client.bytesRead, client.bytesWritten, endpoint);
   });
   const key = extractKey(ctx.hashKey, { clientIp: client.remoteAddress });
-  void dial(ctx, key, client).then((up) => {
+  const forward = (): void => void dial(ctx, key, client).then((up) => {
     if (!up) {
       client.destroy();
       return;
@@ -53,6 +55,35 @@ export function handleTcpConnection(client: net.Socket, ctx: ProxyContext, socke
     splice(client, up.socket, up.ep, ctx);
     up.socket.once('close', () => sockets.delete(up.socket));
   });
+  const hold = ctx.hold;
+  if (hold && ctx.pool.size === 0) holdConnection(client, hold, forward, ctx);
+  else forward();
+}
+
+/**
+ * A connection to a service waking from zero (wake.ts): accepted and kept paused (nothing read but what the socket's
+ * own buffer takes) until an endpoint is ready, then dialed as any other. Over the queue or held past its timeout it is
+ * closed; a client that resets meanwhile leaves the queue. (A client's FIN is not seen while paused: TCP mode keeps
+ * half-closed connections, so such a one waits for its timeout.)
+ */
+function holdConnection(client: net.Socket, hold: WakeHold, forward: () => void, ctx: ProxyContext): void {
+  client.pause();
+  const unhold = hold.hold({
+    forward: () => {
+      client.off('close', unhold!);
+      forward();
+    },
+    expire: () => {
+      ctx.log('proxy: no endpoint became ready for a held connection', { service: hold.service, timeoutMs: hold.timeoutMs });
+      client.destroy();
+    },
+  });
+  if (!unhold) {
+    ctx.log('proxy: wake queue full; connection closed', { service: hold.service });
+    client.destroy();
+    return;
+  }
+  client.once('close', unhold);
 }
 
 /** Tries endpoints in the balancer's order, each at most once, until one accepts; undefined when none does. */

@@ -4,7 +4,8 @@
  * to the next endpoint; `update` drains removed endpoints (no new picks, open connections finish); `configure`
  * switches the algorithm or hash key on the same listener. ProxyManager (proxies.ts) opens one per Service that
  * publishes a port and calls `update` with its ready replicas from the registry. Routes (many services behind
- * host/path rules) are served by router.ts.
+ * host/path rules) are served by router.ts. With `wake` (a service that may be at zero), what finds no endpoint is
+ * held (wake.ts) until `update` brings one.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -20,6 +21,7 @@ import { extractKey, needsHttp, validateHashKey } from './proxy-key.ts';
 import { UpstreamPool } from './proxy-pool.ts';
 import { handleTcpConnection } from './proxy-tcp.ts';
 import { serveUpgrade } from './upgrade.ts';
+import { wakeProblem, WakeHold, type WakeSettings } from './wake.ts';
 
 /** Default time allowed for a TCP connect to an upstream before the next one is tried. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
@@ -52,6 +54,11 @@ export interface ProxyOptions {
   gate?: ConnectionGate;
   /** The service (`ns/name`) behind the listener, for the access counters (access-stats.ts); default ''. */
   service?: string;
+  /**
+   * The service may be at zero replicas: with no endpoint, connections (TCP) and requests (HTTP) are held in a queue
+   * of `queue` for at most `timeoutMs` and the wake noted (wake.ts), instead of being refused. Absent = refused.
+   */
+  wake?: WakeSettings;
   log?: (msg: string, fields?: object) => void;
 }
 
@@ -66,6 +73,8 @@ export interface ProxyConfig {
   algorithm: LbAlgorithm;
   hashKey?: HashKey;
   boundedLoad?: number;
+  /** Hold-and-wake (ProxyOptions.wake); absent turns it off (what is held is released to the normal path). */
+  wake?: WakeSettings;
 }
 
 export interface Proxy {
@@ -105,17 +114,37 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const port = typeof address === 'object' && address ? address.port : opts.port;
   // known once listening (port 0); no request is read before this continuation runs
   ctx.access = accessTable.listener(`${opts.host}:${port}`, opts.mode)?.service(opts.service ?? '');
+  const service = opts.service ?? '';
+  const setWake = (wake: WakeSettings | undefined): void => {
+    if (!wake) {
+      const held = ctx.hold;
+      ctx.hold = undefined;
+      held?.release(); // the normal path: refused while there is no endpoint
+      return;
+    }
+    if (ctx.hold) return ctx.hold.configure(wake);
+    ctx.hold = new WakeHold(service, wake);
+    ctx.hold.gauge = ctx.access;
+    if (ctx.access) ctx.access.wakes = true;
+  };
+  setWake(opts.wake);
   return {
     port,
-    update: (endpoints) => ctx.pool.update(endpoints),
+    update: (endpoints) => {
+      ctx.pool.update(endpoints);
+      if (ctx.pool.size > 0) ctx.hold?.release();
+    },
     configure: (config) => {
       checkHashKey(config.hashKey, opts.mode);
+      checkWake(config.wake); // before anything changes
       ctx.pool.configure(config);
       ctx.hashKey = config.hashKey;
+      setWake(config.wake);
     },
     stats: () => ({ ...ctx.counters }),
     openTo: (address) => ctx.pool.openTo(address),
     close: () => {
+      ctx.hold?.close();
       const closed = closeServer(server, sockets);
       ctx.pool.close();
       opts.gate?.dispose();
@@ -138,6 +167,7 @@ function checkHashKey(hashKey: HashKey | undefined, mode: ProxyOptions['mode']):
 
 function buildContext(opts: ProxyOptions): ProxyContext {
   checkHashKey(opts.hashKey, opts.mode);
+  checkWake(opts.wake);
   const connectTimeoutMs = checkConnectTimeout(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
   const maxBodyBytes = checkMaxBody(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
   const ctx: ProxyContext = {
@@ -149,10 +179,16 @@ function buildContext(opts: ProxyOptions): ProxyContext {
     maxBodyBytes,
     log: opts.log ?? (() => {}),
     sockets: new Set(),
-    choose: (req) => ({ pool: ctx.pool, key: requestKey(req, ctx) }),
+    choose: (req) => (ctx.hold && ctx.pool.size === 0 ? { hold: ctx.hold } : { pool: ctx.pool, key: requestKey(req, ctx) }),
     upgrade: (req, socket, rest) => serveUpgrade(req, socket, rest, ctx),
   };
   return ctx;
+}
+
+/** Checks a wake block; throws BerthError E_CONFIG. */
+function checkWake(wake: WakeSettings | undefined): void {
+  const problem = wake === undefined ? null : wakeProblem(wake);
+  if (problem) throw new BerthError('E_CONFIG', problem);
 }
 
 /** Checks a connect timeout; throws BerthError E_CONFIG unless it is a positive number. */

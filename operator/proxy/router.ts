@@ -9,6 +9,10 @@
  * `update` swaps rules and pools in one step, between two requests: pools of services that stay keep their connections
  * and balancer state, removed endpoints and services drain, and keep-alive client connections are untouched, so the
  * next request on an open connection already sees the new rules and weights.
+ *
+ * A backend pool with `wake` (a service that may be at zero) holds the requests that find no endpoint in the rule
+ * (wake.ts, the queue picked by the rule's weights among such backends) until an update brings endpoints to it, or
+ * to another backend of the request's rule.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -29,6 +33,7 @@ import { compileRoutes, matchRoute, normalizeHost, type CompiledRule, type Route
 import { MIN_TLS_VERSION, type CertificateStore } from './tls-certs.ts';
 import { startCertificates, startRedirect, tlsServerOptions, type RedirectListener, type RouterTlsOptions } from './tls-listener.ts';
 import { serveUpgrade } from './upgrade.ts';
+import { wakeProblem, WakeHold, type WakeSettings } from './wake.ts';
 
 export type { RouterRule } from './route-table.ts';
 export type { RouterCertificate, RouterTlsOptions } from './tls-listener.ts';
@@ -39,6 +44,8 @@ export interface RouterBackendPool {
   hashKey?: HashKey;
   boundedLoad?: number;
   endpoints: Endpoint[];
+  /** The service may be at zero replicas: requests finding no endpoint wait for one (wake.ts). Absent = 503. */
+  wake?: WakeSettings;
 }
 
 export interface RouterOptions {
@@ -84,6 +91,8 @@ interface ServiceUpstream {
   pool: UpstreamPool;
   hashKey: HashKey | undefined;
   access: ServiceAccess | undefined;
+  /** Requests waiting while the service wakes from zero (its pool has `wake`). */
+  hold?: WakeHold;
 }
 
 /** What a request reads; replaced whole by `update`. */
@@ -94,6 +103,8 @@ interface Snapshot {
   services: Map<string, ServiceUpstream>;
   /** Services named by a rule that have no ready endpoint (or no pool): skipped by the picks. */
   empty: Set<string>;
+  /** Of those, the ones a request cannot wait for (no `wake`); undefined when no service of the listener has `wake`. */
+  unwakeable?: Set<string>;
 }
 
 /** Starts a router with no rules (every request gets 404 until `update`). Rejects with the listen error. */
@@ -170,24 +181,43 @@ class RouterListener implements Router {
     const table = compileRoutes(rules);
     for (const [service, p] of Object.entries(pools)) checkPool(service, p);
     const services = new Map<string, ServiceUpstream>();
+    /** Holds to release once the new snapshot is in force (chosen again, they see it). */
+    const release: WakeHold[] = [];
     for (const [service, p] of Object.entries(pools)) {
       const kept = this.snapshot.services.get(service);
+      let s: ServiceUpstream;
       if (kept) {
         kept.pool.configure(p);
         kept.pool.update(p.endpoints);
         kept.hashKey = p.hashKey;
-        services.set(service, kept);
+        s = kept;
       } else {
-        services.set(service, { pool: new UpstreamPool(p, p.endpoints, true, this.connectTimeoutMs), hashKey: p.hashKey, access: this.access?.service(service) });
+        s = { pool: new UpstreamPool(p, p.endpoints, true, this.connectTimeoutMs), hashKey: p.hashKey, access: this.access?.service(service) };
       }
+      if (p.wake) {
+        if (s.hold) s.hold.configure(p.wake);
+        else {
+          s.hold = new WakeHold(service, p.wake);
+          s.hold.gauge = s.access;
+          if (s.access) s.access.wakes = true;
+        }
+        if (s.pool.size > 0) release.push(s.hold);
+      } else if (s.hold) {
+        release.push(s.hold);
+        s.hold = undefined;
+      }
+      services.set(service, s);
     }
     for (const [service, gone] of this.snapshot.services) {
       if (services.has(service)) continue;
       gone.pool.update([]);
       this.draining.add(gone.pool);
+      if (gone.hold) release.push(gone.hold);
     }
     this.snapshot = { table, services, ...this.rulePicks(table, services) };
     this.pruneDraining();
+    for (const hold of wokenAside(table, services)) if (!release.includes(hold)) release.push(hold);
+    for (const hold of release) hold.release();
   }
 
   stats(): RouterStats {
@@ -205,7 +235,10 @@ class RouterListener implements Router {
   close(): Promise<void> {
     const closed = Promise.all([closeServer(this.server, this.ctx.sockets), this.redirect?.close()]).then(() => undefined);
     this.certs?.close();
-    for (const s of this.snapshot.services.values()) s.pool.close();
+    for (const s of this.snapshot.services.values()) {
+      s.hold?.close();
+      s.pool.close();
+    }
     for (const pool of this.draining) pool.close();
     this.draining.clear();
     this.gate?.dispose();
@@ -218,8 +251,15 @@ class RouterListener implements Router {
     const url = req.url ?? '/';
     const rule = matchRoute(s.table, req.headers.host, url);
     if (!rule) return { status: 404, code: 'E_NO_ROUTE', message: `no route for host ${normalizeHost(req.headers.host) ?? '(none)'} path ${url.split('?', 1)[0]}` };
-    const picked = s.picks.get(rule)!.pick(undefined, s.empty.size ? s.empty : undefined);
-    if (!picked) return { status: 503, code: 'E_NO_ENDPOINTS', message: `no ready endpoints behind ${rule.rule.source ?? `route ${rule.id}`}` };
+    const picks = s.picks.get(rule)!;
+    const picked = picks.pick(undefined, s.empty.size ? s.empty : undefined);
+    if (!picked) {
+      // a backend waking from zero: the request waits in its queue (picked by the rule's weights among those)
+      const waking = s.unwakeable && picks.pick(undefined, s.unwakeable);
+      const hold = waking ? s.services.get(waking.id)?.hold : undefined;
+      if (hold) return { hold };
+      return { status: 503, code: 'E_NO_ENDPOINTS', message: `no ready endpoints behind ${rule.rule.source ?? `route ${rule.id}`}` };
+    }
     const svc = s.services.get(picked.id)!;
     this.perService.set(picked.id, (this.perService.get(picked.id) ?? 0) + 1);
     const key = svc.hashKey === undefined ? undefined : extractKey(svc.hashKey, { clientIp: req.socket.remoteAddress, headers: req.headers, url });
@@ -227,7 +267,7 @@ class RouterListener implements Router {
   }
 
   /** The WRR balancer of each rule (reused by rule id) and the services the picks must skip. */
-  private rulePicks(table: RouteTable, services: Map<string, ServiceUpstream>): Pick<Snapshot, 'picks' | 'empty'> {
+  private rulePicks(table: RouteTable, services: Map<string, ServiceUpstream>): Pick<Snapshot, 'picks' | 'empty' | 'unwakeable'> {
     const picks = new Map<CompiledRule, Balancer>();
     const balancers = new Map<string, Balancer>();
     const empty = new Set<string>();
@@ -240,7 +280,9 @@ class RouterListener implements Router {
       for (const b of weighted) if (!services.get(b.service)?.pool.size) empty.add(b.service);
     }
     this.balancers = balancers;
-    return { picks, empty };
+    if (![...services.values()].some((s) => s.hold)) return { picks, empty };
+    const unwakeable = new Set([...empty].filter((service) => !services.get(service)?.hold));
+    return { picks, empty, unwakeable };
   }
 
   private pruneDraining(): void {
@@ -252,10 +294,29 @@ class RouterListener implements Router {
   }
 }
 
+/**
+ * Holds of services still at zero that share a rule with a backend that has endpoints now: their requests are chosen
+ * again (those of that rule go to it; the others wait again, with the deadline they had).
+ */
+function wokenAside(table: RouteTable, services: Map<string, ServiceUpstream>): WakeHold[] {
+  const out: WakeHold[] = [];
+  for (const [service, s] of services) {
+    if (!s.hold?.size || s.pool.size > 0) continue;
+    const shared = table.all.some((rule) => {
+      const backends = rule.rule.backends.filter((b) => b.weight > 0);
+      return backends.some((b) => b.service === service) && backends.some((b) => b.service !== service && (services.get(b.service)?.pool.size ?? 0) > 0);
+    });
+    if (shared) out.push(s.hold);
+  }
+  return out;
+}
+
 /** Checks one pool's settings and addresses without building anything; throws BerthError E_CONFIG naming the service. */
 function checkPool(service: string, p: RouterBackendPool): void {
   try {
     validateHashKey(p.hashKey);
+    const problem = p.wake === undefined ? null : wakeProblem(p.wake);
+    if (problem) throw new BerthError('E_CONFIG', problem);
     createBalancer(p.algorithm, [], { boundedLoad: p.boundedLoad });
     for (const e of p.endpoints) parseAddress(e.address);
   } catch (err) {

@@ -9,12 +9,13 @@
  */
 import http, { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type net from 'node:net';
-import { jsonAnswer, type H1Listener, type HttpListenerContext, type RequestHead } from './http-connection.ts';
+import { jsonAnswer, type H1Listener, type HttpListenerContext, type RequestHead, type UpstreamChoice } from './http-connection.ts';
 import { endToEnd, upgradeRequestHeaders, VIA } from './forwarded.ts';
 import type { Endpoint } from './lb/types.ts';
 import type { UpstreamPool } from './proxy-pool.ts';
 import { connect } from './proxy-tcp.ts';
 import { framingProblem } from './request-guard.ts';
+import { WAKE_RETRY_AFTER_S, type WakeHold } from './wake.ts';
 
 const noop = (): void => {};
 
@@ -59,10 +60,11 @@ async function upgrade(req: RequestHead, client: net.Socket, head: Buffer, deps:
       client.destroy();
     });
   }
-  const choice = deps.choose(req);
+  const choice = await chooseHeld(req, client, deps);
+  if (!choice) return; // the client left while held
   if ('status' in choice) {
     status = choice.status;
-    return answer(client, choice.status, choice.code, choice.message);
+    return answer(client, choice.status, choice.code, choice.message, choice.retryAfterS);
   }
   if (access && choice.access && choice.access !== access) {
     access.inFlight--;
@@ -209,7 +211,35 @@ function rawLines(raw: readonly string[]): string {
 }
 
 /** A small JSON error answer on the raw client connection, which is then closed. */
-function answer(client: net.Socket, status: number, code: string, message: string): void {
+function answer(client: net.Socket, status: number, code: string, message: string, retryAfterS?: number): void {
   if (client.destroyed || !client.writable) return void client.destroy();
-  client.end(jsonAnswer(status, code, message, true), 'latin1');
+  client.end(jsonAnswer(status, code, message, true, retryAfterS), 'latin1');
+}
+
+/**
+ * The listener's choice for an upgrade; a service waking from zero (wake.ts) holds it (the client stays paused) until
+ * an endpoint is ready, then it is chosen again. Queue full or held too long: a 503 with Retry-After. Undefined when
+ * its client left while held.
+ */
+async function chooseHeld(req: RequestHead, client: net.Socket, deps: H1Listener): Promise<Exclude<UpstreamChoice, { hold: WakeHold }> | undefined> {
+  let deadline: number | undefined;
+  for (;;) {
+    const choice = deps.choose(req);
+    if (!('hold' in choice)) return choice;
+    if (client.destroyed) return undefined;
+    const hold = choice.hold;
+    deadline ??= Date.now() + hold.timeoutMs;
+    const outcome = await new Promise<'forward' | 'expire' | 'full' | 'gone'>((resolve) => {
+      const gone = (): void => { unhold?.(); resolve('gone'); };
+      const unhold = hold.hold({
+        forward: () => { client.off('close', gone); resolve('forward'); },
+        expire: () => { client.off('close', gone); resolve('expire'); },
+      }, deadline);
+      if (!unhold) return resolve('full');
+      client.once('close', gone);
+    });
+    if (outcome === 'gone') return undefined;
+    if (outcome === 'full') return { status: 503, code: 'E_WAKE_QUEUE_FULL', message: `${hold.service} is starting; its queue of waiting requests is full`, retryAfterS: WAKE_RETRY_AFTER_S };
+    if (outcome === 'expire') return { status: 503, code: 'E_WAKE_TIMEOUT', message: `no endpoint of ${hold.service} became ready within ${hold.timeoutMs} ms`, retryAfterS: WAKE_RETRY_AFTER_S };
+  }
 }

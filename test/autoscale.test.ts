@@ -15,7 +15,7 @@ const docker = testDocker();
 const instance = uniqueInstance('ascale');
 let remote: Remote;
 let op: TestOperator;
-const ports = { burn: 0, slow: 0, late: 0 };
+const ports = { burn: 0, slow: 0, late: 0, zero: 0 };
 
 /** A service of busybox httpd serving /cgi-bin/run, which runs `script`; published on `port` by berth's proxy. */
 function cgiService(name: string, port: number, script: string, autoscale: string, extra = ''): string {
@@ -43,13 +43,15 @@ const WINDOWS = 'behavior: { scaleUp: { period: 1s }, scaleDown: { stabilization
 const burn = (max = 4, env = '') => cgiService('burn', ports.burn, BURN, `{ min: 1, max: ${max}, metrics: [{ cpu: 50% }], ${WINDOWS} }`, env);
 const slow = () => cgiService('slow', ports.slow, 'sleep 1', `{ min: 1, max: 3, metrics: [{ concurrency: 2 }], ${WINDOWS} }`);
 const late = () => cgiService('late', ports.late, 'sleep 0.4', `{ min: 1, max: 3, metrics: [{ latencyP95: 150ms }], ${WINDOWS} }`);
+const zero = () => cgiService('zero', ports.zero, 'true', '{ min: 0, max: 2, metrics: [{ concurrency: 10 }], scaleToZero: { after: 2s } }');
 
 beforeAll(async () => {
   ports.burn = await freePort();
   ports.slow = await freePort();
   ports.late = await freePort();
-  remote = await makeRemote({ 'burn.yaml': burn(), 'slow.yaml': slow(), 'late.yaml': late() });
-  op = await startTestOperator(remote.url, instance, { 'autoscale-interval': '1s', 'proxy-host': '127.0.0.1' });
+  ports.zero = await freePort();
+  remote = await makeRemote({ 'burn.yaml': burn(), 'slow.yaml': slow(), 'late.yaml': late(), 'zero.yaml': zero() });
+  op = await startTestOperator(remote.url, instance, { 'autoscale-interval': '1s', 'proxy-host': '127.0.0.1', 'metrics-public': true });
 }, 60_000);
 
 afterAll(async () => {
@@ -160,4 +162,18 @@ describe('autoscale', () => {
       expect(r.failed).toEqual([]);
     }
   }, 300_000);
+
+  it('scale to zero: idle -> 0 replicas with the listener open; the first request is answered 200 and the service is back at 1', async () => {
+    await replicas('zero', (ready, desired) => desired === 0 && ready === 0, 'zero scaled to zero', 60_000);
+    expect(await runningOf(docker, instance, 'zero')).toHaveLength(0);
+    expect(op.passes.at(-1)!.status.services['test/zero']!.autoscale!.lastScale!.reason).toMatch(/^idle for 2s(\d+ms)? -> 0 \(scale to zero\)$/);
+    // three requests at once while at zero: held by the proxy, none refused
+    const answers = await Promise.all([1, 2, 3].map(async () => {
+      const res = await fetch(`http://127.0.0.1:${ports.zero}/cgi-bin/run`, { signal: AbortSignal.timeout(30_000) });
+      return `${res.status} ${(await res.text()).trim()}`;
+    }));
+    expect(answers).toEqual(['200 done', '200 done', '200 done']);
+    await replicas('zero', (ready, desired) => desired === 1 && ready === 1, 'zero back at one replica', 30_000);
+    expect(op.passes.at(-1)!.status.services['test/zero']!.autoscale!.lastScale!.reason).toMatch(/wake up/);
+  }, 120_000);
 });

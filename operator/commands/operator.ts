@@ -28,6 +28,7 @@ import { apiSecurity } from './api-security.ts';
 import { Metrics } from '../server/metrics.ts';
 import { accessMetrics, fetchAccess } from '../dataplane/access-metrics.ts';
 import { Autoscaler, renderAutoscaleMetrics } from '../autoscale/controller.ts';
+import { watchWakeups } from '../dataplane/wakeups.ts';
 import { startServer, type Server, type ServerDeps } from '../server/server.ts';
 import { formatDuration } from '../manifests/quantity.ts';
 import { settingsFor, type RunSettings } from '../settings/settings.ts';
@@ -88,6 +89,8 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
     trigger: wake, log, intervalMs: s.autoscaleIntervalMs,
   });
   autoscaler.start();
+  // Requests the proxy process holds for a service at zero wake it at once (long poll on its control socket).
+  const wakeups = watchWakeups(proxies.paths, (services) => autoscaler.wake(services));
   const rec = reconciler(s, source, runtime, log, {
     keepLastGood: true, drift: s.drift, statusIntervalMs: s.statusIntervalMs, monitor, cluster, redact, images, secrets: secretStore(s, redact), autoscaler,
     notify: (e) => listeners.onReconcilerEvent(e), beforeStop: (id) => drainer.drain(id), onLateFetch: () => wake('late fetch finished'),
@@ -109,7 +112,7 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const started = startLoop(rec, { intervalMs: s.intervalMs, log, runtime, instance: s.instance, onPass: (r, trigger, ms) => listeners.afterPass(r, trigger, ms) });
   loop = started;
   const closers = new Closers().add(
-    closer(() => pool.stop()), closer(() => autoscaler.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
+    closer(() => pool.stop()), closer(() => wakeups.stop()), closer(() => autoscaler.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
     closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => imageUpdates?.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)), closer(() => externals.close()), closer(() => security.close()),
   );
   const server = await serve(s, { log, metrics, moreMetrics: withAutoscaleMetrics(accessMetrics([proxies.paths]), autoscaler), status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);

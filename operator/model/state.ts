@@ -1,5 +1,5 @@
 /** Desired state (from git at a revision) and observed state (from the Docker engine's labels). */
-import type { NodeSpec, RouteSpec, ServiceSecretRef, ServiceSpec, VolumeSpec } from './manifest.ts';
+import type { CronJobSpec, JobSpec, NodeSpec, RouteSpec, ServiceSecretRef, ServiceSpec, VolumeSpec } from './manifest.ts';
 import type { ManifestWarning, SourceLocation } from './errors.ts';
 
 /** The image a service runs: a reference on the engine, or one berth builds from the repository. */
@@ -36,6 +36,11 @@ export function imageNameOf(ref: string): string {
 
 export interface DesiredService {
   key: string;               // namespace/name
+  /**
+   * Set while the service may be scaled to zero (spec.autoscale.min 0): its proxies hold a request that finds no ready
+   * replica (at most `queue` of them, each at most `timeoutMs`) and report it, and the autoscaler starts one.
+   */
+  wake?: { queue: number; timeoutMs: number };
   namespace: string;
   name: string;
   labels: Record<string, string>;
@@ -61,6 +66,49 @@ export interface DesiredService {
   secrets?: DesiredSecretMount[];
   /** The files of spec.files, read from the revision (content included); absent = none. */
   files?: DesiredFileMount[];
+}
+
+/**
+ * What the containers of a Job (or of each run of a CronJob) are created from, resolved as a Service's replicas are:
+ * image, effective env, networks, secrets and files.
+ */
+export interface DesiredJobContainer {
+  image: ImageSource;
+  /**
+   * Hash of everything that shapes the Job's containers (as a Service's spec hash, restart policy never, no ports)
+   * and of completions: the identity of a run. The same hash pushed again is not run again; a new one is a new run.
+   */
+  specHash: string;
+  /** The Docker network the containers are created on (as DesiredService.network). */
+  network: string;
+  /** With spec.networks only: every network the containers join, with their DNS aliases. */
+  networks?: DesiredAttachment[];
+  /** The container environment: spec.env (a Job has no dependsOn, so no discovery variables). */
+  env: Record<string, string>;
+  secrets?: DesiredSecretMount[];
+  files?: DesiredFileMount[];
+}
+
+/** A Job of the desired state. Validated only: running its containers is not built yet. */
+export interface DesiredJob extends DesiredJobContainer {
+  key: string;
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  spec: JobSpec;
+  source: SourceLocation;
+}
+
+/** A CronJob of the desired state: its schedule and the resolved Job each run starts. Validated only: nothing runs yet. */
+export interface DesiredCronJob {
+  key: string;
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  spec: CronJobSpec;
+  /** spec.jobTemplate resolved; its specHash is the same for every run of one template. */
+  template: DesiredJobContainer;
+  source: SourceLocation;
 }
 
 /** One network a replica joins, with its DNS aliases there. */
@@ -192,6 +240,10 @@ export interface DesiredState {
   nodes: DesiredNode[];
   /** Sorted by key; absent = none (a revision without Secrets). */
   secrets?: DesiredSecret[];
+  /** Sorted by key; absent = none (a revision without Jobs). */
+  jobs?: DesiredJob[];
+  /** Sorted by key; absent = none (a revision without CronJobs). */
+  cronJobs?: DesiredCronJob[];
   /** What validation found worth a warning without rejecting the revision (berth validate prints them); absent = none. */
   warnings?: ManifestWarning[];
 }

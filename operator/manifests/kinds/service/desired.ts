@@ -18,6 +18,12 @@ export function desiredServices(manifests: readonly ServiceManifest[], ctx: Desi
   return { services: services.sort(compareBy('key')), networks: networks.sort(compareBy('dockerName')) };
 }
 
+/**
+ * How a service that may be at zero holds its first requests: up to 256 (a held HTTP request keeps at most 64 KiB of
+ * its body: 16 MiB at worst), each for at most 30 s (a replica's start and first readiness), then 503 with Retry-After.
+ */
+export const WAKE = { queue: 256, timeoutMs: 30_000 } as const;
+
 function desiredService(
   instance: string, m: ServiceManifest, services: ReadonlyMap<string, ServiceManifest>, build: ResolvedBuild | undefined, secrets: ReadonlyMap<string, DesiredSecret>,
   stackNetworks: ReadonlyMap<string, DesiredNetwork>, files?: readonly DesiredFileMount[],
@@ -32,6 +38,7 @@ function desiredService(
   const mounts = secretMounts(m, secrets);
   return {
     key: resourceKey(namespace, name),
+    ...(m.spec.autoscale?.min === 0 ? { wake: { ...WAKE } } : {}),
     namespace,
     name,
     labels,
@@ -47,7 +54,8 @@ function desiredService(
   };
 }
 
-function imageSource(m: ServiceManifest, build: ResolvedBuild | undefined): ImageSource {
+/** The image of a Service (or of a Job seen as one, kinds/job/view.ts): spec.image, or the checked build's tag. */
+export function imageSource(m: ServiceManifest, build: ResolvedBuild | undefined): ImageSource {
   if (m.spec.image !== undefined) return { type: 'ref', ref: m.spec.image };
   if (!build) throw new Error(`internal: service ${m.metadata.namespace}/${m.metadata.name} has neither image nor a checked build`);
   const ref = buildImageTag(m.metadata.namespace, m.metadata.name, build.contentHash);
@@ -57,7 +65,7 @@ function imageSource(m: ServiceManifest, build: ResolvedBuild | undefined): Imag
 
 
 /** spec.secrets with the content hash of each Secret's file (checked to exist by the semantic checks). */
-function secretMounts(m: ServiceManifest, secrets: ReadonlyMap<string, DesiredSecret>): DesiredSecretMount[] {
+export function secretMounts(m: ServiceManifest, secrets: ReadonlyMap<string, DesiredSecret>): DesiredSecretMount[] {
   return (m.spec.secrets ?? []).map((r) => {
     const found = secrets.get(resourceKey(m.metadata.namespace, r.secret));
     if (!found) throw new Error(`internal: service ${m.metadata.namespace}/${m.metadata.name} names Secret ${r.secret}, which was not resolved`);

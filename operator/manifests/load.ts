@@ -15,6 +15,7 @@ import { tlsFileIssues } from './kinds/route/tls-checks.ts';
 import { securityWarnings } from './security-checks.ts';
 import { checkSecretFiles, secretKeyIssues } from './kinds/secret/files.ts';
 import { checkServiceFiles } from './kinds/service/files.ts';
+import { containerEntries, viewIssues } from './kinds/job/view.ts';
 
 export interface LoadOptions {
   /** berth instance name (part of Docker volume names and spec hashes). */
@@ -64,10 +65,12 @@ export async function loadFiles(files: readonly YamlFile[], snapshot: RepoSnapsh
   const root = normalizeRoot(opts.path);
   const { entries, issues, warnings: parseWarnings } = parseEntries(files, { limits: resolveLimits(opts), onFile, root, ...(opts.composeProfiles ? { composeProfiles: opts.composeProfiles } : {}), ...(opts.composeEnv ? { composeEnv: opts.composeEnv } : {}) });
   const manifestBytes = files.reduce((n, f) => n + Buffer.byteLength(f.content), 0);
-  const [builds, scripts, secrets, repoFiles] = await Promise.all([checkBuilds(snapshot, root, entries), checkScripts(snapshot, root, entries), checkSecretFiles(snapshot, root, entries), checkServiceFiles(snapshot, root, entries, resolveLimits(opts), manifestBytes)]);
+  // Jobs and CronJob templates have a Service's build, files and secret items: checked and read as a Service's are.
+  const workloads = [...entries, ...containerEntries(entries)];
+  const [builds, scripts, secrets, repoFiles] = await Promise.all([checkBuilds(snapshot, root, workloads), checkScripts(snapshot, root, entries), checkSecretFiles(snapshot, root, entries), checkServiceFiles(snapshot, root, workloads, resolveLimits(opts), manifestBytes)]);
   const allowed = opts.allowHostPaths ?? [];
   const hostPaths = [...hostPathIssues(entries, allowed), ...dockerSocketIssues(entries, opts.allowDockerSocket === true), ...tlsFileIssues(entries, allowed)];
-  const all = sortIssues([...issues, ...builds.issues, ...scripts, ...secrets.issues, ...repoFiles.issues, ...secretKeyIssues(entries, secrets.secrets), ...hostPaths]);
+  const all = sortIssues([...issues, ...viewIssues(builds.issues), ...scripts, ...secrets.issues, ...viewIssues(repoFiles.issues), ...viewIssues(secretKeyIssues(workloads, secrets.secrets)), ...hostPaths]);
   if (all.length > 0) throw new ValidationError(capIssues(all), all.length);
   const manifests = entries.flatMap((e) => (e.manifest ? [withRepoScriptPaths(root, e.manifest)] : []));
   if (manifests.length === 0) {

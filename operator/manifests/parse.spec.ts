@@ -167,7 +167,7 @@ describe('parseManifests: root errors only', () => {
     const { issues } = parseManifests([{ path: 'web.yaml', content: web }, { path: 'api.yaml', content: api }]);
     expect(issues.map((i) => [i.file, i.code])).toEqual([['web.yaml', 'E_YAML']]);
     const alone = parseManifests([{ path: 'api.yaml', content: api }]).issues;
-    expect(alone.map((i) => `${i.file}:${i.line}:${i.col}: ${i.field}: ${i.message}`)).toEqual(['api.yaml:6:15: spec.dependsOn[0]: no Service "web" in namespace "default"']);
+    expect(alone.map((i) => `${i.file}:${i.line}:${i.col}: ${i.field}: ${i.message}`)).toEqual(['api.yaml:6:15: spec.dependsOn[0]: no Service or Job "web" in namespace "default"']);
   });
 });
 

@@ -46,9 +46,21 @@ function validators(): Record<ManifestKind, ValidateFunction> {
   ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 });
   // `errorMessage` (as VS Code and yaml-language-server read it): the words for any failure of the schema holding it.
   ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' });
-  const load = (schema: URL): ValidateFunction => ajv.compile(JSON.parse(readFileSync(schema, 'utf8')) as object);
+  // Each schema is registered under its file name, so one may `$ref` another's fields as an editor resolves them
+  // (job.schema.json: `service.schema.json#/properties/spec/properties/image`).
+  for (const d of KIND_TABLE) ajv.addSchema(JSON.parse(readFileSync(d.schema, 'utf8')) as object, schemaKey(d.schema));
+  const load = (schema: URL): ValidateFunction => {
+    const validate = ajv.getSchema(schemaKey(schema));
+    if (!validate) throw new Error(`internal: schema ${schema.pathname} was not registered`);
+    return validate;
+  };
   compiled = Object.fromEntries(KIND_TABLE.map((d) => [d.kind, load(d.schema)])) as Record<ManifestKind, ValidateFunction>;
   return compiled;
+}
+
+/** The name a kind's schema is registered under: its file name (`service.schema.json`), what relative `$ref`s name. */
+function schemaKey(schema: URL): string {
+  return schema.pathname.slice(schema.pathname.lastIndexOf('/') + 1);
 }
 
 /** Validates one document of a known kind; returns E_SCHEMA issues located at the offending YAML nodes. */

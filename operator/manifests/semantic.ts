@@ -54,7 +54,7 @@ function checkContext(entries: readonly Entry[], typed: readonly Typed[], unread
   // would make a constraint look impossible); the revision is rejected for that Node anyway.
   const allNodesTyped = entries.every((e) => e.kind !== 'Node' || e.manifest !== undefined);
   const routeBackends = new Set(typed.flatMap(({ manifest: m }) => (m.kind === 'Route' ? m.spec.rules.flatMap((r) => r.backends.map((b) => resourceKey(m.metadata.namespace, b.service))) : [])));
-  return { declared, services: servicesByKey(typed), routeBackends, ...(allNodesTyped ? { placementNodes: uniqueNodes(nodes) } : {}) };
+  return { declared, services: servicesByKey(typed), routeBackends, typed, ...(allNodesTyped ? { placementNodes: uniqueNodes(nodes) } : {}) };
 }
 
 interface TypedService {

@@ -47,7 +47,7 @@ export type WireError =
 
 /** The lists of a DesiredState, sent as parts (the warnings come with 'done'). */
 export type ResultList = Exclude<keyof DesiredState, 'revision' | 'warnings'>;
-export const RESULT_LISTS: readonly ResultList[] = ['services', 'volumes', 'networks', 'routes', 'nodes', 'secrets'];
+export const RESULT_LISTS: readonly ResultList[] = ['services', 'volumes', 'networks', 'routes', 'nodes', 'secrets', 'jobs', 'cronJobs'];
 
 /** Items per 'part' message: 500 services take ~10 ms to deserialize. */
 export const ITEMS_PER_MESSAGE = 500;

@@ -336,6 +336,62 @@ export interface VolumeSpec {
   retain: boolean;
 }
 
+/**
+ * The fields of a Service's spec that shape its containers and that a Job shares (schemas/job.schema.json `$ref`s the
+ * same definitions): image or build, command, env, resources, volumes, secrets, files, networks, placement and the
+ * container settings. Not a Job's: replicas, ports, restart, update, health, autoscale, loadBalancer, dependsOn,
+ * imagePolicy and container.containerName (its schema refuses them, saying why).
+ */
+export type JobContainerField =
+  | 'image' | 'container' | 'pullPolicy' | 'build' | 'command' | 'env' | 'resources' | 'volumes' | 'placement'
+  | 'securityContext' | 'secrets' | 'files' | 'anonymousVolumes' | 'networks';
+
+/** `kind: Job`: run-to-completion containers; runs once per spec hash (a changed spec is a new run). */
+export interface JobSpec extends Pick<ServiceSpec, JobContainerField> {
+  /** Containers that must exit 0 for the Job to succeed; default 1. */
+  completions: number;
+  /** Containers running at a time, at most completions; default 1. */
+  parallelism: number;
+  /** Failed containers retried (10 s doubling, 6 min cap) before the Job fails with BackoffLimitExceeded; default 6. */
+  backoffLimit: number;
+  /** Kill and fail (DeadlineExceeded) after running this long, ms; absent = no deadline. */
+  activeDeadlineMs?: number;
+  /** Remove the finished Job's containers this long after it finished, ms (the status record stays); absent = kept. */
+  ttlAfterFinishedMs?: number;
+}
+
+export interface JobManifest extends ManifestBase {
+  kind: 'Job';
+  spec: JobSpec;
+}
+
+/** What a CronJob does at a scheduled time while one of its runs is still going. */
+export type ConcurrencyPolicy = 'Allow' | 'Forbid' | 'Replace';
+
+/** `kind: CronJob`: a Job (jobTemplate) started at each time of a cron schedule. */
+export interface CronJobSpec {
+  /** A 5-field cron expression or an @hourly-style macro, read in timeZone. */
+  schedule: string;
+  /** IANA time zone; default UTC. */
+  timeZone: string;
+  /** Default Allow. */
+  concurrencyPolicy: ConcurrencyPolicy;
+  /** A run that cannot start within this long after its scheduled time is skipped and reported, ms; absent = no deadline. */
+  startingDeadlineMs?: number;
+  /** No new run is started; default false. */
+  suspend: boolean;
+  /** Finished runs kept: successful default 3, failed default 1. */
+  successfulRunsHistory: number;
+  failedRunsHistory: number;
+  /** The Job each run starts. */
+  jobTemplate: { spec: JobSpec };
+}
+
+export interface CronJobManifest extends ManifestBase {
+  kind: 'CronJob';
+  spec: CronJobSpec;
+}
+
 /** What every manifest has besides kind and spec. */
 export interface ManifestBase {
   apiVersion: typeof API_VERSION;
@@ -429,6 +485,8 @@ export interface ManifestsByKind {
   Node: NodeManifest;
   Secret: SecretManifest;
   Network: NetworkManifest;
+  Job: JobManifest;
+  CronJob: CronJobManifest;
 }
 
 export type Manifest = ManifestsByKind[keyof ManifestsByKind];

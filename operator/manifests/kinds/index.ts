@@ -11,11 +11,13 @@ import { ROUTE } from './route/index.ts';
 import { NODE } from './node/index.ts';
 import { SECRET } from './secret/index.ts';
 import { NETWORK } from './network/index.ts';
+import { JOB } from './job/index.ts';
+import { CRONJOB } from './cronjob/index.ts';
 
 export type { CheckContext, Declared, DesiredContext, DesiredPart, DocumentIssues, KindDescriptor, KindStatus, KindStatusEntry, ObjectType, Report, StatusContext, Typed } from './types.ts';
 export type { ReplicaStatus, ServiceStatus } from './service/status.ts';
 
-export const KIND_TABLE: readonly KindDescriptor[] = [SERVICE, VOLUME, ROUTE, NODE, SECRET, NETWORK];
+export const KIND_TABLE: readonly KindDescriptor[] = [SERVICE, VOLUME, ROUTE, NODE, SECRET, NETWORK, JOB, CRONJOB];
 
 /** Names of the known kinds, in table order. */
 export const KINDS: readonly ManifestKind[] = KIND_TABLE.map((d) => d.kind);

@@ -36,6 +36,8 @@ export interface CheckContext {
   routeBackends: ReadonlySet<string>;
   /** Typed Nodes sorted by name, first definition winning; undefined while some Node failed its schema. */
   placementNodes?: readonly NodeManifest[];
+  /** Every typed manifest of the revision, in document order (a kind that looks at another kind's resources). */
+  typed: readonly Typed[];
 }
 
 /** Issues a kind finds on the raw document, next to its schema's. */
@@ -49,13 +51,13 @@ export interface DocumentIssues {
 /** Inputs of desired state besides the manifests. */
 export interface DesiredContext {
   instance: string;
-  /** Checked build contexts, keyed by service key. */
+  /** Checked build contexts, keyed by resource key (of a Service, a Job or a CronJob's template). */
   builds: ReadonlyMap<string, ResolvedBuild>;
   /** Secrets whose files were read and checked against the snapshot, keyed by resource key (absent: none). */
   secrets?: ReadonlyMap<string, DesiredSecret>;
   /** The revision's berth Networks (kind Network), keyed by resource key (absent: none). */
   networks?: ReadonlyMap<string, DesiredNetwork>;
-  /** spec.files of each Service read from the snapshot, keyed by service key (absent: none). */
+  /** spec.files of each Service (Job, CronJob template) read from the snapshot, keyed by resource key (absent: none). */
   files?: ReadonlyMap<string, DesiredFileMount[]>;
 }
 

@@ -65,7 +65,20 @@ export function imageXorBuildIssues(doc: RawDoc): ManifestIssue[] {
 }
 
 function checkService(doc: RawDoc, m: ServiceManifest, declared: Declared, report: Report): void {
-  const { spec, metadata } = m;
+  checkContainerFields(doc, m, declared, report);
+  checkPorts(doc, m, report);
+  checkHealth(doc, m, report);
+  checkLoadBalancer(doc, m, report);
+  checkDependsOn(doc, m, declared, report);
+}
+
+/**
+ * The checks of the fields that shape a container (env, resources, volumes, mount paths, engine limits, security,
+ * image, container settings, secrets, files), which a Job shares with a Service: kind Job runs them on its spec seen
+ * as a Service's (kinds/job/view.ts), so both report the same words at the same fields.
+ */
+export function checkContainerFields(doc: RawDoc, m: ServiceManifest, declared: Declared, report: Report): void {
+  const { spec } = m;
   for (const key of Object.keys(spec.env)) {
     if (key === '' || key.includes('=')) report(doc, ['spec', 'env', key], 'environment variable names cannot be empty or contain "="', 'key');
   }
@@ -73,9 +86,6 @@ function checkService(doc: RawDoc, m: ServiceManifest, declared: Declared, repor
   if (spec.resources.memory !== undefined && spec.resources.memory < MIN_MEMORY_BYTES) {
     report(doc, ['spec', 'resources', 'memory'], `must be at least 6Mi (Docker's minimum), got ${spec.resources.memory} bytes`);
   }
-  checkPorts(doc, m, report);
-  checkHealth(doc, m, report);
-  checkLoadBalancer(doc, m, report);
   checkMounts(doc, m, declared, report);
   checkMountPaths(doc, m, report);
   checkEngineLimits(doc, m, report);
@@ -84,14 +94,25 @@ function checkService(doc: RawDoc, m: ServiceManifest, declared: Declared, repor
   checkContainerSettings(doc, m, report);
   checkSecretRefs(doc, m, declared, report);
   checkFileTargets(doc, m, report);
+}
+
+/**
+ * spec.dependsOn: each entry names another Service of the namespace, or a Job of it (a migration that must succeed
+ * before the Service rolls out), once. A Job has no replicas to become ready, so it takes no `condition: healthy`.
+ */
+function checkDependsOn(doc: RawDoc, m: ServiceManifest, declared: Declared, report: Report): void {
+  const { spec, metadata } = m;
   const seenDeps = new Map<string, number>();
   spec.dependsOn.forEach((dep, i) => {
     const first = seenDeps.get(dep);
     if (first !== undefined) return report(doc, ['spec', 'dependsOn', i], `"${dep}" is listed twice (also spec.dependsOn[${first}])`);
     seenDeps.set(dep, i);
+    const key = resourceKey(metadata.namespace, dep);
     if (dep === metadata.name) report(doc, ['spec', 'dependsOn', i], 'a service cannot depend on itself');
-    else if (!declared.has(`Service\0${resourceKey(metadata.namespace, dep)}`)) {
-      report(doc, ['spec', 'dependsOn', i], `no Service "${dep}" in namespace "${metadata.namespace}"`);
+    else if (declared.has(`Service\0${key}`)) return;
+    else if (!declared.has(`Job\0${key}`)) report(doc, ['spec', 'dependsOn', i], `no Service or Job "${dep}" in namespace "${metadata.namespace}"`);
+    else if (spec.healthyDependencies?.includes(dep)) {
+      report(doc, ['spec', 'dependsOn', i, 'condition'], `Job "${dep}" has no replicas to become ready: a Service waits for the Jobs it names to succeed, so drop condition healthy`);
     }
   });
 }

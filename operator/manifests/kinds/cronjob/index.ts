@@ -1,0 +1,26 @@
+/**
+ * kind CronJob: a Job (spec.jobTemplate) started at each time of a cron schedule in a time zone. Validated and in the
+ * desired state (`desired.cronJobs`); running it is not built yet, so the kind claims no engine object.
+ */
+import type { CronJobManifest } from '../../../model/manifest.ts';
+import type { Obj } from '../../raw.ts';
+import { imageXorBuildIssues } from '../service/checks.ts';
+import type { KindDescriptor } from '../types.ts';
+import { checkNameClashes } from '../job/checks.ts';
+import { toCronJobSpec } from '../job/defaults.ts';
+import { desiredCronJobs } from '../job/desired.ts';
+import { templateDoc, templateIssues } from '../job/view.ts';
+import { checkCronJob } from './checks.ts';
+
+export const CRONJOB: KindDescriptor<CronJobManifest> = {
+  kind: 'CronJob',
+  schema: new URL('../../../../schemas/cronjob.schema.json', import.meta.url),
+  clusterScoped: false,
+  objects: [],
+  unlabelled: [],
+  toSpec: (spec, doc) => toCronJobSpec(spec as Obj, doc),
+  documentIssues: (doc) => ({ blocking: [], other: templateIssues(imageXorBuildIssues(templateDoc(doc))) }),
+  check: checkCronJob,
+  checkAll: checkNameClashes,
+  desired: desiredCronJobs,
+};

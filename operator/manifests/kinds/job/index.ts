@@ -1,0 +1,24 @@
+/**
+ * kind Job: run-to-completion containers with a Service's container fields, run once per spec hash. Validated and in
+ * the desired state (`desired.jobs`); running them is not built yet, so the kind claims no engine object.
+ */
+import type { JobManifest } from '../../../model/manifest.ts';
+import type { Obj } from '../../raw.ts';
+import { imageXorBuildIssues } from '../service/checks.ts';
+import type { KindDescriptor } from '../types.ts';
+import { checkJob, checkNameClashes } from './checks.ts';
+import { toJobSpec } from './defaults.ts';
+import { desiredJobs } from './desired.ts';
+
+export const JOB: KindDescriptor<JobManifest> = {
+  kind: 'Job',
+  schema: new URL('../../../../schemas/job.schema.json', import.meta.url),
+  clusterScoped: false,
+  objects: [],
+  unlabelled: [],
+  toSpec: (spec, doc) => toJobSpec(spec as Obj, doc),
+  documentIssues: (doc) => ({ blocking: [], other: imageXorBuildIssues(doc) }),
+  check: checkJob,
+  checkAll: checkNameClashes,
+  desired: desiredJobs,
+};

@@ -14,7 +14,6 @@ import Docker from 'dockerode';
 import { makeRemote } from '../test/helpers/git.ts';
 import { createDockerRuntime } from '../operator/runtime/docker.ts';
 import { engineCpuMs, median, startBerth, until } from './lib.ts';
-import type { StatusDoc } from '../operator/status/report.ts';
 
 const docker = new Docker();
 const IMAGE = 'berth-local/busybox:1';
@@ -78,9 +77,6 @@ spec:
 `;
 }
 
-async function status(url: string): Promise<StatusDoc> {
-  return (await (await fetch(`${url}/v1/status`)).json()) as StatusDoc;
-}
 
 async function loadStep(): Promise<void> {
   const state = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-bench-'));
@@ -89,12 +85,36 @@ async function loadStep(): Promise<void> {
   const zeroPort = port + 1;
   const remote = await makeRemote({
     'burn.yaml': service('burn', port, 'i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done', '{ min: 1, max: 6, metrics: [{ cpu: 50% }], behavior: { scaleDown: { stabilization: 5s } } }'),
-    'idle.yaml': service('idle', zeroPort, 'true', '{ min: 0, max: 2, metrics: [{ concurrency: 10 }], scaleToZero: { after: 2s } }'),
+    // no spec.files here (copying files into a new container costs the engine more at create): the page is index.html
+    'idle.yaml': service('idle', zeroPort, 'true', '{ min: 0, max: 2, metrics: [{ concurrency: 10 }], scaleToZero: { after: 2s } }').replace(/  files: .*\n/, ''),
+    'busy.yaml': service('busy', port + 2, 'sleep 1', '{ min: 1, max: 6, metrics: [{ concurrency: 1 }], behavior: { scaleDown: { stabilization: 5s } } }'),
   });
   const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '2s', '--state-dir', state, '--proxy-host', '127.0.0.1'], 17_182);
   try {
-    await until(async () => (await status(berth.url)).services['bench/burn']?.ready === 1, 'burn ready', 120_000, 100);
-    for (let round = 0; round < ROUNDS; round++) {
+    await until(async () => (await berth.status()).services['bench/burn']?.ready === 1, 'burn ready', 120_000, 100);
+    await until(async () => (await berth.status()).services['bench/busy']?.ready === 1, 'busy ready', 120_000, 100);
+    for (let round = 0; round < (skipConcurrency ? 0 : ROUNDS); round++) {
+      // concurrency 1 per replica, 5 clients each keeping a 1 s request in flight: 5 replicas in one decision
+      const t0 = performance.now();
+      const marks: Record<string, number> = {};
+      let running = true;
+      const clients = Array.from({ length: 5 }, async () => {
+        while (running) await fetch(`http://127.0.0.1:${port + 2}/cgi-bin/run`).then((r) => r.text()).catch(() => undefined);
+      });
+      await until(async () => {
+        const s = (await berth.status()).services['bench/busy'];
+        const at = performance.now() - t0;
+        if (marks.decision === undefined && (s?.autoscale?.replicas ?? 1) >= 5) marks.decision = at;
+        if (marks.running === undefined && (s?.running ?? 0) >= 5) marks.running = at;
+        if (marks.ready === undefined && (s?.ready ?? 0) >= 5) marks.ready = at;
+        return marks.ready !== undefined;
+      }, 'busy at 5 ready replicas', 120_000, 50);
+      running = false;
+      await Promise.all(clients);
+      console.log(`concurrency load step round ${round + 1} (1 -> 5 replicas): decision ${fmt(marks.decision)}, 5 running ${fmt(marks.running)}, 5 ready ${fmt(marks.ready)} (sync period 15 s)`);
+      await until(async () => (await berth.status()).services['bench/busy']?.desired === 1 && (await berth.status()).services['bench/busy']?.ready === 1, 'busy back at 1', 180_000, 200);
+    }
+    for (let round = 0; round < (skipCpu ? 0 : ROUNDS); round++) {
       // 5 clients in a loop: each replica (0.1 core, ~1 s of CPU time per request) is saturated by about one
       const t0 = performance.now();
       const marks: Record<string, number> = {};
@@ -103,7 +123,7 @@ async function loadStep(): Promise<void> {
         while (running) await fetch(`http://127.0.0.1:${port}/cgi-bin/run`).then((r) => r.text()).catch(() => undefined);
       });
       await until(async () => {
-        const s = (await status(berth.url)).services['bench/burn'];
+        const s = (await berth.status()).services['bench/burn'];
         const at = performance.now() - t0;
         const cpu = s?.autoscale?.metrics.find((m) => m.metric === 'cpu')?.value;
         if (marks.metric === undefined && cpu !== null && cpu !== undefined && cpu > 50) marks.metric = at;
@@ -115,16 +135,16 @@ async function loadStep(): Promise<void> {
       running = false;
       await Promise.all(clients);
       console.log(`load step round ${round + 1}: cpu above target ${fmt(marks.metric)}, scale decision ${fmt(marks.decision)}, 3 running ${fmt(marks.running)}, 3 ready ${fmt(marks.ready)} (sync period 15 s)`);
-      await until(async () => (await status(berth.url)).services['bench/burn']?.ready === 1 && (await status(berth.url)).services['bench/burn']?.desired === 1, 'burn back at 1', 180_000, 200);
+      await until(async () => (await berth.status()).services['bench/burn']?.ready === 1 && (await berth.status()).services['bench/burn']?.desired === 1, 'burn back at 1', 180_000, 200);
     }
     const wakes: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      await until(async () => (await status(berth.url)).services['bench/idle']?.desired === 0 && (await status(berth.url)).services['bench/idle']?.running === 0, 'idle at zero', 120_000, 100);
+      await until(async () => (await berth.status()).services['bench/idle']?.desired === 0 && (await berth.status()).services['bench/idle']?.running === 0, 'idle at zero', 120_000, 100);
       const t0 = performance.now();
-      const res = await fetch(`http://127.0.0.1:${zeroPort}/cgi-bin/run`, { signal: AbortSignal.timeout(30_000) });
+      const res = await fetch(`http://127.0.0.1:${zeroPort}/index.html`, { signal: AbortSignal.timeout(30_000) });
       const body = await res.text();
       const ms = performance.now() - t0;
-      if (res.status !== 200 || !body.includes('done')) throw new Error(`woken request answered ${res.status}: ${body.slice(0, 100)}`);
+      if (res.status !== 200 || !body.includes('ok')) throw new Error(`woken request answered ${res.status}: ${body.slice(0, 100)}`);
       wakes.push(ms);
     }
     console.log(`first request after scale to zero -> response: ${wakes.map((w) => `${w.toFixed(0)} ms`).join(', ')} (median ${median(wakes).toFixed(0)} ms; goal < 500 ms)`);
@@ -141,5 +161,7 @@ async function loadStep(): Promise<void> {
 const fmt = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
 
 const only = process.argv[2];
+const skipCpu = process.argv.includes('--no-cpu-step');
+const skipConcurrency = process.argv.includes('--no-concurrency-step');
 if (!only || only === 'stats') await statsCost(100);
 if (!only || only === 'load') await loadStep();

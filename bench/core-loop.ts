@@ -34,7 +34,7 @@ function service(name: string, replicas: number): string {
 async function push(remote: Remote, berth: BerthProcess, files: Record<string, string>): Promise<number> {
   await remote.commit(files, 'bench');
   const t0 = performance.now();
-  await fetch(`${berth.url}/hooks/git`, { method: 'POST', body: '{}' });
+  await fetch(`${berth.url}/hooks/git`, { method: 'POST', body: '{}', headers: berth.auth });
   return t0;
 }
 

@@ -39,7 +39,7 @@ spec:
 }
 
 async function status(berth: BerthProcess): Promise<StatusDoc> {
-  return (await (await fetch(`${berth.url}/v1/status`)).json()) as StatusDoc;
+  return berth.status();
 }
 
 async function readyIds(berth: BerthProcess): Promise<string[]> {
@@ -75,7 +75,7 @@ async function killed(berth: BerthProcess, instance: string, slot: number): Prom
 async function berthRollingUpdate(remote: Remote, berth: BerthProcess, version: string, monitor = '1s'): Promise<number> {
   const sha = await remote.commit({ 'web.yaml': web(10, version, monitor) }, `v${version}`);
   const t0 = performance.now();
-  await fetch(`${berth.url}/hooks/git`, { method: 'POST', body: '{}' });
+  await fetch(`${berth.url}/hooks/git`, { method: 'POST', body: '{}', headers: berth.auth });
   await until(async () => {
     const s = await status(berth);
     const w = s.services['bench/web'];

@@ -1,4 +1,5 @@
 /** Shared pieces of the benchmarks: timing, waiting, the berth process, and docker polling. */
+import type { StatusDoc } from '../operator/status/report.ts';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
@@ -33,6 +34,10 @@ export async function runningCount(docker: Docker, labels: string[]): Promise<nu
 export interface BerthProcess {
   child: ChildProcess;
   url: string;
+  /** The Authorization header of the API's admin token (the cli-token berth run writes into its --state-dir). */
+  auth: Record<string, string>;
+  /** GET /v1/status with the token. */
+  status(): Promise<StatusDoc>;
   /** CPU seconds (user+system) the process used so far. */
   cpuSeconds(): Promise<number>;
   rssBytes(): Promise<number>;
@@ -43,10 +48,19 @@ export interface BerthProcess {
 export async function startBerth(args: string[], port: number): Promise<BerthProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'operator/cli.ts'), 'run', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
-  await until(() => fetch(`${url}/v1/status`).then((r) => r.ok, () => false), 'berth API');
+  const stateDir = args[args.indexOf('--state-dir') + 1];
+  if (!args.includes('--state-dir') || !stateDir) throw new Error('startBerth needs --state-dir (the API token is read from it)');
+  const auth: Record<string, string> = {};
+  await until(async () => {
+    const token = await fs.readFile(path.join(stateDir, 'cli-token'), 'utf8').then((t) => t.trim(), () => undefined);
+    if (!token) return false;
+    auth.authorization = `Bearer ${token}`;
+    return fetch(`${url}/v1/status`, { headers: auth }).then((r) => r.ok, () => false);
+  }, 'berth API');
   const stat = async () => (await fs.readFile(`/proc/${child.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
   return {
-    child, url,
+    child, url, auth,
+    async status() { return (await (await fetch(`${url}/v1/status`, { headers: auth })).json()) as StatusDoc; },
     async cpuSeconds() { const f = await stat(); return (Number(f[11]) + Number(f[12])) / 100; },
     async rssBytes() { const s = await fs.readFile(`/proc/${child.pid}/status`, 'utf8'); return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) * 1024; },
     async stop() {
@@ -60,8 +74,8 @@ export async function startBerth(args: string[], port: number): Promise<BerthPro
 }
 
 /** Reads a counter from berth's /metrics. */
-export async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+export async function metric(url: string, name: string, auth: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { headers: auth })).text();
   const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
   return m ? Number(m[1]) : NaN;
 }

@@ -57,7 +57,7 @@ async function engines(command: 'start' | 'stop'): Promise<void> {
 }
 
 async function status(berth: BerthProcess): Promise<StatusDoc> {
-  return (await (await fetch(`${berth.url}/v1/status`)).json()) as StatusDoc;
+  return berth.status();
 }
 
 /** Containers of this instance per engine (running only unless `all`). */
@@ -72,7 +72,7 @@ const fmtWhere = (w: Where) => `${w.main}/${w.e1}/${w.e2}`;
 async function push(ctx: Ctx, replicas: number, probed = false): Promise<number> {
   await ctx.remote.commit({ 'web.yaml': web(replicas, probed) }, 'bench');
   const t0 = performance.now();
-  await fetch(`${ctx.berth.url}/hooks/git`, { method: 'POST', body: '{}' });
+  await fetch(`${ctx.berth.url}/hooks/git`, { method: 'POST', body: '{}', headers: ctx.berth.auth });
   return t0;
 }
 

@@ -1,10 +1,11 @@
 /**
- * Executes a Plan through the runtime, in order: volumes, networks and images, then services (dependencies first),
- * then prunes, then network removals.
+ * Executes a Plan through the runtime, in order: volumes, networks and images, then services (dependencies first)
+ * and, beside them, Job runs and stops, then prunes, then network removals.
  */
 import { BerthError, asBerthError } from '../model/errors.ts';
-import type { Action, Plan, ReplaceAction } from '../model/plan.ts';
-import type { DesiredNetwork, DesiredService } from '../model/state.ts';
+import type { Action, Plan, ReplaceAction, RunJobAction } from '../model/plan.ts';
+import { runRef, type DesiredNetwork, type DesiredService } from '../model/state.ts';
+import { jobAsService, jobContainerSpec } from '../jobs/container.ts';
 import { containerSpec } from '../diff/container-spec.ts';
 import { actionView } from '../diff/render.ts';
 import type { BuildFile, BuildProgress, ContainerRuntime, EngineAuth, PullProgress, PullResult } from '../runtime/runtime.ts';
@@ -60,10 +61,12 @@ export async function applyPlan(plan: Plan, deps: ApplyDeps): Promise<ApplyResul
   const first = plan.actions.filter((a) => a.type === 'create-volume' || a.type === 'create-network' || a.type === 'build-image');
   const isFirst = new Set<Action>(first);
   const prunes = plan.actions.filter(isPrune);
-  const serviceActions = plan.actions.filter((a) => !isFirst.has(a) && !isPrune(a));
+  const jobActions = plan.actions.filter((a) => a.type === 'run-job' || a.type === 'stop-job');
+  const serviceActions = plan.actions.filter((a) => !isFirst.has(a) && !isPrune(a) && a.type !== 'run-job' && a.type !== 'stop-job');
   await Promise.all(first.filter((a) => a.type !== 'build-image').map((a) => run(ctx, a)));
   for (const a of first.filter((x) => x.type === 'build-image')) await run(ctx, a);
-  await runServices(ctx, serviceActions);
+  // Jobs have no dependsOn of their own: their containers start and stop beside the services' actions.
+  await Promise.all([runServices(ctx, serviceActions), ...jobActions.map((a) => run(ctx, a))]);
   await Promise.all(prunes.filter((a) => a.type === 'remove').map((a) => run(ctx, a)));
   for (const a of prunes.filter((x) => x.type === 'remove-volume')) await run(ctx, a);
   for (const a of prunes.filter((x) => x.type === 'remove-network')) await run(ctx, a);
@@ -187,7 +190,7 @@ async function rollingReplace(ctx: Ctx, replaces: ReplaceAction[]): Promise<bool
 }
 
 function desiredOf(a: Action): DesiredService | undefined {
-  return 'desired' in a ? a.desired : undefined;
+  return 'desired' in a && a.type !== 'run-job' ? a.desired : undefined;
 }
 
 function skip(ctx: Ctx, a: Action, failed: 'build' | 'pull'): void {
@@ -263,7 +266,30 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
     }
     case 'remove':
       return stopAndRemove(ctx, a.container.id);
+    case 'run-job':
+      await runJob(ctx, a);
+      return;
+    case 'stop-job':
+      return rt.stopContainer(a.container.id);
   }
+}
+
+/**
+ * Creates and starts one attempt of a Job's completion: its registry image pulled when the engine lacks it (pullPolicy
+ * Never: not), secret files written between create and start as for a replica. The name is deterministic: a create
+ * retried after a crash finds the container made before, so an attempt never runs twice.
+ */
+async function runJob(ctx: Ctx, a: RunJobAction): Promise<void> {
+  const job = a.desired;
+  const view = jobAsService(job);
+  if (job.image.type === 'ref' && view.spec.pullPolicy !== 'Never') {
+    const auth = await ctx.pullAuth?.(runRef(job.image));
+    await ctx.runtime.pullImage(runRef(job.image), auth ? { auth } : {});
+  }
+  const spec = jobContainerSpec(ctx.instance, ctx.revision, job, { run: a.run, kind: a.kind }, a.completion, a.attempt);
+  const secrets = await secretDelivery(ctx.instance, spec.name, view, ctx.secrets);
+  const id = await ctx.runtime.createContainer(secrets ? { ...spec, secrets } : spec);
+  await ctx.runtime.startContainer(id);
 }
 
 /**

@@ -3,7 +3,9 @@ import { LABELS } from '../model/keys.ts';
 import type { Action, Cause, Plan, PlanSummary } from '../model/plan.ts';
 import { runRef, type DesiredService, type DesiredState, type ObservedContainer, type ObservedState } from '../model/state.ts';
 import { containerDrift, shouldRestart, specChangeReason } from './drift.ts';
-import { claims } from '../manifests/kinds/index.ts';
+import { claimedBy, claims } from '../manifests/kinds/index.ts';
+import { planJobs, type JobStatus } from '../jobs/plan.ts';
+import { planCronJobs, templateJob, type CronJobStatus } from '../jobs/cron-plan.ts';
 
 /** What berth last applied for a service (spec hash and replica count); lets diff tell drift from change. */
 export interface AppliedService {
@@ -23,6 +25,12 @@ export interface DiffOptions {
    * the node is back the older duplicate is removed.
    */
   nodes?: { unreachable: ReadonlySet<string>; lost: ReadonlySet<string> };
+  /** The clock Jobs are planned against (backoff, activeDeadline, ttlAfterFinished), ms since the epoch; absent: now. */
+  now?: number;
+  /** The `jobs` section of the previous status document: records of finished runs whose containers were removed. */
+  jobRecords?: Readonly<Record<string, JobStatus>>;
+  /** The `cronJobs` section of the previous status document: when each CronJob was first seen, its last time, its runs. */
+  cronRecords?: Readonly<Record<string, CronJobStatus>>;
 }
 
 /**
@@ -55,6 +63,19 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
     actions.push(...serviceActions);
     byService.delete(svc.key);
   }
+  // Jobs (jobs/plan.ts): their runs from the containers Job claims; a Job's namespace network is created like a Service's.
+  const jobs = planJobs({
+    jobs: desired.jobs ?? [], containers: claimedBy('Job', 'container', observed.containers), now: opts.now ?? Date.now(),
+    ...(opts.jobRecords ? { previous: opts.jobRecords } : {}), ...(opts.nodes ? { unreachable: opts.nodes.unreachable } : {}),
+  });
+  // CronJobs (jobs/cron-plan.ts): each scheduled time a run of the template, from the containers CronJob claims.
+  const crons = planCronJobs({
+    cronJobs: desired.cronJobs ?? [], containers: claimedBy('CronJob', 'container', observed.containers), now: opts.now ?? Date.now(),
+    ...(opts.cronRecords ? { previous: opts.cronRecords } : {}), ...(opts.nodes ? { unreachable: opts.nodes.unreachable } : {}),
+  });
+  actions.unshift(...jobNetworks(desired, networks, [...jobs.actions, ...crons.actions]));
+  actions.push(...jobs.actions, ...crons.actions);
+  const wakeAt = Math.min(jobs.wakeAt ?? Infinity, crons.wakeAt ?? Infinity);
   for (const [key, containers] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
     for (const c of containers) {
       if (c.node && opts.nodes?.unreachable.has(c.node)) continue; // pruned once its node answers again
@@ -67,7 +88,18 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
     actions.push({ type: 'remove-volume', name: v.name, reason: `volume ${v.name} is not in the revision and not retained`, cause: 'change' });
   }
   actions.push(...networkRemovals(desired, observed));
-  return { revision: desired.revision, actions };
+  return { revision: desired.revision, actions, ...(Number.isFinite(wakeAt) ? { wakeAt } : {}) };
+}
+
+/** The namespace networks Jobs (and CronJob runs) about to run need that no Service's namespace brings (Network kinds' are in desired.networks). */
+function jobNetworks(desired: DesiredState, observed: ReadonlySet<string>, jobActions: readonly Action[]): Action[] {
+  const known = new Set(desired.networks.map((n) => n.dockerName));
+  const out = new Map<string, Action>();
+  for (const a of jobActions) {
+    if (a.type !== 'run-job' || observed.has(a.desired.network) || known.has(a.desired.network) || out.has(a.desired.network)) continue;
+    out.set(a.desired.network, { type: 'create-network', network: { namespace: a.desired.namespace, dockerName: a.desired.network }, reason: `network ${a.desired.network} of namespace ${a.desired.namespace} missing (job ${a.desired.key})`, cause: 'change' });
+  }
+  return [...out.values()];
 }
 
 /**
@@ -91,7 +123,7 @@ function pullAction(svc: DesiredService, observed: ObservedState, serviceActions
  */
 function networkRemovals(desired: DesiredState, observed: ObservedState): Action[] {
   if (desired.services.length === 0) return [];
-  const wanted = new Set(desired.networks.map((n) => n.dockerName));
+  const wanted = new Set([...desired.networks.map((n) => n.dockerName), ...(desired.jobs ?? []).map((j) => j.network), ...(desired.cronJobs ?? []).map((c) => templateJob(c).network)]);
   // A namespace's network (claimed by Service) or a Network's (claimed by Network): one mechanism, deferred while in use.
   const ours = observed.networks.filter((n) => claims('Service', 'network', n.labels) || claims('Network', 'network', n.labels));
   const names = [...new Set(ours.map((n) => n.name))].filter((name) => !wanted.has(name)).sort();

@@ -29,17 +29,26 @@ const removed = (s: ObservedState): string[] => diff(desired, s, { instance: INS
 });
 
 describe('prune only removes what a kind claims (berth.kind)', () => {
-  it('never prunes a container of a kind the table does not know (berth.kind: Job)', () => {
-    const job = container('nightly', { [LABELS.kind]: 'Job' });
-    expect(claimantOf('container', job.labels)).toBeUndefined();
-    expect(removed(observed([job]))).toEqual([]);
+  it('never prunes a container of a kind the table does not know (berth.kind: Workflow)', () => {
+    const other = container('nightly', { [LABELS.kind]: 'Workflow' });
+    expect(claimantOf('container', other.labels)).toBeUndefined();
+    expect(removed(observed([other]))).toEqual([]);
+  });
+
+  it('a Job container is the Job kind\'s: removed by the Job planner (its Job left the revision), never as a Service replica', () => {
+    const job = container('nightly', { [LABELS.kind]: 'Job', [LABELS.job]: 'nightly' });
+    expect(claimantOf('container', job.labels)).toBe('Job');
+    const actions = diff(desired, observed([job]), { instance: INSTANCE, now: 0 }).actions;
+    expect(actions).toHaveLength(1);
+    expect(actions[0]).toMatchObject({ type: 'remove', job: 'ns/nightly', prune: true });
+    expect(actions[0]!.service).toBeUndefined();
   });
 
   it('still prunes an undesired container without the label (created before berth.kind): a Service replica', () => {
     const legacy = container('old', {});
     const labelled = container('gone', { [LABELS.kind]: 'Service' });
     expect(claimantOf('container', legacy.labels)).toBe('Service');
-    expect(removed(observed([legacy, labelled, container('nightly', { [LABELS.kind]: 'Job' })]))).toEqual([labelled.name, legacy.name]);
+    expect(removed(observed([legacy, labelled, container('nightly', { [LABELS.kind]: 'Workflow' })]))).toEqual([labelled.name, legacy.name]);
   });
 
   it('never prunes a volume or a container whose berth.kind names a kind that does not own that object type', () => {

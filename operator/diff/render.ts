@@ -8,6 +8,10 @@ export interface ActionView {
   type: Action['type'];
   cause: Action['cause'];
   service?: string;
+  /** The Job (namespace/name), its completion and attempt. */
+  job?: string;
+  completion?: number;
+  attempt?: number;
   replica?: number;
   container?: string;
   volume?: string;
@@ -19,12 +23,15 @@ export interface ActionView {
 export function actionView(a: Action): ActionView {
   const v: ActionView = { type: a.type, cause: a.cause, reason: a.reason };
   if (a.service) v.service = a.service;
+  if (a.job) v.job = a.job;
   switch (a.type) {
     case 'create': v.replica = a.replica; v.image = imageLabel(a.desired.image); break;
     case 'replace': v.replica = a.replica; v.container = a.old.name; v.image = imageLabel(a.desired.image); break;
     case 'pull-image': v.image = imageLabel(a.desired.image); break;
     case 'start': case 'unpause': case 'remove': case 'update': v.container = a.container.name; break;
     case 'build-image': v.image = a.desired.image.ref; break;
+    case 'run-job': v.completion = a.completion; v.attempt = a.attempt; v.image = imageLabel(a.desired.image); break;
+    case 'stop-job': v.container = a.container.name; break;
     case 'create-volume': v.volume = a.volume.dockerName; break;
     case 'remove-volume': v.volume = a.name; break;
     case 'create-network': v.network = a.network.dockerName; break;
@@ -48,6 +55,7 @@ export function summaryLine(plan: Plan): string {
 
 const SIGILS: Record<Action['type'], string> = {
   'create': '+', 'replace': '~', 'update': '~', 'start': '>', 'unpause': '>', 'remove': '-',
+  'run-job': '+', 'stop-job': '-',
   'build-image': '*', 'pull-image': '*', 'create-volume': '+', 'remove-volume': '-', 'create-network': '+', 'remove-network': '-',
 };
 
@@ -56,7 +64,8 @@ export function renderText(plan: Plan): string {
   const head = `Plan for revision ${plan.revision.slice(0, 12)}: ${plan.actions.length ? summaryLine(plan) : 'no changes, the engine matches the revision'}`;
   const lines = plan.actions.map((a) => {
     const v = actionView(a);
-    const target = [v.service, v.replica !== undefined ? `#${v.replica}` : '', v.container ? `(${v.container})` : '', v.volume ?? '', v.network ?? '', a.type === 'build-image' ? v.image : '']
+    const job = v.job ? `job ${v.job}${v.completion !== undefined ? ` completion ${v.completion} attempt ${v.attempt}` : ''}` : '';
+    const target = [v.service, job, v.replica !== undefined ? `#${v.replica}` : '', v.container ? `(${v.container})` : '', v.volume ?? '', v.network ?? '', a.type === 'build-image' ? v.image : '']
       .filter(Boolean).join(' ');
     return `  ${SIGILS[a.type]} ${a.type.padEnd(14)} ${target}\n      ${a.cause === 'drift' ? '[drift] ' : ''}${a.reason}`;
   });

@@ -18,6 +18,11 @@ export const LABELS = {
   image: 'berth.image',
   /** On networks of kind Network: the Network's name in its namespace. On replicas with spec.networks: the Docker network the operator reaches them on. */
   network: 'berth.network',
+  /** On containers of a Job: the Job's name, its run (the spec hash), which completion and which attempt of it. */
+  job: 'berth.job',
+  run: 'berth.run',
+  completion: 'berth.completion',
+  attempt: 'berth.attempt',
 } as const;
 
 export const STATUS_BRANCH = 'berth/status';
@@ -30,6 +35,11 @@ export function resourceKey(namespace: string, name: string): string {
 /** Deterministic container name: one per (service, replica slot, spec hash), so a retried create finds its own container. */
 export function containerName(instance: string, namespace: string, service: string, replica: number, specHash: string): string {
   return `berth.${instance}.${namespace}.${service}.${replica}.${specHash.slice(0, 10)}`;
+}
+
+/** Deterministic container name of one attempt of one completion of a Job's (or CronJob's) run: a retried create finds its own container. */
+export function jobContainerName(instance: string, namespace: string, job: string, run: string, completion: number, attempt: number): string {
+  return `berth.${instance}.${namespace}.${job}.job-${run}.${completion}.${attempt}`;
 }
 
 /** Docker volume name of a berth Volume. */

@@ -1,11 +1,13 @@
 /** The plan is a value: ordered actions, each with a human reason. */
-import type { DesiredNetwork, DesiredService, DesiredVolume, ObservedContainer } from './state.ts';
+import type { DesiredJob, DesiredNetwork, DesiredService, DesiredVolume, ObservedContainer } from './state.ts';
 
 /** Why an action exists: a new revision asks for it, the engine drifted from an applied revision, or a replica is unhealthy (self-healing). */
 export type Cause = 'change' | 'drift' | 'heal';
 
 interface ActionBase {
   service?: string;          // namespace/name
+  /** The Job (namespace/name) the action is for: its actions run apart from the services' (apply.ts runJobs). */
+  job?: string;
   reason: string;
   cause: Cause;
 }
@@ -33,9 +35,20 @@ export interface UpdateAction extends ActionBase { type: 'update'; container: Ob
 /** Removes a container; `prune` when its whole service left the revision (done after every service is in place). */
 export interface RemoveAction extends ActionBase { type: 'remove'; container: ObservedContainer; prune?: boolean }
 
+/** Creates and starts one attempt of one completion of a Job's run (restart policy no: the engine never restarts it). */
+export interface RunJobAction extends ActionBase {
+  type: 'run-job'; job: string; desired: DesiredJob; completion: number; attempt: number;
+  /** berth.run: a Job's spec hash (16 characters) or a CronJob's scheduled time (runId). */
+  run: string;
+  /** berth.kind of the container: a Job's run, or a run of a CronJob's template. */
+  kind: 'Job' | 'CronJob';
+}
+/** Stops a running container of a Job (deadline passed, backoff limit reached) and keeps it: its exit stays observable. */
+export interface StopJobAction extends ActionBase { type: 'stop-job'; job: string; container: ObservedContainer }
+
 export type Action =
   | BuildImageAction | PullImageAction | CreateVolumeAction | RemoveVolumeAction | CreateNetworkAction | RemoveNetworkAction
-  | CreateAction | ReplaceAction | StartAction | UnpauseAction | UpdateAction | RemoveAction;
+  | CreateAction | ReplaceAction | StartAction | UnpauseAction | UpdateAction | RemoveAction | RunJobAction | StopJobAction;
 export type ActionType = Action['type'];
 
 export interface Plan {
@@ -43,6 +56,8 @@ export interface Plan {
   actions: Action[];
   /** Services whose count is the autoscaler's (spec.autoscale): their range and the count the plan holds them at. Absent = none. */
   autoscaled?: { service: string; min: number; max: number; replicas: number }[];
+  /** When a Job's next retry, active deadline or TTL falls (ms since the epoch): a pass should run by then. Absent = none. */
+  wakeAt?: number;
 }
 
 export interface PlanSummary {

@@ -89,7 +89,7 @@ export interface DesiredJobContainer {
   files?: DesiredFileMount[];
 }
 
-/** A Job of the desired state. Validated only: running its containers is not built yet. */
+/** A Job of the desired state: run to completion once per spec hash (jobs/plan.ts). */
 export interface DesiredJob extends DesiredJobContainer {
   key: string;
   namespace: string;
@@ -99,7 +99,7 @@ export interface DesiredJob extends DesiredJobContainer {
   source: SourceLocation;
 }
 
-/** A CronJob of the desired state: its schedule and the resolved Job each run starts. Validated only: nothing runs yet. */
+/** A CronJob of the desired state: its schedule and the resolved Job each run starts (jobs/cron-plan.ts). */
 export interface DesiredCronJob {
   key: string;
   namespace: string;

@@ -10,6 +10,8 @@ import type { DesiredService, DesiredState, ObservedState } from '../model/state
 import type { SchedNode } from '../scheduler/types.ts';
 import { placeCreates } from './placement.ts';
 import { autoscaledReplicas } from '../autoscale/replicas.ts';
+import type { JobStatus } from '../jobs/plan.ts';
+import type { CronJobStatus } from '../jobs/cron-plan.ts';
 
 /** The nodes as a plan needs them (absent: one engine, no scheduling). */
 export interface PlanCluster {
@@ -40,6 +42,12 @@ export interface PassInput {
   drift: 'correct' | 'detect';
   /** The autoscaler's counts by service key; an autoscaled service without one runs what runs (autoscale/replicas.ts). */
   autoscaled?: ReadonlyMap<string, number>;
+  /** The clock Jobs are planned against (ms since the epoch; absent: now). */
+  now?: number;
+  /** The `jobs` section of the previous status (records of finished runs whose containers were removed). */
+  jobRecords?: Readonly<Record<string, JobStatus>>;
+  /** The `cronJobs` section of the previous status. */
+  cronRecords?: Readonly<Record<string, CronJobStatus>>;
 }
 
 export interface PassPlan {
@@ -62,6 +70,8 @@ export function planPass(input: PassInput): PassPlan {
   const scheduling = desired.nodes.length > 0 ? input.cluster : undefined;
   const diffed = diff(desired, input.observed, {
     instance: input.instance, applied: input.applied, unhealthy: input.unhealthy,
+    ...(input.now !== undefined ? { now: input.now } : {}), ...(input.jobRecords ? { jobRecords: input.jobRecords } : {}),
+    ...(input.cronRecords ? { cronRecords: input.cronRecords } : {}),
     ...(scheduling ? { nodes: { unreachable: scheduling.unreachable, lost: scheduling.lost } } : {}),
   });
   const autoscaled = desired.services.flatMap((s) => (s.spec.autoscale ? [{ service: s.key, min: s.spec.autoscale.min, max: s.spec.autoscale.max, replicas: s.spec.replicas }] : []));

@@ -37,5 +37,5 @@ export async function planRevision(deps: PlanRevisionDeps, written: DesiredState
     if (digests.size) observed = await deps.runtime.observe(deps.instance, refs([desired, previous]));
   }
   const cluster = desired.nodes.length && deps.cluster ? await deps.cluster(desired) : undefined;
-  return planPass({ desired, observed, instance: deps.instance, applied: appliedServices(status), held, previous, cluster, drift: 'correct' });
+  return planPass({ desired, observed, instance: deps.instance, applied: appliedServices(status), held, previous, cluster, drift: 'correct', ...(status?.jobs ? { jobRecords: status.jobs } : {}), ...(status?.cronJobs ? { cronRecords: status.cronJobs } : {}) });
 }

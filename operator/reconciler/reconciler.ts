@@ -194,13 +194,15 @@ export class Reconciler {
     const planned = (o: ObservedState, evictions = cluster?.evictions) => planPass({
       desired: pinned.desired, observed: o, instance: this.deps.instance, applied: this.applied, held: this.healing.held,
       previous: pinned.previous, unhealthy: this.unhealthy(o), cluster: cluster?.view, evictions, drift: this.deps.drift,
-      ...(autoscaled ? { autoscaled } : {}),
+      ...(autoscaled ? { autoscaled } : {}), now: this.now(), ...(this.lastStatus?.jobs ? { jobRecords: this.lastStatus.jobs } : {}),
+      ...(this.lastStatus?.cronJobs ? { cronRecords: this.lastStatus.cronJobs } : {}),
     });
     const p = planned(r.observed);
     r.plan = p.plan;
     if (cluster) ({ unschedulable: r.unschedulable, waiting: r.waiting } = p);
     const gated = this.healing.gateStarts(p.runnable, this.now());
-    r.wakeAt = gated.wakeAt;
+    // A Job's next retry, deadline or TTL is a time to look again too.
+    r.wakeAt = gated.wakeAt === undefined ? p.plan.wakeAt : p.plan.wakeAt === undefined ? gated.wakeAt : Math.min(gated.wakeAt, p.plan.wakeAt);
     // What still differs counts the replicas waiting for a node too (the placed plan leaves them out).
     r.pending = p.pending;
     if (gated.actions.length && !this.deps.dryRun) {

@@ -29,7 +29,7 @@ export interface PlanMarkdownInput {
 const LABEL: Record<Action['type'], string> = {
   'create': 'create', 'replace': 'replace', 'update': 'update', 'start': 'start', 'unpause': 'unpause',
   'remove': 'delete', 'build-image': 'build', 'pull-image': 'pull', 'create-volume': 'create volume', 'remove-volume': 'delete volume',
-  'create-network': 'create network', 'remove-network': 'delete network',
+  'create-network': 'create network', 'remove-network': 'delete network', 'run-job': 'run job', 'stop-job': 'stop job',
 };
 
 /** Renders the whole review: heading, summary, then either the issues, the error, or the tables and the full list. */
@@ -68,6 +68,7 @@ export function reviewSummary(plan: Plan): string {
     [count('remove-volume'), plural(count('remove-volume'), 'volume') + ' to delete'],
     [count('create-network'), plural(count('create-network'), 'network') + ' to create'],
     [count('remove-network'), plural(count('remove-network'), 'network') + ' to delete'],
+    [count('run-job'), plural(count('run-job'), 'job container') + ' to run'],
   ];
   const shown = parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
   return shown.length ? shown.join(', ') : 'no changes';
@@ -108,7 +109,7 @@ function infraTable(actions: Action[]): string[] {
     '| action | name | reason | cause |', '| --- | --- | --- | --- |',
     ...actions.map((a) => {
       const v = actionView(a);
-      const name = v.volume ?? v.network ?? v.container;
+      const name = v.volume ?? v.network ?? v.container ?? (v.job ? `${v.job} #${v.completion}.${v.attempt}` : undefined);
       return row([LABEL[a.type], name ? code(name, true) : '—', escapeText(a.reason), a.cause]);
     }),
   ];

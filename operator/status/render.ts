@@ -18,6 +18,29 @@ export function renderStatusText(doc: StatusDoc): string {
       if (s.message) lines.push(`${''.padEnd(w)}${s.message}`);
     }
   }
+  const jobs = Object.entries(doc.jobs ?? {});
+  if (jobs.length) {
+    const w = Math.max(8, ...jobs.map(([k]) => k.length)) + 2;
+    lines.push('', `${'JOB'.padEnd(w)}${'DONE'.padEnd(8)}${'PHASE'.padEnd(32)}RUN`);
+    for (const [k, j] of jobs) {
+      const phase = j.reason ? `${j.phase} (${j.reason})` : j.phase;
+      lines.push(`${k.padEnd(w)}${`${j.ready}/${j.desired}`.padEnd(8)}${phase.padEnd(32)}${j.run}`);
+      for (const a of j.attempts) lines.push(`${''.padEnd(w)}#${a.completion}.${a.attempt} ${a.state}${a.exitCode !== undefined ? ` exit ${a.exitCode}` : ''}${a.startedAt ? ` started ${a.startedAt}` : ''}${a.finishedAt ? ` finished ${a.finishedAt}` : ''}`);
+      if (j.nextAttemptAt) lines.push(`${''.padEnd(w)}next attempt at ${j.nextAttemptAt}`);
+      if (j.removed) lines.push(`${''.padEnd(w)}containers removed after ttlAfterFinished`);
+    }
+  }
+  const crons = Object.entries(doc.cronJobs ?? {});
+  if (crons.length) {
+    const w = Math.max(8, ...crons.map(([k]) => k.length)) + 2;
+    lines.push('', `${'CRONJOB'.padEnd(w)}${'SCHEDULE'.padEnd(20)}${'NEXT'.padEnd(26)}LAST RUNS`);
+    for (const [k, c] of crons) {
+      const runs = c.runs.slice(0, 3).map((r) => `${r.run} ${r.phase}${r.reason ? ` (${r.reason})` : ''}`).join(', ') || 'none';
+      lines.push(`${k.padEnd(w)}${c.schedule.padEnd(20)}${(c.next ?? '-').padEnd(26)}${runs}`);
+      if (c.lastSkipped) lines.push(`${''.padEnd(w)}skipped ${c.lastSkipped.scheduledAt}: ${c.lastSkipped.reason}`);
+      if (c.warning) lines.push(`${''.padEnd(w)}${c.warning}`);
+    }
+  }
   if (doc.drift.length) lines.push('', 'drift (not corrected):', ...doc.drift.map((d) => `  ${d}`));
   if (doc.lastError) lines.push('', `last error (${doc.lastError.code}): ${doc.lastError.message}`);
   return lines.join('\n');

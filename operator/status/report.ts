@@ -9,6 +9,8 @@ import type { DesiredState, ImageState, LastPull, ObservedState } from '../model
 import type { Health, ReplicaHealth } from '../health/health.ts';
 import type { CrashLoopInfo, HeldUpdate } from '../model/healing.ts';
 import { actionView } from '../diff/render.ts';
+import type { JobStatus } from '../jobs/plan.ts';
+import type { CronJobStatus } from '../jobs/cron-plan.ts';
 
 export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded';
 
@@ -42,6 +44,10 @@ export interface StatusDoc {
   lastError: { code: string; message: string; revision: string | null } | null;
   /** The engines berth schedules onto (absent with a single engine and no Node manifests). */
   nodes?: NodeStatus[];
+  /** Per Job (kinds/job/status.ts): phase, completions, attempts; absent in a revision without Jobs. */
+  jobs?: Record<string, JobStatus>;
+  /** Per CronJob (kinds/cronjob/status.ts): next time, last scheduled, its runs; absent in a revision without CronJobs. */
+  cronJobs?: Record<string, CronJobStatus>;
 }
 
 export interface ReportInput {
@@ -156,17 +162,22 @@ function kindSections(input: ReportInput): Map<string, Record<string, KindStatus
   for (const d of KIND_TABLE) {
     if (!d.status) continue;
     const containers = all.filter((c) => claimantOf('container', c.labels) === d.kind);
-    out.set(d.status.section, d.status.report({
+    const previous = (input.previous as unknown as Record<string, Record<string, KindStatusEntry> | undefined> | null)?.[d.status.section];
+    const entries = d.status.report({
       desired: input.desired, containers, health: input.health, crashes: input.crashes, held: input.held,
       multiNode: input.nodes !== undefined, lostNodes: input.lostNodes, unschedulable: input.unschedulable,
       images: input.images, pullErrors: input.pullErrors, pulls: input.pulls, autoscale: input.autoscale,
-    }));
+      now: Date.parse(input.now), ...(previous ? { previous } : {}),
+    });
+    // Services always have their section; another kind's appears once the revision has some of its resources.
+    if (d.kind === 'Service' || Object.keys(entries).length) out.set(d.status.section, entries);
   }
   return out;
 }
 
 function degradedReason(all: readonly KindStatusEntry[]): string {
   if (all.some((s) => s.replicas.some((r) => r.health === 'CrashLoop'))) return 'CrashLoop';
+  if (all.some((s) => s.message?.startsWith('job failed'))) return 'JobFailed';
   if (all.some((s) => /^(ErrImagePull|ImagePullBackOff)\b/.test(s.message ?? ''))) return 'ErrImagePull';
   if (all.some((s) => s.message?.startsWith('update rolled back'))) return 'RolledBack';
   if (all.some((s) => s.message?.startsWith('update paused'))) return 'UpdatePaused';

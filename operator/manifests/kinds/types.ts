@@ -87,6 +87,10 @@ export interface StatusContext {
   pulls?: ReadonlyMap<string, LastPull>;
   /** Service key -> what the autoscaler shows of it. */
   autoscale?: ReadonlyMap<string, AutoscaleStatus>;
+  /** The time of the report (ms since the epoch): a Job's deadline and backoff are read against it (absent: now). */
+  now?: number;
+  /** This kind's section of the previous status document (a Job's record of a run whose containers are gone). */
+  previous?: Readonly<Record<string, KindStatusEntry>>;
 }
 
 /** The part every kind's status entry has; the status conditions (Ready, Degraded) are computed from these. */

@@ -1,6 +1,6 @@
 /**
- * kind CronJob: a Job (spec.jobTemplate) started at each time of a cron schedule in a time zone. Validated and in the
- * desired state (`desired.cronJobs`); running it is not built yet, so the kind claims no engine object.
+ * kind CronJob: a Job (spec.jobTemplate) started at each time of a cron schedule in a time zone. Each scheduled time is a
+ * run of containers labelled berth.kind=CronJob (jobs/cron-plan.ts decides; diff plans, apply runs them).
  */
 import type { CronJobManifest } from '../../../model/manifest.ts';
 import type { Obj } from '../../raw.ts';
@@ -11,16 +11,18 @@ import { toCronJobSpec } from '../job/defaults.ts';
 import { desiredCronJobs } from '../job/desired.ts';
 import { templateDoc, templateIssues } from '../job/view.ts';
 import { checkCronJob } from './checks.ts';
+import { CRONJOB_STATUS } from './status.ts';
 
 export const CRONJOB: KindDescriptor<CronJobManifest> = {
   kind: 'CronJob',
   schema: new URL('../../../../schemas/cronjob.schema.json', import.meta.url),
   clusterScoped: false,
-  objects: [],
+  objects: ['container'],
   unlabelled: [],
   toSpec: (spec, doc) => toCronJobSpec(spec as Obj, doc),
   documentIssues: (doc) => ({ blocking: [], other: templateIssues(imageXorBuildIssues(templateDoc(doc))) }),
   check: checkCronJob,
   checkAll: checkNameClashes,
   desired: desiredCronJobs,
+  status: CRONJOB_STATUS,
 };

@@ -1,6 +1,6 @@
 /**
- * kind Job: run-to-completion containers with a Service's container fields, run once per spec hash. Validated and in
- * the desired state (`desired.jobs`); running them is not built yet, so the kind claims no engine object.
+ * kind Job: run-to-completion containers with a Service's container fields, run once per spec hash (jobs/plan.ts
+ * decides from the labels of the containers it claims, berth.kind=Job; diff plans, apply runs them).
  */
 import type { JobManifest } from '../../../model/manifest.ts';
 import type { Obj } from '../../raw.ts';
@@ -9,16 +9,18 @@ import type { KindDescriptor } from '../types.ts';
 import { checkJob, checkNameClashes } from './checks.ts';
 import { toJobSpec } from './defaults.ts';
 import { desiredJobs } from './desired.ts';
+import { JOB_STATUS } from './status.ts';
 
 export const JOB: KindDescriptor<JobManifest> = {
   kind: 'Job',
   schema: new URL('../../../../schemas/job.schema.json', import.meta.url),
   clusterScoped: false,
-  objects: [],
+  objects: ['container'],
   unlabelled: [],
   toSpec: (spec, doc) => toJobSpec(spec as Obj, doc),
   documentIssues: (doc) => ({ blocking: [], other: imageXorBuildIssues(doc) }),
   check: checkJob,
   checkAll: checkNameClashes,
   desired: desiredJobs,
+  status: JOB_STATUS,
 };

@@ -11,7 +11,7 @@ import { isObj } from '../manifests/raw.ts';
 import type { Obj } from '../manifests/raw.ts';
 import { fromRoot } from './context.ts';
 import type { Problem, ServiceContext } from './context.ts';
-import { octalMode } from './convert-secrets.ts';
+import { fileOwnership } from './convert-secrets.ts';
 
 /** A declared compose config: a file of the repository (relative to the manifests root) or inline content. */
 export type ComposeConfig = { file: string } | { content: string };
@@ -78,19 +78,7 @@ export function convertServiceConfigs(ctx: ServiceContext, v: unknown, declared:
     paths.push(['mode', sourceRel]);
     if (long) {
       for (const k of Object.keys(long)) if (!['source', 'target', 'uid', 'gid', 'mode'].includes(k) && !k.startsWith('x-')) ctx.unsupported([...rel, k]);
-      for (const k of ['uid', 'gid'] as const) {
-        if (long[k] === undefined) continue;
-        const s = String(long[k]);
-        if (!/^[0-9]{1,10}$/.test(s)) return ctx.error([...rel, k], `must be a numeric ${k === 'uid' ? 'user' : 'group'} id`);
-        entry[k] = Number(s);
-        paths.push([k, [...rel, k]]);
-      }
-      if (long.mode !== undefined) {
-        const mode = octalMode(long.mode);
-        if (mode === undefined) return ctx.error([...rel, 'mode'], `must be a file mode in octal digits such as 0440 (found ${JSON.stringify(long.mode)})`);
-        entry.mode = mode;
-        paths.push(['mode', [...rel, 'mode']]);
-      }
+      if (!fileOwnership(ctx, long, rel, entry, paths)) return;
     }
     ctx.push(['files'], entry, rel);
     const n = (ctx.spec.files as unknown[]).length - 1;

@@ -130,21 +130,7 @@ export function convertServiceSecrets(ctx: ServiceContext, v: unknown): void {
     const target = long && typeof long.target === 'string' && long.target !== '' ? long.target : source;
     entry.target = target.startsWith('/') ? target : `/run/secrets/${target}`;
     paths.push(['target', long && long.target !== undefined ? [...rel, 'target'] : sourceRel]);
-    if (long) {
-      for (const k of ['uid', 'gid'] as const) {
-        if (long[k] === undefined) continue;
-        const s = String(long[k]);
-        if (!/^[0-9]{1,10}$/.test(s)) return ctx.error([...rel, k], `must be a numeric ${k === 'uid' ? 'user' : 'group'} id`);
-        entry[k] = Number(s);
-        paths.push([k, [...rel, k]]);
-      }
-      if (long.mode !== undefined) {
-        const mode = octalMode(long.mode);
-        if (mode === undefined) return ctx.error([...rel, 'mode'], `must be a file mode in octal digits such as 0440 (found ${JSON.stringify(long.mode)})`);
-        entry.mode = mode;
-        paths.push(['mode', [...rel, 'mode']]);
-      }
-    }
+    if (long && !fileOwnership(ctx, long, rel, entry, paths)) return;
     ctx.push(['secrets'], entry, rel);
     const n = (ctx.spec.secrets as unknown[]).length - 1;
     for (const [field, at] of paths) ctx.mapTo(['secrets', n, field], at);
@@ -155,6 +141,33 @@ export function convertServiceSecrets(ctx: ServiceContext, v: unknown): void {
  * A compose mode -> berth's "0440". YAML 1.2 reads `0440` as the integer 440, whose digits are the octal mode (as for
  * tmpfs modes); a string is taken as written (`"0440"`, `"440"`, `"0o440"`).
  */
+/**
+ * The uid, gid and mode of a long-form secret or config entry onto `entry`, each located at its compose key in
+ * `paths`; false (with the error reported) when one is not a number or an octal mode.
+ */
+export function fileOwnership(ctx: ServiceContext, long: Obj, rel: PathSegment[], entry: { uid?: number; gid?: number; mode?: string }, paths: [string, PathSegment[]][]): boolean {
+  for (const k of ['uid', 'gid'] as const) {
+    if (long[k] === undefined) continue;
+    const s = String(long[k]);
+    if (!/^[0-9]{1,10}$/.test(s)) {
+      ctx.error([...rel, k], `must be a numeric ${k === 'uid' ? 'user' : 'group'} id`);
+      return false;
+    }
+    entry[k] = Number(s);
+    paths.push([k, [...rel, k]]);
+  }
+  if (long.mode !== undefined) {
+    const mode = octalMode(long.mode);
+    if (mode === undefined) {
+      ctx.error([...rel, 'mode'], `must be a file mode in octal digits such as 0440 (found ${JSON.stringify(long.mode)})`);
+      return false;
+    }
+    entry.mode = mode;
+    paths.push(['mode', [...rel, 'mode']]);
+  }
+  return true;
+}
+
 export function octalMode(v: unknown): string | undefined {
   const s = typeof v === 'number' && Number.isInteger(v) && v >= 0 ? String(v) : typeof v === 'string' ? v.trim().replace(/^0o/i, '') : '';
   if (!/^0?[0-7]{3}$/.test(s) && !/^[0-7]{1,2}$/.test(s)) return undefined;

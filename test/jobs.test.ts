@@ -1,7 +1,8 @@
 /**
  * kind Job on the real engine: a Job runs its completions to the end once per spec hash (never again on later passes,
  * after an unrelated push, or after an operator restart), and a failing Job is retried after its backoff until
- * backoffLimit, ending Failed with BackoffLimitExceeded.
+ * backoffLimit, ending Failed with BackoffLimitExceeded; a Service naming a Job in dependsOn rolls out only after it
+ * succeeded, and a failed migration leaves the running replica alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
@@ -140,4 +141,27 @@ describe('kind Job', () => {
     expect(await jobContainers('ttl')).toHaveLength(0);
     expect(await jobContainers('deadline')).toHaveLength(1);
   }, 120_000);
+
+  it('a Service naming a Job in dependsOn rolls out after it succeeded; a failed migration leaves the running replica', async () => {
+    const api = (v: string) => `apiVersion: berth/v1\nkind: Service\nmetadata: { name: api, namespace: test }\nspec:\n  image: ${TEST_IMAGE}\n  command: [sleep, "3600"]\n  env: { V: "${v}" }\n  dependsOn: [migrate]\n`;
+    const migrate = (cmd: string) => job('migrate', `  command: [sh, -c, "${cmd}"]\n  backoffLimit: 0\n`);
+    await remote.commit({ 'migrate.yaml': migrate('sleep 2; echo migrated'), 'api.yaml': api('1') }, 'migration and api');
+    const timer = setInterval(() => op!.trigger('test'), 500);
+    try {
+      const held = await op!.waitPass((p) => statusOf(p, 'test/migrate')?.phase === 'Running' && p.status.services['test/api'] !== undefined, 'migration running', 60_000);
+      // the message is the plan's, taken before this pass started the migration's container
+      expect(held.status.services['test/api']).toMatchObject({ running: 0, message: expect.stringMatching(/^waiting for jobs: job test\/migrate has not succeeded yet \((pending|running)\)$/) });
+      const up = await op!.waitPass((p) => p.status.services['test/api']?.running === 1, 'api running after the migration', 60_000);
+      expect(statusOf(up, 'test/migrate')?.phase).toBe('Succeeded');
+      const [first] = await docker.listContainers({ filters: { label: [`berth.instance=${instance}`, 'berth.service=api'] } });
+      // a new api and a migration that fails: the rollout waits, the running replica stays
+      await remote.commit({ 'migrate.yaml': migrate('exit 4'), 'api.yaml': api('2') }, 'failing migration');
+      const blocked = await op!.waitPass((p) => statusOf(p, 'test/migrate')?.phase === 'Failed' && /^waiting for jobs: job test\/migrate failed \(BackoffLimitExceeded\)/.test(p.status.services['test/api']?.message ?? ''), 'rollout blocked by the failed migration', 60_000);
+      expect(blocked.status.services['test/api']?.message).toBeDefined();
+      const now = await docker.listContainers({ filters: { label: [`berth.instance=${instance}`, 'berth.service=api'] } });
+      expect(now.map((c) => c.Id)).toEqual([first!.Id]);
+    } finally {
+      clearInterval(timer);
+    }
+  }, 150_000);
 });

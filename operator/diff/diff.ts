@@ -88,7 +88,26 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
     actions.push({ type: 'remove-volume', name: v.name, reason: `volume ${v.name} is not in the revision and not retained`, cause: 'change' });
   }
   actions.push(...networkRemovals(desired, observed));
-  return { revision: desired.revision, actions, ...(Number.isFinite(wakeAt) ? { wakeAt } : {}) };
+  const held = jobHolds(desired, jobs.statuses);
+  return { revision: desired.revision, actions, ...(Number.isFinite(wakeAt) ? { wakeAt } : {}), ...(held ? { heldByJobs: held } : {}) };
+}
+
+/**
+ * Services naming a Job of their namespace in dependsOn (the migration before the rollout): until that Job's run of
+ * this revision has succeeded, their new replicas wait (planPass keeps the creates and replacements out of what
+ * runs; the old replicas keep running and healing). Service key -> why; undefined when none waits.
+ */
+function jobHolds(desired: DesiredState, statuses: Readonly<Record<string, JobStatus>>): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const svc of desired.services) {
+    const waits = svc.spec.dependsOn.flatMap((d) => {
+      const status = statuses[`${svc.namespace}/${d}`];
+      if (!status || status.phase === 'Succeeded') return [];
+      return [`job ${svc.namespace}/${d} ${status.phase === 'Failed' ? `failed (${status.reason ?? 'failed'}): ${status.message ?? ''}`.trim() : `has not succeeded yet (${status.phase.toLowerCase()})`}`];
+    });
+    if (waits.length) out[svc.key] = `waiting for jobs: ${waits.join('; ')}`;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** The namespace networks Jobs (and CronJob runs) about to run need that no Service's namespace brings (Network kinds' are in desired.networks). */

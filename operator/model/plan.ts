@@ -56,6 +56,8 @@ export interface Plan {
   actions: Action[];
   /** Services whose count is the autoscaler's (spec.autoscale): their range and the count the plan holds them at. Absent = none. */
   autoscaled?: { service: string; min: number; max: number; replicas: number }[];
+  /** Services whose new replicas wait for a Job in their dependsOn to succeed, with why (their creates and replacements do not run). */
+  heldByJobs?: Record<string, string>;
   /** When a Job's next retry, active deadline or TTL falls (ms since the epoch): a pass should run by then. Absent = none. */
   wakeAt?: number;
 }

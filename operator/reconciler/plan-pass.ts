@@ -85,7 +85,10 @@ export function planPass(input: PassInput): PassPlan {
     ({ unschedulable, waiting } = placed);
   }
   const paused = (a: Action) => a.type === 'replace' && a.cause === 'change' && input.held?.get(a.service)?.action === 'pause';
-  const runnable = plan.actions.filter((a) => !(input.drift === 'detect' && a.cause === 'drift') && !paused(a));
+  // A Service naming a Job in dependsOn rolls out once that Job succeeded: its creates and replacements wait.
+  const jobHeld = (a: Action) => (a.type === 'create' || a.type === 'replace') && plan.heldByJobs?.[a.service] !== undefined;
+  const runnable = plan.actions.filter((a) => !(input.drift === 'detect' && a.cause === 'drift') && !paused(a) && !jobHeld(a));
+  for (const [service, why] of Object.entries(plan.heldByJobs ?? {})) if (!unschedulable.has(service)) unschedulable.set(service, why);
   const pending = waiting.length ? { ...plan, actions: [...plan.actions, ...waiting] } : plan;
   return { desired, plan, runnable, pending, unschedulable, waiting };
 }

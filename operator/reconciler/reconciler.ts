@@ -200,6 +200,7 @@ export class Reconciler {
     const p = planned(r.observed);
     r.plan = p.plan;
     if (cluster) ({ unschedulable: r.unschedulable, waiting: r.waiting } = p);
+    else if (p.unschedulable.size) r.unschedulable = p.unschedulable; // services waiting for a Job
     const gated = this.healing.gateStarts(p.runnable, this.now());
     // A Job's next retry, deadline or TTL is a time to look again too.
     r.wakeAt = gated.wakeAt === undefined ? p.plan.wakeAt : p.plan.wakeAt === undefined ? gated.wakeAt : Math.min(gated.wakeAt, p.plan.wakeAt);

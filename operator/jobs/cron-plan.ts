@@ -83,11 +83,26 @@ export function planCronJobs(input: CronPlanInput): CronPlan {
   return { actions, statuses, ...(wakes.length ? { wakeAt: Math.min(...wakes) } : {}) };
 }
 
+/** Parsed schedules by expression and zone: a pass plans every CronJob, and parsing (a time zone's Intl formatter) costs more than the plan. */
+const parsed = new Map<string, ReturnType<typeof parseSchedule>>();
+const MAX_PARSED = 10_000;
+
+function scheduleOf(expr: string, timeZone: string): ReturnType<typeof parseSchedule> {
+  const key = `${timeZone}\0${expr}`;
+  let s = parsed.get(key);
+  if (!s) {
+    if (parsed.size >= MAX_PARSED) parsed.clear();
+    s = parseSchedule(expr, timeZone);
+    parsed.set(key, s);
+  }
+  return s;
+}
+
 function planCron(cron: DesiredCronJob, containers: ObservedContainer[], input: CronPlanInput): { actions: Action[]; status: CronJobStatus; wakeAt?: number } {
   const record = input.previous?.[cron.key];
   const since = record?.since ?? iso(input.now);
   const base: CronJobStatus = { desired: 1, ready: 1, health: 'Healthy', replicas: [], schedule: cron.spec.schedule, since, active: [], runs: [] };
-  const schedule = parseSchedule(cron.spec.schedule, cron.spec.timeZone);
+  const schedule = scheduleOf(cron.spec.schedule, cron.spec.timeZone);
   if (isScheduleError(schedule)) return { actions: [], status: { ...base, health: 'Degraded', ready: 0, message: `schedule: ${schedule.error}` } };
   const job = templateJob(cron);
   const actions: Action[] = [];

@@ -5,51 +5,20 @@
  * https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#algorithm-details
  */
 import { formatDuration } from '../manifests/quantity.ts';
+import type { AutoscaleMetric as MetricTarget, AutoscaleSpec as AutoscalePolicy, AutoscaleStep as StepBehavior } from '../model/manifest.ts';
 
-/** What one metric aims at. */
-export type MetricTarget =
-  /** % of the replica's cpu request, averaged over ready replicas */
-  | { type: 'cpu'; percent: number }
-  /** % of the replica's memory request, averaged over replicas */
-  | { type: 'memory'; percent: number }
-  /** requests per second per replica, measured at berth's proxy */
-  | { type: 'requestsPerSecond'; value: number }
-  /** in-flight requests per replica (average over the sync period) */
-  | { type: 'concurrency'; value: number }
-  /** scale up while the p95 latency at the proxy is above this */
-  | { type: 'latencyP95'; ms: number };
-
-/** How fast one direction may move (the HPA's `behavior.scaleUp` / `behavior.scaleDown` with one period). */
-export interface StepBehavior {
-  /** scale up: the lowest, scale down: the highest recommendation of this window is used */
-  stabilizationMs: number;
-  /** a step may change the count by this % of the count at the start of the period (rounded up) ... */
-  maxStepPercent: number;
-  /** ... or by this many replicas, whichever allows more */
-  maxStepReplicas: number;
-  /** the period the step limits apply to */
-  periodMs: number;
-}
-
-/** The autoscaling policy of a service. */
-export interface AutoscalePolicy {
-  min: number;
-  max: number;
-  metrics: MetricTarget[];
-  scaleUp: StepBehavior;
-  scaleDown: StepBehavior;
-  /** only with min 0: scale to zero after this long without a request (default DEFAULT_SCALE_TO_ZERO_AFTER_MS) */
-  scaleToZeroAfterMs?: number;
-}
+/** What one metric aims at, how fast each direction may move, and the whole policy: spec.autoscale's model types. */
+export type { MetricTarget, StepBehavior, AutoscalePolicy };
 
 /** The HPA's default scale-up behavior: +100 % or +4 replicas per 15 s, whichever is more, no window. */
 export const DEFAULT_SCALE_UP: StepBehavior = { stabilizationMs: 0, maxStepPercent: 100, maxStepReplicas: 4, periodMs: 15_000 };
 /** The HPA's default scale-down behavior: a 5 minute window, then down to the recommendation at once. */
 export const DEFAULT_SCALE_DOWN: StepBehavior = { stabilizationMs: 300_000, maxStepPercent: 100, maxStepReplicas: 0, periodMs: 15_000 };
-/** A ratio within 1 ± TOLERANCE of the target changes nothing (the HPA's --horizontal-pod-autoscaler-tolerance). */
-export const TOLERANCE = 0.1;
 /** The idle time before a min-0 service goes to zero when its policy does not say. */
 export const DEFAULT_SCALE_TO_ZERO_AFTER_MS = 300_000;
+
+/** A ratio within 1 ± TOLERANCE of the target changes nothing (the HPA's --horizontal-pod-autoscaler-tolerance). */
+export const TOLERANCE = 0.1;
 
 /** What the autoscaler sees at one sync. */
 export interface Observation {

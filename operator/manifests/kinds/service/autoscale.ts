@@ -7,15 +7,12 @@ import { parseDuration } from '../../quantity.ts';
 import { convertAt, isObj, type Obj } from '../../raw.ts';
 import type { RawDoc } from '../../yaml-source.ts';
 import type { Report } from '../types.ts';
+import { DEFAULT_SCALE_DOWN, DEFAULT_SCALE_TO_ZERO_AFTER_MS, DEFAULT_SCALE_UP } from '../../../autoscale/algorithm.ts';
 import { checkMax } from '../../health-checks.ts';
 
 /** The longest window, period, idle time or latency target spec.autoscale takes (the HPA's stabilization maximum). */
 export const AUTOSCALE_DURATION_MAX_MS = 3_600_000;
 
-/** The HPA's defaults: up by the larger of 100 % and 4 replicas per 15 s at once; down by up to 100 % per 15 s after a 5 min window. */
-export const DEFAULT_SCALE_UP: AutoscaleStep = { stabilizationMs: 0, maxStepPercent: 100, maxStepReplicas: 4, periodMs: 15_000 };
-export const DEFAULT_SCALE_DOWN: AutoscaleStep = { stabilizationMs: 300_000, maxStepPercent: 100, maxStepReplicas: 0, periodMs: 15_000 };
-export const DEFAULT_SCALE_TO_ZERO_MS = 300_000;
 
 const percentOf = (v: string): number => Number(v.slice(0, -1));
 
@@ -32,7 +29,7 @@ export function toAutoscale(a: Obj): AutoscaleSpec {
   };
   if (min === 0) {
     const after = isObj(a.scaleToZero) ? a.scaleToZero.after : undefined;
-    spec.scaleToZeroAfterMs = after === undefined ? DEFAULT_SCALE_TO_ZERO_MS : convertAt(['spec', 'autoscale', 'scaleToZero', 'after'], () => parseDuration(after as string | number));
+    spec.scaleToZeroAfterMs = after === undefined ? DEFAULT_SCALE_TO_ZERO_AFTER_MS : convertAt(['spec', 'autoscale', 'scaleToZero', 'after'], () => parseDuration(after as string | number));
   }
   return spec;
 }

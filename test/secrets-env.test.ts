@@ -3,24 +3,17 @@
  * operator, arrive as environment variables of the replica (when asked: a file is the default); the plaintext
  * reaches neither the operator's log, the status, nor the status branch, and no file of it is written on the node.
  */
-import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupInstance, execIn, testDocker, uniqueInstance } from './helpers/docker.ts';
-import { makeRemote, type Remote } from './helpers/git.ts';
-import { runningOf, startTestOperator, statusFromBranch, type TestOperator } from './helpers/operator.ts';
+import { execIn, testDocker, uniqueInstance } from './helpers/docker.ts';
+import type { Remote } from './helpers/git.ts';
+import { AGE_PLAIN, SOPS_PLAIN, startSecretOperator, type SecretOperator } from './helpers/secret-fixtures.ts';
+import { runningOf, statusFromBranch, type TestOperator } from './helpers/operator.ts';
 
 const docker = testDocker();
 const instance = uniqueInstance('secretenv');
-const FIX = new URL('fixtures/secrets/', import.meta.url);
-const fixture = (p: string): Promise<string> => readFile(new URL(p, FIX), 'utf8');
-const AGE_PLAIN = 'sekrit-7f3a9c-DISTINCT';
-const SOPS_PLAIN = 'this is a secret';
 let remote: Remote;
 let op: TestOperator;
-let keyDir: string;
 
 const manifests = `apiVersion: berth/v1
 kind: Secret
@@ -44,23 +37,15 @@ spec:
     - { secret: db, key: complex.value, env: DB_VALUE }
 `;
 
+let fx: SecretOperator;
+
 beforeAll(async () => {
-  keyDir = await mkdtemp(join(tmpdir(), 'berth-age-'));
-  await writeFile(join(keyDir, 'keys.txt'), `${await fixture('age/key.txt')}\n${await fixture('sops-age-humphd/key.txt')}`, { mode: 0o600 });
-  remote = await makeRemote({
-    'deploy/app.yaml': manifests,
-    'secrets/token.age.asc': await fixture('age/secret.txt.age.asc'),
-    'secrets/db.enc.yaml': await fixture('sops-age-humphd/secret.enc.yaml'),
-  });
-  op = await startTestOperator(remote.url, instance, { path: 'deploy', 'age-key-file': join(keyDir, 'keys.txt') });
+  fx = await startSecretOperator(docker, instance, manifests);
+  ({ remote, op } = fx);
 }, 60_000);
 
 afterAll(async () => {
-  await op?.stop();
-  await remote?.close();
-  await cleanupInstance(docker, instance);
-  await rm(`/dev/shm/berth/${instance}`, { recursive: true, force: true });
-  if (keyDir) await rm(keyDir, { recursive: true, force: true });
+  await fx?.stop();
 });
 
 describe('Secrets as environment variables', () => {

@@ -6,23 +6,20 @@
  * replica keeps running.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupInstance, testDocker, uniqueInstance, waitFor, execIn } from './helpers/docker.ts';
-import { makeRemote, type Remote } from './helpers/git.ts';
-import { runningOf, startTestOperator, statusFromBranch, type TestOperator } from './helpers/operator.ts';
+import { testDocker, uniqueInstance, waitFor, execIn } from './helpers/docker.ts';
+import type { Remote } from './helpers/git.ts';
+import { AGE_PLAIN, SOPS_PLAIN, secretFixture, startSecretOperator, type SecretOperator } from './helpers/secret-fixtures.ts';
+import { runningOf, statusFromBranch, type TestOperator } from './helpers/operator.ts';
 
 const run = promisify(execFile);
 const docker = testDocker();
 const instance = uniqueInstance('secretfiles');
-const FIX = new URL('fixtures/secrets/', import.meta.url);
-const fixture = (p: string): Promise<string> => readFile(new URL(p, FIX), 'utf8');
-const AGE_PLAIN = 'sekrit-7f3a9c-DISTINCT';
-const SOPS_PLAIN = 'this is a secret';
+const fixture = secretFixture;
 const ROTATED = 'rotated-5e8d1b-DISTINCT';
 let remote: Remote;
 let op: TestOperator;
@@ -51,24 +48,15 @@ spec:
 
 const exec = (id: string, cmd: string[]): Promise<string> => execIn(docker, id, cmd);
 
+let fx: SecretOperator;
+
 beforeAll(async () => {
-  keyDir = await mkdtemp(join(tmpdir(), 'berth-age-'));
-  // One keys file with both test keys: the age fixture's and the SOPS fixture's.
-  await writeFile(join(keyDir, 'keys.txt'), `${await fixture('age/key.txt')}\n${await fixture('sops-age-humphd/key.txt')}`, { mode: 0o600 });
-  remote = await makeRemote({
-    'deploy/app.yaml': manifests,
-    'secrets/token.age.asc': await fixture('age/secret.txt.age.asc'),
-    'secrets/db.enc.yaml': await fixture('sops-age-humphd/secret.enc.yaml'),
-  });
-  op = await startTestOperator(remote.url, instance, { path: 'deploy', 'age-key-file': join(keyDir, 'keys.txt') });
+  fx = await startSecretOperator(docker, instance, manifests);
+  ({ remote, op, keyDir } = fx);
 }, 60_000);
 
 afterAll(async () => {
-  await op?.stop();
-  await remote?.close();
-  await cleanupInstance(docker, instance);
-  await rm(`/dev/shm/berth/${instance}`, { recursive: true, force: true });
-  if (keyDir) await rm(keyDir, { recursive: true, force: true });
+  await fx?.stop();
 });
 
 function expectNoPlaintext(text: string, what: string): void {
@@ -103,7 +91,7 @@ describe('kind: Secret files', () => {
     const oldDir = (await docker.getContainer(first).inspect()).Mounts.find((m) => m.Destination === '/run/secrets')!.Source;
     const plain = join(keyDir, 'rotated.txt');
     await writeFile(plain, `${ROTATED}\n`);
-    const recipient = (await run('age-keygen', ['-y', fileURLToPath(new URL('age/key.txt', FIX))])).stdout.trim();
+    const recipient = (await run('age-keygen', ['-y', fileURLToPath(new URL('fixtures/secrets/age/key.txt', import.meta.url))])).stdout.trim();
     const { stdout: armored } = await run('age', ['-a', '-r', recipient, plain]);
     await rm(plain);
     await remote.commit({ 'secrets/token.age.asc': armored }, 'rotate token');

@@ -55,6 +55,8 @@ export interface Operator {
 export interface OperatorHooks {
   onPass?: (r: PassResult, trigger: string) => void;
   onReview?: (r: RoundReport, reason: string) => void;
+  /** The clock passes plan against (schedules, backoff, windows); absent: the system clock. Tests move it. */
+  now?: () => Date;
 }
 
 /** Starts the loop and the HTTP server for `berth run` (also used by `npm start`, tests and benchmarks). */
@@ -94,6 +96,7 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const rec = reconciler(s, source, runtime, log, {
     keepLastGood: true, drift: s.drift, statusIntervalMs: s.statusIntervalMs, monitor, cluster, redact, images, secrets: secretStore(s, redact), autoscaler,
     notify: (e) => listeners.onReconcilerEvent(e), beforeStop: (id) => drainer.drain(id), onLateFetch: () => wake('late fetch finished'),
+    ...(hooks.now ? { now: hooks.now } : {}),
   });
   const reviews = github || s.reviewBranches.length ? startReviews(s, source, engines, log, { github, sync, onRound: hooks.onReview, images }) : null;
   const gc = startGc({ runtime: createDockerGc(docker), instance: s.instance, log, schedule: s.gcSchedule, protect: (id) => rec.protects(id), pulledRepositories: () => rec.pulledRepositories() });
@@ -109,7 +112,7 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   // after the registry listener: the first applied revision tells the registry which services take external endpoints
   const externals = persistExternals(registry, externalsFile(s.stateDir, s.instance), log);
   listeners.onPass({ afterPass: (r) => { if (r.desired && r.observed) void externals.restore(); } });
-  const started = startLoop(rec, { intervalMs: s.intervalMs, log, runtime, instance: s.instance, onPass: (r, trigger, ms) => listeners.afterPass(r, trigger, ms) });
+  const started = startLoop(rec, { intervalMs: s.intervalMs, log, runtime, instance: s.instance, ...(hooks.now ? { now: () => hooks.now!().getTime() } : {}), onPass: (r, trigger, ms) => listeners.afterPass(r, trigger, ms) });
   loop = started;
   const closers = new Closers().add(
     closer(() => pool.stop()), closer(() => wakeups.stop()), closer(() => autoscaler.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),

@@ -114,6 +114,8 @@ export interface ReconcilerExtra {
   secrets?: SecretStore;
   /** The replica counts of autoscaled services (berth run). */
   autoscaler?: ReconcilerDeps['autoscaler'];
+  /** The clock of passes (absent: the system clock). */
+  now?: () => Date;
 }
 
 /** The resolver of kind: Secret files: identities from --age-key-file (or the SOPS variables), every value registered with `redact`. */
@@ -128,6 +130,7 @@ export function reconciler(s: SourceSettings, source: GitSource, runtime: Contai
     redact: extra.redact,
     ...(extra.secrets ? { secrets: extra.secrets } : {}),
     ...(extra.autoscaler ? { autoscaler: extra.autoscaler } : {}),
+    ...(extra.now ? { now: extra.now } : {}),
     ...(extra.images ? { images: extra.images.resolver, pullAuth: (ref: string) => extra.images!.pullAuth(ref) } : {}),
     statusIntervalMs: extra.statusIntervalMs,
     beforeStop: extra.beforeStop,

@@ -12,6 +12,8 @@ export interface LoopOptions {
   backoffMs?: number;
   /** Called after every pass with what woke it and how long it took (metrics, tests). */
   onPass?: (r: PassResult, trigger: string, ms: number) => void;
+  /** The clock a pass's wakeAt is measured against (the reconciler's); default Date.now. */
+  now?: () => number;
 }
 
 export interface Loop {
@@ -44,7 +46,7 @@ export function startLoop(reconciler: Reconciler, opts: LoopOptions): Loop {
     const transient = r.error !== null && !r.error.terminal;
     failures = transient ? failures + 1 : 0;
     const base = transient ? Math.min(opts.intervalMs, (opts.backoffMs ?? 1000) * 2 ** (failures - 1)) : opts.intervalMs;
-    const delay = r.wakeAt === undefined ? base : Math.max(0, Math.min(base, r.wakeAt - Date.now()));
+    const delay = r.wakeAt === undefined ? base : Math.max(0, Math.min(base, r.wakeAt - (opts.now ?? Date.now)()));
     opts.log.debug('pass done', { trigger: reason, ms: Math.round(ms), converged: r.converged, next: delay });
     schedule(delay);
   };

@@ -33,7 +33,7 @@ export interface TestOperator extends Operator {
  * Starts an operator with a long interval (tests drive it with triggers, events and webhooks). `stateDir`: reuse one
  * (an operator started again attaches to the proxy process left there); default a new temp dir.
  */
-export async function startTestOperator(repoUrl: string, instance: string, extra: Flags = {}, opts: { log?: Logger; stateDir?: string } = {}): Promise<TestOperator> {
+export async function startTestOperator(repoUrl: string, instance: string, extra: Flags = {}, opts: { log?: Logger; stateDir?: string; now?: () => Date } = {}): Promise<TestOperator> {
   const stateDir = opts.stateDir ?? await fs.mkdtemp(path.join(os.tmpdir(), 'berth-state-'));
   const passes: PassResult[] = [];
   const waiters: { pred: (r: PassResult) => boolean; resolve: (r: PassResult) => void }[] = [];
@@ -48,6 +48,7 @@ export async function startTestOperator(repoUrl: string, instance: string, extra
   // One proxy worker unless a test asks for more: a suite of parallel operators on two cores must not fork a worker
   // per core each (test/proxy-workers.test.ts covers workers).
   const op = await startOperator(flagsWith('run', { repo: repoUrl, instance, interval: '1h', listen: '127.0.0.1:0', 'state-dir': stateDir, 'proxy-workers': '1', ...extra }), log, {
+    ...(opts.now ? { now: opts.now } : {}),
     onPass: (r) => {
       passes.push(r);
       for (const w of [...waiters]) if (w.pred(r)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(r); }

@@ -1,10 +1,8 @@
 /** `berth run-job <namespace>/<name>`: one run of a CronJob's template now, on a running berth (POST /v1/cronjobs/<ns>/<name>/run). */
 import type { Flags } from '../settings/flags.ts';
-import { asBerthError } from '../model/errors.ts';
 import { settingsFor } from '../settings/settings.ts';
-import { apiJson } from './api-client.ts';
+import { apiJson, clientFailure } from './api-client.ts';
 import type { Io } from './shared.ts';
-import { EXIT_UNREACHABLE } from './status.ts';
 
 interface Answer {
   cronJob: string;
@@ -26,9 +24,8 @@ export async function runJob(flags: Flags, positionals: string[], io: Io): Promi
     io.out(s.json ? JSON.stringify(a) : a.started ? `cronjob ${a.cronJob}: run ${a.run} started` : `cronjob ${a.cronJob}: run ${a.run} asked for, not started yet (berth status shows it)`);
     return 0;
   } catch (err) {
-    const message = asBerthError(err, 'E_CONFIG').message.split('\n')[0]!;
-    io.err(`berth: ${message}`);
-    // Refused (unknown CronJob, a Job, no token): 1; nothing answered: 3, as berth status.
-    return message.startsWith('cannot reach ') ? EXIT_UNREACHABLE : 1;
+    const f = clientFailure(err);
+    io.err(f.line);
+    return f.exit;
   }
 }

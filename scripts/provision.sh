@@ -26,6 +26,8 @@ command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 # operator/secrets specs (age-encrypted secrets in git): the age CLI makes their keys and encrypted files.
 command -v age >/dev/null 2>&1 || need+=(age)
 command -v age-keygen >/dev/null 2>&1 || need+=(age)
+# test/metrics.test.ts: `promtool check metrics` on a live /metrics (Debian's prometheus package has promtool).
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 
 # Root runs apt and dockerd itself; another user needs passwordless sudo (as on GitHub's runners).
 SUDO=""

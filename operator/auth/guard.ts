@@ -76,15 +76,7 @@ export class Guard {
     return { ok: true, principal: who.principal, access, changesState };
   }
 
-  /** Prometheus text of the counters. */
-  renderMetrics(): string {
-    const lines = ['# HELP berth_api_auth_failures_total API requests refused for missing or bad credentials, by reason.', '# TYPE berth_api_auth_failures_total counter'];
-    for (const [reason, n] of Object.entries(this.stats.failures)) lines.push(`berth_api_auth_failures_total{reason="${reason}"} ${n}`);
-    lines.push('# HELP berth_api_forbidden_total API requests refused because the role does not allow them.', '# TYPE berth_api_forbidden_total counter', `berth_api_forbidden_total ${this.stats.forbidden}`);
-    lines.push('# HELP berth_api_auth_limited_total API requests refused because their address failed to authenticate too often.', '# TYPE berth_api_auth_limited_total counter', `berth_api_auth_limited_total ${this.stats.limited}`);
-    return lines.join('\n') + '\n';
-  }
-
+  /** The counters (/metrics: server/metrics.ts). */
   counters(): GuardStats {
     return { failures: { ...this.stats.failures }, forbidden: this.stats.forbidden, limited: this.stats.limited };
   }

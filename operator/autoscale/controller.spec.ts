@@ -11,7 +11,9 @@ import type { DesiredService, DesiredState, ObservedContainer, ObservedState } f
 import type { ContainerStats } from '../runtime/runtime.ts';
 import type { AccessSnapshot } from '../proxy/access-stats.ts';
 import { createLogger } from '../util/log.ts';
-import { Autoscaler, renderAutoscaleMetrics } from './controller.ts';
+import { Registry } from 'prom-client';
+import { registerAutoscaleMetrics } from '../metrics/autoscale.ts';
+import { Autoscaler } from './controller.ts';
 import { autoscaledReplicas } from './replicas.ts';
 import { planPass } from '../reconciler/plan-pass.ts';
 import { renderText } from '../diff/render.ts';
@@ -86,9 +88,11 @@ describe('Autoscaler', () => {
     expect(status).toMatchObject({ min: 1, max: 10, replicas: 4, metrics: [{ metric: 'cpu', value: 100, target: 50 }] });
     expect(status.lastScale).toMatchObject({ from: 2, to: 4 });
     expect(status.lastScale!.reason).toMatch(/^cpu 100 % of target 50 %/);
-    expect(renderAutoscaleMetrics(h.scaler.status()).split('\n').filter((l) => !l.startsWith('#'))).toEqual([
+    const registry = new Registry();
+    registerAutoscaleMetrics(registry, () => h.scaler.status());
+    expect((await registry.metrics()).split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([
       'berth_autoscale_replicas{service="shop/web"} 4', 'berth_autoscale_min_replicas{service="shop/web"} 1', 'berth_autoscale_max_replicas{service="shop/web"} 10',
-      'berth_autoscale_metric_value{service="shop/web",metric="cpu"} 100', 'berth_autoscale_metric_target{service="shop/web",metric="cpu"} 50', '',
+      'berth_autoscale_metric_value{service="shop/web",metric="cpu"} 100', 'berth_autoscale_metric_target{service="shop/web",metric="cpu"} 50',
     ]);
     const counts = h.scaler.counts(desired, observed);
     const plan = planPass({ desired, observed, instance: 't', applied: new Map(), drift: 'correct', autoscaled: counts }).plan;

@@ -231,23 +231,3 @@ function rolling(svc: DesiredService, observed: ObservedState): boolean {
 }
 
 const round = (n: number): number => Math.round(n * 100) / 100;
-
-/** Prometheus exposition of the autoscalers: count, bounds, and each metric's value and target, per service. */
-export function renderAutoscaleMetrics(status: ReadonlyMap<string, AutoscaleStatus>): string {
-  if (status.size === 0) return '';
-  const rows = [...status].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-  const lines = [
-    '# HELP berth_autoscale_replicas The replica count the autoscaler keeps a service at.', '# TYPE berth_autoscale_replicas gauge',
-    ...rows.map(([k, s]) => `berth_autoscale_replicas{service="${label(k)}"} ${s.replicas}`),
-    '# HELP berth_autoscale_min_replicas spec.autoscale.min.', '# TYPE berth_autoscale_min_replicas gauge',
-    ...rows.map(([k, s]) => `berth_autoscale_min_replicas{service="${label(k)}"} ${s.min}`),
-    '# HELP berth_autoscale_max_replicas spec.autoscale.max.', '# TYPE berth_autoscale_max_replicas gauge',
-    ...rows.map(([k, s]) => `berth_autoscale_max_replicas{service="${label(k)}"} ${s.max}`),
-    '# HELP berth_autoscale_metric_value What the last sync measured (cpu and memory in % of the request, latencyP95 in ms).', '# TYPE berth_autoscale_metric_value gauge',
-    ...rows.flatMap(([k, s]) => s.metrics.filter((m) => m.value !== null).map((m) => `berth_autoscale_metric_value{service="${label(k)}",metric="${m.metric}"} ${m.value}`)),
-    '# HELP berth_autoscale_metric_target The target of each metric.', '# TYPE berth_autoscale_metric_target gauge',
-    ...rows.flatMap(([k, s]) => s.metrics.map((m) => `berth_autoscale_metric_target{service="${label(k)}",metric="${m.metric}"} ${m.target}`)),
-  ];
-  return lines.join('\n') + '\n';
-}

@@ -7,7 +7,7 @@ import { accessTable, type AccessSnapshot, type ServiceAccessSnapshot } from '..
 import { Metrics } from '../server/metrics.ts';
 import { startServer } from '../server/server.ts';
 import { silentLogger } from '../util/log.ts';
-import { accessMetrics, mergeAccess, renderAccessMetrics } from './access-metrics.ts';
+import { accessSnapshot, mergeAccess, renderAccessMetrics } from './access-metrics.ts';
 import { startControlServer } from './control-server.ts';
 import { ensureKey } from './files.ts';
 import { dataplanePaths } from './protocol.ts';
@@ -32,8 +32,8 @@ function service(over: Partial<ServiceAccessSnapshot> = {}): ServiceAccessSnapsh
 const snap = (services: ServiceAccessSnapshot[], mode: 'tcp' | 'http' = 'http', listener = '0.0.0.0:80'): AccessSnapshot => ({ buckets: [0.005, 0.01], listeners: [{ listener, mode, services }] });
 
 describe('proxy access metrics (operator side)', () => {
-  it('renders requests, duration histogram, bytes, in flight and endpoints per listener and service', () => {
-    const text = renderAccessMetrics(snap([service()]));
+  it('renders requests, duration histogram, bytes, in flight and endpoints per listener and service', async () => {
+    const text = await renderAccessMetrics(snap([service()]));
     const ls = 'listener="0.0.0.0:80",service="ns/web"';
     for (const line of [
       `berth_proxy_requests_total{${ls},code="2xx",source="upstream"} 3`, `berth_proxy_requests_total{${ls},code="5xx",source="proxy"} 1`,
@@ -46,8 +46,8 @@ describe('proxy access metrics (operator side)', () => {
     expect(text).not.toContain('berth_proxy_connections_total{');
   });
 
-  it('renders TCP listeners as connections, without request codes', () => {
-    const text = renderAccessMetrics(snap([service({ service: 'ns/db', connections: 7, requests: {} })], 'tcp', '0.0.0.0:5432'));
+  it('renders TCP listeners as connections, without request codes', async () => {
+    const text = await renderAccessMetrics(snap([service({ service: 'ns/db', connections: 7, requests: {} })], 'tcp', '0.0.0.0:5432'));
     expect(text).toContain('berth_proxy_connections_total{listener="0.0.0.0:5432",service="ns/db"} 7\n');
     expect(text).not.toContain('berth_proxy_requests_total{');
   });
@@ -61,10 +61,10 @@ describe('proxy access metrics (operator side)', () => {
     ]);
   });
 
-  it('sums and renders the held gauge of services with a wake queue, and nothing of it for the others', () => {
+  it('sums and renders the held gauge of services with a wake queue, and nothing of it for the others', async () => {
     const merged = mergeAccess([snap([service({ held: 2 })]), snap([service({ held: 1 }), service({ service: 'ns/api' })])]);
     expect(merged.listeners[0]!.services.map((s) => [s.service, s.held])).toEqual([['ns/web', 3], ['ns/api', undefined]]);
-    const text = renderAccessMetrics(merged);
+    const text = await renderAccessMetrics(merged);
     expect(text).toContain('# TYPE berth_proxy_held gauge\nberth_proxy_held{listener="0.0.0.0:80",service="ns/web"} 3\n');
     expect(text).not.toContain('berth_proxy_held{listener="0.0.0.0:80",service="ns/api"}');
   });
@@ -81,18 +81,18 @@ describe('proxy access metrics (operator side)', () => {
     accessTable.listener('0.0.0.0:8080', 'http')!.service('ns/web').record(200, 'upstream', 3, 1, 2, '10.0.0.1:80');
     cleanups.push(() => accessTable.clear());
     const line = 'berth_proxy_requests_total{listener="0.0.0.0:8080",service="ns/web",code="2xx",source="upstream"} 1\n';
-    expect(await accessMetrics([paths])()).toContain(line);
-    // and through berth's own /metrics, after its other series
-    const api = await startServer('127.0.0.1', 0, { log: silentLogger, metrics: new Metrics(), status: () => null, trigger: () => {}, moreMetrics: accessMetrics([paths]) });
+    expect(await renderAccessMetrics((await accessSnapshot([paths])())!)).toContain(line);
+    // and through berth's own /metrics, with its other series
+    const api = await startServer('127.0.0.1', 0, { log: silentLogger, metrics: new Metrics({ access: accessSnapshot([paths]) }), status: () => null, trigger: () => {} });
     cleanups.push(() => api.close());
     const scraped = await (await fetch(`${api.url}/metrics`)).text();
     expect(scraped).toContain('berth_passes_total');
     expect(scraped).toContain(line);
   });
 
-  it('renders nothing, within the bound, when the proxy process is absent or does not answer', async () => {
+  it('reads nothing, within the bound, when the proxy process is absent or does not answer', async () => {
     const dir = await stateDir();
-    expect(await accessMetrics([dataplanePaths(dir, 'none')])()).toBe('');
+    expect(await accessSnapshot([dataplanePaths(dir, 'none')])()).toBeUndefined();
     const paths = dataplanePaths(dir, 'hung');
     await ensureKey(paths.key);
     const sockets = new Set<net.Socket>();
@@ -103,7 +103,7 @@ describe('proxy access metrics (operator side)', () => {
       hung.close(() => resolve());
     }));
     const started = Date.now();
-    expect(await accessMetrics([paths], 200)()).toBe('');
+    expect(await accessSnapshot([paths], 200)()).toBeUndefined();
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 });

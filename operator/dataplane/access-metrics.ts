@@ -1,13 +1,15 @@
 /**
  * The operator's side of the proxy's access counters (operator/proxy/access-stats.ts): fetched from the proxy
  * process's control socket (`GET /metrics`) when berth's /metrics is scraped, within ACCESS_FETCH_TIMEOUT_MS, and
- * rendered as Prometheus text. A proxy process that does not answer in time (or answers something else) renders
+ * exposed through the operator's prom-client registry (registerAccessMetrics). A proxy process that does not answer in time (or answers something else) renders
  * nothing: a scrape never fails or waits on the data plane. Snapshots of several proxy processes add up
  * (`mergeAccess`), so one process or many render the same series.
  */
 import fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AccessSnapshot, ServiceAccessSnapshot } from '../proxy/access-stats.ts';
+import { Registry } from 'prom-client';
+import { DURATION_BUCKETS_S, type AccessSnapshot, type ServiceAccessSnapshot } from '../proxy/access-stats.ts';
+import { counterFrom, ExternalHistogram, gaugeFrom, shared } from '../metrics/collect.ts';
 import { controlRequest } from './control-client.ts';
 
 /** A scrape waits at most this long for the proxy process. */
@@ -17,15 +19,6 @@ export const ACCESS_FETCH_TIMEOUT_MS = 1_000;
 export interface AccessSource {
   socket: string;
   key: string;
-}
-
-/** The exposition text of the proxy's access counters, '' when the proxy process does not answer within the bound. */
-export function accessMetrics(sources: readonly AccessSource[], timeoutMs = ACCESS_FETCH_TIMEOUT_MS): () => Promise<string> {
-  return async () => {
-    const snapshots = await Promise.all(sources.map((s) => fetchAccess(s, timeoutMs)));
-    const got = snapshots.filter((s): s is AccessSnapshot => s !== undefined);
-    return got.length ? renderAccessMetrics(mergeAccess(got)) : '';
-  };
 }
 
 /** One proxy process's snapshot, or undefined (no answer in time, no key yet, not a snapshot). */
@@ -87,54 +80,55 @@ function addRecords(a: Record<string, number>, b: Record<string, number>): Recor
   return out;
 }
 
-const esc = (s: string): string => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+/** A (listener, service) of a snapshot as label values. */
+type AccessRow = { l: AccessSnapshot['listeners'][number]; s: ServiceAccessSnapshot; labels: { listener: string; service: string } };
 
-/** The exposition text of a (merged) snapshot. */
-export function renderAccessMetrics(snap: AccessSnapshot): string {
-  const requests: string[] = [];
-  const durations: string[] = [];
-  const bytes: string[] = [];
-  const connections: string[] = [];
-  const inFlight: string[] = [];
-  const held: string[] = [];
-  const endpoints: string[] = [];
-  for (const l of snap.listeners) {
-    for (const s of l.services) {
-      const ls = `listener="${esc(l.listener)}",service="${esc(s.service)}"`;
-      inFlight.push(`berth_proxy_in_flight{${ls}} ${s.inFlight}`);
-      if (s.held !== undefined) held.push(`berth_proxy_held{${ls}} ${s.held}`);
-      for (const [endpoint, n] of Object.entries(s.endpoints)) endpoints.push(`berth_proxy_upstream_requests_total{${ls},endpoint="${esc(endpoint)}"} ${n}`);
-      bytes.push(`berth_proxy_bytes_total{${ls},direction="in"} ${s.bytes.in}`, `berth_proxy_bytes_total{${ls},direction="out"} ${s.bytes.out}`);
-      if (l.mode === 'tcp') {
-        connections.push(`berth_proxy_connections_total{${ls}} ${s.connections}`);
-      } else {
-        for (const [cs, n] of Object.entries(s.requests)) {
-          const [code, source] = cs.split('/');
-          requests.push(`berth_proxy_requests_total{${ls},code="${code}",source="${source}"} ${n}`);
-        }
-      }
-      snap.buckets.forEach((le, i) => durations.push(`berth_proxy_request_duration_seconds_bucket{${ls},le="${le}"} ${s.duration.buckets[i] ?? 0}`));
-      durations.push(
-        `berth_proxy_request_duration_seconds_bucket{${ls},le="+Inf"} ${s.duration.count}`,
-        `berth_proxy_request_duration_seconds_sum{${ls}} ${s.duration.sum}`, `berth_proxy_request_duration_seconds_count{${ls}} ${s.duration.count}`,
-      );
-    }
-  }
-  const lines = [
-    '# HELP berth_proxy_requests_total Proxied HTTP requests (HTTP mode, Routes, upgrades), by code class and who answered.', '# TYPE berth_proxy_requests_total counter',
-    ...requests,
-    '# HELP berth_proxy_request_duration_seconds Time from a request (TCP mode: a connection) to its end.', '# TYPE berth_proxy_request_duration_seconds histogram',
-    ...durations,
-    '# HELP berth_proxy_bytes_total Bytes proxied: HTTP bodies, or all bytes of TCP connections and upgraded tunnels.', '# TYPE berth_proxy_bytes_total counter',
-    ...bytes,
-    '# HELP berth_proxy_connections_total Client connections accepted by TCP-mode listeners.', '# TYPE berth_proxy_connections_total counter',
-    ...connections,
-    '# HELP berth_proxy_in_flight Requests (TCP mode: connections) open now.', '# TYPE berth_proxy_in_flight gauge',
-    ...inFlight,
-    '# HELP berth_proxy_held Requests (TCP mode: connections) held while the service wakes from zero replicas.', '# TYPE berth_proxy_held gauge',
-    ...held,
-    '# HELP berth_proxy_upstream_requests_total Requests (TCP mode: connections) answered by each upstream endpoint.', '# TYPE berth_proxy_upstream_requests_total counter',
-    ...endpoints,
-  ];
-  return lines.join('\n') + '\n';
+function rows(snap: AccessSnapshot | undefined): AccessRow[] {
+  return (snap?.listeners ?? []).flatMap((l) => l.services.map((s) => ({ l, s, labels: { listener: l.listener, service: s.service } })));
+}
+
+/**
+ * The proxy's access series on `registry`, read from `snapshot()` (once per scrape) when /metrics is scraped; a proxy
+ * process that does not answer (undefined) adds no series. Counters and gauges are copied in collect(); the duration
+ * histogram's buckets are the proxy's own (ExternalHistogram).
+ */
+export function registerAccessMetrics(registry: Registry, snapshot: () => Promise<AccessSnapshot | undefined>): void {
+  const read = shared(snapshot);
+  const each = async <T>(f: (r: AccessRow) => T[]): Promise<T[]> => rows(await read()).flatMap(f);
+  type L = 'listener' | 'service';
+  counterFrom<L | 'code' | 'source'>({ registry, name: 'berth_proxy_requests_total', help: 'Proxied HTTP requests (HTTP mode, Routes, upgrades), by code class and who answered.', labels: ['listener', 'service', 'code', 'source'] },
+    () => each((r) => r.l.mode === 'tcp' ? [] : Object.entries(r.s.requests).map(([cs, n]) => {
+      const [code = '', source = ''] = cs.split('/');
+      return [{ ...r.labels, code, source }, n] as const;
+    })));
+  new ExternalHistogram<L>({ registry, name: 'berth_proxy_request_duration_seconds', help: 'Time from a request (TCP mode: a connection) to its end.', labels: ['listener', 'service'], buckets: DURATION_BUCKETS_S },
+    async () => {
+      const snap = await read();
+      return { bounds: snap?.buckets ?? DURATION_BUCKETS_S, rows: rows(snap).map((r) => ({ labels: r.labels, cumulative: r.s.duration.buckets, sum: r.s.duration.sum, count: r.s.duration.count })) };
+    });
+  counterFrom<L | 'direction'>({ registry, name: 'berth_proxy_bytes_total', help: 'Bytes proxied: HTTP bodies, or all bytes of TCP connections and upgraded tunnels.', labels: ['listener', 'service', 'direction'] },
+    () => each((r) => [[{ ...r.labels, direction: 'in' }, r.s.bytes.in] as const, [{ ...r.labels, direction: 'out' }, r.s.bytes.out] as const]));
+  counterFrom<L>({ registry, name: 'berth_proxy_connections_total', help: 'Client connections accepted by TCP-mode listeners.', labels: ['listener', 'service'] },
+    () => each((r) => r.l.mode === 'tcp' ? [[r.labels, r.s.connections] as const] : []));
+  gaugeFrom<L>({ registry, name: 'berth_proxy_in_flight', help: 'Requests (TCP mode: connections) open now.', labels: ['listener', 'service'] },
+    () => each((r) => [[r.labels, r.s.inFlight] as const]));
+  gaugeFrom<L>({ registry, name: 'berth_proxy_held', help: 'Requests (TCP mode: connections) held while the service wakes from zero replicas.', labels: ['listener', 'service'] },
+    () => each((r) => r.s.held === undefined ? [] : [[r.labels, r.s.held] as const]));
+  counterFrom<L | 'endpoint'>({ registry, name: 'berth_proxy_upstream_requests_total', help: 'Requests (TCP mode: connections) answered by each upstream endpoint.', labels: ['listener', 'service', 'endpoint'] },
+    () => each((r) => Object.entries(r.s.endpoints).map(([endpoint, n]) => [{ ...r.labels, endpoint }, n] as const)));
+}
+
+/** The merged snapshot of the proxy processes at `sources`, undefined when none answers within the bound. */
+export function accessSnapshot(sources: readonly AccessSource[], timeoutMs = ACCESS_FETCH_TIMEOUT_MS): () => Promise<AccessSnapshot | undefined> {
+  return async () => {
+    const got = (await Promise.all(sources.map((s) => fetchAccess(s, timeoutMs)))).filter((s): s is AccessSnapshot => s !== undefined);
+    return got.length ? mergeAccess(got) : undefined;
+  };
+}
+
+/** The exposition text of a (merged) snapshot alone (specs, tools). */
+export async function renderAccessMetrics(snap: AccessSnapshot): Promise<string> {
+  const registry = new Registry();
+  registerAccessMetrics(registry, async () => snap);
+  return registry.metrics();
 }

@@ -36,6 +36,18 @@ export interface MonitorDeps {
   scriptDir: string;
   now?: () => number;
   onChange?: (c: HealthChange) => void;
+  /** Every probe run, with its verdict and duration (/metrics). */
+  onProbe?: (p: ProbeRun) => void;
+}
+
+/** One probe of one replica, as run. */
+export interface ProbeRun {
+  /** The service key `ns/name`. */
+  service: string;
+  probe: ProbeKind;
+  type: 'http' | 'tcp' | 'exec' | 'script';
+  ok: boolean;
+  ms: number;
 }
 
 interface Entry {
@@ -151,6 +163,7 @@ export class HealthMonitor {
     const c = e.target.container;
     const outcome = await runProbe(spec, { containerId: c.id, name: c.name, address: c.address, readFile: e.target.readFile }, this.probeDeps);
     if (e.stopped) return;
+    this.deps.onProbe?.({ service: e.target.service.key, probe: kind, type: spec.http ? 'http' : spec.tcp ? 'tcp' : spec.exec ? 'exec' : 'script', ok: outcome.ok, ms: outcome.ms });
     const prev = e.probes[kind] ?? initialProbeState(this.now());
     const next = nextProbeState(prev, outcome, spec, this.now());
     e.probes = { ...e.probes, [kind]: next };

@@ -1,68 +1,132 @@
-/** Prometheus text metrics, updated after each pass. */
+/**
+ * berth's /metrics: one prom-client Registry per operator (never the global default: tests run several operators in
+ * one process). Pass outcomes are counted as passes end; everything whose value lives elsewhere (the API server's
+ * limits, the guard, the per-service status, the proxy's access counters, autoscalers, container usage, the log
+ * store) is read in collect() callbacks when /metrics is scraped.
+ */
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { GuardStats } from '../auth/guard.ts';
+import type { AutoscaleStatus } from '../autoscale/controller.ts';
+import { registerAccessMetrics } from '../dataplane/access-metrics.ts';
+import type { LogsReport } from '../logs/service.ts';
+import { registerAutoscaleMetrics } from '../metrics/autoscale.ts';
+import { counterFrom, gaugeFrom } from '../metrics/collect.ts';
+import { registerLogMetrics } from '../metrics/logs.ts';
+import { ServiceMetrics, type ProbeRecord } from '../metrics/services.ts';
+import { FetchMetrics } from '../metrics/source.ts';
+import { ContainerUsage } from '../metrics/usage.ts';
+import type { BerthError } from '../model/errors.ts';
+import type { AccessSnapshot } from '../proxy/access-stats.ts';
 import type { PassResult } from '../reconciler/reconciler.ts';
+import type { ContainerStats } from '../runtime/runtime.ts';
 import type { BodyStats } from './body-reader.ts';
 import type { GateStats } from './conn-guard.ts';
 
+/** Pass durations: a loopback pass takes 10-100 ms, a rolling update minutes. */
+export const PASS_BUCKETS_S = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/** Where the series whose values live elsewhere are read; each absent one adds no series. */
+export interface MetricsSources {
+  /** One-shot CPU and memory counters of containers (runtime.containerStats), sampled at most every 15 s. */
+  containerStats?: (ids: string[]) => Promise<Record<string, ContainerStats>>;
+  /** The proxy processes' merged access snapshot; undefined when none answers in time. */
+  access?: () => Promise<AccessSnapshot | undefined>;
+  /** The autoscalers' bounds, counts and metrics (read live: they change between passes). */
+  autoscale?: () => ReadonlyMap<string, AutoscaleStatus>;
+  /** The log store's size and ingest counters (logs/service.ts). */
+  logs?: () => LogsReport;
+  now?: () => number;
+}
+
+/** What the API server reports of its limits and authentication (server.ts gives it once it listens). */
+export interface ServerSources {
+  bodies(): BodyStats;
+  gates(): GateStats[];
+  auth?: () => GuardStats;
+}
+
 export class Metrics {
-  private passes = new Map<string, number>();
-  private actions = new Map<string, number>();
-  private durationSum = 0;
-  private durationCount = 0;
+  readonly registry = new Registry();
+  readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
+  private readonly passes: Counter<'result'>;
+  private readonly actions: Counter<'type' | 'cause' | 'result'>;
+  private readonly duration: Histogram<never>;
+  private readonly fetchFailures: Counter<never>;
   private ready = 0;
   private revision = '';
-  private fetchFailures = 0;
   private sourceUp = 1;
+  private server: ServerSources | undefined;
+  private readonly services: ServiceMetrics;
+  private readonly usage: ContainerUsage | undefined;
+  private readonly fetches: FetchMetrics;
+
+  constructor(sources: MetricsSources = {}) {
+    const registry = this.registry;
+    this.passes = new Counter({ name: 'berth_passes_total', help: 'Reconcile passes by result.', labelNames: ['result'], registers: [registry] });
+    this.duration = new Histogram({ name: 'berth_pass_duration_seconds', help: 'Time spent in reconcile passes.', buckets: PASS_BUCKETS_S, registers: [registry] });
+    this.actions = new Counter({ name: 'berth_actions_total', help: 'Actions applied to the engine.', labelNames: ['type', 'cause', 'result'], registers: [registry] });
+    gaugeFrom({ registry, name: 'berth_ready', help: '1 when the last pass converged.' }, () => [[{}, this.ready]]);
+    gaugeFrom({ registry, name: 'berth_applied_revision_info', help: 'The applied revision.', labels: ['revision'] }, () => [[{ revision: this.revision }, 1]]);
+    this.fetchFailures = new Counter({ name: 'berth_source_fetch_failures_total', help: 'Passes whose git fetch failed (healing went on from the revision in force).', registers: [registry] });
+    gaugeFrom({ registry, name: 'berth_source_up', help: '0 while the last fetch of the repository failed.' }, () => [[{}, this.sourceUp]]);
+    this.fetches = new FetchMetrics(registry);
+    this.registerServer();
+    this.services = new ServiceMetrics(registry);
+    this.usage = sources.containerStats ? new ContainerUsage(registry, sources.containerStats, sources.now) : undefined;
+    if (sources.access) registerAccessMetrics(registry, sources.access);
+    if (sources.autoscale) registerAutoscaleMetrics(registry, sources.autoscale);
+    if (sources.logs) registerLogMetrics(registry, sources.logs);
+  }
 
   /** Records one pass and how long it took. */
   recordPass(r: PassResult, seconds: number): void {
-    const result = r.error ? (r.error.terminal ? 'stalled' : 'error') : 'ok';
-    this.passes.set(result, (this.passes.get(result) ?? 0) + 1);
-    this.durationSum += seconds;
-    this.durationCount++;
-    for (const o of r.applied?.outcomes ?? []) {
-      const key = `type="${o.action.type}",cause="${o.action.cause}",result="${o.error ? 'error' : 'ok'}"`;
-      this.actions.set(key, (this.actions.get(key) ?? 0) + 1);
-    }
+    this.passes.inc({ result: r.error ? (r.error.terminal ? 'stalled' : 'error') : 'ok' });
+    this.duration.observe(seconds);
+    for (const o of r.applied?.outcomes ?? []) this.actions.inc({ type: o.action.type, cause: o.action.cause, result: o.error ? 'error' : 'ok' });
     this.ready = r.status.conditions.find((c) => c.type === 'Ready')?.status === 'True' ? 1 : 0;
     this.revision = r.status.revision.applied ?? '';
-    if (r.fetchError) this.fetchFailures++;
+    if (r.fetchError) this.fetchFailures.inc();
     this.sourceUp = r.fetchError ? 0 : 1;
+    this.services.recordPass(r);
+    if (r.observed) this.usage?.follow(r.observed.containers);
   }
 
-  /** The exposition text. */
-  render(): string {
-    const lines = [
-      '# HELP berth_passes_total Reconcile passes by result.', '# TYPE berth_passes_total counter',
-      ...[...this.passes].map(([k, v]) => `berth_passes_total{result="${k}"} ${v}`),
-      '# HELP berth_pass_duration_seconds Time spent in reconcile passes.', '# TYPE berth_pass_duration_seconds summary',
-      `berth_pass_duration_seconds_sum ${this.durationSum}`, `berth_pass_duration_seconds_count ${this.durationCount}`,
-      '# HELP berth_actions_total Actions applied to the engine.', '# TYPE berth_actions_total counter',
-      ...[...this.actions].map(([k, v]) => `berth_actions_total{${k}} ${v}`),
-      '# HELP berth_ready 1 when the last pass converged.', '# TYPE berth_ready gauge', `berth_ready ${this.ready}`,
-      '# HELP berth_applied_revision_info The applied revision.', '# TYPE berth_applied_revision_info gauge',
-      `berth_applied_revision_info{revision="${this.revision}"} 1`,
-      '# HELP berth_source_fetch_failures_total Passes whose git fetch failed (healing went on from the revision in force).', '# TYPE berth_source_fetch_failures_total counter',
-      `berth_source_fetch_failures_total ${this.fetchFailures}`,
-      '# HELP berth_source_up 0 while the last fetch of the repository failed.', '# TYPE berth_source_up gauge', `berth_source_up ${this.sourceUp}`,
-    ];
-    return lines.join('\n') + '\n';
+  /** One probe of a replica (health/monitor.ts). */
+  recordProbe(p: ProbeRecord): void {
+    this.services.recordProbe(p);
   }
-}
 
-/** Exposition lines of the traffic limits: body reading on the API server and every listener's connections. */
-export function renderLimitMetrics(bodies: BodyStats, gates: readonly GateStats[]): string {
-  const label = (s: string) => s.replace(/[\\"\n]/g, '_');
-  const lines = [
-    '# HELP berth_http_bodies_reading Request bodies being read by the API server.', '# TYPE berth_http_bodies_reading gauge',
-    `berth_http_bodies_reading ${bodies.reading}`,
-    '# HELP berth_http_body_buffered_bytes Bytes buffered for request bodies being read.', '# TYPE berth_http_body_buffered_bytes gauge',
-    `berth_http_body_buffered_bytes ${bodies.bufferedBytes}`,
-    '# HELP berth_http_bodies_refused_total Request bodies refused, by code.', '# TYPE berth_http_bodies_refused_total counter',
-    ...Object.entries(bodies.refused).map(([code, n]) => `berth_http_bodies_refused_total{code="${code}"} ${n}`),
-    '# HELP berth_connections_open Client connections open, by listener.', '# TYPE berth_connections_open gauge',
-    ...gates.map((g) => `berth_connections_open{listener="${label(g.name)}"} ${g.open}`),
-    '# HELP berth_connections_refused_total Client connections closed at once by a limit, by listener and limit.', '# TYPE berth_connections_refused_total counter',
-    ...gates.flatMap((g) => Object.entries(g.refused).map(([reason, n]) => `berth_connections_refused_total{listener="${label(g.name)}",limit="${reason}"} ${n}`)),
-  ];
-  return lines.join('\n') + '\n';
+  /** One fetch of the repository (the timed GitSource of metrics/source.ts). */
+  recordFetch(seconds: number, error?: BerthError | Error): void {
+    this.fetches.record(seconds, error);
+  }
+
+  /** The API server's counters; the last server given is the one reported. */
+  serve(server: ServerSources): void {
+    this.server = server;
+  }
+
+  /** The exposition text (Prometheus 0.0.4). */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** Body reading, connections per listener and API authentication, read from the server at each scrape. */
+  private registerServer(): void {
+    const registry = this.registry;
+    const server = (): ServerSources | undefined => this.server;
+    gaugeFrom({ registry, name: 'berth_http_bodies_reading', help: 'Request bodies being read by the API server.' }, () => [[{}, server()?.bodies().reading ?? 0]]);
+    gaugeFrom({ registry, name: 'berth_http_body_buffered_bytes', help: 'Bytes buffered for request bodies being read.' }, () => [[{}, server()?.bodies().bufferedBytes ?? 0]]);
+    counterFrom({ registry, name: 'berth_http_bodies_refused_total', help: 'Request bodies refused, by code.', labels: ['code'] },
+      () => Object.entries(server()?.bodies().refused ?? {}).map(([code, n]) => [{ code }, n] as const));
+    gaugeFrom({ registry, name: 'berth_connections_open', help: 'Client connections open, by listener.', labels: ['listener'] },
+      () => (server()?.gates() ?? []).map((g) => [{ listener: g.name }, g.open] as const));
+    counterFrom({ registry, name: 'berth_connections_refused_total', help: 'Client connections closed at once by a limit, by listener and limit.', labels: ['listener', 'limit'] },
+      () => (server()?.gates() ?? []).flatMap((g) => Object.entries(g.refused).map(([limit, n]) => [{ listener: g.name, limit }, n] as const)));
+    const auth = (): GuardStats => server()?.auth?.() ?? { failures: {}, forbidden: 0, limited: 0 };
+    counterFrom({ registry, name: 'berth_api_auth_failures_total', help: 'API requests refused for missing or bad credentials, by reason.', labels: ['reason'] },
+      () => Object.entries(auth().failures).map(([reason, n]) => [{ reason }, n] as const));
+    counterFrom({ registry, name: 'berth_api_forbidden_total', help: 'API requests refused because the role does not allow them.' }, () => [[{}, auth().forbidden]]);
+    counterFrom({ registry, name: 'berth_api_auth_limited_total', help: 'API requests refused because their address failed to authenticate too often.' }, () => [[{}, auth().limited]]);
+  }
 }

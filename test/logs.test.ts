@@ -143,3 +143,34 @@ describe('berth run SIGKILLed mid-stream', () => {
     }
   }, 180_000);
 });
+
+describe('a log store that cannot be opened', () => {
+  it('leaves the operator converging and healing, with the problem in status and berth status', async () => {
+    const inst = uniqueInstance('logbad');
+    const repo = await makeRemote({ 'web.yaml': service('web', { command: ['sleep', '3600'] }) });
+    const stateDir = await fs.mkdtemp('/tmp/berth-logbad-');
+    // A directory where the database file should be: SQLite cannot open it.
+    await fs.mkdir(storePath(stateDir, inst));
+    let bad: TestOperator | undefined;
+    try {
+      bad = await startTestOperator(repo.url, inst, {}, { stateDir });
+      const p = bad.passes.find((r) => r.converged) ?? await bad.waitPass((r) => r.converged, 'converged without a log store', 60_000);
+      expect(p.status.logs).toMatchObject({ store: 'failing', file: storePath(stateDir, inst) });
+      expect(p.status.logs!.error).toContain('cannot open the log store');
+      const st = await berth(['status', '--server', bad.url, '--state-dir', stateDir]);
+      expect(st.stdout).toContain('log store failing');
+      const q = await berth(['logs', 'test/web', '--server', bad.url, '--state-dir', stateDir]);
+      expect(q.code).toBe(1);
+      expect(q.stderr).toContain('answered 503: the log store is not open');
+      // Healing goes on: a replica removed by hand comes back.
+      const [c] = await docker.listContainers({ filters: { label: [`berth.instance=${inst}`, 'berth.service=web'] } });
+      await docker.getContainer(c!.Id).remove({ force: true });
+      await waitFor(async () => (await docker.listContainers({ filters: { label: [`berth.instance=${inst}`, 'berth.service=web'] } })).length === 1, { what: 'the replica back', timeoutMs: 60_000 });
+    } finally {
+      await bad?.stop();
+      await repo.close();
+      await fs.rm(stateDir, { recursive: true, force: true });
+      await cleanupInstance(docker, inst);
+    }
+  }, 120_000);
+});

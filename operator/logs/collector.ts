@@ -42,6 +42,8 @@ export interface CollectorOptions {
   now?: () => number;
   /** Hears the lines the store took (forwarding); must not block. */
   onStored?: (batches: { source: LogSource; lines: NewLine[] }[]) => void;
+  /** After each write (the size bound is checked there, not only on the retention timer). */
+  afterFlush?: () => void;
 }
 
 export interface CollectorStats {
@@ -65,6 +67,37 @@ interface Follow {
 interface Queued {
   source: LogSource;
   lines: NewLine[];
+}
+
+/**
+ * What a stream resumed at a cursor resends: lines before the cursor's time, and the first `n` at its time (the
+ * engine's `since` is inclusive). Only the start of a stream is filtered: later lines at the same microsecond are
+ * new (a fast printer puts many lines in one).
+ */
+export class ResumeFilter {
+  private skip: number;
+  private done: boolean;
+
+  constructor(private readonly cursor: { ts: number; n: number } | undefined) {
+    this.skip = cursor?.n ?? 0;
+    this.done = cursor === undefined;
+  }
+
+  filter(lines: NewLine[]): NewLine[] {
+    if (this.done) return lines;
+    const c = this.cursor!;
+    const out: NewLine[] = [];
+    for (const l of lines) {
+      if (this.done) out.push(l);
+      else if (l.ts < c.ts) continue;
+      else if (l.ts === c.ts && this.skip > 0) this.skip--;
+      else {
+        this.done = true;
+        out.push(l);
+      }
+    }
+    return out;
+  }
 }
 
 export const FLUSH_MS = 200;
@@ -127,6 +160,7 @@ export class LogCollector {
       const stored = this.opts.store.appendMany(batches);
       for (const b of stored) this.ingested += b.lines.length;
       if (stored.length) this.opts.onStored?.(stored);
+      this.opts.afterFlush?.();
       this.queue.clear();
       this.queuedBytes = 0;
       this.queuedLines = 0;
@@ -147,10 +181,11 @@ export class LogCollector {
     const floorUs = ((this.opts.now ?? Date.now)() - this.opts.retentionMs) * 1000;
     const since = Math.max(cursor?.ts ?? 0, floorUs, 0);
     let parser: LogStreamParser | undefined;
+    const resume = new ResumeFilter(cursor);
     const done = (why?: unknown): void => {
       if (this.follows.get(t.id) !== f) return;
       this.follows.delete(t.id);
-      if (parser) this.enqueue(t.id, f.target.source, parser.end());
+      if (parser) this.enqueue(t.id, f.target.source, resume.filter(parser.end()));
       if (why !== undefined && !f.abort.signal.aborted) this.opts.log.debug('log stream ended', { container: t.source.container, error: String(why) });
       // Read to its end after it finished: complete, unless it runs again.
       if (why === undefined && !f.target.running && f.target.finishedAt !== undefined) this.drained.set(t.id, f.target.finishedAt);
@@ -163,7 +198,7 @@ export class LogCollector {
       }
       f.stream = stream;
       if (this.paused) stream.pause();
-      stream.on('data', (chunk: Buffer) => this.enqueue(t.id, f.target.source, p.push(chunk)));
+      stream.on('data', (chunk: Buffer) => this.enqueue(t.id, f.target.source, resume.filter(p.push(chunk))));
       stream.on('end', () => done());
       stream.on('error', (err) => done(err));
       stream.on('close', () => done());

@@ -104,6 +104,16 @@ export class Logs {
     }
   }
 
+  /** A store past --log-max-size is pruned at once (a firehose must not outgrow it until the next timer). */
+  private pruneIfFull(): void {
+    if (!this.store) return;
+    try {
+      if (this.store.stats().bytes > this.opts.maxBytes) this.prune();
+    } catch {
+      // a failing store is reported by the collector
+    }
+  }
+
   report(): LogsReport {
     const c: Partial<CollectorStats> = this.collector?.stats() ?? {};
     let size = { bytes: 0, lines: 0 };
@@ -144,6 +154,7 @@ export class Logs {
         store: this.store, log: this.opts.log, retentionMs: this.opts.retentionMs, redact: this.opts.redact, now: this.now,
         ...(this.opts.maxQueueBytes !== undefined ? { maxQueueBytes: this.opts.maxQueueBytes } : {}),
         ...(this.forwarder ? { onStored: (b) => this.forwarder!.forward(b) } : {}),
+        afterFlush: () => this.pruneIfFull(),
         engine: {
           follow: (id, _node, since, signal) => (runtime.followLogs ? runtime.followLogs(id, since, signal) : Promise.reject(new Error('this runtime cannot follow output'))),
         },

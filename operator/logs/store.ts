@@ -7,7 +7,7 @@
  *
  * Exactly once across restarts: each source keeps a cursor (the timestamp of its last stored line and how many lines
  * carry that timestamp), written in the same transaction as the lines. The collector resumes the engine's stream from
- * the cursor's timestamp (the engine resends lines at that time) and `append` drops what the cursor says is stored.
+ * the cursor's timestamp (the engine resends lines at that time) and drops what the cursor says is stored.
  *
  * Bounded: retention by age and by size (oldest lines first, in ingest order), each answer at most MAX_ANSWER lines.
  */
@@ -125,9 +125,7 @@ CREATE TABLE IF NOT EXISTS sources (
 CREATE INDEX IF NOT EXISTS sources_service ON sources(namespace, service);
 CREATE TABLE IF NOT EXISTS lines (id INTEGER PRIMARY KEY, source INTEGER NOT NULL, ts INTEGER NOT NULL, stream INTEGER NOT NULL, text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS lines_source_ts ON lines(source, ts);
-CREATE VIRTUAL TABLE IF NOT EXISTS lines_fts USING fts5(text, content='lines', content_rowid='id', tokenize='unicode61');
-CREATE TRIGGER IF NOT EXISTS lines_ai AFTER INSERT ON lines BEGIN INSERT INTO lines_fts(rowid, text) VALUES (new.id, new.text); END;
-CREATE TRIGGER IF NOT EXISTS lines_ad AFTER DELETE ON lines BEGIN INSERT INTO lines_fts(lines_fts, rowid, text) VALUES ('delete', old.id, old.text); END;
+CREATE VIRTUAL TABLE IF NOT EXISTS lines_fts USING fts5(text, content='lines', content_rowid='id', tokenize='unicode61', detail='none');
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, type TEXT NOT NULL, namespace TEXT, service TEXT, reason TEXT, message TEXT NOT NULL
 );
@@ -201,6 +199,10 @@ export class LogStore {
       oldestChunk: db.prepare(`SELECT max(id) AS id, max(ts) AS ts, count(*) AS n FROM (SELECT id, ts FROM lines ORDER BY id LIMIT ${PRUNE_CHUNK})`),
       deleteUpTo: db.prepare('DELETE FROM lines WHERE id <= ?'),
       deleteOldIn: db.prepare('DELETE FROM lines WHERE id <= ? AND ts < ?'),
+      indexFrom: db.prepare('INSERT INTO lines_fts (rowid, text) SELECT id, text FROM lines WHERE id > ?'),
+      unindexUpTo: db.prepare("INSERT INTO lines_fts (lines_fts, rowid, text) SELECT 'delete', id, text FROM lines WHERE id <= ?"),
+      unindexOldIn: db.prepare("INSERT INTO lines_fts (lines_fts, rowid, text) SELECT 'delete', id, text FROM lines WHERE id <= ? AND ts < ?"),
+      maxId: db.prepare('SELECT max(id) FROM lines').pluck(),
       deleteEvents: db.prepare('DELETE FROM events WHERE ts < ?'),
       pageCount: db.prepare('PRAGMA page_count').pluck(),
       freePages: db.prepare('PRAGMA freelist_count').pluck(),
@@ -218,6 +220,7 @@ export class LogStore {
       db.pragma('auto_vacuum = INCREMENTAL'); // before the first table: freed pages can be given back
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
+      db.pragma('cache_size = -65536'); // 64 MiB of page cache: the index's hot pages stay in memory while ingesting
       db.exec(SCHEMA);
       fs.chmodSync(file, 0o600);
     } catch (err) {
@@ -239,8 +242,8 @@ export class LogStore {
   }
 
   /**
-   * Stores `lines` of `source` (in the engine's order) and moves its cursor, in one transaction; lines at or before
-   * the cursor that it already counts are dropped (a resumed stream resends them). Returns the lines stored.
+   * Stores `lines` of `source` (in the engine's order) and moves its cursor, in one transaction. What a resumed
+   * stream resends is dropped before (ResumeFilter, collector.ts). Returns the lines stored.
    */
   append(source: LogSource, lines: readonly NewLine[]): number {
     return this.appendMany([{ source, lines }]).reduce((n, b) => n + b.lines.length, 0);
@@ -250,7 +253,10 @@ export class LogStore {
   appendMany(batches: readonly { source: LogSource; lines: readonly NewLine[] }[]): { source: LogSource; lines: NewLine[] }[] {
     const out: { source: LogSource; lines: NewLine[] }[] = [];
     this.db.transaction(() => {
+      const after = this.lastId();
       for (const b of batches) if (b.lines.length) out.push({ source: b.source, lines: this.appendOne(b.source, b.lines) });
+      // The full-text index takes the transaction's lines in one statement (3x the rate of a trigger per row).
+      this.stmts.indexFrom.run(after);
     })();
     return out;
   }
@@ -260,13 +266,7 @@ export class LogStore {
     const stored: NewLine[] = [];
     let cursorTs = row.cursor_ts;
     let cursorN = row.cursor_n;
-    let seenAtCursor = 0;
     for (const l of lines) {
-      if (l.ts < row.cursor_ts) continue;
-      if (l.ts === row.cursor_ts && seenAtCursor < row.cursor_n) {
-        seenAtCursor++;
-        continue;
-      }
       this.stmts.insertLine.run(row.id, l.ts, l.stream === 'stderr' ? 2 : 1, l.text);
       stored.push(l);
       if (l.ts === cursorTs) cursorN++;
@@ -323,10 +323,13 @@ export class LogStore {
     const order = desc ? 'l.ts DESC, l.id DESC' : 'l.ts, l.id';
     let rows: LineRow[];
     if (search) {
-      // The full-text index finds the candidates; the sources and other filters narrow them.
+      // The full-text index walks its matches in ingest order (newest first for a tail) and stops at the limit: no
+      // sort of every match. Ingest order is time order but for lines a flush interval apart; the answer is then
+      // sorted by time.
       const ids = sources.map((s) => s.id);
-      rows = this.db.prepare(`SELECT l.* FROM lines_fts f JOIN lines l ON l.id = f.rowid WHERE f.lines_fts MATCH ? AND l.source IN (${ids.map(() => '?').join(',')})${where.length ? ` AND ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${limit}`)
+      rows = this.db.prepare(`SELECT l.* FROM lines_fts f JOIN lines l ON l.id = f.rowid WHERE f.lines_fts MATCH ? AND l.source IN (${ids.map(() => '?').join(',')})${where.length ? ` AND ${where.join(' AND ')}` : ''} ORDER BY f.rowid ${desc ? 'DESC' : ''} LIMIT ${limit}`)
         .all(search, ...ids, ...args) as LineRow[];
+      rows.sort((a, b) => (desc ? b.ts - a.ts || b.id - a.id : a.ts - b.ts || a.id - b.id));
     } else {
       // One indexed range per source (a service's replicas over time), merged: never a sort of everything stored.
       const stmt = this.db.prepare(`SELECT l.* FROM lines l WHERE l.source = ?${where.length ? ` AND ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${limit}`);
@@ -340,7 +343,7 @@ export class LogStore {
 
   /** The newest line id (a follower starts after it). */
   lastId(): number {
-    return (this.db.prepare('SELECT max(id) FROM lines').pluck().get() as number | null) ?? 0;
+    return (this.stmts.maxId.get() as number | null) ?? 0;
   }
 
   /** Drops lines past the retention and beyond the size bound, oldest first; gives the freed pages back. */
@@ -354,11 +357,17 @@ export class LogStore {
       const tooBig = this.stats().bytes > this.limits.maxBytes * 0.9;
       if (!tooOld && !tooBig) {
         // The oldest chunk holds newer lines too: drop only its old ones; later chunks are newer still.
-        deleted += this.db.transaction(() => this.stmts.deleteOldIn.run(chunk.id, cutoff).changes)();
+        deleted += this.db.transaction(() => {
+          this.stmts.unindexOldIn.run(chunk.id, cutoff);
+          return this.stmts.deleteOldIn.run(chunk.id, cutoff).changes;
+        })();
         break;
       }
       // Too old: the whole oldest chunk is past retention. Too big: drop the oldest chunk regardless.
-      this.db.transaction(() => this.stmts.deleteUpTo.run(chunk.id))();
+      this.db.transaction(() => {
+        this.stmts.unindexUpTo.run(chunk.id);
+        this.stmts.deleteUpTo.run(chunk.id);
+      })();
       deleted += chunk.n;
       if (tooBig) this.db.pragma('incremental_vacuum');
     }

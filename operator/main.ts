@@ -12,6 +12,8 @@ import { secret } from './commands/secret.ts';
 import { token } from './commands/token.ts';
 import { audit } from './commands/audit.ts';
 import { proxy } from './commands/proxy.ts';
+import { runJob } from './commands/run-job.ts';
+import { events, logs } from './commands/logs.ts';
 
 export type { Io } from './commands/shared.ts';
 export { EXIT_UNREACHABLE } from './commands/status.ts';
@@ -41,5 +43,8 @@ export async function main(p: Parsed, io: Io): Promise<number> {
     case 'token': return token(p.flags, p.positionals, io);
     case 'audit': return audit(p.flags, io);
     case 'proxy': return proxy(p.flags, io);
+    case 'run-job': return runJob(p.flags, p.positionals, io);
+    case 'logs': return logs(p.flags, p.positionals, io);
+    case 'events': return events(p.flags, io);
   }
 }

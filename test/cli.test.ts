@@ -4,10 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRemote, type Remote } from './helpers/git.ts';
-import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
+import { TEST_IMAGE, cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { containersOf, service } from './helpers/operator.ts';
 import { berth, spawnBerth } from './helpers/cli.ts';
 import { freePort } from './helpers/net.ts';
+import { fireText, nextFires } from '../operator/jobs/preview.ts';
 
 const docker = testDocker();
 const instance = uniqueInstance('cli');
@@ -126,6 +127,78 @@ describe('berth CLI', () => {
     const help = await berth(['plan', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--detailed-exitcode');
+  });
+
+  it('plan shows which Jobs would run at merge, the Services waiting for them, and when each CronJob next fires', async () => {
+    const jobInstance = uniqueInstance('cli-jobs');
+    const jobState = await fs.mkdtemp(path.join(os.tmpdir(), 'berth-cli-jobs-'));
+    const migrate = (v: string) => `apiVersion: berth/v1\nkind: Job\nmetadata: { name: migrate, namespace: test }\nspec:\n  image: ${TEST_IMAGE}\n  command: [sh, -c, "exit 0"]\n  env: { V: "${v}" }\n`;
+    const nightly = (schedule: string) => `apiVersion: berth/v1\nkind: CronJob\nmetadata: { name: nightly, namespace: test }\nspec:\n  schedule: "${schedule}"\n  timeZone: Europe/Berlin\n  concurrencyPolicy: Forbid\n  jobTemplate:\n    spec:\n      image: ${TEST_IMAGE}\n      command: [sh, -c, "echo report"]\n`;
+    const web = service('web', { extra: '  dependsOn: [migrate]' });
+    const jobsRemote = await makeRemote({ 'migrate.yaml': migrate('1'), 'nightly.yaml': nightly('0 3 * * *'), 'web.yaml': web });
+    const args = ['--repo', jobsRemote.url, '--instance', jobInstance, '--state-dir', jobState];
+    // The next times the operator's parser gives, from a clock read before and after the command (a fire time may pass in between).
+    const nextLine = (schedule: string, from: number) => {
+      const r = nextFires(schedule, 'Europe/Berlin', from);
+      return 'next' in r ? r.next.map(fireText).join(', ') : r.error;
+    };
+    try {
+      const before = Date.now();
+      const text = await berth(['plan', ...args]);
+      const after = Date.now();
+      expect(text.code, text.stderr).toBe(0);
+      const lines = text.stdout.split('\n');
+      const run = /^ {2}\+ test\/migrate: would run: 1 completion, parallelism 1 \(run ([0-9a-f]{16})\)$/m.exec(text.stdout)?.[1];
+      expect(run, text.stdout).toBeDefined();
+      expect(lines).toContain('Jobs at merge:');
+      expect(lines).toContain('      service test/web rolls out after job test/migrate succeeds');
+      expect(lines.find((l) => l.startsWith('CronJobs (next times after '))).toMatch(/^CronJobs \(next times after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\):$/);
+      expect(lines).toContain('  test/nightly: schedule "0 3 * * *" (every day at 03:00), time zone Europe/Berlin, suspend false, concurrencyPolicy Forbid (new)');
+      const next = lines.find((l) => l.startsWith('      next: '))!;
+      expect([nextLine('0 3 * * *', before), nextLine('0 3 * * *', after)].map((n) => `      next: ${n}`)).toContain(next);
+      expect(next).toMatch(/^ {6}next: \d{4}-\d\d-\d\dT03:00:00\+0[12]:00 \(\d{4}-\d\d-\d\dT0[12]:00:00Z\), /);
+
+      const md = await berth(['plan', ...args, '--format', 'markdown']);
+      expect(md.code, md.stderr).toBe(0);
+      expect(md.stdout).toContain(`- \`test/migrate\`: **would run: 1 completion, parallelism 1 (run ${run})**\n  - service \`test/web\` rolls out after job \`test/migrate\` succeeds`);
+      expect(md.stdout).toContain('#### CronJobs');
+      expect(md.stdout).toContain('- `test/nightly`: `0 3 * * *` (every day at 03:00) in `Europe/Berlin`, concurrencyPolicy Forbid · new');
+      expect(md.stdout).toMatch(/\n {2}- next: `\d{4}-\d\d-\d\dT03:00:00\+0[12]:00` \(`\d{4}-\d\d-\d\dT0[12]:00:00Z`\), /);
+      expect(md.stdout).not.toContain('| run job |');
+
+      const json = JSON.parse((await berth(['plan', ...args, '--json'])).stdout) as { jobs: { key: string; state: string; run: string; holds: string[] }[]; cronJobs: { key: string; next: { at: string; utc: string }[] }[] };
+      expect(json.jobs).toEqual([expect.objectContaining({ key: 'test/migrate', state: 'run', run, holds: ['test/web'] })]);
+      expect(json.cronJobs[0]).toMatchObject({ key: 'test/nightly', timeZone: 'Europe/Berlin', suspend: false });
+      expect(json.cronJobs[0]!.next).toHaveLength(3);
+
+      // Applied: the migration runs, then web rolls out; planned again, the Job is unchanged and holds nothing.
+      await waitFor(async () => (await berth(['apply', ...args])).code === 0, { what: 'jobs revision converged', intervalMs: 500, timeoutMs: 60_000 });
+      const done = await berth(['plan', ...args]);
+      expect(done.stdout).toContain(`  = test/migrate: unchanged: run ${run} succeeded (1/1 completions), not run again`);
+      expect(done.stdout).not.toContain('rolls out after');
+      expect(done.stdout).not.toContain('(new)');
+
+      // A new spec of the Job is a new run; a new schedule shows the old one and its next times.
+      await jobsRemote.commit({ 'migrate.yaml': migrate('2'), 'nightly.yaml': nightly('30 2 * * 1-5') }, 'migrate again, new schedule');
+      const t0 = Date.now();
+      const changed = await berth(['plan', ...args]);
+      const t1 = Date.now();
+      expect(changed.code, changed.stderr).toBe(0);
+      expect(changed.stdout).toMatch(new RegExp(`^ {2}~ test/migrate: would run again: spec changed \\(run ${run} -> [0-9a-f]{16}\\): 1 completion, parallelism 1$`, 'm'));
+      expect(changed.stdout).toContain('      service test/web rolls out after job test/migrate succeeds');
+      expect(changed.stdout).toContain('  test/nightly: schedule "30 2 * * 1-5" (every Mon, Tue, Wed, Thu, Fri at 02:30), time zone Europe/Berlin, suspend false, concurrencyPolicy Forbid');
+      expect(changed.stdout).toContain('      schedule changed: was "0 3 * * *", time zone Europe/Berlin');
+      const was = changed.stdout.split('\n').find((l) => l.startsWith('      next before: '));
+      expect([nextLine('0 3 * * *', t0), nextLine('0 3 * * *', t1)].map((n) => `      next before: ${n}`)).toContain(was);
+      const now = changed.stdout.split('\n').find((l) => l.startsWith('      next: '));
+      expect([nextLine('30 2 * * 1-5', t0), nextLine('30 2 * * 1-5', t1)].map((n) => `      next: ${n}`)).toContain(now);
+      const mdChanged = await berth(['plan', ...args, '--format', 'markdown']);
+      expect(mdChanged.stdout).toMatch(/\n {2}- \*\*schedule changed\*\*: was `0 3 \* \* \*` in `Europe\/Berlin`, next `/);
+    } finally {
+      await jobsRemote.close();
+      await cleanupInstance(docker, jobInstance);
+      await fs.rm(jobState, { recursive: true, force: true });
+    }
   });
 
   it('says its version, points at --help on a bad flag, and tells an unreachable server (exit 3) from not ready (exit 1)', async () => {

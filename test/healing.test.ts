@@ -136,6 +136,14 @@ describe('health and self-healing', () => {
     const r = await op.waitPass((p) => p.status.revision.latest === bad && /rolled back/.test(service(p, 'heal/web')?.message ?? ''), 'rollback', 60_000);
     expect(service(r, 'heal/web')!.message).toMatch(/update rolled back at [0-9a-f]{7}: heal\/web #1 failed: .*HTTP 404/);
     expect(r.status.conditions.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'RolledBack' });
+    // The rollback is an event of the service, with why (GET /v1/events, the log store's).
+    const events = await waitFor(async () => {
+      const res = await fetch(`${op.url}/v1/events?service=heal/web&since=10m`, { headers: op.auth });
+      const body = (await res.json()) as { events: { type: string; reason?: string; message: string }[] };
+      return body.events.find((e) => e.type === 'rollback') ? body.events : undefined;
+    }, { what: 'the rollback event' });
+    expect(events.find((e) => e.type === 'rollback')).toMatchObject({ reason: 'health', message: expect.stringMatching(/new replicas failed: heal\/web #1 failed: .*HTTP 404/) });
+    expect(events.filter((e) => e.type === 'health').length).toBeGreaterThan(0);
     await waitFor(async () => ((await runningOf(docker, instance, 'web')).length === 2 ? true : undefined), { what: 'two web replicas' });
     expect((await runningOf(docker, instance, 'web')).map((c) => c.Id).sort()).toEqual(before);
     const n = op.passes.length;

@@ -9,7 +9,7 @@ export const DEFAULT_ALERT_TIMEOUT_MS = 5_000;
 
 /** Something worth telling a human. */
 export interface Alert {
-  kind: 'health' | 'crashloop' | 'rollback' | 'sync-failed' | 'recovered';
+  kind: 'health' | 'crashloop' | 'rollback' | 'sync-failed' | 'recovered' | 'job-failed';
   severity: 'info' | 'warning' | 'critical';
   /** Dedupe key, e.g. 'crashloop:shop/web#2'; a `recovered` alert carries the key of the alert it resolves. */
   key: string;

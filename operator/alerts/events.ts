@@ -2,6 +2,7 @@
 import type { HealthChange } from '../health/monitor.ts';
 import type { ReconcilerEvent } from '../reconciler/reconciler.ts';
 import type { Alert } from './alerter.ts';
+import type { JobFailure } from '../jobs/failures.ts';
 
 const BAD = new Set(['Degraded', 'Unhealthy', 'CrashLoop']);
 
@@ -35,5 +36,31 @@ export function reconcilerAlert(e: ReconcilerEvent): Alert | null {
     }
     case 'sync-failed':
       return { kind: 'sync-failed', severity: e.error.terminal ? 'critical' : 'warning', key: `sync:${e.error.code}`, title: `Sync failed: ${e.error.code}`, text: `sync of ${e.revision?.slice(0, 7) ?? 'the repository'} failed: ${e.error.message.split('\n')[0]}`, fields: { code: e.error.code } };
+    case 'job-failed':
+      return jobFailedAlert(e.failure);
   }
+}
+
+/** Lines of output a failed run's alert text shows (the `output` field has all the status has). */
+const ALERT_TEXT_LINES = 10;
+
+/** One alert per failed run (keyed by the run): reason, exit code, node and the last lines of output (already redacted). */
+export function jobFailedAlert(f: JobFailure): Alert {
+  const what = f.kind === 'CronJob' ? 'cronjob' : 'job';
+  const exit = f.exitCode !== undefined ? `; last attempt exited with code ${f.exitCode}` : '';
+  const node = f.node ? ` on node ${f.node}` : '';
+  const tail = f.output?.length ? `\n\`\`\`\n${f.output.slice(-ALERT_TEXT_LINES).join('\n')}\n\`\`\`` : '';
+  return {
+    kind: 'job-failed', severity: 'critical', key: `job-failed:${f.kind}:${f.job}@${f.run}`, title: `${f.kind} failed: ${f.job}`,
+    text: `${what} ${f.job} run ${f.run} failed: ${f.reason} (${f.failed} failed attempt(s)${exit}${node})${tail}`,
+    fields: {
+      job: f.job, kind: f.kind, run: f.run, reason: f.reason, failed: String(f.failed),
+      ...(f.exitCode !== undefined ? { exitCode: String(f.exitCode) } : {}),
+      node: f.node ?? 'default',
+      ...(f.container ? { container: f.container } : {}),
+      ...(f.finishedAt ? { finishedAt: f.finishedAt } : {}),
+      ...(f.scheduledAt ? { scheduledAt: f.scheduledAt } : {}),
+      ...(f.output ? { output: f.output.join('\n') } : {}),
+    },
+  };
 }

@@ -194,12 +194,14 @@ function desiredOf(a: Action): DesiredService | undefined {
 }
 
 function skip(ctx: Ctx, a: Action, failed: 'build' | 'pull'): void {
-  ctx.outcomes.push({ action: a, error: asBerthError(new Error(`skipped: image ${failed} of ${a.service} failed`), failed === 'build' ? 'E_BUILD' : 'E_PULL') });
+  ctx.outcomes.push({ action: a, error: asBerthError(new Error(`skipped: image ${failed} of ${a.service ?? a.job} failed`), failed === 'build' ? 'E_BUILD' : 'E_PULL') });
 }
 
 async function run(ctx: Ctx, a: Action, serviceActions: Action[] = []): Promise<void> {
-  const failed = a.service ? ctx.failedServices.get(a.service) : undefined;
-  if (failed && a.type !== 'remove') return skip(ctx, a, failed);
+  // A Job's runs are skipped when its image build failed, as a Service's creates are (its build-image names it as service).
+  const owner = a.service ?? a.job;
+  const failed = owner ? ctx.failedServices.get(owner) : undefined;
+  if (failed && a.type !== 'remove' && a.type !== 'stop-job') return skip(ctx, a, failed);
   const t0 = performance.now();
   try {
     // A pull holds no container slot: it may take minutes, and creates of other services go on meanwhile.
@@ -275,20 +277,29 @@ async function execute(ctx: Ctx, a: Action): Promise<void> {
 }
 
 /**
- * Creates and starts one attempt of a Job's completion: its registry image pulled when the engine lacks it (pullPolicy
- * Never: not), secret files written between create and start as for a replica. The name is deterministic: a create
- * retried after a crash finds the container made before, so an attempt never runs twice.
+ * Creates and starts one attempt of a Job's completion on the node the scheduler chose (`a.node`; absent: the default
+ * engine): its registry image pulled there when the engine lacks it (pullPolicy Never: not; a node that cannot pull
+ * gets it streamed from a node that has it, as a replica does), secret files written between create and start as for a
+ * replica. The name is deterministic: a create retried after a crash finds the container made before, so an attempt
+ * never runs twice.
  */
 async function runJob(ctx: Ctx, a: RunJobAction): Promise<void> {
   const job = a.desired;
   const view = jobAsService(job);
+  let pullError: unknown;
   if (job.image.type === 'ref' && view.spec.pullPolicy !== 'Never') {
-    const auth = await ctx.pullAuth?.(runRef(job.image));
-    await ctx.runtime.pullImage(runRef(job.image), auth ? { auth } : {});
+    const ref = runRef(job.image);
+    const auth = await ctx.pullAuth?.(ref);
+    // On a node: pulled there when pinned to a digest; a tag only some engine has is streamed at create (runtime/multi.ts).
+    if (!a.node) await ctx.runtime.pullImage(ref, auth ? { auth } : {});
+    else if (ref.includes('@')) await ctx.runtime.pullImage(ref, { ...(auth ? { auth } : {}), node: a.node }).catch((err: unknown) => { pullError = err; });
   }
-  const spec = jobContainerSpec(ctx.instance, ctx.revision, job, { run: a.run, kind: a.kind }, a.completion, a.attempt);
+  const spec = jobContainerSpec(ctx.instance, ctx.revision, job, { run: a.run, kind: a.kind }, a.completion, a.attempt, a.node);
   const secrets = await secretDelivery(ctx.instance, spec.name, view, ctx.secrets);
-  const id = await ctx.runtime.createContainer(secrets ? { ...spec, secrets } : spec);
+  const id = await ctx.runtime.createContainer(secrets ? { ...spec, secrets } : spec).catch((err: unknown) => {
+    // The image is on no node either: the pull's own error says more.
+    throw pullError !== undefined && asBerthError(err).code === 'E_IMAGE_MISSING' ? pullError : err;
+  });
   await ctx.runtime.startContainer(id);
 }
 

@@ -26,6 +26,10 @@ describe('classify', () => {
     ['PUT', '/v1/services/%E0%A4%A/web/endpoints/e1', { open: false, access: { verb: 'write', resource: 'endpoints', namespace: '%E0%A4%A' }, changesState: true }],
     // a write that names no endpoint is no registry write: unknown routes need the least access, so 401 comes before 404
     ['PUT', '/v1/services/shop/web/endpoints', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
+    ['GET', '/v1/logs', { open: false, access: { verb: 'read', resource: 'logs' }, changesState: false }],
+    ['GET', '/v1/events', { open: false, access: { verb: 'read', resource: 'logs' }, changesState: false }],
+    ['POST', '/v1/cronjobs/shop/report/run', { open: false, access: { verb: 'trigger', resource: 'jobs', namespace: 'shop' }, changesState: true }],
+    ['GET', '/v1/cronjobs/shop/report/run', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
     ['GET', '/v1/no-such-route', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
     ['GET', '/', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
   ];
@@ -47,8 +51,10 @@ describe('allowed', () => {
     [{ verb: 'read', resource: 'endpoints' }, { viewer: true, operator: true, admin: true }],
     [{ verb: 'read', resource: 'proxies' }, { viewer: true, operator: true, admin: true }],
     [{ verb: 'read', resource: 'audit' }, { viewer: false, operator: false, admin: true }],
+    [{ verb: 'read', resource: 'logs' }, { viewer: true, operator: true, admin: true }],
     [{ verb: 'write', resource: 'endpoints', namespace: 'shop' }, { viewer: false, operator: true, admin: true }],
     [{ verb: 'trigger', resource: 'sync' }, { viewer: false, operator: true, admin: true }],
+    [{ verb: 'trigger', resource: 'jobs', namespace: 'shop' }, { viewer: false, operator: true, admin: true }],
     [{ verb: 'write', resource: 'status' }, { viewer: false, operator: false, admin: true }],
   ];
   for (const [access, expected] of ACCESSES) {

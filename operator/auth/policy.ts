@@ -12,7 +12,7 @@ export function isRole(v: unknown): v is Role {
 }
 
 export type Verb = 'read' | 'write' | 'trigger';
-export type Resource = 'status' | 'metrics' | 'services' | 'endpoints' | 'proxies' | 'sync' | 'audit';
+export type Resource = 'status' | 'metrics' | 'services' | 'endpoints' | 'proxies' | 'sync' | 'audit' | 'jobs' | 'logs';
 
 /** The authenticated caller. */
 export interface Principal {
@@ -33,8 +33,8 @@ export interface Access {
 
 /** Roles and their grants. `operator` writes endpoints only in its granted namespaces. */
 export const POLICY: Readonly<Record<Role, readonly `${Verb} ${Resource | '*'}`[]>> = {
-  viewer: ['read status', 'read metrics', 'read services', 'read endpoints', 'read proxies'],
-  operator: ['read status', 'read metrics', 'read services', 'read endpoints', 'read proxies', 'write endpoints', 'trigger sync'],
+  viewer: ['read status', 'read metrics', 'read services', 'read endpoints', 'read proxies', 'read logs'],
+  operator: ['read status', 'read metrics', 'read services', 'read endpoints', 'read proxies', 'read logs', 'write endpoints', 'trigger sync', 'trigger jobs'],
   admin: ['read *', 'write *', 'trigger *'],
 };
 
@@ -57,7 +57,9 @@ export function classify(method: string, path: string, opts: RouteOptions = {}):
   if (path === '/v1/status') return needs('read', 'status');
   if (path === '/v1/proxies') return needs('read', 'proxies');
   if (path === '/v1/audit') return needs('read', 'audit');
+  if (path === '/v1/logs' || path === '/v1/events') return needs('read', 'logs');
   if (path === '/v1/sync') return method === 'POST' ? needs('trigger', 'sync', undefined, true) : needs('read', 'status');
+  if (path.startsWith('/v1/cronjobs/') && method === 'POST') return needs('trigger', 'jobs', safeDecode(path.split('/')[3]), true);
   if (path === '/v1/watch' || path === '/v1/services' || path === '/v1/services/') return needs('read', 'services');
   if (path.startsWith('/v1/services/')) {
     const [ns, , endpoints, id] = path.slice('/v1/services/'.length).split('/');
@@ -71,7 +73,8 @@ function needs(verb: Verb, resource: Resource, namespace?: string, changesState 
   return { open: false, access: { verb, resource, ...(namespace !== undefined ? { namespace } : {}) }, changesState };
 }
 
-function safeDecode(s: string | undefined): string {
+/** decodeURIComponent, or the text as it is when it does not decode. */
+export function safeDecode(s: string | undefined): string {
   try {
     return decodeURIComponent(s ?? '');
   } catch {

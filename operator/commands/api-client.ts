@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import { BerthError } from '../model/errors.ts';
+import { asBerthError, BerthError } from '../model/errors.ts';
 import type { ClientSettings } from '../settings/settings.ts';
 
 /** The file `berth run` keeps its local admin token in, for the CLI on the same machine and account. */
@@ -62,10 +62,7 @@ export function apiRequest(c: ClientSettings, method: string, route: string, lim
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('no answer within 10 s'), { code: 'ETIMEDOUT' })));
-    req.on('error', (e: NodeJS.ErrnoException) => {
-      const why = e.code === 'ECONNREFUSED' ? 'nothing listens there' : e.code ?? e.message.split('\n')[0];
-      reject(new BerthError('E_CONFIG', `cannot reach berth at ${c.server} (${why}): is \`berth run\` (or npm start) running? --server names another address`));
-    });
+    req.on('error', (e: NodeJS.ErrnoException) => reject(unreachable(c, e)));
     req.end();
   });
 }
@@ -73,16 +70,94 @@ export function apiRequest(c: ClientSettings, method: string, route: string, lim
 /** The JSON of a 2xx answer; 401/403 and other answers become a one-line error that says what to do. */
 export async function apiJson<T>(c: ClientSettings, method: string, route: string): Promise<T> {
   const a = await apiRequest(c, method, route);
-  // "needs a token" would mislead a caller who sent one: say it was refused (never which one, nor why: the server does not tell)
-  if (a.status === 401 && clientToken(c)) throw new BerthError('E_CONFIG', `berth at ${c.server} refused the token (unknown, expired or revoked): check BERTH_TOKEN / --token, or the cli-token of --state-dir`);
-  if (a.status === 401) throw new BerthError('E_CONFIG', `berth at ${c.server} needs a token: set BERTH_TOKEN (berth token create --role viewer --name <you> makes one) or pass --state-dir of the berth you run`);
-  if (a.status === 403) throw new BerthError('E_CONFIG', `berth at ${c.server} refused: ${errorOf(a.body)}`);
-  if (a.status < 200 || a.status >= 300) throw new BerthError('E_CONFIG', `berth at ${c.server} answered ${a.status}: ${errorOf(a.body)}`);
+  const refused = refusal(c, a);
+  if (refused) throw refused;
   try {
     return JSON.parse(a.body) as T;
   } catch {
     throw new BerthError('E_CONFIG', `berth at ${c.server} answered something that is not JSON`);
   }
+}
+
+/** The error an answer that is not 2xx stands for (none for a 2xx). */
+function refusal(c: ClientSettings, a: ApiAnswer): BerthError | undefined {
+  // "needs a token" would mislead a caller who sent one: say it was refused (never which one, nor why: the server does not tell)
+  if (a.status === 401 && clientToken(c)) return new BerthError('E_CONFIG', `berth at ${c.server} refused the token (unknown, expired or revoked): check BERTH_TOKEN / --token, or the cli-token of --state-dir`);
+  if (a.status === 401) return new BerthError('E_CONFIG', `berth at ${c.server} needs a token: set BERTH_TOKEN (berth token create --role viewer --name <you> makes one) or pass --state-dir of the berth you run`);
+  if (a.status === 403) return new BerthError('E_CONFIG', `berth at ${c.server} refused: ${errorOf(a.body)}`);
+  if (a.status < 200 || a.status >= 300) return new BerthError('E_CONFIG', `berth at ${c.server} answered ${a.status}: ${errorOf(a.body)}`);
+  return undefined;
+}
+
+/** The most one Server-Sent Event may hold. */
+const MAX_EVENT_BYTES = 1024 * 1024;
+
+/**
+ * GET `route` as a Server-Sent Events stream: `onEvent` hears each event's type and data until the server ends the
+ * stream (or the process is interrupted). An answer that is not a stream is an error like apiJson's. The headers must
+ * come within 10 s; the stream itself has no deadline. An event larger than 1 MiB ends it with an error.
+ */
+export function apiStream(c: ClientSettings, route: string, onEvent: (type: string, data: string) => void): Promise<void> {
+  const url = new URL(route, c.server.endsWith('/') ? c.server : `${c.server}/`);
+  const token = clientToken(c);
+  const secure = url.protocol === 'https:';
+  const options: https.RequestOptions = {
+    method: 'GET',
+    headers: { accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(secure ? { ca: c.ca, ...(c.cert ? { cert: c.cert.cert, key: c.cert.key } : {}) } : {}),
+  };
+  return new Promise<void>((resolve, reject) => {
+    const req = (secure ? https : http).request(url, options, (res) => {
+      clearTimeout(headers);
+      if (!(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => { if (chunks.length < 64) chunks.push(d); });
+        res.on('end', () => reject(refusal(c, { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }) ?? new BerthError('E_CONFIG', `berth at ${c.server} answered no event stream`)));
+        return;
+      }
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (text: string) => {
+        buffer += text;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let type = 'message';
+          const data: string[] = [];
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) type = line.slice(7);
+            else if (line.startsWith('data: ')) data.push(line.slice(6));
+          }
+          if (data.length) onEvent(type, data.join('\n'));
+        }
+        if (buffer.length > MAX_EVENT_BYTES) {
+          req.destroy();
+          reject(new BerthError('E_CONFIG', `an event of ${url.pathname} is larger than ${MAX_EVENT_BYTES} bytes`));
+        }
+      });
+      res.on('end', () => resolve());
+      res.on('error', reject);
+    });
+    const headers = setTimeout(() => req.destroy(Object.assign(new Error('no answer within 10 s'), { code: 'ETIMEDOUT' })), TIMEOUT_MS);
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(headers);
+      reject(unreachable(c, e));
+    });
+    req.end();
+  });
+}
+
+/** A failed client command's one line and exit code: 3 when berth could not be reached (as berth status), else 1. */
+export function clientFailure(err: unknown): { line: string; exit: number } {
+  const message = asBerthError(err, 'E_CONFIG').message.split('\n')[0]!;
+  return { line: `berth: ${message}`, exit: message.startsWith('cannot reach ') ? 3 : 1 };
+}
+
+/** A request that got no answer: says what to check (run-job and logs tell it apart by its first words). */
+function unreachable(c: ClientSettings, e: NodeJS.ErrnoException): BerthError {
+  const why = e.code === 'ECONNREFUSED' ? 'nothing listens there' : e.code ?? e.message.split('\n')[0];
+  return new BerthError('E_CONFIG', `cannot reach berth at ${c.server} (${why}): is \`berth run\` (or npm start) running? --server names another address`);
 }
 
 function errorOf(body: string): string {

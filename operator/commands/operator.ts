@@ -26,10 +26,14 @@ import { createDockerGc } from '../runtime/docker-gc.ts';
 import { trafficLimits } from './traffic-limits.ts';
 import { apiSecurity } from './api-security.ts';
 import { Metrics } from '../server/metrics.ts';
-import { accessMetrics, fetchAccess } from '../dataplane/access-metrics.ts';
-import { Autoscaler, renderAutoscaleMetrics } from '../autoscale/controller.ts';
+import { accessSnapshot, fetchAccess } from '../dataplane/access-metrics.ts';
+import { timedSource } from '../metrics/source.ts';
+import { Autoscaler } from '../autoscale/controller.ts';
 import { watchWakeups } from '../dataplane/wakeups.ts';
 import { startServer, type Server, type ServerDeps } from '../server/server.ts';
+import type { RunJobDeps } from '../server/run-job-route.ts';
+import { ClientSlots } from '../server/client-slots.ts';
+import { Logs } from '../logs/service.ts';
 import { formatDuration } from '../manifests/quantity.ts';
 import { settingsFor, type RunSettings } from '../settings/settings.ts';
 import type { GitSource } from '../source/source.ts';
@@ -72,7 +76,11 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   let loop: Loop | null = null;
   const wake = (reason: string): void => loop?.trigger(reason);
   const images = registryAccess(s, log, redact);
-  const [source, engines] = await Promise.all([connectSource(s), connectEngine(s, s.nodeGraceMs, log, () => wake('node state changed'), images)]);
+  // One prom-client registry per operator; its series read the parts below when /metrics is scraped (server/metrics.ts).
+  const metrics = new Metrics({
+    containerStats: (ids) => runtime.containerStats(ids), access: () => accessSnapshot([proxies.paths])(), autoscale: () => autoscaler.status(), logs: () => logs.report(),
+  });
+  const [source, engines] = await Promise.all([connectSource(s).then((git) => timedSource(git, (seconds, err) => metrics.recordFetch(seconds, err))), connectEngine(s, s.nodeGraceMs, log, () => wake('node state changed'), images)]);
   const { docker, runtime, pool } = engines;
   pool.start();
   const listeners = new OperatorListeners();
@@ -82,7 +90,10 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const proxies = dataplaneOf(s, registry, log, limits); // the data plane is its own process: it outlives this one
   await proxies.start();
   const drainer = createDrainer({ registry, openTo: (address) => proxies.openTo(address), settled: () => proxies.flush(), timeoutMs: s.drainTimeoutMs, log: (msg, fields) => log.info(msg, fields) });
-  const monitor = createMonitor(s.stateDir, runtime, log, (c) => listeners.onHealthChange(c));
+  const monitor = createMonitor(s.stateDir, runtime, log, (c) => listeners.onHealthChange(c), (p) => metrics.recordProbe(p));
+  // Every managed container's output and berth's events, in the store under --state-dir (logs/service.ts).
+  const logs = new Logs({ stateDir: s.stateDir, instance: s.instance, runtime, log, redact: (t) => redact.text(t), ...s.logs, ...(hooks.now ? { now: () => hooks.now!().getTime() } : {}) });
+  listeners.onPass(logs).onEvent(logs).onHealth(logs);
   const github = s.github ? createGitHubClient({ ...s.github, log }) : null;
   const sync = github ? new SyncReporter({ github, instance: s.instance, log }) : null;
   const cluster = clusterOf(pool, runtime, { usage: (ids) => runtime.memoryUsage(ids), memoryHighMark: s.memoryHighMark });
@@ -96,11 +107,10 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const rec = reconciler(s, source, runtime, log, {
     keepLastGood: true, drift: s.drift, statusIntervalMs: s.statusIntervalMs, monitor, cluster, redact, images, secrets: secretStore(s, redact), autoscaler,
     notify: (e) => listeners.onReconcilerEvent(e), beforeStop: (id) => drainer.drain(id), onLateFetch: () => wake('late fetch finished'),
-    ...(hooks.now ? { now: hooks.now } : {}),
+    ...(hooks.now ? { now: hooks.now } : {}), logsStatus: () => logs.statusSection(),
   });
   const reviews = github || s.reviewBranches.length ? startReviews(s, source, engines, log, { github, sync, onRound: hooks.onReview, images }) : null;
   const gc = startGc({ runtime: createDockerGc(docker), instance: s.instance, log, schedule: s.gcSchedule, protect: (id) => rec.protects(id), pulledRepositories: () => rec.pulledRepositories() });
-  const metrics = new Metrics();
   const ttlTimer = setInterval(() => registry.tick(), 1000);
   ttlTimer.unref();
   listeners.onPass(security.auditListener);
@@ -116,9 +126,10 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   loop = started;
   const closers = new Closers().add(
     closer(() => pool.stop()), closer(() => wakeups.stop()), closer(() => autoscaler.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
-    closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => imageUpdates?.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)), closer(() => externals.close()), closer(() => security.close()),
+    closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => imageUpdates?.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)), closer(() => externals.close()), closer(() => security.close()), closer(() => logs.stop()),
   );
-  const server = await serve(s, { log, metrics, moreMetrics: withAutoscaleMetrics(accessMetrics([proxies.paths]), autoscaler), status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
+  const runJob = runJobDeps(rec, listeners, (reason) => started.trigger(reason));
+  const server = await serve(s, { log, metrics, runJob, logs: { store: () => logs.openStore(), followers: new ClientSlots(64, 8) }, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
   closers.add(closer(() => server.close()));
   log.info('berth running', { repo: source.description, branch: s.branch, path: s.manifests.path, instance: s.instance, interval: formatDuration(s.intervalMs), listen: server.url, drift: s.drift });
   return {
@@ -170,6 +181,27 @@ function startReviews(s: RunSettings, source: GitSource, { runtime, pool }: Engi
   return startReviewRunner(reviewer, log, { onRound: extra.onRound, before: async () => extra.sync?.idle(), intervalMs: s.intervalMs });
 }
 
+/** berth run-job (POST /v1/cronjobs/<ns>/<name>/run): asks the reconciler, wakes the loop, waits for a pass that started the run. */
+function runJobDeps(rec: Reconciler, listeners: OperatorListeners, trigger: (reason: string) => void): RunJobDeps {
+  const waiters = new Set<() => void>();
+  listeners.onPass({ afterPass: () => { for (const w of [...waiters]) w(); } });
+  return {
+    ask: (key) => rec.requestRun(key),
+    trigger,
+    started: (key, run) => rec.status?.cronJobs?.[key]?.runs.some((r) => r.run === run && r.attempts.length > 0) === true,
+    untilPass: (started, ms) => new Promise<boolean>((resolve) => {
+      const done = (v: boolean): void => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve(v);
+      };
+      const check = (): void => { if (started()) done(true); };
+      const timer = setTimeout(() => done(false), ms);
+      waiters.add(check);
+    }),
+  };
+}
+
 /** The HTTP server on --listen; when it cannot listen, everything started so far is closed and the error is E_CONFIG. */
 async function serve(s: RunSettings, opts: Omit<ServerDeps, 'webhookSecret'>, closers: Closers): Promise<Server> {
   return startServer(s.listen.host, s.listen.port, { ...opts, webhookSecret: s.webhookSecret }).catch(async (err) => {
@@ -185,9 +217,4 @@ function webhookTrigger(loop: Loop, reviews: ReviewRunner | null, reviewBranches
     loop.trigger(reason);
     if (reviewBranches) reviews?.trigger(reason);
   };
-}
-
-/** The proxies' access metrics followed by the autoscalers' (read live: they change between passes). */
-function withAutoscaleMetrics(access: () => Promise<string>, autoscaler: Autoscaler): () => Promise<string> {
-  return async () => (await access()) + renderAutoscaleMetrics(autoscaler.status());
 }

@@ -7,6 +7,7 @@ import type { DesiredState } from '../model/state.ts';
 import { planRevision } from '../reconciler/plan-revision.ts';
 import { escapeText } from '../review/escape.ts';
 import { renderPlanMarkdown } from '../review/markdown.ts';
+import { jobsPreviewOf } from '../review/reviewer.ts';
 import { clusterView } from '../runtime/cluster.ts';
 import { settingsFor, type ManifestSettings } from '../settings/settings.ts';
 import type { GitSource } from '../source/source.ts';
@@ -37,10 +38,11 @@ export async function plan(flags: Flags, io: Io): Promise<number> {
   const load = (snap: Parameters<typeof loadDesired>[0]) => loadDesired(snap, loadOptions(s.manifests, instance));
   const { plan: result, unschedulable } = await planRevision({ source, runtime, instance, load, cluster, images: images.resolver }, desired, status);
   pool.stop();
+  const jobs = await jobsPreviewOf({ source, load }, desired, result, status);
   const waiting = [...unschedulable].map(([svc, why]) => `${svc}: ${why}`);
-  if (format === 'json') io.out(JSON.stringify({ ...(JSON.parse(renderJson(result)) as object), unschedulable: Object.fromEntries(unschedulable) }, null, 2));
-  else if (format === 'markdown') io.out(renderPlanMarkdown({ instance, revision, plan: result, warnings: desired.warnings }) + (waiting.length ? `\n\n**Unschedulable**\n\n${waiting.map((w) => `- ${escapeText(w)}`).join('\n')}` : ''));
-  else io.out(renderText(result) + (waiting.length ? `\nunschedulable:\n${waiting.map((w) => `  ${w}`).join('\n')}` : ''));
+  if (format === 'json') io.out(JSON.stringify({ ...(JSON.parse(renderJson(result, jobs)) as object), unschedulable: Object.fromEntries(unschedulable) }, null, 2));
+  else if (format === 'markdown') io.out(renderPlanMarkdown({ instance, revision, plan: result, warnings: desired.warnings, ...(jobs ? { jobs } : {}) }) + (waiting.length ? `\n\n**Unschedulable**\n\n${waiting.map((w) => `- ${escapeText(w)}`).join('\n')}` : ''));
+  else io.out(renderText(result, jobs) + (waiting.length ? `\nunschedulable:\n${waiting.map((w) => `  ${w}`).join('\n')}` : ''));
   if (s.detailedExitcode) return result.actions.length || waiting.length ? 2 : 0;
   return 0;
 }

@@ -1,7 +1,7 @@
 /** What the commands share: engines, source, load options, secrets, the reconciler and the monitor, from typed settings. */
 import path from 'node:path';
 import Docker from 'dockerode';
-import { HealthMonitor, type HealthChange } from '../health/monitor.ts';
+import { HealthMonitor, type HealthChange, type ProbeRun } from '../health/monitor.ts';
 import { loadDesired, type LoadOptions } from '../manifests/index.ts';
 import type { NodeSpec } from '../model/manifest.ts';
 import { Reconciler, type Cluster, type DriftMode, type ReconcilerEvent } from '../reconciler/reconciler.ts';
@@ -69,8 +69,8 @@ export function registryAccess(s: SourceSettings, log: Logger, redact?: Redactor
 export const DEFAULT_NODE_GRACE_MS = 10_000;
 
 /** The health monitor (probes) of run and apply; `onChange` hears every transition. */
-export function createMonitor(stateDir: string, runtime: ContainerRuntime, log: Logger, onChange?: (c: HealthChange) => void): HealthMonitor {
-  return new HealthMonitor({ runtime, log, scriptDir: path.join(stateDir, 'scripts'), onChange });
+export function createMonitor(stateDir: string, runtime: ContainerRuntime, log: Logger, onChange?: (c: HealthChange) => void, onProbe?: (p: ProbeRun) => void): HealthMonitor {
+  return new HealthMonitor({ runtime, log, scriptDir: path.join(stateDir, 'scripts'), onChange, ...(onProbe ? { onProbe } : {}) });
 }
 
 export async function connectSource(s: SourceSettings): Promise<GitSource> {
@@ -95,6 +95,7 @@ export function secretsOf(s: SourceSettings, run?: RunSettings): Redactor {
   for (const line of (s.secrets?.env.SOPS_AGE_KEY ?? '').split(/\s+/)) r.add(line); // age identities
   if (run) r.add(run.githubToken);
   for (const url of run?.alertWebhooks ?? []) r.add(url);
+  if (run?.logs.forwardUrl) r.add(run.logs.forwardUrl);
   return r;
 }
 
@@ -116,6 +117,7 @@ export interface ReconcilerExtra {
   autoscaler?: ReconcilerDeps['autoscaler'];
   /** The clock of passes (absent: the system clock). */
   now?: () => Date;
+  logsStatus?: ReconcilerDeps['logsStatus'];
 }
 
 /** The resolver of kind: Secret files: identities from --age-key-file (or the SOPS variables), every value registered with `redact`. */
@@ -131,6 +133,7 @@ export function reconciler(s: SourceSettings, source: GitSource, runtime: Contai
     ...(extra.secrets ? { secrets: extra.secrets } : {}),
     ...(extra.autoscaler ? { autoscaler: extra.autoscaler } : {}),
     ...(extra.now ? { now: extra.now } : {}),
+    ...(extra.logsStatus ? { logsStatus: extra.logsStatus } : {}),
     ...(extra.images ? { images: extra.images.resolver, pullAuth: (ref: string) => extra.images!.pullAuth(ref) } : {}),
     statusIntervalMs: extra.statusIntervalMs,
     beforeStop: extra.beforeStop,

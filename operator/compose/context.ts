@@ -46,6 +46,8 @@ export interface ProjectInfo {
   envFiles: ReadonlyMap<string, YamlFile>;
   /** Problems of the env_file files' lines, at those files. */
   envFileIssues: ManifestIssue[];
+  /** Services converted into Jobs (depended on with service_completed_successfully): name -> the first such dependent. */
+  jobs?: ReadonlyMap<string, string>;
 }
 
 export class ServiceContext {

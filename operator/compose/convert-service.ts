@@ -18,6 +18,7 @@ import { convertServiceVolumes, convertTmpfs } from './convert-volumes.ts';
 import { shellSplit } from './shell-split.ts';
 import { envFileVars } from './env-file.ts';
 import { composeBool, composeDuration, composeInt } from './units.ts';
+import { COMPLETED } from './convert-job.ts';
 
 type Handler = (ctx: ServiceContext, v: unknown, svc: Obj) => void;
 
@@ -199,20 +200,25 @@ function build(ctx: ServiceContext, v: unknown): void {
   }
 }
 
-/** `depends_on`: a list, or a map of conditions (service_started, service_healthy). */
+/** `depends_on`: a list, or a map of conditions (service_started, service_healthy, service_completed_successfully). */
 function dependsOn(ctx: ServiceContext, v: unknown): void {
   const entries = Array.isArray(v) ? v.map((n, i) => ({ name: String(n), seg: i as PathSegment, opts: {} as Obj })) : isObj(v) ? Object.entries(v).map(([n, o]) => ({ name: n, seg: n as PathSegment, opts: isObj(o) ? o : {} })) : [];
   for (const { name, seg, opts } of entries) {
     const rel: PathSegment[] = ['depends_on', seg];
     // service_started: ordering (a dependency is created first; its address reaches the dependent as
     // <NAME>_SERVICE_HOST/PORT). service_healthy: also holds the dependent's new replicas until every replica of the
-    // dependency is ready (its healthcheck is its readiness probe).
-    if (opts.condition === 'service_completed_successfully') {
-      ctx.notYet([...rel, 'condition'], 'condition service_completed_successfully is', 'berth has no run-to-completion services yet');
-      continue;
-    }
+    // dependency is ready (its healthcheck is its readiness probe). service_completed_successfully: the dependency is
+    // a berth Job (convert-job.ts), and dependsOn naming it holds the dependent's rollout until its run succeeded.
     if (opts.restart !== undefined && composeBool(opts.restart)) ctx.notYet([...rel, 'restart'], 'depends_on.restart is');
     if (opts.required !== undefined && composeBool(opts.required) === false) ctx.notYet([...rel, 'required'], 'required: false is');
+    const job = ctx.project.jobs?.get(name);
+    if (job !== undefined && opts.condition === 'service_healthy') {
+      ctx.error([...rel, 'condition'], `${name} runs to completion (${job} depends on it with condition ${COMPLETED}, so it is a berth Job): it has no healthcheck to pass; use condition ${COMPLETED}`);
+      continue;
+    }
+    if (job !== undefined && opts.condition !== COMPLETED) {
+      ctx.project.problems.push({ path: ctx.at(rel), message: `${name} runs to completion (${job} depends on it with condition ${COMPLETED}, so it is a berth Job): ${ctx.name} is started only once it exited 0, as with ${COMPLETED}, not as soon as it started`, severity: 'warning' });
+    }
     ctx.push(['dependsOn'], opts.condition === 'service_healthy' ? { service: name, condition: 'healthy' } : name, rel);
   }
 }

@@ -81,7 +81,6 @@ describe('a compose file as manifests', () => {
     ['volumes: ["/srv:/srv:shared"]', /bind mode "shared" is not supported yet/],
     ['volumes: [{ type: volume, target: /anon, read_only: true }]', /a read-only anonymous volume is not supported yet/],
     ['volumes: ["nope:/x"]', /volume "nope" is not declared in the top-level volumes/],
-    ['depends_on: { db: { condition: service_completed_successfully } }', /service_completed_successfully is not supported yet/],
     ['restart: on-failure:3', /maximum retry count is not supported yet/],
     ['deploy: { resources: { reservations: { memory: 1g } } }', /reservations are not supported yet/],
     ['deploy: { update_config: { delay: 10s } }', /update_config\.delay is not supported yet/],

@@ -20,6 +20,7 @@ import type { NetworkDoc } from './convert-networks.ts';
 import { convertTopConfigs } from './convert-configs.ts';
 import type { SecretDoc } from './convert-secrets.ts';
 import { bindVolumeName } from './convert-volumes.ts';
+import { completedDependencies, toComposeJob } from './convert-job.ts';
 
 /** One berth document converted from the compose file. */
 export interface ConvertedDoc {
@@ -68,12 +69,16 @@ export function convertProject(file: string, project: Obj, env: ComposeEnv, root
   for (const s of secretDocs) docs.push({ value: document('Secret', s.name, namespace, s.labels, s.spec), map: s.map, base: s.base });
   const bindVolume = bindVolumes(namespace, new Set(volumes.values()), docs, problems);
   const configs = convertTopConfigs(project.configs, file, problems, root);
-  const info: ProjectInfo = { file, root, env, volumes, networks, secrets, configs, bindVolume, problems, envFiles: extra.envFiles ?? new Map(), envFileIssues };
-  for (const [name, raw] of Object.entries(isObj(project.services) ? project.services : {})) {
+  const services: Obj = isObj(project.services) ? project.services : {};
+  const skipped = new Set(Object.keys(services).filter((name) => !profileActive(services[name], active)));
+  // Services depended on with condition service_completed_successfully run to completion: berth Jobs (convert-job.ts).
+  const jobs = completedDependencies(services, skipped);
+  const info: ProjectInfo = { file, root, env, volumes, networks, secrets, configs, bindVolume, problems, envFiles: extra.envFiles ?? new Map(), envFileIssues, jobs };
+  for (const [name, raw] of Object.entries(services)) {
     const svc = isObj(raw) ? raw : {};
     const base: PathSegment[] = ['services', name];
     // A service with profiles starts only when one of them is active (--compose-profiles, else COMPOSE_PROFILES).
-    if (Array.isArray(svc.profiles) && svc.profiles.length > 0 && !svc.profiles.some((p) => active.has(String(p)))) {
+    if (skipped.has(name) && Array.isArray(svc.profiles)) {
       problems.push({ path: [...base, 'profiles'], message: `service ${name} is skipped: it has profiles (${svc.profiles.join(', ')}) and none is active, as with docker compose up`, severity: 'warning' });
       continue;
     }
@@ -83,9 +88,17 @@ export function convertProject(file: string, project: Obj, env: ComposeEnv, root
     }
     const ctx = new ServiceContext(name, info);
     convertService(ctx, svc);
-    docs.push({ value: document('Service', name, namespace, ctx.labels, ctx.spec), map: withMetadata(ctx.map, base, project), base });
+    const dependent = jobs.get(name);
+    if (dependent !== undefined) toComposeJob(ctx, dependent);
+    docs.push({ value: document(dependent === undefined ? 'Service' : 'Job', name, namespace, ctx.labels, ctx.spec), map: withMetadata(ctx.map, base, project), base });
   }
   return { docs, problems, envFileIssues };
+}
+
+/** A service without profiles, or with one of them active. */
+function profileActive(raw: unknown, active: ReadonlySet<string>): boolean {
+  const profiles = isObj(raw) ? raw.profiles : undefined;
+  return !Array.isArray(profiles) || profiles.length === 0 || profiles.some((p) => active.has(String(p)));
 }
 
 /** `name:`, else the compose file's directory name sanitised; a file at the repository root needs `name:`. */

@@ -1,11 +1,12 @@
 /** plan = diff(desired, observed): a pure function; every action carries a reason and a cause. */
 import { LABELS } from '../model/keys.ts';
 import type { Action, Cause, Plan, PlanSummary } from '../model/plan.ts';
-import { runRef, type DesiredService, type DesiredState, type ObservedContainer, type ObservedState } from '../model/state.ts';
+import { runRef, type DesiredJob, type DesiredService, type DesiredState, type ObservedContainer, type ObservedState } from '../model/state.ts';
 import { containerDrift, shouldRestart, specChangeReason } from './drift.ts';
 import { claimedBy, claims } from '../manifests/kinds/index.ts';
 import { planJobs, type JobStatus } from '../jobs/plan.ts';
 import { planCronJobs, templateJob, type CronJobStatus } from '../jobs/cron-plan.ts';
+import { jobAsService } from '../jobs/container.ts';
 
 /** What berth last applied for a service (spec hash and replica count); lets diff tell drift from change. */
 export interface AppliedService {
@@ -31,6 +32,8 @@ export interface DiffOptions {
   jobRecords?: Readonly<Record<string, JobStatus>>;
   /** The `cronJobs` section of the previous status document: when each CronJob was first seen, its last time, its runs. */
   cronRecords?: Readonly<Record<string, CronJobStatus>>;
+  /** CronJob runs asked for by hand, not yet on an engine (cron-plan.ts CronPlanInput.manual). */
+  manualRuns?: Readonly<Record<string, readonly string[]>>;
 }
 
 /**
@@ -66,14 +69,15 @@ export function diff(desired: DesiredState, observed: ObservedState, opts: DiffO
   // Jobs (jobs/plan.ts): their runs from the containers Job claims; a Job's namespace network is created like a Service's.
   const jobs = planJobs({
     jobs: desired.jobs ?? [], containers: claimedBy('Job', 'container', observed.containers), now: opts.now ?? Date.now(),
-    ...(opts.jobRecords ? { previous: opts.jobRecords } : {}), ...(opts.nodes ? { unreachable: opts.nodes.unreachable } : {}),
+    ...(opts.jobRecords ? { previous: opts.jobRecords } : {}), ...(opts.nodes ? { unreachable: opts.nodes.unreachable, lost: opts.nodes.lost } : {}),
   });
   // CronJobs (jobs/cron-plan.ts): each scheduled time a run of the template, from the containers CronJob claims.
   const crons = planCronJobs({
     cronJobs: desired.cronJobs ?? [], containers: claimedBy('CronJob', 'container', observed.containers), now: opts.now ?? Date.now(),
-    ...(opts.cronRecords ? { previous: opts.cronRecords } : {}), ...(opts.nodes ? { unreachable: opts.nodes.unreachable } : {}),
+    ...(opts.cronRecords ? { previous: opts.cronRecords } : {}), ...(opts.manualRuns ? { manual: opts.manualRuns } : {}), ...(opts.nodes ? { unreachable: opts.nodes.unreachable, lost: opts.nodes.lost } : {}),
   });
   actions.unshift(...jobNetworks(desired, networks, [...jobs.actions, ...crons.actions]));
+  actions.push(...jobBuilds(desired, observed, built, [...jobs.actions, ...crons.actions]));
   actions.push(...jobs.actions, ...crons.actions);
   const wakeAt = Math.min(jobs.wakeAt ?? Infinity, crons.wakeAt ?? Infinity);
   for (const [key, containers] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
@@ -108,6 +112,24 @@ function jobHolds(desired: DesiredState, statuses: Readonly<Record<string, JobSt
     if (waits.length) out[svc.key] = `waiting for jobs: ${waits.join('; ')}`;
   }
   return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * Images built from the repository for Jobs and CronJob templates: a Service's build-image action, the Job seen as a
+ * Service (jobs/container.ts), so one build path (context, BuildKit, cache, labels, errors; apply skips the runs of
+ * a Job whose build failed). A Job's is built when a run of it is about to start; a CronJob's as soon as it is missing
+ * (unless suspended), so that a scheduled time does not wait for a build.
+ */
+function jobBuilds(desired: DesiredState, observed: ObservedState, built: Set<string>, jobActions: readonly Action[]): Action[] {
+  const out: Action[] = [];
+  const want = (job: DesiredJob, what: string): void => {
+    if (job.image.type !== 'build' || observed.images[job.image.ref] !== undefined || built.has(job.image.ref)) return;
+    built.add(job.image.ref);
+    out.push({ type: 'build-image', service: job.key, job: job.key, desired: jobAsService(job), reason: `image ${job.image.ref} of ${what} not built yet (context ${job.image.context})`, cause: 'change' });
+  };
+  for (const a of jobActions) if (a.type === 'run-job') want(a.desired, `${a.kind === 'Job' ? 'job' : 'cronjob'} ${a.job}`);
+  for (const cron of desired.cronJobs ?? []) if (!cron.spec.suspend) want(templateJob(cron), `cronjob ${cron.key}`);
+  return out;
 }
 
 /** The namespace networks Jobs (and CronJob runs) about to run need that no Service's namespace brings (Network kinds' are in desired.networks). */

@@ -2,6 +2,7 @@
 import type { Action, Plan } from '../model/plan.ts';
 import type { ImageSource } from '../model/state.ts';
 import { summarize } from './diff.ts';
+import { previewText, type JobsPreview } from '../jobs/preview.ts';
 
 /** A plain action record without embedded specs, stable for JSON output. */
 export interface ActionView {
@@ -59,8 +60,8 @@ const SIGILS: Record<Action['type'], string> = {
   'build-image': '*', 'pull-image': '*', 'create-volume': '+', 'remove-volume': '-', 'create-network': '+', 'remove-network': '-',
 };
 
-/** Human-readable plan, one action per line with its reason. */
-export function renderText(plan: Plan): string {
+/** Human-readable plan, one action per line with its reason; then, given a preview, what the Jobs and CronJobs do at merge. */
+export function renderText(plan: Plan, jobs?: JobsPreview): string {
   const head = `Plan for revision ${plan.revision.slice(0, 12)}: ${plan.actions.length ? summaryLine(plan) : 'no changes, the engine matches the revision'}`;
   const lines = plan.actions.map((a) => {
     const v = actionView(a);
@@ -69,7 +70,7 @@ export function renderText(plan: Plan): string {
       .filter(Boolean).join(' ');
     return `  ${SIGILS[a.type]} ${a.type.padEnd(14)} ${target}\n      ${a.cause === 'drift' ? '[drift] ' : ''}${a.reason}`;
   });
-  return [head, ...lines, ...autoscaledLines(plan)].join('\n');
+  return [head, ...lines, ...autoscaledLines(plan), ...(jobs ? previewText(jobs) : [])].join('\n');
 }
 
 /** `  autoscaled shop/web: 1..10, at 3`: a count the autoscaler keeps, which the plan does not change. */
@@ -77,7 +78,8 @@ function autoscaledLines(plan: Plan): string[] {
   return (plan.autoscaled ?? []).map((a) => `  = autoscaled     ${a.service}: ${a.min}..${a.max}, at ${a.replicas}`);
 }
 
-/** Machine-readable plan. */
-export function renderJson(plan: Plan): string {
-  return JSON.stringify({ revision: plan.revision, summary: summarize(plan), actions: plan.actions.map(actionView), ...(plan.autoscaled ? { autoscaled: plan.autoscaled } : {}) }, null, 2);
+/** Machine-readable plan; given a preview, with `jobs` and `cronJobs` (jobs/preview.ts, every one: no cap). */
+export function renderJson(plan: Plan, jobs?: JobsPreview): string {
+  const preview = jobs ? { jobs: jobs.jobs, cronJobs: jobs.cronJobs, previewAt: jobs.now } : {};
+  return JSON.stringify({ revision: plan.revision, summary: summarize(plan), actions: plan.actions.map(actionView), ...(plan.autoscaled ? { autoscaled: plan.autoscaled } : {}), ...preview }, null, 2);
 }

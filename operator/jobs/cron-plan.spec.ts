@@ -4,7 +4,7 @@ import type { Action } from '../model/plan.ts';
 import type { CronJobSpec, JobSpec } from '../model/manifest.ts';
 import type { DesiredCronJob, ObservedContainer } from '../model/state.ts';
 import { planCronJobs, type CronJobStatus, type CronPlanInput } from './cron-plan.ts';
-import { runId } from './cron-policy.ts';
+import { manualRunId, runId, runTimeOf } from './cron-policy.ts';
 
 const T0 = Date.parse('2026-01-01T10:00:00.000Z');
 const min = (m: number) => T0 + m * 60_000;
@@ -103,5 +103,25 @@ describe('planCronJobs', () => {
   it('a CronJob no longer in the revision has its containers removed', () => {
     const out = planCronJobs({ cronJobs: [], containers: [run(5)], now: min(6) });
     expect(out.actions.map(brief)).toEqual([`remove ${runId(min(5))}`]);
+  });
+  it('a run asked for by hand starts once, labelled manual-<time>, even suspended; it never moves lastScheduled nor takes a scheduled time', () => {
+    const id = manualRunId(min(7) + 12_345);
+    expect(id).toBe('manual-20260101T100712Z');
+    expect(runTimeOf(id)).toEqual({ at: min(7) + 12_000, manual: true });
+    expect(runTimeOf(runId(min(5)))).toEqual({ at: min(5), manual: false });
+    expect(runTimeOf('manual-20260230T100712Z')).toBeUndefined();
+    const asked = plan(cron({ suspend: true }), [], 7.3, { previous: since(2), manual: { 'shop/report': [id] } });
+    expect(asked.kinds).toEqual([`run ${id}`]);
+    expect(asked.actions[0]!.reason).toContain('started by hand');
+    expect(asked.status.runs).toMatchObject([{ run: id, manual: true, phase: 'Pending' }]);
+    // Its container exists: nothing more for it, asked again or not; the schedule's time still runs (Allow).
+    const manualRun: ObservedContainer = { ...run(7, { done: false }), labels: { ...run(7).labels, [LABELS.run]: id } };
+    expect(plan(cron(), [run(5), manualRun], 7.5, { previous: since(2), manual: { 'shop/report': [id] } }).kinds).toEqual([]);
+    const at10 = plan(cron(), [run(5), manualRun], 10, { previous: since(2) });
+    expect(at10.kinds).toEqual([`run ${runId(min(10))}`]);
+    expect(at10.status.active).toEqual([runId(min(10)), id]); // the run just started is recorded Pending at once
+    expect(at10.status.lastScheduled).toBe(new Date(min(10)).toISOString()); // the schedule's, not the run by hand's
+    // Forbid: an active run by hand is an active run.
+    expect(plan(cron({ concurrencyPolicy: 'Forbid' }), [run(5), manualRun], 10, { previous: since(2) }).kinds).toEqual([]);
   });
 });

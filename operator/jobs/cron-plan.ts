@@ -10,13 +10,16 @@ import { LABELS } from '../model/keys.ts';
 import type { Action } from '../model/plan.ts';
 import type { DesiredCronJob, DesiredJob, ObservedContainer } from '../model/state.ts';
 import type { Health } from '../model/health.ts';
-import { decideCron, runId, scheduledAtOf } from './cron-policy.ts';
+import { decideCron, lastSkippedOf, runId, runTimeOf } from './cron-policy.ts';
 import { isScheduleError, parseSchedule } from './schedule.ts';
 import { planRun, type JobPlanInput, type JobStatus } from './plan.ts';
 
 /** One run of a CronJob: a Job's status, with the time it was scheduled for. */
 export interface CronRunStatus extends JobStatus {
+  /** The scheduled time, or for a run started by hand the time it was asked for. */
   scheduledAt: string;
+  /** Started by hand (berth run-job), not by the schedule. */
+  manual?: true;
 }
 
 /** A CronJob's entry in the status document's `cronJobs` section. */
@@ -43,12 +46,14 @@ export interface CronJobStatus {
   runs: CronRunStatus[];
 }
 
-export interface CronPlanInput extends Pick<JobPlanInput, 'now' | 'unreachable' | 'backoffBaseMs'> {
+export interface CronPlanInput extends Pick<JobPlanInput, 'now' | 'unreachable' | 'lost' | 'backoffBaseMs'> {
   cronJobs: readonly DesiredCronJob[];
   /** The containers CronJob claims (berth.kind=CronJob) of this instance. */
   containers: readonly ObservedContainer[];
   /** The `cronJobs` section of the previous status document. */
   previous?: Readonly<Record<string, CronJobStatus>>;
+  /** Runs asked for by hand (manualRunId) per CronJob key, not yet seen on an engine: each is started once. */
+  manual?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface CronPlan {
@@ -109,30 +114,37 @@ function planCron(cron: DesiredCronJob, containers: ObservedContainer[], input: 
   const wakes: number[] = [];
   // Every run the labels show, and the recorded ones whose containers are gone (TTL).
   const byRun = groupBy(containers, (c) => c.labels[LABELS.run] ?? '');
-  const ids = new Set([...byRun.keys(), ...(record?.runs ?? []).map((r) => r.run)]);
+  // Runs asked for by hand start once (their id is their label); they never move lastScheduled.
+  const requested = new Set(input.manual?.[cron.key] ?? []);
+  const ids = new Set([...byRun.keys(), ...(record?.runs ?? []).map((r) => r.run), ...requested]);
   const runs: CronRunStatus[] = [];
   const runActions = new Map<string, Action[]>();
   for (const run of ids) {
-    const at = scheduledAtOf(run);
-    if (at === undefined) continue;
+    const time = runTimeOf(run);
+    if (time === undefined) continue;
     const one = planRun({ job, run, kind: 'CronJob' }, byRun.get(run) ?? [], record?.runs.find((r) => r.run === run), input);
-    if ((byRun.get(run) ?? []).length === 0 && !one.status.removed) continue;
-    runActions.set(run, one.actions);
+    const fresh = (byRun.get(run) ?? []).length === 0 && !one.status.removed;
+    // A run started whose attempts still wait for a node (recorded Pending, no container yet) is still to start.
+    const waiting = record?.runs.find((r) => r.run === run)?.phase === 'Pending';
+    if (fresh && !(time.manual && requested.has(run)) && !waiting) continue;
+    runActions.set(run, fresh && time.manual ? one.actions.map((a) => ({ ...a, reason: `cronjob ${cron.key} run ${run} (started by hand): ${a.reason.replace(/^run \S+ of job \S+: /, '')}` })) : one.actions);
     if (one.wakeAt !== undefined) wakes.push(one.wakeAt);
-    runs.push({ ...one.status, scheduledAt: iso(at) });
+    runs.push({ ...one.status, scheduledAt: iso(time.at), ...(time.manual ? { manual: true as const } : {}) });
   }
   const active = runs.filter((r) => r.phase === 'Pending' || r.phase === 'Running');
-  const seen = [...runs.map((r) => Date.parse(r.scheduledAt)), ...(record?.lastScheduled ? [Date.parse(record.lastScheduled)] : [])];
+  const seen = [...runs.filter((r) => !r.manual).map((r) => Date.parse(r.scheduledAt)), ...(record?.lastScheduled ? [Date.parse(record.lastScheduled)] : [])];
   let lastScheduled = seen.length ? Math.max(...seen) : undefined;
   const decision = decideCron(
     { schedule, concurrencyPolicy: cron.spec.concurrencyPolicy, suspend: cron.spec.suspend, createdAt: Date.parse(since), ...(cron.spec.startingDeadlineMs !== undefined ? { startingDeadlineMs: cron.spec.startingDeadlineMs } : {}) },
-    { ...(lastScheduled !== undefined ? { lastScheduled } : {}), active: active.map((r) => ({ run: r.run, scheduledAt: Date.parse(r.scheduledAt) })) },
+    { ...(lastScheduled !== undefined ? { lastScheduled } : {}), active: active.map((r) => ({ run: r.run, scheduledAt: r.manual ? -Infinity : Date.parse(r.scheduledAt) })) },
     input.now,
   );
   if (Number.isFinite(decision.next)) wakes.push(decision.next);
   const status: CronJobStatus = { ...base, ...(Number.isFinite(decision.next) ? { next: iso(decision.next) } : {}), ...(decision.warning ? { warning: decision.warning } : {}) };
+  // Reported until a later skip, or until that time has a run: a deadline skip is decided in one pass only.
+  const lastSkipped = lastSkippedOf(decision.skipped, record?.lastSkipped, (t) => ids.has(runId(t)) || decision.start?.scheduledAt === t);
+  if (lastSkipped) status.lastSkipped = lastSkipped;
   if (decision.skipped) {
-    status.lastSkipped = { scheduledAt: iso(decision.skipped.scheduledAt), reason: decision.skipped.reason };
     // A time past its startingDeadline is dropped for good; a Forbid skip may still start late (Kubernetes).
     const late = cron.spec.startingDeadlineMs !== undefined && decision.skipped.scheduledAt + cron.spec.startingDeadlineMs < input.now;
     if (late) lastScheduled = Math.max(lastScheduled ?? -Infinity, decision.skipped.scheduledAt);
@@ -140,11 +152,15 @@ function planCron(cron: DesiredCronJob, containers: ObservedContainer[], input: 
     const { scheduledAt, replaceActive } = decision.start;
     for (const old of replaceActive) {
       for (const c of byRun.get(old) ?? []) actions.push({ type: 'remove', job: cron.key, container: c, prune: true, reason: `cronjob ${cron.key}: run ${old} replaced by the run of ${iso(scheduledAt)} (concurrencyPolicy Replace)`, cause: 'change' });
+      // A replaced run that never got a container (waiting for a node) is dropped, never started later.
+      if (!byRun.has(old) && runs.some((r) => r.run === old)) runs.splice(runs.findIndex((r) => r.run === old), 1);
     }
     const run = runId(scheduledAt);
     const started = planRun({ job, run, kind: 'CronJob' }, [], undefined, input);
     const when = `scheduled ${iso(scheduledAt)}${decision.missed ? `, ${decision.missed} earlier missed time(s) not replayed` : ''}`;
     actions.push(...started.actions.map((a) => ({ ...a, reason: `cronjob ${cron.key} run ${run} (${when}): ${a.reason.replace(/^run \S+ of job \S+: /, '')}` })));
+    // Recorded Pending until its containers exist: a run whose attempts wait for a node is started by a later pass.
+    runs.push({ ...started.status, scheduledAt: iso(scheduledAt) });
     lastScheduled = Math.max(lastScheduled ?? -Infinity, scheduledAt);
   }
   const kept = history(cron, runs);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decideCron, formatDuration, mostRecentFire, runId, scheduledAtOf, type CronPolicy, type CronState } from './cron-policy.ts';
+import { decideCron, formatDuration, lastSkippedOf, mostRecentFire, runId, scheduledAtOf, type CronPolicy, type CronState } from './cron-policy.ts';
 import { isScheduleError, parseSchedule, type Schedule } from './schedule.ts';
 
 const T = (iso: string) => Date.parse(iso);
@@ -273,4 +273,26 @@ describe('formatDuration', () => {
     [HOUR + 30 * 1000, '1h30s'],
     [26 * HOUR + 5 * MIN, '1d2h5m'],
   ])('%d ms -> %s', (ms, text) => expect(formatDuration(ms)).toBe(text));
+});
+
+describe('lastSkippedOf', () => {
+  const before = { scheduledAt: '2026-12-03T10:05:00.000Z', reason: 'missed scheduled time 2026-12-03T10:05:00.000Z by 30s, more than startingDeadline 10s' };
+  const none = () => false;
+
+  it("reports this decision's skip, over the one reported before", () => {
+    const skipped = { scheduledAt: T('2026-12-03T10:06:00Z'), reason: 'run x still active and concurrencyPolicy is Forbid' };
+    expect(lastSkippedOf(skipped, before, none)).toEqual({ scheduledAt: '2026-12-03T10:06:00.000Z', reason: skipped.reason });
+    expect(lastSkippedOf(skipped, undefined, none)).toEqual({ scheduledAt: '2026-12-03T10:06:00.000Z', reason: skipped.reason });
+  });
+
+  it('keeps the skip reported before on later passes that skip nothing (a time past startingDeadline is decided once)', () => {
+    // The pass after a deadline skip records the time in lastScheduled: its decision skips nothing, the skip stays reported.
+    expect(lastSkippedOf(undefined, before, none)).toEqual(before);
+    expect(lastSkippedOf(undefined, undefined, none)).toBeUndefined();
+  });
+
+  it('drops it once that time has a run (a Forbid skip started late, after the active run ended)', () => {
+    expect(lastSkippedOf(undefined, before, (t) => t === T('2026-12-03T10:05:00Z'))).toBeUndefined();
+    expect(lastSkippedOf(undefined, before, (t) => t === T('2026-12-03T10:06:00Z'))).toEqual(before);
+  });
 });

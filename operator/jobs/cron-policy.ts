@@ -66,6 +66,26 @@ export function scheduledAtOf(id: string): number | undefined {
   return runId(t) === id ? t : undefined; // rejects Feb 30 and the like
 }
 
+const MANUAL_ID = /^manual-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+/** Id of a run started by hand (`berth run-job`, POST /v1/cronjobs/<ns>/<name>/run) at `at`: `manual-20261203T131512Z` (second resolution). */
+export function manualRunId(at: number): string {
+  const d = new Date(Math.floor(at / 1000) * 1000);
+  return `manual-${runId(at)}`.replace(/Z$/, `${String(d.getUTCSeconds()).padStart(2, '0')}Z`);
+}
+
+/** When a run was scheduled (or started by hand, `manual`), from its id; undefined for anything else. */
+export function runTimeOf(id: string): { at: number; manual: boolean } | undefined {
+  const m = MANUAL_ID.exec(id);
+  if (!m) {
+    const at = scheduledAtOf(id);
+    return at === undefined ? undefined : { at, manual: false };
+  }
+  const minute = scheduledAtOf(`${m.slice(1, 4).join('')}T${m[4]}${m[5]}Z`);
+  const sec = Number(m[6]);
+  return minute === undefined || sec > 59 ? undefined : { at: minute + sec * 1000, manual: true };
+}
+
 /** The latest fire time of `schedule` in (from, now], or undefined; O(log) next() calls. */
 export function mostRecentFire(schedule: Schedule, from: number, now: number): number | undefined {
   if (!(schedule.next(from) <= now)) return undefined;
@@ -152,4 +172,23 @@ export function decideCron(policy: CronPolicy, state: CronState, now: number): C
     replaceActive: policy.concurrencyPolicy === 'Replace' ? state.active.map((a) => a.run) : [],
   };
   return decision;
+}
+
+/** A skipped time as the status reports it (`lastSkipped`). */
+export interface SkippedTime {
+  scheduledAt: string;
+  reason: string;
+}
+
+/**
+ * The `lastSkipped` a CronJob reports: this decision's skip, else the one reported before (`previous`, from the previous
+ * status document) for as long as its time has no run. A time skipped past its startingDeadline is decided once (the
+ * caller records it in lastScheduled, so later decisions skip nothing): without the carry-over the skip would show in
+ * one pass's report only. A Forbid skip that started late (`hasRun`) is no longer skipped.
+ */
+export function lastSkippedOf(skipped: CronDecision['skipped'], previous: SkippedTime | undefined, hasRun: (scheduledAt: number) => boolean): SkippedTime | undefined {
+  if (skipped) return { scheduledAt: iso(skipped.scheduledAt), reason: skipped.reason };
+  if (!previous) return undefined;
+  const at = Date.parse(previous.scheduledAt);
+  return Number.isFinite(at) && !hasRun(at) ? previous : undefined;
 }

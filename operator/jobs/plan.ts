@@ -22,11 +22,16 @@ export interface JobAttemptStatus {
   completion: number;
   attempt: number;
   container: string;
-  state: 'created' | 'running' | 'succeeded' | 'failed';
+  /** lost: running on a node NotReady past its grace (neither done nor failed: the completion gets a new attempt elsewhere). */
+  state: 'created' | 'running' | 'succeeded' | 'failed' | 'lost';
   startedAt?: string;
   finishedAt?: string;
   exitCode?: number;
   node?: string;
+  /** A finished attempt's last lines of output (stdout and stderr, redacted, cut; jobs/output.ts), merged in by the report. */
+  output?: string[];
+  /** Why a finished attempt has no `output` (the engine did not answer in time, its Secrets could not be registered...). */
+  outputUnavailable?: string;
 }
 
 /** A Job's entry in the status document's `jobs` section (the fields every kind's entry has, and the run's record). */
@@ -62,6 +67,8 @@ export interface JobPlanInput {
   previous?: Readonly<Record<string, JobStatus>>;
   /** Nodes whose engine does not answer: their containers get no action. */
   unreachable?: ReadonlySet<string>;
+  /** NotReady past the grace (a subset of unreachable): their active containers are lost attempts (Nomad's lost allocations). */
+  lost?: ReadonlySet<string>;
   backoffBaseMs?: number;
 }
 
@@ -136,7 +143,7 @@ export interface RunRef {
  * One run: its status from its containers and the clock, and what it needs (starts, retries, stops, TTL removal).
  * `recorded`: the status record of this run from the previous status document (what remains after its TTL).
  */
-export function planRun(ref: RunRef, current: ObservedContainer[], recorded: JobStatus | undefined, input: Pick<JobPlanInput, 'now' | 'unreachable' | 'backoffBaseMs'>): OneJob {
+export function planRun(ref: RunRef, current: ObservedContainer[], recorded: JobStatus | undefined, input: Pick<JobPlanInput, 'now' | 'unreachable' | 'lost' | 'backoffBaseMs'>): OneJob {
   const { job, run } = ref;
   const out: OneJob = { actions: [], status: pending(job, run) };
   const addWake = (t: number) => { out.wakeAt = Math.min(out.wakeAt ?? Infinity, t); };
@@ -144,7 +151,7 @@ export function planRun(ref: RunRef, current: ObservedContainer[], recorded: Job
     // Gone after its TTL (or removed by hand after it finished): the record in status says it ran; it never reruns.
     if (recorded && recorded.run === run && (recorded.phase === 'Succeeded' || recorded.phase === 'Failed')) return { ...out, status: { ...recorded, removed: true } };
   }
-  const attempts = sortContainers(current).map(attemptOf);
+  const attempts = superseded(sortContainers(current).map((c) => attemptOf(c, input.lost)), current);
   const status = runStatus(job, run, attempts, current, input);
   out.status = status;
   const base = { job: job.key };
@@ -232,22 +239,37 @@ function runStatus(job: DesiredJob, run: string, attempts: JobAttemptStatus[], c
  * Starts what the run needs, at most parallelism containers at once: a created container is started (an interrupted
  * start), then completions without a container get their first attempt and failed ones their next, once its backoff passed.
  */
-function startActions(ref: RunRef, current: ObservedContainer[], status: JobStatus, input: Pick<JobPlanInput, 'now' | 'unreachable' | 'backoffBaseMs'>, addWake: (t: number) => void): Action[] {
+function startActions(ref: RunRef, current: ObservedContainer[], status: JobStatus, input: Pick<JobPlanInput, 'now' | 'unreachable' | 'lost' | 'backoffBaseMs'>, addWake: (t: number) => void): Action[] {
   const { job, run } = ref;
   const actions: Action[] = [];
   const base = { job: job.key, desired: job, run, kind: ref.kind };
-  const active = current.filter(isActive);
+  // A lost attempt holds no slot; one whose node came back after a later attempt replaced it is stopped (superseded).
+  const active = current.filter((c) => isActive(c) && !(c.node && input.lost?.has(c.node)));
+  const latest = new Map<number, number>();
+  for (const a of status.attempts) latest.set(a.completion, Math.max(latest.get(a.completion) ?? 0, a.attempt));
   for (const c of active) {
-    if (c.status !== 'created' || !reachable(c, input)) continue;
+    if (!reachable(c, input)) continue;
     const a = attemptOf(c);
-    actions.push({ ...base, type: 'run-job', completion: a.completion, attempt: a.attempt, reason: `${c.name} was created but never started`, cause: 'change' });
+    if (a.attempt < (latest.get(a.completion) ?? 0)) {
+      actions.push({ job: job.key, type: 'stop-job', container: c, reason: `job ${job.key}: ${c.name} is superseded by attempt ${latest.get(a.completion)} of completion ${a.completion} (its node was lost)`, cause: 'change' });
+      continue;
+    }
+    if (c.status !== 'created') continue;
+    // Started where it was created (its node), never placed anew: the name is deterministic per attempt.
+    actions.push({ ...base, type: 'run-job', completion: a.completion, attempt: a.attempt, ...(c.node ? { node: c.node } : {}), reason: `${c.name} was created but never started`, cause: 'change' });
   }
   let free = job.spec.parallelism - active.length;
   const byCompletion = groupBy(status.attempts, (a) => String(a.completion));
   for (let completion = 1; completion <= job.spec.completions && free > 0; completion++) {
     const tries = byCompletion.get(String(completion)) ?? [];
-    if (tries.some((a) => a.state !== 'failed')) continue; // done or under way
+    if (tries.some((a) => a.state !== 'failed' && a.state !== 'lost')) continue; // done or under way
     const last = tries.reduce<JobAttemptStatus | undefined>((m, a) => (m === undefined || a.attempt > m.attempt ? a : m), undefined);
+    if (last?.state === 'lost') {
+      // Not a failure: no backoff, not counted against backoffLimit (Nomad replaces lost allocations; Kubernetes' DisruptionTarget).
+      actions.push({ ...base, type: 'run-job', completion, attempt: last.attempt + 1, reason: `run ${run} of job ${job.key}: completion ${completion} attempt ${last.attempt + 1} (attempt ${last.attempt} was lost with node ${last.node ?? '?'})`, cause: 'change' });
+      free--;
+      continue;
+    }
     if (!last) {
       actions.push({ ...base, type: 'run-job', completion, attempt: 1, reason: `run ${run} of job ${job.key}: completion ${completion}/${job.spec.completions}`, cause: 'change' });
       free--;
@@ -271,8 +293,9 @@ function pending(job: DesiredJob, run: string): JobStatus {
   return { desired: job.spec.completions, ready: 0, health: 'Progressing', message: 'pending', replicas: [], phase: 'Pending', run, failed: 0, attempts: [] };
 }
 
-function attemptOf(c: ObservedContainer): JobAttemptStatus {
-  const state: JobAttemptStatus['state'] = c.status === 'created' ? 'created'
+function attemptOf(c: ObservedContainer, lost?: ReadonlySet<string>): JobAttemptStatus {
+  const state: JobAttemptStatus['state'] = isActive(c) && c.node && lost?.has(c.node) ? 'lost'
+    : c.status === 'created' ? 'created'
     : isActive(c) ? 'running'
     : c.status === 'exited' && c.exitCode === 0 ? 'succeeded' : 'failed';
   const finished = state === 'succeeded' || state === 'failed';
@@ -286,6 +309,20 @@ function attemptOf(c: ObservedContainer): JobAttemptStatus {
     ...(finished ? { exitCode: c.exitCode } : {}),
     ...(c.node ? { node: c.node } : {}),
   };
+}
+
+/**
+ * An attempt that failed only after a later attempt of its completion was created was replaced while its node was lost
+ * (and stopped once the node answered): it is lost, not failed, and never counts against backoffLimit.
+ */
+function superseded(attempts: JobAttemptStatus[], current: readonly ObservedContainer[]): JobAttemptStatus[] {
+  const created = new Map(current.map((c) => [c.name, Date.parse(c.createdAt)]));
+  for (const a of attempts) {
+    if (a.state !== 'failed' || !a.finishedAt) continue;
+    const end = Date.parse(a.finishedAt);
+    if (attempts.some((b) => b.completion === a.completion && b.attempt > a.attempt && (created.get(b.container) ?? Infinity) < end)) a.state = 'lost';
+  }
+  return attempts;
 }
 
 /** Created, running, paused, restarting or being removed: counts against parallelism and is not finished. */

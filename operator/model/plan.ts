@@ -42,6 +42,8 @@ export interface RunJobAction extends ActionBase {
   run: string;
   /** berth.kind of the container: a Job's run, or a run of a CronJob's template. */
   kind: 'Job' | 'CronJob';
+  /** Where the scheduler placed the attempt (several nodes), or the node of its container created before; absent: the default engine. */
+  node?: string;
 }
 /** Stops a running container of a Job (deadline passed, backoff limit reached) and keeps it: its exit stays observable. */
 export interface StopJobAction extends ActionBase { type: 'stop-job'; job: string; container: ObservedContainer }

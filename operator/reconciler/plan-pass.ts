@@ -5,7 +5,7 @@
  */
 import { diff, type AppliedService } from '../diff/diff.ts';
 import type { HeldUpdate } from '../model/healing.ts';
-import type { Action, CreateAction, Plan, RemoveAction } from '../model/plan.ts';
+import type { Action, CreateAction, Plan, RemoveAction, RunJobAction } from '../model/plan.ts';
 import type { DesiredService, DesiredState, ObservedState } from '../model/state.ts';
 import type { SchedNode } from '../scheduler/types.ts';
 import { placeCreates } from './placement.ts';
@@ -48,6 +48,8 @@ export interface PassInput {
   jobRecords?: Readonly<Record<string, JobStatus>>;
   /** The `cronJobs` section of the previous status. */
   cronRecords?: Readonly<Record<string, CronJobStatus>>;
+  /** CronJob runs asked for by hand, not yet on an engine. */
+  manualRuns?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface PassPlan {
@@ -59,9 +61,11 @@ export interface PassPlan {
   runnable: Action[];
   /** What still differs, the creates waiting for a node included. */
   pending: Plan;
-  /** Service key -> why some replicas fit on no node. */
+  /** Service (or Job, CronJob) key -> why some replicas (Job attempts) fit on no node. */
   unschedulable: Map<string, string>;
   waiting: CreateAction[];
+  /** Job attempts waiting for a node (in `pending`, not in `plan`). */
+  waitingJobs: RunJobAction[];
 }
 
 /** Computes the plan of a pass. */
@@ -71,26 +75,27 @@ export function planPass(input: PassInput): PassPlan {
   const diffed = diff(desired, input.observed, {
     instance: input.instance, applied: input.applied, unhealthy: input.unhealthy,
     ...(input.now !== undefined ? { now: input.now } : {}), ...(input.jobRecords ? { jobRecords: input.jobRecords } : {}),
-    ...(input.cronRecords ? { cronRecords: input.cronRecords } : {}),
+    ...(input.cronRecords ? { cronRecords: input.cronRecords } : {}), ...(input.manualRuns ? { manualRuns: input.manualRuns } : {}),
     ...(scheduling ? { nodes: { unreachable: scheduling.unreachable, lost: scheduling.lost } } : {}),
   });
   const autoscaled = desired.services.flatMap((s) => (s.spec.autoscale ? [{ service: s.key, min: s.spec.autoscale.min, max: s.spec.autoscale.max, replicas: s.spec.replicas }] : []));
   let plan: Plan = autoscaled.length ? { ...diffed, autoscaled } : diffed;
   let unschedulable = new Map<string, string>();
   let waiting: CreateAction[] = [];
+  let waitingJobs: RunJobAction[] = [];
   if (scheduling) {
     const placed = placeCreates(plan, desired, input.observed, scheduling.nodes, scheduling.lost);
     const removing = new Set(placed.plan.actions.flatMap((a) => (a.type === 'remove' ? [a.container.id] : [])));
     plan = { ...placed.plan, actions: [...placed.plan.actions, ...(input.evictions ?? []).filter((a) => !removing.has(a.container.id))] };
-    ({ unschedulable, waiting } = placed);
+    ({ unschedulable, waiting, waitingJobs } = placed);
   }
   const paused = (a: Action) => a.type === 'replace' && a.cause === 'change' && input.held?.get(a.service)?.action === 'pause';
   // A Service naming a Job in dependsOn rolls out once that Job succeeded: its creates and replacements wait.
   const jobHeld = (a: Action) => (a.type === 'create' || a.type === 'replace') && plan.heldByJobs?.[a.service] !== undefined;
   const runnable = plan.actions.filter((a) => !(input.drift === 'detect' && a.cause === 'drift') && !paused(a) && !jobHeld(a));
   for (const [service, why] of Object.entries(plan.heldByJobs ?? {})) if (!unschedulable.has(service)) unschedulable.set(service, why);
-  const pending = waiting.length ? { ...plan, actions: [...plan.actions, ...waiting] } : plan;
-  return { desired, plan, runnable, pending, unschedulable, waiting };
+  const pending = waiting.length || waitingJobs.length ? { ...plan, actions: [...plan.actions, ...waiting, ...waitingJobs] } : plan;
+  return { desired, plan, runnable, pending, unschedulable, waiting, waitingJobs };
 }
 
 /**

@@ -22,6 +22,8 @@ import { readBuildContext } from '../apply/build-context.ts';
 import { Revisions, type Loaded } from './revisions.ts';
 import type { PassResult, ReconcilerDeps } from './types.ts';
 import { autoscaledReplicas } from '../autoscale/replicas.ts';
+import { failureEvents, JobOutputReader } from './job-output.ts';
+import { ManualRuns, type RunAsk } from '../jobs/manual.ts';
 
 export type { Cluster, ClusterView, DriftMode, PassResult, ReconcilerDeps, ReconcilerEvent } from './types.ts';
 
@@ -61,9 +63,17 @@ export class Reconciler {
   private imageStates: ReadonlyMap<string, ImageState> = new Map();
   /** Service key -> the last pull of its image (kept until another pull of that service). */
   private readonly lastPulls = new Map<string, LastPull>();
+  /** Last lines of finished Job containers, read once each (reconciler/job-output.ts). */
+  private readonly jobOutput: JobOutputReader;
+  /** When this reconciler started (a failed run before it may have been alerted by the operator before). */
+  private readonly startedAt: number;
+  /** CronJob runs asked for by hand, until a pass created them. */
+  private readonly manual = new ManualRuns();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.pressure = new PressureGuard(deps.cluster, deps.log);
+    this.jobOutput = new JobOutputReader(deps);
+    this.startedAt = this.now();
     this.revisions = new Revisions({
       source: deps.source, log: deps.log, load: deps.load, budgetMs: deps.gitBudgetMs,
       outgoing: (good) => this.healing.effective(good, this.revisions.previous),
@@ -113,6 +123,14 @@ export class Reconciler {
   }
 
   /** The latest status document (null before the first pass). */
+  /**
+   * Asks for a run of CronJob `key`'s template now (berth run-job): its run id, started by the next pass, or why not
+   * (an unknown CronJob, a Job, no revision in force yet).
+   */
+  requestRun(key: string): RunAsk {
+    return this.manual.ask(this.good?.desired, key, this.now());
+  }
+
   get status(): StatusDoc | null {
     return this.lastStatus;
   }
@@ -195,7 +213,7 @@ export class Reconciler {
       desired: pinned.desired, observed: o, instance: this.deps.instance, applied: this.applied, held: this.healing.held,
       previous: pinned.previous, unhealthy: this.unhealthy(o), cluster: cluster?.view, evictions, drift: this.deps.drift,
       ...(autoscaled ? { autoscaled } : {}), now: this.now(), ...(this.lastStatus?.jobs ? { jobRecords: this.lastStatus.jobs } : {}),
-      ...(this.lastStatus?.cronJobs ? { cronRecords: this.lastStatus.cronJobs } : {}),
+      ...(this.lastStatus?.cronJobs ? { cronRecords: this.lastStatus.cronJobs } : {}), ...(this.manual.pending() ? { manualRuns: this.manual.pending()! } : {}),
     });
     const p = planned(r.observed);
     r.plan = p.plan;
@@ -215,6 +233,7 @@ export class Reconciler {
       r.pending = planned(r.observed, []).pending;
       r.error = r.error ?? r.applied.errors[0] ?? null;
     }
+    this.manual.settle(pinned.desired, r.observed.containers);
     const running = new Set(r.observed.containers.filter((c) => c.status === 'running').map((c) => c.id));
     const present = new Set(r.observed.containers.map((c) => c.id));
     this.healing.prune((id) => running.has(id) || !present.has(id));
@@ -339,6 +358,9 @@ export class Reconciler {
   }
 
   private async finish(r: PassState): Promise<PassResult> {
+    // Finished Job containers' last lines (bounded reads; one still under way is for the next pass, a second from now).
+    const outputs = this.deps.dryRun || !r.observed ? undefined : await this.jobOutput.collect(r.observed, r.effective ?? this.good?.desired ?? null, this.revisions.previous, this.lastStatus);
+    if (outputs?.pending) r.wakeAt = Math.min(r.wakeAt ?? Infinity, this.now() + 1_000);
     const built = buildStatus({
       instance: this.deps.instance,
       source: this.deps.sourceInfo,
@@ -360,12 +382,21 @@ export class Reconciler {
       errorRevision: r.error ? (this.revisions.rejected?.revision ?? this.revisions.latest) : null,
       now: (this.deps.now?.() ?? new Date()).toISOString(),
       previous: this.lastStatus,
+      ...(outputs ? { jobOutputs: outputs.outputs } : {}),
     });
+    const logs = this.deps.logsStatus?.();
+    if (logs) built.logs = logs;
     // Probe output and error messages end up in the status: no registered secret may leave in it.
     const status = this.deps.redact?.deep(built) ?? built;
+    // Each run that turned Failed since the last document is alerted once (after a restart: the status branch's).
+    const failures = failureEvents(this.lastStatus, status, this.restored, this.startedAt);
+    for (const e of failures) {
+      this.deps.log.warn('job run failed', { job: e.failure.job, kind: e.failure.kind, run: e.failure.run, reason: e.failure.reason, exitCode: e.failure.exitCode });
+      this.deps.notify?.(e);
+    }
     this.lastStatus = status;
     if (r.observed) this.current = currentReplicas(r.effective ?? this.good?.desired ?? null, r.observed);
-    if (this.deps.writeStatus) await this.writer.offer(status);
+    if (this.deps.writeStatus) await this.writer.offer(status, { urgent: failures.length > 0 });
     const converged = r.error === null && this.good !== null && (r.pending?.actions.length ?? 0) === 0;
     return { revision: this.revisions.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, fetchError: r.fetchError ?? null, status, converged, wakeAt: r.wakeAt, desired: r.effective ?? this.good?.desired ?? null, observed: r.observed };
   }

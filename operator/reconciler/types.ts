@@ -14,6 +14,7 @@ import type { StatusDoc } from '../status/report.ts';
 import type { Logger } from '../util/log.ts';
 import type { AutoscaleStatus } from '../autoscale/controller.ts';
 import type { Redactor } from '../util/redact.ts';
+import type { JobFailure } from '../jobs/failures.ts';
 
 export type { ClusterView } from '../runtime/cluster.ts';
 
@@ -60,6 +61,8 @@ export interface ReconcilerDeps {
   /** Decrypts the Secrets replicas name, at create; told before each apply which desired states are in force. */
   secrets?: SecretResolver & { remember(...states: (DesiredState | null | undefined)[]): void };
   /** The replica counts of autoscaled services, and what status shows of them (absent: what runs, clamped). */
+  /** The log store's problem, for the status (absent while it works). */
+  logsStatus?: () => StatusDoc['logs'];
   autoscaler?: {
     counts(desired: DesiredState, observed: ObservedState): Map<string, number>;
     status(): ReadonlyMap<string, AutoscaleStatus>;
@@ -83,6 +86,8 @@ export type ReconcilerEvent =
   | { kind: 'crashloop'; crash: CrashLoopInfo }
   | { kind: 'rollback'; rollout: RolloutOutcome; revision: string }
   | { kind: 'sync-failed'; error: BerthError; revision: string | null }
+  /** A Job's run or a CronJob's run turned Failed (once per run, jobs/failures.ts). */
+  | { kind: 'job-failed'; failure: JobFailure }
   /** A plan with changes of a revision is about to be applied (after-merge reporting sets `berth/sync` pending). */
   | { kind: 'applying'; revision: string; plan: Plan };
 

@@ -9,6 +9,7 @@ import { LABELS } from '../model/keys.ts';
 import type { ManifestIssue, ManifestWarning } from '../model/errors.ts';
 import type { Action, Plan } from '../model/plan.ts';
 import { code, codeBlock, escapeText } from './escape.ts';
+import { PREVIEW_LIMIT, type FireTime, type JobsPreview } from '../jobs/preview.ts';
 
 export interface PlanMarkdownInput {
   instance: string;
@@ -24,6 +25,8 @@ export interface PlanMarkdownInput {
   error?: { code: string; message: string };
   /** Accepted but worth a reviewer's eye (e.g. a privileged replica). */
   warnings?: readonly ManifestWarning[];
+  /** What the revision's Jobs and CronJobs do at merge (jobs/preview.ts): a section each, their run-job actions not in the tables. */
+  jobs?: JobsPreview;
 }
 
 const LABEL: Record<Action['type'], string> = {
@@ -44,12 +47,14 @@ export function renderPlanMarkdown(input: PlanMarkdownInput): string {
   for (const w of input.warnings ?? []) out.push(`⚠️ **warning** ${code(`${w.file}:${w.line}`)} ${code(w.field)}: ${escapeText(w.message)}`, '');
   const plan = input.plan;
   const autoscaled = (plan.autoscaled ?? []).map((a) => `↕️ ${code(a.service)} is autoscaled between ${a.min} and ${a.max} replicas, now ${a.replicas}`);
-  if (plan.actions.length === 0) return [...out, `**no changes**: the engines already match revision ${code(shortRev(input.revision))}`, ...(autoscaled.length ? ['', ...autoscaled] : [])].join('\n');
+  const jobs = input.jobs ? jobsSections(input.jobs) : [];
+  if (plan.actions.length === 0) return [...out, `**no changes**: the engines already match revision ${code(shortRev(input.revision))}`, ...(autoscaled.length ? ['', ...autoscaled] : []), ...(jobs.length ? ['', ...jobs] : [])].join('\n');
   if (autoscaled.length) out.push(...autoscaled, '');
   out.push(`**${reviewSummary(plan)}**`, '');
-  const { services, infra } = group(plan.actions);
+  const { services, infra } = group(input.jobs ? plan.actions.filter((a) => a.type !== 'run-job') : plan.actions);
   for (const [service, actions] of services) out.push(`#### ${code(service)}`, '', ...serviceTable(actions), '');
   if (infra.length) out.push('#### Volumes and networks', '', ...infraTable(infra), '');
+  if (jobs.length) out.push(...jobs, '');
   out.push(
     '<details>', `<summary>All ${plan.actions.length} action(s), in apply order</summary>`, '',
     codeBlock(renderText(plan)), '', '</details>',
@@ -72,6 +77,42 @@ export function reviewSummary(plan: Plan): string {
   ];
   const shown = parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
   return shown.length ? shown.join(', ') : 'no changes';
+}
+
+/** `#### Jobs at merge` and `#### CronJobs`, at most `limit` entries each, every name and text escaped. */
+export function jobsSections(p: JobsPreview, limit = PREVIEW_LIMIT): string[] {
+  const out: string[] = [];
+  const more = (n: number) => (n > limit ? [`- ... and ${n - limit} more`] : []);
+  if (p.jobs.length) {
+    out.push('#### Jobs at merge', '');
+    for (const j of p.jobs.slice(0, limit)) {
+      const lead = j.state === 'run' || j.state === 'rerun' ? `**${escapeText(j.summary)}**` : escapeText(j.summary);
+      out.push(`- ${code(j.key)}: ${lead}`);
+      for (const s of j.holds) out.push(`  - service ${code(s)} rolls out after job ${code(j.key)} succeeds`);
+    }
+    out.push(...more(p.jobs.length));
+  }
+  if (p.cronJobs.length) {
+    if (out.length) out.push('');
+    out.push('#### CronJobs', '', `Next times after ${code(p.now)}, on each CronJob's clock (UTC in brackets):`, '');
+    for (const c of p.cronJobs.slice(0, limit)) {
+      const human = c.human ? ` (${escapeText(c.human)})` : '';
+      out.push(`- ${code(c.key)}: ${code(c.schedule)}${human} in ${code(c.timeZone)}, concurrencyPolicy ${escapeText(c.concurrencyPolicy)}${c.suspend ? ', **suspended**: no run starts' : ''}${c.added ? ' · new' : ''}`);
+      if (c.error) out.push(`  - ❌ invalid schedule: ${escapeText(c.error)}`);
+      else out.push(`  - next: ${fires(c.next)}`);
+      if (c.changed) {
+        const was = c.changed.error ? `unreadable (${escapeText(c.changed.error)})` : fires(c.changed.next);
+        out.push(`  - **schedule changed**: was ${code(c.changed.schedule)} in ${code(c.changed.timeZone)}, next ${was}`);
+      }
+      if (c.starting.length) out.push(`  - starts at merge: run ${c.starting.map((r) => code(r)).join(', ')}`);
+    }
+    out.push(...more(p.cronJobs.length));
+  }
+  return out;
+}
+
+function fires(next: FireTime[]): string {
+  return next.length ? next.map((f) => (f.at === f.utc ? code(f.utc) : `${code(f.at)} (${code(f.utc)})`)).join(', ') : '—';
 }
 
 function heading(input: PlanMarkdownInput): string {

@@ -159,6 +159,26 @@ describe('Reviewer.round on GitHub pull requests', () => {
     expect(second.githubCalls).toBe(1); // the listing only
   });
 
+  it('shows the Jobs a merge would run and the next times of its CronJobs; within the hour a round writes nothing', async () => {
+    let clock = Date.parse('2026-12-03T13:10:00.000Z');
+    const { github, reviewer, openPr } = setup({ now: () => clock });
+    const job = 'apiVersion: berth/v1\nkind: Job\nmetadata: { name: migrate }\nspec:\n  image: img:1\n';
+    const cron = (schedule: string) => `apiVersion: berth/v1\nkind: CronJob\nmetadata: { name: nightly }\nspec:\n  schedule: "${schedule}"\n  timeZone: America/New_York\n  jobTemplate:\n    spec:\n      image: img:1\n`;
+    openPr(7, { 'web.yaml': svc('web', 1, '  dependsOn: [migrate]\n'), 'migrate.yaml': job, 'nightly.yaml': cron('*/20 * * * *') });
+    await reviewer.round();
+    const body = github.comments.get(7)![0]!.body;
+    expect(body).toMatch(/- `default\/migrate`: \*\*would run: 1 completion, parallelism 1 \(run [0-9a-f]{16}\)\*\*\n {2}- service `default\/web` rolls out after job `default\/migrate` succeeds/);
+    expect(body).toContain("Next times after `2026-12-03T13:00:00Z`, on each CronJob's clock (UTC in brackets):");
+    expect(body).toContain('  - next: `2026-12-03T08:20:00-05:00` (`2026-12-03T13:20:00Z`), `2026-12-03T08:40:00-05:00` (`2026-12-03T13:40:00Z`), `2026-12-03T09:00:00-05:00` (`2026-12-03T14:00:00Z`)');
+    clock += 40 * 60_000; // 13:50: the same hour, the same comment
+    await reviewer.round();
+    expect(github.commentWrites).toBe(1);
+    clock += 20 * 60_000; // 14:10: a new hour, new next times
+    await reviewer.round();
+    expect(github.commentWrites).toBe(2);
+    expect(github.comments.get(7)![0]!.body).toContain('(`2026-12-03T14:20:00Z`)');
+  });
+
   it('updates the comment and the status when the head moves', async () => {
     const { github, reviewer, openPr } = setup();
     openPr(7, { 'web.yaml': svc('web', 3) });

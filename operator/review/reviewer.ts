@@ -19,6 +19,7 @@ import { matchReviewBranches, publishBranchPlans } from './branches.ts';
 import { COMMENT_LIMIT, commentBody } from './comment.ts';
 import type { GitHubClient, OpenPull, StatusState } from './github.ts';
 import { renderPlanMarkdown, reviewSummary } from './markdown.ts';
+import { previewJobs, type JobsPreview } from '../jobs/preview.ts';
 
 /** One head to plan: a pull request or a review branch. */
 export interface ReviewTarget {
@@ -38,6 +39,8 @@ export interface PlannedReview {
   /** The commit planned. */
   revision: string;
   plan: Plan | null;
+  /** What its Jobs and CronJobs do at merge (jobs/preview.ts); absent without any. */
+  jobs?: JobsPreview;
   issues: ManifestIssue[];
   error?: { code: string; message: string };
   markdown: string;
@@ -47,7 +50,16 @@ export interface PlannedReview {
   description: string;
 }
 
-export type PlannerDeps = PlanRevisionDeps;
+export type PlannerDeps = PlanRevisionDeps & {
+  /** The clock of the CronJobs' next fire times (default Date.now), anchored at the start of its hour (PREVIEW_ANCHOR_MS). */
+  now?: () => number;
+};
+
+/**
+ * The comment lists the next fire times after the start of the current hour, not after the instant of the round: the
+ * comment then changes (one write) at most hourly for them, and an unchanged round stays no write at all.
+ */
+export const PREVIEW_ANCHOR_MS = 3_600_000;
 
 export interface ReviewerOptions extends PlannerDeps {
   log: Logger;
@@ -89,7 +101,21 @@ export async function planTarget(deps: PlannerDeps, target: ReviewTarget, base: 
     return { target, revision, plan: null, issues: [], error: { code: e.code, message: e.message }, ok: false, markdown: render({ plan: null, error: e }), description: `${e.code}: ${e.message.split('\n')[0]}` };
   }
   const { plan } = await planRevision(deps, desired, base.status);
-  return { target, revision, plan, issues: [], ok: true, markdown: render({ plan, warnings: desired.warnings }), description: reviewSummary(plan) };
+  const clock = deps.now?.() ?? Date.now();
+  const jobs = await jobsPreviewOf(deps, desired, plan, base.status, Math.floor(clock / PREVIEW_ANCHOR_MS) * PREVIEW_ANCHOR_MS);
+  return { target, revision, plan, ...(jobs ? { jobs } : {}), issues: [], ok: true, markdown: render({ plan, warnings: desired.warnings, ...(jobs ? { jobs } : {}) }), description: reviewSummary(plan) };
+}
+
+/**
+ * What the revision's Jobs and CronJobs do at merge (jobs/preview.ts), next times from `now`: against the status
+ * records, and the applied revision's own Jobs and CronJobs (old schedules and zones) when it is another one and loads.
+ */
+export async function jobsPreviewOf(deps: Pick<PlannerDeps, 'source' | 'load'>, desired: DesiredState, plan: Plan, status: StatusDoc | null, now = Date.now()): Promise<JobsPreview | undefined> {
+  if (!desired.jobs?.length && !desired.cronJobs?.length) return undefined;
+  const applied = status?.revision.applied;
+  const base = applied && applied !== desired.revision ? await deps.source.snapshot(applied).then((snap) => deps.load(snap)).catch(() => null) : null;
+  const records = { ...(status?.jobs ? { jobs: status.jobs } : {}), ...(status?.cronJobs ? { cronJobs: status.cronJobs } : {}) };
+  return previewJobs({ plan, desired, records, base, now });
 }
 
 export class Reviewer {
@@ -191,7 +217,7 @@ function planJson(p: PlannedReview): unknown {
     revision: p.revision,
     ok: p.ok,
     summary: p.description,
-    plan: p.plan ? JSON.parse(renderJson(p.plan)) as unknown : null,
+    plan: p.plan ? JSON.parse(renderJson(p.plan, p.jobs)) as unknown : null,
     errors,
   };
 }

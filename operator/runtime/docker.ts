@@ -9,6 +9,7 @@ import { pullImage } from './docker-pull.ts';
 import { InspectCache } from './docker-cache.ts';
 import { dockerError, engineMessage, liftedLimitError, statusOf } from './docker-errors.ts';
 import { followEvents } from './docker-events.ts';
+import { containerLogs, followLogs } from './docker-logs.ts';
 import { imageId, observeState, type FailFn } from './docker-observe.ts';
 import { describeEndpoint } from './docker-options.ts';
 import { connectNetworks, networkCreator, removeNetwork } from './docker-network.ts';
@@ -52,6 +53,8 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     containerStats: (ids) => containerStats(docker, ids),
     importImage: (tar) => importImage(docker, fail, tar),
     exec: (id, command, timeoutMs) => execInContainer(docker, fail, id, command, timeoutMs),
+    containerLogs: (id, opts) => containerLogs(docker, fail, id, opts),
+    followLogs: (id, since, signal) => followLogs(docker, fail, id, since, signal),
     subscribe: (instance, onEvent, onReconnect, opts) => {
       const sub = ++subscriptions;
       return followEvents(docker, instance, {

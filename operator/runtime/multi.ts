@@ -227,6 +227,8 @@ export function createMultiRuntime(pool: NodePool, log: Logger, opts: MultiRunti
     unpauseContainer: (id) => onContainer(id, (rt) => rt.unpauseContainer(id)),
     updateContainer: (id, update) => onContainer(id, (rt) => rt.updateContainer(id, update)),
     exec: (id, command, timeoutMs) => onContainer(id, (rt) => rt.exec(id, command, timeoutMs)),
+    followLogs: (id, since, signal) => onContainer(id, (rt) => (rt.followLogs ? rt.followLogs(id, since, signal) : Promise.reject(new BerthError('E_DOCKER', `the engine of container ${id} cannot follow its output`)))),
+    containerLogs: (id, opts) => onContainer(id, (rt) => (rt.containerLogs ? rt.containerLogs(id, opts) : Promise.reject(new BerthError('E_DOCKER', `the engine of container ${id} cannot read its output`)))),
     memoryUsage: (ids) => perNode(ids, (rt, list) => rt.memoryUsage(list)),
     containerStats: (ids) => perNode(ids, (rt, list) => rt.containerStats(list)),
     createVolume: (name, labels, driver, opts) => everywhere(`create volume ${name}`, (rt) => rt.createVolume(name, labels, driver, opts)),

@@ -109,6 +109,23 @@ export interface ExecResult {
   output: string;
 }
 
+/** Bounds of a read of a finished container's output (ContainerRuntime.containerLogs). */
+export interface LogTailOptions {
+  /** The engine's `tail`: only the last this many lines (stdout and stderr together, in the engine's order). */
+  lines: number;
+  /** Bytes read at most; the read stops there (the answer is `truncated`). */
+  maxBytes: number;
+  /** The read is given up after this long. */
+  timeoutMs: number;
+}
+
+/** The tail of a container's output, stdout and stderr interleaved as the engine logged them (raw bytes as UTF-8). */
+export interface LogTail {
+  text: string;
+  /** The read stopped at maxBytes: the end of the text is missing. */
+  truncated: boolean;
+}
+
 /**
  * Credentials for one registry in the engine's X-Registry-Auth form (dockerode's `authconfig`). Secret: never logged,
  * never in an error, a status or a spec object.
@@ -230,6 +247,17 @@ export interface ContainerRuntime {
    * Rejects with BerthError E_DOCKER (transient) when the engine fails.
    */
   exec(id: string, command: string[], timeoutMs: number): Promise<ExecResult>;
+  /**
+   * The last `opts.lines` lines of the output of finished container `id` (the engine's logs API), read within
+   * `opts.maxBytes` and `opts.timeoutMs`. Rejects with BerthError E_DOCKER (the engine failed, the container is gone,
+   * or the timeout passed). Absent: the runtime cannot read output (Job output is left out of status).
+   */
+  containerLogs?(id: string, opts: LogTailOptions): Promise<LogTail>;
+  /**
+   * The output of container `id` from `since` (seconds since the epoch, decimal), with timestamps, following until it
+   * stops or `signal` aborts: the engine's raw stream (multiplexed frames unless `tty`). Absent: logs are not collected.
+   */
+  followLogs?(id: string, since: string, signal: AbortSignal): Promise<{ stream: NodeJS.ReadableStream; tty: boolean }>;
   /**
    * Subscribes to events of containers of `instance`; reconnects by itself. `onReconnect` is called after a gap, since
    * events may have been lost; with `catchUp`, also once the stream first connects (an engine that joined while it

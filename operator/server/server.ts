@@ -15,7 +15,9 @@ import { BodyReader, type BodyStats } from './body-reader.ts';
 import type { ConnectionGate, GateStats } from './conn-guard.ts';
 import { DeliveryCache } from './deliveries.ts';
 import { handleWebhook, UnsignedTriggerLimiter, type WebhookContext } from './webhook-route.ts';
-import { renderLimitMetrics, type Metrics } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
+import { handleRunJob, type RunJobDeps } from './run-job-route.ts';
+import { handleEvents, handleLogs, type LogsApiDeps } from '../logs/api.ts';
 
 export interface ServerDeps {
   log: Logger;
@@ -27,8 +29,6 @@ export interface ServerDeps {
   trigger(reason: string, event?: string): void;
   /** When set, webhooks must carry a valid X-Hub-Signature-256. */
   webhookSecret?: string;
-  /** More exposition text for /metrics (the proxy's access counters); must resolve in bounded time, '' for none. */
-  moreMetrics?: () => Promise<string>;
   /** More routes (the registry API); resolves true when it answered the request. */
   routes?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
   /** Bounds of this listener; each absent part gets its default (no connection gate). */
@@ -37,6 +37,10 @@ export interface ServerDeps {
   guard?: Guard;
   /** Where state-changing calls are recorded (and GET /v1/audit reads). */
   audit?: AuditLog;
+  /** POST /v1/cronjobs/<ns>/<name>/run (berth run-job); absent: 404. */
+  runJob?: RunJobDeps;
+  /** GET /v1/logs and /v1/events (the log store); absent: 404. */
+  logs?: LogsApiDeps;
   /** Serve HTTPS with this certificate and key (PEM); with `ca`, every client must present a certificate it signed. */
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
 }
@@ -84,6 +88,8 @@ export async function startServer(host: string, port: number, deps: ServerDeps):
   const bodies = deps.limits?.bodies ?? new BodyReader();
   const deliveries = deps.limits?.deliveries ?? new DeliveryCache();
   const ctx: Context = { deps, bodies, deliveries, gate: deps.limits?.gate, gates: deps.limits?.gates, webhook: { secret: deps.webhookSecret, bodies, deliveries, log: deps.log, trigger: deps.trigger, unsignedLimiter: deps.limits?.unsignedWebhooks ?? new UnsignedTriggerLimiter() } };
+  // /metrics reads this server's body and connection counters and the guard's at each scrape
+  deps.metrics.serve({ bodies: () => ctx.bodies.stats(), gates: () => ctx.gates?.() ?? (ctx.gate ? [ctx.gate.stats()] : []), ...(deps.guard ? { auth: () => deps.guard!.counters() } : {}) });
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     handle(req, res, ctx).catch((err) => {
       deps.log.error('http handler failed', { error: String(err) });
@@ -132,10 +138,9 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
   }
   if (req.method === 'GET' && path === '/healthz') return send(res, 200, { ok: true });
   if (req.method === 'GET' && path === '/metrics') {
-    const more = deps.moreMetrics ? await deps.moreMetrics().catch(() => '') : '';
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-    const gates = ctx.gates?.() ?? (ctx.gate ? [ctx.gate.stats()] : []);
-    res.end(deps.metrics.render() + renderLimitMetrics(ctx.bodies.stats(), gates) + (deps.guard?.renderMetrics() ?? '') + more);
+    const text = await deps.metrics.render(); // bounded: the proxy's snapshot and container stats wait at most 1 s
+    res.writeHead(200, { 'content-type': deps.metrics.contentType });
+    res.end(text);
     return;
   }
   if (path === '/v1/sync') {
@@ -144,6 +149,9 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
     return send(res, 202, { ok: true });
   }
   if (path === '/v1/audit') return handleAudit(req, res, deps);
+  if (deps.logs && path === '/v1/logs') return handleLogs(req, res, deps.logs);
+  if (deps.logs && path === '/v1/events') return handleEvents(req, res, deps.logs);
+  if (deps.runJob && path.startsWith('/v1/cronjobs/')) return handleRunJob(req, res, path, verdict?.ok ? verdict.principal?.name ?? 'anonymous' : 'anonymous', deps.runJob);
   if (req.method === 'GET' && path === '/v1/status') {
     const s = deps.status();
     return s ? send(res, 200, s) : send(res, 503, { error: 'no pass has finished yet' });

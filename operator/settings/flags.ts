@@ -5,14 +5,16 @@ import { parseArgs } from 'node:util';
 import { BerthError } from '../model/errors.ts';
 import { TIMER_MAX_MS, formatDuration, parseDuration as parseManifestDuration, parseMemory } from '../manifests/quantity.ts';
 
-export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'convert' | 'secret' | 'status' | 'token' | 'audit' | 'proxy';
-export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'convert', 'secret', 'status', 'token', 'audit', 'proxy'];
+export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'convert' | 'secret' | 'status' | 'token' | 'audit' | 'proxy' | 'run-job' | 'logs' | 'events';
+export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'convert', 'secret', 'status', 'token', 'audit', 'proxy', 'run-job', 'logs', 'events'];
 
 interface FlagSpec {
   type: 'string' | 'boolean';
   default?: string;
   /** Repeatable (`--alert-webhook A --alert-webhook B`; comma-separated in the environment). */
   multiple?: boolean;
+  /** A one-letter alias (`-f`). */
+  short?: string;
   help: string;
 }
 
@@ -58,6 +60,9 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     'gc-schedule': { type: 'string', default: '*/10 * * * *', help: 'cron schedule of garbage collection (exited berth containers, old berth images)' },
     'alert-webhook': { type: 'string', multiple: true, help: 'URL receiving JSON alerts (Slack-compatible `text`); repeatable' },
     'alert-mute': { type: 'string', default: '10m', help: 'repeats of the same alert within this window are muted' },
+    'log-retention': { type: 'string', default: '7d', help: 'container output lines and events older than this are dropped from the log store (<state-dir>/logs-<instance>.db): 30m, 48h, 7d' },
+    'log-forward': { type: 'string', help: 'also send every stored line to this OpenTelemetry logs endpoint (OTLP over HTTP, e.g. http://collector:4318/v1/logs); headers from OTEL_EXPORTER_OTLP_HEADERS' },
+    'log-max-size': { type: 'string', default: '1Gi', help: 'the log store is kept under this size, oldest lines dropped first (512Mi, 1Gi, 10Gi)' },
     'proxy-host': { type: 'string', default: '0.0.0.0', help: 'address the proxies of loadBalancer.publish and Routes listen on when the manifest names none' },
     'proxy-idle-timeout': { type: 'string', default: '5m', help: 'a proxied connection (TCP or HTTP) with no byte either way for this long is closed' },
     'proxy-workers': { type: 'string', default: 'auto', help: 'processes of the proxy process serving the same listeners (node:cluster, the kernel spreads connections); auto: the number of cores' },
@@ -143,6 +148,29 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     since: { type: 'string', default: '24h', help: 'entries since this long ago (30m, 24h, 7d) or an ISO time' },
     json: { type: 'boolean', help: 'print JSON lines' },
   },
+  'run-job': {
+    ...CLIENT,
+    json: { type: 'boolean', help: 'print the answer as JSON' },
+  },
+  logs: {
+    ...CLIENT,
+    since: { type: 'string', help: 'lines since this long ago (30s, 10m, 24h, 7d) or an ISO time' },
+    until: { type: 'string', help: 'lines before this long ago or an ISO time' },
+    grep: { type: 'string', help: 'only lines matching this RE2 regular expression (Go syntax)' },
+    search: { type: 'string', help: 'only lines holding all these words (full-text, case-insensitive)' },
+    stream: { type: 'string', help: 'stdout | stderr' },
+    node: { type: 'string', help: 'only lines of containers on this node' },
+    tail: { type: 'string', help: 'the last N lines (default all, at most 10000)' },
+    follow: { type: 'boolean', short: 'f', help: 'then print new lines as they come, across replacements, until interrupted' },
+    output: { type: 'string', default: 'text', help: 'text | json (one JSON object a line)' },
+  },
+  events: {
+    ...CLIENT,
+    since: { type: 'string', default: '1h', help: 'events since this long ago (30s, 10m, 24h, 7d) or an ISO time' },
+    service: { type: 'string', help: 'only events of this <namespace>/<name>' },
+    follow: { type: 'boolean', short: 'f', help: 'then print new events as they come, until interrupted' },
+    output: { type: 'string', default: 'text', help: 'text | json' },
+  },
 };
 
 export type Flags = Record<string, string | boolean | string[] | undefined>;
@@ -165,11 +193,11 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   if (!COMMANDS.includes(cmd as Command)) throw new BerthError('E_CONFIG', `unknown command "${cmd}" (commands: ${COMMANDS.join(', ')})`);
   const command = cmd as Command;
   const specs = FLAGS[command];
-  const options = Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, { type: s.type, multiple: s.multiple ?? false }]));
+  const options = Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, { type: s.type, multiple: s.multiple ?? false, ...(s.short ? { short: s.short } : {}) }]));
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate' || command === 'token' || command === 'convert' || command === 'secret', strict: true }));
+    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate' || command === 'token' || command === 'convert' || command === 'secret' || command === 'run-job' || command === 'logs', strict: true }));
   } catch (err) {
     throw new BerthError('E_CONFIG', `${command}: ${(err as Error).message.split('\n')[0]} (see berth ${command} --help)`);
   }
@@ -253,12 +281,15 @@ export function helpText(command?: Command): string {
       '  status    print the status of a running berth (or of the status branch with --repo)',
       '  token     create | list | revoke <name>: API tokens of the berth using --state-dir',
       '  audit     print the audit trail of a running berth (state-changing calls, applied actions)',
+      '  logs      <namespace>/<service>[/<replica>]: the stored output of its containers, across replacements (-f follows)',
+      '  events    what berth did and why (applied actions, rollbacks, health, failed passes; -f follows)',
+      '  run-job   <namespace>/<name>: start one run of the template of a CronJob now (recorded as berth.run=manual-<time>)',
       '  proxy     the data plane: the listeners of loadBalancer.publish and Routes (berth run starts it; --stop stops it)',
       '', 'Every flag can also be set as BERTH_<FLAG> (e.g. BERTH_REPO, BERTH_WEBHOOK_SECRET).', 'berth <command> --help shows its flags; berth --version the version.',
       '', 'exit codes: 0 ok; 1 failed (invalid manifests, not converged, not ready); 2 plan --detailed-exitcode: changes;',
       '            3 status: berth (or the status branch) could not be reached'].join('\n');
   }
-  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : command === 'convert' ? 'berth convert <compose file>' : command === 'secret' ? 'berth secret encrypt <file> [flags]' : command === 'token' ? 'berth token create --role <role> --name <name> | list | revoke <name> [flags]' : `berth ${command} [flags]`;
+  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : command === 'convert' ? 'berth convert <compose file>' : command === 'secret' ? 'berth secret encrypt <file> [flags]' : command === 'token' ? 'berth token create --role <role> --name <name> | list | revoke <name> [flags]' : command === 'run-job' ? 'berth run-job <namespace>/<name> [flags]' : command === 'logs' ? 'berth logs <namespace>/<service>[/<replica>] [flags]' : `berth ${command} [flags]`;
   const lines = Object.entries(FLAGS[command]).map(([k, s]) => `  --${(k + (s.type === 'string' ? ' <v>' : '')).padEnd(24)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);
   return [`usage: ${usage}`, '', 'flags:', ...lines, '  --help, -h'.padEnd(28) + ' show this help'].join('\n');
 }

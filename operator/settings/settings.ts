@@ -180,6 +180,8 @@ export interface RunSettings extends SourceSettings {
   statusIntervalMs: number;
   /** --autoscale-interval: the autoscaler's sync period. */
   autoscaleIntervalMs: number;
+  /** --log-retention and --log-max-size: the bounds of the log store. */
+  logs: { retentionMs: number; maxBytes: number; forwardUrl?: string };
   api: ApiSettings;
 }
 
@@ -194,6 +196,9 @@ export interface SettingsOf {
   token: TokenSettings;
   audit: AuditSettings;
   proxy: ProxySettings;
+  'run-job': { client: ClientSettings; json: boolean };
+  logs: { client: ClientSettings; params: URLSearchParams; follow: boolean; json: boolean };
+  events: { client: ClientSettings; params: URLSearchParams; follow: boolean; json: boolean };
 }
 
 type Parser<C extends Command> = (flags: Flags, env: NodeJS.ProcessEnv) => SettingsOf[C];
@@ -221,9 +226,24 @@ const PARSERS: { [C in Command]: Parser<C> } = {
   }),
   audit: (flags) => ({ client: clientSettings('audit', flags), since: textOr('audit', flags, 'since'), json: Boolean(flags.json) }),
   proxy: proxySettings,
+  'run-job': (flags) => ({ client: clientSettings('run-job', flags), json: Boolean(flags.json) }),
+  logs: (flags) => ({ client: clientSettings('logs', flags), ...queryOf('logs', flags, ['since', 'until', 'grep', 'search', 'stream', 'node', 'tail']) }),
+  events: (flags) => ({ client: clientSettings('events', flags), ...queryOf('events', flags, ['since', 'service']) }),
 };
 
-function clientSettings(command: 'status' | 'audit', flags: Flags): ClientSettings {
+/** The flags of berth logs / events as the API's query (the server checks them: one parser). */
+function queryOf(command: 'logs' | 'events', flags: Flags, keys: string[]): { params: URLSearchParams; follow: boolean; json: boolean } {
+  const params = new URLSearchParams();
+  for (const k of keys) {
+    const v = text(flags, k);
+    if (v !== undefined && v !== '') params.set(k, v);
+  }
+  const follow = Boolean(flags.follow);
+  if (follow) params.set('follow', '1');
+  return { params, follow, json: oneOf(textOr(command, flags, 'output'), ['text', 'json'] as const) === 'json' };
+}
+
+function clientSettings(command: 'status' | 'audit' | 'run-job' | 'logs' | 'events', flags: Flags): ClientSettings {
   const cert = text(flags, 'cert');
   const key = text(flags, 'key');
   if (Boolean(cert) !== Boolean(key)) throw new BerthError('E_CONFIG', '--cert and --key go together');
@@ -337,6 +357,7 @@ function runSettings(flags: Flags, env: NodeJS.ProcessEnv): RunSettings {
     drainTimeoutMs: duration('drain-timeout'),
     statusIntervalMs: duration('status-interval'),
     autoscaleIntervalMs: duration('autoscale-interval'),
+    logs: { retentionMs: retention(textOr('run', flags, 'log-retention')), maxBytes: storeSize(textOr('run', flags, 'log-max-size')), ...forwardUrl(text(flags, 'log-forward')) },
     api: apiSettings(flags),
   };
 }
@@ -411,4 +432,37 @@ function bytes(flags: Flags, flag: string, fallback: string): number {
     // reported below
   }
   throw new BerthError('E_CONFIG', `--${flag}: "${v}" must be a size such as 16Mi or 1048576`);
+}
+
+/** --log-retention: `30m`, `48h`, `7d` (at least a minute, at most 10 years). */
+function retention(v: string): number {
+  const m = /^(\d{1,6})(m|h|d)$/.exec(v.trim());
+  const ms = m ? Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'] : NaN;
+  if (!(ms >= 60_000 && ms <= 3650 * 86_400_000)) throw new BerthError('E_CONFIG', `--log-retention: "${v}" is not a retention of a minute or more (30m, 48h, 7d)`);
+  return ms;
+}
+
+/** --log-max-size: a quantity of at least 16Mi. */
+function storeSize(v: string): number {
+  let bytes: number;
+  try {
+    bytes = parseMemory(v);
+  } catch {
+    throw new BerthError('E_CONFIG', `--log-max-size: "${v}" is not a size (512Mi, 1Gi, 10Gi)`);
+  }
+  if (!(bytes >= 16 * 1024 * 1024)) throw new BerthError('E_CONFIG', `--log-max-size: "${v}" is less than 16Mi`);
+  return bytes;
+}
+
+/** --log-forward: an http(s) URL (its credentials, if any, are redacted like every secret). */
+function forwardUrl(v: string | undefined): { forwardUrl?: string } {
+  if (!v) return {};
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new BerthError('E_CONFIG', '--log-forward: not a URL (e.g. http://collector:4318/v1/logs)');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new BerthError('E_CONFIG', '--log-forward: an http:// or https:// URL');
+  return { forwardUrl: v };
 }

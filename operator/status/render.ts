@@ -1,5 +1,7 @@
 /** Human-readable status for `berth status` and `berth apply`. */
 import type { StatusDoc } from './report.ts';
+import type { JobStatus } from '../jobs/plan.ts';
+import { failingAttempt } from '../jobs/output.ts';
 
 export function renderStatusText(doc: StatusDoc): string {
   const rev = (r: string | null) => (r ? r.slice(0, 12) : 'none');
@@ -25,9 +27,11 @@ export function renderStatusText(doc: StatusDoc): string {
     for (const [k, j] of jobs) {
       const phase = j.reason ? `${j.phase} (${j.reason})` : j.phase;
       lines.push(`${k.padEnd(w)}${`${j.ready}/${j.desired}`.padEnd(8)}${phase.padEnd(32)}${j.run}`);
-      for (const a of j.attempts) lines.push(`${''.padEnd(w)}#${a.completion}.${a.attempt} ${a.state}${a.exitCode !== undefined ? ` exit ${a.exitCode}` : ''}${a.startedAt ? ` started ${a.startedAt}` : ''}${a.finishedAt ? ` finished ${a.finishedAt}` : ''}`);
+      for (const a of j.attempts) lines.push(`${''.padEnd(w)}#${a.completion}.${a.attempt} ${a.state}${a.node ? ` on ${a.node}` : ''}${a.exitCode !== undefined ? ` exit ${a.exitCode}` : ''}${a.startedAt ? ` started ${a.startedAt}` : ''}${a.finishedAt ? ` finished ${a.finishedAt}` : ''}`);
       if (j.nextAttemptAt) lines.push(`${''.padEnd(w)}next attempt at ${j.nextAttemptAt}`);
+      if (j.message?.includes('attempt(s) pending')) lines.push(`${''.padEnd(w)}${j.message}`);
       if (j.removed) lines.push(`${''.padEnd(w)}containers removed after ttlAfterFinished`);
+      if (j.phase === 'Failed') lines.push(...failedOutput(j, ''.padEnd(w)));
     }
   }
   const crons = Object.entries(doc.cronJobs ?? {});
@@ -39,9 +43,21 @@ export function renderStatusText(doc: StatusDoc): string {
       lines.push(`${k.padEnd(w)}${c.schedule.padEnd(20)}${(c.next ?? '-').padEnd(26)}${runs}`);
       if (c.lastSkipped) lines.push(`${''.padEnd(w)}skipped ${c.lastSkipped.scheduledAt}: ${c.lastSkipped.reason}`);
       if (c.warning) lines.push(`${''.padEnd(w)}${c.warning}`);
+      const last = c.runs.find((r) => r.phase === 'Succeeded' || r.phase === 'Failed');
+      if (last?.phase === 'Failed') lines.push(...failedOutput(last, ''.padEnd(w), ` of run ${last.run}`));
     }
   }
   if (doc.drift.length) lines.push('', 'drift (not corrected):', ...doc.drift.map((d) => `  ${d}`));
   if (doc.lastError) lines.push('', `last error (${doc.lastError.code}): ${doc.lastError.message}`);
+  if (doc.logs) lines.push('', `log store failing (${doc.logs.file}): ${doc.logs.error}; container output is not collected until it works (the engines keep it)`);
   return lines.join('\n');
+}
+
+/** The last lines of output of the attempt a failed run failed with (or why they are missing), indented by `pad`. */
+function failedOutput(run: JobStatus, pad: string, of = ''): string[] {
+  const a = failingAttempt(run);
+  if (!a) return [];
+  const head = `${pad}output${of} #${a.completion}.${a.attempt}`;
+  if (a.output) return [`${head} (last ${a.output.length} line(s)):`, ...a.output.map((l) => `${pad}  | ${l}`)];
+  return a.outputUnavailable ? [`${head}: ${a.outputUnavailable}`] : [];
 }

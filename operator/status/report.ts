@@ -11,6 +11,7 @@ import type { CrashLoopInfo, HeldUpdate } from '../model/healing.ts';
 import { actionView } from '../diff/render.ts';
 import type { JobStatus } from '../jobs/plan.ts';
 import type { CronJobStatus } from '../jobs/cron-plan.ts';
+import type { OutputsByContainer } from '../jobs/output.ts';
 
 export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded';
 
@@ -48,6 +49,8 @@ export interface StatusDoc {
   jobs?: Record<string, JobStatus>;
   /** Per CronJob (kinds/cronjob/status.ts): next time, last scheduled, its runs; absent in a revision without CronJobs. */
   cronJobs?: Record<string, CronJobStatus>;
+  /** The log store (logs/service.ts): absent while it works; its file and the problem when it cannot be opened or written. */
+  logs?: { store: 'failing'; file: string; error: string };
 }
 
 export interface ReportInput {
@@ -77,6 +80,8 @@ export interface ReportInput {
   pulls?: ReadonlyMap<string, LastPull>;
   /** Autoscaled services: their bounds, count and last decisions. */
   autoscale?: ReadonlyMap<string, AutoscaleStatus>;
+  /** Last lines of output of finished Job and CronJob containers, by container name (read by the reconciler). */
+  jobOutputs?: OutputsByContainer;
 }
 
 /** Builds the status document; `previous` keeps transition times of unchanged conditions. */
@@ -167,7 +172,7 @@ function kindSections(input: ReportInput): Map<string, Record<string, KindStatus
       desired: input.desired, containers, health: input.health, crashes: input.crashes, held: input.held,
       multiNode: input.nodes !== undefined, lostNodes: input.lostNodes, unschedulable: input.unschedulable,
       images: input.images, pullErrors: input.pullErrors, pulls: input.pulls, autoscale: input.autoscale,
-      now: Date.parse(input.now), ...(previous ? { previous } : {}),
+      now: Date.parse(input.now), ...(previous ? { previous } : {}), ...(input.jobOutputs ? { jobOutputs: input.jobOutputs } : {}),
     });
     // Services always have their section; another kind's appears once the revision has some of its resources.
     if (d.kind === 'Service' || Object.keys(entries).length) out.set(d.status.section, entries);

@@ -33,6 +33,16 @@ function setup(intervalMs = 30_000) {
 }
 
 describe('StatusWriter', () => {
+  it('commits an urgent offer (a run turned Failed) at once, even within the interval', async () => {
+    const { writer, writes } = setup();
+    await writer.offer(doc({ note: 'n0' }));
+    await writer.offer(doc({ note: 'job failed' }));
+    expect(writes).toHaveLength(1);
+    await writer.offer(doc({ note: 'job failed, alerted' }), { urgent: true });
+    expect(writes).toHaveLength(2);
+    expect(writes[1]).toContain('job failed, alerted');
+  });
+
   it('commits transitions at once and coalesces other changes to one commit per interval, with the newest content', async () => {
     const { writer, writes, advance } = setup();
     await writer.offer(doc({ note: 'n0' }));

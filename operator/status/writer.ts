@@ -46,14 +46,17 @@ export class StatusWriter {
     this.written = { text, doc };
   }
 
-  /** Offers the newest status; resolves once an urgent commit is done, or after `waitMs`, or at once for a deferred one. */
-  async offer(doc: StatusDoc): Promise<void> {
+  /**
+   * Offers the newest status; resolves once an urgent commit is done, or after `waitMs`, or at once for a deferred one.
+   * `urgent`: commit at once whatever changed (a run turned Failed: its record keeps its alert from being sent again).
+   */
+  async offer(doc: StatusDoc, opts: { urgent?: boolean } = {}): Promise<void> {
     this.pending = doc;
     const now = this.now();
     const interval = this.deps.intervalMs ?? 30_000;
     const due = this.lastCommitAt + interval;
     const change = transition(this.written?.doc ?? null, doc);
-    const urgent = change === 'revision' || change === 'stalled' || (change === 'ready' && now - this.lastReadyFlipAt >= interval);
+    const urgent = opts.urgent === true || change === 'revision' || change === 'stalled' || (change === 'ready' && now - this.lastReadyFlipAt >= interval);
     if (change === 'ready') this.lastReadyFlipAt = now;
     if (urgent || now >= due) {
       this.timer?.cancel();

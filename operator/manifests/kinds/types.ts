@@ -5,6 +5,7 @@ import type { Manifest, NodeManifest, ServiceManifest } from '../../model/manife
 import type { DesiredFileMount, DesiredNetwork, DesiredSecret, DesiredState, ImageState, LastPull, ObservedContainer } from '../../model/state.ts';
 import type { CrashLoopInfo, HeldUpdate } from '../../model/healing.ts';
 import type { Health, ReplicaHealth } from '../../model/health.ts';
+import type { OutputsByContainer } from '../../jobs/output.ts';
 import type { ResolvedBuild } from '../build-context.ts';
 import type { Obj } from '../raw.ts';
 import type { PathSegment, RawDoc } from '../yaml-source.ts';
@@ -91,6 +92,8 @@ export interface StatusContext {
   now?: number;
   /** This kind's section of the previous status document (a Job's record of a run whose containers are gone). */
   previous?: Readonly<Record<string, KindStatusEntry>>;
+  /** Last lines of output of finished Job and CronJob containers, by container name (jobs/output.ts). */
+  jobOutputs?: OutputsByContainer;
 }
 
 /** The part every kind's status entry has; the status conditions (Ready, Degraded) are computed from these. */

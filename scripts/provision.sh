@@ -28,6 +28,8 @@ command -v age >/dev/null 2>&1 || need+=(age)
 command -v age-keygen >/dev/null 2>&1 || need+=(age)
 # test/metrics.test.ts: `promtool check metrics` on a live /metrics (Debian's prometheus package has promtool).
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# test/dashboard.test.ts: the dashboard in a real browser (playwright-core drives Debian's chromium; it never downloads one).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 # Root runs apt and dockerd itself; another user needs passwordless sudo (as on GitHub's runners).
 SUDO=""
@@ -69,3 +71,6 @@ if ! docker image inspect berth-local/busybox:1 >/dev/null 2>&1; then
   rm -rf "$ctx"
   echo "berth: built base image berth-local/busybox:1" >&2
 fi
+
+# The dashboard's assets (ui/dist), rebuilt when a source is newer (esbuild: a second or less).
+node_modules/.bin/tsx scripts/build-ui.ts >&2

@@ -30,8 +30,11 @@ describe('classify', () => {
     ['GET', '/v1/events', { open: false, access: { verb: 'read', resource: 'logs' }, changesState: false }],
     ['POST', '/v1/cronjobs/shop/report/run', { open: false, access: { verb: 'trigger', resource: 'jobs', namespace: 'shop' }, changesState: true }],
     ['GET', '/v1/cronjobs/shop/report/run', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
+    ['GET', '/', { open: true }],
+    ['GET', '/ui/app-1a2b3c.js', { open: true }],
+    ['POST', '/', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
+    ['GET', '/v1/status/watch', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
     ['GET', '/v1/no-such-route', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
-    ['GET', '/', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
   ];
   for (const [method, path, expected] of ROUTES) {
     it(`${method} ${path}`, () => expect(classify(method, path)).toEqual(expected));

@@ -33,6 +33,9 @@ import { watchWakeups } from '../dataplane/wakeups.ts';
 import { startServer, type Server, type ServerDeps } from '../server/server.ts';
 import type { RunJobDeps } from '../server/run-job-route.ts';
 import { ClientSlots } from '../server/client-slots.ts';
+import type { StatusWatchDeps } from '../server/status-watch.ts';
+import { uiFiles } from '../server/ui-route.ts';
+import type { StatusDoc } from '../status/report.ts';
 import { Logs } from '../logs/service.ts';
 import { formatDuration } from '../manifests/quantity.ts';
 import { settingsFor, type RunSettings } from '../settings/settings.ts';
@@ -129,7 +132,8 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
     closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => imageUpdates?.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)), closer(() => externals.close()), closer(() => security.close()), closer(() => logs.stop()),
   );
   const runJob = runJobDeps(rec, listeners, (reason) => started.trigger(reason));
-  const server = await serve(s, { log, metrics, runJob, logs: { store: () => logs.openStore(), followers: new ClientSlots(64, 8) }, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
+  const statusWatch = statusWatchDeps(rec, listeners);
+  const server = await serve(s, { log, metrics, runJob, statusWatch, ui: uiFiles(), logs: { store: () => logs.openStore(), followers: new ClientSlots(64, 8) }, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
   closers.add(closer(() => server.close()));
   log.info('berth running', { repo: source.description, branch: s.branch, path: s.manifests.path, instance: s.instance, interval: formatDuration(s.intervalMs), listen: server.url, drift: s.drift });
   return {
@@ -179,6 +183,20 @@ function startReviews(s: RunSettings, source: GitSource, { runtime, pool }: Engi
     images: extra.images.resolver,
   });
   return startReviewRunner(reviewer, log, { onRound: extra.onRound, before: async () => extra.sync?.idle(), intervalMs: s.intervalMs });
+}
+
+/** GET /v1/status/watch: the status after each pass, to every watcher (the dashboard). */
+function statusWatchDeps(rec: Reconciler, listeners: OperatorListeners): StatusWatchDeps {
+  const watchers = new Set<(doc: StatusDoc) => void>();
+  listeners.onPass({ afterPass: (r) => { for (const w of watchers) w(r.status); } });
+  return {
+    current: () => rec.status,
+    subscribe: (fn) => {
+      watchers.add(fn);
+      return () => watchers.delete(fn);
+    },
+    slots: new ClientSlots(64, 16),
+  };
 }
 
 /** berth run-job (POST /v1/cronjobs/<ns>/<name>/run): asks the reconciler, wakes the loop, waits for a pass that started the run. */

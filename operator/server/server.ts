@@ -18,6 +18,8 @@ import { handleWebhook, UnsignedTriggerLimiter, type WebhookContext } from './we
 import type { Metrics } from './metrics.ts';
 import { handleRunJob, type RunJobDeps } from './run-job-route.ts';
 import { handleEvents, handleLogs, type LogsApiDeps } from '../logs/api.ts';
+import { handleStatusWatch, type StatusWatchDeps } from './status-watch.ts';
+import type { UiFiles } from './ui-route.ts';
 
 export interface ServerDeps {
   log: Logger;
@@ -41,6 +43,10 @@ export interface ServerDeps {
   runJob?: RunJobDeps;
   /** GET /v1/logs and /v1/events (the log store); absent: 404. */
   logs?: LogsApiDeps;
+  /** GET /v1/status/watch (the dashboard's live status); absent: 404. */
+  statusWatch?: StatusWatchDeps;
+  /** The dashboard at / and /ui/ (ui-route.ts); absent: 404. */
+  ui?: UiFiles;
   /** Serve HTTPS with this certificate and key (PEM); with `ca`, every client must present a certificate it signed. */
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
 }
@@ -149,6 +155,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
     return send(res, 202, { ok: true });
   }
   if (path === '/v1/audit') return handleAudit(req, res, deps);
+  if (deps.statusWatch && path === '/v1/status/watch') return handleStatusWatch(req, res, deps.statusWatch);
+  if (deps.ui?.handle(req, res, path)) return;
   if (deps.logs && path === '/v1/logs') return handleLogs(req, res, deps.logs);
   if (deps.logs && path === '/v1/events') return handleEvents(req, res, deps.logs);
   if (deps.runJob && path.startsWith('/v1/cronjobs/')) return handleRunJob(req, res, path, verdict?.ok ? verdict.principal?.name ?? 'anonymous' : 'anonymous', deps.runJob);

@@ -1,0 +1,84 @@
+/**
+ * The dashboard's side of berth's API: the token (kept in this tab's sessionStorage only), JSON calls and
+ * Server-Sent Events read through fetch (EventSource cannot send an Authorization header), each stream ended by an
+ * AbortSignal. A 401 forgets the token (the page asks again).
+ */
+const KEY = 'berth.token';
+
+export function token(): string | null {
+  return sessionStorage.getItem(KEY);
+}
+
+export function setToken(t: string | null): void {
+  if (t) sessionStorage.setItem(KEY, t);
+  else sessionStorage.removeItem(KEY);
+  window.dispatchEvent(new Event('berth-token'));
+}
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+function headers(): Record<string, string> {
+  const t = token();
+  return t ? { authorization: `Bearer ${t}` } : {};
+}
+
+async function fail(res: Response): Promise<never> {
+  let message = `${res.status}`;
+  try {
+    message = ((await res.json()) as { error?: string }).error ?? message;
+  } catch {
+    // not JSON
+  }
+  if (res.status === 401) setToken(null);
+  throw new ApiError(res.status, message);
+}
+
+export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(path, { headers: { ...headers(), accept: 'application/json' }, ...(signal ? { signal } : {}) });
+  if (!res.ok) return fail(res);
+  return (await res.json()) as T;
+}
+
+export async function post<T>(path: string): Promise<T> {
+  const res = await fetch(path, { method: 'POST', headers: headers() });
+  if (!res.ok) return fail(res);
+  return (await res.json()) as T;
+}
+
+/** Reads the SSE stream of `path`, calling `onEvent` per event, until `signal` aborts; reconnects after 1 s on a drop. */
+export async function stream(path: string, onEvent: (type: string, data: string) => void, signal: AbortSignal, onError?: (e: Error) => void): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      const res = await fetch(path, { headers: { ...headers(), accept: 'text/event-stream' }, signal });
+      if (!res.ok || !res.body) await fail(res);
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let type = 'message';
+          const data: string[] = [];
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) type = line.slice(7);
+            else if (line.startsWith('data: ')) data.push(line.slice(6));
+          }
+          if (data.length) onEvent(type, data.join('\n'));
+        }
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      onError?.(err as Error);
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.status === 400)) return;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}

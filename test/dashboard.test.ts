@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berth } from './helpers/cli.ts';
 import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
+import { freePort } from './helpers/net.ts';
 import { service, startTestOperator, type TestOperator } from './helpers/operator.ts';
 
 const docker = testDocker();
@@ -21,13 +22,24 @@ const ARTIFACTS = path.resolve(import.meta.dirname, '../test-artifacts');
 let remote: Remote;
 let op: TestOperator;
 let browser: Browser;
+let sitePort = 0;
 const errors: string[] = [];
 
+const published = (port: number) => `apiVersion: berth/v1
+kind: Service
+metadata: { name: site, namespace: test }
+spec:
+  image: berth-local/busybox:1
+  command: [sh, -c, "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"]
+  ports: [{ name: http, port: 8080 }]
+  loadBalancer: { publish: { port: ${port}, host: 127.0.0.1 } }
+`;
 const ticker = service('ticker', { command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'] });
 
 beforeAll(async () => {
   await fs.mkdir(ARTIFACTS, { recursive: true });
-  remote = await makeRemote({ 'web.yaml': service('web', { replicas: 1 }), 'ticker.yaml': ticker });
+  sitePort = await freePort();
+  remote = await makeRemote({ 'web.yaml': service('web', { replicas: 1 }), 'ticker.yaml': ticker, 'site.yaml': published(sitePort) });
   op = await startTestOperator(remote.url, instance);
   if (!op.passes.some((p) => p.converged)) await op.waitPass((p) => p.converged, 'first converged pass');
   browser = await chromium.launch({
@@ -79,7 +91,7 @@ describe('the dashboard', () => {
   it('lists the services, then shows a pushed revision and its replica counts without a reload', async () => {
     const page = await open(adminToken());
     await page.locator('tr[data-service="test/web"]').waitFor({ timeout: 10_000 });
-    expect(await page.locator('tr[data-service]').count()).toBe(2);
+    expect(await page.locator('tr[data-service]').count()).toBe(3);
     expect(await page.locator('tr[data-service="test/web"] [data-testid=ready]').textContent()).toBe('1/1');
     await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
 
@@ -114,6 +126,17 @@ describe('the dashboard', () => {
     await page.close();
   }, 60_000);
 
+  it('shows each listener with who publishes it and its ready backends', async () => {
+    const page = await open(adminToken());
+    await page.locator('a[href="#/traffic"]').click();
+    const row = page.locator(`tr[data-listener="127.0.0.1:${sitePort}"]`);
+    await row.waitFor({ timeout: 30_000 });
+    await row.locator('td', { hasText: 'test/site: 1' }).waitFor({ timeout: 30_000 });
+    expect(await row.textContent()).toContain('test/site');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'traffic.png'), fullPage: true });
+    await page.close();
+  }, 60_000);
+
   it('sync now asks for a pass; a viewer token is refused; readable on a phone', async () => {
     const page = await open(adminToken());
     await page.locator('tr[data-service]').first().waitFor({ timeout: 10_000 });
@@ -125,8 +148,13 @@ describe('the dashboard', () => {
 
     const t = await berth(['token', 'create', '--role', 'viewer', '--name', 'dash-viewer', '--state-dir', op.stateDir]);
     expect(t.code, t.stderr).toBe(0);
+    // berth re-reads its tokens file every second: the new token works once it has.
+    await waitFor(async () => (await fetch(`${op.url}/v1/status`, { headers: { authorization: `Bearer ${t.stdout.trim()}` } })).status === 200, { what: 'the viewer token accepted' });
     const phone = await open(t.stdout.trim(), { width: 390, height: 844 });
-    await phone.locator('tr[data-service]').first().waitFor({ timeout: 10_000 });
+    await phone.locator('tr[data-service]').first().waitFor({ timeout: 10_000 }).catch(async (e: unknown) => {
+      await phone.screenshot({ path: path.join(ARTIFACTS, 'phone-failed.png'), fullPage: true });
+      throw new Error(`${String(e)}\n${(await phone.content()).slice(0, 2000)}`);
+    });
     await phone.getByRole('button', { name: 'Sync now' }).click();
     await phone.getByRole('status').filter({ hasText: 'refused: role viewer may not trigger sync' }).waitFor({ timeout: 5000 });
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

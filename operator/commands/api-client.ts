@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { asBerthError, BerthError } from '../model/errors.ts';
+import { takeEvents } from '../util/sse.ts';
 import type { ClientSettings } from '../settings/settings.ts';
 
 /** The file `berth run` keeps its local admin token in, for the CLI on the same machine and account. */
@@ -118,19 +119,9 @@ export function apiStream(c: ClientSettings, route: string, onEvent: (type: stri
       let buffer = '';
       res.setEncoding('utf8');
       res.on('data', (text: string) => {
-        buffer += text;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          let type = 'message';
-          const data: string[] = [];
-          for (const line of block.split('\n')) {
-            if (line.startsWith('event: ')) type = line.slice(7);
-            else if (line.startsWith('data: ')) data.push(line.slice(6));
-          }
-          if (data.length) onEvent(type, data.join('\n'));
-        }
+        const taken = takeEvents(buffer + text);
+        buffer = taken.rest;
+        for (const e of taken.events) onEvent(e.type, e.data);
         if (buffer.length > MAX_EVENT_BYTES) {
           req.destroy();
           reject(new BerthError('E_CONFIG', `an event of ${url.pathname} is larger than ${MAX_EVENT_BYTES} bytes`));

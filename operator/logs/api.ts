@@ -5,8 +5,10 @@
  * a ClientSlots (total and per client address), and a follower whose unread backlog passes MAX_BACKLOG is closed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { clientAddress, ClientSlots } from '../server/client-slots.ts';
-import { send, sendLimited } from '../registry/http-util.ts';
+import type { ClientSlots } from '../server/client-slots.ts';
+import { openEventStream } from '../server/event-stream.ts';
+import { send } from '../registry/http-util.ts';
+import { eventText } from '../util/sse.ts';
 import { compileGrep, MAX_ANSWER, type LogQuery, type LogStore, type StoredLine, type StoreEvent } from './store.ts';
 
 export const MAX_BACKLOG = 256 * 1024;
@@ -121,38 +123,18 @@ export function handleEvents(req: IncomingMessage, res: ServerResponse, deps: Lo
 
 /** Streams `first`, then what `next()` finds every poll, as SSE; stops when the client goes or reads too slowly. */
 function follow(req: IncomingMessage, res: ServerResponse, deps: LogsApiDeps, event: string, first: (StoredLine | StoreEvent)[], next: () => (StoredLine | StoreEvent)[]): void {
-  const slots = deps.followers;
-  const client = clientAddress(req.socket);
-  if (slots) {
-    const refusal = slots.acquire(client);
-    if (refusal) {
-      void sendLimited(res, refusal, 'log followers');
-      return;
-    }
-  }
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  let poll: NodeJS.Timeout | undefined;
+  const out = openEventStream(req, res, { ...(deps.followers ? { slots: deps.followers } : {}), what: 'log followers', maxBacklog: MAX_BACKLOG, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}), onClose: () => clearInterval(poll) });
+  if (!out) return;
   const write = (entries: (StoredLine | StoreEvent)[]): void => {
-    if (res.writableLength > MAX_BACKLOG) return void res.destroy();
-    if (entries.length && !res.destroyed) res.write(entries.map((e) => `event: ${event}\nid: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`).join(''));
+    if (entries.length) out.write(entries.map((e) => eventText(event, JSON.stringify(e), e.id)).join(''));
   };
-  res.write(': following\n\n');
   write(first);
-  const poll = setInterval(() => {
+  poll = setInterval(() => {
     try {
       write(next());
     } catch {
       res.destroy();
     }
   }, deps.pollMs ?? FOLLOW_POLL_MS);
-  const ping = setInterval(() => { if (!res.destroyed) res.write(': ping\n\n'); }, deps.heartbeatMs ?? 15_000);
-  let closed = false;
-  const stop = (): void => {
-    if (closed) return;
-    closed = true;
-    clearInterval(poll);
-    clearInterval(ping);
-    slots?.release(client);
-  };
-  res.once('close', stop);
-  req.socket.once('close', stop);
 }

@@ -38,20 +38,11 @@ export interface NewLine {
   text: string;
 }
 
-export interface StoredLine {
+export interface StoredLine extends Omit<LogSource, 'containerId'>, NewLine {
   /** Ingest order: a follower asks for ids after the last it saw. */
   id: number;
   /** Engine time, ISO with microseconds. */
   time: string;
-  ts: number;
-  namespace: string;
-  service: string;
-  kind: string;
-  replica: string;
-  container: string;
-  node: string;
-  stream: Stream;
-  text: string;
 }
 
 export interface LogQuery {

@@ -5,9 +5,11 @@
  * MAX_BACKLOG is closed, and a `: ping` comment every 15 s keeps proxies from closing an idle stream.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { clientAddress, type ClientSlots } from './client-slots.ts';
-import { send, sendLimited } from '../registry/http-util.ts';
+import type { ClientSlots } from './client-slots.ts';
+import { openEventStream } from './event-stream.ts';
+import { send } from '../registry/http-util.ts';
 import type { StatusDoc } from '../status/report.ts';
+import { eventText } from '../util/sse.ts';
 
 export const MAX_BACKLOG = 4 * 1024 * 1024;
 
@@ -21,31 +23,16 @@ export interface StatusWatchDeps {
 
 export function handleStatusWatch(req: IncomingMessage, res: ServerResponse, deps: StatusWatchDeps): void {
   if (req.method !== 'GET') return send(res, 405, { error: 'use GET' });
-  const client = clientAddress(req.socket);
-  const refusal = deps.slots.acquire(client);
-  if (refusal) return void sendLimited(res, refusal, 'status watchers');
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  let unsubscribe = (): void => undefined;
+  const out = openEventStream(req, res, { slots: deps.slots, what: 'status watchers', maxBacklog: MAX_BACKLOG, ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}), onClose: () => unsubscribe() });
+  if (!out) return;
   let last = '';
   const push = (doc: StatusDoc | null): void => {
-    if (!doc || res.destroyed) return;
+    if (!doc) return;
     const json = JSON.stringify(doc);
-    if (json === last) return;
-    if (res.writableLength > MAX_BACKLOG) return void res.destroy();
-    last = json;
-    res.write(`event: status\ndata: ${json}\n\n`);
+    if (json !== last && out.write(eventText('status', json))) last = json;
   };
-  res.write(': watching\n\n');
   push(deps.current());
-  const unsubscribe = deps.subscribe(push);
-  const ping = setInterval(() => { if (!res.destroyed) res.write(': ping\n\n'); }, deps.heartbeatMs ?? 15_000);
-  let closed = false;
-  const stop = (): void => {
-    if (closed) return;
-    closed = true;
-    clearInterval(ping);
-    unsubscribe();
-    deps.slots.release(client);
-  };
-  res.once('close', stop);
-  req.socket.once('close', stop);
+  unsubscribe = deps.subscribe(push);
+  if (res.destroyed) unsubscribe(); // gone before it was subscribed
 }

@@ -3,13 +3,19 @@
  * Server-Sent Events read through fetch (EventSource cannot send an Authorization header), each stream ended by an
  * AbortSignal. A 401 forgets the token (the page asks again).
  */
+import { takeEvents } from '../../operator/util/sse.ts';
+
 const KEY = 'berth.token';
+
+/** The last token was refused by berth (the login form says so). */
+export let refused = false;
 
 export function token(): string | null {
   return sessionStorage.getItem(KEY);
 }
 
 export function setToken(t: string | null): void {
+  if (t) refused = false;
   if (t) sessionStorage.setItem(KEY, t);
   else sessionStorage.removeItem(KEY);
   window.dispatchEvent(new Event('berth-token'));
@@ -33,7 +39,10 @@ async function fail(res: Response): Promise<never> {
   } catch {
     // not JSON
   }
-  if (res.status === 401) setToken(null);
+  if (res.status === 401) {
+    refused = true;
+    setToken(null);
+  }
   throw new ApiError(res.status, message);
 }
 
@@ -60,19 +69,9 @@ export async function stream(path: string, onEvent: (type: string, data: string)
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buffer += value;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          let type = 'message';
-          const data: string[] = [];
-          for (const line of block.split('\n')) {
-            if (line.startsWith('event: ')) type = line.slice(7);
-            else if (line.startsWith('data: ')) data.push(line.slice(6));
-          }
-          if (data.length) onEvent(type, data.join('\n'));
-        }
+        const taken = takeEvents(buffer + value);
+        buffer = taken.rest;
+        for (const e of taken.events) onEvent(e.type, e.data);
       }
     } catch (err) {
       if (signal.aborted) return;

@@ -1,11 +1,11 @@
 /**
- * berth's dashboard: one page, hash-routed (#/ overview, #/service/<ns>/<name>, #/nodes), live on
+ * berth's dashboard: one page, hash-routed (#/ overview, #/service/<ns>/<name>, #/nodes, #/traffic), live on
  * GET /v1/status/watch; a service's logs and events follow GET /v1/logs and /v1/events. Read-only but for "sync now"
  * (POST /v1/sync, the operator role): a change to what runs goes through git.
  */
 import { render } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, post, setToken, stream, token } from './api.ts';
+import { ApiError, getJson, post, refused, setToken, stream, token } from './api.ts';
 import './style.css';
 
 type Health = string;
@@ -30,6 +30,7 @@ interface Status {
   cronJobs?: Record<string, CronEntry>;
   logs?: { store: string; file: string; error: string };
 }
+interface Listener { address: string; kind: string; owners: string[]; protocol: string; backends: Record<string, number>; stats: { active: number; total: number; failedConnects: number }; error?: string }
 interface Line { id: number; time: string; replica: string; stream: string; text: string }
 interface Event { id: number; time: string; type: string; reason?: string; message: string; service?: string; namespace?: string }
 
@@ -72,6 +73,7 @@ function Login() {
         <input id="token" type="password" autocomplete="off" value={value} onInput={(e) => setValue((e.target as HTMLInputElement).value)} />
         <button type="submit">Open</button>
       </form>
+      {refused && <p class="error" role="alert">berth refused that token (unknown, expired or revoked; a token just created works within a second).</p>}
       <p class="hint">On the machine running berth: <code>berth token create --role viewer --name you</code> (or <code>operator</code> to sync), or the local admin token in <code>&lt;state-dir&gt;/cli-token</code>. It stays in this tab only.</p>
     </main>
   );
@@ -257,6 +259,38 @@ function Nodes({ status }: { status: Status }) {
   );
 }
 
+/** The listeners (GET /v1/proxies), read again after each status change: no timer of its own. */
+function Traffic({ status, at }: { status: Status; at: number }) {
+  const [listeners, setListeners] = useState<Listener[] | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    const abort = new AbortController();
+    getJson<{ proxies: Listener[] }>('/v1/proxies', abort.signal).then((r) => { setListeners(r.proxies); setError(''); }, (e: Error) => { if (!abort.signal.aborted) setError(e.message); });
+    return () => abort.abort();
+  }, [at]);
+  return (
+    <section aria-label="traffic">
+      <h2>Traffic</h2>
+      {error && <div class="error" role="alert">{error}</div>}
+      {listeners && !listeners.length && <p class="muted">No listener: no Service publishes a port and no Route is in revision {short(status.revision.applied)}.</p>}
+      {listeners && listeners.length > 0 && (
+        <table>
+          <thead><tr><th>Listener</th><th>Kind</th><th>Published by</th><th>Ready backends</th><th>Requests</th></tr></thead>
+          <tbody>{listeners.map((l) => (
+            <tr data-listener={l.address}>
+              <td><code>{l.address}</code> <span class="muted">{l.protocol}</span>{l.error && <div class="message">{l.error}</div>}</td>
+              <td>{l.kind}</td>
+              <td>{l.owners.join(', ')}</td>
+              <td>{Object.entries(l.backends).map(([svc, n]) => <div>{svc}: <strong>{n}</strong></div>)}</td>
+              <td>{l.stats.total} <span class="muted">({l.stats.active} open, {l.stats.failedConnects} failed connects)</span></td>
+            </tr>
+          ))}</tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 function App() {
   const [authed, setAuthed] = useState(token() !== null);
   useEffect(() => {
@@ -269,18 +303,19 @@ function App() {
 
 function Dashboard() {
   const hash = useHash();
-  const { status, error } = useStatus();
+  const { status, error, at } = useStatus();
   const page = useMemo(() => {
     if (!status) return <p class="muted">{error ? `Cannot read the status: ${error}` : 'Waiting for the first pass…'}</p>;
     if (hash.startsWith('#/service/')) return <ServicePage status={status} keyName={decodeURIComponent(hash.slice('#/service/'.length))} />;
     if (hash === '#/nodes') return <Nodes status={status} />;
+    if (hash === '#/traffic') return <Traffic status={status} at={at} />;
     return <Overview status={status} />;
-  }, [hash, status, error]);
+  }, [hash, status, error, at]);
   return (
     <>
       <header>
         <a href="#/" class="brand">berth</a>
-        <nav><a href="#/">Services</a> <a href="#/nodes">Nodes</a></nav>
+        <nav><a href="#/">Services</a> <a href="#/nodes">Nodes</a> <a href="#/traffic">Traffic</a></nav>
         <span class="muted">{status?.instance}</span>
         <button type="button" class="link" onClick={() => setToken(null)}>Sign out</button>
       </header>

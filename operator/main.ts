@@ -1,5 +1,4 @@
 /** `berth <command>`: dispatches a parsed command line to operator/commands/; the composition of `berth run` is operator.ts. */
-import { readFileSync } from 'node:fs';
 import { helpText, type Parsed } from './settings/flags.ts';
 import { apply } from './commands/apply.ts';
 import { plan } from './commands/plan.ts';
@@ -14,13 +13,15 @@ import { audit } from './commands/audit.ts';
 import { proxy } from './commands/proxy.ts';
 import { runJob } from './commands/run-job.ts';
 import { events, logs } from './commands/logs.ts';
+import { VERSION, version } from './commands/version.ts';
+import { completion } from './commands/completion.ts';
+import { history } from './commands/history.ts';
+import { rollback } from './commands/rollback.ts';
+import { settingsFor } from './settings/settings.ts';
 
 export type { Io } from './commands/shared.ts';
 export { EXIT_UNREACHABLE } from './commands/status.ts';
 export { startOperator, type Operator, type OperatorHooks } from './commands/operator.ts';
-
-/** The package version (package.json beside operator/). */
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Runs one parsed command; resolves to the process exit code. */
 export async function main(p: Parsed, io: Io): Promise<number> {
@@ -38,6 +39,11 @@ export async function main(p: Parsed, io: Io): Promise<number> {
     case 'secret': return secret(p.flags, p.positionals, io);
     case 'status': return status(p.flags, io);
     case 'plan': return plan(p.flags, io);
+    case 'diff': return diffCommand(p, io);
+    case 'history': return history(p.flags, io);
+    case 'rollback': return rollback(p.flags, p.positionals, io);
+    case 'version': return version(settingsFor('version', p.flags).output, io);
+    case 'completion': return completion(p.positionals, io);
     case 'apply': return apply(p.flags, io);
     case 'run': return run(p.flags, io);
     case 'token': return token(p.flags, p.positionals, io);
@@ -47,4 +53,14 @@ export async function main(p: Parsed, io: Io): Promise<number> {
     case 'logs': return logs(p.flags, p.positionals, io);
     case 'events': return events(p.flags, io);
   }
+}
+
+/** `berth diff [<ref>]`: `berth plan --revision <ref>` (the ref positional or --revision; the branch head without either). */
+function diffCommand(p: Parsed, io: Io): Promise<number> {
+  const [ref, ...more] = p.positionals;
+  if (more.length || (ref !== undefined && p.flags.revision !== undefined && p.flags.revision !== ref)) {
+    io.err('berth: usage: berth diff [<ref>] [flags] (one ref: the positional or --revision)');
+    return Promise.resolve(1);
+  }
+  return plan(ref === undefined ? p.flags : { ...p.flags, revision: ref }, io);
 }

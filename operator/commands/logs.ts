@@ -8,6 +8,7 @@ import { settingsFor } from '../settings/settings.ts';
 import type { StoredLine, StoreEvent } from '../logs/store.ts';
 import { apiJson, apiStream, clientFailure } from './api-client.ts';
 import type { Io } from './shared.ts';
+import { formatEntry } from './output.ts';
 
 export async function logs(flags: Flags, positionals: string[], io: Io): Promise<number> {
   const [target, ...more] = positionals;
@@ -18,7 +19,7 @@ export async function logs(flags: Flags, positionals: string[], io: Io): Promise
   return fetchOrFollow(io, () => {
     const s = settingsFor('logs', flags);
     s.params.set('service', target);
-    const show = (l: StoredLine): void => io.out(s.json ? JSON.stringify(l) : `${l.time} ${`${l.service}/${l.replica}`.padEnd(24)} ${l.stream === 'stderr' ? 'err' : 'out'}| ${l.text}`);
+    const show = (l: StoredLine): void => io.out(formatEntry(s.output, l, () => `${l.time} ${`${l.service}/${l.replica}`.padEnd(24)} ${l.stream === 'stderr' ? 'err' : 'out'}| ${l.text}`));
     return { s, route: `v1/logs?${s.params}`, key: 'lines', show: show as (e: unknown) => void };
   });
 }
@@ -26,7 +27,7 @@ export async function logs(flags: Flags, positionals: string[], io: Io): Promise
 export async function events(flags: Flags, io: Io): Promise<number> {
   return fetchOrFollow(io, () => {
     const s = settingsFor('events', flags);
-    const show = (e: StoreEvent): void => io.out(s.json ? JSON.stringify(e) : `${e.time} ${e.type.padEnd(13)} ${e.namespace ? `${e.namespace}/${e.service}` : '-'}${e.reason ? ` (${e.reason})` : ''}: ${e.message}`);
+    const show = (e: StoreEvent): void => io.out(formatEntry(s.output, e, () => `${e.time} ${e.type.padEnd(13)} ${e.namespace ? `${e.namespace}/${e.service}` : '-'}${e.reason ? ` (${e.reason})` : ''}: ${e.message}`));
     return { s, route: `v1/events?${s.params}`, key: 'events', show: show as (e: unknown) => void };
   });
 }

@@ -14,12 +14,13 @@ import type { GitSource } from '../source/source.ts';
 import { readStatusDoc } from '../status/read.ts';
 import { DEFAULT_NODE_GRACE_MS, connectEngine, connectSource, loadOptions, registryAccess, type Io } from './shared.ts';
 import { silentLogger } from '../util/log.ts';
+import { formatValue } from './output.ts';
 
 export async function plan(flags: Flags, io: Io): Promise<number> {
   const s = settingsFor('plan', flags);
   const images = registryAccess(s, silentLogger);
   const [source, { runtime, pool }] = await Promise.all([connectSource(s), connectEngine(s, DEFAULT_NODE_GRACE_MS, undefined, undefined, images)]);
-  const revision = s.revision ? await source.resolve(s.revision) : await source.head();
+  const revision = s.revision ? await source.resolveRevision(s.revision) : await source.head(); // abbreviated ids too (berth history prints them)
   const { format, instance } = s;
   const loaded = await loadOrIssues(source, revision, s.manifests, instance);
   if (!('desired' in loaded)) {
@@ -28,7 +29,7 @@ export async function plan(flags: Flags, io: Io): Promise<number> {
     return 1;
   }
   const { desired } = loaded;
-  if (desired.warnings?.length && format !== 'json') io.err(desired.warnings.map(formatWarning).join('\n'));
+  if (desired.warnings?.length && format !== 'json' && format !== 'yaml') io.err(desired.warnings.map(formatWarning).join('\n'));
   const cluster = async (d: DesiredState) => {
     for (const f of pool.sync(d.nodes)) io.err(`node ${f.name}: ${f.error}`);
     await pool.pingAll();
@@ -40,7 +41,7 @@ export async function plan(flags: Flags, io: Io): Promise<number> {
   pool.stop();
   const jobs = await jobsPreviewOf({ source, load }, desired, result, status);
   const waiting = [...unschedulable].map(([svc, why]) => `${svc}: ${why}`);
-  if (format === 'json') io.out(JSON.stringify({ ...(JSON.parse(renderJson(result, jobs)) as object), unschedulable: Object.fromEntries(unschedulable) }, null, 2));
+  if (format === 'json' || format === 'yaml') io.out(formatValue(format, { ...(JSON.parse(renderJson(result, jobs)) as object), unschedulable: Object.fromEntries(unschedulable) }, () => ''));
   else if (format === 'markdown') io.out(renderPlanMarkdown({ instance, revision, plan: result, warnings: desired.warnings, ...(jobs ? { jobs } : {}) }) + (waiting.length ? `\n\n**Unschedulable**\n\n${waiting.map((w) => `- ${escapeText(w)}`).join('\n')}` : ''));
   else io.out(renderText(result, jobs) + (waiting.length ? `\nunschedulable:\n${waiting.map((w) => `  ${w}`).join('\n')}` : ''));
   if (s.detailedExitcode) return result.actions.length || waiting.length ? 2 : 0;

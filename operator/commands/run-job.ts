@@ -3,6 +3,7 @@ import type { Flags } from '../settings/flags.ts';
 import { settingsFor } from '../settings/settings.ts';
 import { apiJson, clientFailure } from './api-client.ts';
 import type { Io } from './shared.ts';
+import { formatValue } from './output.ts';
 
 interface Answer {
   cronJob: string;
@@ -21,7 +22,7 @@ export async function runJob(flags: Flags, positionals: string[], io: Io): Promi
   try {
     const s = settingsFor('run-job', flags);
     const a = await apiJson<Answer>(s.client, 'POST', `v1/cronjobs/${encodeURIComponent(m[1]!)}/${encodeURIComponent(m[2]!)}/run`);
-    io.out(s.json ? JSON.stringify(a) : a.started ? `cronjob ${a.cronJob}: run ${a.run} started` : `cronjob ${a.cronJob}: run ${a.run} asked for, not started yet (berth status shows it)`);
+    io.out(s.output === 'json' ? JSON.stringify(a) : formatValue(s.output, a, () => a.started ? `cronjob ${a.cronJob}: run ${a.run} started` : `cronjob ${a.cronJob}: run ${a.run} asked for, not started yet (berth status shows it)`));
     return 0;
   } catch (err) {
     const f = clientFailure(err);

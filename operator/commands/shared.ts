@@ -15,7 +15,7 @@ import { NodePool } from '../runtime/node-pool.ts';
 import type { ContainerRuntime } from '../runtime/runtime.ts';
 import type { LogSettings, ManifestSettings, RunSettings, SourceSettings } from '../settings/settings.ts';
 import { openGitSource } from '../source/git-source.ts';
-import type { GitSource } from '../source/source.ts';
+import type { GitHistory, GitSource } from '../source/source.ts';
 import { createLogger, silentLogger, type Logger } from '../util/log.ts';
 import { Redactor } from '../util/redact.ts';
 import { imageAccess, type ImageAccess } from '../images/access.ts';
@@ -73,7 +73,7 @@ export function createMonitor(stateDir: string, runtime: ContainerRuntime, log: 
   return new HealthMonitor({ runtime, log, scriptDir: path.join(stateDir, 'scripts'), onChange, ...(onProbe ? { onProbe } : {}) });
 }
 
-export async function connectSource(s: SourceSettings): Promise<GitSource> {
+export async function connectSource(s: SourceSettings): Promise<GitSource & GitHistory> {
   return openGitSource({ repo: s.repo, branch: s.branch, cacheDir: s.stateDir });
 }
 

@@ -8,6 +8,7 @@ import { renderStatusText } from '../status/render.ts';
 import type { StatusDoc } from '../status/report.ts';
 import type { Io } from './shared.ts';
 import { apiJson } from './api-client.ts';
+import { printValue } from './output.ts';
 
 /** `berth status`: the server or the status branch could not be reached (distinct from 1, not ready). */
 export const EXIT_UNREACHABLE = 3;
@@ -22,7 +23,7 @@ export async function status(flags: Flags, io: Io): Promise<number> {
     io.err(`berth: ${asBerthError(err, 'E_CONFIG').message.split('\n')[0]}`);
     return EXIT_UNREACHABLE;
   }
-  io.out(s.json ? JSON.stringify(doc, null, 2) : renderStatusText(doc));
+  printValue(io, s.output, doc, () => renderStatusText(doc));
   return doc.conditions.find((c) => c.type === 'Ready')?.status === 'True' ? 0 : 1;
 }
 

@@ -5,8 +5,30 @@ import { parseArgs } from 'node:util';
 import { BerthError } from '../model/errors.ts';
 import { TIMER_MAX_MS, formatDuration, parseDuration as parseManifestDuration, parseMemory } from '../manifests/quantity.ts';
 
-export type Command = 'run' | 'plan' | 'apply' | 'validate' | 'convert' | 'secret' | 'status' | 'token' | 'audit' | 'proxy' | 'run-job' | 'logs' | 'events';
-export const COMMANDS: Command[] = ['run', 'plan', 'apply', 'validate', 'convert', 'secret', 'status', 'token', 'audit', 'proxy', 'run-job', 'logs', 'events'];
+export type Command = 'run' | 'plan' | 'diff' | 'apply' | 'validate' | 'convert' | 'secret' | 'status' | 'history' | 'rollback' | 'token' | 'audit' | 'proxy' | 'run-job' | 'logs' | 'events' | 'version' | 'completion';
+export const COMMANDS: Command[] = ['run', 'plan', 'diff', 'apply', 'validate', 'convert', 'secret', 'status', 'history', 'rollback', 'token', 'audit', 'proxy', 'run-job', 'logs', 'events', 'version', 'completion'];
+
+/** One line per command: `berth --help` and the shell completions (commands/completion.ts) show these. */
+export const COMMAND_SUMMARY: Record<Command, string> = {
+  run: 'watch the repository and keep the engine converged (serves /healthz, /metrics, /v1/status, POST /hooks/git)',
+  plan: 'print what applying a revision would change',
+  diff: '[<ref>]: plan against a ref (alias of plan --revision <ref>)',
+  apply: 'one pass: apply a revision; exit 0 only when converged',
+  validate: 'check a manifests directory; exit 1 with file:line:col errors',
+  convert: 'print the berth manifests a compose file becomes (after the checks validate makes)',
+  secret: 'encrypt <file>: write <file>.age for age recipients (--recipient, or the nearest .sops.yaml), for a kind: Secret',
+  status: 'print the status of a running berth (or of the status branch with --repo)',
+  history: 'the applied revisions with result and duration (status branch and git log)',
+  rollback: '<revision>: commit (or open a pull request with --pr) restoring the manifests of that revision',
+  token: 'create | list | revoke <name>: API tokens of the berth using --state-dir',
+  audit: 'print the audit trail of a running berth (state-changing calls, applied actions)',
+  logs: '<namespace>/<service>[/<replica>]: the stored output of its containers, across replacements (-f follows)',
+  events: 'what berth did and why (applied actions, rollbacks, health, failed passes; -f follows)',
+  'run-job': '<namespace>/<name>: start one run of the template of a CronJob now (recorded as berth.run=manual-<time>)',
+  proxy: 'the data plane: the listeners of loadBalancer.publish and Routes (berth run starts it; --stop stops it)',
+  version: 'the version (-o json: with the Node.js version and platform)',
+  completion: 'bash | zsh | fish: print a shell completion script',
+};
 
 interface FlagSpec {
   type: 'string' | 'boolean';
@@ -15,7 +37,14 @@ interface FlagSpec {
   multiple?: boolean;
   /** A one-letter alias (`-f`). */
   short?: string;
+  /** The values it takes, offered by the shell completions. */
+  choices?: readonly string[];
   help: string;
+}
+
+/** `-o` / `--output` of the read commands (kubectl's, argocd's); with no default where an older --json / --format stays an alias. */
+function outputFlag(dflt: string | undefined, choices: readonly string[] = ['text', 'json', 'yaml']): FlagSpec {
+  return { type: 'string', short: 'o', choices, ...(dflt ? { default: dflt } : {}), help: `${choices.join(' | ')}${dflt ? '' : ' (default text)'}` };
 }
 
 const SOURCE: Record<string, FlagSpec> = {
@@ -48,6 +77,15 @@ const CLIENT: Record<string, FlagSpec> = {
   cert: { type: 'string', help: 'client certificate (PEM) for a berth that requires one (--tls-client-ca)' },
   key: { type: 'string', help: 'key of --cert (PEM)' },
   'state-dir': SOURCE['state-dir']!,
+};
+
+const PLAN: Record<string, FlagSpec> = {
+  ...SOURCE,
+  revision: { type: 'string', help: 'plan this ref or commit instead of the branch head' },
+  output: outputFlag(undefined, ['text', 'json', 'yaml', 'markdown']),
+  json: { type: 'boolean', help: 'print the plan as JSON (same as -o json)' },
+  format: { type: 'string', default: 'text', choices: ['text', 'json', 'markdown'], help: 'text | json | markdown (the pull request comment; same as -o)' },
+  'detailed-exitcode': { type: 'boolean', help: 'exit 2 when there are changes, 0 when none, 1 on error' },
 };
 
 export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
@@ -91,13 +129,8 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     'autoscale-interval': { type: 'string', default: '15s', help: 'how often autoscaled services are measured and their replica counts decided (the HPA\'s sync period)' },
     'status-interval': { type: 'string', default: '30s', help: 'status commits of changes that are not transitions (revision, Ready, Stalled) are made at most this often; /v1/status is always live' },
   },
-  plan: {
-    ...SOURCE,
-    revision: { type: 'string', help: 'plan this ref or commit instead of the branch head' },
-    json: { type: 'boolean', help: 'print the plan as JSON (same as --format json)' },
-    format: { type: 'string', default: 'text', help: 'text | json | markdown (the pull request comment)' },
-    'detailed-exitcode': { type: 'boolean', help: 'exit 2 when there are changes, 0 when none, 1 on error' },
-  },
+  plan: PLAN,
+  diff: PLAN,
   apply: {
     ...SOURCE,
     revision: { type: 'string', help: 'apply this ref or commit instead of the branch head' },
@@ -121,8 +154,28 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     ...CLIENT,
     repo: { type: 'string', help: 'read the status branch of this repository instead of asking a running berth' },
     instance: { type: 'string', default: 'default', help: 'instance whose status to read (with --repo)' },
-    json: { type: 'boolean', help: 'print JSON' },
+    output: outputFlag(undefined),
+    json: { type: 'boolean', help: 'print JSON (same as -o json)' },
   },
+  history: {
+    ...CLIENT,
+    repo: { type: 'string', help: 'read the status branch of this repository (default: the repository the berth at --server tracks, from its /v1/status)' },
+    instance: { type: 'string', default: 'default', help: 'instance whose history to read' },
+    limit: { type: 'string', default: '20', help: 'the last N applied revisions (at most 500)' },
+    output: outputFlag('text'),
+  },
+  rollback: {
+    repo: SOURCE.repo!,
+    branch: SOURCE.branch!,
+    path: { ...SOURCE.path!, help: 'directory of the manifests inside the repository: only it is restored' },
+    'state-dir': SOURCE['state-dir']!,
+    pr: { type: 'boolean', help: 'push a branch berth/rollback-<revision> instead of the tracked branch (and open a pull request with --github-repo)' },
+    'github-repo': { type: 'string', help: 'with --pr: owner/name on GitHub where the pull request is opened' },
+    'github-token-env': { type: 'string', default: 'GITHUB_TOKEN', help: 'environment variable holding the GitHub token (never logged)' },
+    'github-api-url': { type: 'string', default: 'https://api.github.com', help: 'GitHub API root (GitHub Enterprise: https://host/api/v3)' },
+  },
+  version: { output: outputFlag('text', ['text', 'json', 'yaml']) },
+  completion: {},
   token: {
     'state-dir': SOURCE['state-dir']!,
     role: { type: 'string', help: 'create: viewer | operator | admin' },
@@ -146,11 +199,13 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
   audit: {
     ...CLIENT,
     since: { type: 'string', default: '24h', help: 'entries since this long ago (30m, 24h, 7d) or an ISO time' },
-    json: { type: 'boolean', help: 'print JSON lines' },
+    output: outputFlag(undefined),
+    json: { type: 'boolean', help: 'print JSON lines (same as -o json)' },
   },
   'run-job': {
     ...CLIENT,
-    json: { type: 'boolean', help: 'print the answer as JSON' },
+    output: outputFlag(undefined),
+    json: { type: 'boolean', help: 'print the answer as JSON (same as -o json)' },
   },
   logs: {
     ...CLIENT,
@@ -162,14 +217,14 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     node: { type: 'string', help: 'only lines of containers on this node' },
     tail: { type: 'string', help: 'the last N lines (default all, at most 10000)' },
     follow: { type: 'boolean', short: 'f', help: 'then print new lines as they come, across replacements, until interrupted' },
-    output: { type: 'string', default: 'text', help: 'text | json (one JSON object a line)' },
+    output: { ...outputFlag('text'), help: 'text | json (one JSON object a line) | yaml (one document per line)' },
   },
   events: {
     ...CLIENT,
     since: { type: 'string', default: '1h', help: 'events since this long ago (30s, 10m, 24h, 7d) or an ISO time' },
     service: { type: 'string', help: 'only events of this <namespace>/<name>' },
     follow: { type: 'boolean', short: 'f', help: 'then print new events as they come, until interrupted' },
-    output: { type: 'string', default: 'text', help: 'text | json' },
+    output: { ...outputFlag('text'), help: 'text | json (one JSON object an event) | yaml (one document per event)' },
   },
 };
 
@@ -189,7 +244,7 @@ export interface Parsed {
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = process.env): Parsed {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') return { command: null, flags: {}, positionals: [], help: true };
-  if (cmd === '--version' || cmd === '-v' || cmd === 'version') return { command: null, flags: {}, positionals: [], help: false, version: true };
+  if (cmd === '--version' || cmd === '-v') return { command: null, flags: {}, positionals: [], help: false, version: true };
   if (!COMMANDS.includes(cmd as Command)) throw new BerthError('E_CONFIG', `unknown command "${cmd}" (commands: ${COMMANDS.join(', ')})`);
   const command = cmd as Command;
   const specs = FLAGS[command];
@@ -197,7 +252,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate' || command === 'token' || command === 'convert' || command === 'secret' || command === 'run-job' || command === 'logs', strict: true }));
+    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate' || command === 'token' || command === 'convert' || command === 'secret' || command === 'run-job' || command === 'logs' || command === 'diff' || command === 'rollback' || command === 'completion', strict: true }));
   } catch (err) {
     throw new BerthError('E_CONFIG', `${command}: ${(err as Error).message.split('\n')[0]} (see berth ${command} --help)`);
   }
@@ -241,6 +296,7 @@ export function checkSourceFlags(flags: Flags): void {
   if (flags.drift !== undefined && flags.drift !== 'correct' && flags.drift !== 'detect') throw new BerthError('E_CONFIG', `--drift: "${flags.drift}" must be correct or detect`);
   if (!['debug', 'info', 'warn', 'error'].includes(String(flags['log-level']))) throw new BerthError('E_CONFIG', `--log-level: "${flags['log-level']}" must be debug, info, warn or error`);
   if (flags.format !== undefined && !['text', 'json', 'markdown'].includes(String(flags.format))) throw new BerthError('E_CONFIG', `--format: "${flags.format}" must be text, json or markdown`);
+  if (flags.output !== undefined && !['text', 'json', 'yaml', 'markdown'].includes(String(flags.output))) throw new BerthError('E_CONFIG', `-o/--output: "${flags.output}" must be text, json, yaml or markdown`);
   if (!['text', 'json'].includes(String(flags['log-format']))) throw new BerthError('E_CONFIG', `--log-format: "${flags['log-format']}" must be text or json`);
   manifestLimits(flags);
 }
@@ -272,25 +328,13 @@ export function parseFraction(value: string, flag: string): number {
 export function helpText(command?: Command): string {
   if (!command) {
     return ['usage: berth <command> [flags]', '', 'commands:',
-      '  run       watch the repository and keep the engine converged (serves /healthz, /metrics, /v1/status, POST /hooks/git)',
-      '  plan      print what applying a revision would change',
-      '  apply     one pass: apply a revision; exit 0 only when converged',
-      '  validate  check a manifests directory; exit 1 with file:line:col errors',
-      '  convert   print the berth manifests a compose file becomes (after the checks validate makes)',
-      '  secret    encrypt <file>: write <file>.age for age recipients (--recipient, or the nearest .sops.yaml), for a kind: Secret',
-      '  status    print the status of a running berth (or of the status branch with --repo)',
-      '  token     create | list | revoke <name>: API tokens of the berth using --state-dir',
-      '  audit     print the audit trail of a running berth (state-changing calls, applied actions)',
-      '  logs      <namespace>/<service>[/<replica>]: the stored output of its containers, across replacements (-f follows)',
-      '  events    what berth did and why (applied actions, rollbacks, health, failed passes; -f follows)',
-      '  run-job   <namespace>/<name>: start one run of the template of a CronJob now (recorded as berth.run=manual-<time>)',
-      '  proxy     the data plane: the listeners of loadBalancer.publish and Routes (berth run starts it; --stop stops it)',
+      ...COMMANDS.map((c) => `  ${c.padEnd(11)}${COMMAND_SUMMARY[c]}`),
       '', 'Every flag can also be set as BERTH_<FLAG> (e.g. BERTH_REPO, BERTH_WEBHOOK_SECRET).', 'berth <command> --help shows its flags; berth --version the version.',
       '', 'exit codes: 0 ok; 1 failed (invalid manifests, not converged, not ready); 2 plan --detailed-exitcode: changes;',
       '            3 status: berth (or the status branch) could not be reached'].join('\n');
   }
-  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : command === 'convert' ? 'berth convert <compose file>' : command === 'secret' ? 'berth secret encrypt <file> [flags]' : command === 'token' ? 'berth token create --role <role> --name <name> | list | revoke <name> [flags]' : command === 'run-job' ? 'berth run-job <namespace>/<name> [flags]' : command === 'logs' ? 'berth logs <namespace>/<service>[/<replica>] [flags]' : `berth ${command} [flags]`;
-  const lines = Object.entries(FLAGS[command]).map(([k, s]) => `  --${(k + (s.type === 'string' ? ' <v>' : '')).padEnd(24)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);
+  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : command === 'convert' ? 'berth convert <compose file>' : command === 'secret' ? 'berth secret encrypt <file> [flags]' : command === 'token' ? 'berth token create --role <role> --name <name> | list | revoke <name> [flags]' : command === 'run-job' ? 'berth run-job <namespace>/<name> [flags]' : command === 'logs' ? 'berth logs <namespace>/<service>[/<replica>] [flags]' : command === 'diff' ? 'berth diff [<ref>] [flags]' : command === 'rollback' ? 'berth rollback <revision> [flags]' : command === 'completion' ? 'berth completion bash|zsh|fish' : `berth ${command} [flags]`;
+  const lines = Object.entries(FLAGS[command]).map(([k, s]) => `  ${s.short ? `-${s.short}, ` : ''}--${(k + (s.type === 'string' ? ' <v>' : '')).padEnd(s.short ? 20 : 24)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);
   return [`usage: ${usage}`, '', 'flags:', ...lines, '  --help, -h'.padEnd(28) + ' show this help'].join('\n');
 }
 

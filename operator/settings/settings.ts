@@ -68,10 +68,13 @@ export interface ValidateSettings {
   manifests: ManifestSettings;
 }
 
+/** `-o` of the read commands. */
+export type OutputFormat = 'text' | 'json' | 'yaml';
+
 export interface PlanSettings extends SourceSettings {
   revision: string | undefined;
-  /** --format, or json with --json. */
-  format: 'text' | 'json' | 'markdown';
+  /** -o, else json with --json, else --format. */
+  format: OutputFormat | 'markdown';
   detailedExitcode: boolean;
 }
 
@@ -99,13 +102,37 @@ export interface StatusSettings {
   repo: string | undefined;
   instance: string;
   stateDir: string;
-  json: boolean;
+  /** -o, or json with --json. */
+  output: OutputFormat;
+}
+
+/** `berth history`: from the status branch of --repo, or of the repository the berth at --server tracks. */
+export interface HistorySettings {
+  client: ClientSettings;
+  repo: string | undefined;
+  instance: string;
+  stateDir: string;
+  limit: number;
+  output: OutputFormat;
+}
+
+/** `berth rollback <revision>`: a commit on --branch (or a branch berth/rollback-<rev> with --pr). */
+export interface RollbackSettings {
+  repo: string;
+  branch: string;
+  path: string;
+  stateDir: string;
+  pr: boolean;
+  /** --github-repo with its token (with --pr); null without the flag. */
+  github: GitHubSettings | null;
+  /** The commit's author: GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL when both are set, else berth's. */
+  author: { name: string; email: string } | undefined;
 }
 
 export interface AuditSettings {
   client: ClientSettings;
   since: string;
-  json: boolean;
+  output: OutputFormat;
 }
 
 export interface TokenSettings {
@@ -188,51 +215,66 @@ export interface RunSettings extends SourceSettings {
 export interface SettingsOf {
   run: RunSettings;
   plan: PlanSettings;
+  diff: PlanSettings;
   apply: ApplySettings;
   validate: ValidateSettings;
   convert: Record<string, never>;
   secret: { recipients: string[]; output: string | undefined };
   status: StatusSettings;
+  history: HistorySettings;
+  rollback: RollbackSettings;
+  version: { output: OutputFormat };
+  completion: Record<string, never>;
   token: TokenSettings;
   audit: AuditSettings;
   proxy: ProxySettings;
-  'run-job': { client: ClientSettings; json: boolean };
-  logs: { client: ClientSettings; params: URLSearchParams; follow: boolean; json: boolean };
-  events: { client: ClientSettings; params: URLSearchParams; follow: boolean; json: boolean };
+  'run-job': { client: ClientSettings; output: OutputFormat };
+  logs: { client: ClientSettings; params: URLSearchParams; follow: boolean; output: OutputFormat };
+  events: { client: ClientSettings; params: URLSearchParams; follow: boolean; output: OutputFormat };
 }
 
 type Parser<C extends Command> = (flags: Flags, env: NodeJS.ProcessEnv) => SettingsOf[C];
 
 const PARSERS: { [C in Command]: Parser<C> } = {
   run: runSettings,
-  plan: (flags, env) => ({
-    ...sourceSettings('plan', flags, env),
-    revision: text(flags, 'revision'),
-    format: flags.json ? 'json' : oneOf(text(flags, 'format') ?? 'text', ['text', 'json', 'markdown'] as const),
-    detailedExitcode: Boolean(flags['detailed-exitcode']),
-  }),
+  plan: planSettings,
+  diff: planSettings,
   apply: (flags, env) => ({ ...sourceSettings('apply', flags, env), revision: text(flags, 'revision'), drift: drift(flags) }),
   validate: (flags) => ({ manifests: manifestSettings('validate', flags) }),
   convert: () => ({}),
   secret: (flags) => ({ recipients: list(flags, 'recipient') ?? [], output: text(flags, 'output') }),
   status: (flags) => ({
     server: textOr('status', flags, 'server'), client: clientSettings('status', flags), repo: text(flags, 'repo') || undefined, instance: textOr('status', flags, 'instance'),
-    stateDir: textOr('status', flags, 'state-dir'), json: Boolean(flags.json),
+    stateDir: textOr('status', flags, 'state-dir'), output: outputOf(flags),
   }),
+  history: (flags) => ({
+    client: clientSettings('history', flags), repo: text(flags, 'repo') || undefined, instance: instanceName(textOr('history', flags, 'instance')),
+    stateDir: textOr('history', flags, 'state-dir'), limit: boundedCount(flags, 'limit', 20, 500), output: outputOf(flags),
+  }),
+  rollback: (flags, env) => {
+    if (!text(flags, 'repo')) throw new BerthError('E_CONFIG', '--repo is required (an http(s) URL or a local repository path; or BERTH_REPO)');
+    const tokenEnv = text(flags, 'github-token-env');
+    const github = githubSettings(flags, tokenEnv, tokenEnv ? env[tokenEnv] : undefined, 'rollback');
+    if (github && !flags.pr) throw new BerthError('E_CONFIG', '--github-repo goes with --pr (the pull request is opened from the rollback branch)');
+    return { repo: textOr('rollback', flags, 'repo'), branch: textOr('rollback', flags, 'branch'), path: textOr('rollback', flags, 'path'), stateDir: textOr('rollback', flags, 'state-dir'), pr: Boolean(flags.pr), github,
+      author: env.GIT_AUTHOR_NAME && env.GIT_AUTHOR_EMAIL ? { name: env.GIT_AUTHOR_NAME, email: env.GIT_AUTHOR_EMAIL } : undefined };
+  },
+  version: (flags) => ({ output: outputOf(flags) }),
+  completion: () => ({}),
   token: (flags) => ({
     stateDir: textOr('token', flags, 'state-dir'), role: text(flags, 'role'), name: text(flags, 'name'),
     expiresMs: text(flags, 'expires') === undefined ? undefined : parseLifetime(text(flags, 'expires')!, 'expires'),
     namespaces: text(flags, 'namespaces')?.split(',').map((x) => x.trim()).filter(Boolean), json: Boolean(flags.json),
   }),
-  audit: (flags) => ({ client: clientSettings('audit', flags), since: textOr('audit', flags, 'since'), json: Boolean(flags.json) }),
+  audit: (flags) => ({ client: clientSettings('audit', flags), since: textOr('audit', flags, 'since'), output: outputOf(flags) }),
   proxy: proxySettings,
-  'run-job': (flags) => ({ client: clientSettings('run-job', flags), json: Boolean(flags.json) }),
+  'run-job': (flags) => ({ client: clientSettings('run-job', flags), output: outputOf(flags) }),
   logs: (flags) => ({ client: clientSettings('logs', flags), ...queryOf('logs', flags, ['since', 'until', 'grep', 'search', 'stream', 'node', 'tail']) }),
   events: (flags) => ({ client: clientSettings('events', flags), ...queryOf('events', flags, ['since', 'service']) }),
 };
 
 /** The flags of berth logs / events as the API's query (the server checks them: one parser). */
-function queryOf(command: 'logs' | 'events', flags: Flags, keys: string[]): { params: URLSearchParams; follow: boolean; json: boolean } {
+function queryOf(command: 'logs' | 'events', flags: Flags, keys: string[]): { params: URLSearchParams; follow: boolean; output: OutputFormat } {
   const params = new URLSearchParams();
   for (const k of keys) {
     const v = text(flags, k);
@@ -240,10 +282,39 @@ function queryOf(command: 'logs' | 'events', flags: Flags, keys: string[]): { pa
   }
   const follow = Boolean(flags.follow);
   if (follow) params.set('follow', '1');
-  return { params, follow, json: oneOf(textOr(command, flags, 'output'), ['text', 'json'] as const) === 'json' };
+  return { params, follow, output: outputOf(flags) };
 }
 
-function clientSettings(command: 'status' | 'audit' | 'run-job' | 'logs' | 'events', flags: Flags): ClientSettings {
+function planSettings(flags: Flags, env: NodeJS.ProcessEnv): PlanSettings {
+  const output = text(flags, 'output');
+  return {
+    ...sourceSettings('plan', flags, env),
+    revision: text(flags, 'revision'),
+    format: output ? oneOf(output, ['text', 'json', 'yaml', 'markdown'] as const, '-o') : flags.json ? 'json' : oneOf(text(flags, 'format') ?? 'text', ['text', 'json', 'markdown'] as const),
+    detailedExitcode: Boolean(flags['detailed-exitcode']),
+  };
+}
+
+/** -o text|json|yaml; an older `--json` is -o json; text when neither is given. */
+export function outputOf(flags: Flags): OutputFormat {
+  const output = text(flags, 'output');
+  if (output !== undefined) return oneOf(output, ['text', 'json', 'yaml'] as const, '-o');
+  return flags.json === true ? 'json' : 'text';
+}
+
+function instanceName(v: string): string {
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(v)) throw new BerthError('E_CONFIG', `--instance: "${v}" must be lowercase letters, digits and '-'`);
+  return v;
+}
+
+/** A positive integer flag, at most `max`. */
+function boundedCount(flags: Flags, flag: string, fallback: number, max: number): number {
+  const n = count(flags, flag, fallback);
+  if (n > max) throw new BerthError('E_CONFIG', `--${flag}: at most ${max}, got ${n}`);
+  return n;
+}
+
+function clientSettings(command: 'status' | 'history' | 'audit' | 'run-job' | 'logs' | 'events', flags: Flags): ClientSettings {
   const cert = text(flags, 'cert');
   const key = text(flags, 'key');
   if (Boolean(cert) !== Boolean(key)) throw new BerthError('E_CONFIG', '--cert and --key go together');
@@ -363,11 +434,11 @@ function runSettings(flags: Flags, env: NodeJS.ProcessEnv): RunSettings {
 }
 
 /** The GitHub settings of --github-repo, with the token from the variable --github-token-env names; null without the flag. */
-function githubSettings(flags: Flags, tokenEnv: string | undefined, token: string | undefined): GitHubSettings | null {
+function githubSettings(flags: Flags, tokenEnv: string | undefined, token: string | undefined, command: 'run' | 'rollback' = 'run'): GitHubSettings | null {
   const repo = text(flags, 'github-repo');
   if (!repo) return null;
   if (!token) throw new BerthError('E_CONFIG', `--github-repo ${repo} needs a token in the environment variable ${String(tokenEnv)} (--github-token-env)`);
-  return { repo, token, apiUrl: textOr('run', flags, 'github-api-url') };
+  return { repo, token, apiUrl: textOr(command, flags, 'github-api-url') };
 }
 
 /** The traffic limits of `berth run` as asked; E_CONFIG on a bad flag. */
@@ -391,9 +462,9 @@ function drift(flags: Flags): DriftMode {
 }
 
 /** A value checkSourceFlags already checked, narrowed to its union. */
-function oneOf<T extends string>(value: string, allowed: readonly T[]): T {
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag?: string): T {
   const found = allowed.find((a) => a === value);
-  if (found === undefined) throw new BerthError('E_CONFIG', `"${value}" must be one of ${allowed.join(', ')}`);
+  if (found === undefined) throw new BerthError('E_CONFIG', `${flag ? `${flag}: ` : ''}"${value}" must be one of ${allowed.join(', ')}`);
   return found;
 }
 

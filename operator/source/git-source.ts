@@ -3,12 +3,13 @@ import { resolve as resolvePath } from 'node:path';
 import git from 'isomorphic-git';
 import { asBerthError, BerthError } from '../model/errors.ts';
 import { STATUS_BRANCH } from '../model/keys.ts';
-import type { Branch, GitSource, RepoSnapshot } from './source.ts';
+import type { Branch, CommitInfo, GitHistory, GitSource, RepoSnapshot, StatusFileVersion } from './source.ts';
 import { findGitdir, isOid, repoAt, type RefSync, type Repo } from './git-repo.ts';
 import { LocalSync } from './git-local.ts';
 import { openCacheRepo, parseRemoteUrl, RemoteSync } from './git-remote.ts';
 import { createSnapshot, TreeCache } from './git-snapshot.ts';
 import { applyChanges, changeTree } from './git-status-tree.ts';
+import { commitInfo, onTrackedBranch, resolveRevision, restoreTree, statusVersions, type HistoryContext } from './git-history.ts';
 
 export interface GitSourceOptions {
   /** http(s) URL (credentials may be given as userinfo), or a local repository path (work tree or bare). */
@@ -31,7 +32,7 @@ const MAX_WRITE_ATTEMPTS = 5;
  * Opens a git source and checks that the repository is reachable and `branch` exists.
  * Throws BerthError E_GIT (transient) naming the repository (without credentials) and the branch otherwise.
  */
-export async function openGitSource(opts: GitSourceOptions): Promise<GitSource> {
+export async function openGitSource(opts: GitSourceOptions): Promise<GitSource & GitHistory> {
   const { repo, sync } = await openRepo(opts);
   const source = new IsoGitSource(repo, sync, opts.branch, opts.author ?? DEFAULT_AUTHOR);
   await source.open();
@@ -80,7 +81,7 @@ class RepoLock {
   }
 }
 
-class IsoGitSource implements GitSource {
+class IsoGitSource implements GitSource, GitHistory {
   readonly description: string;
   private readonly repo: Repo;
   private readonly sync: RefSync;
@@ -139,6 +140,32 @@ class IsoGitSource implements GitSource {
       const commit = isOid(revision) ? await this.sync.ensureCommit(revision) : await this.sync.resolve(revision);
       return createSnapshot(this.trees, commit, (task) => this.lock.shared(task));
     });
+  }
+
+  /** GitHistory (git-history.ts), each in one exclusive task. */
+  resolveRevision(ref: string): Promise<string> {
+    return this.lock.exclusive(() => resolveRevision(this.historyContext(), ref));
+  }
+
+  commitInfo(sha: string): Promise<CommitInfo> {
+    return this.lock.exclusive(() => commitInfo(this.historyContext(), sha));
+  }
+
+  onTrackedBranch(sha: string): Promise<boolean> {
+    return this.lock.exclusive(() => onTrackedBranch(this.historyContext(), sha));
+  }
+
+  statusVersions(path: string, opts: { maxCommits: number; enough?: (v: readonly StatusFileVersion[]) => boolean }): Promise<StatusFileVersion[]> {
+    return this.lock.exclusive(() => statusVersions(this.historyContext(), path, opts));
+  }
+
+  restoreTree(branch: string, revision: string, dir: string, message: string, opts?: { createFrom?: string; author?: { name: string; email: string } }): Promise<string | null> {
+    if (!isBranchName(branch)) return Promise.reject(new BerthError('E_GIT', `invalid branch name '${branch}'`, { terminal: true }));
+    return this.lock.exclusive(() => restoreTree(this.historyContext(), branch, revision, dir, message, opts));
+  }
+
+  private historyContext(): HistoryContext {
+    return { repo: this.repo, sync: this.sync, trees: this.trees, branch: this.branch, description: this.description, author: this.author };
   }
 
   /** A file at the tip of the status branch (fetched first for remotes), or null. */

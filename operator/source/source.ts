@@ -65,3 +65,43 @@ export interface GitSource {
     opts?: { createFrom?: string },
   ): Promise<string | null>;
 }
+
+/** A commit as `berth history` and `berth rollback` show it. */
+export interface CommitInfo {
+  sha: string;
+  /** The first line of its message. */
+  subject: string;
+  author: { name: string; email: string };
+  /** Committer time, ISO 8601 (UTC). */
+  committedAt: string;
+  parents: string[];
+}
+
+/** One version of a file of the status branch: the status commit that wrote it, and the content. */
+export interface StatusFileVersion {
+  commit: string;
+  /** The status commit's committer time, ISO 8601 (UTC). */
+  committedAt: string;
+  content: string;
+}
+
+/** The history of the repository: past commits, past versions of the status, restoring a past tree (git-history.ts). */
+export interface GitHistory {
+  /** A commit id, or an unambiguous abbreviation of 4+ hex digits, a branch, a tag or `refs/...`, to a commit id; E_GIT naming it when unknown. */
+  resolveRevision(ref: string): Promise<string>;
+  /** The commit `sha` (fetched when needed); E_GIT when the repository has none. */
+  commitInfo(sha: string): Promise<CommitInfo>;
+  /** Whether commit `sha` is the tip of the tracked branch or one of its ancestors. */
+  onTrackedBranch(sha: string): Promise<boolean>;
+  /**
+   * The versions of `path` on the status branch, newest first: each status commit whose `path` differs from its parent's,
+   * walking at most `maxCommits` commits from the tip, and stopping early once `enough(versions so far)` holds.
+   */
+  statusVersions(path: string, opts: { maxCommits: number; enough?: (versions: readonly StatusFileVersion[]) => boolean }): Promise<StatusFileVersion[]>;
+  /**
+   * Commits onto `branch` its tip with directory `dir` ('.' = everything) replaced by `revision`'s, and pushes (never
+   * forced; rebuilt on a newer tip when rejected). A missing `branch` starts from `opts.createFrom`. Returns the new
+   * commit, or null when the tip's `dir` already equals `revision`'s. E_PATH_MISSING when `revision` has no `dir`.
+   */
+  restoreTree(branch: string, revision: string, dir: string, message: string, opts?: { createFrom?: string; author?: { name: string; email: string } }): Promise<string | null>;
+}

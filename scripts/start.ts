@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     `berth is running on the bundled examples${seeded ? ' (repository created from examples-repo/)' : ''}.`,
     `  manifests repository  ${repoUrl}   (kept in .berth/git/${REPO})`,
     `  berth API             ${op.url}/v1/status   /metrics   /v1/services   /v1/proxies   (token: ${path.join(STATE_DIR, 'cli-token')})`,
-    `  dashboard             ${op.url}/   (paste the token the first line below prints)`,
+    `  dashboard             ${op.url}/   (paste the token that the cat line below prints)`,
     '  shop/web              http://127.0.0.1:18080/   (berth\'s proxy, round-robin over the ready replicas)',
     '',
     `  cat ${path.join(STATE_DIR, 'cli-token')}   # the dashboard's token (admin, this machine only)`,

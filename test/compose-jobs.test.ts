@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
-import { cleanupInstance, demuxLogs, TEST_IMAGE, testDocker, uniqueInstance } from './helpers/docker.ts';
+import { cleanupInstance, demuxLogs, TEST_IMAGE, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
 import { runningOf, startTestOperator, type TestOperator } from './helpers/operator.ts';
 import type { JobStatus } from '../operator/jobs/plan.ts';
@@ -87,7 +87,8 @@ async function webAfterMigrate(namespace: string): Promise<string> {
   const [web] = await runningOf(docker, instance, 'web').then((cs) => cs.filter((c) => c.Labels['berth.namespace'] === namespace));
   const started = (await docker.getContainer(web!.Id).inspect()).State.StartedAt;
   expect(Date.parse(started)).toBeGreaterThanOrEqual(Date.parse(migrate!.State.FinishedAt));
-  return output(web!.Id);
+  // Running is not printed yet: wait for its first line.
+  return waitFor(async () => (await output(web!.Id)) || undefined, { what: `${namespace}/web's first line`, timeoutMs: 15_000 });
 }
 
 describe('compose service_completed_successfully and Job builds', () => {

@@ -137,6 +137,16 @@ describe('the dashboard', () => {
     await page.close();
   }, 60_000);
 
+  it('lists the revisions with their commits and results, a rejected one marked', async () => {
+    const page = await open(adminToken());
+    await page.locator('a[href="#/revisions"]').click();
+    const section = page.getByRole('region', { name: 'revisions' });
+    await section.locator('tr', { hasText: 'web x2' }).waitFor({ timeout: 30_000 });
+    await section.locator('tr', { hasText: 'broken' }).locator('text=rejected').waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'revisions.png'), fullPage: true });
+    await page.close();
+  }, 60_000);
+
   it('sync now asks for a pass; a viewer token is refused; readable on a phone', async () => {
     const page = await open(adminToken());
     await page.locator('tr[data-service]').first().waitFor({ timeout: 10_000 });

@@ -33,6 +33,7 @@ describe('classify', () => {
     ['GET', '/', { open: true }],
     ['GET', '/ui/app-1a2b3c.js', { open: true }],
     ['POST', '/', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
+    ['GET', '/v1/history', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
     ['GET', '/v1/status/watch', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
     ['GET', '/v1/no-such-route', { open: false, access: { verb: 'read', resource: 'status' }, changesState: false }],
   ];

@@ -55,7 +55,7 @@ export function classify(method: string, path: string, opts: RouteOptions = {}):
   if (path === '/hooks/git') return { open: true };
   // The dashboard's files hold no data: the page asks for a token and calls the API with it.
   if ((path === '/' || path.startsWith('/ui/')) && (method === 'GET' || method === 'HEAD')) return { open: true };
-  if (path === '/v1/status/watch') return needs('read', 'status');
+  if (path === '/v1/status/watch' || path === '/v1/history') return needs('read', 'status');
   if (path === '/metrics') return opts.metricsPublic ? { open: true } : needs('read', 'metrics');
   if (path === '/v1/status') return needs('read', 'status');
   if (path === '/v1/proxies') return needs('read', 'proxies');

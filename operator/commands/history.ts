@@ -10,7 +10,7 @@ import { BerthError, asBerthError } from '../model/errors.ts';
 import { STATUS_BRANCH } from '../model/keys.ts';
 import { settingsFor, type HistorySettings } from '../settings/settings.ts';
 import { openGitSource } from '../source/git-source.ts';
-import type { CommitInfo } from '../source/source.ts';
+import type { CommitInfo, GitHistory, GitSource } from '../source/source.ts';
 import { entryCount, historyOf, renderHistoryText, type HistoryEntry, type StatusVersion } from '../status/history.ts';
 import type { StatusDoc } from '../status/report.ts';
 import { statusPath } from '../status/writer.ts';
@@ -40,28 +40,36 @@ async function readHistory(s: HistorySettings): Promise<HistoryEntry[]> {
     const err = asBerthError(e, 'E_GIT');
     throw new BerthError(err.code, /not found/.test(err.message) ? `no status branch ${STATUS_BRANCH} in ${repo.replace(/\/\/[^@/]*@/, '//')}: has berth run or apply written to it?` : err.message);
   });
+  return historyFrom(source, s.instance, s.limit);
+}
+
+/**
+ * The newest `limit` history entries of `instance` from `source` (the CLI's own clone of the status branch, or the
+ * running operator's source for GET /v1/history): bounded, at most 1000 + 100 x limit status commits walked.
+ */
+export async function historyFrom(source: GitSource & GitHistory, instance: string, limit: number): Promise<HistoryEntry[]> {
   const versions: StatusVersion[] = [];
   let branch: string | undefined;
-  const files = await source.statusVersions(statusPath(s.instance), {
-    maxCommits: Math.min(20_000, 1_000 + s.limit * 100),
+  const files = await source.statusVersions(statusPath(instance), {
+    maxCommits: Math.min(20_000, 1_000 + limit * 100),
     enough: (read) => {
       for (const f of read.slice(versions.length)) {
         const doc = parseDoc(f.content);
         branch ??= doc.source?.branch;
         versions.push({ at: f.committedAt, doc: { revision: doc.revision ?? { applied: null, latest: null }, conditions: doc.conditions ?? [], lastError: doc.lastError ?? null } });
       }
-      return entryCount(versions) > s.limit;
+      return entryCount(versions) > limit;
     },
   });
-  if (!files.length) throw new BerthError('E_GIT', `no status of instance "${s.instance}" on branch ${STATUS_BRANCH} of ${source.description}`);
+  if (!files.length) throw new BerthError('E_GIT', `no status of instance "${instance}" on branch ${STATUS_BRANCH} of ${source.description}`);
   if (branch) await source.resolve(branch).catch(() => null); // fetches the manifests' history in one go
-  const entries = historyOf(versions, new Map(), s.limit);
+  const entries = historyOf(versions, new Map(), limit);
   const commits = new Map<string, CommitInfo>();
   for (const e of entries) {
     const info = await source.commitInfo(e.revision).catch(() => null);
     if (info) commits.set(e.revision, info);
   }
-  return historyOf(versions, commits, s.limit);
+  return historyOf(versions, commits, limit);
 }
 
 /** A status file's document; an unreadable one counts as empty. */

@@ -35,6 +35,8 @@ import type { RunJobDeps } from '../server/run-job-route.ts';
 import { ClientSlots } from '../server/client-slots.ts';
 import type { StatusWatchDeps } from '../server/status-watch.ts';
 import { uiFiles } from '../server/ui-route.ts';
+import { historyRoute } from '../server/history-route.ts';
+import { historyFrom } from './history.ts';
 import type { StatusDoc } from '../status/report.ts';
 import { Logs } from '../logs/service.ts';
 import { formatDuration } from '../manifests/quantity.ts';
@@ -83,7 +85,8 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const metrics = new Metrics({
     containerStats: (ids) => runtime.containerStats(ids), access: () => accessSnapshot([proxies.paths])(), autoscale: () => autoscaler.status(), logs: () => logs.report(),
   });
-  const [source, engines] = await Promise.all([connectSource(s).then((git) => timedSource(git, (seconds, err) => metrics.recordFetch(seconds, err))), connectEngine(s, s.nodeGraceMs, log, () => wake('node state changed'), images)]);
+  const [git, engines] = await Promise.all([connectSource(s), connectEngine(s, s.nodeGraceMs, log, () => wake('node state changed'), images)]);
+  const source = timedSource(git, (seconds, err) => metrics.recordFetch(seconds, err));
   const { docker, runtime, pool } = engines;
   pool.start();
   const listeners = new OperatorListeners();
@@ -133,7 +136,8 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   );
   const runJob = runJobDeps(rec, listeners, (reason) => started.trigger(reason));
   const statusWatch = statusWatchDeps(rec, listeners);
-  const server = await serve(s, { log, metrics, runJob, statusWatch, ui: uiFiles(), logs: { store: () => logs.openStore(), followers: new ClientSlots(64, 8) }, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
+  const history = historyRoute({ read: (limit) => historyFrom(git, s.instance, limit) });
+  const server = await serve(s, { log, metrics, runJob, statusWatch, history, ui: uiFiles(), logs: { store: () => logs.openStore(), followers: new ClientSlots(64, 8) }, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
   closers.add(closer(() => server.close()));
   log.info('berth running', { repo: source.description, branch: s.branch, path: s.manifests.path, instance: s.instance, interval: formatDuration(s.intervalMs), listen: server.url, drift: s.drift });
   return {

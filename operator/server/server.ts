@@ -45,6 +45,8 @@ export interface ServerDeps {
   logs?: LogsApiDeps;
   /** GET /v1/status/watch (the dashboard's live status); absent: 404. */
   statusWatch?: StatusWatchDeps;
+  /** GET /v1/history (history-route.ts); absent: 404. */
+  history?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
   /** The dashboard at / and /ui/ (ui-route.ts); absent: 404. */
   ui?: UiFiles;
   /** Serve HTTPS with this certificate and key (PEM); with `ca`, every client must present a certificate it signed. */
@@ -155,6 +157,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
     return send(res, 202, { ok: true });
   }
   if (path === '/v1/audit') return handleAudit(req, res, deps);
+  if (deps.history && path === '/v1/history') return deps.history(req, res);
   if (deps.statusWatch && path === '/v1/status/watch') return handleStatusWatch(req, res, deps.statusWatch);
   if (deps.ui?.handle(req, res, path)) return;
   if (deps.logs && path === '/v1/logs') return handleLogs(req, res, deps.logs);

@@ -31,6 +31,7 @@ interface Status {
   logs?: { store: string; file: string; error: string };
 }
 interface Listener { address: string; kind: string; owners: string[]; protocol: string; backends: Record<string, number>; stats: { active: number; total: number; failedConnects: number }; error?: string }
+interface Revision { revision: string; commit: { subject: string; author: string; committedAt: string } | null; applied: boolean; result: string; ready: boolean; message: string; durationMs: number | null; current: boolean }
 interface Line { id: number; time: string; replica: string; stream: string; text: string }
 interface Event { id: number; time: string; type: string; reason?: string; message: string; service?: string; namespace?: string }
 
@@ -291,6 +292,37 @@ function Traffic({ status, at }: { status: Status; at: number }) {
   );
 }
 
+/** The applied revisions (GET /v1/history), read again after each status change. */
+function Revisions({ at }: { at: number }) {
+  const [revs, setRevs] = useState<Revision[] | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    const abort = new AbortController();
+    getJson<{ revisions: Revision[] }>('/v1/history?limit=30', abort.signal).then((r) => { setRevs(r.revisions); setError(''); }, (e: Error) => { if (!abort.signal.aborted) setError(e.message); });
+    return () => abort.abort();
+  }, [at]);
+  const took = (ms: number | null) => (ms === null ? '—' : ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
+  return (
+    <section aria-label="revisions">
+      <h2>Revisions</h2>
+      {error && <div class="error" role="alert">{error}</div>}
+      {revs && (
+        <table>
+          <thead><tr><th>Revision</th><th>Commit</th><th>Result</th><th>To ready</th></tr></thead>
+          <tbody>{revs.map((r) => (
+            <tr data-revision={r.revision}>
+              <td><code>{short(r.revision)}</code>{r.current && <strong> (in force)</strong>}</td>
+              <td>{r.commit ? <>{r.commit.subject} <div class="muted">{r.commit.author} · {r.commit.committedAt.slice(0, 19).replace('T', ' ')}</div></> : <span class="muted">not in the repository any more</span>}</td>
+              <td>{r.applied ? r.result : <span class="h-degraded">rejected</span>}{r.message && <div class="message">{r.message}</div>}</td>
+              <td>{took(r.durationMs)}</td>
+            </tr>
+          ))}</tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
 function App() {
   const [authed, setAuthed] = useState(token() !== null);
   useEffect(() => {
@@ -309,13 +341,14 @@ function Dashboard() {
     if (hash.startsWith('#/service/')) return <ServicePage status={status} keyName={decodeURIComponent(hash.slice('#/service/'.length))} />;
     if (hash === '#/nodes') return <Nodes status={status} />;
     if (hash === '#/traffic') return <Traffic status={status} at={at} />;
+    if (hash === '#/revisions') return <Revisions at={at} />;
     return <Overview status={status} />;
   }, [hash, status, error, at]);
   return (
     <>
       <header>
         <a href="#/" class="brand">berth</a>
-        <nav><a href="#/">Services</a> <a href="#/nodes">Nodes</a> <a href="#/traffic">Traffic</a></nav>
+        <nav><a href="#/">Services</a> <a href="#/nodes">Nodes</a> <a href="#/traffic">Traffic</a> <a href="#/revisions">Revisions</a></nav>
         <span class="muted">{status?.instance}</span>
         <button type="button" class="link" onClick={() => setToken(null)}>Sign out</button>
       </header>

@@ -108,7 +108,7 @@ export class Logs {
   private pruneIfFull(): void {
     if (!this.store) return;
     try {
-      if (this.store.stats().bytes > this.opts.maxBytes) this.prune();
+      if (this.store.bytes() > this.opts.maxBytes) this.prune();
     } catch {
       // a failing store is reported by the collector
     }

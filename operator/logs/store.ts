@@ -176,6 +176,8 @@ export class LogStore {
   private readonly sourcesById = new Map<number, SourceRow>();
   private readonly sourceIds = new Map<string, number>();
   private readonly grepCache = new Map<string, RE2JS>();
+  /** Lines stored: counted once at open, then kept by every insert and delete (a count(*) scans the table). */
+  private lineCount: number;
   private readonly stmts;
 
   private constructor(db: Database.Database, private limits: StoreLimits) {
@@ -198,9 +200,9 @@ export class LogStore {
       pageCount: db.prepare('PRAGMA page_count').pluck(),
       freePages: db.prepare('PRAGMA freelist_count').pluck(),
       pageSize: db.prepare('PRAGMA page_size').pluck(),
-      lineCount: db.prepare('SELECT count(*) FROM lines').pluck(),
     };
     for (const row of db.prepare('SELECT * FROM sources').all() as SourceRow[]) this.remember(row);
+    this.lineCount = db.prepare('SELECT count(*) FROM lines').pluck().get() as number;
   }
 
   /** Opens (or creates) the store at `file`; a directory that is not writable or a damaged file is an Error saying so. */
@@ -246,6 +248,7 @@ export class LogStore {
     this.db.transaction(() => {
       const after = this.lastId();
       for (const b of batches) if (b.lines.length) out.push({ source: b.source, lines: this.appendOne(b.source, b.lines) });
+      for (const b of out) this.lineCount += b.lines.length;
       // The full-text index takes the transaction's lines in one statement (3x the rate of a trigger per row).
       this.stmts.indexFrom.run(after);
     })();
@@ -345,13 +348,15 @@ export class LogStore {
       const chunk = this.stmts.oldestChunk.get() as { id: number | null; ts: number | null; n: number };
       if (!chunk.n || chunk.id === null) break;
       const tooOld = chunk.ts !== null && chunk.ts < cutoff;
-      const tooBig = this.stats().bytes > this.limits.maxBytes * 0.9;
+      const tooBig = this.bytes() > this.limits.maxBytes * 0.9;
       if (!tooOld && !tooBig) {
         // The oldest chunk holds newer lines too: drop only its old ones; later chunks are newer still.
-        deleted += this.db.transaction(() => {
+        const old = this.db.transaction(() => {
           this.stmts.unindexOldIn.run(chunk.id, cutoff);
           return this.stmts.deleteOldIn.run(chunk.id, cutoff).changes;
         })();
+        deleted += old;
+        this.lineCount -= old;
         break;
       }
       // Too old: the whole oldest chunk is past retention. Too big: drop the oldest chunk regardless.
@@ -360,6 +365,7 @@ export class LogStore {
         this.stmts.deleteUpTo.run(chunk.id);
       })();
       deleted += chunk.n;
+      this.lineCount -= chunk.n;
       if (tooBig) this.db.pragma('incremental_vacuum');
     }
     this.stmts.deleteEvents.run(cutoff);
@@ -379,8 +385,13 @@ export class LogStore {
   }
 
   stats(): StoreStats {
+    return { bytes: this.bytes(), lines: this.lineCount, sources: this.sourcesById.size };
+  }
+
+  /** Bytes in use (pages minus free pages): three pragmas, cheap enough for every flush. */
+  bytes(): number {
     const pages = (this.stmts.pageCount.get() as number) - (this.stmts.freePages.get() as number);
-    return { bytes: pages * (this.stmts.pageSize.get() as number), lines: this.stmts.lineCount.get() as number, sources: this.sourcesById.size };
+    return pages * (this.stmts.pageSize.get() as number);
   }
 
   close(): void {

@@ -208,12 +208,13 @@ export class Reconciler {
     const view = desired.nodes.length ? this.deps.cluster?.view() : undefined;
     const cluster = view ? await this.pressure.apply(view, desired, r.observed, this.now()) : undefined;
     r.cluster = cluster?.view;
+    const manualRuns = this.manual.pending(); // CronJob runs asked for by hand, until their containers exist
     // One planner for every caller (run, apply, plan, pull requests): see plan-pass.ts.
     const planned = (o: ObservedState, evictions = cluster?.evictions) => planPass({
       desired: pinned.desired, observed: o, instance: this.deps.instance, applied: this.applied, held: this.healing.held,
       previous: pinned.previous, unhealthy: this.unhealthy(o), cluster: cluster?.view, evictions, drift: this.deps.drift,
       ...(autoscaled ? { autoscaled } : {}), now: this.now(), ...(this.lastStatus?.jobs ? { jobRecords: this.lastStatus.jobs } : {}),
-      ...(this.lastStatus?.cronJobs ? { cronRecords: this.lastStatus.cronJobs } : {}), ...(this.manual.pending() ? { manualRuns: this.manual.pending()! } : {}),
+      ...(this.lastStatus?.cronJobs ? { cronRecords: this.lastStatus.cronJobs } : {}), ...(manualRuns ? { manualRuns } : {}),
     });
     const p = planned(r.observed);
     r.plan = p.plan;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { desiredCronJob, desiredJob, desiredService } from '../../test/doubles/jobs-fixtures.ts';
 import { diff } from '../diff/diff.ts';
 import { renderJson, renderText } from '../diff/render.ts';
-import type { CronJobSpec, JobSpec } from '../model/manifest.ts';
+import type { JobSpec } from '../model/manifest.ts';
 import type { DesiredCronJob, DesiredJob, DesiredService, DesiredState, ObservedState } from '../model/state.ts';
 import type { CronJobStatus } from './cron-plan.ts';
 import type { JobStatus } from './plan.ts';
@@ -12,33 +13,9 @@ const NOW = Date.parse('2026-12-03T13:30:00.000Z');
 const OLD = '1111222233334444';
 const NEW = 'aaaabbbbccccdddd';
 
-function job(name: string, spec: Partial<JobSpec> = {}, specHash = NEW): DesiredJob {
-  return {
-    key: `shop/${name}`, namespace: 'shop', name, labels: {}, spec: { completions: 1, parallelism: 1, backoffLimit: 6, ...spec } as JobSpec,
-    image: { type: 'ref', ref: 'busybox:1' }, specHash, network: 'berth.t.shop', env: {}, source: { file: `${name}.yaml`, line: 1, col: 1 },
-  };
-}
-
-function cron(name: string, spec: Partial<CronJobSpec> = {}): DesiredCronJob {
-  return {
-    key: `shop/${name}`, namespace: 'shop', name, labels: {},
-    spec: {
-      schedule: '0 3 * * *', timeZone: 'UTC', concurrencyPolicy: 'Allow', suspend: false, successfulRunsHistory: 3, failedRunsHistory: 1,
-      jobTemplate: { spec: { completions: 1, parallelism: 1, backoffLimit: 0 } as JobSpec }, ...spec,
-    },
-    template: { image: { type: 'ref', ref: 'busybox:1' }, specHash: 'tttttttttttttttt', network: 'berth.t.shop', env: {} },
-    source: { file: `${name}.yaml`, line: 1, col: 1 },
-  };
-}
-
-function svc(name: string, dependsOn: string[] = []): DesiredService {
-  const spec = {
-    image: 'img:1', pullPolicy: 'IfNotPresent', env: {}, command: ['sleep', '1'], replicas: 1, ports: [], resources: {},
-    restart: { policy: 'always' }, update: { order: 'start-first', parallelism: 1, monitorMs: 0, failureAction: 'rollback', maxFailureRatio: 0 }, health: {}, volumes: [], dependsOn,
-    placement: { strategy: 'spread', constraints: [], priority: 0 },
-  } as unknown as DesiredService['spec'];
-  return { key: `shop/${name}`, namespace: 'shop', name, labels: {}, specHash: `${name}hash`, image: { type: 'ref', ref: 'img:1' }, source: { file: `${name}.yaml`, line: 1, col: 1 }, spec, network: 'berth.t.shop', env: {} };
-}
+const job = (name: string, spec: Partial<JobSpec> = {}, specHash = NEW): DesiredJob => desiredJob(name, spec, specHash);
+const cron = desiredCronJob;
+const svc = desiredService;
 
 const EMPTY: ObservedState = { containers: [], volumes: [], networks: [], images: { 'img:1': 'sha256:i', 'busybox:1': 'sha256:b' } };
 

@@ -35,6 +35,8 @@ export interface MetricsSources {
   autoscale?: () => ReadonlyMap<string, AutoscaleStatus>;
   /** The log store's size and ingest counters (logs/service.ts). */
   logs?: () => LogsReport;
+  /** How often container stats may be read (default USAGE_INTERVAL_MS, 15 s). */
+  usageIntervalMs?: number;
   now?: () => number;
 }
 
@@ -57,7 +59,8 @@ export class Metrics {
   private sourceUp = 1;
   private server: ServerSources | undefined;
   private readonly services: ServiceMetrics;
-  private readonly usage: ContainerUsage | undefined;
+  /** The container usage readings (also read by the series sampler, metrics/series.ts). */
+  readonly usage: ContainerUsage | undefined;
   private readonly fetches: FetchMetrics;
 
   constructor(sources: MetricsSources = {}) {
@@ -72,7 +75,7 @@ export class Metrics {
     this.fetches = new FetchMetrics(registry);
     this.registerServer();
     this.services = new ServiceMetrics(registry);
-    this.usage = sources.containerStats ? new ContainerUsage(registry, sources.containerStats, sources.now) : undefined;
+    this.usage = sources.containerStats ? new ContainerUsage(registry, sources.containerStats, sources.now, sources.usageIntervalMs ? { intervalMs: sources.usageIntervalMs } : {}) : undefined;
     if (sources.access) registerAccessMetrics(registry, sources.access);
     if (sources.autoscale) registerAutoscaleMetrics(registry, sources.autoscale);
     if (sources.logs) registerLogMetrics(registry, sources.logs);

@@ -12,6 +12,7 @@ import { token } from './commands/token.ts';
 import { audit } from './commands/audit.ts';
 import { proxy } from './commands/proxy.ts';
 import { runJob } from './commands/run-job.ts';
+import { pauseDrift, resumeDrift } from './commands/drift-pause.ts';
 import { events, logs } from './commands/logs.ts';
 import { VERSION, version } from './commands/version.ts';
 import { completion } from './commands/completion.ts';
@@ -50,6 +51,8 @@ export async function main(p: Parsed, io: Io): Promise<number> {
     case 'audit': return audit(p.flags, io);
     case 'proxy': return proxy(p.flags, io);
     case 'run-job': return runJob(p.flags, p.positionals, io);
+    case 'pause-drift': return pauseDrift(p.flags, p.positionals, io);
+    case 'resume-drift': return resumeDrift(p.flags, p.positionals, io);
     case 'logs': return logs(p.flags, p.positionals, io);
     case 'events': return events(p.flags, io);
   }

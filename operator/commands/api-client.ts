@@ -31,8 +31,8 @@ export function clientToken(c: Pick<ClientSettings, 'token' | 'stateDir'>): stri
   }
 }
 
-/** One request to the berth at `c.server`; the answer's body is refused past `limit` bytes. */
-export function apiRequest(c: ClientSettings, method: string, route: string, limit = 32 * 1024 * 1024): Promise<ApiAnswer> {
+/** One request to the berth at `c.server` (with `body` sent as JSON when given); the answer's body is refused past `limit` bytes. */
+export function apiRequest(c: ClientSettings, method: string, route: string, limit = 32 * 1024 * 1024, body?: unknown): Promise<ApiAnswer> {
   let url: URL;
   try {
     url = new URL(route, c.server.endsWith('/') ? c.server : `${c.server}/`);
@@ -41,9 +41,10 @@ export function apiRequest(c: ClientSettings, method: string, route: string, lim
   }
   const token = clientToken(c);
   const secure = url.protocol === 'https:';
+  const payload = body === undefined ? undefined : JSON.stringify(body);
   const options: https.RequestOptions = {
     method, timeout: TIMEOUT_MS,
-    headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
     ...(secure ? { ca: c.ca, ...(c.cert ? { cert: c.cert.cert, key: c.cert.key } : {}) } : {}),
   };
   return new Promise<ApiAnswer>((resolve, reject) => {
@@ -64,13 +65,13 @@ export function apiRequest(c: ClientSettings, method: string, route: string, lim
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('no answer within 10 s'), { code: 'ETIMEDOUT' })));
     req.on('error', (e: NodeJS.ErrnoException) => reject(unreachable(c, e)));
-    req.end();
+    req.end(payload);
   });
 }
 
 /** The JSON of a 2xx answer; 401/403 and other answers become a one-line error that says what to do. */
-export async function apiJson<T>(c: ClientSettings, method: string, route: string): Promise<T> {
-  const a = await apiRequest(c, method, route);
+export async function apiJson<T>(c: ClientSettings, method: string, route: string, body?: unknown): Promise<T> {
+  const a = await apiRequest(c, method, route, undefined, body);
   const refused = refusal(c, a);
   if (refused) throw refused;
   try {

@@ -118,6 +118,8 @@ export interface ReconcilerExtra {
   /** The clock of passes (absent: the system clock). */
   now?: () => Date;
   logsStatus?: ReconcilerDeps['logsStatus'];
+  /** Services whose drift correction is paused (berth pause-drift). */
+  driftPauses?: ReconcilerDeps['driftPauses'];
 }
 
 /** The resolver of kind: Secret files: identities from --age-key-file (or the SOPS variables), every value registered with `redact`. */
@@ -134,6 +136,7 @@ export function reconciler(s: SourceSettings, source: GitSource, runtime: Contai
     ...(extra.autoscaler ? { autoscaler: extra.autoscaler } : {}),
     ...(extra.now ? { now: extra.now } : {}),
     ...(extra.logsStatus ? { logsStatus: extra.logsStatus } : {}),
+    ...(extra.driftPauses ? { driftPauses: extra.driftPauses } : {}),
     ...(extra.images ? { images: extra.images.resolver, pullAuth: (ref: string) => extra.images!.pullAuth(ref) } : {}),
     statusIntervalMs: extra.statusIntervalMs,
     beforeStop: extra.beforeStop,

@@ -94,6 +94,14 @@ export class Logs {
     if (ev) this.record(ev);
   }
 
+  /**
+   * An action a person took through the API (berth pause-drift / resume-drift), stored as an event of its service now;
+   * the message passes the redactor.
+   */
+  action(e: { type: string; namespace?: string; service?: string; reason?: string; message: string }): void {
+    this.record({ ...e, ts: this.now() * 1000, message: this.opts.redact(e.message) });
+  }
+
   /** Drops lines and events past the retention and the size bound. */
   prune(): void {
     if (!this.store) return;

@@ -40,6 +40,8 @@ export interface PassInput {
   /** Removals the nodes need (memory pressure), added unless the plan removes the container anyway. */
   evictions?: readonly RemoveAction[];
   drift: 'correct' | 'detect';
+  /** Services (`ns/name`) whose drift correction is paused (berth pause-drift): their drift actions stay pending, not run. */
+  driftPaused?: ReadonlySet<string>;
   /** The autoscaler's counts by service key; an autoscaled service without one runs what runs (autoscale/replicas.ts). */
   autoscaled?: ReadonlyMap<string, number>;
   /** The clock Jobs are planned against (ms since the epoch; absent: now). */
@@ -92,7 +94,8 @@ export function planPass(input: PassInput): PassPlan {
   const paused = (a: Action) => a.type === 'replace' && a.cause === 'change' && input.held?.get(a.service)?.action === 'pause';
   // A Service naming a Job in dependsOn rolls out once that Job succeeded: its creates and replacements wait.
   const jobHeld = (a: Action) => (a.type === 'create' || a.type === 'replace') && plan.heldByJobs?.[a.service] !== undefined;
-  const runnable = plan.actions.filter((a) => !(input.drift === 'detect' && a.cause === 'drift') && !paused(a) && !jobHeld(a));
+  const driftHeld = (a: Action) => a.cause === 'drift' && (input.drift === 'detect' || (a.service !== undefined && input.driftPaused?.has(a.service) === true));
+  const runnable = plan.actions.filter((a) => !driftHeld(a) && !paused(a) && !jobHeld(a));
   for (const [service, why] of Object.entries(plan.heldByJobs ?? {})) if (!unschedulable.has(service)) unschedulable.set(service, why);
   const pending = waiting.length || waitingJobs.length ? { ...plan, actions: [...plan.actions, ...waiting, ...waitingJobs] } : plan;
   return { desired, plan, runnable, pending, unschedulable, waiting, waitingJobs };

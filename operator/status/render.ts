@@ -48,6 +48,8 @@ export function renderStatusText(doc: StatusDoc): string {
     }
   }
   if (doc.drift.length) lines.push('', 'drift (not corrected):', ...doc.drift.map((d) => `  ${d}`));
+  const paused = Object.entries(doc.driftPaused ?? {});
+  if (paused.length) lines.push('', ...paused.map(([k, p]) => `drift correction paused for ${k} by ${p.by} since ${p.at}${p.reason ? ` (${p.reason})` : ''} (${p.uncorrected} drifted action(s) not corrected)`));
   if (doc.lastError) lines.push('', `last error (${doc.lastError.code}): ${doc.lastError.message}`);
   if (doc.logs) lines.push('', `log store failing (${doc.logs.file}): ${doc.logs.error}; container output is not collected until it works (the engines keep it)`);
   return lines.join('\n');

@@ -1,7 +1,7 @@
 /**
  * Builds the dashboard (ui/src: Preact and TypeScript) into ui/dist with esbuild: one minified, content-hashed
  * bundle of script and one of style, and an index.html naming them; nothing fetched at run time. Skipped when
- * ui/dist is newer than every source file (provision.sh runs it before npm start and npm test). Prints the sizes.
+ * ui/dist is newer than every source file and the lock file (a new front-end package version) (provision.sh runs it before npm start and npm test). Prints the sizes.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +18,7 @@ function newest(dir: string): number {
 
 const index = path.join(OUT, 'index.html');
 const force = process.argv.includes('--force');
-if (!force && fs.existsSync(index) && fs.statSync(index).mtimeMs >= Math.max(newest(SRC), fs.statSync(import.meta.filename).mtimeMs)) process.exit(0);
+if (!force && fs.existsSync(index) && fs.statSync(index).mtimeMs >= Math.max(newest(SRC), fs.statSync(import.meta.filename).mtimeMs, fs.statSync(path.join(ROOT, 'package-lock.json')).mtimeMs)) process.exit(0);
 
 fs.rmSync(OUT, { recursive: true, force: true });
 const result = await build({

@@ -6,19 +6,18 @@
  * pass, and is refused for a viewer token; no JavaScript error on any page; phone-sized viewport. Screenshots go to
  * test-artifacts/ (not committed). Every request goes to 127.0.0.1.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { berth } from './helpers/cli.ts';
 import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
+import { ARTIFACTS, launchBrowser, openDashboard } from './helpers/browser.ts';
 import { freePort } from './helpers/net.ts';
 import { service, startTestOperator, type TestOperator } from './helpers/operator.ts';
 
 const docker = testDocker();
 const instance = uniqueInstance('dash');
-const ARTIFACTS = path.resolve(import.meta.dirname, '../test-artifacts');
 let remote: Remote;
 let op: TestOperator;
 let browser: Browser;
@@ -37,15 +36,11 @@ spec:
 const ticker = service('ticker', { command: ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'] });
 
 beforeAll(async () => {
-  await fs.mkdir(ARTIFACTS, { recursive: true });
   sitePort = await freePort();
   remote = await makeRemote({ 'web.yaml': service('web', { replicas: 1 }), 'ticker.yaml': ticker, 'site.yaml': published(sitePort) });
   op = await startTestOperator(remote.url, instance);
   if (!op.passes.some((p) => p.converged)) await op.waitPass((p) => p.converged, 'first converged pass');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 }, 120_000);
 
 afterAll(async () => {
@@ -55,14 +50,8 @@ afterAll(async () => {
   await cleanupInstance(docker, instance);
 });
 
-async function open(token: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const page = await browser.newPage({ viewport });
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) errors.push(`console: ${m.text()}`); });
-  await page.goto(`${op.url}/`);
-  await page.getByLabel('API token').fill(token);
-  await page.getByRole('button', { name: 'Open' }).click();
-  return page;
+function open(token: string, viewport = { width: 1280, height: 800 }): Promise<Page> {
+  return openDashboard(browser, op.url, token, errors, { viewport });
 }
 
 const adminToken = () => op.auth.authorization.slice('Bearer '.length);

@@ -24,6 +24,7 @@ export function healthAlert(c: HealthChange): Alert | null {
 export function reconcilerAlert(e: ReconcilerEvent): Alert | null {
   switch (e.kind) {
     case 'applying':
+    case 'revision-planned':
       return null;
     case 'crashloop': {
       const wait = e.crash.retryAt ? `; next restart in ${Math.max(0, Math.round((e.crash.retryAt - Date.now()) / 1000))} s` : '';

@@ -12,7 +12,7 @@ export function isRole(v: unknown): v is Role {
 }
 
 export type Verb = 'read' | 'write' | 'trigger';
-export type Resource = 'status' | 'metrics' | 'services' | 'endpoints' | 'proxies' | 'sync' | 'audit' | 'jobs' | 'logs';
+export type Resource = 'status' | 'metrics' | 'services' | 'endpoints' | 'proxies' | 'sync' | 'audit' | 'jobs' | 'logs' | 'drift';
 
 /** The authenticated caller. */
 export interface Principal {
@@ -34,7 +34,7 @@ export interface Access {
 /** Roles and their grants. `operator` writes endpoints only in its granted namespaces. */
 export const POLICY: Readonly<Record<Role, readonly `${Verb} ${Resource | '*'}`[]>> = {
   viewer: ['read status', 'read metrics', 'read services', 'read endpoints', 'read proxies', 'read logs'],
-  operator: ['read status', 'read metrics', 'read services', 'read endpoints', 'read proxies', 'read logs', 'write endpoints', 'trigger sync', 'trigger jobs'],
+  operator: ['read status', 'read metrics', 'read services', 'read endpoints', 'read proxies', 'read logs', 'write endpoints', 'trigger sync', 'trigger jobs', 'trigger drift'],
   admin: ['read *', 'write *', 'trigger *'],
 };
 
@@ -56,7 +56,9 @@ export function classify(method: string, path: string, opts: RouteOptions = {}):
   // The dashboard's files hold no data: the page asks for a token and calls the API with it.
   if ((path === '/' || path.startsWith('/ui/')) && (method === 'GET' || method === 'HEAD')) return { open: true };
   if (path === '/v1/status/watch' || path === '/v1/history') return needs('read', 'status');
+  if (path.startsWith('/v1/plans/')) return needs('read', 'status');
   if (path === '/metrics') return opts.metricsPublic ? { open: true } : needs('read', 'metrics');
+  if (path === '/v1/series') return needs('read', 'metrics');
   if (path === '/v1/status') return needs('read', 'status');
   if (path === '/v1/proxies') return needs('read', 'proxies');
   if (path === '/v1/audit') return needs('read', 'audit');
@@ -64,6 +66,8 @@ export function classify(method: string, path: string, opts: RouteOptions = {}):
   if (path === '/v1/sync') return method === 'POST' ? needs('trigger', 'sync', undefined, true) : needs('read', 'status');
   if (path.startsWith('/v1/cronjobs/') && method === 'POST') return needs('trigger', 'jobs', safeDecode(path.split('/')[3]), true);
   if (path === '/v1/watch' || path === '/v1/services' || path === '/v1/services/') return needs('read', 'services');
+  // berth pause-drift / resume-drift: POST /v1/services/<ns>/<name>/pause-drift|resume-drift, in the namespace.
+  if (path.startsWith('/v1/services/') && method === 'POST' && /^\/v1\/services\/[^/]+\/[^/]+\/(pause|resume)-drift$/.test(path)) return needs('trigger', 'drift', safeDecode(path.split('/')[3]), true);
   if (path.startsWith('/v1/services/')) {
     const [ns, , endpoints, id] = path.slice('/v1/services/'.length).split('/');
     if (method === 'GET' || method === 'HEAD') return needs('read', 'endpoints');

@@ -18,7 +18,10 @@ import type { PassResult, Reconciler } from '../reconciler/reconciler.ts';
 import { registryRoutes } from '../registry/api.ts';
 import { Registry } from '../registry/registry.ts';
 import { createGitHubClient, type GitHubClient } from '../review/github.ts';
-import { Reviewer, type RoundReport } from '../review/reviewer.ts';
+import { Reviewer, type PlannerDeps, type RoundReport } from '../review/reviewer.ts';
+import { DashboardPlans } from '../review/dashboard-plans.ts';
+import { RevisionPlans } from '../status/revision-plans.ts';
+import { plansRoute } from '../server/plans-route.ts';
 import { startReviewRunner, type ReviewRunner } from '../review/runner.ts';
 import { SyncReporter } from '../review/sync-report.ts';
 import { clusterView } from '../runtime/cluster.ts';
@@ -32,10 +35,14 @@ import { Autoscaler } from '../autoscale/controller.ts';
 import { watchWakeups } from '../dataplane/wakeups.ts';
 import { startServer, type Server, type ServerDeps } from '../server/server.ts';
 import type { RunJobDeps } from '../server/run-job-route.ts';
+import { DriftPauses } from '../healing/drift-pause.ts';
 import { ClientSlots } from '../server/client-slots.ts';
 import type { StatusWatchDeps } from '../server/status-watch.ts';
 import { uiFiles } from '../server/ui-route.ts';
 import { historyRoute } from '../server/history-route.ts';
+import { SeriesSampler, usageIntervalFor } from '../metrics/series.ts';
+import { USAGE_INTERVAL_MS } from '../metrics/usage.ts';
+import { seriesRoute } from '../server/series-route.ts';
 import { historyFrom } from './history.ts';
 import type { StatusDoc } from '../status/report.ts';
 import { Logs } from '../logs/service.ts';
@@ -84,6 +91,7 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   // One prom-client registry per operator; its series read the parts below when /metrics is scraped (server/metrics.ts).
   const metrics = new Metrics({
     containerStats: (ids) => runtime.containerStats(ids), access: () => accessSnapshot([proxies.paths])(), autoscale: () => autoscaler.status(), logs: () => logs.report(),
+    usageIntervalMs: usageIntervalFor(s.seriesStepMs, USAGE_INTERVAL_MS),
   });
   const [git, engines] = await Promise.all([connectSource(s), connectEngine(s, s.nodeGraceMs, log, () => wake('node state changed'), images)]);
   const source = timedSource(git, (seconds, err) => metrics.recordFetch(seconds, err));
@@ -110,12 +118,19 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   autoscaler.start();
   // Requests the proxy process holds for a service at zero wake it at once (long poll on its control socket).
   const wakeups = watchWakeups(proxies.paths, (services) => autoscaler.wake(services));
+  // berth pause-drift: per-Service pauses of drift correction, kept under --state-dir (healing/drift-pause.ts).
+  const driftPauses = DriftPauses.open(s.stateDir, s.instance, log);
   const rec = reconciler(s, source, runtime, log, {
     keepLastGood: true, drift: s.drift, statusIntervalMs: s.statusIntervalMs, monitor, cluster, redact, images, secrets: secretStore(s, redact), autoscaler,
     notify: (e) => listeners.onReconcilerEvent(e), beforeStop: (id) => drainer.drain(id), onLateFetch: () => wake('late fetch finished'),
-    ...(hooks.now ? { now: hooks.now } : {}), logsStatus: () => logs.statusSection(),
+    ...(hooks.now ? { now: hooks.now } : {}), logsStatus: () => logs.statusSection(), driftPauses,
   });
-  const reviews = github || s.reviewBranches.length ? startReviews(s, source, engines, log, { github, sync, onRound: hooks.onReview, images }) : null;
+  const planner = plannerOf(s, source, engines, images);
+  const plans = new DashboardPlans({ planner, plans: new RevisionPlans({ source, instance: s.instance, log, redact: (t) => redact.text(t) }), status: () => rec.status, redact: (t) => redact.text(t), ...(s.github ? { githubRepo: s.github.repo } : {}) });
+  listeners.onEvent(plans);
+  const changes = new Set<(topic: string) => void>(); // what the dashboard reads again that the status does not carry
+  const onRound = (r: RoundReport, reason: string) => { plans.onRound(r); for (const fn of changes) fn('reviews'); hooks.onReview?.(r, reason); };
+  const reviews = github || s.reviewBranches.length ? startReviews(s, planner, log, { github, sync, onRound }) : null;
   const gc = startGc({ runtime: createDockerGc(docker), instance: s.instance, log, schedule: s.gcSchedule, protect: (id) => rec.protects(id), pulledRepositories: () => rec.pulledRepositories() });
   const ttlTimer = setInterval(() => registry.tick(), 1000);
   ttlTimer.unref();
@@ -131,13 +146,23 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const started = startLoop(rec, { intervalMs: s.intervalMs, log, runtime, instance: s.instance, ...(hooks.now ? { now: () => hooks.now!().getTime() } : {}), onPass: (r, trigger, ms) => listeners.afterPass(r, trigger, ms) });
   loop = started;
   const closers = new Closers().add(
-    closer(() => pool.stop()), closer(() => wakeups.stop()), closer(() => autoscaler.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
+    closer(() => pool.stop()), closer(() => wakeups.stop()), closer(() => autoscaler.stop()), closer(() => started.stop()), closer(() => rec.flushStatus()), closer(() => plans.idle()), closer(() => reviews?.stop()), closer(() => sync?.idle()),
     closer(() => proxies.close()), closer(() => monitor.stop()), closer(() => imageUpdates?.stop()), closer(() => gc.stop()), closer(() => clearInterval(ttlTimer)), closer(() => externals.close()), closer(() => security.close()), closer(() => logs.stop()),
   );
   const runJob = runJobDeps(rec, listeners, (reason) => started.trigger(reason));
-  const statusWatch = statusWatchDeps(rec, listeners);
+  const statusWatch = statusWatchDeps(rec, listeners, changes);
   const history = historyRoute({ read: (limit) => historyFrom(git, s.instance, limit) });
-  const server = await serve(s, { log, metrics, runJob, statusWatch, history, ui: uiFiles(), logs: { store: () => logs.openStore(), followers: new ClientSlots(64, 8) }, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
+  // GET /v1/series: every --series-step a point per Service from the sources /metrics reads (metrics/series.ts).
+  const seriesSampler = new SeriesSampler({
+    services: () => Object.keys(rec.status?.services ?? {}), access: accessSnapshot([proxies.paths]),
+    usage: async () => ((await metrics.usage?.current()) ?? []).map(([t, stats]) => ({ id: t.id, service: t.labels.service, stats })),
+  }, { stepMs: s.seriesStepMs });
+  seriesSampler.start();
+  closers.add(closer(() => seriesSampler.stop()));
+  const series = seriesRoute({ series: (key, sinceMs) => seriesSampler.series(key, sinceMs), known: (key) => rec.status?.services[key] !== undefined, stepMs: s.seriesStepMs });
+  const plansApi = plansRoute({ recorded: (rev) => plans.recorded(rev), head: () => plans.headPlan(), reviews: () => plans.reviews() });
+  const driftPause = { store: driftPauses, hasService: (key: string) => rec.hasService(key), trigger: (reason: string) => started.trigger(reason), event: (e: Parameters<Logs['action']>[0]) => logs.action(e) };
+  const server = await serve(s, { log, metrics, runJob, driftPause, statusWatch, history, series, plans: plansApi, ui: uiFiles(), logs: { store: () => logs.openStore(), followers: new ClientSlots(64, 8) }, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
   closers.add(closer(() => server.close()));
   log.info('berth running', { repo: source.description, branch: s.branch, path: s.manifests.path, instance: s.instance, interval: formatDuration(s.intervalMs), listen: server.url, drift: s.drift });
   return {
@@ -178,19 +203,24 @@ function registerListeners(listeners: OperatorListeners, p: Parts): void {
 }
 
 /** The review runner: pull request plans (with --github-repo) and plain-git review branches. */
-function startReviews(s: RunSettings, source: GitSource, { runtime, pool }: Engines, log: Logger, extra: { github: GitHubClient | null; sync: SyncReporter | null; onRound?: OperatorHooks['onReview']; images: ImageAccess }): ReviewRunner {
-  const reviewer = new Reviewer({
-    source, runtime, instance: s.instance, log, github: extra.github ?? undefined, reviewBranches: s.reviewBranches, baseBranch: s.branch,
-    load: (snapshot) => loadDesired(snapshot, loadOptions(s.manifests, s.instance)),
-    // The nodes in force, never a pull request's own Node manifests: planning connects to nothing a head names.
-    cluster: async () => clusterView(pool, runtime),
-    images: extra.images.resolver,
-  });
+function startReviews(s: RunSettings, planner: PlannerDeps, log: Logger, extra: { github: GitHubClient | null; sync: SyncReporter | null; onRound: OperatorHooks['onReview'] }): ReviewRunner {
+  const reviewer = new Reviewer({ ...planner, log, github: extra.github ?? undefined, reviewBranches: s.reviewBranches, baseBranch: s.branch });
   return startReviewRunner(reviewer, log, { onRound: extra.onRound, before: async () => extra.sync?.idle(), intervalMs: s.intervalMs });
 }
 
+/** How review rounds and the dashboard's head plan plan a revision: like `berth plan`, against the engines in force. */
+function plannerOf(s: RunSettings, source: GitSource, { runtime, pool }: Engines, images: ImageAccess): PlannerDeps {
+  return {
+    source, runtime, instance: s.instance,
+    load: (snapshot) => loadDesired(snapshot, loadOptions(s.manifests, s.instance)),
+    // The nodes in force, never a pull request's own Node manifests: planning connects to nothing a head names.
+    cluster: async () => clusterView(pool, runtime),
+    images: images.resolver,
+  };
+}
+
 /** GET /v1/status/watch: the status after each pass, to every watcher (the dashboard). */
-function statusWatchDeps(rec: Reconciler, listeners: OperatorListeners): StatusWatchDeps {
+function statusWatchDeps(rec: Reconciler, listeners: OperatorListeners, changes: Set<(topic: string) => void>): StatusWatchDeps {
   const watchers = new Set<(doc: StatusDoc) => void>();
   listeners.onPass({ afterPass: (r) => { for (const w of watchers) w(r.status); } });
   return {
@@ -198,6 +228,10 @@ function statusWatchDeps(rec: Reconciler, listeners: OperatorListeners): StatusW
     subscribe: (fn) => {
       watchers.add(fn);
       return () => watchers.delete(fn);
+    },
+    changes: (fn) => {
+      changes.add(fn);
+      return () => changes.delete(fn);
     },
     slots: new ClientSlots(64, 16),
   };

@@ -9,4 +9,11 @@ export interface NodeStatus {
   error?: string;
   /** Set while the node is (or recently was) over its memory high mark and takes no new replica. */
   memoryPressure?: string;
+  /** Schedulable capacity (cores, bytes), once the engine answered. */
+  capacity?: { cpu: number; memory: number };
+  /** What the containers berth runs on it reserve (their CPU and memory limits), and how many run. */
+  allocated?: { cpu: number; memory: number; containers: number };
+  labels?: Record<string, string>;
+  /** Cordoned (`unschedulable: true`): nothing new is placed on it. */
+  cordoned?: boolean;
 }

@@ -55,6 +55,12 @@ export interface ListenerInfo {
   protocol: 'tcp' | 'http';
   /** Services whose ready endpoints this listener forwards to, with their ready endpoint counts. */
   backends: Record<string, number>;
+  /** How a service listener balances (a Route's backends balance by their own service's setting). */
+  algorithm?: LbAlgorithm;
+  /** A Route listener's rules in match order: host, path prefix and weighted backends, and the Route rule each came from. */
+  rules?: { host?: string; pathPrefix?: string; backends: { service: string; weight: number }[]; source: string }[];
+  /** Serves TLS (a Route with tls). */
+  tls?: boolean;
   stats: ProxyStats;
   /** Set when the port could not be opened (retried on the next pass). */
   error?: string;
@@ -249,7 +255,12 @@ function closeOpen(o: Open): Promise<void> {
 function info(w: Wanted, registry: Registry): Omit<ListenerInfo, 'stats'> {
   const backends: Record<string, number> = {};
   for (const s of w.services) backends[s] = registry.ready(s).length;
-  return { address: w.address, kind: w.kind, owners: w.owners, protocol: w.protocol, backends };
+  return {
+    address: w.address, kind: w.kind, owners: w.owners, protocol: w.protocol, backends,
+    ...(w.kind === 'service' && w.algorithm ? { algorithm: w.algorithm } : {}),
+    ...(w.rules ? { rules: w.rules.map((r) => ({ ...(r.host ? { host: r.host } : {}), ...(r.pathPrefix ? { pathPrefix: r.pathPrefix } : {}), backends: r.backends.map((b) => ({ service: b.service, weight: b.weight })), source: r.source ?? '' })) } : {}),
+    ...(w.tls ? { tls: true } : {}),
+  };
 }
 
 function addressOf(host: string, port: number): string {

@@ -49,6 +49,8 @@ interface PassState {
 export class Reconciler {
   private applied = new Map<string, AppliedService>();
   private appliedRevision: string | null = null;
+  /** The revision whose plan was last announced ('revision-planned'): once per revision, failed applies retried or not. */
+  private plannedRevision: string | null = null;
   private lastStatus: StatusDoc | null = null;
   private restored = false;
   private readonly healing = new Healing();
@@ -135,6 +137,12 @@ export class Reconciler {
     return this.lastStatus;
   }
 
+  /** Whether Service `key` (`ns/name`) is in the revision in force; null before one is (berth pause-drift). */
+  hasService(key: string): boolean | null {
+    const desired = this.good?.desired;
+    return desired ? desired.services.some((s) => s.key === key) : null;
+  }
+
   /** Image references the current desired state uses, as written and as pinned last (for drift checks on image IDs). */
   private imageRefs(): string[] {
     const services = [...(this.good?.desired.services ?? []), ...(this.previous?.services ?? []), ...this.pinned];
@@ -209,15 +217,21 @@ export class Reconciler {
     const cluster = view ? await this.pressure.apply(view, desired, r.observed, this.now()) : undefined;
     r.cluster = cluster?.view;
     const manualRuns = this.manual.pending(); // CronJob runs asked for by hand, until their containers exist
+    const driftPaused = this.deps.driftPauses?.keys(); // berth pause-drift: their drift stays pending, not run
     // One planner for every caller (run, apply, plan, pull requests): see plan-pass.ts.
     const planned = (o: ObservedState, evictions = cluster?.evictions) => planPass({
       desired: pinned.desired, observed: o, instance: this.deps.instance, applied: this.applied, held: this.healing.held,
       previous: pinned.previous, unhealthy: this.unhealthy(o), cluster: cluster?.view, evictions, drift: this.deps.drift,
       ...(autoscaled ? { autoscaled } : {}), now: this.now(), ...(this.lastStatus?.jobs ? { jobRecords: this.lastStatus.jobs } : {}),
       ...(this.lastStatus?.cronJobs ? { cronRecords: this.lastStatus.cronJobs } : {}), ...(manualRuns ? { manualRuns } : {}),
+      ...(driftPaused?.size ? { driftPaused } : {}),
     });
     const p = planned(r.observed);
     r.plan = p.plan;
+    if (!this.deps.dryRun && desired.revision !== this.appliedRevision && desired.revision !== this.plannedRevision) {
+      this.plannedRevision = desired.revision;
+      this.deps.notify?.({ kind: 'revision-planned', revision: desired.revision, base: this.appliedRevision, plan: p.plan, desired: pinned.desired });
+    }
     if (cluster) ({ unschedulable: r.unschedulable, waiting: r.waiting } = p);
     else if (p.unschedulable.size) r.unschedulable = p.unschedulable; // services waiting for a Job
     const gated = this.healing.gateStarts(p.runnable, this.now());
@@ -384,6 +398,7 @@ export class Reconciler {
       now: (this.deps.now?.() ?? new Date()).toISOString(),
       previous: this.lastStatus,
       ...(outputs ? { jobOutputs: outputs.outputs } : {}),
+      ...(this.deps.driftPauses ? { driftPaused: this.deps.driftPauses.list() } : {}),
     });
     const logs = this.deps.logsStatus?.();
     if (logs) built.logs = logs;

@@ -15,6 +15,7 @@ import type { Logger } from '../util/log.ts';
 import type { AutoscaleStatus } from '../autoscale/controller.ts';
 import type { Redactor } from '../util/redact.ts';
 import type { JobFailure } from '../jobs/failures.ts';
+import type { DriftPause } from '../healing/drift-pause.ts';
 
 export type { ClusterView } from '../runtime/cluster.ts';
 
@@ -61,6 +62,8 @@ export interface ReconcilerDeps {
   /** Decrypts the Secrets replicas name, at create; told before each apply which desired states are in force. */
   secrets?: SecretResolver & { remember(...states: (DesiredState | null | undefined)[]): void };
   /** The replica counts of autoscaled services, and what status shows of them (absent: what runs, clamped). */
+  /** Services whose drift correction is paused (berth pause-drift, healing/drift-pause.ts); absent: none. */
+  driftPauses?: { keys(): ReadonlySet<string>; list(): readonly DriftPause[] };
   /** The log store's problem, for the status (absent while it works). */
   logsStatus?: () => StatusDoc['logs'];
   autoscaler?: {
@@ -89,7 +92,12 @@ export type ReconcilerEvent =
   /** A Job's run or a CronJob's run turned Failed (once per run, jobs/failures.ts). */
   | { kind: 'job-failed'; failure: JobFailure }
   /** A plan with changes of a revision is about to be applied (after-merge reporting sets `berth/sync` pending). */
-  | { kind: 'applying'; revision: string; plan: Plan };
+  | { kind: 'applying'; revision: string; plan: Plan }
+  /**
+   * The first pass of a new revision in force planned it (once per revision per process, dry runs never): the
+   * dashboard's record of what each applied revision changed (status/revision-plans.ts).
+   */
+  | { kind: 'revision-planned'; revision: string; base: string | null; plan: Plan; desired: DesiredState };
 
 export interface PassResult {
   revision: string | null;

@@ -30,7 +30,11 @@ export function clusterView(pool: NodePool, runtime: MultiRuntime): ClusterView 
     unreachable: new Set(nodes.filter((n) => n.state !== 'Ready' || stale.has(n.name)).map((n) => n.name)),
     lost: new Set(nodes.filter((n) => n.state === 'NotReady').map((n) => n.name)),
     states: [
-      ...nodes.map((n) => ({ name: n.name, state: n.state, endpoint: n.spec.endpoint, ...(n.error ? { error: n.error } : {}) })),
+      ...nodes.map((n) => ({
+        name: n.name, state: n.state, endpoint: n.spec.endpoint, ...(n.error ? { error: n.error } : {}),
+        ...(n.capacity ? { capacity: { ...n.capacity } } : {}), ...(Object.keys(n.spec.labels).length ? { labels: { ...n.spec.labels } } : {}),
+        ...(n.spec.unschedulable ? { cordoned: true } : {}),
+      })),
       ...pool.failures().map((f) => ({ name: f.name, state: 'NotReady' as const, endpoint: f.endpoint, error: f.error })),
     ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   };

@@ -17,6 +17,7 @@ import { DeliveryCache } from './deliveries.ts';
 import { handleWebhook, UnsignedTriggerLimiter, type WebhookContext } from './webhook-route.ts';
 import type { Metrics } from './metrics.ts';
 import { handleRunJob, type RunJobDeps } from './run-job-route.ts';
+import { handleDriftPause, isDriftPausePath, type DriftPauseDeps } from './drift-pause-route.ts';
 import { handleEvents, handleLogs, type LogsApiDeps } from '../logs/api.ts';
 import { handleStatusWatch, type StatusWatchDeps } from './status-watch.ts';
 import type { UiFiles } from './ui-route.ts';
@@ -41,12 +42,18 @@ export interface ServerDeps {
   audit?: AuditLog;
   /** POST /v1/cronjobs/<ns>/<name>/run (berth run-job); absent: 404. */
   runJob?: RunJobDeps;
+  /** POST /v1/services/<ns>/<name>/pause-drift|resume-drift (drift-pause-route.ts); absent: 404. */
+  driftPause?: DriftPauseDeps;
   /** GET /v1/logs and /v1/events (the log store); absent: 404. */
   logs?: LogsApiDeps;
   /** GET /v1/status/watch (the dashboard's live status); absent: 404. */
   statusWatch?: StatusWatchDeps;
   /** GET /v1/history (history-route.ts); absent: 404. */
   history?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
+  /** GET /v1/series (series-route.ts): short per-service metric history for the dashboard's charts; absent: 404. */
+  series?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
+  /** GET /v1/plans/... (plans-route.ts); absent: 404. */
+  plans?: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => Promise<void>;
   /** The dashboard at / and /ui/ (ui-route.ts); absent: 404. */
   ui?: UiFiles;
   /** Serve HTTPS with this certificate and key (PEM); with `ca`, every client must present a certificate it signed. */
@@ -158,10 +165,13 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
   }
   if (path === '/v1/audit') return handleAudit(req, res, deps);
   if (deps.history && path === '/v1/history') return deps.history(req, res);
+  if (deps.series && path === '/v1/series') return deps.series(req, res);
+  if (deps.plans && path.startsWith('/v1/plans/')) return deps.plans(req, res, path);
   if (deps.statusWatch && path === '/v1/status/watch') return handleStatusWatch(req, res, deps.statusWatch);
   if (deps.ui?.handle(req, res, path)) return;
   if (deps.logs && path === '/v1/logs') return handleLogs(req, res, deps.logs);
   if (deps.logs && path === '/v1/events') return handleEvents(req, res, deps.logs);
+  if (deps.driftPause && isDriftPausePath(path)) return handleDriftPause(req, res, path, verdict?.ok ? verdict.principal?.name ?? 'anonymous' : 'anonymous', deps.driftPause, ctx.bodies);
   if (deps.runJob && path.startsWith('/v1/cronjobs/')) return handleRunJob(req, res, path, verdict?.ok ? verdict.principal?.name ?? 'anonymous' : 'anonymous', deps.runJob);
   if (req.method === 'GET' && path === '/v1/status') {
     const s = deps.status();

@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { BerthError } from '../model/errors.ts';
 import { TIMER_MAX_MS, formatDuration, parseDuration as parseManifestDuration, parseMemory } from '../manifests/quantity.ts';
 
-export type Command = 'run' | 'plan' | 'diff' | 'apply' | 'validate' | 'convert' | 'secret' | 'status' | 'history' | 'rollback' | 'token' | 'audit' | 'proxy' | 'run-job' | 'logs' | 'events' | 'version' | 'completion';
-export const COMMANDS: Command[] = ['run', 'plan', 'diff', 'apply', 'validate', 'convert', 'secret', 'status', 'history', 'rollback', 'token', 'audit', 'proxy', 'run-job', 'logs', 'events', 'version', 'completion'];
+export type Command = 'run' | 'plan' | 'diff' | 'apply' | 'validate' | 'convert' | 'secret' | 'status' | 'history' | 'rollback' | 'token' | 'audit' | 'proxy' | 'run-job' | 'pause-drift' | 'resume-drift' | 'logs' | 'events' | 'version' | 'completion';
+export const COMMANDS: Command[] = ['run', 'plan', 'diff', 'apply', 'validate', 'convert', 'secret', 'status', 'history', 'rollback', 'token', 'audit', 'proxy', 'run-job', 'pause-drift', 'resume-drift', 'logs', 'events', 'version', 'completion'];
 
 /** One line per command: `berth --help` and the shell completions (commands/completion.ts) show these. */
 export const COMMAND_SUMMARY: Record<Command, string> = {
@@ -25,6 +25,8 @@ export const COMMAND_SUMMARY: Record<Command, string> = {
   logs: '<namespace>/<service>[/<replica>]: the stored output of its containers, across replacements (-f follows)',
   events: 'what berth did and why (applied actions, rollbacks, health, failed passes; -f follows)',
   'run-job': '<namespace>/<name>: start one run of the template of a CronJob now (recorded as berth.run=manual-<time>)',
+  'pause-drift': '<namespace>/<name>: stop correcting drift of one Service (changes from git still apply; status shows the drift left)',
+  'resume-drift': '<namespace>/<name>: correct drift of a Service paused with pause-drift again (the next pass does)',
   proxy: 'the data plane: the listeners of loadBalancer.publish and Routes (berth run starts it; --stop stops it)',
   version: 'the version (-o json: with the Node.js version and platform)',
   completion: 'bash | zsh | fish: print a shell completion script',
@@ -127,6 +129,7 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     'insecure-listen': { type: 'boolean', help: 'listen on a non-loopback --listen address without TLS or without credentials (warned at every start)' },
     'metrics-public': { type: 'boolean', help: 'serve GET /metrics without credentials (scrapers that cannot send a token)' },
     'autoscale-interval': { type: 'string', default: '15s', help: 'how often autoscaled services are measured and their replica counts decided (the HPA\'s sync period)' },
+    'series-step': { type: 'string', default: '10s', help: 'how often the per-service history of GET /v1/series (the dashboard\'s charts) takes a point; 360 points are kept' },
     'status-interval': { type: 'string', default: '30s', help: 'status commits of changes that are not transitions (revision, Ready, Stalled) are made at most this often; /v1/status is always live' },
   },
   plan: PLAN,
@@ -207,6 +210,17 @@ export const FLAGS: Record<Command, Record<string, FlagSpec>> = {
     output: outputFlag(undefined),
     json: { type: 'boolean', help: 'print the answer as JSON (same as -o json)' },
   },
+  'pause-drift': {
+    ...CLIENT,
+    reason: { type: 'string', help: 'why, shown in status and events (at most 200 characters)' },
+    output: outputFlag(undefined),
+    json: { type: 'boolean', help: 'print the answer as JSON (same as -o json)' },
+  },
+  'resume-drift': {
+    ...CLIENT,
+    output: outputFlag(undefined),
+    json: { type: 'boolean', help: 'print the answer as JSON (same as -o json)' },
+  },
   logs: {
     ...CLIENT,
     since: { type: 'string', help: 'lines since this long ago (30s, 10m, 24h, 7d) or an ISO time' },
@@ -252,7 +266,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate' || command === 'token' || command === 'convert' || command === 'secret' || command === 'run-job' || command === 'logs' || command === 'diff' || command === 'rollback' || command === 'completion', strict: true }));
+    ({ values, positionals } = parseArgs({ args: rest, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: command === 'validate' || command === 'token' || command === 'convert' || command === 'secret' || command === 'run-job' || command === 'pause-drift' || command === 'resume-drift' || command === 'logs' || command === 'diff' || command === 'rollback' || command === 'completion', strict: true }));
   } catch (err) {
     throw new BerthError('E_CONFIG', `${command}: ${(err as Error).message.split('\n')[0]} (see berth ${command} --help)`);
   }
@@ -333,7 +347,7 @@ export function helpText(command?: Command): string {
       '', 'exit codes: 0 ok; 1 failed (invalid manifests, not converged, not ready); 2 plan --detailed-exitcode: changes;',
       '            3 status: berth (or the status branch) could not be reached'].join('\n');
   }
-  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : command === 'convert' ? 'berth convert <compose file>' : command === 'secret' ? 'berth secret encrypt <file> [flags]' : command === 'token' ? 'berth token create --role <role> --name <name> | list | revoke <name> [flags]' : command === 'run-job' ? 'berth run-job <namespace>/<name> [flags]' : command === 'logs' ? 'berth logs <namespace>/<service>[/<replica>] [flags]' : command === 'diff' ? 'berth diff [<ref>] [flags]' : command === 'rollback' ? 'berth rollback <revision> [flags]' : command === 'completion' ? 'berth completion bash|zsh|fish' : `berth ${command} [flags]`;
+  const usage = command === 'validate' ? 'berth validate <dir> [flags]' : command === 'convert' ? 'berth convert <compose file>' : command === 'secret' ? 'berth secret encrypt <file> [flags]' : command === 'token' ? 'berth token create --role <role> --name <name> | list | revoke <name> [flags]' : command === 'run-job' ? 'berth run-job <namespace>/<name> [flags]' : command === 'pause-drift' || command === 'resume-drift' ? `berth ${command} <namespace>/<name> [flags]` : command === 'logs' ? 'berth logs <namespace>/<service>[/<replica>] [flags]' : command === 'diff' ? 'berth diff [<ref>] [flags]' : command === 'rollback' ? 'berth rollback <revision> [flags]' : command === 'completion' ? 'berth completion bash|zsh|fish' : `berth ${command} [flags]`;
   const lines = Object.entries(FLAGS[command]).map(([k, s]) => `  ${s.short ? `-${s.short}, ` : ''}--${(k + (s.type === 'string' ? ' <v>' : '')).padEnd(s.short ? 20 : 24)} ${s.help}${s.default ? ` (default ${s.default})` : ''}`);
   return [`usage: ${usage}`, '', 'flags:', ...lines, '  --help, -h'.padEnd(28) + ' show this help'].join('\n');
 }

@@ -207,6 +207,8 @@ export interface RunSettings extends SourceSettings {
   statusIntervalMs: number;
   /** --autoscale-interval: the autoscaler's sync period. */
   autoscaleIntervalMs: number;
+  /** --series-step: the step of the per-service metric history (metrics/series.ts). */
+  seriesStepMs: number;
   /** --log-retention and --log-max-size: the bounds of the log store. */
   logs: { retentionMs: number; maxBytes: number; forwardUrl?: string };
   api: ApiSettings;
@@ -229,6 +231,8 @@ export interface SettingsOf {
   audit: AuditSettings;
   proxy: ProxySettings;
   'run-job': { client: ClientSettings; output: OutputFormat };
+  'pause-drift': { client: ClientSettings; output: OutputFormat; reason: string | undefined };
+  'resume-drift': { client: ClientSettings; output: OutputFormat };
   logs: { client: ClientSettings; params: URLSearchParams; follow: boolean; output: OutputFormat };
   events: { client: ClientSettings; params: URLSearchParams; follow: boolean; output: OutputFormat };
 }
@@ -269,6 +273,8 @@ const PARSERS: { [C in Command]: Parser<C> } = {
   audit: (flags) => ({ client: clientSettings('audit', flags), since: textOr('audit', flags, 'since'), output: outputOf(flags) }),
   proxy: proxySettings,
   'run-job': (flags) => ({ client: clientSettings('run-job', flags), output: outputOf(flags) }),
+  'pause-drift': (flags) => ({ client: clientSettings('pause-drift', flags), output: outputOf(flags), reason: text(flags, 'reason') }),
+  'resume-drift': (flags) => ({ client: clientSettings('resume-drift', flags), output: outputOf(flags) }),
   logs: (flags) => ({ client: clientSettings('logs', flags), ...queryOf('logs', flags, ['since', 'until', 'grep', 'search', 'stream', 'node', 'tail']) }),
   events: (flags) => ({ client: clientSettings('events', flags), ...queryOf('events', flags, ['since', 'service']) }),
 };
@@ -314,7 +320,7 @@ function boundedCount(flags: Flags, flag: string, fallback: number, max: number)
   return n;
 }
 
-function clientSettings(command: 'status' | 'history' | 'audit' | 'run-job' | 'logs' | 'events', flags: Flags): ClientSettings {
+function clientSettings(command: 'status' | 'history' | 'audit' | 'run-job' | 'pause-drift' | 'resume-drift' | 'logs' | 'events', flags: Flags): ClientSettings {
   const cert = text(flags, 'cert');
   const key = text(flags, 'key');
   if (Boolean(cert) !== Boolean(key)) throw new BerthError('E_CONFIG', '--cert and --key go together');
@@ -428,6 +434,7 @@ function runSettings(flags: Flags, env: NodeJS.ProcessEnv): RunSettings {
     drainTimeoutMs: duration('drain-timeout'),
     statusIntervalMs: duration('status-interval'),
     autoscaleIntervalMs: duration('autoscale-interval'),
+    seriesStepMs: duration('series-step'),
     logs: { retentionMs: retention(textOr('run', flags, 'log-retention')), maxBytes: storeSize(textOr('run', flags, 'log-max-size')), ...forwardUrl(text(flags, 'log-forward')) },
     api: apiSettings(flags),
   };

@@ -12,6 +12,7 @@ import { actionView } from '../diff/render.ts';
 import type { JobStatus } from '../jobs/plan.ts';
 import type { CronJobStatus } from '../jobs/cron-plan.ts';
 import type { OutputsByContainer } from '../jobs/output.ts';
+import type { DriftPause } from '../healing/drift-pause.ts';
 
 export type ConditionType = 'Ready' | 'Reconciling' | 'Stalled' | 'Degraded';
 
@@ -51,6 +52,16 @@ export interface StatusDoc {
   cronJobs?: Record<string, CronJobStatus>;
   /** The log store (logs/service.ts): absent while it works; its file and the problem when it cannot be opened or written. */
   logs?: { store: 'failing'; file: string; error: string };
+  /** Services whose drift correction is paused (berth pause-drift), with the drift actions left uncorrected; absent: none. */
+  driftPaused?: Record<string, DriftPausedStatus>;
+}
+
+export interface DriftPausedStatus {
+  by: string;
+  at: string;
+  reason?: string;
+  /** Drift actions on the service pending and not run because of the pause. */
+  uncorrected: number;
 }
 
 export interface ReportInput {
@@ -82,6 +93,8 @@ export interface ReportInput {
   autoscale?: ReadonlyMap<string, AutoscaleStatus>;
   /** Last lines of output of finished Job and CronJob containers, by container name (read by the reconciler). */
   jobOutputs?: OutputsByContainer;
+  /** Services whose drift correction is paused (healing/drift-pause.ts). */
+  driftPaused?: readonly DriftPause[];
 }
 
 /** Builds the status document; `previous` keeps transition times of unchanged conditions. */
@@ -93,14 +106,16 @@ export function buildStatus(input: ReportInput): StatusDoc {
   const pending = input.pending?.actions ?? [];
   // Exited replicas waiting out their restart backoff are healing, not drift left alone.
   const backingOff = backoffWaits(pending, input);
-  const drift = pending.filter((a) => a.cause === 'drift' && !backingOff.some((b) => b.action === a)).map((a) => { const v = actionView(a); return `${v.type} ${v.container ?? `${v.service} #${v.replica}`}: ${a.reason}`; });
+  const driftActions = pending.filter((a) => a.cause === 'drift' && !backingOff.some((b) => b.action === a));
+  const drift = driftActions.map((a) => { const v = actionView(a); return `${v.type} ${v.container ?? `${v.service} #${v.replica}`}: ${a.reason}`; });
+  const driftPaused = pausedSection(input.driftPaused, driftActions, services);
   const describe = ([k, s]: [string, KindStatusEntry]) => `${k} ${s.ready}/${s.desired} ready${s.message ? ` (${s.message})` : ''}`;
   const short = entries.filter(([, s]) => s.health !== 'Healthy').map(describe);
   const degraded = entries.filter(([, s]) => DEGRADED.has(s.health)).map(describe);
   const err = input.error;
   const stalled = err?.terminal === true;
   const conds: Omit<Condition, 'lastTransitionTime'>[] = [
-    ready(input, sections, pending.length, drift.length, short, backingOff),
+    ready(input, sections, pending.length, drift.length, short, backingOff, driftPaused),
     pending.length > drift.length
       ? { type: 'Reconciling', status: 'True', reason: 'Progressing', message: `${pending.length - drift.length} action(s) still to do` }
       : { type: 'Reconciling', status: 'False', reason: 'Idle', message: 'no work pending' },
@@ -123,8 +138,43 @@ export function buildStatus(input: ReportInput): StatusDoc {
     drift,
     held: Object.fromEntries(input.held ?? []),
     lastError: err ? { code: err.code, message: err.message, revision: input.errorRevision } : null,
-    ...(input.nodes ? { nodes: input.nodes } : {}),
+    ...(input.nodes ? { nodes: withAllocation(input.nodes, input.observed) } : {}),
+    ...(driftPaused ? { driftPaused } : {}),
   };
+}
+
+/**
+ * The status's `driftPaused` (absent without pauses): each paused service with its drift actions left pending. A paused
+ * service with drift left says so in its entry's message too.
+ */
+function pausedSection(pauses: readonly DriftPause[] | undefined, driftActions: readonly Action[], services: Record<string, ServiceStatus>): Record<string, DriftPausedStatus> | undefined {
+  if (!pauses?.length) return undefined;
+  const out: Record<string, DriftPausedStatus> = {};
+  for (const p of pauses) {
+    const uncorrected = driftActions.filter((a) => a.service === p.service).length;
+    out[p.service] = { by: p.by, at: p.at, ...(p.reason ? { reason: p.reason } : {}), uncorrected };
+    const entry = services[p.service];
+    if (entry && uncorrected) {
+      const mark = `drift correction paused by ${p.by}: ${uncorrected} drifted action(s) not corrected`;
+      entry.message = entry.message ? `${entry.message}; ${mark}` : mark;
+    }
+  }
+  return out;
+}
+
+/** Each node's allocation: the CPU and memory limits of the running containers berth placed there (the scheduler's view). */
+function withAllocation(nodes: readonly NodeStatus[], observed: ObservedState | null): NodeStatus[] {
+  if (!observed) return [...nodes];
+  const sums = new Map<string, { cpu: number; memory: number; containers: number }>();
+  for (const c of observed.containers) {
+    if (!c.node || c.status !== 'running') continue;
+    const a = sums.get(c.node) ?? { cpu: 0, memory: 0, containers: 0 };
+    a.cpu += c.nanoCpus > 0 ? c.nanoCpus / 1e9 : 0;
+    a.memory += c.memory > 0 ? c.memory : 0;
+    a.containers++;
+    sums.set(c.node, a);
+  }
+  return nodes.map((n) => ({ ...n, allocated: sums.get(n.name) ?? { cpu: 0, memory: 0, containers: 0 } }));
 }
 
 interface BackoffWait {
@@ -147,13 +197,14 @@ function backoffCondition(waits: readonly BackoffWait[]): Omit<Condition, 'lastT
   return { type: 'Ready', status: 'False', reason, message };
 }
 
-function ready(input: ReportInput, sections: ReadonlyMap<string, Record<string, KindStatusEntry>>, pending: number, drift: number, short: string[], backingOff: readonly BackoffWait[]): Omit<Condition, 'lastTransitionTime'> {
+function ready(input: ReportInput, sections: ReadonlyMap<string, Record<string, KindStatusEntry>>, pending: number, drift: number, short: string[], backingOff: readonly BackoffWait[], paused?: Record<string, DriftPausedStatus>): Omit<Condition, 'lastTransitionTime'> {
   const err = input.error;
   if (err?.terminal) return { type: 'Ready', status: 'False', reason: 'Stalled', message: firstLine(err.message) };
   if (err) return { type: 'Ready', status: 'False', reason: 'ReconcileFailed', message: `${err.code}: ${firstLine(err.message)}` };
   if (!input.desired) return { type: 'Ready', status: 'False', reason: 'NoRevision', message: 'no revision applied yet' };
   if (backingOff.length && !drift) return backoffCondition(backingOff);
-  if (drift) return { type: 'Ready', status: 'False', reason: 'DriftDetected', message: `${drift} drifted object(s) left uncorrected (--drift detect)` };
+  const pausedDrift = Object.values(paused ?? {}).reduce((n, p) => n + p.uncorrected, 0);
+  if (drift) return { type: 'Ready', status: 'False', reason: 'DriftDetected', message: `${drift} drifted object(s) left uncorrected (${pausedDrift >= drift ? 'drift correction paused: berth resume-drift' : '--drift detect'})` };
   if (pending || short.length) return { type: 'Ready', status: 'False', reason: 'Progressing', message: short.length ? `waiting for ${short.join(', ')}` : `${pending} action(s) pending` };
   const counts = [...sections].map(([name, e]) => `${Object.keys(e).length} ${name.replace(/s$/, '')}(s)`);
   const n = [...sections.values()].flatMap((e) => Object.values(e)).reduce((sum, x) => sum + x.ready, 0);

@@ -52,8 +52,8 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
   return (await res.json()) as T;
 }
 
-export async function post<T>(path: string): Promise<T> {
-  const res = await fetch(path, { method: 'POST', headers: headers() });
+export async function post<T>(path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, { method: 'POST', headers: { ...headers(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   if (!res.ok) return fail(res);
   return (await res.json()) as T;
 }

@@ -143,7 +143,24 @@ describe('the dashboard', () => {
     await page.getByRole('button', { name: 'Sync now' }).click();
     await page.getByRole('status').filter({ hasText: 'pass asked for' }).waitFor({ timeout: 5000 });
     await waitFor(() => op.passes.length > before, { what: 'the pass sync asked for', timeoutMs: 30_000 });
+    // Recorded with who asked: an event in the store (berth events, GET /v1/events).
+    const asked = await waitFor(async () => {
+      const body = await (await fetch(`${op.url}/v1/events?since=10m`, { headers: op.auth })).json() as { events: { type: string; message: string }[] };
+      return body.events.find((e) => e.type === 'sync-requested');
+    }, { what: 'the sync-requested event' });
+    expect(asked.message).toMatch(/^pass asked for by \S+$/);
     await page.close();
+
+    // Dark and light follow the system setting.
+    const dark = await browser.newPage({ colorScheme: 'dark' });
+    await dark.goto(`${op.url}/`);
+    const light = await browser.newPage({ colorScheme: 'light' });
+    await light.goto(`${op.url}/`);
+    const background = (p: Page) => p.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(await background(dark)).toBe('rgb(13, 17, 23)');
+    expect(await background(light)).toBe('rgb(255, 255, 255)');
+    await dark.close();
+    await light.close();
 
     const t = await berth(['token', 'create', '--role', 'viewer', '--name', 'dash-viewer', '--state-dir', op.stateDir]);
     expect(t.code, t.stderr).toBe(0);

@@ -40,6 +40,8 @@ export interface ServerDeps {
   guard?: Guard;
   /** Where state-changing calls are recorded (and GET /v1/audit reads). */
   audit?: AuditLog;
+  /** Records an action a person took through the API as an event (POST /v1/sync: who asked for a pass). */
+  action?: (e: { type: string; message: string }) => void;
   /** POST /v1/cronjobs/<ns>/<name>/run (berth run-job); absent: 404. */
   runJob?: RunJobDeps;
   /** POST /v1/services/<ns>/<name>/pause-drift|resume-drift (drift-pause-route.ts); absent: 404. */
@@ -160,7 +162,9 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
   }
   if (path === '/v1/sync') {
     if (req.method !== 'POST') return send(res, 405, { error: 'use POST' });
-    deps.trigger(`api sync by ${verdict?.ok ? verdict.principal?.name ?? 'anonymous' : 'anonymous'}`);
+    const who = verdict?.ok ? verdict.principal?.name ?? 'anonymous' : 'anonymous';
+    deps.trigger(`api sync by ${who}`);
+    deps.action?.({ type: 'sync-requested', message: `pass asked for by ${who}` });
     return send(res, 202, { ok: true });
   }
   if (path === '/v1/audit') return handleAudit(req, res, deps);

@@ -89,6 +89,7 @@ describe('the dashboard', () => {
     await op.waitPass((p) => p.status.revision.applied === rev && p.status.services['test/web']?.ready === 2, 'web x2 ready', 60_000);
     // Live: the page follows the status stream; it shows the pass within 2 s, no reload.
     await page.locator('[data-testid=applied]', { hasText: rev.slice(0, 7) }).waitFor({ timeout: 2000 });
+    await page.getByRole('region', { name: 'revision' }).getByTestId('commit').filter({ hasText: 'web x2' }).waitFor({ timeout: 2000 });
     await page.locator('tr[data-service="test/web"] [data-testid=ready]', { hasText: '2/2' }).waitFor({ timeout: 2000 });
 
     // A bad revision: Stalled, with the file and line.

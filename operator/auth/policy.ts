@@ -56,7 +56,7 @@ export function classify(method: string, path: string, opts: RouteOptions = {}):
   // The dashboard's files hold no data: the page asks for a token and calls the API with it.
   if ((path === '/' || path.startsWith('/ui/')) && (method === 'GET' || method === 'HEAD')) return { open: true };
   if (path === '/v1/status/watch' || path === '/v1/history') return needs('read', 'status');
-  if (path.startsWith('/v1/plans/')) return needs('read', 'status');
+  if (path.startsWith('/v1/plans/') || path.startsWith('/v1/commits/')) return needs('read', 'status');
   if (path === '/metrics') return opts.metricsPublic ? { open: true } : needs('read', 'metrics');
   if (path === '/v1/series') return needs('read', 'metrics');
   if (path === '/v1/status') return needs('read', 'status');

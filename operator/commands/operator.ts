@@ -22,6 +22,7 @@ import { Reviewer, type PlannerDeps, type RoundReport } from '../review/reviewer
 import { DashboardPlans } from '../review/dashboard-plans.ts';
 import { RevisionPlans } from '../status/revision-plans.ts';
 import { plansRoute } from '../server/plans-route.ts';
+import { commitRoute } from '../server/commit-route.ts';
 import { startReviewRunner, type ReviewRunner } from '../review/runner.ts';
 import { SyncReporter } from '../review/sync-report.ts';
 import { clusterView } from '../runtime/cluster.ts';
@@ -162,7 +163,7 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const series = seriesRoute({ series: (key, sinceMs) => seriesSampler.series(key, sinceMs), known: (key) => rec.status?.services[key] !== undefined, stepMs: s.seriesStepMs });
   const plansApi = plansRoute({ recorded: (rev) => plans.recorded(rev), head: () => plans.headPlan(), reviews: () => plans.reviews() });
   const driftPause = { store: driftPauses, hasService: (key: string) => rec.hasService(key), trigger: (reason: string) => started.trigger(reason), event: (e: Parameters<Logs['action']>[0]) => logs.action(e) };
-  const server = await serve(s, { log, metrics, runJob, driftPause, action: (e) => logs.action(e), statusWatch, history, series, plans: plansApi, ui: uiFiles(), logs: { store: () => logs.openStore(), followers: new ClientSlots(64, 8) }, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
+  const server = await serve(s, { log, metrics, runJob, driftPause, action: (e) => logs.action(e), statusWatch, history, series, plans: plansApi, commits: commitRoute((sha) => git.commitInfo(sha)), ui: uiFiles(), logs: { store: () => logs.openStore(), followers: new ClientSlots(64, 8) }, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
   closers.add(closer(() => server.close()));
   log.info('berth running', { repo: source.description, branch: s.branch, path: s.manifests.path, instance: s.instance, interval: formatDuration(s.intervalMs), listen: server.url, drift: s.drift });
   return {

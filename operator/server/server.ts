@@ -56,6 +56,8 @@ export interface ServerDeps {
   series?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
   /** GET /v1/plans/... (plans-route.ts); absent: 404. */
   plans?: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => Promise<void>;
+  /** GET /v1/commits/<sha> (commit-route.ts); absent: 404. */
+  commits?: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => Promise<void>;
   /** The dashboard at / and /ui/ (ui-route.ts); absent: 404. */
   ui?: UiFiles;
   /** Serve HTTPS with this certificate and key (PEM); with `ca`, every client must present a certificate it signed. */
@@ -171,6 +173,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
   if (deps.history && path === '/v1/history') return deps.history(req, res);
   if (deps.series && path === '/v1/series') return deps.series(req, res);
   if (deps.plans && path.startsWith('/v1/plans/')) return deps.plans(req, res, path);
+  if (deps.commits && path.startsWith('/v1/commits/')) return deps.commits(req, res, path);
   if (deps.statusWatch && path === '/v1/status/watch') return handleStatusWatch(req, res, deps.statusWatch);
   if (deps.ui?.handle(req, res, path)) return;
   if (deps.logs && path === '/v1/logs') return handleLogs(req, res, deps.logs);

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, post } from '../api.ts';
 import type { Status } from '../types.ts';
-import { Badge, short, time } from '../ui.tsx';
+import { Badge, short, time, useJson } from '../ui.tsx';
 
 export function SyncButton() {
   const [msg, setMsg] = useState('');
@@ -50,6 +50,12 @@ export function PausedBanner({ status, only }: { status: Status; only?: string }
   );
 }
 
+/** A revision's commit message and author (GET /v1/commits/<sha>: kept by berth, commits never change). */
+function Commit({ sha }: { sha: string | null }) {
+  const { data } = useJson<{ subject: string; author: string; committedAt: string }>(sha ? `/v1/commits/${sha}` : null, 0);
+  return data ? <span data-testid="commit">{data.subject} <span class="muted">· {data.author} · {time(data.committedAt)}</span></span> : null;
+}
+
 export function Overview({ status }: { status: Status }) {
   const [ns, setNs] = useState('');
   const [health, setHealth] = useState('');
@@ -63,8 +69,8 @@ export function Overview({ status }: { status: Status }) {
       <h1 class="visually-hidden">Services</h1>
       <Conditions status={status} />
       <section class="revision" aria-label="revision">
-        <span>applied <code data-testid="applied">{short(status.revision.applied)}</code></span>
-        <span>latest <code data-testid="latest">{short(status.revision.latest)}</code></span>
+        <span>applied <code data-testid="applied">{short(status.revision.applied)}</code> <Commit sha={status.revision.applied} /></span>
+        {status.revision.latest !== status.revision.applied && <span>latest <code data-testid="latest">{short(status.revision.latest)}</code> <Commit sha={status.revision.latest} /></span>}
         <span class="muted">{status.source.repo} · {status.source.branch} · {status.source.path}</span>
         <SyncButton />
       </section>

@@ -103,6 +103,34 @@ async function engineFloor(n: number): Promise<number> {
   return ms;
 }
 
+/**
+ * The floor for berth's own containers: N copies of one of them (its image, command, host config and network, as the
+ * engine reports it; labels of our own so berth leaves them alone) created and started with 8 in flight.
+ */
+async function floorLike(n: number, template: Docker.ContainerInspectInfo): Promise<number> {
+  const network = Object.keys(template.NetworkSettings.Networks)[0]!;
+  const t0 = performance.now();
+  let next = 0;
+  const ids: string[] = [];
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < n) {
+      const i = next++;
+      const c = await docker.createContainer({
+        name: `berth-bench-like-${process.pid}-${i}`, Image: template.Config.Image, Cmd: template.Config.Cmd, Env: template.Config.Env,
+        Labels: { 'berth-bench.floor': String(process.pid) }, HostConfig: template.HostConfig, NetworkingConfig: { EndpointsConfig: { [network]: {} } },
+      });
+      await c.start();
+      ids.push(c.id);
+    }
+  }));
+  const ms = performance.now() - t0;
+  await Promise.all(ids.map((id) => docker.getContainer(id).remove({ force: true })));
+  return ms;
+}
+
+/** The timeline of the pass that created the replicas, from berth's debug log (reconciler/timeline.ts). */
+const timelines: string[] = [];
+
 async function convergeAndReplace(results: Record<string, string>): Promise<void> {
   for (const n of [10, 30]) {
     const f: number[] = [];
@@ -111,12 +139,30 @@ async function convergeAndReplace(results: Record<string, string>): Promise<void
   }
   const instance = `bench-${process.pid}`;
   const remote = await makeRemote({ 'svc.yaml': service('web', 0) });
-  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '30s', '--state-dir', await stateDir()], 17_171);
+  const passes: string[] = [];
+  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '30s', '--state-dir', await stateDir()], 17_171, {
+    onLog: (e) => { if (e.msg === 'pass timeline') passes.push(String(e.ms)); },
+  });
   try {
     for (const n of [10, 30]) {
       const b: number[] = [];
-      for (let i = 0; i < ROUNDS; i++) b.push(await berthConverge(remote, berth, instance, n));
+      for (let i = 0; i < ROUNDS; i++) {
+        passes.length = 0;
+        b.push(await berthConverge(remote, berth, instance, n));
+        const creating = passes.find((t) => t.includes(`(x${n})`)) ?? passes[0];
+        if (i === ROUNDS - 1 && creating) timelines.push(`${n} replicas, round ${i + 1}: ${creating}`);
+      }
       results[`berth: push -> ${n} running`] = fmtS(median(b));
+    }
+    // The same containers as berth's, by dockerd alone: berth's share is the difference.
+    await push(remote, berth, { 'svc.yaml': service('web', 1) });
+    await until(async () => (await runningCount(docker, [`berth.instance=${instance}`])) === 1, '1 running');
+    const [one] = await docker.listContainers({ filters: { label: [`berth.instance=${instance}`] } });
+    const template = await docker.getContainer(one!.Id).inspect();
+    for (const n of [10, 30]) {
+      const f: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) f.push(await floorLike(n, template));
+      results[`engine floor: ${n} of berth's containers, 8 in flight`] = fmtS(median(f));
     }
     await push(remote, berth, { 'svc.yaml': service('web', 10) });
     await until(async () => (await runningCount(docker, [`berth.instance=${instance}`])) === 10, '10 running');
@@ -148,10 +194,10 @@ async function idleCost(results: Record<string, string>): Promise<void> {
   const remote = await makeRemote(files);
   const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '200ms', '--state-dir', await stateDir()], 17_172);
   try {
-    await until(async () => (await metric(berth.url, 'berth_pass_duration_seconds_count')) > 5, 'first passes');
-    const [c0, p0, d0] = [await berth.cpuSeconds(), await metric(berth.url, 'berth_pass_duration_seconds_count'), await metric(berth.url, 'berth_pass_duration_seconds_sum')];
+    await until(async () => (await metric(berth.url, 'berth_pass_duration_seconds_count', berth.auth)) > 5, 'first passes');
+    const [c0, p0, d0] = [await berth.cpuSeconds(), await metric(berth.url, 'berth_pass_duration_seconds_count', berth.auth), await metric(berth.url, 'berth_pass_duration_seconds_sum', berth.auth)];
     await new Promise((r) => setTimeout(r, 10_000));
-    const [c1, p1, d1] = [await berth.cpuSeconds(), await metric(berth.url, 'berth_pass_duration_seconds_count'), await metric(berth.url, 'berth_pass_duration_seconds_sum')];
+    const [c1, p1, d1] = [await berth.cpuSeconds(), await metric(berth.url, 'berth_pass_duration_seconds_count', berth.auth), await metric(berth.url, 'berth_pass_duration_seconds_sum', berth.auth)];
     results['berth: CPU per poll, no change, 200 services'] = `${(((c1 - c0) / (p1 - p0)) * 1000).toFixed(1)} ms (${p1 - p0} polls; wall ${(((d1 - d0) / (p1 - p0)) * 1000).toFixed(1)} ms each)`;
   } finally {
     await berth.stop();
@@ -178,10 +224,19 @@ async function rss(results: Record<string, string>): Promise<void> {
   }
 }
 
-const results: Record<string, string> = {};
+/** Each figure printed as soon as it is measured (a later failure keeps what came before) and again at the end. */
+const results = new Proxy<Record<string, string>>({}, {
+  set(target, key, value: string) {
+    target[key as string] = value;
+    console.error(`bench: ${String(key)}: ${value}`);
+    return true;
+  },
+});
 await convergeAndReplace(results);
 await idleCost(results);
 await rss(results);
 await Promise.all(stateDirs.map((d) => fs.rm(d, { recursive: true, force: true })));
 console.log('\nberth core loop vs Docker Swarm (same engine, same image, this machine)');
 for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(52)} ${v}`);
+console.log('\nberth pass timelines (ms since the webhook; repeated marks: first..last):');
+for (const t of timelines) console.log(`  ${t}`);

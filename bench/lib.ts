@@ -1,5 +1,6 @@
 /** Shared pieces of the benchmarks: timing, waiting, the berth process, and docker polling. */
 import type { StatusDoc } from '../operator/status/report.ts';
+import { createInterface } from 'node:readline';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
@@ -45,8 +46,22 @@ export interface BerthProcess {
 }
 
 /** Starts `berth run` as its own process (as a user runs it) and waits until its API answers. */
-export async function startBerth(args: string[], port: number): Promise<BerthProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'operator/cli.ts'), 'run', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+export async function startBerth(args: string[], port: number, opts: { onLog?: (entry: Record<string, unknown>) => void } = {}): Promise<BerthProcess> {
+  // With onLog: debug-level JSON lines, each parsed and handed over (warnings and errors still printed).
+  const logArgs = opts.onLog ? ['--log-level', 'debug', '--log-format', 'json'] : ['--log-level', 'warn'];
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'operator/cli.ts'), 'run', '--listen', `127.0.0.1:${port}`, ...logArgs, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', opts.onLog ? 'pipe' : 'inherit'] });
+  if (opts.onLog && child.stderr) {
+    const onLog = opts.onLog;
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (entry.level === 'warn' || entry.level === 'error') process.stderr.write(`${line}\n`);
+        onLog(entry);
+      } catch {
+        process.stderr.write(`${line}\n`);
+      }
+    });
+  }
   const url = `http://127.0.0.1:${port}`;
   const stateDir = args[args.indexOf('--state-dir') + 1];
   if (!args.includes('--state-dir') || !stateDir) throw new Error('startBerth needs --state-dir (the API token is read from it)');

@@ -37,6 +37,8 @@ export interface ApplyDeps {
   secrets?: SecretResolver;
   /** Called before a replica's container is stopped (replaced, scaled down, pruned), e.g. to drain it from the proxies; a failure does not stop the removal. */
   beforeStop?: (containerId: string) => Promise<void>;
+  /** Marks each container's create sent, created and started (the pass timeline). */
+  timeline?: { mark(name: string): void };
 }
 
 export interface ActionOutcome {
@@ -348,8 +350,11 @@ async function stopAndRemove(ctx: Ctx, id: string): Promise<void> {
 async function createAndStart(ctx: Ctx, svc: DesiredService, replica: number, node?: string): Promise<string> {
   const spec = containerSpec(ctx.instance, ctx.revision, svc, replica, node);
   const secrets = await secretDelivery(ctx.instance, spec.name, svc, ctx.secrets);
+  ctx.timeline?.mark('create sent');
   const id = await ctx.runtime.createContainer(secrets ? { ...spec, secrets } : spec);
+  ctx.timeline?.mark('created');
   await ctx.runtime.startContainer(id);
+  ctx.timeline?.mark('started');
   return id;
 }
 

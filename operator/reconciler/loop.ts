@@ -2,6 +2,7 @@
 import type { ContainerRuntime } from '../runtime/runtime.ts';
 import type { Logger } from '../util/log.ts';
 import type { PassResult, Reconciler } from './reconciler.ts';
+import { PassTimeline } from './timeline.ts';
 
 export interface LoopOptions {
   intervalMs: number;
@@ -38,10 +39,13 @@ export function startLoop(reconciler: Reconciler, opts: LoopOptions): Loop {
     if (!stopped) timer = setTimeout(() => trigger('interval'), ms);
   };
 
-  const runOnce = async (reason: string): Promise<void> => {
+  const runOnce = async (reason: string, since: number): Promise<void> => {
     const t0 = performance.now();
-    const r = await reconciler.pass();
+    const timeline = new PassTimeline(() => performance.now(), since);
+    timeline.mark('triggered');
+    const r = await reconciler.pass({ timeline });
     const ms = performance.now() - t0;
+    if (r.applied?.outcomes.length) opts.log.debug('pass timeline', { trigger: reason, ms: timeline.text() });
     opts.onPass?.(r, reason, ms);
     const transient = r.error !== null && !r.error.terminal;
     failures = transient ? failures + 1 : 0;
@@ -51,18 +55,23 @@ export function startLoop(reconciler: Reconciler, opts: LoopOptions): Loop {
     schedule(delay);
   };
 
+  // When the reason of the next pass arrived: its timeline starts there (a pass waiting for the one before shows it).
+  let pendingSince = 0;
   const trigger = (reason: string): void => {
     if (stopped) return;
     if (running) {
+      if (pendingReason === null) pendingSince = performance.now();
       pendingReason = pendingReason ?? reason;
       return;
     }
     running = (async () => {
       let next: string | null = reason;
+      let since = performance.now();
       while (next !== null && !stopped) {
         pendingReason = null;
-        await runOnce(next).catch((err) => opts.log.error('pass crashed', { error: String(err) }));
+        await runOnce(next, since).catch((err) => opts.log.error('pass crashed', { error: String(err) }));
         next = pendingReason;
+        since = pendingSince;
       }
       running = null;
     })();

@@ -13,6 +13,7 @@ import type { ImageState, LastPull } from '../model/state.ts';
 import type { ClusterView } from '../runtime/cluster.ts';
 import { appliedServices, buildStatus, type StatusDoc } from '../status/report.ts';
 import { StatusWriter, statusPath } from '../status/writer.ts';
+import { PassTimeline } from './timeline.ts';
 import { createGate } from './gate.ts';
 import { Healing } from './healing.ts';
 import { planPass } from './plan-pass.ts';
@@ -43,6 +44,7 @@ interface PassState {
   cluster?: ClusterView;
   unschedulable?: Map<string, string>;
   waiting?: CreateAction[];
+  timeline: PassTimeline;
 }
 
 
@@ -166,11 +168,13 @@ export class Reconciler {
   }
 
   /** Runs one pass. `revision` pins a ref instead of the branch head (berth apply/plan --revision). */
-  async pass(opts: { revision?: string } = {}): Promise<PassResult> {
-    const r: PassState = { plan: null, applied: null, pending: null, error: null, observed: null, effective: null };
+  async pass(opts: { revision?: string; timeline?: PassTimeline } = {}): Promise<PassResult> {
+    const r: PassState = { plan: null, applied: null, pending: null, error: null, observed: null, effective: null, timeline: opts.timeline ?? new PassTimeline() };
+    r.timeline.mark('pass started');
     try {
       await this.restore();
       const fetched = await this.revisions.refresh(opts.revision);
+      r.timeline.mark('revision loaded');
       const rejected = this.revisions.rejected;
       if (rejected && rejected.revision === this.revisions.latest) r.error = rejected.error;
       r.fetchError = fetched.error;
@@ -198,7 +202,9 @@ export class Reconciler {
       this.queried = new Set(refs);
       return this.deps.runtime.observe(this.deps.instance, refs);
     };
-    const pinned = await this.pin(good, await look(), look);
+    const first = await look();
+    r.timeline.mark('observed');
+    const pinned = await this.pin(good, first, look);
     // Autoscaled services run the autoscaler's count: the planner, the status and the applied record all see it.
     const autoscaled = this.deps.autoscaler?.counts(pinned.desired, pinned.observed);
     pinned.desired = autoscaledReplicas(pinned.desired, pinned.observed, autoscaled);
@@ -227,6 +233,7 @@ export class Reconciler {
       ...(driftPaused?.size ? { driftPaused } : {}),
     });
     const p = planned(r.observed);
+    r.timeline.mark('planned');
     r.plan = p.plan;
     if (!this.deps.dryRun && desired.revision !== this.appliedRevision && desired.revision !== this.plannedRevision) {
       this.plannedRevision = desired.revision;
@@ -241,10 +248,12 @@ export class Reconciler {
     r.pending = p.pending;
     if (gated.actions.length && !this.deps.dryRun) {
       if (gated.actions.some((a) => a.cause === 'change')) this.deps.notify?.({ kind: 'applying', revision: desired.revision, plan: { ...r.plan, actions: gated.actions } });
-      r.applied = await applyPlan({ ...r.plan, actions: gated.actions }, this.applyDeps(good));
+      r.applied = await applyPlan({ ...r.plan, actions: gated.actions }, { ...this.applyDeps(good), timeline: r.timeline });
+      r.timeline.mark('applied');
       this.afterRollouts(r.applied, pinned.desired, r);
       this.recordPulls(r.applied);
       r.observed = await observe();
+      r.timeline.mark('observed again');
       r.pending = planned(r.observed, []).pending;
       r.error = r.error ?? r.applied.errors[0] ?? null;
     }
@@ -412,9 +421,11 @@ export class Reconciler {
     }
     this.lastStatus = status;
     if (r.observed) this.current = currentReplicas(r.effective ?? this.good?.desired ?? null, r.observed);
+    r.timeline.mark('status built');
     if (this.deps.writeStatus) await this.writer.offer(status, { urgent: failures.length > 0 });
+    r.timeline.mark('status offered');
     const converged = r.error === null && this.good !== null && (r.pending?.actions.length ?? 0) === 0;
-    return { revision: this.revisions.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, fetchError: r.fetchError ?? null, status, converged, wakeAt: r.wakeAt, desired: r.effective ?? this.good?.desired ?? null, observed: r.observed };
+    return { timeline: r.timeline, revision: this.revisions.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, fetchError: r.fetchError ?? null, status, converged, wakeAt: r.wakeAt, desired: r.effective ?? this.good?.desired ?? null, observed: r.observed };
   }
 }
 

@@ -6,6 +6,7 @@ import type { BerthError } from '../model/errors.ts';
 import type { CrashLoopInfo } from '../model/healing.ts';
 import type { Plan } from '../model/plan.ts';
 import type { DesiredState, ObservedState } from '../model/state.ts';
+import type { PassTimeline } from './timeline.ts';
 import type { ClusterView } from '../runtime/cluster.ts';
 import type { ContainerRuntime, EngineAuth } from '../runtime/runtime.ts';
 import type { ImageResolver } from '../images/resolver.ts';
@@ -100,6 +101,8 @@ export type ReconcilerEvent =
   | { kind: 'revision-planned'; revision: string; base: string | null; plan: Plan; desired: DesiredState };
 
 export interface PassResult {
+  /** Where the pass's time went (timeline.ts). */
+  timeline?: PassTimeline;
   revision: string | null;
   /** The plan computed against the engine before applying. */
   plan: Plan | null;

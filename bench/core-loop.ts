@@ -83,6 +83,9 @@ async function swarmRemove(n: number): Promise<void> {
 async function cleanup(instance: string): Promise<void> {
   const list = await docker.listContainers({ all: true, filters: { label: [`berth.instance=${instance}`] } });
   await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  // and its namespace networks: an engine has room for about 30 (its default address pools)
+  const networks = await docker.listNetworks({ filters: { label: [`berth.instance=${instance}`] } });
+  await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
 }
 
 /** The engine's own floor: N create+start through dockerode with 8 in flight, no berth, no Swarm. */
@@ -141,7 +144,11 @@ async function convergeAndReplace(results: Record<string, string>): Promise<void
   const remote = await makeRemote({ 'svc.yaml': service('web', 0) });
   const passes: string[] = [];
   const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '30s', '--state-dir', await stateDir()], 17_171, {
-    onLog: (e) => { if (e.msg === 'pass timeline') passes.push(String(e.ms)); },
+    onLog: (e) => {
+      if (e.msg === 'pass timeline') passes.push(String(e.ms));
+      if (process.env.BENCH_PASSES && e.msg === 'pass done') console.error(`bench: pass done ${e.trigger} ${e.ms} ms`);
+      if (process.env.BENCH_PASSES && e.msg === 'pass timeline') console.error(`bench: timeline ${e.trigger}: ${e.ms}`);
+    },
   });
   try {
     for (const n of [10, 30]) {
@@ -174,7 +181,7 @@ async function convergeAndReplace(results: Record<string, string>): Promise<void
     await cleanup(instance);
     await remote.close();
   }
-  await withSwarm(docker, async () => {
+  if (process.env.BENCH_SWARM !== '0') await withSwarm(docker, async () => {
     for (const n of [10, 30]) {
       const s: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {
@@ -201,6 +208,7 @@ async function idleCost(results: Record<string, string>): Promise<void> {
     results['berth: CPU per poll, no change, 200 services'] = `${(((c1 - c0) / (p1 - p0)) * 1000).toFixed(1)} ms (${p1 - p0} polls; wall ${(((d1 - d0) / (p1 - p0)) * 1000).toFixed(1)} ms each)`;
   } finally {
     await berth.stop();
+    await cleanup(instance);
     await remote.close();
   }
 }
@@ -211,7 +219,9 @@ async function rss(results: Record<string, string>): Promise<void> {
   for (let i = 0; i < 20; i++) files[`svc-${i}.yaml`] = service(`svc-${i}`, 5);
   const remote = await makeRemote(files);
   const t0 = performance.now();
-  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '5s', '--state-dir', await stateDir()], 17_173);
+  const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '5s', '--state-dir', await stateDir()], 17_173, {
+    onLog: (e) => { if (process.env.BENCH_PASSES && e.level !== 'debug' || e.msg === 'pass timeline') console.error(`bench: +${Math.round(performance.now() - t0)} ms ${e.msg} ${e.msg === 'pass timeline' ? e.ms : ''}`); },
+  });
   try {
     await until(async () => (await runningCount(docker, [`berth.instance=${instance}`])) === 100, '100 running', 300_000, 100);
     results['berth: process start -> 100 replicas running (20 services)'] = fmtS(performance.now() - t0);
@@ -232,9 +242,10 @@ const results = new Proxy<Record<string, string>>({}, {
     return true;
   },
 });
-await convergeAndReplace(results);
-await idleCost(results);
-await rss(results);
+const only = process.env.BENCH_ONLY; // converge | idle | rss: one part (while working on it)
+if (!only || only === 'converge') await convergeAndReplace(results);
+if (!only || only === 'idle') await idleCost(results);
+if (!only || only === 'rss') await rss(results);
 await Promise.all(stateDirs.map((d) => fs.rm(d, { recursive: true, force: true })));
 console.log('\nberth core loop vs Docker Swarm (same engine, same image, this machine)');
 for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(52)} ${v}`);

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { flagsWith } from '../operator/settings/flags.ts';
-import { startOperator } from '../operator/main.ts';
+import { startOperator } from '../operator/commands/operator.ts';
 import { startGitHubFixtures, type FixtureExchange } from '../test/doubles/github-fixtures.ts';
 import { silentLogger } from '../operator/util/log.ts';
 import { makeRemote, writeFiles } from '../test/helpers/git.ts';

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { flagsWith } from '../operator/settings/flags.ts';
-import { startOperator } from '../operator/main.ts';
+import { startOperator } from '../operator/commands/operator.ts';
 import { createLogger } from '../operator/util/log.ts';
 import { renderStatusText } from '../operator/status/render.ts';
 import { initBareRepo, startGitServer } from './git-http-server.ts';

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOperator } from '../operator/main.ts';
+import { startOperator } from '../operator/commands/operator.ts';
 import { flagsWith } from '../operator/settings/flags.ts';
 import { createLogger, silentLogger } from '../operator/util/log.ts';
 import { cleanupInstance, testDocker, uniqueInstance } from './helpers/docker.ts';

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flagsWith } from '../operator/settings/flags.ts';
-import { startOperator, type Operator } from '../operator/main.ts';
+import { startOperator, type Operator } from '../operator/commands/operator.ts';
 import type { PassResult } from '../operator/reconciler/reconciler.ts';
 import { createLogger } from '../operator/util/log.ts';
 import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';

@@ -103,7 +103,10 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const limits = trafficLimits(s.traffic, log); // the API server's budget; the proxy process gets the rest (dataplane.ts)
   const registry = new Registry({});
   const proxies = dataplaneOf(s, registry, log, limits); // the data plane is its own process: it outlives this one
-  await proxies.start();
+  // A new proxy process takes seconds to load: it starts beside the first pass, which does not wait for it (listeners
+  // get their configuration once it answers); runOperator still returns with it answering.
+  const dataplaneStarted = proxies.start();
+  dataplaneStarted.catch(() => undefined);
   const drainer = createDrainer({ registry, openTo: (address) => proxies.openTo(address), settled: () => proxies.flush(), timeoutMs: s.drainTimeoutMs, log: (msg, fields) => log.info(msg, fields) });
   const monitor = createMonitor(s.stateDir, runtime, log, (c) => listeners.onHealthChange(c), (p) => metrics.recordProbe(p));
   // Every managed container's output and berth's events, in the store under --state-dir (logs/service.ts).
@@ -165,6 +168,12 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   const driftPause = { store: driftPauses, hasService: (key: string) => rec.hasService(key), trigger: (reason: string) => started.trigger(reason), event: (e: Parameters<Logs['action']>[0]) => logs.action(e) };
   const server = await serve(s, { log, metrics, runJob, driftPause, action: (e) => logs.action(e), statusWatch, history, series, plans: plansApi, commits: commitRoute((sha) => git.commitInfo(sha)), ui: uiFiles(), logs: { store: () => logs.openStore(), followers: new ClientSlots(64, 8) }, status: () => rec.status, trigger: webhookTrigger(started, reviews, s.reviewBranches.length > 0), routes: withProxyRoute(registryRoutes(registry, limits.registry), proxies), limits: { ...limits.server, gates: () => [...limits.server.gates(), ...proxies.gates()] }, guard: security.guard, audit: security.audit, tls: security.tls }, closers);
   closers.add(closer(() => server.close()));
+  try {
+    await dataplaneStarted;
+  } catch (err) {
+    await closers.close();
+    throw err;
+  }
   log.info('berth running', { repo: source.description, branch: s.branch, path: s.manifests.path, instance: s.instance, interval: formatDuration(s.intervalMs), listen: server.url, drift: s.drift });
   return {
     url: server.url,

@@ -4,7 +4,8 @@ import type { Flags } from '../settings/flags.ts';
 import { settingsFor } from '../settings/settings.ts';
 import { startDataplaneProcess, stopDataplaneProcess } from '../dataplane/process.ts';
 import { runProxyWorker } from '../dataplane/worker.ts';
-import { logger, type Io } from './shared.ts';
+import type { Io } from './shared.ts';
+import { createLogger } from '../util/log.ts';
 
 export async function proxy(flags: Flags, io: Io): Promise<number> {
   const s = settingsFor('proxy', flags);
@@ -13,7 +14,7 @@ export async function proxy(flags: Flags, io: Io): Promise<number> {
     (r.outcome === 'refused' ? io.err : io.out)(r.message);
     return r.outcome === 'refused' ? 1 : 0; // nothing running is a successful stop (a unit's ExecStop, a script)
   }
-  const log = logger(s.log);
+  const log = createLogger({ level: s.log.level, json: s.log.json });
   if (cluster.isWorker) { // forked by the primary of --proxy-workers N with the same flags: serve until it says stop
     await runProxyWorker(s, log);
     process.exit(0); // whatever a closed listener still holds must not keep a stopped worker alive

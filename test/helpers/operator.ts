@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { parse } from 'yaml';
 import { flagsWith, type Flags } from '../../operator/settings/flags.ts';
-import { startOperator, type Operator } from '../../operator/main.ts';
+import { startOperator, type Operator } from '../../operator/commands/operator.ts';
 import { alive as processAlive, isProxyProcess } from '../../operator/dataplane/files.ts';
 import { recordProxy } from './proxy-processes.ts';
 import type { PassResult } from '../../operator/reconciler/reconciler.ts';

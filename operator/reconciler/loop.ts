@@ -60,6 +60,7 @@ export function startLoop(reconciler: Reconciler, opts: LoopOptions): Loop {
   const trigger = (reason: string): void => {
     if (stopped) return;
     if (running) {
+      reconciler.hurryUp();
       if (pendingReason === null) pendingSince = performance.now();
       pendingReason = pendingReason ?? reason;
       return;

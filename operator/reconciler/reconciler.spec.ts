@@ -27,6 +27,33 @@ function setup(over: Partial<ReconcilerDeps> = {}) {
 const mutations = (rt: FakeRuntime) => rt.calls.filter((c) => c.method !== 'ping').length;
 
 describe('Reconciler', () => {
+  it('stops waiting for its status commit when another pass is wanted; the commit goes on', async () => {
+    const { source, rec } = setup();
+    source.push({ 'a.yaml': svc('a', 1) });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    let called!: () => void;
+    const writing = new Promise<void>((resolve) => { called = resolve; });
+    const write = source.writeStatus.bind(source);
+    let written = false;
+    source.writeStatus = async (files, message) => { called(); await gate; const c = await write(files, message); written = true; return c; };
+    // The writer's own bound (100 ms) is a timer: faked, only hurryUp can end the wait.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const pass = rec.pass();
+      await writing;
+      rec.hurryUp();
+      const r = await pass;
+      expect(r.converged).toBe(true);
+      expect(written).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+    release();
+    await rec.flushStatus();
+    expect(written).toBe(true);
+  });
+
   it('converges, then an idle pass changes nothing and commits no status', async () => {
     const { source, runtime, rec } = setup();
     source.push({ 'a.yaml': svc('a', 2) });

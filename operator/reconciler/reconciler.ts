@@ -51,6 +51,8 @@ interface PassState {
 export class Reconciler {
   private applied = new Map<string, AppliedService>();
   private appliedRevision: string | null = null;
+  /** Ends the running pass's wait for its status commit (hurryUp). */
+  private hurry: (() => void) | null = null;
   /** The revision whose plan was last announced ('revision-planned'): once per revision, failed applies retried or not. */
   private plannedRevision: string | null = null;
   private lastStatus: StatusDoc | null = null;
@@ -133,6 +135,11 @@ export class Reconciler {
    */
   requestRun(key: string): RunAsk {
     return this.manual.ask(this.good?.desired, key, this.now());
+  }
+
+  /** Another pass is wanted (a webhook, an event): the running pass does not wait for its status commit, which goes on. */
+  hurryUp(): void {
+    this.hurry?.();
   }
 
   get status(): StatusDoc | null {
@@ -422,7 +429,12 @@ export class Reconciler {
     this.lastStatus = status;
     if (r.observed) this.current = currentReplicas(r.effective ?? this.good?.desired ?? null, r.observed);
     r.timeline.mark('status built');
-    if (this.deps.writeStatus) await this.writer.offer(status, { urgent: failures.length > 0 });
+    if (this.deps.writeStatus) {
+      // The commit goes on in the background; the pass stops waiting for it as soon as another pass is wanted.
+      const offered = this.writer.offer(status, { urgent: failures.length > 0 });
+      await Promise.race([offered, new Promise<void>((resolve) => { this.hurry = resolve; })]);
+      this.hurry = null;
+    }
     r.timeline.mark('status offered');
     const converged = r.error === null && this.good !== null && (r.pending?.actions.length ?? 0) === 0;
     return { timeline: r.timeline, revision: this.revisions.latest, plan: r.plan, applied: r.applied, pending: r.pending, error: r.error, fetchError: r.fetchError ?? null, status, converged, wakeAt: r.wakeAt, desired: r.effective ?? this.good?.desired ?? null, observed: r.observed };

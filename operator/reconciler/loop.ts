@@ -39,9 +39,11 @@ export function startLoop(reconciler: Reconciler, opts: LoopOptions): Loop {
     if (!stopped) timer = setTimeout(() => trigger('interval'), ms);
   };
 
-  const runOnce = async (reason: string, since: number): Promise<void> => {
+  const runOnce = async (reason: string, since: number, more: readonly { kind: string; at: number }[] = []): Promise<void> => {
     const t0 = performance.now();
     const timeline = new PassTimeline(() => performance.now(), since);
+    // Every trigger that asked for this pass while the one before ran, when it came (`webhook`, `event`, ...).
+    for (const m of [...more].sort((a, b) => a.at - b.at)) timeline.marks.push({ name: `asked by ${m.kind}`, ms: m.at - since });
     timeline.mark('triggered');
     const r = await reconciler.pass({ timeline });
     const ms = performance.now() - t0;
@@ -57,22 +59,32 @@ export function startLoop(reconciler: Reconciler, opts: LoopOptions): Loop {
 
   // When the reason of the next pass arrived: its timeline starts there (a pass waiting for the one before shows it).
   let pendingSince = 0;
+  let pendingAsks: { kind: string; at: number }[] = [];
   const trigger = (reason: string): void => {
     if (stopped) return;
     if (running) {
       reconciler.hurryUp();
       if (pendingReason === null) pendingSince = performance.now();
+      // per kind of trigger (webhook, event, interval, ...) the first and the last: bounded whatever arrives
+      const kind = reason.split(' ')[0] ?? reason;
+      const at = performance.now();
+      const seen = pendingAsks.filter((a) => a.kind === kind);
+      if (seen.length < 2) pendingAsks.push({ kind, at });
+      else seen[1]!.at = at;
       pendingReason = pendingReason ?? reason;
       return;
     }
     running = (async () => {
       let next: string | null = reason;
       let since = performance.now();
+      let asks: { kind: string; at: number }[] = [];
       while (next !== null && !stopped) {
         pendingReason = null;
-        await runOnce(next, since).catch((err) => opts.log.error('pass crashed', { error: String(err) }));
+        pendingAsks = [];
+        await runOnce(next, since, asks).catch((err) => opts.log.error('pass crashed', { error: String(err) }));
         next = pendingReason;
         since = pendingSince;
+        asks = pendingAsks;
       }
       running = null;
     })();

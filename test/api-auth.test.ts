@@ -41,7 +41,7 @@ function call(method: string, route: string, token?: string, body?: string): Pro
 beforeAll(async () => {
   remote = await makeRemote({ 'web.yaml': manifest('web', 'shop'), 'db.yaml': manifest('db', 'data') });
   op = await startTestOperator(remote.url, instance);
-  await op.waitPass((p) => p.converged, 'first converged pass');
+  await op.reached((p) => p.converged, 'first converged pass');
   const store = TokenStore.open(op.stateDir);
   tokens.viewer = (await store.create({ name: 'dash', role: 'viewer' })).token;
   tokens.operator = (await store.create({ name: 'ci', role: 'operator', namespaces: ['shop'] })).token;

@@ -69,7 +69,7 @@ beforeAll(async () => {
   routePort = await freePort();
   remote = await makeRemote({ 'nodes.yaml': NODES, 'web.yaml': httpd('web'), 'green.yaml': httpd('green'), 'route.yaml': route(routePort) });
   op = await startTestOperator(remote.url, instance, { 'review-branches': ['review/*'], 'series-step': '1s' });
-  await op.waitPass((p) => p.converged && p.status.services['dash/web']?.ready === 1 && p.status.services['dash/green']?.ready === 1, 'both services ready', 90_000);
+  await op.reached((p) => p.converged && p.status.services['dash/web']?.ready === 1 && p.status.services['dash/green']?.ready === 1, 'both services ready', 90_000);
   browser = await launchBrowser();
 }, 150_000);
 
@@ -102,7 +102,11 @@ describe('the dashboard, deeper', () => {
     await rule.waitFor({ timeout: 30_000 });
     expect(await rule.textContent()).toMatch(/dash\/web 90%.*dash\/green 10%/);
     await screenshot(page, 'actions-traffic');
-    // Bounded traffic to loopback through the Route.
+    // Bounded traffic to loopback through the Route, once the sampler has read the proxy's counters (a rate is a difference).
+    await waitFor(async () => {
+      const r = await fetch(`${op.url}/v1/series?service=dash/web`, { headers: op.auth });
+      return r.status === 200 && ((await r.json()) as { rps: (number | null)[] }).rps.some((v) => v !== null);
+    }, { what: 'a first rate of dash/web', timeoutMs: 30_000 });
     for (let i = 0; i < 40; i++) expect((await fetch(`http://127.0.0.1:${routePort}/`)).status).toBe(200);
     await page.evaluate(() => { location.hash = '#/service/dash/web'; });
     const requests = page.getByRole('img', { name: /^Requests: rate \d/ });

@@ -17,7 +17,7 @@ describe('drift correction', () => {
     await docker.getImage(TEST_IMAGE).tag({ repo: `berth-test/${instance}`, tag: 'v1' });
     remote = await makeRemote({ 'app.yaml': service('app', { replicas: 2, image: tag, extra: '  resources: { memory: 64Mi }' }) });
     op = await startTestOperator(remote.url, instance);
-    await op.waitPass((r) => r.converged, 'first converge');
+    await op.reached((r) => r.converged, 'first converge');
   });
 
   afterAll(async () => {
@@ -89,7 +89,7 @@ describe('drift detection only (--drift detect)', () => {
   beforeAll(async () => {
     remote = await makeRemote({ 'app.yaml': service('app', { replicas: 1 }) });
     op = await startTestOperator(remote.url, instance, { drift: 'detect' });
-    await op.waitPass((r) => r.converged, 'first converge');
+    await op.reached((r) => r.converged, 'first converge');
   });
 
   afterAll(async () => {

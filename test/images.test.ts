@@ -115,7 +115,7 @@ describe('images from a registry', () => {
     const second = await makeRemote({ 'api.yaml': api('2', 1) });
     const other = await startTestOperator(second.url, instance2, { 'registry-config': wrongFile });
     try {
-      const refused = await other.waitPass((p) => /401/.test(p.status.services['reg/api']?.message ?? ''), 'a 401 from the registry', 60_000);
+      const refused = await other.reached((p) => /401/.test(p.status.services['reg/api']?.message ?? ''), 'a 401 from the registry', 60_000);
       expect(refused.status.services['reg/api']?.message).toMatch(/^(ErrImagePull|ImagePullBackOff): .*401 UNAUTHORIZED/);
       expect(await runningOf(docker, instance2, 'api')).toHaveLength(0);
       await fs.writeFile(`${wrongFile}.tmp`, await fs.readFile(configFile));

@@ -85,7 +85,7 @@ describe('kind Job', () => {
     await op!.stopOperator();
     op = undefined;
     op = await startTestOperator(remote.url, instance, {}, { stateDir });
-    const restarted = await op.waitPass((p) => p.converged, 'converged after the restart', 60_000);
+    const restarted = await op.reached((p) => p.converged, 'converged after the restart', 60_000);
     expect(runsJob(restarted, 'test/twice')).toBe(false);
     expect(statusOf(restarted, 'test/twice')?.phase).toBe('Succeeded');
     expect((await jobContainers('twice')).map((c) => c.Id)).toEqual(ids);

@@ -45,7 +45,7 @@ beforeAll(async () => {
   port = await freePort();
   remote = await makeRemote({ 'web.yaml': web(port) });
   op = await startTestOperator(remote.url, instance, { 'proxy-host': '127.0.0.1' });
-  await op.waitPass((r) => r.status.services['test/web']?.ready === 2, 'web ready');
+  await op.reached((r) => r.status.services['test/web']?.ready === 2, 'web ready');
   for (let i = 0; i < 5; i++) expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
 }, 90_000);
 

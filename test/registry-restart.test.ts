@@ -27,7 +27,7 @@ beforeAll(async () => {
   remote = await makeRemote({ 'web.yaml': idleService('web', 'shop') });
   op = await startTestOperator(remote.url, instance);
   stateDir = op.stateDir;
-  await op.waitPass((p) => p.converged, 'first converge');
+  await op.reached((p) => p.converged, 'first converge');
 }, 60_000);
 
 afterAll(async () => {
@@ -50,7 +50,7 @@ describe('external endpoints across an operator restart', () => {
     await first.stopOperator();
     op = undefined;
     op = await startTestOperator(remote.url, instance, {}, { stateDir });
-    await op.waitPass((p) => p.converged, 'converge after the restart');
+    await op.reached((p) => p.converged, 'converge after the restart');
     await waitFor(async () => (await ids(op!)).length > 0 || undefined, { what: 'the endpoint restored' });
     expect(await ids(op)).toEqual(['db-a@10.20.0.1']);
     const restored = (await call(op, 'GET', '/v1/services/shop/web/endpoints')).json as { endpoints: { id: string; metadata: Record<string, string>; ready: boolean }[] };

@@ -39,7 +39,7 @@ async function pushBranch(branch: string, files: Record<string, string>): Promis
 beforeAll(async () => {
   remote = await makeRemote({ 'web.yaml': service('web', { replicas: 1 }) });
   op = await startTestOperator(remote.url, instance, { 'review-branches': ['review/*'], 'webhook-secret': HOOK_SECRET });
-  await op.waitPass((r) => r.converged, 'main applied', 60_000);
+  await op.reached((r) => r.converged, 'main applied', 60_000);
 }, 90_000);
 
 afterAll(async () => {

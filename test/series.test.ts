@@ -38,7 +38,7 @@ beforeAll(async () => {
   port = await freePort();
   remote = await makeRemote({ 'web.yaml': web(port) });
   op = await startTestOperator(remote.url, instance, { 'proxy-host': '127.0.0.1', 'series-step': '500ms' });
-  await op.waitPass((r) => r.status.services['test/web']?.ready === 2, 'web ready');
+  await op.reached((r) => r.status.services['test/web']?.ready === 2, 'web ready');
 }, 90_000);
 
 afterAll(async () => {
@@ -49,6 +49,12 @@ afterAll(async () => {
 
 describe('GET /v1/series on a running operator', () => {
   it('shows the request rate, the median latency and the memory of a service', async () => {
+    // A rate is a difference between two samples of the proxy's counters: the traffic goes once the sampler has read
+    // them (a rate of 0), not while the proxy process is still starting (no counters: no rate, no baseline).
+    await waitFor(async () => {
+      const { status, body } = await series('service=test/web');
+      return status === 200 && (body as SeriesColumns).rps.some((v) => v !== null);
+    }, { what: 'a first rate of test/web' });
     for (let i = 0; i < 50; i++) expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
     const s = await waitFor(async () => {
       const { status, body } = await series('service=test/web&since=15m');
@@ -56,7 +62,7 @@ describe('GET /v1/series on a running operator', () => {
       const c = body as SeriesColumns;
       const has = (col: (number | null)[]) => col.some((v) => v !== null && v > 0);
       return has(c.rps) && has(c.p50) && has(c.memory) ? c : undefined;
-    }, { what: 'rps, p50 and memory on /v1/series', timeoutMs: 20_000 });
+    }, { what: 'rps, p50 and memory on /v1/series', timeoutMs: 20_000 }).catch(async (e: Error) => { throw new Error(`${e.message}: ${JSON.stringify((await series('service=test/web')).body)}`); });
     expect(s.service).toBe('test/web');
     expect(s.stepMs).toBe(500);
     const n = s.t.length;

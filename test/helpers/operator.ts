@@ -27,6 +27,11 @@ export interface TestOperator extends Operator {
   recentLog(): string[];
   /** Resolves with the first pass (after now) matching `pred`. */
   waitPass(pred: (r: PassResult) => boolean, what: string, timeoutMs?: number): Promise<PassResult>;
+  /**
+   * The first pass so far matching `pred`, else the next one that does: for conditions a pass may have reached before
+   * the test looked (the first passes run while startOperator is still returning).
+   */
+  reached(pred: (r: PassResult) => boolean, what: string, timeoutMs?: number): Promise<PassResult>;
 }
 
 /**
@@ -58,18 +63,20 @@ export async function startTestOperator(repoUrl: string, instance: string, extra
     throw err;
   });
   const token = (await fs.readFile(path.join(stateDir, 'cli-token'), 'utf8')).trim();
+  const waitPass = (pred: (r: PassResult) => boolean, what: string, timeoutMs = 60_000): Promise<PassResult> => new Promise<PassResult>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for a pass: ${what}; last status: ${JSON.stringify(passes.at(-1)?.status.conditions)}${recent.length ? `\nlast log lines:\n${recent.join('\n')}` : ''}`)), timeoutMs);
+    waiters.push({ pred, resolve: (r) => { clearTimeout(timer); resolve(r); } });
+  });
   return {
     ...op,
     passes,
     auth: { authorization: `Bearer ${token}` },
     stateDir,
     recentLog: () => [...recent],
-    waitPass(pred, what, timeoutMs = 60_000) {
-      return new Promise<PassResult>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for a pass: ${what}; last status: ${JSON.stringify(passes.at(-1)?.status.conditions)}${recent.length ? `\nlast log lines:\n${recent.join('\n')}` : ''}`)), timeoutMs);
-        waiters.push({ pred, resolve: (r) => { clearTimeout(timer); resolve(r); } });
-      });
+    reached(pred, what, timeoutMs = 60_000) {
+      return Promise.resolve(passes.find(pred) ?? waitPass(pred, what, timeoutMs));
     },
+    waitPass,
     stopOperator: () => op.stop(),
     async stop() {
       try {

@@ -92,6 +92,8 @@ describe('berth run-job', () => {
   it('refuses a viewer, a Job and an unknown name with the reason (exit 1), and an unreachable berth with exit 3', async () => {
     const t = await berth(['token', 'create', '--role', 'viewer', '--name', 'looker', '--state-dir', op!.stateDir]);
     expect(t.code, t.stderr).toBe(0);
+    // berth re-reads its tokens file every second: the new token works once it has.
+    await waitFor(async () => (await fetch(`${op!.url}/v1/status`, { headers: { authorization: `Bearer ${t.stdout.trim()}` } })).status === 200, { what: 'the viewer token accepted' });
     const viewer = await berth(['run-job', 'test/report', '--server', op!.url, '--state-dir', '/nonexistent'], { BERTH_TOKEN: t.stdout.trim() });
     expect(viewer.code).toBe(1);
     expect(viewer.stderr).toContain('role viewer may not trigger jobs');

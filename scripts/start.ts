@@ -60,7 +60,10 @@ async function main(): Promise<void> {
   });
   const repoUrl = `${git.url}/${REPO}`;
   let announced = false;
-  let announce: (replicas: number) => void = () => undefined;
+  // The first passes may finish before startOperator returns (the proxy process starts beside them): the banner
+  // waits for the operator's address, then names the replica count the announcing pass saw.
+  let early: number | null = null;
+  let announce: (replicas: number) => void = (replicas) => { early = replicas; };
   const started = Date.now();
   const op = await startOperator(flagsWith('run', { repo: repoUrl, listen: LISTEN, interval: '30s', 'state-dir': STATE_DIR, 'webhook-secret': hookSecret }), log, {
     // Announce once converged and ready (or after 30 s, whatever the status says then).
@@ -99,6 +102,7 @@ async function main(): Promise<void> {
     '',
     ].join('\n'));
   };
+  if (early !== null) announce(early);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => { log.info('stopping', { signal }); resolve(); };
     process.once('SIGINT', () => stop('SIGINT'));

@@ -88,15 +88,14 @@ async function cleanup(instance: string): Promise<void> {
   await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
 }
 
-/** The engine's own floor: N create+start through dockerode with 8 in flight, no berth, no Swarm. */
-async function engineFloor(n: number): Promise<number> {
+/** Creates and starts N containers (options of the i-th) with 8 in flight; the time it took, then removes them. */
+async function createAndStart(n: number, options: (i: number) => Docker.ContainerCreateOptions): Promise<number> {
   const t0 = performance.now();
   let next = 0;
   const ids: string[] = [];
   await Promise.all(Array.from({ length: 8 }, async () => {
     while (next < n) {
-      const i = next++;
-      const c = await docker.createContainer({ name: `berth-bench-floor-${process.pid}-${i}`, Image: IMAGE, Cmd: ['sleep', '3600'], HostConfig: { Init: true } });
+      const c = await docker.createContainer(options(next++));
       await c.start();
       ids.push(c.id);
     }
@@ -106,29 +105,21 @@ async function engineFloor(n: number): Promise<number> {
   return ms;
 }
 
+/** The engine's own floor: plain containers (default bridge), no berth, no Swarm. */
+function engineFloor(n: number): Promise<number> {
+  return createAndStart(n, (i) => ({ name: `berth-bench-floor-${process.pid}-${i}`, Image: IMAGE, Cmd: ['sleep', '3600'], HostConfig: { Init: true } }));
+}
+
 /**
  * The floor for berth's own containers: N copies of one of them (its image, command, host config and network, as the
- * engine reports it; labels of our own so berth leaves them alone) created and started with 8 in flight.
+ * engine reports it; labels of our own so berth leaves them alone).
  */
-async function floorLike(n: number, template: Docker.ContainerInspectInfo): Promise<number> {
+function floorLike(n: number, template: Docker.ContainerInspectInfo): Promise<number> {
   const network = Object.keys(template.NetworkSettings.Networks)[0]!;
-  const t0 = performance.now();
-  let next = 0;
-  const ids: string[] = [];
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (next < n) {
-      const i = next++;
-      const c = await docker.createContainer({
-        name: `berth-bench-like-${process.pid}-${i}`, Image: template.Config.Image, Cmd: template.Config.Cmd, Env: template.Config.Env,
-        Labels: { 'berth-bench.floor': String(process.pid) }, HostConfig: template.HostConfig, NetworkingConfig: { EndpointsConfig: { [network]: {} } },
-      });
-      await c.start();
-      ids.push(c.id);
-    }
+  return createAndStart(n, (i) => ({
+    name: `berth-bench-like-${process.pid}-${i}`, Image: template.Config.Image, Cmd: template.Config.Cmd, Env: template.Config.Env,
+    Labels: { 'berth-bench.floor': String(process.pid) }, HostConfig: template.HostConfig, NetworkingConfig: { EndpointsConfig: { [network]: {} } },
   }));
-  const ms = performance.now() - t0;
-  await Promise.all(ids.map((id) => docker.getContainer(id).remove({ force: true })));
-  return ms;
 }
 
 /** The timeline of the pass that created the replicas, from berth's debug log (reconciler/timeline.ts). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { thrownBerthError } from '../../test/helpers/errors.ts';
-import { parseCommandLine, parseDuration } from './flags.ts';
+import { COMMANDS, helpText, parseCommandLine, parseDuration } from './flags.ts';
 
 const configError = thrownBerthError;
 
@@ -38,5 +38,12 @@ describe('--compose-profiles and --compose-env', () => {
       expect(flags['compose-env']).toBe('/etc/berth/compose.env');
       expect(parseCommandLine([cmd], { BERTH_COMPOSE_PROFILES: 'debug', BERTH_COMPOSE_ENV: '/e.env' }).flags).toMatchObject({ 'compose-profiles': 'debug', 'compose-env': '/e.env' });
     }
+  });
+});
+
+describe('berth --help', () => {
+  it('separates every command from its summary (pause-drift and resume-drift are longer than the old column)', () => {
+    const lines = helpText().split('\n');
+    for (const c of COMMANDS) expect(lines.some((l) => new RegExp(`^  ${c} {2,}\\S`).test(l)), c).toBe(true);
   });
 });

@@ -7,6 +7,8 @@ import { TIMER_MAX_MS, formatDuration, parseDuration as parseManifestDuration, p
 
 export type Command = 'run' | 'plan' | 'diff' | 'apply' | 'validate' | 'convert' | 'secret' | 'status' | 'history' | 'rollback' | 'token' | 'audit' | 'proxy' | 'run-job' | 'pause-drift' | 'resume-drift' | 'logs' | 'events' | 'version' | 'completion';
 export const COMMANDS: Command[] = ['run', 'plan', 'diff', 'apply', 'validate', 'convert', 'secret', 'status', 'history', 'rollback', 'token', 'audit', 'proxy', 'run-job', 'pause-drift', 'resume-drift', 'logs', 'events', 'version', 'completion'];
+/** The width of the command column in --help: the longest name and two spaces. */
+const COMMAND_WIDTH = Math.max(...COMMANDS.map((c) => c.length)) + 2;
 
 /** One line per command: `berth --help` and the shell completions (commands/completion.ts) show these. */
 export const COMMAND_SUMMARY: Record<Command, string> = {
@@ -342,7 +344,7 @@ export function parseFraction(value: string, flag: string): number {
 export function helpText(command?: Command): string {
   if (!command) {
     return ['usage: berth <command> [flags]', '', 'commands:',
-      ...COMMANDS.map((c) => `  ${c.padEnd(11)}${COMMAND_SUMMARY[c]}`),
+      ...COMMANDS.map((c) => `  ${c.padEnd(COMMAND_WIDTH)}${COMMAND_SUMMARY[c]}`),
       '', 'Every flag can also be set as BERTH_<FLAG> (e.g. BERTH_REPO, BERTH_WEBHOOK_SECRET).', 'berth <command> --help shows its flags; berth --version the version.',
       '', 'exit codes: 0 ok; 1 failed (invalid manifests, not converged, not ready); 2 plan --detailed-exitcode: changes;',
       '            3 status: berth (or the status branch) could not be reached'].join('\n');

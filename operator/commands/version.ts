@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import type { OutputFormat } from '../settings/settings.ts';
 import { printValue } from './output.ts';
 import type { Io } from './shared.ts';
+import { rootFile } from '../root.ts';
 
 /** The package version (package.json beside operator/). */
-export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION = (JSON.parse(readFileSync(rootFile('package.json'), 'utf8')) as { version: string }).version;
 
 export interface VersionInfo {
   version: string;

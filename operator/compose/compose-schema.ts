@@ -10,8 +10,9 @@ import type { ManifestIssue } from '../model/errors.ts';
 import { formatPath } from '../manifests/path.ts';
 import { pointerToPath } from '../manifests/schema.ts';
 import type { DocLocator, PathSegment } from '../manifests/yaml-source.ts';
+import { rootFile } from '../root.ts';
 
-const SCHEMA = new URL('../../schemas/compose-spec.json', import.meta.url);
+const SCHEMA = rootFile('schemas/compose-spec.json');
 
 let compiled: ValidateFunction | undefined;
 

@@ -12,10 +12,11 @@ import { desiredCronJobs } from '../job/desired.ts';
 import { templateDoc, templateIssues } from '../job/view.ts';
 import { checkCronJob } from './checks.ts';
 import { CRONJOB_STATUS } from './status.ts';
+import { rootFile } from '../../../root.ts';
 
 export const CRONJOB: KindDescriptor<CronJobManifest> = {
   kind: 'CronJob',
-  schema: new URL('../../../../schemas/cronjob.schema.json', import.meta.url),
+  schema: rootFile('schemas/cronjob.schema.json'),
   clusterScoped: false,
   objects: ['container'],
   unlabelled: [],

@@ -10,10 +10,11 @@ import { checkJob, checkNameClashes } from './checks.ts';
 import { toJobSpec } from './defaults.ts';
 import { desiredJobs } from './desired.ts';
 import { JOB_STATUS } from './status.ts';
+import { rootFile } from '../../../root.ts';
 
 export const JOB: KindDescriptor<JobManifest> = {
   kind: 'Job',
-  schema: new URL('../../../../schemas/job.schema.json', import.meta.url),
+  schema: rootFile('schemas/job.schema.json'),
   clusterScoped: false,
   objects: ['container'],
   unlabelled: [],

@@ -13,10 +13,11 @@ import { canonicalJson } from '../../spec-hash.ts';
 import { compareBy } from '../compare.ts';
 import type { KindDescriptor } from '../types.ts';
 import { checkNetwork } from './checks.ts';
+import { rootFile } from '../../../root.ts';
 
 export const NETWORK: KindDescriptor<NetworkManifest> = {
   kind: 'Network',
-  schema: new URL('../../../../schemas/network.schema.json', import.meta.url),
+  schema: rootFile('schemas/network.schema.json'),
   clusterScoped: false,
   objects: ['network'],
   unlabelled: [],

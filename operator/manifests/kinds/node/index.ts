@@ -6,10 +6,11 @@ import { compareBy } from '../compare.ts';
 import type { KindDescriptor } from '../types.ts';
 import { checkNodes } from './checks.ts';
 import { toNodeSpec } from './defaults.ts';
+import { rootFile } from '../../../root.ts';
 
 export const NODE: KindDescriptor<NodeManifest> = {
   kind: 'Node',
-  schema: new URL('../../../../schemas/node.schema.json', import.meta.url),
+  schema: rootFile('schemas/node.schema.json'),
   clusterScoped: true,
   objects: [],
   unlabelled: [],

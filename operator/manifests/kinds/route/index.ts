@@ -8,10 +8,11 @@ import { compareBy } from '../compare.ts';
 import type { KindDescriptor } from '../types.ts';
 import { toRouteSpec } from './defaults.ts';
 import { checkRouteTls, checkTlsPorts } from './tls-checks.ts';
+import { rootFile } from '../../../root.ts';
 
 export const ROUTE: KindDescriptor<RouteManifest> = {
   kind: 'Route',
-  schema: new URL('../../../../schemas/route.schema.json', import.meta.url),
+  schema: rootFile('schemas/route.schema.json'),
   clusterScoped: false,
   objects: [],
   unlabelled: [],

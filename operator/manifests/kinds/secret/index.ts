@@ -6,10 +6,11 @@
 import type { SecretManifest } from '../../../model/manifest.ts';
 import type { Obj } from '../../raw.ts';
 import type { KindDescriptor } from '../types.ts';
+import { rootFile } from '../../../root.ts';
 
 export const SECRET: KindDescriptor<SecretManifest> = {
   kind: 'Secret',
-  schema: new URL('../../../../schemas/secret.schema.json', import.meta.url),
+  schema: rootFile('schemas/secret.schema.json'),
   clusterScoped: false,
   objects: [],
   unlabelled: [],

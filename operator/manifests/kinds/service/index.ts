@@ -6,10 +6,11 @@ import { toServiceSpec } from './defaults.ts';
 import { checkServiceManifest, checkServices, serviceDocumentIssues } from './checks.ts';
 import { desiredServices } from './desired.ts';
 import { serviceStatuses } from './status.ts';
+import { rootFile } from '../../../root.ts';
 
 export const SERVICE: KindDescriptor<ServiceManifest> = {
   kind: 'Service',
-  schema: new URL('../../../../schemas/service.schema.json', import.meta.url),
+  schema: rootFile('schemas/service.schema.json'),
   clusterScoped: false,
   objects: ['container', 'network', 'image'],
   unlabelled: ['container', 'network', 'image'],

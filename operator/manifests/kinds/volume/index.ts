@@ -6,10 +6,11 @@ import type { Obj } from '../../raw.ts';
 import { compareBy } from '../compare.ts';
 import type { KindDescriptor } from '../types.ts';
 import { checkVolume } from './checks.ts';
+import { rootFile } from '../../../root.ts';
 
 export const VOLUME: KindDescriptor<VolumeManifest> = {
   kind: 'Volume',
-  schema: new URL('../../../../schemas/volume.schema.json', import.meta.url),
+  schema: rootFile('schemas/volume.schema.json'),
   clusterScoped: false,
   objects: ['volume'],
   unlabelled: ['volume'],

@@ -74,3 +74,6 @@ fi
 
 # The dashboard's assets (ui/dist), rebuilt when a source is newer (esbuild: a second or less).
 node_modules/.bin/tsx scripts/build-ui.ts >&2
+
+# The operator bundled into dist/ (bin/berth.js runs it while it is newer than every source; esbuild: well under a second).
+node_modules/.bin/tsx scripts/build-operator.ts >&2

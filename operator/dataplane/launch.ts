@@ -6,19 +6,16 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The berth package root (cwd of the child, so `--import tsx` resolves from berth's own node_modules). */
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = path.join(ROOT, 'operator', 'cli.ts');
+import { BUNDLED, CLI, ROOT } from '../root.ts';
 
 /**
- * The node arguments that run cli.ts: the loader this process was started with when it has tsx (`tsx operator/cli.ts`
+ * The node arguments that run the CLI: none for the bundle (dist/cli.js is JavaScript); from source, the loader this process was started with when it has tsx (`tsx operator/cli.ts`
  * puts it in execArgv), else `--import tsx` (a test runner or a plain `node` with another loader). Inspector flags are
  * dropped: the child would fight over the port.
  */
-export function nodeArgs(execArgv: readonly string[] = process.execArgv): string[] {
+export function nodeArgs(execArgv: readonly string[] = process.execArgv, bundled = BUNDLED): string[] {
   const own = execArgv.filter((a) => !a.startsWith('--inspect'));
+  if (bundled) return withoutTsx(own);
   return own.some((a) => a.includes('tsx')) ? own : ['--import', 'tsx'];
 }
 
@@ -28,6 +25,17 @@ export function nodeArgs(execArgv: readonly string[] = process.execArgv): string
  */
 export function proxyEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !/TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_KEY$/i.test(k)));
+}
+
+/** The arguments without tsx's loader (`--import <tsx>`, `--require <tsx>`, `--import=<tsx>`): the bundle needs none. */
+function withoutTsx(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (['--import', '--require', '--loader', '-r'].includes(a) && args[i + 1]?.includes('tsx')) i++;
+    else if (!a.includes('tsx')) out.push(a);
+  }
+  return out;
 }
 
 /** Spawns `berth proxy <args>` detached; resolves with its pid once spawned. */

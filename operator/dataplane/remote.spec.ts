@@ -155,6 +155,8 @@ describe('protocol and launch helpers', () => {
   it('keeps a tsx loader, adds one otherwise, drops inspector flags; keeps credentials out of the environment', () => {
     expect(nodeArgs(['--require', '/x/tsx/dist/preflight.cjs', '--import', 'file:///x/tsx/dist/loader.mjs', '--inspect=9229'])).toEqual(['--require', '/x/tsx/dist/preflight.cjs', '--import', 'file:///x/tsx/dist/loader.mjs']);
     expect(nodeArgs(['--conditions', 'node'])).toEqual(['--import', 'tsx']);
+    // From the bundle (dist/cli.js), a loader inherited from a parent is dropped with its value, the rest kept.
+    expect(nodeArgs(['--require', '/x/tsx/dist/preflight.cjs', '--max-old-space-size=256', '--import', 'file:///x/tsx/dist/loader.mjs', '--import=tsx'], true)).toEqual(['--max-old-space-size=256']);
     expect(proxyEnv({ PATH: '/bin', GITHUB_TOKEN: 't', BERTH_WEBHOOK_SECRET: 's', BERTH_LOG_LEVEL: 'debug' })).toEqual({ PATH: '/bin', BERTH_LOG_LEVEL: 'debug' });
   });
 });

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { ValidationError } from '../model/errors.ts';
 import type { DesiredState } from '../model/state.ts';
 import type { RepoSnapshot } from '../source/source.ts';
+import { BUNDLED } from '../root.ts';
 import { normalizeRoot } from './build-context.ts';
 import { tooLarge } from './limits.ts';
 import type { LoadOptions } from './load.ts';
@@ -24,7 +25,11 @@ const IDLE_MS = 5_000;
 /** Workers validating at once (a pass and a review round); more loads wait their turn, so memory stays bounded. */
 const MAX_BUSY = 2;
 
-const BOOT = new URL('./validate-worker-boot.mjs', import.meta.url);
+/**
+ * From source, a worker starts without the parent's module hooks: the boot module registers tsx, then imports the
+ * TypeScript entry. In the bundle, dist/validate-worker.js sits beside this chunk and runs as it is.
+ */
+const BOOT = BUNDLED ? new URL('./validate-worker.js', import.meta.url) : new URL('./validate-worker-boot.mjs', import.meta.url);
 const ENTRY = new URL('./validate-worker.ts', import.meta.url).href;
 
 let idle: Worker | undefined;

@@ -1,9 +1,12 @@
-/** Runs the berth CLI as a child process, as a user would (`npm run berth -- ...` runs the same file through tsx). */
+/**
+ * Runs the berth CLI as a child process, as a user would (`npm run berth -- ...` and `npx berth` run bin/berth.js):
+ * the bundle in dist/ when it is newer than every source (as provisioning leaves it for npm test), else the sources.
+ */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const ARGS = ['--import', 'tsx', path.join(ROOT, 'operator/cli.ts')];
+const ARGS = [path.join(ROOT, 'bin/berth.js')];
 
 export interface CliResult {
   code: number;

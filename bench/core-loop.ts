@@ -3,6 +3,7 @@
  *  - commit pushed (webhook) -> all N replicas running, N = 10 and 30
  *  - one managed container removed by hand -> replaced and running
  *  - CPU per poll cycle with no change, repository of 200 services
+ *  - process start -> 100 replicas running, beside the engine floor for the same 100 containers
  *  - RSS of the berth process with 100 managed containers
  * Run: npm run bench (or npx tsx bench/core-loop.ts). Cleans up its own containers, services and repositories.
  */
@@ -211,15 +212,24 @@ async function rss(results: Record<string, string>): Promise<void> {
   const remote = await makeRemote(files);
   const t0 = performance.now();
   const berth = await startBerth(['--repo', remote.url, '--instance', instance, '--interval', '5s', '--state-dir', await stateDir()], 17_173, {
-    onLog: (e) => { if (process.env.BENCH_PASSES && e.level !== 'debug' || e.msg === 'pass timeline') console.error(`bench: +${Math.round(performance.now() - t0)} ms ${e.msg} ${e.msg === 'pass timeline' ? e.ms : ''}`); },
+    onLog: (e) => { if (process.env.BENCH_PASSES && (e.level !== 'debug' || process.env.BENCH_PASSES === 'debug') || e.msg === 'pass timeline') console.error(`bench: +${Math.round(performance.now() - t0)} ms ${e.msg} ${e.msg === 'pass timeline' ? e.ms : ''}`); },
   });
+  let stopped = false;
   try {
     await until(async () => (await runningCount(docker, [`berth.instance=${instance}`])) === 100, '100 running', 300_000, 100);
     results['berth: process start -> 100 replicas running (20 services)'] = fmtS(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 12_000));
     results['berth: RSS with 100 managed containers'] = `${((await berth.rssBytes()) / 1024 / 1024).toFixed(0)} MB`;
-  } finally {
+    // The floor for the same 100: berth stopped, its containers removed, its network kept for the copies.
+    const [one] = await docker.listContainers({ filters: { label: [`berth.instance=${instance}`] } });
+    const template = await docker.getContainer(one!.Id).inspect();
     await berth.stop();
+    stopped = true;
+    const mine = await docker.listContainers({ all: true, filters: { label: [`berth.instance=${instance}`] } });
+    await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+    results["engine floor: 100 of berth's containers, 8 in flight"] = fmtS(await floorLike(100, template));
+  } finally {
+    if (!stopped) await berth.stop();
     await cleanup(instance);
     await remote.close();
   }

@@ -49,7 +49,7 @@ export interface BerthProcess {
 export async function startBerth(args: string[], port: number, opts: { onLog?: (entry: Record<string, unknown>) => void } = {}): Promise<BerthProcess> {
   // With onLog: debug-level JSON lines, each parsed and handed over (warnings and errors still printed).
   const logArgs = opts.onLog ? ['--log-level', 'debug', '--log-format', 'json'] : ['--log-level', 'warn'];
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/berth.js'), 'run', '--listen', `127.0.0.1:${port}`, ...logArgs, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', opts.onLog ? 'pipe' : 'inherit'] });
+  const child = spawn(path.join(ROOT, 'bin/berth.js'), ['run', '--listen', `127.0.0.1:${port}`, ...logArgs, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', opts.onLog ? 'pipe' : 'inherit'] });
   if (opts.onLog && child.stderr) {
     const onLog = opts.onLog;
     createInterface({ input: child.stderr }).on('line', (line) => {

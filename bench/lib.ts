@@ -9,6 +9,8 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
+/** berth as a user runs it: the bundle in dist/ while it is fresh, the sources through tsx otherwise. */
+const BERTH_BIN = path.join(ROOT, 'bin/berth.js');
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -49,7 +51,7 @@ export interface BerthProcess {
 export async function startBerth(args: string[], port: number, opts: { onLog?: (entry: Record<string, unknown>) => void } = {}): Promise<BerthProcess> {
   // With onLog: debug-level JSON lines, each parsed and handed over (warnings and errors still printed).
   const logArgs = opts.onLog ? ['--log-level', 'debug', '--log-format', 'json'] : ['--log-level', 'warn'];
-  const child = spawn(path.join(ROOT, 'bin/berth.js'), ['run', '--listen', `127.0.0.1:${port}`, ...logArgs, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', opts.onLog ? 'pipe' : 'inherit'] });
+  const child = spawn(BERTH_BIN, ['run', '--listen', `127.0.0.1:${port}`, ...logArgs, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', opts.onLog ? 'pipe' : 'inherit'] });
   if (opts.onLog && child.stderr) {
     const onLog = opts.onLog;
     createInterface({ input: child.stderr }).on('line', (line) => {
@@ -83,7 +85,7 @@ export async function startBerth(args: string[], port: number, opts: { onLog?: (
       await new Promise((r) => child.once('exit', r));
       // the proxy process (the data plane) outlives berth run by design; a bench ends it too
       const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? [name, args[i + 1]!] : []; };
-      await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(ROOT, 'operator/cli.ts'), 'proxy', '--stop', ...flag('--state-dir'), ...flag('--instance')], { cwd: ROOT }).catch(() => undefined);
+      await promisify(execFile)(BERTH_BIN, ['proxy', '--stop', ...flag('--state-dir'), ...flag('--instance')], { cwd: ROOT }).catch(() => undefined);
     },
   };
 }

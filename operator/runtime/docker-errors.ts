@@ -14,11 +14,33 @@ const CONNECTION_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-/** The HTTP status of an engine answer carried by a dockerode error, if any. */
+/**
+ * Podman answers 500 where Docker answers 404 or 409, and names the error class in the body's `cause` (libpod's
+ * error values, one per class, e.g. `container state improper`): the status Docker gives that class.
+ */
+const PODMAN_CAUSE_STATUS: Record<string, number> = {
+  'no such container': 404,
+  'no such image': 404,
+  'no such volume': 404,
+  'network not found': 404,
+  'no such exec session': 404,
+  'container state improper': 409,
+  'container already exists': 409,
+  'that name is already in use': 409,
+  'network already exists': 409,
+  'network is being used': 409,
+  'volume already exists': 409,
+  'volume is being used': 409,
+};
+
+/** The HTTP status of an engine answer carried by a dockerode error, if any (Podman's 500s as Docker's status). */
 export function statusOf(err: unknown): number | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
-  const status = (err as EngineFailure).statusCode;
-  return typeof status === 'number' ? status : undefined;
+  const { statusCode: status, json } = err as EngineFailure;
+  if (typeof status !== 'number') return undefined;
+  if (status !== 500 || typeof json !== 'object' || json === null) return status;
+  const cause = (json as { cause?: unknown }).cause;
+  return (typeof cause === 'string' && PODMAN_CAUSE_STATUS[cause]) || status;
 }
 
 /** The engine's own message (JSON body `message`) or the error's message, on one line. */

@@ -9,8 +9,11 @@ export const RECONNECT_MAX_MS = 5_000;
 /** A stream that stayed up this long resets the backoff. */
 const STABLE_MS = 5_000;
 
-/** Attributes Docker adds to a container event next to the container's labels. */
-const NON_LABEL_ATTRIBUTES = new Set(['image', 'name', 'exitCode', 'signal', 'execDuration', 'execID']);
+/** Attributes Docker (and Podman: containerExitCode, podId) add to a container event next to the container's labels. */
+const NON_LABEL_ATTRIBUTES = new Set(['image', 'name', 'exitCode', 'signal', 'execDuration', 'execID', 'containerExitCode', 'podId']);
+
+/** Podman's names of container events that Docker names otherwise. */
+const DOCKER_ACTION: Record<string, string> = { remove: 'destroy' };
 
 /** Returns a function fed with raw chunks that calls `onLine` with each complete, non-empty line (chunks may split or join lines). */
 export function createLineSplitter(onLine: (line: string) => void): (chunk: Buffer | string) => void {
@@ -40,7 +43,8 @@ interface RawEvent {
 export function eventAction(raw: RawEvent): string {
   const action = typeof raw.Action === 'string' ? raw.Action : typeof raw.status === 'string' ? raw.status : '';
   const colon = action.indexOf(':');
-  return (colon < 0 ? action : action.slice(0, colon)).trim();
+  const bare = (colon < 0 ? action : action.slice(0, colon)).trim();
+  return DOCKER_ACTION[bare] ?? bare;
 }
 
 /** A raw container event as a RuntimeEvent; undefined for exec_* events, non-container events and garbage. */

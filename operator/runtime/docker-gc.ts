@@ -7,6 +7,7 @@ import { canonicalRepository, type DiskUsage, type GcContainer, type GcDanglingI
 export type { GcRuntime, RemoveOutcome } from '../healing/gc.ts';
 import { BerthError } from '../model/errors.ts';
 import type { ContainerStatus } from '../model/state.ts';
+import { LABELS } from '../model/keys.ts';
 import { dockerError, statusOf } from './docker-errors.ts';
 import { INSPECT_CONCURRENCY, instanceFilters, mapLimit } from './docker-observe.ts';
 import { describeEndpoint } from './docker-options.ts';
@@ -91,13 +92,16 @@ async function measure(dir: string): Promise<DiskUsage> {
 
 async function inventory(docker: Dockerode, fail: Fail, instance: string, repositories: readonly string[], diskUsage: () => Promise<DiskUsage>): Promise<GcInventory> {
   const filters = instanceFilters(instance);
+  // Podman 4.3 lists no image for two label filters: images are asked by the instance label, the managed one checked here.
+  const imageFilters = { label: [`${LABELS.instance}=${instance}`] };
+  const managed = (list: Dockerode.ImageInfo[]) => list.filter((i) => i.Labels?.[LABELS.managed] === 'true');
   // Pulled images carry no label: one unfiltered list (the engine's reference filter matches familiar names with globs,
   // one call per repository) read only when some repository is managed, matched by normalised name below.
   const [ours, everyone, labelled, danglingList, all, disk] = await Promise.all([
     docker.listContainers({ all: true, filters }).catch((err: unknown) => { throw fail(err, `list containers of instance ${instance}`); }),
     docker.listContainers({ all: true }).catch((err: unknown) => { throw fail(err, 'list containers'); }),
-    docker.listImages({ filters }).catch((err: unknown) => { throw fail(err, `list images of instance ${instance}`); }),
-    docker.listImages({ filters: { ...filters, dangling: ['true'] } }).catch((err: unknown) => { throw fail(err, `list dangling images of instance ${instance}`); }),
+    docker.listImages({ filters: imageFilters }).then(managed, (err: unknown) => { throw fail(err, `list images of instance ${instance}`); }),
+    docker.listImages({ filters: { ...imageFilters, dangling: ['true'] } }).then(managed, (err: unknown) => { throw fail(err, `list dangling images of instance ${instance}`); }),
     repositories.length ? docker.listImages().catch((err: unknown) => { throw fail(err, 'list images'); }) : Promise.resolve([]),
     diskUsage().catch(() => undefined),
   ]);

@@ -174,9 +174,17 @@ async function observeImages(docker: Dockerode, fail: FailFn, refs: string[]): P
     const info = found[i];
     if (!info) return;
     images[ref] = info.Id;
-    if (!info.RepoDigests?.length) localImages.push(ref);
+    if (!info.RepoDigests?.some(isRegistryDigest)) localImages.push(ref);
   });
   return { images, localImages };
+}
+
+/**
+ * A RepoDigest from a registry. Podman gives loaded and built images one too, under its pseudo-registry `localhost/`
+ * (no port: a registry on localhost has one, `localhost:5000/...`).
+ */
+export function isRegistryDigest(repoDigest: string): boolean {
+  return !repoDigest.startsWith('localhost/');
 }
 
 async function inspectImage(docker: Dockerode, fail: FailFn, ref: string): Promise<{ Id: string; RepoDigests?: string[] } | undefined> {

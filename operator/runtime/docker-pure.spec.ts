@@ -3,7 +3,8 @@ import { extract } from 'tar-stream';
 import type { ObservedContainer } from '../model/state.ts';
 import { baseImages, packContext } from './docker-build.ts';
 import { InspectCache } from './docker-cache.ts';
-import { dockerError, engineMessage } from './docker-errors.ts';
+import { dockerError, engineMessage, statusOf } from './docker-errors.ts';
+import { isRegistryDigest } from './docker-observe.ts';
 import { createLineSplitter, toRuntimeEvent } from './docker-events.ts';
 import { attachments, envRecord, mapLimit } from './docker-observe.ts';
 import { createOptions } from './docker.ts';
@@ -61,6 +62,16 @@ describe('event stream parsing', () => {
     expect(toRuntimeEvent({ Type: 'network', Action: 'connect', Actor: { ID: 'n' } })).toBeUndefined();
     expect(toRuntimeEvent('x')).toBeUndefined();
     expect(toRuntimeEvent({ status: 'die', id: 'c2' })).toEqual({ action: 'die', containerId: 'c2', labels: {} });
+  });
+
+  it("reads Podman's events as Docker's: remove is destroy, its extra attributes are not labels", () => {
+    // as Podman 4.3 sends them on its Docker-compatible API
+    const podman = (action: string) => ({
+      status: action, id: 'c3', from: 'localhost/berth-local/busybox:1', Type: 'container', Action: action,
+      Actor: { ID: 'c3', Attributes: { 'berth.instance': 'i', containerExitCode: '137', exitCode: '137', image: 'localhost/berth-local/busybox:1', name: 'x', podId: '' } },
+    });
+    expect(toRuntimeEvent(podman('remove'))).toEqual({ action: 'destroy', containerId: 'c3', labels: { 'berth.instance': 'i' } });
+    expect(toRuntimeEvent(podman('die'))).toEqual({ action: 'die', containerId: 'c3', labels: { 'berth.instance': 'i' } });
   });
 });
 
@@ -209,5 +220,24 @@ describe('networks', () => {
     expect(attachments({ NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.2' }, zz: { IPAddress: '' } } } }, 'berth.i.ns')).toEqual({ networks: ['bridge', 'zz'], address: '172.17.0.2' });
     expect(attachments({ NetworkSettings: { Networks: { 'berth.i.ns': { IPAddress: '' } } } }, 'berth.i.ns')).toEqual({ networks: ['berth.i.ns'] });
     expect(attachments({ NetworkSettings: { Networks: { host: { IPAddress: '' } } }, HostConfig: { NetworkMode: 'host' } })).toEqual({ networks: ['host'], address: '127.0.0.1' });
+  });
+});
+
+describe('Podman on the Docker API', () => {
+  it("reads a Podman 500 by its cause as Docker's status; other 500s stay 500", () => {
+    const podman = (cause: string) => ({ statusCode: 500, json: { cause, message: `x: ${cause}`, response: 500 } });
+    expect(statusOf(podman('container state improper'))).toBe(409);
+    expect(statusOf(podman('that name is already in use'))).toBe(409);
+    expect(statusOf(podman('network is being used'))).toBe(409);
+    expect(statusOf(podman('no such container'))).toBe(404);
+    expect(statusOf(podman('invalid argument'))).toBe(500);
+    expect(statusOf({ statusCode: 500, json: { message: 'docker' } })).toBe(500);
+    expect(statusOf({ statusCode: 409 })).toBe(409);
+  });
+
+  it("a loaded or built image's localhost/ digest on Podman is no registry's", () => {
+    expect(isRegistryDigest('localhost/berth-local/busybox@sha256:9b')).toBe(false);
+    expect(isRegistryDigest('localhost:5000/app@sha256:9b')).toBe(true);
+    expect(isRegistryDigest('registry.example/app@sha256:9b')).toBe(true);
   });
 });

@@ -12,6 +12,7 @@ import { followEvents } from './docker-events.ts';
 import { containerLogs, followLogs } from './docker-logs.ts';
 import { imageId, observeState, type FailFn } from './docker-observe.ts';
 import { describeEndpoint } from './docker-options.ts';
+import { isPodman } from './engine-check.ts';
 import { connectNetworks, networkCreator, removeNetwork } from './docker-network.ts';
 import { removeSecretDirs, secretBinds, secretDirsOf, writeContainerFiles } from './docker-secrets.ts';
 
@@ -23,11 +24,12 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
   const fail: FailFn = (err, what) => dockerError(err, what, endpoint);
   const cache = new InspectCache();
   const createNetwork = networkCreator(docker, fail);
+  const engine = engineKind(docker);
   let subscriptions = 0;
   return {
     ping: () => docker.ping().then(() => undefined, (err: unknown) => { throw fail(err, 'ping'); }),
     observe: (instance, imageRefs) => observeState(docker, cache, fail, instance, imageRefs),
-    createContainer: (spec) => createContainer(docker, fail, spec),
+    createContainer: async (spec) => createContainer(docker, fail, await withHostGateway(docker, engine, spec)),
     startContainer: (id) => tolerate(docker.getContainer(id).start(), [304], fail, `start container ${id}`),
     stopContainer: (id, grace) => tolerate(docker.getContainer(id).stop(grace === undefined ? {} : { t: grace }), [304, 404], fail, `stop container ${id}`),
     // 409: a removal of this container is already in progress.
@@ -51,7 +53,7 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     exportImage: (ref) => exportImage(docker, fail, ref),
     memoryUsage: async (ids) => Object.fromEntries(Object.entries(await containerStats(docker, ids)).map(([id, st]) => [id, st.memoryBytes])),
     containerStats: (ids) => containerStats(docker, ids),
-    importImage: (tar) => importImage(docker, fail, tar),
+    importImage: (tar, ref) => importImage(docker, fail, tar, ref),
     exec: (id, command, timeoutMs) => execInContainer(docker, fail, id, command, timeoutMs),
     containerLogs: (id, opts) => containerLogs(docker, fail, id, opts),
     followLogs: (id, since, signal) => followLogs(docker, fail, id, since, signal),
@@ -112,13 +114,26 @@ async function exportImage(docker: Dockerode, fail: FailFn, ref: string): Promis
   return docker.getImage(ref).get().catch((err: unknown) => { throw fail(err, `save image ${ref}`); });
 }
 
-/** `docker load` of a save stream: waits for the engine's progress stream to end and surfaces an error it reports. */
-async function importImage(docker: Dockerode, fail: FailFn, tar: NodeJS.ReadableStream): Promise<void> {
+/** Bytes of a load's progress answer kept (the engine sends a line per layer; an error line is short). */
+const LOAD_PROGRESS_LIMIT = 64 * 1024;
+
+/**
+ * `docker load` of a save stream: waits for the engine's progress stream to end and surfaces an error it reports.
+ * With `ref`: the image is tagged `ref` afterwards when the engine loaded it as `localhost/<ref>` only (a save from
+ * Podman names its images so), so that a create of `ref` finds it.
+ */
+async function importImage(docker: Dockerode, fail: FailFn, tar: NodeJS.ReadableStream, ref?: string): Promise<void> {
   const progress = await docker.loadImage(tar, { quiet: true }).catch((err: unknown) => { throw fail(err, 'load image'); });
   let text = '';
-  for await (const chunk of progress as AsyncIterable<Buffer>) text += chunk.toString('utf8');
+  for await (const chunk of progress as AsyncIterable<Buffer>) if (text.length < LOAD_PROGRESS_LIMIT) text += chunk.toString('utf8');
   const error = text.split('\n').filter(Boolean).map((l) => { try { return (JSON.parse(l) as { error?: string }).error; } catch { return undefined; } }).find(Boolean);
   if (error) throw new BerthError('E_DOCKER', `load image on ${describeEndpoint(docker)}: ${error}`);
+  if (!ref || ref.includes('@') || ref.startsWith('localhost/') || (await imageId(docker, fail, ref)) !== undefined) return;
+  const prefixed = `localhost/${ref}`;
+  if ((await imageId(docker, fail, prefixed)) === undefined) return;
+  const colon = ref.lastIndexOf(':');
+  const [repo, tag] = colon > ref.lastIndexOf('/') ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, 'latest'];
+  await docker.getImage(prefixed).tag({ repo, tag }).catch((err: unknown) => { throw fail(err, `tag image ${prefixed} as ${ref}`); });
 }
 
 /** Awaits `call`; an engine answer with one of `okStatuses` counts as success. */
@@ -213,6 +228,37 @@ export function securityOptions(security: ContainerSecurity): Pick<Dockerode.Hos
   };
 }
 
+/** Whether the engine is Podman, asked once (at the first create that needs to know). */
+function engineKind(docker: Dockerode): () => Promise<'docker' | 'podman'> {
+  let kind: Promise<'docker' | 'podman'> | undefined;
+  return () => {
+    kind ??= docker.version().then((v) => (isPodman(v) ? 'podman' : 'docker'));
+    kind.catch(() => { kind = undefined; }); // asked again after a failure
+    return kind;
+  };
+}
+
+/**
+ * Docker's `host-gateway` in an extra host is the host's address; Podman 4.3 writes the word itself into /etc/hosts.
+ * On Podman it becomes the gateway of the container's network (the host's side of the bridge, as Podman's own
+ * host.containers.internal).
+ */
+async function withHostGateway(docker: Dockerode, engine: () => Promise<'docker' | 'podman'>, spec: CreateContainerSpec): Promise<CreateContainerSpec> {
+  const uses = (hosts: readonly string[] | undefined) => hosts?.some((h) => h.endsWith(':host-gateway')) ?? false;
+  if (!uses(spec.extraHosts) && !uses(spec.settings?.extraHosts)) return spec;
+  if ((await engine().catch(() => 'docker' as const)) !== 'podman') return spec;
+  const network = spec.network?.name ?? 'podman';
+  const info = (await docker.getNetwork(network).inspect().catch(() => undefined)) as { IPAM?: { Config?: { Gateway?: string }[] } } | undefined;
+  const gateway = info?.IPAM?.Config?.find((c) => c.Gateway)?.Gateway;
+  if (!gateway) return spec;
+  const swap = (hosts: readonly string[]) => hosts.map((h) => (h.endsWith(':host-gateway') ? `${h.slice(0, -'host-gateway'.length)}${gateway}` : h));
+  return {
+    ...spec,
+    ...(spec.extraHosts ? { extraHosts: swap(spec.extraHosts) } : {}),
+    ...(spec.settings?.extraHosts ? { settings: { ...spec.settings, extraHosts: swap(spec.settings.extraHosts) } } : {}),
+  };
+}
+
 /** Creates the container, then joins its further networks and writes its secret and repository files (before anyone starts it); a failure there removes the container. */
 async function createContainer(docker: Dockerode, fail: FailFn, spec: CreateContainerSpec): Promise<string> {
   const id = await createOnly(docker, fail, spec);
@@ -272,7 +318,15 @@ async function updateContainer(
     ...(update.nanoCpus !== undefined ? { NanoCpus: update.nanoCpus } : {}),
     RestartPolicy: { Name: update.restartPolicy, MaximumRetryCount: 0 },
   };
-  await tolerate(container.update(body), [], fail, `update container ${id}`);
+  try {
+    await container.update(body);
+  } catch (err) {
+    // Podman 4.3 serves no update route on its Docker API: 404 for a container that is there.
+    if (statusOf(err) === 404 && await container.inspect().then(() => true, () => false)) {
+      throw new BerthError('E_DOCKER', `container ${id}: the engine at ${describeEndpoint(docker)} cannot change limits or the restart policy in place (no update API); replace the container instead`, { terminal: true, cause: err });
+    }
+    throw fail(err, `update container ${id}`);
+  }
 }
 
 /** Unpauses `id`; a container that is not paused (Docker 20.10 answers 500 then) is left as it is. */

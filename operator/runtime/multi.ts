@@ -96,7 +96,7 @@ export function createMultiRuntime(pool: NodePool, log: Logger, opts: MultiRunti
           throw err;
         }
         const started = performance.now();
-        await target.runtime.importImage(tar);
+        await target.runtime.importImage(tar, ref);
         const ms = performance.now() - started;
         transfers.push({ ref, from: source.name, to: target.name, ms });
         log.info('image delivered', { image: ref, from: source.name, to: target.name, ms: Math.round(ms) });
@@ -250,10 +250,10 @@ export function createMultiRuntime(pool: NodePool, log: Logger, opts: MultiRunti
       }
       throw new BerthError('E_IMAGE_MISSING', `image ${ref} is on no node`, { terminal: true });
     },
-    async importImage(tar) {
+    async importImage(tar, ref) {
       const node = pool.defaultNode();
       if (!node) throw new BerthError('E_DOCKER', 'no node to load the image on');
-      await node.runtime.importImage(tar);
+      await node.runtime.importImage(tar, ref);
     },
     subscribe(instance, onEvent: (e: RuntimeEvent) => void, onReconnect) {
       const subs = new Map<string, () => void>();

@@ -226,8 +226,12 @@ export interface ContainerRuntime {
   containerStats(ids: string[]): Promise<Record<string, ContainerStats>>;
   /** The image `ref` as a `docker save` tar stream; rejects with E_IMAGE_MISSING when the engine does not have it. */
   exportImage(ref: string): Promise<NodeJS.ReadableStream>;
-  /** Loads a `docker save` tar stream (`docker load`); resolves once the engine has loaded it. */
-  importImage(tar: NodeJS.ReadableStream): Promise<void>;
+  /**
+   * Loads a `docker save` tar stream (`docker load`); resolves once the engine has loaded it. `ref`: the name the
+   * image is created by afterwards (given another name by the saving engine, such as Podman's `localhost/`, it is
+   * tagged so).
+   */
+  importImage(tar: NodeJS.ReadableStream, ref?: string): Promise<void>;
   /**
    * Pulls `ref` from its registry onto the engine (`node`: that node's, several engines), unless it is there already.
    * Rejects with BerthError E_PULL carrying the engine's message (the registry's answer) when the pull fails.

@@ -16,4 +16,8 @@ export interface NodeStatus {
   labels?: Record<string, string>;
   /** Cordoned (`unschedulable: true`): nothing new is placed on it. */
   cordoned?: boolean;
+  /** The engine and its version (`Docker 20.10.24`, `Podman 4.3.1`). */
+  engine?: string;
+  /** How the engine differs in ways berth works with (Podman: no in-place update, Buildah builds). */
+  limits?: string[];
 }

@@ -34,6 +34,7 @@ export function clusterView(pool: NodePool, runtime: MultiRuntime): ClusterView 
         name: n.name, state: n.state, endpoint: n.spec.endpoint, ...(n.error ? { error: n.error } : {}),
         ...(n.capacity ? { capacity: { ...n.capacity } } : {}), ...(Object.keys(n.spec.labels).length ? { labels: { ...n.spec.labels } } : {}),
         ...(n.spec.unschedulable ? { cordoned: true } : {}),
+        ...(n.engine ? { engine: n.engine } : {}), ...(n.limits?.length ? { limits: [...n.limits] } : {}),
       })),
       ...pool.failures().map((f) => ({ name: f.name, state: 'NotReady' as const, endpoint: f.endpoint, error: f.error })),
     ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),

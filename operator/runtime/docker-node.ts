@@ -5,6 +5,7 @@ import { BerthError } from '../model/errors.ts';
 import type { NodeSpec } from '../model/manifest.ts';
 import { createDockerRuntime } from './docker.ts';
 import { dockerOptionsFromEndpoint } from './docker-options.ts';
+import { readEngineCheck } from './engine-check.ts';
 import type { NodeConnection } from './node-pool.ts';
 
 /** The dockerode options of a node: TLS turns tcp:// into https with the client certificate. Throws E_CONFIG for an unreadable file. */
@@ -21,10 +22,11 @@ export function nodeDockerOptions(name: string, spec: NodeSpec): Docker.DockerOp
   return { ...opts, protocol: 'https', ca: read('CA', spec.tls.ca), cert: read('certificate', spec.tls.cert), key: read('key', spec.tls.key) };
 }
 
-/** A node's connection over its dockerode client (constructed in main.ts): its ContainerRuntime and its engine's size. */
+/** A node's connection over its dockerode client (constructed in main.ts): its ContainerRuntime, its engine's size and what it lacks. */
 export function dockerNodeConnection(docker: Docker): NodeConnection {
   return {
     runtime: createDockerRuntime(docker),
+    check: () => readEngineCheck(docker),
     info: async () => {
       const info = (await docker.info()) as { NCPU?: number; MemTotal?: number };
       return { cpu: info.NCPU ?? 1, memory: info.MemTotal ?? 0 };

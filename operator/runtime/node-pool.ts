@@ -9,6 +9,7 @@ import type { NodeSpec } from '../model/manifest.ts';
 import type { DesiredNode } from '../model/state.ts';
 import type { Logger } from '../util/log.ts';
 import type { ContainerRuntime } from './runtime.ts';
+import type { EngineCheck } from './engine-check.ts';
 
 export type NodeState = 'Ready' | 'Unknown' | 'NotReady';
 
@@ -25,6 +26,8 @@ export interface EngineInfo {
 export interface NodeConnection {
   runtime: ContainerRuntime;
   info(): Promise<EngineInfo>;
+  /** What the engine is and whether it has what berth needs (engine-check.ts); absent = not checked (fakes). */
+  check?(): Promise<EngineCheck>;
   /** Frees the connection (agents, sockets). */
   close?(): void;
 }
@@ -40,6 +43,10 @@ export interface PoolNode {
   error?: string;
   /** Capacity: the spec's, else what the engine reports (once known). */
   capacity?: EngineInfo;
+  /** The engine and its version (`Podman 4.3.1`), once checked. */
+  engine?: string;
+  /** How the engine differs in ways berth works with (engine-check.ts). */
+  limits?: string[];
 }
 
 export interface NodePoolOptions {
@@ -60,6 +67,8 @@ interface Entry extends PoolNode {
   connection: NodeConnection;
   /** The ping in flight, so a second caller waits for it instead of returning a stale state. */
   pinging: Promise<NodeState> | null;
+  /** The engine check of this connection; asked again at each ping while something is missing. */
+  checked?: EngineCheck;
   graceTimer?: NodeJS.Timeout;
 }
 
@@ -174,6 +183,18 @@ export class NodePool {
       if (!e.capacity || e.capacity.cpu === undefined || e.capacity.memory === undefined) {
         const info = await e.connection.info().catch(() => undefined);
         if (info) e.capacity = mergeCapacity(e.spec, info);
+      }
+      if (e.connection.check && (!e.checked || e.checked.missing.length)) {
+        e.checked = await e.connection.check();
+        e.engine = e.checked.engine;
+        e.limits = [...e.checked.limits];
+      }
+      if (e.checked?.missing.length) {
+        // It answers but cannot run berth's containers: NotReady at once (no grace: waiting changes nothing).
+        e.lastSeen = this.now();
+        e.error = `${e.checked.engine} lacks what berth needs: ${e.checked.missing.join('; ')}`;
+        this.set(e, 'NotReady');
+        return e.state;
       }
       this.mark(e, 'Ready');
     } catch (err) {

@@ -47,6 +47,16 @@ export function renderStatusText(doc: StatusDoc): string {
       if (last?.phase === 'Failed') lines.push(...failedOutput(last, ''.padEnd(w), ` of run ${last.run}`));
     }
   }
+  const nodes = doc.nodes ?? [];
+  if (nodes.length) {
+    const w = Math.max(8, ...nodes.map((n) => n.name.length)) + 2;
+    lines.push('', `${'NODE'.padEnd(w)}${'STATE'.padEnd(10)}${'ENGINE'.padEnd(18)}ENDPOINT`);
+    for (const n of nodes) {
+      lines.push(`${n.name.padEnd(w)}${n.state.padEnd(10)}${(n.engine ?? '-').padEnd(18)}${n.endpoint}`);
+      if (n.error) lines.push(`${''.padEnd(w)}${n.error}`);
+      for (const l of n.limits ?? []) lines.push(`${''.padEnd(w)}${l}`);
+    }
+  }
   if (doc.drift.length) lines.push('', 'drift (not corrected):', ...doc.drift.map((d) => `  ${d}`));
   const paused = Object.entries(doc.driftPaused ?? {});
   if (paused.length) lines.push('', ...paused.map(([k, p]) => `drift correction paused for ${k} by ${p.by} since ${p.at}${p.reason ? ` (${p.reason})` : ''} (${p.uncorrected} drifted action(s) not corrected)`));

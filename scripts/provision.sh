@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Provisions what berth's tests, benchmarks and `npm start` need on a fresh Debian machine: the npm dependencies,
-# Docker engine (docker.io), busybox-static (to build images locally, no registry), git; starts dockerd when none answers.
+# Docker engine (docker.io), busybox-static (to build images locally, no registry), git, Podman; starts dockerd when none answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,13 @@ command -v age-keygen >/dev/null 2>&1 || need+=(age)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # test/dashboard.test.ts: the dashboard in a real browser (playwright-core drives Debian's chromium; it never downloads one).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+
+# scripts/podman.sh (Podman as a second engine, the podman test project): its API service, catatonit for init: true,
+# netavark and aardvark-dns for networks where replicas find each other by name.
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v catatonit >/dev/null 2>&1 || need+=(catatonit)
+[ -x /usr/lib/podman/netavark ] || need+=(netavark)
+[ -x /usr/lib/podman/aardvark-dns ] || need+=(aardvark-dns)
 
 # Root runs apt and dockerd itself; another user needs passwordless sudo (as on GitHub's runners).
 SUDO=""

@@ -2,7 +2,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRemote, type Remote } from './helpers/git.ts';
-import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
+import { cleanupInstance, execIn, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { containersOf, runningOf, startTestOperator, type TestOperator } from './helpers/operator.ts';
 import type { PassResult } from '../operator/reconciler/reconciler.ts';
 
@@ -83,8 +83,7 @@ describe('health and self-healing', () => {
 
   it('marks a replica not ready when its readiness fails, without replacing it', async () => {
     const [victim] = await runningOf(docker, instance, 'web');
-    const exec = await docker.getContainer(victim!.Id).exec({ Cmd: ['rm', '/www/healthz'] });
-    await exec.start({});
+    await execIn(docker, victim!.Id, ['rm', '/www/healthz']);
     const r = await op.waitPass((p) => service(p, 'heal/web')?.ready === 1, 'web ready 1/2');
     const replica = service(r, 'heal/web')!.replicas.find((x) => x.container === victim!.Names[0]!.slice(1));
     expect(replica).toMatchObject({ ready: false, health: 'Degraded' });
@@ -94,15 +93,13 @@ describe('health and self-healing', () => {
       const body = await (await fetch(`${op.url}/v1/services/heal/web/endpoints`, { headers: op.auth })).json() as { endpoints: { id: string; ready: boolean }[] };
       return body.endpoints.find((e) => e.id === victim!.Id)?.ready === false ? true : undefined;
     }, { what: 'the not-ready replica marked not ready in the registry' });
-    const fix = await docker.getContainer(victim!.Id).exec({ Cmd: ['sh', '-c', 'echo ok > /www/healthz'] });
-    await fix.start({});
+    await execIn(docker, victim!.Id, ['sh', '-c', 'echo ok > /www/healthz']);
     await op.waitPass((p) => service(p, 'heal/web')?.ready === 2, 'web ready again');
   });
 
   it('replaces a replica whose liveness probe fails', async () => {
     const [victim] = await runningOf(docker, instance, 'live');
-    const exec = await docker.getContainer(victim!.Id).exec({ Cmd: ['rm', '/tmp/alive'] });
-    await exec.start({});
+    await execIn(docker, victim!.Id, ['rm', '/tmp/alive']);
     const now = await waitFor(async () => {
       const list = await runningOf(docker, instance, 'live');
       return list.length === 1 && list[0]!.Id !== victim!.Id ? list : undefined;

@@ -10,7 +10,7 @@ import { networkName } from '../operator/model/keys.ts';
 import { createDockerRuntime } from '../operator/runtime/docker.ts';
 import type { CreateContainerSpec, RuntimeEvent } from '../operator/runtime/runtime.ts';
 import { EXTRA_HOSTS } from '../operator/diff/container-spec.ts';
-import { cleanupInstance, INSPECT_CONTAINER, logRequests, testDocker, TEST_IMAGE, uniqueInstance, waitFor, waitSubscribed } from './helpers/docker.ts';
+import { cleanupInstance, DEFAULT_NETWORK, INSPECT_CONTAINER, logRequests, testDocker, TEST_IMAGE, uniqueInstance, waitFor, waitSubscribed } from './helpers/docker.ts';
 
 const docker = testDocker();
 const runtime = createDockerRuntime(docker);
@@ -105,13 +105,13 @@ describe('docker runtime: networks and discovery', () => {
       expect((await rt.observe(instance, [])).containers.find((c) => c.id === id)).toMatchObject({ networks: [net], address: ip });
 
       // Network (dis)connects emit no container event: the cached inspect stays, the list answer carries the change.
-      await docker.getNetwork('bridge').connect({ Container: id });
+      await docker.getNetwork(DEFAULT_NETWORK).connect({ Container: id });
       await docker.getNetwork(net).disconnect({ Container: id });
       const inspects = log.count(INSPECT_CONTAINER);
       const moved = (await rt.observe(instance, [])).containers.find((c) => c.id === id);
       expect(log.count(INSPECT_CONTAINER)).toBe(inspects);
-      expect(moved?.networks).toEqual(['bridge']);
-      expect(moved?.address).toBe((await docker.getContainer(id).inspect()).NetworkSettings.Networks['bridge']?.IPAddress);
+      expect(moved?.networks).toEqual([DEFAULT_NETWORK]);
+      expect(moved?.address).toBe((await docker.getContainer(id).inspect()).NetworkSettings.Networks[DEFAULT_NETWORK]?.IPAddress);
     } finally {
       off();
       await runtime.removeContainer(id);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProbeSpec } from '../operator/model/manifest.ts';
 import { createDockerRuntime, ExecOutput, EXEC_OUTPUT_LIMIT } from '../operator/runtime/docker.ts';
 import { createProbeAgents, runProbe, type ProbeDeps, type ProbeTarget } from '../operator/health/probes.ts';
-import { cleanupInstance, testDocker, TEST_IMAGE, uniqueInstance, waitFor } from './helpers/docker.ts';
+import { cleanupInstance, testDocker, TEST_ENGINE, TEST_IMAGE, uniqueInstance, waitFor } from './helpers/docker.ts';
 
 const SLACK_MS = 1000;
 const docker = testDocker();
@@ -151,8 +151,11 @@ describe('exec probe and runtime exec', () => {
   });
 
   it('resolves -1 for a container that is not running or gone; rejects E_DOCKER when the engine is unreachable', async () => {
-    expect(await runtime.exec(ids.created, ['true'], 2000)).toEqual({ exitCode: -1, output: `Container ${ids.created} is not running` });
-    expect(await runtime.exec('berth-no-such-container', ['true'], 2000)).toEqual({ exitCode: -1, output: 'No such container: berth-no-such-container' });
+    // the engine's own words
+    const notRunning = TEST_ENGINE === 'docker' ? `Container ${ids.created} is not running` : 'can only create exec sessions on running containers: container state improper';
+    expect(await runtime.exec(ids.created, ['true'], 2000)).toEqual({ exitCode: -1, output: notRunning });
+    const gone = TEST_ENGINE === 'docker' ? 'No such container: berth-no-such-container' : 'no container with name or ID "berth-no-such-container" found: no such container';
+    expect(await runtime.exec('berth-no-such-container', ['true'], 2000)).toEqual({ exitCode: -1, output: gone });
     const unreachable = createDockerRuntime(new Dockerode({ socketPath: join(scriptDir, 'no-docker.sock') }));
     await expect(unreachable.exec(ids.web, ['true'], 2000)).rejects.toMatchObject({ code: 'E_DOCKER', terminal: false });
   });

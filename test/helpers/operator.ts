@@ -13,6 +13,7 @@ import { recordProxy } from './proxy-processes.ts';
 import type { PassResult } from '../../operator/reconciler/reconciler.ts';
 import type { StatusDoc } from '../../operator/status/report.ts';
 import { createLogger, type Logger } from '../../operator/util/log.ts';
+import { TEST_ENDPOINT } from './docker.ts';
 
 const run = promisify(execFile);
 
@@ -52,7 +53,7 @@ export async function startTestOperator(repoUrl: string, instance: string, extra
   } });
   // One proxy worker unless a test asks for more: a suite of parallel operators on two cores must not fork a worker
   // per core each (test/proxy-workers.test.ts covers workers).
-  const op = await startOperator(flagsWith('run', { repo: repoUrl, instance, interval: '1h', listen: '127.0.0.1:0', 'state-dir': stateDir, 'proxy-workers': '1', ...extra }), log, {
+  const op = await startOperator(flagsWith('run', { repo: repoUrl, instance, interval: '1h', listen: '127.0.0.1:0', 'state-dir': stateDir, 'proxy-workers': '1', docker: TEST_ENDPOINT, ...extra }), log, {
     ...(opts.now ? { now: opts.now } : {}),
     onPass: (r) => {
       passes.push(r);

@@ -17,10 +17,15 @@ export const ENGINE_NEUTRAL = [
   'test/ports.test.ts',
 ];
 
+/** Files about Podman itself (a Podman node beside Docker ones): only in the podman project, whose setup starts it. */
+const PODMAN_ONLY = ['test/podman-nodes.test.ts'];
+
+// Copied sample applications (test/fixtures/compose/awesome) carry their own test files; they are data here.
+const EXCLUDE = [...configDefaults.exclude, 'test/fixtures/**'];
+
 export default defineConfig({
   test: {
-    // Copied sample applications (test/fixtures/compose/awesome) carry their own test files; they are data here.
-    exclude: [...configDefaults.exclude, 'test/fixtures/**'],
+    exclude: EXCLUDE,
     reporters: ['default', './test/summary-reporter.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
@@ -28,12 +33,15 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     projects: [
-      { extends: true, test: { name: 'docker', include: ['operator/**/*.spec.ts', 'test/**/*.test.ts'], globalSetup: ['test/global-setup.ts'] } },
+      {
+        extends: true,
+        test: { name: 'docker', include: ['operator/**/*.spec.ts', 'test/**/*.test.ts'], exclude: [...EXCLUDE, ...PODMAN_ONLY], globalSetup: ['test/global-setup.ts'] },
+      },
       {
         extends: true,
         test: {
           name: 'podman',
-          include: ENGINE_NEUTRAL,
+          include: [...ENGINE_NEUTRAL, ...PODMAN_ONLY],
           globalSetup: ['test/global-setup.ts', 'test/global-setup-podman.ts'],
           // DOCKER_HOST: berth commands the tests run (and the operator's default engine) reach Podman too.
           env: { BERTH_TEST_ENGINE: 'podman', DOCKER_HOST: 'unix:///run/berth-podman/podman.sock' },

@@ -114,7 +114,7 @@ export async function runOperator(s: RunSettings, baseLog: Logger, hooks: Operat
   listeners.onPass(logs).onEvent(logs).onHealth(logs);
   const github = s.github ? createGitHubClient({ ...s.github, log }) : null;
   const sync = github ? new SyncReporter({ github, instance: s.instance, log }) : null;
-  const cluster = clusterOf(pool, runtime, { usage: (ids) => runtime.memoryUsage(ids), memoryHighMark: s.memoryHighMark });
+  const cluster = clusterOf(pool, runtime, { usage: (ids) => runtime.memoryUsage(ids), memoryHighMark: s.memoryHighMark, settle: () => pool.settleNew() });
   const autoscaler = new Autoscaler({
     stats: (ids) => runtime.containerStats(ids), traffic: () => fetchAccess(proxies.paths), health: (id) => monitor.health(id),
     trigger: wake, log, intervalMs: s.autoscaleIntervalMs,

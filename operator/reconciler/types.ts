@@ -82,7 +82,7 @@ export interface Cluster {
   usage?(ids: string[]): Promise<Record<string, number>>;
   /** Fraction of a node's memory capacity above which its lowest-priority replicas are stopped (default 0.9). */
   memoryHighMark?: number;
-  /** Waits for the first answer of newly connected nodes (one-shot commands; a running pool pings on its own). */
+  /** Waits for the first answer of newly connected nodes (one-shot commands: every node; berth run: nodes not checked yet). */
   settle?(): Promise<void>;
 }
 

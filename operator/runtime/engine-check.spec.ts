@@ -47,6 +47,17 @@ describe('node pool: the engine check', () => {
     check,
   });
 
+  it('a node answering before its first check stays Unknown: only the check makes it Ready', async () => {
+    const pool = new NodePool({
+      connect: () => connection(() => new Promise<EngineCheck>(() => undefined)), // a check that never finishes
+      local: { endpoint: 'unix:///x', labels: {}, capacity: {}, unschedulable: false },
+      graceMs: 60_000, pingMs: 60_000, log: createLogger({ write: () => undefined }),
+    });
+    pool.report('local', true);
+    expect(pool.get('local')?.state).toBe('Unknown');
+    pool.stop();
+  });
+
   it('a node lacking a capability is NotReady at once with it named, the others Ready; fixed, it becomes Ready', async () => {
     let old = true;
     const checks = new Map<string, () => Promise<EngineCheck>>([
@@ -63,6 +74,8 @@ describe('node pool: the engine check', () => {
     await pool.pingAll();
     expect(pool.get('old')).toMatchObject({ state: 'NotReady', engine: 'Podman 4.3.1', error: 'Podman 4.3.1 lacks what berth needs: Docker API 1.41 or newer (the engine speaks 1.40)' });
     expect(pool.get('fine')).toMatchObject({ state: 'Ready', engine: 'Docker 20.10.24+dfsg1' });
+    pool.report('old', true); // a call to it that succeeded: says nothing of what it lacks
+    expect(pool.get('old')?.state).toBe('NotReady');
     old = false;
     await pool.pingAll();
     expect(pool.get('old')).toMatchObject({ state: 'Ready' });

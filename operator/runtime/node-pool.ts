@@ -162,6 +162,7 @@ export class NodePool {
   report(name: string, ok: boolean, error?: string): void {
     const e = this.entries.get(name);
     if (!e) return;
+    if (ok && this.unchecked(e)) return; // an answer says nothing of what the engine lacks: only a ping's check makes it Ready
     if (ok) this.mark(e, 'Ready');
     else this.fail(e, error ?? 'unreachable');
   }
@@ -180,15 +181,7 @@ export class NodePool {
         e.runtime.ping(),
         new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${this.opts.pingMs} ms`)), this.opts.pingMs); }),
       ]);
-      if (!e.capacity || e.capacity.cpu === undefined || e.capacity.memory === undefined) {
-        const info = await e.connection.info().catch(() => undefined);
-        if (info) e.capacity = mergeCapacity(e.spec, info);
-      }
-      if (e.connection.check && (!e.checked || e.checked.missing.length)) {
-        e.checked = await e.connection.check();
-        e.engine = e.checked.engine;
-        e.limits = [...e.checked.limits];
-      }
+      await withDeadline(this.describe(e), CHECK_TIMEOUT_MS, 'engine check');
       if (e.checked?.missing.length) {
         // It answers but cannot run berth's containers: NotReady at once (no grace: waiting changes nothing).
         e.lastSeen = this.now();
@@ -203,6 +196,29 @@ export class NodePool {
       clearTimeout(timer);
     }
     return e.state;
+  }
+
+  /** Reads the engine's size (until known) and checks what it has (until nothing is missing). */
+  private async describe(e: Entry): Promise<void> {
+    if (!e.capacity || e.capacity.cpu === undefined || e.capacity.memory === undefined) {
+      const info = await e.connection.info().catch(() => undefined);
+      if (info) e.capacity = mergeCapacity(e.spec, info);
+    }
+    if (e.connection.check && (!e.checked || e.checked.missing.length)) {
+      e.checked = await e.connection.check();
+      e.engine = e.checked.engine;
+      e.limits = [...e.checked.limits];
+    }
+  }
+
+  /** Waits for the first check of nodes connected since (a pass places replicas only on checked nodes). */
+  async settleNew(): Promise<void> {
+    await Promise.all([...this.entries.values()].filter((e) => e.connection.check && !e.checked).map((e) => this.ping(e)));
+  }
+
+  /** The engine is not known to have what berth needs: not checked yet, or something was missing at the last check. */
+  private unchecked(e: Entry): boolean {
+    return e.connection.check !== undefined && (!e.checked || e.checked.missing.length > 0);
   }
 
   /** Pings every node at once (before a pass, so the pass sees fresh states). */
@@ -235,6 +251,15 @@ export class NodePool {
     this.opts.log[level](`node ${e.name} ${before} -> ${state}`, { node: e.name, endpoint: e.spec.endpoint, ...(e.error ? { error: e.error } : {}) });
     this.opts.onChange?.(e, before);
   }
+}
+
+/** How long the engine's size and check may take (an engine that answers its ping may still be slow to describe itself). */
+const CHECK_TIMEOUT_MS = 10_000;
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms); });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 function mergeCapacity(spec: NodeSpec, reported: Partial<EngineInfo> | undefined): EngineInfo | undefined {

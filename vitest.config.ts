@@ -15,6 +15,17 @@ export const ENGINE_NEUTRAL = [
   'test/secrets-files.test.ts',
   'test/container-settings.test.ts',
   'test/ports.test.ts',
+  'test/pressure.test.ts',
+  'test/logs.test.ts',
+  'test/jobs.test.ts',
+  'test/job-output.test.ts',
+  'test/secrets.test.ts',
+  'test/secrets-env.test.ts',
+  'test/repo-files.test.ts',
+  'test/container-name.test.ts',
+  'test/limits.test.ts',
+  'test/autoscale.test.ts',
+  'test/compose.test.ts',
 ];
 
 /** Files about Podman itself (a Podman node beside Docker ones): only in the podman project, whose setup starts it. */

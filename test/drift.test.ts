@@ -9,12 +9,14 @@ const docker = testDocker();
 
 describe('drift correction', () => {
   const instance = uniqueInstance('drift');
-  const tag = `berth-test/${instance}:v1`;
+  // Podman names a short name localhost/... when tagging and docker.io/... when building: named in full there
+  const repo = `${TEST_ENGINE === 'podman' ? 'localhost/' : ''}berth-test/${instance}`;
+  const tag = `${repo}:v1`;
   let remote: Remote;
   let op: TestOperator;
 
   beforeAll(async () => {
-    await docker.getImage(TEST_IMAGE).tag({ repo: `berth-test/${instance}`, tag: 'v1' });
+    await docker.getImage(TEST_IMAGE).tag({ repo, tag: 'v1' });
     remote = await makeRemote({ 'app.yaml': service('app', { replicas: 2, image: tag, extra: '  resources: { memory: 64Mi }' }) });
     op = await startTestOperator(remote.url, instance);
     await op.reached((r) => r.converged, 'first converge');

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRemote, type Remote } from './helpers/git.ts';
-import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
+import { cleanupInstance, testDocker, TEST_ENDPOINT, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { runningOf, startTestOperator, type TestOperator } from './helpers/operator.ts';
 
 const docker = testDocker();
@@ -16,7 +16,7 @@ let op: TestOperator;
 const node = `apiVersion: berth/v1
 kind: Node
 metadata: { name: small }
-spec: { endpoint: "unix:///var/run/docker.sock", capacity: { memory: 64Mi } }
+spec: { endpoint: "${TEST_ENDPOINT}", capacity: { memory: 64Mi } }
 `;
 const svc = (name: string, priority: number, command: string) => `apiVersion: berth/v1
 kind: Service

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { makeRemote, type Remote } from '../test/helpers/git.ts';
-import { withSwarm, fmtS, median, metric, runningCount, startBerth, until, type BerthProcess } from './lib.ts';
+import { createAndStart, floorLike, withSwarm, fmtS, median, metric, runningCount, startBerth, until, type BerthProcess } from './lib.ts';
 
 const sh = promisify(execFile);
 const docker = new Docker();
@@ -89,38 +89,9 @@ async function cleanup(instance: string): Promise<void> {
   await Promise.all(networks.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
 }
 
-/** Creates and starts N containers (options of the i-th) with 8 in flight; the time it took, then removes them. */
-async function createAndStart(n: number, options: (i: number) => Docker.ContainerCreateOptions): Promise<number> {
-  const t0 = performance.now();
-  let next = 0;
-  const ids: string[] = [];
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (next < n) {
-      const c = await docker.createContainer(options(next++));
-      await c.start();
-      ids.push(c.id);
-    }
-  }));
-  const ms = performance.now() - t0;
-  await Promise.all(ids.map((id) => docker.getContainer(id).remove({ force: true })));
-  return ms;
-}
-
 /** The engine's own floor: plain containers (default bridge), no berth, no Swarm. */
 function engineFloor(n: number): Promise<number> {
-  return createAndStart(n, (i) => ({ name: `berth-bench-floor-${process.pid}-${i}`, Image: IMAGE, Cmd: ['sleep', '3600'], HostConfig: { Init: true } }));
-}
-
-/**
- * The floor for berth's own containers: N copies of one of them (its image, command, host config and network, as the
- * engine reports it; labels of our own so berth leaves them alone).
- */
-function floorLike(n: number, template: Docker.ContainerInspectInfo): Promise<number> {
-  const network = Object.keys(template.NetworkSettings.Networks)[0]!;
-  return createAndStart(n, (i) => ({
-    name: `berth-bench-like-${process.pid}-${i}`, Image: template.Config.Image, Cmd: template.Config.Cmd, Env: template.Config.Env,
-    Labels: { 'berth-bench.floor': String(process.pid) }, HostConfig: template.HostConfig, NetworkingConfig: { EndpointsConfig: { [network]: {} } },
-  }));
+  return createAndStart(docker, n, (i) => ({ name: `berth-bench-floor-${process.pid}-${i}`, Image: IMAGE, Cmd: ['sleep', '3600'], HostConfig: { Init: true } }));
 }
 
 /** The timeline of the pass that created the replicas, from berth's debug log (reconciler/timeline.ts). */
@@ -160,7 +131,7 @@ async function convergeAndReplace(results: Record<string, string>): Promise<void
     const template = await docker.getContainer(one!.Id).inspect();
     for (const n of [10, 30]) {
       const f: number[] = [];
-      for (let i = 0; i < ROUNDS; i++) f.push(await floorLike(n, template));
+      for (let i = 0; i < ROUNDS; i++) f.push(await floorLike(docker, n, template));
       results[`engine floor: ${n} of berth's containers, 8 in flight`] = fmtS(median(f));
     }
     await push(remote, berth, { 'svc.yaml': service('web', 10) });
@@ -227,7 +198,7 @@ async function rss(results: Record<string, string>): Promise<void> {
     stopped = true;
     const mine = await docker.listContainers({ all: true, filters: { label: [`berth.instance=${instance}`] } });
     await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true })));
-    results["engine floor: 100 of berth's containers, 8 in flight"] = fmtS(await floorLike(100, template));
+    results["engine floor: 100 of berth's containers, 8 in flight"] = fmtS(await floorLike(docker, 100, template));
   } finally {
     if (!stopped) await berth.stop();
     await cleanup(instance);

@@ -149,3 +149,35 @@ export function spawnWithPort(args: string[], env: NodeJS.ProcessEnv = process.e
 export function fmtSpread(xs: number[]): string {
   return `${Math.round(Math.min(...xs))} / ${Math.round(median(xs))} / ${Math.round(Math.max(...xs))} ms`;
 }
+
+/** Creates and starts N containers (options of the i-th) on `docker` with 8 in flight; the time it took, then removes them. */
+export async function createAndStart(docker: Docker, n: number, options: (i: number) => Docker.ContainerCreateOptions): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  const ids: string[] = [];
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < n) {
+      const c = await docker.createContainer(options(next++));
+      await c.start();
+      ids.push(c.id);
+    }
+  }));
+  const ms = performance.now() - t0;
+  await Promise.all(ids.map((id) => docker.getContainer(id).remove({ force: true })));
+  return ms;
+}
+
+/**
+ * The floor for berth's own containers: N copies of one of them on `docker` (its image, command, host config and
+ * network, as the engine reports it; labels of our own so berth leaves them alone).
+ */
+export function floorLike(docker: Docker, n: number, template: Docker.ContainerInspectInfo): Promise<number> {
+  const network = Object.keys(template.NetworkSettings.Networks)[0]!;
+  // Podman reports ulimits as RLIMIT_NOFILE, a name its create refuses
+  const ulimits = template.HostConfig.Ulimits?.map((u) => ({ ...u, Name: (u.Name ?? '').replace(/^RLIMIT_/, '').toLowerCase() }));
+  const hostConfig = { ...template.HostConfig, ...(ulimits ? { Ulimits: ulimits } : {}) };
+  return createAndStart(docker, n, (i) => ({
+    name: `berth-bench-like-${process.pid}-${i}`, Image: template.Config.Image, Cmd: template.Config.Cmd, Env: template.Config.Env,
+    Labels: { 'berth-bench.floor': String(process.pid) }, HostConfig: hostConfig, NetworkingConfig: { EndpointsConfig: { [network]: {} } },
+  }));
+}

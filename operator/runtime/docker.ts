@@ -25,11 +25,12 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
   const cache = new InspectCache();
   const createNetwork = networkCreator(docker, fail);
   const engine = engineKind(docker);
+  const gateways = new GatewayCache(docker);
   let subscriptions = 0;
   return {
     ping: () => docker.ping().then(() => undefined, (err: unknown) => { throw fail(err, 'ping'); }),
     observe: (instance, imageRefs) => observeState(docker, cache, fail, instance, imageRefs),
-    createContainer: async (spec) => createContainer(docker, fail, await withHostGateway(docker, engine, spec)),
+    createContainer: async (spec) => createContainer(docker, fail, await withHostGateway(engine, gateways, spec)),
     startContainer: (id) => tolerate(docker.getContainer(id).start(), [304], fail, `start container ${id}`),
     stopContainer: (id, grace) => tolerate(docker.getContainer(id).stop(grace === undefined ? {} : { t: grace }), [304, 404], fail, `stop container ${id}`),
     // 409: a removal of this container is already in progress.
@@ -47,7 +48,7 @@ export function createDockerRuntime(docker: Dockerode): ContainerRuntime {
     ),
     removeVolume: (name) => removeVolume(docker, fail, name),
     createNetwork,
-    removeNetwork: (name) => removeNetwork(docker, fail, name),
+    removeNetwork: (name) => { gateways.forget(name); return removeNetwork(docker, fail, name); },
     buildImage: (ref, files, dockerfile, labels, opts) => buildImage(docker, fail, ref, files, dockerfile, labels, opts),
     pullImage: (ref, opts) => pullImage(docker, fail, ref, opts),
     exportImage: (ref) => exportImage(docker, fail, ref),
@@ -243,13 +244,11 @@ function engineKind(docker: Dockerode): () => Promise<'docker' | 'podman'> {
  * On Podman it becomes the gateway of the container's network (the host's side of the bridge, as Podman's own
  * host.containers.internal).
  */
-async function withHostGateway(docker: Dockerode, engine: () => Promise<'docker' | 'podman'>, spec: CreateContainerSpec): Promise<CreateContainerSpec> {
+async function withHostGateway(engine: () => Promise<'docker' | 'podman'>, gateways: GatewayCache, spec: CreateContainerSpec): Promise<CreateContainerSpec> {
   const uses = (hosts: readonly string[] | undefined) => hosts?.some((h) => h.endsWith(':host-gateway')) ?? false;
   if (!uses(spec.extraHosts) && !uses(spec.settings?.extraHosts)) return spec;
   if ((await engine().catch(() => 'docker' as const)) !== 'podman') return spec;
-  const network = spec.network?.name ?? 'podman';
-  const info = (await docker.getNetwork(network).inspect().catch(() => undefined)) as { IPAM?: { Config?: { Gateway?: string }[] } } | undefined;
-  const gateway = info?.IPAM?.Config?.find((c) => c.Gateway)?.Gateway;
+  const gateway = await gateways.of(spec.network?.name ?? 'podman');
   if (!gateway) return spec;
   const swap = (hosts: readonly string[]) => hosts.map((h) => (h.endsWith(':host-gateway') ? `${h.slice(0, -'host-gateway'.length)}${gateway}` : h));
   return {
@@ -258,6 +257,31 @@ async function withHostGateway(docker: Dockerode, engine: () => Promise<'docker'
     ...(spec.settings?.extraHosts ? { settings: { ...spec.settings, extraHosts: swap(spec.settings.extraHosts) } } : {}),
   };
 }
+
+/** Gateways of networks by name, read once per GATEWAY_TTL_MS (every replica's create needs its network's). */
+class GatewayCache {
+  private readonly known = new Map<string, { gateway: Promise<string | undefined>; at: number }>();
+  constructor(private readonly docker: Dockerode) {}
+
+  of(network: string): Promise<string | undefined> {
+    const hit = this.known.get(network);
+    if (hit && Date.now() - hit.at < GATEWAY_TTL_MS) return hit.gateway;
+    const gateway = this.docker.getNetwork(network).inspect().then(
+      (info: { IPAM?: { Config?: { Gateway?: string }[] } }) => info.IPAM?.Config?.find((c) => c.Gateway)?.Gateway,
+      () => undefined,
+    );
+    this.known.set(network, { gateway, at: Date.now() });
+    void gateway.then((g) => { if (!g) this.known.delete(network); });
+    return gateway;
+  }
+
+  forget(network: string): void {
+    this.known.delete(network);
+  }
+}
+
+/** A network recreated by someone else with another subnet is seen within this long. */
+const GATEWAY_TTL_MS = 30_000;
 
 /** Creates the container, then joins its further networks and writes its secret and repository files (before anyone starts it); a failure there removes the container. */
 async function createContainer(docker: Dockerode, fail: FailFn, spec: CreateContainerSpec): Promise<string> {

@@ -26,6 +26,8 @@ export const ENGINE_NEUTRAL = [
   'test/limits.test.ts',
   'test/autoscale.test.ts',
   'test/compose.test.ts',
+  'test/images.test.ts',
+  'test/proxy.test.ts',
 ];
 
 /** Files about Podman itself (a Podman node beside Docker ones): only in the podman project, whose setup starts it. */

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABELS } from '../operator/model/keys.ts';
-import { cleanupInstance, testDocker, uniqueInstance, waitFor } from './helpers/docker.ts';
+import { cleanupInstance, testDocker, TEST_ENGINE, uniqueInstance, waitFor } from './helpers/docker.ts';
 import { berth } from './helpers/cli.ts';
 import { makeRemote, type Remote } from './helpers/git.ts';
 import { runningOf, startTestOperator, statusFromBranch, type TestOperator } from './helpers/operator.ts';
@@ -81,7 +81,8 @@ describe('images from a registry', () => {
     const status = pass.status.services['reg/api'];
     expect(status).toMatchObject({ image: `${registry.host}/shop/api:1`, digest: digests.one, ready: 2 });
     expect(status?.pulled).toMatchObject({ image: `${registry.host}/shop/api@${digests.one}`, nodes: [{ action: 'pulled', layers: expect.any(Number) }] });
-    expect(status?.pulled?.nodes[0]?.bytes).toBeGreaterThan(1_000_000); // the 1 MB layer, at least
+    // the 1 MB layer, at least (Podman's pull progress carries no byte counts)
+    if (TEST_ENGINE === 'docker') expect(status?.pulled?.nodes[0]?.bytes).toBeGreaterThan(1_000_000);
     const requests = await registry.settledRequests();
     // the engine pulled once (one manifest GET by digest, with the credentials: 200), berth resolved by HEAD
     expect(requests.filter((r) => r.method === 'GET' && r.path === `/v2/shop/api/manifests/${digests.one}` && r.status === 200)).toHaveLength(1);

@@ -156,11 +156,16 @@ describe('images from a registry', () => {
 
   it('shows the digest each tag resolves to in berth plan, with no credential', async () => {
     const next = api('3.1.0', 3).replace('  update: { monitor: 0s }\n', '  update: { monitor: 0s }\n  imagePolicy: { semver: ">=3 <4", interval: 10s }\n');
-    await remote.commit({ 'api.yaml': next }, 'three replicas');
-    const planned = await berth(['plan', '--repo', remote.url, '--instance', instance, '--state-dir', op.stateDir, '--registry-config', configFile, '--format', 'json']);
+    // on a branch of its own: the running berth (its image policy polls every 10 s) would apply it on main before the plan
+    await fs.writeFile(path.join(remote.workDir, 'api.yaml'), next);
+    await remote.git(['commit', '--quiet', '-am', 'three replicas']);
+    await remote.git(['push', '--quiet', 'origin', 'HEAD:refs/heads/preview']);
+    await remote.git(['reset', '--quiet', '--hard', 'HEAD~1']);
+    const plan = ['plan', '--repo', remote.url, '--branch', 'preview', '--instance', instance, '--state-dir', op.stateDir, '--registry-config', configFile];
+    const planned = await berth([...plan, '--format', 'json']);
     expect(planned.code, planned.stderr).toBe(0);
     expect(planned.stdout).toContain(`${registry.host}/shop/api:3.1.0 (${digests.v310})`);
-    const text = await berth(['plan', '--repo', remote.url, '--instance', instance, '--state-dir', op.stateDir, '--registry-config', configFile]);
+    const text = await berth(plan);
     expect(text.stdout).toMatch(/1 to create/);
     for (const out of [planned.stdout, planned.stderr, text.stdout, text.stderr]) {
       expect(out).not.toContain(registry.password);

@@ -161,7 +161,7 @@ describe('the engine adapter\'s read of a finished container\'s output', () => {
       // Podman's log driver (conmon) stores long output as pieces where its reads of the pipe ended, each counted in the
       // tail: the numbered starts that survive come in order, with pieces of lines between them
       const starts = lines.filter((l) => /^\d{5}/.test(l)).map((l) => Number(l.slice(0, 5)));
-      expect(starts.length).toBeGreaterThan(2);
+      expect(starts.length).toBeGreaterThan(0);
       expect(starts).toEqual([...starts].sort((a, b) => a - b));
       expect(new Set(starts).size).toBe(starts.length);
     }

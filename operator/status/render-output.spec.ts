@@ -23,3 +23,24 @@ describe('renderStatusText: output of a failed run', () => {
     expect(renderStatusText({ ...base, jobs: { 'ns/j': { ...failedRun, phase: 'Succeeded' } } } as unknown as StatusDoc)).not.toContain('last words');
   });
 });
+
+describe('renderStatusText: nodes', () => {
+  it('prints each node with its state, engine and endpoint, then why it is not Ready and its engine\'s limits', () => {
+    const doc = {
+      ...base,
+      nodes: [
+        { name: 'docker', state: 'Ready', endpoint: 'unix:///var/run/docker.sock', engine: 'Docker 20.10.24' },
+        { name: 'old', state: 'NotReady', endpoint: 'unix:///old.sock', engine: 'Podman 4.3.1', error: 'Podman 4.3.1 lacks what berth needs: Docker API 1.41 or newer (the engine speaks 1.40)' },
+        { name: 'pm', state: 'Ready', endpoint: 'unix:///pm.sock', engine: 'Podman 4.3.1', limits: ['no in-place update'] },
+      ],
+    } as unknown as StatusDoc;
+    expect(renderStatusText(doc).split('\n').slice(-6)).toEqual([
+      'NODE      STATE     ENGINE            ENDPOINT',
+      'docker    Ready     Docker 20.10.24   unix:///var/run/docker.sock',
+      'old       NotReady  Podman 4.3.1      unix:///old.sock',
+      '          Podman 4.3.1 lacks what berth needs: Docker API 1.41 or newer (the engine speaks 1.40)',
+      'pm        Ready     Podman 4.3.1      unix:///pm.sock',
+      '          no in-place update',
+    ]);
+  });
+});

@@ -27,6 +27,8 @@ RUN=/run/berth-engines
 TLS=$DATA/tls
 E2_PORT=23760
 DEADLINE_S=30
+# shellcheck source=scripts/leases.sh
+. "$(dirname "$0")/leases.sh"
 
 bridge_of() { echo "br-berth-$1"; }
 bridge_cidr() { case $1 in e1) echo 10.99.1.1/24 ;; e2) echo 10.99.2.1/24 ;; esac; }
@@ -45,9 +47,6 @@ api() {
     curl -sf --max-time 2 --unix-socket "$RUN/$e/docker.sock" "http://localhost$path"
   fi
 }
-
-# A live process (a zombie, not yet reaped by its new parent, counts as gone).
-alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 
 pid_of() {
   local f; f=$(pidfile_of "$1")
@@ -203,15 +202,6 @@ kill_engines() {
     local br; br=$(bridge_of "$e")
     if ip link show "$br" >/dev/null 2>&1; then ip link del "$br"; fi
   done
-}
-
-live_leases() {
-  local f n=0
-  for f in "$RUN"/leases/*; do
-    [ -e "$f" ] || continue
-    if alive "$(basename "$f")"; then n=$((n + 1)); else rm -f "$f"; fi
-  done
-  echo $n
 }
 
 cmd=${1:-status}; shift || true

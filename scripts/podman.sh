@@ -26,9 +26,10 @@ CONF=$DATA/containers.conf
 LOG=/var/log/berth-podman.log
 PIDFILE=$RUN/service.pid
 DEADLINE_S=30
+# shellcheck source=scripts/leases.sh
+. "$(dirname "$0")/leases.sh"
 PODMAN=(podman --root "$DATA/storage" --runroot "$RUN/run" --tmpdir "$RUN/tmp")
 
-alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 pid_of() {
   [ -s "$PIDFILE" ] || return 1
   local p; p=$(cat "$PIDFILE")
@@ -81,15 +82,6 @@ kill_service() {
   while alive "$p" && [ $SECONDS -lt $end ]; do sleep 0.02; done
   if alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
   rm -f "$PIDFILE" "$SOCK"
-}
-
-live_leases() {
-  local f n=0
-  for f in "$RUN"/leases/*; do
-    [ -e "$f" ] || continue
-    if alive "$(basename "$f")"; then n=$((n + 1)); else rm -f "$f"; fi
-  done
-  echo $n
 }
 
 cmd=${1:-status}; shift || true

@@ -94,6 +94,11 @@ async function running(engine: Dockerode, svc: string): Promise<Dockerode.Contai
   return engine.listContainers({ filters: { label: [`${LABELS.instance}=${instance}`, `${LABELS.service}=${svc}`], status: ['running'] } });
 }
 
+/** The nodes of berth's status (GET /v1/status). */
+async function nodeStatuses(): Promise<NodeStatus[]> {
+  return (await (await fetch(`${op.url}/v1/status`, { headers: op.auth })).json() as { nodes: NodeStatus[] }).nodes;
+}
+
 const present = (engine: Dockerode, ref: string) => engine.getImage(ref).inspect().then(() => true, () => false);
 
 beforeAll(async () => {
@@ -152,7 +157,7 @@ describe('a Podman node beside a Docker node', () => {
   });
 
   it('shows each engine in the node status, with what Podman does differently', async () => {
-    const nodes = (await (await fetch(`${op.url}/v1/status`, { headers: op.auth })).json() as { nodes: NodeStatus[] }).nodes;
+    const nodes = await nodeStatuses();
     const byName = new Map(nodes.map((n) => [n.name, n]));
     expect(byName.get('docker')).toMatchObject({ state: 'Ready', engine: expect.stringMatching(/^Docker \d+\./) });
     expect(byName.get('docker')?.limits).toBeUndefined();
@@ -161,7 +166,7 @@ describe('a Podman node beside a Docker node', () => {
   });
 
   it('an engine too old for berth is NotReady naming what it lacks; nothing was created on it, the others serve', async () => {
-    const nodes = (await (await fetch(`${op.url}/v1/status`, { headers: op.auth })).json() as { nodes: NodeStatus[] }).nodes;
+    const nodes = await nodeStatuses();
     expect(nodes.find((n) => n.name === 'old')).toMatchObject({
       state: 'NotReady', engine: expect.stringMatching(/^Podman 4\./),
       error: expect.stringMatching(/^Podman 4\.\S+ lacks what berth needs: Docker API 1\.41 or newer \(the engine speaks 1\.40\)$/),

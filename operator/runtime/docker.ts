@@ -13,6 +13,7 @@ import { containerLogs, followLogs } from './docker-logs.ts';
 import { imageId, observeState, type FailFn } from './docker-observe.ts';
 import { describeEndpoint } from './docker-options.ts';
 import { isPodman } from './engine-check.ts';
+import { withDeadline } from '../util/deadline.ts';
 import { connectNetworks, networkCreator, removeNetwork } from './docker-network.ts';
 import { removeSecretDirs, secretBinds, secretDirsOf, writeContainerFiles } from './docker-secrets.ts';
 
@@ -89,7 +90,7 @@ async function containerStats(docker: Dockerode, ids: string[]): Promise<Record<
   const out: Record<string, ContainerStats> = {};
   await Promise.all(ids.map(async (id) => {
     try {
-      const s = (await withTimeout(docker.getContainer(id).stats({ stream: false, 'one-shot': true } as { stream: false }), STATS_TIMEOUT_MS)) as EngineStats;
+      const s = (await withDeadline(docker.getContainer(id).stats({ stream: false, 'one-shot': true } as { stream: false }), STATS_TIMEOUT_MS, `no answer in ${STATS_TIMEOUT_MS} ms`)) as EngineStats;
       const m = s.memory_stats;
       const cpu = s.cpu_stats?.cpu_usage?.total_usage;
       if (m?.usage === undefined || cpu === undefined) return;
@@ -101,12 +102,6 @@ async function containerStats(docker: Dockerode, ids: string[]): Promise<Record<
     }
   }));
   return out;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms); });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** `docker save <ref>` as a stream; a missing image is E_IMAGE_MISSING. */
@@ -233,8 +228,10 @@ export function securityOptions(security: ContainerSecurity): Pick<Dockerode.Hos
 function engineKind(docker: Dockerode): () => Promise<'docker' | 'podman'> {
   let kind: Promise<'docker' | 'podman'> | undefined;
   return () => {
-    kind ??= docker.version().then((v) => (isPodman(v) ? 'podman' : 'docker'));
-    kind.catch(() => { kind = undefined; }); // asked again after a failure
+    if (!kind) {
+      kind = docker.version().then((v) => (isPodman(v) ? 'podman' : 'docker'));
+      kind.catch(() => { kind = undefined; }); // asked again after a failure
+    }
     return kind;
   };
 }

@@ -10,6 +10,7 @@ import type { DesiredNode } from '../model/state.ts';
 import type { Logger } from '../util/log.ts';
 import type { ContainerRuntime } from './runtime.ts';
 import type { EngineCheck } from './engine-check.ts';
+import { withDeadline } from '../util/deadline.ts';
 
 export type NodeState = 'Ready' | 'Unknown' | 'NotReady';
 
@@ -174,14 +175,10 @@ export class NodePool {
   }
 
   private async doPing(e: Entry): Promise<NodeState> {
-    let timer: NodeJS.Timeout | undefined;
     try {
       // An engine behind a dropped route never answers: give up after a ping period, like a refused connection.
-      await Promise.race([
-        e.runtime.ping(),
-        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${this.opts.pingMs} ms`)), this.opts.pingMs); }),
-      ]);
-      await withDeadline(this.describe(e), CHECK_TIMEOUT_MS, 'engine check');
+      await withDeadline(e.runtime.ping(), this.opts.pingMs, `no answer within ${this.opts.pingMs} ms`);
+      await withDeadline(this.describe(e), CHECK_TIMEOUT_MS, `engine check: no answer within ${CHECK_TIMEOUT_MS} ms`);
       if (e.checked?.missing.length) {
         // It answers but cannot run berth's containers: NotReady at once (no grace: waiting changes nothing).
         e.lastSeen = this.now();
@@ -192,8 +189,6 @@ export class NodePool {
       this.mark(e, 'Ready');
     } catch (err) {
       this.fail(e, asBerthError(err).message);
-    } finally {
-      clearTimeout(timer);
     }
     return e.state;
   }
@@ -255,12 +250,6 @@ export class NodePool {
 
 /** How long the engine's size and check may take (an engine that answers its ping may still be slow to describe itself). */
 const CHECK_TIMEOUT_MS = 10_000;
-
-function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms); });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
 
 function mergeCapacity(spec: NodeSpec, reported: Partial<EngineInfo> | undefined): EngineInfo | undefined {
   const cpu = spec.capacity.cpu ?? reported?.cpu;
